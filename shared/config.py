@@ -1,0 +1,46 @@
+"""Configuration of every function and tool, read once from environment variables.
+
+In the cloud the keys come from Secret Manager (mounted as environment variables by the
+function definition); locally they come from the environment the local stack sets.
+The Google client libraries read the standard emulator variables themselves
+(PUBSUB_EMULATOR_HOST, FIRESTORE_EMULATOR_HOST, STORAGE_EMULATOR_HOST).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SALUDTECH_", extra="ignore")
+
+    project_id: str = Field(
+        default="saludtech-local",
+        validation_alias="GOOGLE_CLOUD_PROJECT",
+    )
+    # Buckets are global names: `<bucket_prefix>-ingest`, `<bucket_prefix>-anonymized`, ...
+    bucket_prefix: str = "saludtech-local"
+    # Every Firestore collection of a context lives under `<collection_prefix><context>_...`;
+    # empty in the cloud (one database per context), set by tests to isolate runs.
+    collection_prefix: str = ""
+    # Keys. The local defaults are for the emulators only; a deployed function refuses them.
+    hmac_key: SecretStr = SecretStr("local-development-hmac-key-not-for-production")
+    jwt_key: SecretStr = SecretStr("local-development-jwt-key-not-for-production")
+    field_encryption_key: SecretStr = SecretStr("")
+    # Publishing: where the events and commands of each context go.
+    environment: str = "local"  # local | test | cloud
+    log_level: str = "INFO"
+
+    def bucket(self, logical_name: str) -> str:
+        return f"{self.bucket_prefix}-{logical_name}"
+
+    def collection(self, name: str) -> str:
+        return f"{self.collection_prefix}{name}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
