@@ -1,0 +1,83 @@
+"""Command handlers: load the aggregate, let it decide, leave saving to the unit of work.
+
+Each handler is a plain function of (command, unit of work, dependencies); the message
+processor (shared/processing.py) runs it inside one transaction with the inbox and outbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from functions.subscriptions.domain import Client, Subscription, SubscriptionError, plan_or_error
+from functions.subscriptions.messages import (
+    CancelSubscription,
+    ChangePlan,
+    CreateSubscription,
+    PaySubscription,
+)
+from functions.subscriptions.ports import Charge, PaymentGateway
+from functions.subscriptions.unit_of_work import SubscriptionsUnitOfWork
+from shared.errors import TransientError
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SubscriptionNotYetKnown(TransientError):
+    """The subscription a command names is not stored (yet): its creation may still be on
+    its way, since messages arrive in any order. Retried, then dead-lettered."""
+
+
+def create_subscription(
+    cmd: CreateSubscription, uow: SubscriptionsUnitOfWork, clock: Clock = utc_now
+) -> None:
+    client = Client.from_data(cmd.client)
+    plan = plan_or_error(cmd.plan)
+    if uow.subscriptions.get(cmd.subscription_id) is not None:
+        raise SubscriptionError("subscription_exists", "that subscription id is taken",
+                                field="subscription_id")
+    uow.subscriptions.add(Subscription.create(cmd.subscription_id, client, plan, clock()))
+
+
+def change_plan(cmd: ChangePlan, uow: SubscriptionsUnitOfWork, clock: Clock = utc_now) -> None:
+    plan = plan_or_error(cmd.plan)
+    _load(uow, cmd.subscription_id).change_plan(plan, clock())
+
+
+def cancel_subscription(
+    cmd: CancelSubscription, uow: SubscriptionsUnitOfWork, clock: Clock = utc_now
+) -> None:
+    _load(uow, cmd.subscription_id).cancel(cmd.reason, clock())
+
+
+def pay_subscription(
+    cmd: PaySubscription,
+    uow: SubscriptionsUnitOfWork,
+    payments: PaymentGateway,
+    clock: Clock = utc_now,
+) -> None:
+    subscription = _load(uow, cmd.subscription_id)
+    subscription.ensure_payable(cmd.payment_id)
+    # The payment id is the gateway's idempotency key: if this transaction is retried, the
+    # charge answers the same result instead of charging again.
+    result = payments.charge(
+        Charge(
+            idempotency_key=cmd.payment_id,
+            reference=subscription.id,
+            amount_cents=subscription.amount_due_cents,
+            currency=subscription.plan.currency,
+            card_token=cmd.card_token,
+        )
+    )
+    subscription.record_payment(cmd.payment_id, result, clock())
+
+
+def _load(uow: SubscriptionsUnitOfWork, subscription_id: str) -> Subscription:
+    subscription = uow.subscriptions.get(subscription_id)
+    if subscription is None:
+        raise SubscriptionNotYetKnown(f"subscription {subscription_id} not stored")
+    return subscription

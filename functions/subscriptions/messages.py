@@ -1,0 +1,147 @@
+"""The commands and events of the subscriptions context: its public contract (schema v1).
+
+Original names: ComandoCrearSuscripcion → CreateSubscription, EventoSuscripcionCreada →
+SubscriptionCreated, and so on (see GLOSSARY.md).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.messages import Command, CommandRejected, Event
+
+_PREFIX = "co.saludtech.subscriptions.subscription"
+Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+PlanCode = Annotated[str, Field(min_length=1, max_length=32)]
+Timestamp = Annotated[str, Field(description="RFC 3339, UTC")]
+Cents = Annotated[int, Field(ge=0)]
+
+
+class ClientData(BaseModel):
+    """The client as the original CreateSubscription payload carried it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    code: Annotated[str, Field(min_length=1, max_length=32)]
+    first_names: Annotated[str, Field(min_length=1, max_length=100)]
+    last_names: Annotated[str, Field(min_length=1, max_length=100)]
+    username: Annotated[str, Field(min_length=1, max_length=64)]
+    rut: Annotated[str, Field(min_length=1, max_length=16, description="Chilean RUT (tax id)")]
+    national_id: Annotated[str, Field(min_length=1, max_length=20)]
+    email: Annotated[str, Field(min_length=3, max_length=254)]
+
+
+# -- commands ------------------------------------------------------------------------------
+class CreateSubscription(Command):
+    TYPE = f"{_PREFIX}.create.v1"
+    SUBJECT_FIELD = "subscription_id"
+
+    subscription_id: Id
+    client: ClientData
+    plan: PlanCode
+
+
+class ChangePlan(Command):
+    TYPE = f"{_PREFIX}.change_plan.v1"
+    SUBJECT_FIELD = "subscription_id"
+
+    subscription_id: Id
+    plan: PlanCode
+
+
+class CancelSubscription(Command):
+    TYPE = f"{_PREFIX}.cancel.v1"
+    SUBJECT_FIELD = "subscription_id"
+
+    subscription_id: Id
+    reason: Annotated[str, Field(max_length=200)] = ""
+
+
+class PaySubscription(Command):
+    TYPE = f"{_PREFIX}.pay.v1"
+    SUBJECT_FIELD = "subscription_id"
+
+    subscription_id: Id
+    # Idempotency key towards the payment gateway: a retried charge is never charged twice.
+    payment_id: Id
+    card_token: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+# -- events --------------------------------------------------------------------------------
+class SubscriptionCreated(Event):
+    TYPE = f"{_PREFIX}.created.v1"
+    SUBJECT_FIELD = "subscription_id"
+
+    subscription_id: Id
+    client_code: str
+    # The contact the notifications context writes to.
+    client_email: str
+    plan: PlanCode
+    price_cents: Cents
+    currency: str
+    billing_period: str
+    provisions_data_service: bool
+    status: str
+    created_at: Timestamp
+
+
+class PlanChanged(Event):
+    TYPE = f"{_PREFIX}.plan_changed.v1"
+    SUBJECT_FIELD = "subscription_id"
+
+    subscription_id: Id
+    client_code: str
+    previous_plan: PlanCode
+    plan: PlanCode
+    price_cents: Cents
+    currency: str
+    billing_period: str
+    provisions_data_service: bool
+    changed_at: Timestamp
+
+
+class SubscriptionCancelled(Event):
+    TYPE = f"{_PREFIX}.cancelled.v1"
+    SUBJECT_FIELD = "subscription_id"
+
+    subscription_id: Id
+    client_code: str
+    plan: PlanCode
+    reason: str
+    cancelled_at: Timestamp
+
+
+class SubscriptionPaid(Event):
+    TYPE = f"{_PREFIX}.paid.v1"
+    SUBJECT_FIELD = "subscription_id"
+
+    subscription_id: Id
+    client_code: str
+    plan: PlanCode
+    payment_id: Id
+    transaction_id: str
+    amount_cents: Cents
+    currency: str
+    paid_through: Timestamp
+    paid_at: Timestamp
+
+
+class PaymentDeclined(Event):
+    TYPE = f"{_PREFIX}.payment_declined.v1"
+    SUBJECT_FIELD = "subscription_id"
+
+    subscription_id: Id
+    client_code: str
+    plan: PlanCode
+    payment_id: Id
+    amount_cents: Cents
+    currency: str
+    reason: str
+    declined_at: Timestamp
+
+
+class SubscriptionCommandRejected(CommandRejected):
+    TYPE = "co.saludtech.subscriptions.command.rejected.v1"
+    SUBJECT_FIELD = "command_id"

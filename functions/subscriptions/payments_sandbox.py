@@ -1,0 +1,46 @@
+"""The local payment gateway: approves or declines deterministically by card token.
+
+Test tokens, as payment providers' sandboxes have them, so tests and the demo show both
+outcomes. A real gateway adapter implements the same PaymentGateway port.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from functions.subscriptions.domain import PaymentResult
+from functions.subscriptions.ports import Charge
+from shared.envelope import derived_id
+from shared.errors import TransientError
+
+APPROVED = frozenset({"tok_visa", "tok_mastercard", "tok_approved"})
+DECLINED = {
+    "tok_declined": "card_declined",
+    "tok_insufficient_funds": "insufficient_funds",
+    "tok_expired": "expired_card",
+}
+UNAVAILABLE = "tok_gateway_unavailable"  # the gateway times out: a transient error
+
+
+class SandboxPaymentGateway:
+    def __init__(self) -> None:
+        self._answers: dict[str, PaymentResult] = {}
+        self._lock = threading.Lock()
+        self.charges_made = 0
+
+    def charge(self, charge: Charge) -> PaymentResult:
+        if charge.card_token == UNAVAILABLE:
+            raise TransientError("payment gateway unavailable")
+        with self._lock:
+            known = self._answers.get(charge.idempotency_key)
+            if known is not None:
+                return known
+            if charge.card_token in APPROVED:
+                transaction_id = derived_id("txn", charge.idempotency_key)
+                result = PaymentResult(True, transaction_id=transaction_id)
+                self.charges_made += 1
+            else:
+                result = PaymentResult(False, decline_reason=DECLINED.get(charge.card_token,
+                                                                          "invalid_card_token"))
+            self._answers[charge.idempotency_key] = result
+            return result

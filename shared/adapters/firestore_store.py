@@ -1,0 +1,127 @@
+"""Firestore DocumentStore: the cloud database and the emulator, through the same client.
+
+Writes are staged and applied when the work returns, because Firestore refuses a read after
+a write inside a transaction. The client library retries the whole work on contention
+(ABORTED); an optimistic `_version` check covers writes based on a read made elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from google.api_core import exceptions as google_errors
+from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
+
+from shared.errors import TransientError
+from shared.ports import VERSION_FIELD, Document, DocumentExists, Filter, Page, StaleVersion, T
+
+_OPERATORS = {"array_contains": "array_contains"}
+TRANSIENT = (
+    google_errors.ServiceUnavailable,
+    google_errors.DeadlineExceeded,
+    google_errors.InternalServerError,
+    google_errors.TooManyRequests,
+    google_errors.Aborted,
+)
+
+
+class FirestoreDocumentStore:
+    def __init__(self, client: firestore.Client, max_attempts: int = 10) -> None:
+        self._client = client
+        self._max_attempts = max_attempts
+
+    def run_in_transaction(self, work: Callable[[_FirestoreTransaction], T]) -> T:
+        @firestore.transactional
+        def attempt(transaction: firestore.Transaction) -> T:
+            tx = _FirestoreTransaction(self._client, transaction)
+            result = work(tx)
+            tx.flush()
+            return result
+
+        try:
+            return attempt(self._client.transaction(max_attempts=self._max_attempts))  # type: ignore[no-any-return]
+        except (google_errors.AlreadyExists, google_errors.Conflict) as error:
+            raise DocumentExists(str(error.message)) from error
+        except TRANSIENT as error:
+            raise TransientError(f"firestore: {type(error).__name__}") from error
+
+    def get(self, collection: str, doc_id: str) -> Document | None:
+        try:
+            snapshot = self._client.collection(collection).document(doc_id).get()
+        except TRANSIENT as error:
+            raise TransientError(f"firestore: {type(error).__name__}") from error
+        return snapshot.to_dict() if snapshot.exists else None
+
+    def query(
+        self,
+        collection: str,
+        where: Sequence[Filter] = (),
+        *,
+        order_by: str | None = None,
+        descending: bool = False,
+        limit: int = 50,
+        after: tuple[Any, str] | None = None,
+    ) -> Page:
+        query: Any = self._client.collection(collection)
+        for condition in where:
+            op = _OPERATORS.get(condition.op, condition.op)
+            query = query.where(filter=FieldFilter(condition.field, op, condition.value))
+        direction = firestore.Query.DESCENDING if descending else firestore.Query.ASCENDING
+        if order_by:
+            query = query.order_by(order_by, direction=direction)
+        # The document id breaks ties, so a cursor is exact even when values repeat.
+        query = query.order_by("__name__", direction=direction)
+        if after is not None:
+            value, doc_id = after
+            ref = self._client.collection(collection).document(doc_id)
+            fields = {order_by: value, "__name__": ref} if order_by else {"__name__": ref}
+            query = query.start_after(fields)
+        try:
+            snapshots = list(query.limit(limit + 1).stream())
+        except TRANSIENT as error:
+            raise TransientError(f"firestore: {type(error).__name__}") from error
+        items = [(s.id, s.to_dict() or {}) for s in snapshots[:limit]]
+        more = len(snapshots) > limit
+        cursor = (items[-1][1].get(order_by) if order_by else None, items[-1][0]) if more else None
+        return Page(items=items, next_cursor=cursor)
+
+
+class _FirestoreTransaction:
+    def __init__(self, client: firestore.Client, transaction: firestore.Transaction) -> None:
+        self._client = client
+        self._transaction = transaction
+        self._seen_versions: dict[tuple[str, str], int] = {}
+        self._writes: list[tuple[str, Any, Document]] = []
+
+    def _ref(self, collection: str, doc_id: str) -> Any:
+        return self._client.collection(collection).document(doc_id)
+
+    def get(self, collection: str, doc_id: str) -> Document | None:
+        snapshot = self._ref(collection, doc_id).get(transaction=self._transaction)
+        data = snapshot.to_dict() if snapshot.exists else None
+        self._seen_versions[(collection, doc_id)] = int((data or {}).get(VERSION_FIELD, 0))
+        return data
+
+    def create(self, collection: str, doc_id: str, data: Document) -> None:
+        self._writes.append(("create", self._ref(collection, doc_id), {**data, VERSION_FIELD: 1}))
+
+    def save(self, collection: str, doc_id: str, data: Document, *, expected_version: int) -> None:
+        key = (collection, doc_id)
+        if key not in self._seen_versions:
+            self.get(collection, doc_id)  # reads lock the document until the commit
+        if self._seen_versions[key] != expected_version:
+            raise StaleVersion(f"{collection}/{doc_id} is not at version {expected_version}")
+        staged = {**data, VERSION_FIELD: expected_version + 1}
+        self._writes.append(("set", self._ref(collection, doc_id), staged))
+
+    def put(self, collection: str, doc_id: str, data: Document) -> None:
+        self._writes.append(("set", self._ref(collection, doc_id), dict(data)))
+
+    def flush(self) -> None:
+        for kind, ref, data in self._writes:
+            if kind == "create":
+                self._transaction.create(ref, data)
+            else:
+                self._transaction.set(ref, data)

@@ -1,0 +1,175 @@
+"""The CloudEvents 1.0 envelope of every command and event, and its Pub/Sub binding.
+
+On Pub/Sub a message uses the binary binding: the context attributes travel as `ce-*`
+message attributes and the payload as JSON data. Functions receive it wrapped by Eventarc in a
+`google.cloud.pubsub.topic.v1.messagePublished` CloudEvent; `from_eventarc` unwraps that here,
+once, for every context. Correlation and causation ids are CloudEvents extension attributes,
+carried from each message to the messages it causes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from shared.errors import InvalidMessage
+from shared.messages import Message, message_class
+
+SPECVERSION = "1.0"
+PUBSUB_PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
+_REQUIRED = ("id", "type", "source", "specversion")
+# Stable namespace for ids derived from other ids, so a retry produces the same event ids.
+_DERIVED_IDS = uuid.UUID("6f1c7f0e-8c1b-4d59-9a57-3d5c0b7b2a11")
+
+
+def derived_id(*parts: str) -> str:
+    return str(uuid.uuid5(_DERIVED_IDS, "/".join(parts)))
+
+
+def now_rfc3339() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Envelope:
+    payload: Message
+    source: str
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    time: str = field(default_factory=now_rfc3339)
+    correlation_id: str = ""
+    causation_id: str = ""
+
+    def __post_init__(self) -> None:
+        # A first message starts its own correlation.
+        if not self.correlation_id:
+            object.__setattr__(self, "correlation_id", self.id)
+
+    @property
+    def type(self) -> str:
+        return self.payload.TYPE
+
+    @property
+    def subject(self) -> str:
+        return self.payload.subject
+
+    def caused(self, payload: Message, source: str, index: int = 0) -> Envelope:
+        """The envelope of a message this one causes; its id is derived, so it is stable."""
+        return Envelope(
+            payload=payload,
+            source=source,
+            id=derived_id(self.id, payload.TYPE, str(index)),
+            correlation_id=self.correlation_id,
+            causation_id=self.id,
+        )
+
+    # -- Pub/Sub binary binding ---------------------------------------------------------
+    def to_pubsub(self) -> tuple[bytes, dict[str, str]]:
+        attributes = {
+            "ce-specversion": SPECVERSION,
+            "ce-id": self.id,
+            "ce-type": self.type,
+            "ce-source": self.source,
+            "ce-time": self.time,
+            "ce-correlationid": self.correlation_id,
+            "content-type": "application/json",
+        }
+        if self.subject:
+            attributes["ce-subject"] = self.subject
+        if self.causation_id:
+            attributes["ce-causationid"] = self.causation_id
+        return self.payload.model_dump_json().encode(), attributes
+
+    @classmethod
+    def from_pubsub(cls, data: bytes, attributes: Mapping[str, str]) -> Envelope:
+        ce = {k[3:]: v for k, v in attributes.items() if k.startswith("ce-")}
+        missing = [name for name in _REQUIRED if not ce.get(name)]
+        if missing:
+            raise InvalidMessage("missing_attribute", f"missing ce-{', ce-'.join(missing)}")
+        if ce["specversion"] != SPECVERSION:
+            raise InvalidMessage("unsupported_specversion", ce["specversion"][:16])
+        try:
+            body = json.loads(data or b"null")
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise InvalidMessage("malformed_json", "data is not JSON") from error
+        return cls._build(ce, body)
+
+    # -- structured JSON (how envelopes are stored in an outbox) ----------------------------
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "specversion": SPECVERSION,
+            "id": self.id,
+            "type": self.type,
+            "source": self.source,
+            "subject": self.subject,
+            "time": self.time,
+            "correlationid": self.correlation_id,
+            "causationid": self.causation_id,
+            "datacontenttype": "application/json",
+            "data": self.payload.model_dump(mode="json"),
+        }
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any]) -> Envelope:
+        missing = [name for name in _REQUIRED if not document.get(name)]
+        if missing:
+            raise InvalidMessage("missing_attribute", f"missing {', '.join(missing)}")
+        return cls._build(document, document.get("data"))
+
+    @classmethod
+    def _build(cls, attrs: Mapping[str, Any], body: Any) -> Envelope:
+        model = message_class(str(attrs["type"]))
+        if model is None:
+            raise InvalidMessage("unknown_message_type", str(attrs["type"])[:120])
+        return cls(
+            payload=parse_payload(model, body),
+            source=str(attrs["source"]),
+            id=str(attrs["id"]),
+            time=str(attrs.get("time") or now_rfc3339()),
+            correlation_id=str(attrs.get("correlationid") or ""),
+            causation_id=str(attrs.get("causationid") or ""),
+        )
+
+
+def parse_payload(model: type[Message], body: Any) -> Message:
+    """Validate a payload; the error names fields and rules, never the offending values."""
+    try:
+        return model.model_validate(body)
+    except ValidationError as error:
+        problems = sorted({_describe(e) for e in error.errors(include_input=False)})
+        first_field = ".".join(str(p) for p in error.errors()[0]["loc"]) or None
+        raise InvalidMessage("schema_violation", "; ".join(problems), field=first_field) from None
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    where = ".".join(str(part) for part in error["loc"]) or "payload"
+    return f"{where}: {error['type']}"
+
+
+def unwrap_pubsub_push(body: Mapping[str, Any]) -> tuple[bytes, dict[str, str], str]:
+    """Data, attributes and message id of a Pub/Sub message inside a messagePublished event."""
+    message = body.get("message") if isinstance(body, Mapping) else None
+    if not isinstance(message, Mapping):
+        raise InvalidMessage("not_a_pubsub_message", "no message in the event data")
+    try:
+        data = base64.b64decode(message.get("data") or b"", validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise InvalidMessage("malformed_data", "message data is not base64") from error
+    attributes = {str(k): str(v) for k, v in (message.get("attributes") or {}).items()}
+    message_id = str(message.get("messageId") or message.get("message_id") or "")
+    return data, attributes, message_id
+
+
+def from_eventarc(event_type: str, data: Any) -> Envelope:
+    """The envelope inside an Eventarc `messagePublished` CloudEvent (type and data)."""
+    if event_type != PUBSUB_PUBLISHED:
+        raise InvalidMessage("unexpected_trigger", event_type[:120])
+    raw, attributes, _ = unwrap_pubsub_push(data)
+    return Envelope.from_pubsub(raw, attributes)

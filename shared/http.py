@@ -1,0 +1,73 @@
+"""HTTP plumbing shared by the HTTP functions: JSON bodies, errors, routing.
+
+Every error answers the same machine-readable shape:
+`{"error": {"reason": "<code>", "detail": "...", "field": "..."}}`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import flask
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import Map
+
+from shared.errors import PermanentError
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, reason: str, detail: str = "", field: str | None = None):
+        super().__init__(reason)
+        self.status, self.reason, self.detail, self.field = status, reason, detail, field
+
+    @classmethod
+    def bad_request(cls, error: PermanentError) -> HttpError:
+        return cls(400, error.reason, error.detail, error.field)
+
+
+def json_response(
+    payload: Any, status: int = 200, headers: Mapping[str, str] | None = None
+) -> flask.Response:
+    return flask.Response(
+        json.dumps(payload, separators=(",", ":")),
+        status=status,
+        headers=dict(headers or {}),
+        mimetype="application/json",
+    )
+
+
+def error_response(error: HttpError) -> flask.Response:
+    body: dict[str, Any] = {"reason": error.reason, "detail": error.detail}
+    if error.field:
+        body["field"] = error.field
+    return json_response({"error": body}, error.status)
+
+
+def read_json_body(request: flask.Request, max_bytes: int = MAX_BODY_BYTES) -> Any:
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise HttpError(413, "body_too_large", f"at most {max_bytes} bytes")
+    if not (request.mimetype or "").endswith("json"):
+        raise HttpError(415, "unsupported_media_type", "send application/json")
+    raw = request.get_data(cache=False)[: max_bytes + 1]
+    if len(raw) > max_bytes:
+        raise HttpError(413, "body_too_large", f"at most {max_bytes} bytes")
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise HttpError(400, "malformed_json", "the body is not JSON") from error
+
+
+def match_route(routes: Map, request: flask.Request) -> tuple[str, dict[str, Any]]:
+    """Resolve the path inside this function (the part after /<target>)."""
+    adapter = routes.bind("function", path_info=request.path or "/", url_scheme="http")
+    try:
+        endpoint, args = adapter.match(method=request.method)
+    except NotFound as error:
+        raise HttpError(404, "not_found", "no such resource") from error
+    except MethodNotAllowed as error:
+        raise HttpError(405, "method_not_allowed", request.method) from error
+    return str(endpoint), dict(args)

@@ -1,0 +1,73 @@
+"""Commands and events as typed, versioned payloads.
+
+Each message class names its CloudEvent type (`co.saludtech.<context>.<aggregate>.<fact>.v1`)
+and is a frozen pydantic model, so a payload is validated when it is built (producer side) and
+when it is read (consumer side). Every concrete class registers itself, which is how an
+envelope finds the model for its `type`, and how the schemas under shared/schemas/ are exported.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+TYPE_PATTERN = re.compile(r"^co\.saludtech\.[a-z_]+\.[a-z_]+\.[a-z_]+\.v[0-9]+$")
+
+_registry: dict[str, type[Message]] = {}
+
+
+class Message(BaseModel):
+    """A payload. Subclasses set TYPE; abstract bases leave it empty."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    TYPE: ClassVar[str] = ""
+    # Name of the field that identifies the aggregate: it becomes the CloudEvent `subject`.
+    SUBJECT_FIELD: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.__dict__.get("TYPE"):
+            return
+        if not TYPE_PATTERN.match(cls.TYPE):
+            raise ValueError(f"{cls.__name__}.TYPE {cls.TYPE!r} is not a versioned type name")
+        existing = _registry.get(cls.TYPE)
+        if existing is not None and existing.__qualname__ != cls.__qualname__:
+            raise ValueError(f"{cls.TYPE} is declared twice ({existing.__name__}, {cls.__name__})")
+        _registry[cls.TYPE] = cls
+
+    @property
+    def subject(self) -> str:
+        return str(getattr(self, self.SUBJECT_FIELD)) if self.SUBJECT_FIELD else ""
+
+    @classmethod
+    def context(cls) -> str:
+        return cls.TYPE.split(".")[2]
+
+
+class Command(Message):
+    """An intention addressed to one context; it may be refused."""
+
+
+class Event(Message):
+    """A fact that happened; consumers must tolerate duplicates and any order."""
+
+
+class CommandRejected(Event):
+    """The failure event of a context: a command that can never succeed, and why."""
+
+    command_id: str
+    command_type: str
+    reason: str
+    detail: str = ""
+    field: str | None = None
+
+
+def message_class(type_name: str) -> type[Message] | None:
+    return _registry.get(type_name)
+
+
+def registered_messages() -> dict[str, type[Message]]:
+    return dict(sorted(_registry.items()))

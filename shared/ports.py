@@ -1,0 +1,86 @@
+"""The small ports every context depends on; adapters live in shared/adapters/.
+
+Documents are plain JSON-like dicts. Every document written through `save` or `create` carries
+an integer `_version`, which is how aggregates get optimistic concurrency on any backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, TypeVar
+
+from shared.envelope import Envelope
+from shared.errors import ConcurrencyConflict
+
+T = TypeVar("T")
+Document = dict[str, Any]
+VERSION_FIELD = "_version"
+Operator = Literal["==", "<", "<=", ">", ">=", "in", "array_contains"]
+
+
+class DocumentExists(ConcurrencyConflict):
+    """A create-only write found the document already there."""
+
+
+class StaleVersion(ConcurrencyConflict):
+    """A versioned save found another version than the one it was based on."""
+
+
+@dataclass(frozen=True)
+class Filter:
+    field: str
+    op: Operator
+    value: Any
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[tuple[str, Document]]
+    # Opaque to callers; pass it back as `after` to get the next page. None: no more pages.
+    next_cursor: tuple[Any, str] | None
+
+
+class DocumentTransaction(Protocol):
+    """One atomic, isolated set of reads and writes. Writes are staged and applied together
+    when the work returns, so reads and writes may be interleaved in any order."""
+
+    def get(self, collection: str, doc_id: str) -> Document | None: ...
+
+    def create(self, collection: str, doc_id: str, data: Document) -> None:
+        """Create-only: the commit fails with DocumentExists if the document exists."""
+
+    def save(self, collection: str, doc_id: str, data: Document, *, expected_version: int) -> None:
+        """Write `data` as version expected_version + 1; StaleVersion if another version is
+        stored (0 means: must not exist)."""
+
+    def put(self, collection: str, doc_id: str, data: Document) -> None:
+        """Unconditional write, for documents that are not aggregates (read models)."""
+
+
+class DocumentStore(Protocol):
+    def run_in_transaction(self, work: Callable[[DocumentTransaction], T]) -> T:
+        """Run `work` in a transaction, again from the start if it conflicts with another."""
+
+    def get(self, collection: str, doc_id: str) -> Document | None: ...
+
+    def query(
+        self,
+        collection: str,
+        where: Sequence[Filter] = (),
+        *,
+        order_by: str | None = None,
+        descending: bool = False,
+        limit: int = 50,
+        after: tuple[Any, str] | None = None,
+    ) -> Page: ...
+
+
+class EventPublisher(Protocol):
+    def publish(self, topic: str, envelopes: Sequence[Envelope]) -> None:
+        """Publish every envelope or raise TransientError; returns once the broker has them."""
+
+
+class RawPublisher(Protocol):
+    def publish_raw(self, topic: str, data: bytes, attributes: dict[str, str]) -> None:
+        """Publish bytes as they are: how an unreadable message is kept on a dead-letter topic."""

@@ -1,0 +1,170 @@
+"""Idempotent processing of one message: inbox, state change and outbox in one transaction.
+
+This is the single place where at-least-once, out-of-order delivery is tamed, for every
+context. The consumed message id is recorded (the inbox record) in the same transaction as
+the aggregates it changed, together with the envelopes it produced (the outbox). The outbox
+is published after the commit; a redelivery finds the record and publishes the very same
+envelopes again (same ids), changing nothing else. A command that can never succeed is
+recorded the same way, with a failure event as its outbox.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, TypeVar
+
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
+from shared.envelope import Envelope, now_rfc3339
+from shared.errors import ConcurrencyConflict, PermanentError
+from shared.messages import CommandRejected, Message
+from shared.ports import DocumentStore, DocumentTransaction, EventPublisher
+from shared.repository import UnitOfWork
+
+U = TypeVar("U", bound=UnitOfWork)
+Handler = Callable[[Any, U], None]
+Outcome = Literal["applied", "rejected"]
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    topic: str
+    envelope: Envelope
+
+    def to_document(self) -> dict[str, Any]:
+        return {"topic": self.topic, "envelope": self.envelope.to_json()}
+
+    @classmethod
+    def from_document(cls, document: Mapping[str, Any]) -> OutboxEntry:
+        return cls(topic=document["topic"], envelope=Envelope.from_json(document["envelope"]))
+
+
+@dataclass(frozen=True)
+class Processed:
+    outcome: Outcome
+    outbox: list[OutboxEntry]
+    duplicate: bool
+    reason: str | None = None
+
+    @property
+    def event_types(self) -> list[str]:
+        return [entry.envelope.type for entry in self.outbox]
+
+
+def inbox_id(message_id: str) -> str:
+    # Firestore ids cannot hold "/" and are at most 1500 bytes; a digest is safe for any id.
+    safe = message_id.replace("/", "_")
+    return safe if len(safe) <= 200 else hashlib.sha256(message_id.encode()).hexdigest()
+
+
+@dataclass
+class MessageProcessor(Generic[U]):
+    consumer: str  # who consumes: one inbox per consumer, so two consumers of a topic differ
+    source: str  # CloudEvent source of what this consumer emits, e.g. /saludtech/subscriptions
+    events_topic: str
+    inbox_collection: str
+    store: DocumentStore
+    publisher: EventPublisher
+    make_uow: Callable[[DocumentTransaction], U]
+    handlers: Mapping[type[Message], Handler[U]]
+    rejection: type[CommandRejected]
+
+    # Two deliveries of one message racing each other: the loser finds the winner's record
+    # on its next attempt and answers as a duplicate.
+    @retry(
+        retry=retry_if_exception_type(ConcurrencyConflict),
+        stop=stop_after_attempt(5),
+        wait=wait_random_exponential(multiplier=0.02, max=0.5),
+        reraise=True,
+    )
+    def process(self, envelope: Envelope) -> Processed:
+        try:
+            result = self.store.run_in_transaction(lambda tx: self._apply(tx, envelope))
+        except PermanentError as error:
+            refusal = error
+            result = self.store.run_in_transaction(lambda tx: self._reject(tx, envelope, refusal))
+        self.publish(result.outbox)
+        return result
+
+    def publish(self, outbox: list[OutboxEntry]) -> None:
+        by_topic: dict[str, list[Envelope]] = {}
+        for entry in outbox:
+            by_topic.setdefault(entry.topic, []).append(entry.envelope)
+        for topic, envelopes in by_topic.items():
+            self.publisher.publish(topic, envelopes)
+
+    def status(self, message_id: str) -> dict[str, Any] | None:
+        """What became of a message: its inbox record without the outbox payloads."""
+        record = self.store.get(self.inbox_collection, inbox_id(message_id))
+        if record is None:
+            return None
+        return {k: v for k, v in record.items() if k != "outbox"}
+
+    # -- inside the transaction ----------------------------------------------------------
+    def _apply(self, tx: DocumentTransaction, envelope: Envelope) -> Processed:
+        known = self._recorded(tx, envelope)
+        if known is not None:
+            return known
+        handler = self.handlers.get(type(envelope.payload))
+        if handler is None:
+            raise PermanentError("unsupported_message", f"{self.consumer} does not handle it")
+        uow = self.make_uow(tx)
+        handler(envelope.payload, uow)
+        events = uow.stage_changes()
+        outbox = [
+            OutboxEntry(self.events_topic, envelope.caused(event, self.source, index))
+            for index, event in enumerate(events)
+        ]
+        self._record(tx, envelope, "applied", outbox)
+        return Processed("applied", outbox, duplicate=False)
+
+    def _reject(
+        self, tx: DocumentTransaction, envelope: Envelope, error: PermanentError
+    ) -> Processed:
+        known = self._recorded(tx, envelope)
+        if known is not None:
+            return known
+        failure = self.rejection(
+            command_id=envelope.id,
+            command_type=envelope.type,
+            reason=error.reason,
+            detail=error.detail,
+            field=error.field,
+        )
+        outbox = [OutboxEntry(self.events_topic, envelope.caused(failure, self.source))]
+        self._record(tx, envelope, "rejected", outbox, reason=error.reason)
+        return Processed("rejected", outbox, duplicate=False, reason=error.reason)
+
+    def _recorded(self, tx: DocumentTransaction, envelope: Envelope) -> Processed | None:
+        record = tx.get(self.inbox_collection, inbox_id(envelope.id))
+        if record is None:
+            return None
+        outbox = [OutboxEntry.from_document(entry) for entry in record.get("outbox", [])]
+        return Processed(record["outcome"], outbox, duplicate=True, reason=record.get("reason"))
+
+    def _record(
+        self,
+        tx: DocumentTransaction,
+        envelope: Envelope,
+        outcome: Outcome,
+        outbox: list[OutboxEntry],
+        reason: str | None = None,
+    ) -> None:
+        tx.create(
+            self.inbox_collection,
+            inbox_id(envelope.id),
+            {
+                "consumer": self.consumer,
+                "message_id": envelope.id,
+                "message_type": envelope.type,
+                "subject": envelope.subject,
+                "correlation_id": envelope.correlation_id,
+                "outcome": outcome,
+                "reason": reason,
+                "processed_at": now_rfc3339(),
+                "event_types": [entry.envelope.type for entry in outbox],
+                "outbox": [entry.to_document() for entry in outbox],
+            },
+        )
