@@ -1,0 +1,380 @@
+"""The local Eventarc: pulls the topology's trigger subscriptions and POSTs CloudEvents.
+
+The Pub/Sub emulator's push retries a failing endpoint every second forever, ignores
+filters and drops orderingKey, so the bridge pulls instead and does what Eventarc and
+Pub/Sub do in the cloud: exponential backoff between attempts (the topology's retry
+policy), dead-lettering after max_delivery_attempts, filters, and at most N concurrent
+deliveries per subscription. A message stays leased (the streaming pull client extends its
+deadline) until its final outcome, so if the bridge dies mid-retry Pub/Sub redelivers it.
+It can inject chaos (see chaos.py) and serves an admin API (see bridge_admin.py).
+
+Run: python -m infra.local.bridge --functions-url http://127.0.0.1:8090 --admin-port 8091
+(PUBSUB_EMULATOR_HOST, GOOGLE_CLOUD_PROJECT and SALUDTECH_BUCKET_PREFIX from the env).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+from google.api_core import exceptions as google_exceptions
+from google.cloud import pubsub_v1
+from google.cloud.pubsub_v1.subscriber.scheduler import ThreadScheduler
+from requests.adapters import HTTPAdapter
+
+from infra.local.bridge_admin import AdminServer
+from infra.local.chaos import ChaosControl, ChaosSettings, ReorderBuffer, chaos_from_environment
+from infra.local.delivery_stats import SubscriptionStats
+from infra.local.eventarc_envelope import (
+    EventDelivery,
+    PulledMessage,
+    pubsub_published_event,
+    rfc3339,
+    storage_finalized_event,
+)
+from infra.local.topology import (
+    DEFAULT_TOPOLOGY_PATH,
+    TriggerSubscription,
+    load_topology,
+)
+
+log = logging.getLogger("bridge")
+
+DEFAULT_CONCURRENCY = 16
+SUBSCRIPTION_WAIT_SECONDS = 30.0
+
+
+@dataclass
+class DeliveryJob:
+    pulled: PulledMessage
+    event: EventDelivery
+    lease: Any  # google.cloud.pubsub_v1.subscriber.message.Message: ack() ends the lease
+
+
+def pulled_message(message: Any) -> PulledMessage:
+    return PulledMessage(
+        message_id=str(message.message_id),
+        data=bytes(message.data),
+        attributes=dict(message.attributes),
+        publish_time=message.publish_time,
+        ordering_key=str(message.ordering_key or ""),
+    )
+
+
+class SubscriptionPump:
+    """Delivers one trigger subscription to one function target."""
+
+    def __init__(  # noqa: PLR0917 (keyword use would only add noise at the one call site)
+        self,
+        spec: TriggerSubscription,
+        project: str,
+        bucket_prefix: str,
+        functions_url: str,
+        subscriber: pubsub_v1.SubscriberClient,
+        publisher: pubsub_v1.PublisherClient,
+        chaos: ChaosControl,
+        concurrency: int,
+    ) -> None:
+        self.spec = spec
+        self.stats = SubscriptionStats()
+        self._project = project
+        self._physical_bucket = f"{bucket_prefix}-{spec.bucket}" if spec.bucket else None
+        self._url = f"{functions_url.rstrip('/')}/{spec.target}/"
+        self._subscriber = subscriber
+        self._publisher = publisher
+        self._chaos = chaos
+        self._concurrency = concurrency
+        self._filter = spec.policy.attribute_filter
+        self._stopping = threading.Event()
+        self._deliveries = ThreadPoolExecutor(concurrency, thread_name_prefix=spec.name)
+        self._session = requests.Session()
+        # Room for every worker plus a duplicate each, so connections are reused.
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=concurrency * 2)
+        self._session.mount("http://", adapter)
+        self._reorder: ReorderBuffer[DeliveryJob] = ReorderBuffer(
+            spec.name, chaos, self._submit, self._count_shuffle
+        )
+        self._streaming: Any = None
+
+    @property
+    def path(self) -> str:
+        return str(self._subscriber.subscription_path(self._project, self.spec.name))
+
+    @property
+    def running(self) -> bool:
+        return self._streaming is not None and not self._streaming.done()
+
+    def start(self) -> None:
+        flow = pubsub_v1.types.FlowControl(
+            # Leased but undelivered messages wait in the executor or the reorder buffer;
+            # twice the concurrency keeps workers busy without hoarding the backlog.
+            max_messages=self._concurrency * 2,
+            max_lease_duration=3600,
+        )
+        # The callback only hands messages on, so two threads suffice.
+        callbacks = ThreadPoolExecutor(2, thread_name_prefix=f"{self.spec.name}-callback")
+        scheduler = ThreadScheduler(callbacks)
+        self._streaming = self._subscriber.subscribe(
+            self.path, callback=self._on_message, flow_control=flow, scheduler=scheduler
+        )
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._reorder.close()
+        if self._streaming is not None:
+            self._streaming.cancel()
+        self._deliveries.shutdown(wait=False, cancel_futures=True)
+
+    # -- receiving -------------------------------------------------------------------------
+
+    def _on_message(self, message: Any) -> None:
+        self.stats.add("received")
+        pulled = pulled_message(message)
+        event = self._event_for(pulled)
+        if event is None:
+            # Not for this function (filter, other bucket or event type): Pub/Sub and
+            # Eventarc acknowledge such messages without delivering them.
+            message.ack()
+            self.stats.add("filtered")
+            return
+        job = DeliveryJob(pulled=pulled, event=event, lease=message)
+        if self._reorder.enabled():
+            self._reorder.add(job)
+        else:
+            self._submit(job)
+
+    def _event_for(self, pulled: PulledMessage) -> EventDelivery | None:
+        if self.spec.kind == "gcs":
+            assert self._physical_bucket is not None
+            return storage_finalized_event(pulled, self._physical_bucket)
+        if self._filter is not None and not self._filter.matches(pulled.attributes):
+            return None
+        return pubsub_published_event(pulled, self._project, self.spec.topic, self.spec.name)
+
+    def _submit(self, job: DeliveryJob) -> None:
+        if self._stopping.is_set():
+            return
+        self._deliveries.submit(self._deliver, job)
+
+    def _count_shuffle(self, window: int, moved: int) -> None:
+        self.stats.add("reorder_windows")
+        self.stats.add("reordered", moved)
+
+    # -- delivering ------------------------------------------------------------------------
+
+    def _deliver(self, job: DeliveryJob) -> None:
+        self.stats.add("in_flight")
+        try:
+            self._deliver_with_retries(job)
+        except Exception:  # a bug here must not kill the worker; the lease expires instead
+            log.exception("%s: delivering %s failed", self.spec.name, job.event.event_id)
+        finally:
+            self.stats.add("in_flight", -1)
+
+    def _deliver_with_retries(self, job: DeliveryJob) -> None:
+        subscription, event_id = self.spec.name, job.event.event_id
+        delay = self._chaos.delay_seconds(subscription, event_id)
+        if delay and self._stopping.wait(delay):
+            return
+        if self._chaos.should_duplicate(subscription, event_id):
+            self.stats.add("duplicates_injected")
+            self._deliveries.submit(self._post, job.event)
+        policy = self.spec.policy
+        attempt = 0
+        while True:
+            attempt += 1
+            if self._post(job.event):
+                job.lease.ack()
+                self.stats.add("acked")
+                published = job.pulled.publish_time
+                self.stats.record_latency((datetime.now(UTC) - published).total_seconds() * 1000)
+                return
+            if attempt >= policy.max_delivery_attempts:
+                self._give_up(job, attempt)
+                return
+            self.stats.add("retried")
+            # Leaving the message unacked on shutdown makes Pub/Sub redeliver it later.
+            if self._stopping.wait(policy.retry.backoff_after(attempt)):
+                return
+
+    def _post(self, event: EventDelivery) -> bool:
+        self.stats.add("delivered")
+        try:
+            response = self._session.post(
+                self._url,
+                data=event.body,
+                headers=dict(event.headers),
+                timeout=self.spec.policy.ack_deadline_seconds,
+            )
+        except requests.RequestException as error:
+            log.warning("%s: %s -> %s", self.spec.name, event.event_id, error)
+            return False
+        if 200 <= response.status_code < 300:
+            return True
+        log.warning(
+            "%s: %s -> HTTP %s %s",
+            self.spec.name,
+            event.event_id,
+            response.status_code,
+            response.text[:200].replace("\n", " "),
+        )
+        return False
+
+    def _give_up(self, job: DeliveryJob, attempts: int) -> None:
+        topic = self.spec.policy.dead_letter_topic
+        if topic is None:
+            log.error(
+                "%s: dropping %s after %d attempts (no dead-letter topic)",
+                self.spec.name,
+                job.event.event_id,
+                attempts,
+            )
+            job.lease.ack()
+            self.stats.add("dropped")
+            return
+        attributes = {
+            **job.pulled.attributes,
+            # The attributes Pub/Sub adds when it forwards a message to a dead-letter topic.
+            "CloudPubSubDeadLetterSourceDeliveryCount": str(attempts),
+            "CloudPubSubDeadLetterSourceSubscription": self.spec.name,
+            "CloudPubSubDeadLetterSourceSubscriptionProject": self._project,
+            "CloudPubSubDeadLetterSourceTopicPublishTime": rfc3339(job.pulled.publish_time),
+        }
+        try:
+            self._publisher.publish(
+                self._publisher.topic_path(self._project, topic), job.pulled.data, **attributes
+            ).result(timeout=30)
+        except Exception:
+            # Not acked: the message comes back after its lease and is tried again.
+            log.exception("%s: dead-lettering %s failed", self.spec.name, job.event.event_id)
+            return
+        job.lease.ack()
+        self.stats.add("dead_lettered")
+        log.warning(
+            "%s: dead-lettered %s to %s after %d attempts",
+            self.spec.name,
+            job.event.event_id,
+            topic,
+            attempts,
+        )
+
+
+class Bridge:
+    """Every pump of the topology, their shared chaos control, and the admin server."""
+
+    def __init__(
+        self,
+        subscriptions: list[TriggerSubscription],
+        *,
+        project: str,
+        bucket_prefix: str,
+        functions_url: str,
+        chaos: ChaosSettings,
+        concurrency: int = DEFAULT_CONCURRENCY,
+    ) -> None:
+        self.project = project
+        self.chaos = ChaosControl(chaos)
+        self.started_at = time.time()
+        self._subscriber = pubsub_v1.SubscriberClient()
+        self._publisher = pubsub_v1.PublisherClient()
+        self.pumps = [
+            SubscriptionPump(
+                spec, project, bucket_prefix, functions_url,
+                self._subscriber, self._publisher, self.chaos, concurrency,
+            )
+            for spec in subscriptions
+        ]  # fmt: skip
+
+    def wait_for_subscriptions(self, timeout: float = SUBSCRIPTION_WAIT_SECONDS) -> None:
+        """The stack creates the subscriptions while the bridge boots: wait for them."""
+        deadline = time.monotonic() + timeout
+        for pump in self.pumps:
+            while True:
+                try:
+                    self._subscriber.get_subscription(subscription=pump.path, timeout=5)
+                    break
+                except (google_exceptions.NotFound, google_exceptions.ServiceUnavailable):
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+
+    def start(self) -> None:
+        self.wait_for_subscriptions()
+        for pump in self.pumps:
+            pump.start()
+
+    def stop(self) -> None:
+        for pump in self.pumps:
+            pump.stop()
+
+    def status(self) -> dict[str, object]:
+        return {
+            "project": self.project,
+            "uptime_seconds": round(time.time() - self.started_at, 3),
+            "chaos": self.chaos.settings.model_dump(),
+            "subscriptions": [
+                {
+                    "name": pump.spec.name,
+                    "topic": pump.spec.topic,
+                    "function": pump.spec.function,
+                    "target": pump.spec.target,
+                    "kind": pump.spec.kind,
+                    "running": pump.running,
+                }
+                for pump in self.pumps
+            ],
+        }
+
+    def stats(self) -> dict[str, object]:
+        return {pump.spec.name: pump.stats.snapshot() for pump in self.pumps}
+
+    def reset_stats(self) -> None:
+        for pump in self.pumps:
+            pump.stats.reset()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Local Eventarc bridge")
+    parser.add_argument("--topology", type=Path, default=DEFAULT_TOPOLOGY_PATH)
+    parser.add_argument("--functions-url", required=True)
+    parser.add_argument("--admin-port", type=int, required=True)
+    parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY)
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stdout, format="%(asctime)s %(name)s %(message)s"
+    )
+    project = os.environ.get("GOOGLE_CLOUD_PROJECT", "saludtech-local")
+    bridge = Bridge(
+        load_topology(args.topology).trigger_subscriptions(),
+        project=project,
+        bucket_prefix=os.environ.get("SALUDTECH_BUCKET_PREFIX", "saludtech-local"),
+        functions_url=args.functions_url,
+        chaos=chaos_from_environment(),
+        concurrency=args.concurrency,
+    )
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    bridge.start()
+    # The admin port answers only once every pump streams: it doubles as the ready check.
+    admin = AdminServer(bridge, port=args.admin_port)
+    admin.start()
+    log.info("bridging %s for project %s", [p.spec.name for p in bridge.pumps], project)
+    stopping.wait()
+    admin.stop()
+    bridge.stop()
+
+
+if __name__ == "__main__":
+    main()

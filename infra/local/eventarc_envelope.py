@@ -1,0 +1,96 @@
+"""The CloudEvents Eventarc POSTs to a function, built from a pulled Pub/Sub message.
+
+Binary HTTP mode, as Eventarc sends them: the context in ce-* headers, the data as the JSON
+body. A Pub/Sub trigger gets `google.cloud.pubsub.topic.v1.messagePublished` whose data is
+the push envelope {message, subscription}; a GCS trigger gets
+`google.cloud.storage.object.v1.finalized` whose data is the object resource (what
+fake-gcs-server puts in the notification's data).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+PUBSUB_PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
+STORAGE_FINALIZED = "google.cloud.storage.object.v1.finalized"
+
+
+@dataclass(frozen=True)
+class PulledMessage:
+    """The parts of a Pub/Sub message the bridge needs (decoupled from the client class)."""
+
+    message_id: str
+    data: bytes
+    attributes: Mapping[str, str]
+    publish_time: datetime
+    ordering_key: str = ""
+
+
+@dataclass(frozen=True)
+class EventDelivery:
+    """One HTTP request to a function: same headers and body on every attempt."""
+
+    event_id: str
+    headers: Mapping[str, str]
+    body: bytes
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def pubsub_published_event(
+    message: PulledMessage, project: str, topic: str, subscription: str
+) -> EventDelivery:
+    published = rfc3339(message.publish_time)
+    envelope: dict[str, object] = {
+        "message": {
+            "data": base64.b64encode(message.data).decode("ascii"),
+            "attributes": dict(message.attributes),
+            # Eventarc sends both spellings; handlers in the wild read either.
+            "messageId": message.message_id,
+            "message_id": message.message_id,
+            "publishTime": published,
+            "publish_time": published,
+            **({"orderingKey": message.ordering_key} if message.ordering_key else {}),
+        },
+        "subscription": f"projects/{project}/subscriptions/{subscription}",
+    }
+    headers = {
+        "ce-id": message.message_id,
+        "ce-source": f"//pubsub.googleapis.com/projects/{project}/topics/{topic}",
+        "ce-type": PUBSUB_PUBLISHED,
+        "ce-specversion": "1.0",
+        "ce-time": published,
+        "Content-Type": "application/json",
+    }
+    return EventDelivery(message.message_id, headers, json.dumps(envelope).encode())
+
+
+def storage_finalized_event(message: PulledMessage, bucket: str) -> EventDelivery | None:
+    """The finalized event for an OBJECT_FINALIZE notification on `bucket`, else None."""
+    attributes = message.attributes
+    if attributes.get("eventType") != "OBJECT_FINALIZE" or attributes.get("bucketId") != bucket:
+        return None
+    try:
+        resource = json.loads(message.data)
+    except ValueError:
+        return None
+    name = str(resource.get("name") or attributes.get("objectId", ""))
+    event_time = str(
+        resource.get("updated") or attributes.get("eventTime") or rfc3339(message.publish_time)
+    )
+    headers = {
+        "ce-id": message.message_id,
+        "ce-source": f"//storage.googleapis.com/projects/_/buckets/{bucket}",
+        "ce-type": STORAGE_FINALIZED,
+        "ce-specversion": "1.0",
+        "ce-subject": f"objects/{name}",
+        "ce-time": event_time,
+        "Content-Type": "application/json",
+    }
+    return EventDelivery(message.message_id, headers, message.data)

@@ -1,0 +1,49 @@
+"""The ports the local stack listens on: defaults, environment overrides, or free ones."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import asdict, dataclass, fields
+
+# Away from 8080, the Firestore emulator's own default, which other tools often hold.
+DEFAULT_PORTS = {"pubsub": 8085, "firestore": 8086, "gcs": 4443, "functions": 8090, "bridge": 8091}
+
+
+@dataclass(frozen=True)
+class StackPorts:
+    pubsub: int = DEFAULT_PORTS["pubsub"]
+    firestore: int = DEFAULT_PORTS["firestore"]
+    gcs: int = DEFAULT_PORTS["gcs"]
+    functions: int = DEFAULT_PORTS["functions"]
+    bridge: int = DEFAULT_PORTS["bridge"]
+
+    @classmethod
+    def from_environment(cls, **overrides: int | None) -> StackPorts:
+        """Defaults, then SALUDTECH_PORT_<PART> variables, then explicit overrides."""
+        values: dict[str, int] = {}
+        for part in (f.name for f in fields(cls)):
+            explicit = overrides.get(part)
+            from_env = os.environ.get(f"SALUDTECH_PORT_{part.upper()}")
+            if explicit is not None:
+                values[part] = explicit
+            elif from_env:
+                values[part] = int(from_env)
+        return cls(**values)
+
+    @classmethod
+    def free(cls) -> StackPorts:
+        """Ports the kernel says are free now (tests run beside a developer's stack)."""
+        sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in fields(cls)]
+        try:
+            # Hold every socket open while choosing, so the five ports are distinct.
+            for sock in sockets:
+                sock.bind(("127.0.0.1", 0))
+            ports = [sock.getsockname()[1] for sock in sockets]
+        finally:
+            for sock in sockets:
+                sock.close()
+        return cls(*ports)
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)

