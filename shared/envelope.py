@@ -128,6 +128,10 @@ class Envelope:
         model = message_class(str(attrs["type"]))
         if model is None:
             raise InvalidMessage("unknown_message_type", str(attrs["type"])[:120])
+        if isinstance(body, dict):
+            # A tolerant reader: fields a newer producer added are ignored, so adding an
+            # optional field to a v1 event is a compatible change (see shared/contracts.py).
+            body = {k: v for k, v in body.items() if k in model.model_fields}
         return cls(
             payload=parse_payload(model, body),
             source=str(attrs["source"]),
