@@ -1,0 +1,79 @@
+"""End-to-end helpers: drive the stack over HTTP and watch what lands on the topics."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from shared.envelope import Envelope
+
+
+class TopicWatcher:
+    """A pull subscription made before the test acts, so it sees everything published after."""
+
+    def __init__(self, project: str, topic: str) -> None:
+        from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+
+        self._subscriber = pubsub_v1.SubscriberClient()
+        self.path = self._subscriber.subscription_path(project, f"watch-{topic}-{uuid.uuid4().hex[:8]}")
+        self._subscriber.create_subscription(
+            name=self.path, topic=f"projects/{project}/topics/{topic}", ack_deadline_seconds=60
+        )
+        self.raw: list[tuple[bytes, dict[str, str]]] = []
+
+    def pull(self) -> None:
+        response = self._subscriber.pull(subscription=self.path, max_messages=500, timeout=10)
+        for received in response.received_messages:
+            self.raw.append((received.message.data, dict(received.message.attributes)))
+        if response.received_messages:
+            self._subscriber.acknowledge(
+                subscription=self.path, ack_ids=[m.ack_id for m in response.received_messages]
+            )
+
+    def envelopes(self) -> list[Envelope]:
+        return [Envelope.from_pubsub(d, a) for d, a in self.raw if "ce-type" in a]
+
+    def wait_for(self, done: Callable[[list[Envelope]], bool], timeout: float = 60) -> list[Envelope]:
+        deadline = time.monotonic() + timeout
+        while True:
+            self.pull()
+            found = self.envelopes()
+            if done(found) or time.monotonic() > deadline:
+                return found
+
+    def close(self) -> None:
+        self._subscriber.delete_subscription(subscription=self.path)
+
+
+@pytest.fixture
+def watch(stack: Any) -> Iterator[Callable[[str], TopicWatcher]]:
+    made: list[TopicWatcher] = []
+
+    def make(topic: str) -> TopicWatcher:
+        made.append(TopicWatcher(stack.project_id, topic))
+        return made[-1]
+
+    yield make
+    for watcher in made:
+        watcher.close()
+
+
+@pytest.fixture
+def http(stack: Any) -> Iterator[requests.Session]:
+    session = requests.Session()
+    yield session
+    session.close()
+
+
+def wait_for_outcome(http: requests.Session, base: str, command_id: str, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        status: dict[str, Any] = http.get(f"{base}/subscriptions_queries_http/commands/{command_id}", timeout=10).json()
+        if status.get("outcome") != "pending" or time.monotonic() > deadline:
+            return status
+        time.sleep(0.05)
