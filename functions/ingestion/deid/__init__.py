@@ -1,0 +1,23 @@
+"""De-identification engine (PS3.15 Annex E Basic Profile): a pure library, no cloud imports.
+
+Use::
+
+    deid = Deidentifier(key=secret, options=DeidOptions(clean_descriptors=True))
+    result = deid.deidentify(source, center_id="hospital-1", output=stream)
+"""
+
+from .engine import DeidResult, Deidentifier
+from .options import DeidOptions, SafePrivateTag
+from .provenance import Provenance
+from .reasons import Rejection
+from .walker import Change
+
+__all__ = [
+    "Change",
+    "DeidOptions",
+    "DeidResult",
+    "Deidentifier",
+    "Provenance",
+    "Rejection",
+    "SafePrivateTag",
+]

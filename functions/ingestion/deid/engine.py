@@ -1,0 +1,351 @@
+"""The de-identification engine: one object in, one clean object (or a reason) out.
+
+Order of work for one object: parse the header only; route burned-in risks; walk the
+profile over the header and any trailing elements; replace patient identity with the keyed
+token; stamp provenance; rebuild file meta; serialize the header; run the fail-closed leak
+check on the serialized bytes; only then write header + pixel bytes (copied verbatim) +
+trailing elements to the output. Nothing is written for a rejected object.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import warnings
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from pydicom import config as pydicom_config
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import dcmwrite, write_dataset
+from pydicom.uid import UID
+
+from .actions import IodContext
+from .dicom_io import BulkSegment, OpenedSource, Source, copy_range, load_deferred, open_source, parse
+from .leak_check import NeedleKind, NeedleSet
+from .options import DeidOptions
+from .profile import compile_profile
+from .provenance import ENGINE_NAME, ENGINE_VERSION, Provenance, build_provenance, stamp
+from .pseudonyms import Pseudonymizer
+from .reasons import DeidFailure, Rejection
+from .walker import BULK_TAGS, Change, Walker
+from .burned_in import burned_in_reason
+
+_MEDIA_DIRECTORY = "1.2.840.10008.1.3.10"
+IMPLEMENTATION_CLASS_UID = "2.25.216744178061946046337352349183146423471"
+IMPLEMENTATION_VERSION = f"{ENGINE_NAME[:8]}_{ENGINE_VERSION}"
+
+# Values of the patient identity that also serve to clean descriptors of this patient.
+_IDENTITY_KEYWORDS = (
+    ("PatientName", NeedleKind.NAME),
+    ("PatientID", NeedleKind.IDENTIFIER),
+    ("OtherPatientIDs", NeedleKind.IDENTIFIER),
+    ("OtherPatientNames", NeedleKind.NAME),
+    ("PatientBirthName", NeedleKind.NAME),
+    ("PatientMotherBirthName", NeedleKind.NAME),
+    ("PatientBirthDate", NeedleKind.DATE),
+    ("AccessionNumber", NeedleKind.IDENTIFIER),
+    ("ReferringPhysicianName", NeedleKind.NAME),
+    ("PatientAddress", NeedleKind.TEXT),
+    ("PatientTelephoneNumbers", NeedleKind.IDENTIFIER),
+    ("MedicalRecordLocator", NeedleKind.IDENTIFIER),
+    ("StudyID", NeedleKind.IDENTIFIER),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DeidResult:
+    """Outcome for one object. Never holds PHI: only pseudonyms, codes and technical facts."""
+
+    ok: bool
+    reason: Rejection | None
+    detail: str
+    provenance: Provenance
+    patient_token: str | None = None
+    study_uid: str | None = None
+    series_uid: str | None = None
+    sop_instance_uid: str | None = None
+    sop_class_uid: str | None = None
+    modality: str | None = None
+    body_part: str | None = None
+    transfer_syntax: str | None = None
+    image_format: str | None = None
+    number_of_frames: int | None = None
+    size: int = 0
+    sha256: str | None = None
+    changes: tuple[Change, ...] = field(default=())
+
+    @property
+    def quarantined(self) -> bool:
+        """Valid DICOM routed to review (burned-in risk) rather than failed."""
+        return self.reason is not None and self.reason.is_quarantine
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready form for events, catalogue records and CLI reports."""
+        return {
+            "ok": self.ok,
+            "reason": self.reason.value if self.reason else None,
+            "detail": self.detail,
+            "patient_token": self.patient_token,
+            "study_uid": self.study_uid,
+            "series_uid": self.series_uid,
+            "sop_instance_uid": self.sop_instance_uid,
+            "sop_class_uid": self.sop_class_uid,
+            "modality": self.modality,
+            "body_part": self.body_part,
+            "transfer_syntax": self.transfer_syntax,
+            "image_format": self.image_format,
+            "number_of_frames": self.number_of_frames,
+            "size": self.size,
+            "sha256": self.sha256,
+            "provenance": self.provenance.as_dict(),
+        }
+
+
+def _str(ds: Dataset, keyword: str) -> str:
+    value = ds.get(keyword)
+    return "" if value is None else str(value).strip()
+
+
+def _patient_key(ds: Dataset) -> str:
+    """What identifies the patient within a center; falls back so nobody shares a token."""
+    patient_id = _str(ds, "PatientID")
+    if patient_id:
+        return "pid:" + patient_id
+    study = _str(ds, "StudyInstanceUID")
+    return "study:" + study if study else "sop:" + _str(ds, "SOPInstanceUID")
+
+
+def _identity_pattern(ds: Dataset, needles: NeedleSet) -> re.Pattern[str] | None:
+    """Collect the patient's identity as needles and as a pattern to clean descriptors."""
+    terms: set[str] = set()
+    for keyword, kind in _IDENTITY_KEYWORDS:
+        elem = ds.get(keyword)
+        if elem is None:
+            continue
+        raw = ds[keyword]
+        value = raw.value
+        text = "\\".join(str(v) for v in value) if isinstance(value, list) else str(value or "")
+        needles.add_text(text.encode("utf-8", "replace"), kind, keyword)
+        for part in re.split(r"[\\^=\s,]+", text):
+            if len(part) >= 3:
+                terms.add(part)
+    if not terms:
+        return None
+    alternation = "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True))
+    return re.compile(rf"(?<![A-Za-z0-9])(?:{alternation})(?![A-Za-z0-9])", re.IGNORECASE)
+
+
+def _context(ds: Dataset) -> IodContext:
+    return IodContext(
+        sop_class_uid=_str(ds, "SOPClassUID"),
+        modality=_str(ds, "Modality").upper(),
+        enhanced=0x52009229 in ds,
+        species=0x00102201 in ds,
+        approval_status=_str(ds, "ApprovalStatus").upper(),
+    )
+
+
+def _serialize(ds: Dataset, implicit: bool, little: bool) -> bytes:
+    fp = DicomBytesIO()
+    fp.is_implicit_VR = implicit
+    fp.is_little_endian = little
+    write_dataset(fp, ds)
+    return fp.getvalue()
+
+
+class Deidentifier:
+    """De-identifies DICOM objects with one key and one set of options.
+
+    Build one per process (it compiles the profile once) and call :meth:`deidentify`
+    for each object. Thread-compatible, not thread-safe (it caches UID mappings).
+    """
+
+    def __init__(self, key: bytes, options: DeidOptions | None = None) -> None:
+        self.options = options or DeidOptions()
+        self._pseudonyms = Pseudonymizer(key)
+        self._profile = compile_profile(self.options)
+        self.provenance = build_provenance(self.options)
+        # pydicom would otherwise warn with attribute values in the message: no PHI in logs.
+        pydicom_config.settings.reading_validation_mode = pydicom_config.IGNORE
+        pydicom_config.settings.writing_validation_mode = pydicom_config.IGNORE
+
+    def _reject(self, reason: Rejection, detail: str = "") -> DeidResult:
+        return DeidResult(ok=False, reason=reason, detail=detail, provenance=self.provenance)
+
+    def deidentify(
+        self,
+        source: Source,
+        center_id: str,
+        output: BinaryIO | None = None,
+        *,
+        record_changes: bool = False,
+    ) -> DeidResult:
+        """De-identify one object from bytes, a path or a binary stream.
+
+        With ``output`` None nothing is written (dry run); ``record_changes`` lists the
+        attributes changed (paths of keywords, tags and actions: never values).
+        """
+        try:
+            opened = open_source(source)
+        except OSError as exc:
+            return self._reject(Rejection.NOT_DICOM, f"cannot open source: {type(exc).__name__}")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return self._run(opened, center_id, output, record_changes)
+        except DeidFailure as failure:
+            return self._reject(failure.reason, failure.detail)
+        except RecursionError:
+            return self._reject(Rejection.INVALID_DATASET, "nesting too deep")
+        except MemoryError:
+            return self._reject(Rejection.TOO_LARGE, "object does not fit in memory")
+        except Exception as exc:  # noqa: BLE001 - one bad object never crashes a batch
+            # Only the exception type: messages of parsers may quote attribute values.
+            return self._reject(Rejection.INTERNAL_ERROR, type(exc).__name__)
+        finally:
+            opened.close()
+
+    def _run(
+        self, opened: OpenedSource, center_id: str, output: BinaryIO | None, record: bool
+    ) -> DeidResult:
+        parsed = parse(opened)
+        ds = parsed.dataset
+        load_deferred(ds, opened.fp)
+        transfer_syntax = UID(str(ds.file_meta.TransferSyntaxUID))
+        has_pixels = bool(parsed.parts and any(isinstance(p, BulkSegment) for p in parsed.parts))
+        has_pixels = has_pixels or any(tag in ds for tag in BULK_TAGS)
+        sop_uid = _str(ds, "SOPInstanceUID")
+        sop_class = _str(ds, "SOPClassUID") or _str(ds.file_meta, "MediaStorageSOPClassUID")
+        if sop_class == _MEDIA_DIRECTORY or 0x00041220 in ds:
+            # A DICOMDIR indexes patients by name: it is never an output of this engine.
+            raise DeidFailure(Rejection.UNSUPPORTED_OBJECT, "DICOMDIR is not a composite object")
+        if not sop_uid or not sop_class:
+            raise DeidFailure(Rejection.MISSING_UID, "SOP Instance or SOP Class UID missing")
+        modality = _str(ds, "Modality") or None
+        body_part = _str(ds, "BodyPartExamined") or None
+        frames_text = _str(ds, "NumberOfFrames")
+        frames = int(frames_text) if frames_text.isdigit() else None
+        route = burned_in_reason(ds, has_pixels)
+        if route is not None:
+            return DeidResult(
+                ok=False, reason=route, detail="pixel data may contain burned-in text",
+                provenance=self.provenance, modality=modality, body_part=body_part,
+                sop_class_uid=sop_class, transfer_syntax=str(transfer_syntax),
+            )
+
+        patient_key = _patient_key(ds)
+        token = self._pseudonyms.patient_token(center_id, patient_key)
+        shift = (
+            self._pseudonyms.date_offset_days(center_id, patient_key)
+            if self.options.retain_longitudinal_modified_dates
+            else None
+        )
+        needles = NeedleSet()
+        changes: list[Change] | None = [] if record else None
+        walker = Walker(
+            profile=self._profile,
+            pseudonyms=self._pseudonyms,
+            ctx=_context(ds),
+            day_shift=shift,
+            safe_private=self.options.retain_safe_private,
+            needles=needles,
+            identity_terms=_identity_pattern(ds, needles),
+            record=changes,
+        )
+        walker.walk(ds)
+        trailers = [p for p in parsed.parts if isinstance(p, Dataset)]
+        for trailer in trailers:
+            load_deferred(trailer, opened.fp)
+            walker.walk(trailer)
+
+        # Z allows a dummy value: the keyed token keeps the patient linkable for us only.
+        ds.PatientID = token
+        ds.PatientName = token
+        stamp(ds, self.provenance)
+        new_sop = _str(ds, "SOPInstanceUID")
+        if not new_sop or new_sop == sop_uid:
+            raise DeidFailure(Rejection.MISSING_UID, "SOP Instance UID was not remapped")
+        meta = FileMetaDataset()
+        meta.FileMetaInformationVersion = b"\x00\x01"
+        meta.MediaStorageSOPClassUID = sop_class
+        meta.MediaStorageSOPInstanceUID = new_sop
+        meta.TransferSyntaxUID = transfer_syntax
+        meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
+        meta.ImplementationVersionName = IMPLEMENTATION_VERSION
+        ds.file_meta = meta
+        ds.preamble = b"\x00" * 128
+
+        header_buffer = io.BytesIO()
+        dcmwrite(header_buffer, ds, enforce_file_format=True)
+        header = header_buffer.getvalue()
+        trailer_bytes = {
+            id(t): _serialize(t, parsed.implicit, parsed.little) for t in trailers
+        }
+        if parsed.streamed:
+            scanned = [header, *trailer_bytes.values()]
+        else:
+            # Deflated output is compressed: scan an uncompressed rendering instead.
+            plain = Dataset()
+            plain._dict.update({k: v for k, v in ds._dict.items() if k not in BULK_TAGS})
+            scanned = [_serialize(plain, False, True)]
+        needles.allow_public(walker.public, walker.coded)
+        hit = needles.first_hit(*scanned)
+        if hit is not None:
+            return DeidResult(
+                ok=False, reason=Rejection.LEAK_DETECTED,
+                detail=f"{hit.kind.value} value from {hit.source} found in output",
+                provenance=self.provenance, modality=modality, body_part=body_part,
+                sop_class_uid=sop_class, transfer_syntax=str(transfer_syntax),
+                changes=tuple(changes or ()),
+            )
+
+        size, digest = self._emit(opened, parsed.parts, header, trailer_bytes, output)
+        return DeidResult(
+            ok=True,
+            reason=None,
+            detail="",
+            provenance=self.provenance,
+            patient_token=token,
+            study_uid=_str(ds, "StudyInstanceUID") or None,
+            series_uid=_str(ds, "SeriesInstanceUID") or None,
+            sop_instance_uid=new_sop,
+            sop_class_uid=sop_class,
+            modality=modality,
+            body_part=body_part,
+            transfer_syntax=str(transfer_syntax),
+            image_format=transfer_syntax.name,
+            number_of_frames=frames,
+            size=size,
+            sha256=digest,
+            changes=tuple(changes or ()),
+        )
+
+    @staticmethod
+    def _emit(
+        opened: OpenedSource,
+        parts: list[BulkSegment | Dataset],
+        header: bytes,
+        trailer_bytes: dict[int, bytes],
+        output: BinaryIO | None,
+    ) -> tuple[int, str | None]:
+        """Write header, verbatim pixel bytes and trailing elements; return size and sha256."""
+        if output is None:
+            bulk = sum(p.end - p.start for p in parts if isinstance(p, BulkSegment))
+            return len(header) + bulk + sum(map(len, trailer_bytes.values())), None
+        digest = hashlib.sha256()
+        sink = output
+        sink.write(header)
+        digest.update(header)
+        size = len(header)
+        for part in parts:
+            if isinstance(part, BulkSegment):
+                size += copy_range(opened.fp, part.start, part.end, sink, digest)
+            else:
+                data = trailer_bytes[id(part)]
+                sink.write(data)
+                digest.update(data)
+                size += len(data)
+        return size, digest.hexdigest()
