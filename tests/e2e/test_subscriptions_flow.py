@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import requests
 
+from tests.conftest import ChaosSwitch
 from tests.e2e.conftest import TopicWatcher, wait_for_outcome
 from tests.unit.subscriptions.factories import CLIENT
 
@@ -91,10 +92,10 @@ def test_gcloud_publish_reaches_the_command_handler(stack: Any, http: requests.S
 
 
 def test_chaos_duplicates_and_reordering_give_one_effect_per_command(
-    stack: Any, http: requests.Session, watch: Callable[[str], TopicWatcher], chaos: Callable[..., None]
+    stack: Any, http: requests.Session, watch: Callable[[str], TopicWatcher], chaos: ChaosSwitch
 ) -> None:
     events = watch("subscriptions-events")
-    chaos(duplicate_rate=0.3, reorder_window=16, reorder_max_wait_seconds=0.2, seed=11,
+    chaos.set(stack, duplicate_rate=0.3, reorder_window=16, reorder_max_wait_seconds=0.2, seed=11,
           subscriptions=["trigger-subscriptions-handle-command"])
     count = 150
     created: list[dict[str, Any]] = []

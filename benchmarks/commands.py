@@ -1,0 +1,212 @@
+"""Commands per second and latency, HTTP → event, beside the raw delivery rate of the stack.
+
+Both measured in the same run, on this machine, one after the other so they never compete
+for the CPU:
+
+- raw: messages published straight to a topic, delivered by the bridge (our Eventarc) to a
+  function that does nothing (tests/support/probe_functions.py:probe_noop). This is the
+  ceiling any Pub/Sub-triggered function can reach on the local stack.
+- pipeline: CreateSubscription commands POSTed to subscriptions_commands_http, published,
+  delivered to subscriptions_handle_command, applied in a Firestore transaction (inbox +
+  aggregate + outbox), and the SubscriptionCreated event observed on subscriptions-events.
+
+Each is measured twice: a burst (N at once, for throughput) and one at a time (for latency
+without queueing). Goals: pipeline throughput ≥ 50% of raw; pipeline p95 ≤ 100 ms.
+
+    .venv/bin/python benchmarks/commands.py [--count 300] [--sequential 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from infra.local.stack import LocalStack  # noqa: E402
+from tests.unit.subscriptions.factories import CLIENT  # noqa: E402
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+class Arrivals:
+    """Streaming pull on a topic; records when each message (by a key) arrives."""
+
+    def __init__(self, project: str, topic: str, key: Callable[[Any], str]) -> None:
+        from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+
+        self.subscriber = pubsub_v1.SubscriberClient()
+        self.path = self.subscriber.subscription_path(project, f"bench-{uuid.uuid4().hex[:8]}")
+        self.subscriber.create_subscription(name=self.path, topic=f"projects/{project}/topics/{topic}")
+        self.seen: dict[str, float] = {}
+        self.changed = threading.Condition()
+
+        def callback(message: Any) -> None:
+            now = time.perf_counter()
+            message.ack()
+            with self.changed:
+                self.seen.setdefault(key(message), now)
+                self.changed.notify_all()
+
+        flow = pubsub_v1.types.FlowControl(max_messages=1000)
+        self.future = self.subscriber.subscribe(self.path, callback, flow_control=flow)
+
+    def wait(self, keys: set[str], timeout: float = 120) -> bool:
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while not keys <= self.seen.keys():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.changed.wait(left)
+        return True
+
+    def close(self) -> None:
+        self.future.cancel()
+        self.subscriber.delete_subscription(subscription=self.path)
+
+
+def measure(send: Callable[[int], tuple[str, float]], arrivals: Arrivals, count: int, workers: int) -> dict[str, float]:
+    """Send `count` messages with `workers` at once; time each from send to arrival."""
+    started = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        sent = list(pool.map(send, range(count)))
+    if not arrivals.wait({key for key, _ in sent}):
+        raise SystemExit("not every message arrived within the time limit")
+    latencies = [(arrivals.seen[key] - at) * 1000 for key, at in sent]
+    finished = max(arrivals.seen[key] for key, _ in sent)
+    return {
+        "count": count,
+        "per_second": count / (finished - started),
+        "p50_ms": percentile(latencies, 0.50),
+        "p95_ms": percentile(latencies, 0.95),
+        "mean_ms": statistics.fmean(latencies),
+    }
+
+
+def raw_delivery(count: int, sequential: int) -> dict[str, dict[str, float]]:
+    from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+
+    with tempfile.TemporaryDirectory() as state, LocalStack(
+        ports="free", project_id=f"bench-{uuid.uuid4().hex[:6]}",
+        source=ROOT / "tests/support/probe_functions.py",
+        topology=ROOT / "tests/support/probe_topology.yaml", state_dir=Path(state),
+    ) as stack:
+        import os
+
+        os.environ.update(stack.env)
+        publisher = pubsub_v1.PublisherClient(batch_settings=pubsub_v1.types.BatchSettings(max_latency=0.002))
+        topic = publisher.topic_path(stack.project_id, "probe-bench-in")
+        # The probe acks; arrival = the bridge's 2xx, read from its stats counter.
+        admin = requests.Session()
+
+        def acked() -> int:
+            stats = admin.get(f"{stack.bridge_url}/stats", timeout=5).json()
+            return int(_find(stats, "trigger-probe-noop").get("acked", 0))
+
+        results = {}
+        for label, n, workers in (("burst", count, 16), ("one at a time", sequential, 1)):
+            admin.post(f"{stack.bridge_url}/stats/reset", timeout=5)
+            started = time.perf_counter()
+            latencies: list[float] = []
+            if workers == 1:
+                for _ in range(n):
+                    before, at = acked(), time.perf_counter()
+                    publisher.publish(topic, b"{}").result()
+                    while acked() == before:
+                        time.sleep(0.0005)
+                    latencies.append((time.perf_counter() - at) * 1000)
+            else:
+                for future in [publisher.publish(topic, b"{}") for _ in range(n)]:
+                    future.result()
+                while acked() < n:
+                    time.sleep(0.002)
+            elapsed = time.perf_counter() - started
+            bridge = _find(admin.get(f"{stack.bridge_url}/stats", timeout=5).json(), "trigger-probe-noop")
+            lat = latencies or [bridge["latency_ms"]["p50"], bridge["latency_ms"]["p95"]]
+            results[label] = {"count": n, "per_second": n / elapsed, "p50_ms": percentile(lat, 0.5),
+                              "p95_ms": percentile(lat, 0.95), "mean_ms": statistics.fmean(lat)}
+        return results
+
+
+def pipeline(count: int, sequential: int) -> dict[str, dict[str, float]]:
+    with tempfile.TemporaryDirectory() as state, LocalStack(
+        ports="free", project_id=f"bench-{uuid.uuid4().hex[:6]}", state_dir=Path(state)
+    ) as stack:
+        import os
+
+        os.environ.update(stack.env)
+        arrivals = Arrivals(stack.project_id, "subscriptions-events",
+                            key=lambda m: m.attributes.get("ce-causationid", ""))
+        local = threading.local()
+        url = f"{stack.functions_url}/subscriptions_commands_http/subscriptions"
+
+        def send(_: int) -> tuple[str, float]:
+            if not hasattr(local, "http"):
+                local.http = requests.Session()
+            at = time.perf_counter()
+            response = local.http.post(url, json={"client": CLIENT, "plan": "PRO"}, timeout=30)
+            response.raise_for_status()
+            return response.json()["command_id"], at
+
+        try:
+            for _ in range(10):  # warm the function instance and the clients
+                send(0)
+            time.sleep(1)
+            return {
+                "burst": measure(send, arrivals, count, workers=16),
+                "one at a time": measure(send, arrivals, sequential, workers=1),
+            }
+        finally:
+            arrivals.close()
+
+
+def _find(stats: Any, name: str) -> dict[str, Any]:
+    if isinstance(stats, dict):
+        if isinstance(stats.get(name), dict):
+            return stats[name]  # type: ignore[no-any-return]
+        for value in stats.values():
+            found = _find(value, name)
+            if found:
+                return found
+    return {}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=300)
+    parser.add_argument("--sequential", type=int, default=100)
+    args = parser.parse_args()
+    raw = raw_delivery(args.count, args.sequential)
+    ours = pipeline(args.count, args.sequential)
+    print(f"\n{'':34}{'msgs/s':>10}{'p50 ms':>10}{'p95 ms':>10}{'vs raw':>10}")
+    for mode in ("burst", "one at a time"):
+        for label, result in (("raw delivery", raw[mode]), ("command pipeline", ours[mode])):
+            ratio = result["per_second"] / raw[mode]["per_second"]
+            name = f"{label} ({mode})"
+            print(f"{name:<34}{result['per_second']:>10.1f}{result['p50_ms']:>10.1f}"
+                  f"{result['p95_ms']:>10.1f}{ratio:>10.2f}")
+    burst_ratio = ours["burst"]["per_second"] / raw["burst"]["per_second"]
+    p95 = ours["one at a time"]["p95_ms"]
+    print(f"\ngoal: pipeline ≥ 50% of raw throughput: {burst_ratio:.0%} "
+          f"({'met' if burst_ratio >= 0.5 else 'not met'})")
+    print(f"goal: pipeline p95 ≤ 100 ms (one at a time): {p95:.0f} ms ({'met' if p95 <= 100 else 'not met'})")
+
+
+if __name__ == "__main__":
+    main()

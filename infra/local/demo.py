@@ -1,0 +1,123 @@
+"""The demo `make dev` shows once the stack is up: a real flow, through the real parts.
+
+It does what a user would do by hand (the README lists the same steps as curl and gcloud
+commands): create a PRO subscription over HTTP, pay it with a card the sandbox declines, pay
+it again with one it approves, and shows the command outcomes, the stored subscription and
+the events that were published, as they arrive.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+import requests
+from rich.console import Console
+from rich.table import Table
+
+from infra.local.stack import LocalStack
+
+DEMO_CLIENT = {
+    "code": "0001",
+    "first_names": "Pablo",
+    "last_names": "Pérez Prieto",
+    "username": "pperez",
+    "rut": "12.345.678-5",
+    "national_id": "123457890",
+    "email": "pperez@example.com",
+}
+
+
+class _EventWatch:
+    def __init__(self, project: str, topic: str) -> None:
+        from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+
+        self._subscriber = pubsub_v1.SubscriberClient()
+        self.path = self._subscriber.subscription_path(project, f"demo-{uuid.uuid4().hex[:8]}")
+        self._subscriber.create_subscription(
+            name=self.path, topic=f"projects/{project}/topics/{topic}"
+        )
+
+    def drain(self) -> list[dict[str, str]]:
+        response = self._subscriber.pull(subscription=self.path, max_messages=100, timeout=5)
+        if response.received_messages:
+            self._subscriber.acknowledge(
+                subscription=self.path, ack_ids=[m.ack_id for m in response.received_messages]
+            )
+        return [dict(m.message.attributes) | {"data": m.message.data.decode()}
+                for m in response.received_messages]
+
+    def close(self) -> None:
+        self._subscriber.delete_subscription(subscription=self.path)
+
+
+def _wait(http: requests.Session, base: str, command_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        status: dict[str, Any] = http.get(
+            f"{base}/subscriptions_queries_http/commands/{command_id}", timeout=10
+        ).json()
+        if status.get("outcome") != "pending":
+            return status
+        time.sleep(0.05)
+    return {"outcome": "pending (timed out)"}
+
+
+def run_demo(stack: LocalStack, console: Console) -> bool:
+    """Run the flow; True when every step did what it should."""
+    base, http = stack.functions_url, requests.Session()
+    watch = _EventWatch(stack.project_id, "subscriptions-events")
+    ok = True
+    try:
+        console.rule("[bold]Demo: a PRO subscription, end to end")
+        steps = [
+            ("create a PRO subscription", "/subscriptions", {"client": DEMO_CLIENT, "plan": "PRO"},
+             "applied"),
+            ("pay with a card the sandbox declines", "/subscriptions/{sid}/payments",
+             {"card_token": "tok_declined"}, "applied"),
+            ("pay with a card the sandbox approves", "/subscriptions/{sid}/payments",
+             {"card_token": "tok_visa"}, "applied"),
+            ("change to the plan it already has", "/subscriptions/{sid}/plan", {"plan": "PRO"},
+             "rejected"),
+        ]
+        sid = ""
+        for title, path, body, expected in steps:
+            url = f"{base}/subscriptions_commands_http{path.format(sid=sid)}"
+            started = time.perf_counter()
+            accepted = http.post(url, json=body, timeout=10).json()
+            sid = sid or accepted["subscription_id"]
+            status = _wait(http, base, accepted["command_id"])
+            elapsed = (time.perf_counter() - started) * 1000
+            good = status.get("outcome") == expected
+            ok &= good
+            mark = "[green]✓" if good else "[red]✗"
+            reason = f" ({status['reason']})" if status.get("reason") else ""
+            console.print(f"{mark}[/] {title}: POST {path.format(sid=sid)} → 202, "
+                          f"then {status.get('outcome')}{reason} in {elapsed:.0f} ms")
+        view = http.get(f"{base}/subscriptions_queries_http/subscriptions/{sid}", timeout=10).json()
+        console.print(f"  stored: status={view['status']} plan={view['plan']['code']} "
+                      f"paid_through={view['paid_through']} version={view['version']}")
+        _show_events(console, watch, expected=5)
+    finally:
+        watch.close()
+        http.close()
+    return ok
+
+
+def _show_events(console: Console, watch: _EventWatch, expected: int) -> None:
+    received: list[dict[str, str]] = []
+    deadline = time.monotonic() + 10
+    while len(received) < expected and time.monotonic() < deadline:
+        received += watch.drain()
+    table = Table(title="events published on subscriptions-events")
+    for column in ("type", "subject", "id", "data"):
+        table.add_column(column, overflow="fold")
+    for event in received:
+        data = json.loads(event["data"])
+        summary = {k: data[k] for k in ("plan", "status", "reason", "amount_cents") if k in data}
+        table.add_row(event.get("ce-type", "").removeprefix("co.saludtech."),
+                      event.get("ce-subject", "")[:8], event.get("ce-id", "")[:8],
+                      json.dumps(summary))
+    console.print(table)
