@@ -1,0 +1,5 @@
+"""``python -m functions.ingestion.deid``: the same CLI as ``saludtech-deid``."""
+
+from .cli import app
+
+app(prog_name="saludtech-deid")
