@@ -180,7 +180,10 @@ def up(  # typer passes options by keyword
     def on_terminate(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
+    # Explicit handlers: a shell that starts `up` in the background ignores SIGINT, and
+    # Python then never raises KeyboardInterrupt.
     signal.signal(signal.SIGTERM, on_terminate)
+    signal.signal(signal.SIGINT, on_terminate)
     console.print("\n[bold]Streaming the functions' and bridge's logs; Ctrl-C stops all.[/bold]")
     dead: str | None = None
     try:
@@ -275,7 +278,9 @@ def tail(
             stop.set()
 
     if timeout:
-        threading.Timer(timeout, stop.set).start()
+        timer = threading.Timer(timeout, stop.set)
+        timer.daemon = True  # must not keep the process alive once the events are in
+        timer.start()
     console.print(f"[dim]tailing {', '.join(topics) or 'no events topics'}; Ctrl-C stops[/dim]")
     try:
         tail_events(stack.project_id, topics, show, stop, include_backlog=backlog)

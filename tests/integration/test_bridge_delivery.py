@@ -39,7 +39,8 @@ def dead_letters(probe_stack: ProbeStack, clients: tuple[Any, Any, Any]) -> Iter
 
 
 def pull_dead_letters(subscriber: Any, subscription: str, case: str, timeout: float) -> list[Any]:
-    deadline, found = time.monotonic() + timeout, []
+    deadline = time.monotonic() + timeout
+    found: list[Any] = []
     while time.monotonic() < deadline and not found:
         answer = subscriber.pull(subscription=subscription, max_messages=50, timeout=2)
         if answer.received_messages:

@@ -140,6 +140,29 @@ def test_cli_detached_stack_works_with_gcloud_and_stops_cleanly(tmp_path: Path) 
         probe = ProbeStack(LocalStack.attach(state), records)
         assert len(probe.wait_for("probe_record", case, 1)) == 1
         assert len(probe.wait_for("probe_gcs", object_name, 1)) == 1
+
+        # `tail` prints an event published on an *-events topic, as a CloudEvent.
+        tail = subprocess.Popen(
+            [sys.executable, "-m", "infra.local", "tail", "--state-dir", str(state),
+             "--count", "1", "--timeout", "30"],
+            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        try:
+            assert tail.stdout is not None
+            assert "tailing probe-events" in tail.stdout.readline()
+            event = subprocess.run(
+                ["gcloud", "pubsub", "topics", "publish", "probe-events",
+                 '--message={"plan": "PRO"}',
+                 f"--attribute=ce-type=co.saludtech.test.created.v1,ce-id={case},"
+                 "ce-subject=sub-1,ce-source=tests,ce-specversion=1.0"],
+                env=gcloud_env, capture_output=True, text=True, timeout=60, check=False,
+            )  # fmt: skip
+            assert event.returncode == 0, event.stderr
+            printed, _ = tail.communicate(timeout=40)
+        finally:
+            tail.kill()
+        assert "co.saludtech.test.created.v1" in printed and "subject=sub-1" in printed
+        assert case in printed and '"plan": "PRO"' in printed
     finally:
         stopped = _cli("down", "--state-dir", str(state))
     assert stopped.returncode == 0, stopped.stderr
