@@ -214,6 +214,24 @@ def down(state_dir: StateDir = DEFAULT_STATE_DIR) -> None:
 
 
 @app.command()
+def restart(
+    part: Annotated[str, typer.Argument(help="pubsub, firestore, gcs, functions or bridge")],
+    state_dir: StateDir = DEFAULT_STATE_DIR,
+) -> None:
+    """Restart one part of a detached stack (e.g. `functions` to reload the code)."""
+    stack = _attached(state_dir)
+    if part not in stack.processes:
+        errors.print(f"No part {part!r}; parts: {', '.join(stack.processes)}")
+        raise typer.Exit(2)
+    try:
+        seconds = stack.restart(part)
+    except StartupError as error:
+        errors.print(f"[red]{part} did not come back:[/red] {error}")
+        raise typer.Exit(1) from None
+    console.print(f"{part} restarted, ready in {seconds:.1f} s")
+
+
+@app.command()
 def status(
     state_dir: StateDir = DEFAULT_STATE_DIR,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,

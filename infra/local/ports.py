@@ -47,3 +47,18 @@ class StackPorts:
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
+
+    def busy(self) -> dict[str, int]:
+        """Parts whose port something already listens on (another stack, another tool)."""
+        return {part: port for part, port in self.as_dict().items() if not port_is_free(port)}
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # Without SO_REUSEADDR a port in TIME_WAIT would look busy, though a server can bind it.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True

@@ -262,6 +262,14 @@ class LocalStack:
 
     def start(self) -> LocalStack:
         toolchain = check_prerequisites()
+        busy = self.ports.busy()
+        if busy:
+            # A ready check would otherwise succeed against whatever holds the port.
+            taken = ", ".join(f"{part} {port}" for part, port in busy.items())
+            raise StartupError(
+                f"ports already in use: {taken}; stop what holds them, choose others "
+                "(--<part>-port or SALUDTECH_PORT_<PART>) or use --free-ports"
+            )
         started = time.monotonic()
         self.gcloud_config_dir.mkdir(parents=True, exist_ok=True)
         try:
@@ -278,6 +286,21 @@ class LocalStack:
             raise
         self.ready_seconds = time.monotonic() - started
         return self
+
+    def restart(self, name: str) -> float:
+        """Stop one part and start it again (e.g. the functions host after a code change).
+
+        Pub/Sub state lives in memory: restarting `pubsub` re-creates the topology, but
+        messages not yet delivered are lost. Returns the seconds until it was ready again.
+        """
+        command, env = self._commands(check_prerequisites())[name]
+        stop_groups([self.processes[name]])
+        started = time.monotonic()
+        self.processes[name] = spawn(name, command, env, self.log_dir, cwd=REPO_ROOT)
+        self._await_part(name)
+        if self.state_file.exists():
+            self.write_state()
+        return time.monotonic() - started
 
     def _await_part(self, name: str) -> None:
         wait_http_ready(self.processes[name], self._ready_urls()[name], READY_TIMEOUT_SECONDS)
@@ -338,6 +361,10 @@ class LocalStack:
                 name: {"pgid": p.pgid, "log": str(p.log_path)} for name, p in self.processes.items()
             },
             "ready_seconds": self.ready_seconds,
+            # What `restart` needs to start a part exactly as before.
+            "extra_env": self.extra_env,
+            "bridge_concurrency": self.bridge_concurrency,
+            "chaos": self.chaos.model_dump() if self.chaos is not None else None,
         }
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.state_file.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
@@ -364,6 +391,9 @@ class LocalStack:
             source=Path(state["source"]),
             topology=Path(state["topology"]),
             state_dir=directory,
+            extra_env=state.get("extra_env") or {},
+            bridge_concurrency=int(state.get("bridge_concurrency") or 16),
+            chaos=ChaosSettings.model_validate(state["chaos"]) if state.get("chaos") else None,
         )
         stack.processes = {
             name: ManagedProcess(name=name, pgid=int(p["pgid"]), log_path=Path(p["log"]))

@@ -79,6 +79,10 @@ def probe_filtered(event: CloudEvent) -> None:
     _behave("probe_filtered", event)
 
 
+def probe_slow(event: CloudEvent) -> None:
+    _behave("probe_slow", event)
+
+
 def probe_chaos(event: CloudEvent) -> None:
     _behave("probe_chaos", event)
 

@@ -1,0 +1,45 @@
+"""A bridge that dies mid-delivery loses nothing: the unacked message comes back."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import uuid
+
+import pytest
+
+from infra.local.processes import group_members
+from tests.conftest import ProbeStack
+
+pytestmark = pytest.mark.emulators
+
+SUBSCRIPTION = "trigger-probe-slow"
+
+
+def test_message_in_flight_when_the_bridge_crashes_is_redelivered(
+    probe_stack: ProbeStack,
+) -> None:
+    stack = probe_stack.stack
+    publisher, _, _ = probe_stack.clients()
+    case = uuid.uuid4().hex
+    topic = publisher.topic_path(stack.project_id, "probe-slow-in")
+    # The probe holds the request 1.5 s: long enough to kill the bridge while it waits.
+    message_id = publisher.publish(topic, b"{}", case=case, probe_behaviour="sleep-1500")
+    message_id = message_id.result(timeout=10)
+    deadline = time.monotonic() + 10
+    while probe_stack.stats(SUBSCRIPTION)["in_flight"] < 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+
+    bridge = stack.processes["bridge"]
+    os.killpg(bridge.pgid, signal.SIGKILL)  # a crash: no chance to acknowledge anything
+    while group_members(bridge.pgid):
+        time.sleep(0.02)
+    stack.restart("bridge")
+
+    # The first attempt completes at the probe, but its 200 reaches no one; after the
+    # ack deadline (10 s) Pub/Sub hands the message to the new bridge.
+    records = probe_stack.wait_for("probe_slow", case, 2, timeout=30)
+    assert [r["attributes"]["id"] for r in records] == [message_id, message_id]
+    assert probe_stack.stats(SUBSCRIPTION)["acked"] == 1
