@@ -160,9 +160,15 @@ def _stop_at_bulk(tag: int, vr: str | None, length: int) -> bool:
     return tag in BULK_TAGS
 
 
-def load_deferred(ds: Dataset, fp: BinaryIO) -> None:
-    """Read the values pydicom deferred, straight from the source stream."""
+def load_deferred(ds: Dataset, fp: BinaryIO, public_only: bool = False) -> None:
+    """Read the values pydicom deferred, straight from the source stream.
+
+    Called with ``public_only`` before the profile runs (private blobs are usually dropped
+    unread) and again afterwards for whatever deferred element survived.
+    """
     for tag in list(ds.keys()):
+        if public_only and tag >> 16 & 1:
+            continue
         elem = ds.get_item(tag)
         if isinstance(elem, RawDataElement) and elem.value is None and elem.length:
             fp.seek(elem.value_tell)

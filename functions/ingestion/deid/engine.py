@@ -213,7 +213,7 @@ class Deidentifier:
     ) -> DeidResult:
         parsed = parse(opened)
         ds = parsed.dataset
-        load_deferred(ds, opened.fp)
+        load_deferred(ds, opened.fp, public_only=True)
         transfer_syntax = UID(str(ds.file_meta.TransferSyntaxUID))
         has_pixels = bool(parsed.parts and any(isinstance(p, BulkSegment) for p in parsed.parts))
         has_pixels = has_pixels or any(tag in ds for tag in BULK_TAGS)
@@ -258,8 +258,10 @@ class Deidentifier:
         walker.walk(ds)
         trailers = [p for p in parsed.parts if isinstance(p, Dataset)]
         for trailer in trailers:
-            load_deferred(trailer, opened.fp)
+            load_deferred(trailer, opened.fp, public_only=True)
             walker.walk(trailer)
+            load_deferred(trailer, opened.fp)
+        load_deferred(ds, opened.fp)
 
         # Z allows a dummy value: the keyed token keeps the patient linkable for us only.
         ds.PatientID = token

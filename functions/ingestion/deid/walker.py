@@ -130,9 +130,8 @@ _CLEAN_PATTERNS = re.compile(
 
 def clean_text(value: str, terms: re.Pattern[str] | None) -> str:
     """Clean a descriptor: drop identity terms of this patient, dates, long numbers, emails."""
-    if terms is not None:
-        value = terms.sub("*", value)
-    return _CLEAN_PATTERNS.sub("*", value)
+    value = _CLEAN_PATTERNS.sub("*", value)
+    return terms.sub("*", value) if terms is not None else value
 
 
 @dataclass(slots=True)

@@ -1,0 +1,93 @@
+"""The saludtech-deid CLI: layout, summary, dry run without values, exit codes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from functions.ingestion.deid.cli import KEY_ENV, app
+from infra.samples.synthetic_dicom import make_study, write_study
+
+ROOT = Path(__file__).resolve().parents[3]
+ENV = {KEY_ENV: "ab" * 32}
+
+
+@pytest.fixture
+def study(tmp_path: Path) -> Path:
+    write_study(make_study(n_series=2, n_instances=2), tmp_path / "in")
+    return tmp_path / "in"
+
+
+def test_folder_is_deidentified_into_a_collision_free_layout(study: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, [str(study), str(out), "--center", "c1"], env=ENV)
+    assert result.exit_code == 0, result.output
+    files = sorted(out.rglob("*.dcm"))
+    assert len(files) == 5
+    for f in files:
+        token, study_uid, series_uid, name = f.relative_to(out).parts
+        assert len(token) == 32 and study_uid.startswith("2.25.")
+        assert series_uid.startswith("2.25.") and name.startswith("2.25.")
+    assert "de-identified" in result.output
+
+
+def test_some_rejected_gives_exit_1_and_reasons(study: Path, tmp_path: Path) -> None:
+    (study / "junk.dcm").write_bytes(b"not dicom")
+    write_study(make_study("ROE^R", modality="US", burned_in=None, n_series=1, n_instances=1,
+                           with_sr=False, seed=9), study / "us")
+    report = tmp_path / "report.jsonl"
+    result = CliRunner().invoke(
+        app, [str(study), str(tmp_path / "out"), "--center", "c1", "--report", str(report)],
+        env=ENV)
+    assert result.exit_code == 1
+    assert "not_dicom" in result.output and "burned_in_risk" in result.output
+    text = report.read_text()
+    assert "not_dicom" in text and "DOE" not in text and str(study) not in text
+
+
+def test_key_errors_exit_2(study: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(app, [str(study), str(tmp_path / "o"), "--center", "c"],
+                         env={KEY_ENV: ""}).exit_code == 2
+    assert runner.invoke(app, [str(study), str(tmp_path / "o"), "--center", "c"],
+                         env={KEY_ENV: "short"}).exit_code == 2
+    key_file = tmp_path / "key"
+    key_file.write_bytes(b"k" * 32)
+    ok = runner.invoke(app, [str(study), str(tmp_path / "o"), "--center", "c",
+                             "--key-file", str(key_file)], env={KEY_ENV: ""})
+    assert ok.exit_code == 0, ok.output
+    assert runner.invoke(app, [str(study), str(tmp_path / "o")], env=ENV).exit_code == 2
+
+
+def test_dry_run_lists_tags_and_actions_never_values(study: Path) -> None:
+    result = CliRunner().invoke(app, [str(study), "--center", "c1", "--dry-run"], env=ENV)
+    assert result.exit_code == 0, result.output
+    assert "(0010,0020)" in result.output and "PatientComments" in result.output
+    for value in ("DOE", "JANE", "HOUSE", "SANTA LUCIA", "ACC"):
+        assert value not in result.output
+
+
+def test_zip_input_and_workers(study: Path, tmp_path: Path) -> None:
+    package = tmp_path / "study.zip"
+    with zipfile.ZipFile(package, "w") as archive:
+        for f in study.glob("*.dcm"):
+            archive.write(f, f"x/{f.name}")
+        archive.writestr("../escape.dcm", b"x")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app, [str(package), str(out), "--center", "c1", "--workers", "2"], env=ENV)
+    assert result.exit_code == 1
+    assert "zip_path_traversal" in result.output
+    assert len(list(out.rglob("*.dcm"))) == 5
+
+
+def test_python_dash_m_entry_point() -> None:
+    done = subprocess.run([sys.executable, "-m", "functions.ingestion.deid", "--help"],
+                          cwd=ROOT, capture_output=True, text=True, check=False)
+    assert done.returncode == 0
+    assert "--center" in done.stdout
