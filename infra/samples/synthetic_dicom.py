@@ -174,7 +174,7 @@ def _pixels(rows: int, cols: int, frames: int, rng: random.Random) -> bytes:
     return (pattern * (size // 256 + 1))[:size]
 
 
-def _image(
+def _image(  # noqa: PLR0917, PLR0915 - a flat builder reads like the object it builds
     phi: PlantedPhi, modality: str, study_uid: str, series_uid: str, frame_of_ref: str,
     number: int, rows: int, cols: int, frames: int, rng: random.Random,
     references: SequenceOf[str], series_description: str, burned_in: str | None,
@@ -234,7 +234,8 @@ def _image(
     return ds
 
 
-def _sr(phi: PlantedPhi, study_uid: str, evidence: list[Dataset], rng: random.Random) -> Dataset:
+def _sr(  # noqa: PLR0915 - a flat builder reads like the object it builds
+    phi: PlantedPhi, study_uid: str, evidence: list[Dataset], rng: random.Random) -> Dataset:
     ds = Dataset()
     ds.SpecificCharacterSet = "ISO_IR 100"
     ds.SOPClassUID = COMPREHENSIVE_SR
@@ -382,7 +383,7 @@ def write_study(
 
 
 def make_corpus(
-    directory: Path, n_patients: int = 10, n_series: int = 3, n_instances: int = 8,
+    directory: Path, n_patients: int = 10, n_series: int = 3, n_instances: int = 8, *,
     rows: int = 256, cols: int = 256,
 ) -> list[Path]:
     """A benchmark corpus: several patients, single- and multi-frame, with SRs."""

@@ -6,7 +6,7 @@ Use::
     result = deid.deidentify(source, center_id="hospital-1", output=stream)
 """
 
-from .engine import DeidResult, Deidentifier
+from .engine import Deidentifier, DeidResult
 from .options import DeidOptions, SafePrivateTag
 from .provenance import Provenance
 from .reasons import Rejection

@@ -94,7 +94,7 @@ _WORKER: tuple[Deidentifier, str, Path | None, bool] | None = None
 
 def _init_worker(key: bytes, options: DeidOptions, center: str, out: Path | None,
                  dry_run: bool) -> None:
-    global _WORKER  # noqa: PLW0603 - one engine per worker process, built once
+    global _WORKER
     _WORKER = (Deidentifier(key, options), center, out, dry_run)
 
 
@@ -187,7 +187,7 @@ def _summary(rows: list[dict[str, object]], dry_run: bool) -> int:
 
 
 @app.command()
-def deidentify(
+def deidentify(  # noqa: PLR0917 - one parameter per CLI option is how typer declares them
     source: Annotated[Path, typer.Argument(help="A DICOM file, a folder or a .zip")],
     output: Annotated[Path | None, typer.Argument(help="Output folder")] = None,
     center: Annotated[str, typer.Option("--center", help="Center (data source) id")] = "",

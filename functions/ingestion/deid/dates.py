@@ -27,8 +27,8 @@ def _shift_date_text(text: str, days: int) -> str | None:
 def shift_da(value: str, days: int) -> str:
     """Shift a (possibly multi-valued or range) DA value; unparseable parts become empty."""
     out: list[str] = []
-    for part in value.split("\\"):
-        part = part.strip()
+    for raw_part in value.split("\\"):
+        part = raw_part.strip()
         if "-" in part:
             ends = [_shift_date_text(p, days) if p else "" for p in part.split("-", 1)]
             out.append("" if None in ends else "-".join(e or "" for e in ends))

@@ -58,14 +58,15 @@ def open_source(source: Source, spool_limit: int = 64 * 1024 * 1024) -> OpenedSo
         data = bytes(source)
         return OpenedSource(io.BytesIO(data), len(data), True)
     if isinstance(source, (str, os.PathLike)):
-        fp = Path(source).open("rb")
+        fp = Path(source).open("rb")  # noqa: SIM115 - closed by OpenedSource.close()
         return OpenedSource(fp, os.fstat(fp.fileno()).st_size, True)
     if source.seekable():
         start = source.tell()
         size = source.seek(0, io.SEEK_END) - start
         source.seek(start)
         return OpenedSource(source, size, False)
-    spooled = tempfile.SpooledTemporaryFile(max_size=spool_limit)  # noqa: SIM115 - owned
+    # Closed by OpenedSource.close(): the stream outlives this function.
+    spooled = tempfile.SpooledTemporaryFile(max_size=spool_limit)  # noqa: SIM115
     shutil.copyfileobj(source, spooled, COPY_CHUNK)
     size = spooled.tell()
     spooled.seek(0)
@@ -110,7 +111,7 @@ def _sniff(fp: BinaryIO, size: int) -> None:
         if group_be == 0x0008:
             raise DeidFailure(Rejection.MISSING_FILE_META, "no DICM prefix, bare data set")
     if size < 132:
-        raise DeidFailure(Rejection.NOT_DICOM if size < 8 else Rejection.NOT_DICOM, "too short")
+        raise DeidFailure(Rejection.NOT_DICOM, "too short")
     raise DeidFailure(Rejection.NOT_DICOM, "no DICM prefix")
 
 
@@ -122,15 +123,15 @@ def _element_end(fp: BinaryIO, start: int, size: int, implicit: bool, little: bo
     if len(head) < 8:
         raise DeidFailure(Rejection.TRUNCATED, "pixel data header cut short")
     if implicit:
-        length = struct.unpack(endian + "L", head[4:8])[0]
+        length = int(struct.unpack(endian + "L", head[4:8])[0])
         value_start = start + 8
     elif head[4:6] in _LONG_LENGTH_VRS:
         if len(head) < 12:
             raise DeidFailure(Rejection.TRUNCATED, "pixel data header cut short")
-        length = struct.unpack(endian + "L", head[8:12])[0]
+        length = int(struct.unpack(endian + "L", head[8:12])[0])
         value_start = start + 12
     else:
-        length = struct.unpack(endian + "H", head[6:8])[0]
+        length = int(struct.unpack(endian + "H", head[6:8])[0])
         value_start = start + 8
     if length != _UNDEFINED:
         end = value_start + length
@@ -200,14 +201,20 @@ def parse(opened: OpenedSource) -> ParsedObject:
         fp.seek(origin)
         try:
             full = dcmread(fp)
-        except Exception as exc:  # noqa: BLE001 - any parse error of a deflated stream
+        except Exception as exc:
             raise DeidFailure(Rejection.INVALID_DATASET, type(exc).__name__) from None
         return ParsedObject(full, [], streamed=False, implicit=False, little=True)
-    implicit, little = bool(transfer_syntax.is_implicit_VR), bool(
-        transfer_syntax.is_little_endian
-    )
+    implicit = bool(transfer_syntax.is_implicit_VR)
+    little = bool(transfer_syntax.is_little_endian)
+    parts = _locate_parts(fp, fp.tell(), size, implicit, little)
+    return ParsedObject(ds, parts, streamed=True, implicit=implicit, little=little)
+
+
+def _locate_parts(
+    fp: BinaryIO, pos: int, size: int, implicit: bool, little: bool
+) -> list[BulkSegment | Dataset]:
+    """Bulk elements (by byte range) and trailing element groups after the header."""
     parts: list[BulkSegment | Dataset] = []
-    pos = fp.tell()
     while pos < size:
         fp.seek(pos)
         head = fp.read(4)
@@ -234,7 +241,7 @@ def parse(opened: OpenedSource) -> ParsedObject:
             break
         parts.append(trailer)
         pos = new_pos
-    return ParsedObject(ds, parts, streamed=True, implicit=implicit, little=little)
+    return parts
 
 
 def copy_range(src: BinaryIO, start: int, end: int, out: BinaryIO, digest: object) -> int:

@@ -23,7 +23,16 @@ from pydicom.filewriter import dcmwrite, write_dataset
 from pydicom.uid import UID
 
 from .actions import IodContext
-from .dicom_io import BulkSegment, OpenedSource, Source, copy_range, load_deferred, open_source, parse
+from .burned_in import burned_in_reason
+from .dicom_io import (
+    BulkSegment,
+    OpenedSource,
+    Source,
+    copy_range,
+    load_deferred,
+    open_source,
+    parse,
+)
 from .leak_check import NeedleKind, NeedleSet
 from .options import DeidOptions
 from .profile import compile_profile
@@ -31,7 +40,6 @@ from .provenance import ENGINE_NAME, ENGINE_VERSION, Provenance, build_provenanc
 from .pseudonyms import Pseudonymizer
 from .reasons import DeidFailure, Rejection
 from .walker import BULK_TAGS, Change, Walker
-from .burned_in import burned_in_reason
 
 _MEDIA_DIRECTORY = "1.2.840.10008.1.3.10"
 IMPLEMENTATION_CLASS_UID = "2.25.216744178061946046337352349183146423471"
@@ -148,6 +156,30 @@ def _context(ds: Dataset) -> IodContext:
     )
 
 
+def _identity_uids(ds: Dataset) -> tuple[str, str]:
+    """SOP Instance and SOP Class UID of a composite object, or the reason it is not one."""
+    sop_uid = _str(ds, "SOPInstanceUID")
+    sop_class = _str(ds, "SOPClassUID") or _str(ds.file_meta, "MediaStorageSOPClassUID")
+    if sop_class == _MEDIA_DIRECTORY or 0x00041220 in ds:
+        # A DICOMDIR indexes patients by name: it is never an output of this engine.
+        raise DeidFailure(Rejection.UNSUPPORTED_OBJECT, "DICOMDIR is not a composite object")
+    if not sop_uid or not sop_class:
+        raise DeidFailure(Rejection.MISSING_UID, "SOP Instance or SOP Class UID missing")
+    return sop_uid, sop_class
+
+
+def _file_meta(sop_class: str, sop_instance: str, transfer_syntax: UID) -> FileMetaDataset:
+    """Fresh file meta: the source's (sending AE title, private info) is not carried over."""
+    meta = FileMetaDataset()
+    meta.FileMetaInformationVersion = b"\x00\x01"
+    meta.MediaStorageSOPClassUID = UID(sop_class)
+    meta.MediaStorageSOPInstanceUID = UID(sop_instance)
+    meta.TransferSyntaxUID = transfer_syntax
+    meta.ImplementationClassUID = UID(IMPLEMENTATION_CLASS_UID)
+    meta.ImplementationVersionName = IMPLEMENTATION_VERSION
+    return meta
+
+
 def _serialize(ds: Dataset, implicit: bool, little: bool) -> bytes:
     fp = DicomBytesIO()
     fp.is_implicit_VR = implicit
@@ -202,11 +234,31 @@ class Deidentifier:
             return self._reject(Rejection.INVALID_DATASET, "nesting too deep")
         except MemoryError:
             return self._reject(Rejection.TOO_LARGE, "object does not fit in memory")
-        except Exception as exc:  # noqa: BLE001 - one bad object never crashes a batch
+        except Exception as exc:
             # Only the exception type: messages of parsers may quote attribute values.
             return self._reject(Rejection.INTERNAL_ERROR, type(exc).__name__)
         finally:
             opened.close()
+
+    def _walker(
+        self, ds: Dataset, center_id: str, patient_key: str, changes: list[Change] | None
+    ) -> Walker:
+        shift = (
+            self._pseudonyms.date_offset_days(center_id, patient_key)
+            if self.options.retain_longitudinal_modified_dates
+            else None
+        )
+        needles = NeedleSet()
+        return Walker(
+            profile=self._profile,
+            pseudonyms=self._pseudonyms,
+            ctx=_context(ds),
+            day_shift=shift,
+            safe_private=self.options.retain_safe_private,
+            needles=needles,
+            identity_terms=_identity_pattern(ds, needles),
+            record=changes,
+        )
 
     def _run(
         self, opened: OpenedSource, center_id: str, output: BinaryIO | None, record: bool
@@ -217,13 +269,7 @@ class Deidentifier:
         transfer_syntax = UID(str(ds.file_meta.TransferSyntaxUID))
         has_pixels = bool(parsed.parts and any(isinstance(p, BulkSegment) for p in parsed.parts))
         has_pixels = has_pixels or any(tag in ds for tag in BULK_TAGS)
-        sop_uid = _str(ds, "SOPInstanceUID")
-        sop_class = _str(ds, "SOPClassUID") or _str(ds.file_meta, "MediaStorageSOPClassUID")
-        if sop_class == _MEDIA_DIRECTORY or 0x00041220 in ds:
-            # A DICOMDIR indexes patients by name: it is never an output of this engine.
-            raise DeidFailure(Rejection.UNSUPPORTED_OBJECT, "DICOMDIR is not a composite object")
-        if not sop_uid or not sop_class:
-            raise DeidFailure(Rejection.MISSING_UID, "SOP Instance or SOP Class UID missing")
+        sop_uid, sop_class = _identity_uids(ds)
         modality = _str(ds, "Modality") or None
         body_part = _str(ds, "BodyPartExamined") or None
         frames_text = _str(ds, "NumberOfFrames")
@@ -238,23 +284,9 @@ class Deidentifier:
 
         patient_key = _patient_key(ds)
         token = self._pseudonyms.patient_token(center_id, patient_key)
-        shift = (
-            self._pseudonyms.date_offset_days(center_id, patient_key)
-            if self.options.retain_longitudinal_modified_dates
-            else None
-        )
-        needles = NeedleSet()
         changes: list[Change] | None = [] if record else None
-        walker = Walker(
-            profile=self._profile,
-            pseudonyms=self._pseudonyms,
-            ctx=_context(ds),
-            day_shift=shift,
-            safe_private=self.options.retain_safe_private,
-            needles=needles,
-            identity_terms=_identity_pattern(ds, needles),
-            record=changes,
-        )
+        walker = self._walker(ds, center_id, patient_key, changes)
+        needles = walker.needles
         walker.walk(ds)
         trailers = [p for p in parsed.parts if isinstance(p, Dataset)]
         for trailer in trailers:
@@ -270,14 +302,7 @@ class Deidentifier:
         new_sop = _str(ds, "SOPInstanceUID")
         if not new_sop or new_sop == sop_uid:
             raise DeidFailure(Rejection.MISSING_UID, "SOP Instance UID was not remapped")
-        meta = FileMetaDataset()
-        meta.FileMetaInformationVersion = b"\x00\x01"
-        meta.MediaStorageSOPClassUID = sop_class
-        meta.MediaStorageSOPInstanceUID = new_sop
-        meta.TransferSyntaxUID = transfer_syntax
-        meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
-        meta.ImplementationVersionName = IMPLEMENTATION_VERSION
-        ds.file_meta = meta
+        ds.file_meta = _file_meta(sop_class, new_sop, transfer_syntax)
         ds.preamble = b"\x00" * 128
 
         header_buffer = io.BytesIO()

@@ -55,20 +55,12 @@ class NeedleSet:
         """Record a string value (multi-valued, PN groups) under the rules of its kind."""
         if not raw:
             return
-        for value in raw.split(b"\\"):
-            value = value.strip(b" \x00")
+        for item in raw.split(b"\\"):
+            value = item.strip(b" \x00")
             if not value or len(value) > MAX_NEEDLE:
                 continue
             if kind is NeedleKind.NAME:
-                for group in value.split(b"="):
-                    parts = [p.strip() for p in group.split(b"^") if p.strip()]
-                    joined = b" ".join(parts)
-                    if len(joined) >= MIN_NAME_PART:
-                        self._put(joined.upper(), kind, source)
-                    for part in parts:
-                        for word in part.split():
-                            if len(word) >= MIN_NAME_PART and any(c in _ALNUM for c in word):
-                                self._put(word.upper(), kind, source)
+                self._add_name(value, source)
             elif kind is NeedleKind.DATE:
                 if len(value) >= 8 and value[:8].isdigit():
                     self._put(value[:8], kind, source)
@@ -100,6 +92,18 @@ class NeedleSet:
         for needle, (kind, _source) in self.needles.items():
             if kind is NeedleKind.TEXT and _bounded_find(stated, needle, kind):
                 self.ignore.add(needle)
+
+    def _add_name(self, value: bytes, source: str) -> None:
+        """A person name: the whole name and each word of it (alphabetic groups too)."""
+        for group in value.split(b"="):
+            parts = [p.strip() for p in group.split(b"^") if p.strip()]
+            joined = b" ".join(parts)
+            if len(joined) >= MIN_NAME_PART:
+                self._put(joined.upper(), NeedleKind.NAME, source)
+            for part in parts:
+                for word in part.split():
+                    if len(word) >= MIN_NAME_PART and any(c in _ALNUM for c in word):
+                        self._put(word.upper(), NeedleKind.NAME, source)
 
     def first_hit(self, *blobs: bytes) -> LeakHit | None:
         """The first needle found token-bounded in any blob, or None."""

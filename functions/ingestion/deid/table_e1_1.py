@@ -1,4 +1,4 @@
-"""DICOM PS3.15 Annex E, Table E.1-1 (Application Level Confidentiality Profile Attributes), as data.
+"""DICOM PS3.15 Annex E, Table E.1-1 (Confidentiality Profile Attributes), as data.
 
 Edition: rows and Basic Profile actions as published in the 2022d-2023b editions of PS3.15.
 The table was transcribed from two independent public machine transcriptions of Table

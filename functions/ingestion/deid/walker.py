@@ -187,7 +187,9 @@ class Walker:
             for item in value:
                 self._harvest(item)
 
-    def _needle(self, tag: int, vr: str, elem: DataElement | RawDataElement, action: Action) -> None:
+    def _needle(
+        self, tag: int, vr: str, elem: DataElement | RawDataElement, action: Action
+    ) -> None:
         kind = _needle_kind(tag, vr, action)
         if kind is None:
             return
@@ -217,25 +219,31 @@ class Walker:
             vr = _vr_of(elem, tag)
             code = self.profile.code_for(tag)
             if code is None:
-                if vr in _PUBLIC_TEXT_VRS:
-                    # Retained text: what the input states openly is not a leak (see leak_check)
-                    raw = _raw_bytes(elem)
-                    if raw:
-                        self.public.append(raw)
-                        if vr == "CS" or tag in _CODE_ITEM_TAGS:
-                            self.coded.append(raw)
-                elif vr == "SQ":
-                    self._recurse(ds, tag)
-                elif vr == "PN":
-                    # Local hardening: a person name outside the table is still a name.
-                    self._needle(tag, vr, elem, Action.DUMMY)
-                    self._note(tag, "D")
-                    ds[tag] = DataElement(tag, "PN", _DUMMY["PN"] if elem.length else "")
+                self._untabled(ds, tag, elem, vr)
                 continue
             action = resolve(tag, code, self.ctx) if is_combined(code) else Action(code)
             self._apply(ds, tag, elem, vr, action)
         if private_tags:
             self._private(ds, private_tags)
+
+    def _untabled(
+        self, ds: Dataset, tag: int, elem: DataElement | RawDataElement, vr: str
+    ) -> None:
+        """An element the table does not list: kept, but its items and names are handled."""
+        if vr in _PUBLIC_TEXT_VRS:
+            # Retained text: what the input states openly is not a leak (see leak_check).
+            raw = _raw_bytes(elem)
+            if raw:
+                self.public.append(raw)
+                if vr == "CS" or tag in _CODE_ITEM_TAGS:
+                    self.coded.append(raw)
+        elif vr == "SQ":
+            self._recurse(ds, tag)
+        elif vr == "PN":
+            # Local hardening: a person name outside the table is still a name.
+            self._needle(tag, vr, elem, Action.DUMMY)
+            self._note(tag, "D")
+            ds[tag] = DataElement(tag, "PN", _DUMMY["PN"] if _raw_bytes(elem) else "")
 
     def _recurse(self, ds: Dataset, tag: int) -> None:
         value = ds[tag].value
@@ -261,30 +269,30 @@ class Walker:
                 self._recurse(ds, tag)
             return
         self._note(tag, action.value)
-        if action is Action.REMOVE:
-            if vr == "SQ":
-                self._harvest_sequence(ds, tag, elem)
-            else:
-                self._needle(tag, vr, elem, action)
-            del ds[tag]
-        elif action is Action.EMPTY:
-            if vr == "SQ":
-                self._harvest_sequence(ds, tag, elem)
-                ds[tag] = DataElement(tag, "SQ", Sequence())
-            else:
-                self._needle(tag, vr, elem, action)
-                ds[tag] = DataElement(tag, vr, None)
-        elif action is Action.DUMMY:
-            self._dummy(ds, tag, elem, vr)
-        elif action is Action.UID:
-            self._remap(ds, tag, elem, vr)
-        elif action is Action.CLEAN:
-            self._clean(ds, tag, elem, vr)
-        elif action is Action.KEEP_REMAP:
-            if vr == "SQ":
-                self._recurse(ds, tag)
-            else:
-                self._remap(ds, tag, elem, vr)
+        handler = {
+            Action.REMOVE: self._remove,
+            Action.EMPTY: self._empty,
+            Action.DUMMY: self._dummy,
+            Action.UID: self._remap,
+            Action.CLEAN: self._clean,
+            Action.KEEP_REMAP: self._remap,
+        }[action]
+        handler(ds, tag, elem, vr)
+
+    def _remove(self, ds: Dataset, tag: int, elem: DataElement | RawDataElement, vr: str) -> None:
+        if vr == "SQ":
+            self._harvest_sequence(ds, tag, elem)
+        else:
+            self._needle(tag, vr, elem, Action.REMOVE)
+        del ds[tag]
+
+    def _empty(self, ds: Dataset, tag: int, elem: DataElement | RawDataElement, vr: str) -> None:
+        if vr == "SQ":
+            self._harvest_sequence(ds, tag, elem)
+            ds[tag] = DataElement(tag, "SQ", Sequence())
+        else:
+            self._needle(tag, vr, elem, Action.EMPTY)
+            ds[tag] = DataElement(tag, vr, None)
 
     def _dummy(self, ds: Dataset, tag: int, elem: DataElement | RawDataElement, vr: str) -> None:
         if vr == "SQ":

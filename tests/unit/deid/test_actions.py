@@ -207,7 +207,7 @@ def test_sr_content_tree_is_deidentified_at_every_depth(run: Run) -> None:
     assert content[0].TextValue == "ANONYMIZED"
     assert str(content[1].PersonName) == "ANONYMIZED"
     assert content[2].Date == "19000101"
-    assert content[3].UID == out.StudyInstanceUID
+    assert out.StudyInstanceUID == content[3].UID
     assert content[4].ContentSequence[0].TextValue == "ANONYMIZED"
     assert content[0].ValueType == "TEXT"  # structure kept
 

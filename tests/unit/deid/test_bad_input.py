@@ -11,16 +11,16 @@ import pydicom
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pydicom.sequence import Sequence
 from pydicom.encaps import encapsulate
+from pydicom.sequence import Sequence
 from pydicom.uid import (
     JPEG2000,
     DeflatedExplicitVRLittleEndian,
     HTJ2KLossless,
     JPEG2000Lossless,
     JPEGBaseline8Bit,
-    JPEGLSLossless,
     JPEGLosslessSV1,
+    JPEGLSLossless,
     RLELossless,
 )
 
@@ -28,7 +28,7 @@ from functions.ingestion.deid import Deidentifier, Rejection
 from infra.samples.synthetic_dicom import make_study
 
 from .conftest import Run
-from .helpers import CENTER, KEY, minimal, corpus_file, to_bytes
+from .helpers import CENTER, KEY, corpus_file, minimal, to_bytes
 
 
 def _deid(data: bytes) -> Rejection | None:
