@@ -104,10 +104,10 @@ def subscriptions_processor(p: Platform) -> MessageProcessor[SubscriptionsUnitOf
                 CreateSubscription: commands.create_subscription,
                 ChangePlan: commands.change_plan,
                 CancelSubscription: commands.cancel_subscription,
-                PaySubscription: functools.partial(commands.pay_subscription,
-                                                   payments=p.payments),
+                PaySubscription: functools.partial(commands.pay_subscription, payments=p.payments),
             },
             rejection=SubscriptionCommandRejected,
+            prefetch=lambda envelope: [(collection, envelope.subject)],
         )
     processor: MessageProcessor[SubscriptionsUnitOfWork] = p._cache["subscriptions"]
     return processor

@@ -73,16 +73,21 @@ def breaking_changes(old: dict[str, Any], new: dict[str, Any], where: str = "") 
         if name not in new_props:
             problems.append(f"{path}: removed")
             continue
-        problems += breaking_changes(_with_defs(old_prop, old), _with_defs(new_props[name], new), path)
+        problems += breaking_changes(
+            _with_defs(old_prop, old), _with_defs(new_props[name], new), path
+        )
     for name in new_required - old_required:
         problems.append(f"{where}.{name}: newly required" if where else f"{name}: newly required")
     for name in (old_required - new_required) & set(new_props):
-        problems.append(f"{where}.{name}: no longer required" if where else f"{name}: no longer required")
+        problems.append(
+            f"{where}.{name}: no longer required" if where else f"{name}: no longer required"
+        )
     if where and set(new_props) - set(old_props):
         problems.append(f"{where}: nested properties added (nested objects are read strictly)")
     if "items" in old:
-        problems += breaking_changes(_with_defs(old["items"], old), _with_defs(new.get("items", {}), new),
-                                     f"{where}[]")
+        problems += breaking_changes(
+            _with_defs(old["items"], old), _with_defs(new.get("items", {}), new), f"{where}[]"
+        )
     return problems
 
 
@@ -96,8 +101,14 @@ def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
         target = root.get("$defs", {})[ref.rsplit("/", 1)[1]]
         return {**target, "$defs": root.get("$defs", {})}
     if "anyOf" in schema:  # Optional[X] is anyOf [X, null]: compare by its members' types
-        return {**schema, "type": sorted(_types(_resolve(s, root)).pop() for s in schema["anyOf"]
-                                         if _types(_resolve(s, root)))}
+        return {
+            **schema,
+            "type": sorted(
+                _types(_resolve(s, root)).pop()
+                for s in schema["anyOf"]
+                if _types(_resolve(s, root))
+            ),
+        }
     return schema
 
 
@@ -115,13 +126,21 @@ def _history(path: Path) -> list[dict[str, Any]]:
     try:
         commits = subprocess.run(
             ["git", "log", "--format=%H", "--", str(relative)],
-            cwd=repo, capture_output=True, text=True, check=True, timeout=30,
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
         ).stdout.split()
         versions = []
         for commit in commits:
             shown = subprocess.run(
                 ["git", "show", f"{commit}:{relative}"],
-                cwd=repo, capture_output=True, text=True, check=False, timeout=30,
+                cwd=repo,
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=30,
             )
             if shown.returncode == 0:
                 versions.append(json.loads(shown.stdout))

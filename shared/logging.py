@@ -19,13 +19,30 @@ import structlog
 # Keys whose values are personal data wherever they appear.
 REDACTED_KEYS = frozenset(
     {
-        "email", "client_email", "first_names", "last_names", "rut", "national_id",
-        "card_token", "patient_name", "patient_id", "patient_birth_date", "clinical_history",
-        "client", "payload", "data",
+        "email",
+        "client_email",
+        "first_names",
+        "last_names",
+        "rut",
+        "national_id",
+        "card_token",
+        "patient_name",
+        "patient_id",
+        "patient_birth_date",
+        "clinical_history",
+        "client",
+        "payload",
+        "data",
     }
 )
-_LEVELS = {"debug": "DEBUG", "info": "INFO", "warning": "WARNING", "error": "ERROR",
-           "critical": "CRITICAL", "exception": "ERROR"}
+_LEVELS = {
+    "debug": "DEBUG",
+    "info": "INFO",
+    "warning": "WARNING",
+    "error": "ERROR",
+    "critical": "CRITICAL",
+    "exception": "ERROR",
+}
 _configured = False
 
 

@@ -47,6 +47,10 @@ class DocumentTransaction(Protocol):
 
     def get(self, collection: str, doc_id: str) -> Document | None: ...
 
+    def get_many(self, keys: Sequence[tuple[str, str]]) -> list[Document | None]:
+        """Read several documents in one round trip; later `get`s of them are answered
+        from what was read."""
+
     def create(self, collection: str, doc_id: str, data: Document) -> None:
         """Create-only: the commit fails with DocumentExists if the document exists."""
 

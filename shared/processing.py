@@ -70,6 +70,9 @@ class MessageProcessor(Generic[U]):
     make_uow: Callable[[DocumentTransaction], U]
     handlers: Mapping[type[Message], Handler[U]]
     rejection: type[CommandRejected]
+    # Documents the handler of a message will read, fetched with the inbox record in one
+    # round trip (a latency optimisation only: the handler reads them as usual).
+    prefetch: Callable[[Envelope], list[tuple[str, str]]] = lambda envelope: []
 
     # Two deliveries of one message racing each other: the loser finds the winner's record
     # on its next attempt and answers as a duplicate.
@@ -138,7 +141,8 @@ class MessageProcessor(Generic[U]):
         return Processed("rejected", outbox, duplicate=False, reason=error.reason)
 
     def _recorded(self, tx: DocumentTransaction, envelope: Envelope) -> Processed | None:
-        record = tx.get(self.inbox_collection, inbox_id(envelope.id))
+        inbox_key = (self.inbox_collection, inbox_id(envelope.id))
+        record = tx.get_many([inbox_key, *self.prefetch(envelope)])[0]
         if record is None:
             return None
         outbox = [OutboxEntry.from_document(entry) for entry in record.get("outbox", [])]

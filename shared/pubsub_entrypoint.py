@@ -31,8 +31,12 @@ def process_pubsub_event(
         envelope = from_eventarc(event_type, data)
     except InvalidMessage as error:
         _quarantine(
-            cloud_event, error, processor,
-            dead_letter_topic=dead_letter_topic, raw_publisher=raw_publisher, function=function,
+            cloud_event,
+            error,
+            processor,
+            dead_letter_topic=dead_letter_topic,
+            raw_publisher=raw_publisher,
+            function=function,
         )
         return
     bind_message_context(
@@ -87,5 +91,9 @@ def _quarantine(
         causation_id=attributes.get("ce-id", ""),
     )
     processor.publisher.publish(processor.events_topic, [envelope])
-    log.warning("message_rejected", reason=error.reason, detail=error.detail[:300],
-                dead_letter_topic=dead_letter_topic)
+    log.warning(
+        "message_rejected",
+        reason=error.reason,
+        detail=error.detail[:300],
+        dead_letter_topic=dead_letter_topic,
+    )

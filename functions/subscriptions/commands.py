@@ -38,8 +38,9 @@ def create_subscription(
     client = Client.from_data(cmd.client)
     plan = plan_or_error(cmd.plan)
     if uow.subscriptions.get(cmd.subscription_id) is not None:
-        raise SubscriptionError("subscription_exists", "that subscription id is taken",
-                                field="subscription_id")
+        raise SubscriptionError(
+            "subscription_exists", "that subscription id is taken", field="subscription_id"
+        )
     uow.subscriptions.add(Subscription.create(cmd.subscription_id, client, plan, clock()))
 
 

@@ -80,19 +80,23 @@ class Client:
     def from_data(cls, data: ClientData) -> Client:
         """Validate the client of a command, naming the first rule it breaks."""
         if not _CODE.match(data.code):
-            raise SubscriptionError("invalid_client_code", "1-32 letters, digits, _ or -",
-                                    field="client.code")
+            raise SubscriptionError(
+                "invalid_client_code", "1-32 letters, digits, _ or -", field="client.code"
+            )
         for name, value in (("first_names", data.first_names), ("last_names", data.last_names)):
             if not _valid_name(value):
-                raise SubscriptionError("invalid_name", "letters, spaces, ' - . only",
-                                        field=f"client.{name}")
+                raise SubscriptionError(
+                    "invalid_name", "letters, spaces, ' - . only", field=f"client.{name}"
+                )
         username = data.username.lower()
         if not _USERNAME.match(username):
-            raise SubscriptionError("invalid_username", "3-32 of a-z 0-9 . _ -",
-                                    field="client.username")
+            raise SubscriptionError(
+                "invalid_username", "3-32 of a-z 0-9 . _ -", field="client.username"
+            )
         if not _NATIONAL_ID.match(data.national_id):
-            raise SubscriptionError("invalid_national_id", "5-20 letters, digits, . or -",
-                                    field="client.national_id")
+            raise SubscriptionError(
+                "invalid_national_id", "5-20 letters, digits, . or -", field="client.national_id"
+            )
         if not _EMAIL.match(data.email):
             raise SubscriptionError("invalid_email", "not an email address", field="client.email")
         return cls(
@@ -136,8 +140,20 @@ class PaymentResult:
 def add_months(moment: datetime, months: int) -> datetime:
     month_index = moment.month - 1 + months
     year, month = moment.year + month_index // 12, month_index % 12 + 1
-    days = [31, 29 if year % 4 == 0 and (year % 100 or year % 400 == 0) else 28, 31, 30, 31,
-            30, 31, 31, 30, 31, 30, 31][month - 1]
+    days = [
+        31,
+        29 if year % 4 == 0 and (year % 100 or year % 400 == 0) else 28,
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ][month - 1]
     return moment.replace(year=year, month=month, day=min(moment.day, days))
 
 
@@ -185,8 +201,9 @@ class Subscription(Aggregate):
     def change_plan(self, plan: Plan, now: datetime) -> None:
         self._ensure_not_cancelled()
         if plan.code == self.plan.code:
-            raise SubscriptionError("plan_unchanged", "the subscription is on that plan already",
-                                    field="plan")
+            raise SubscriptionError(
+                "plan_unchanged", "the subscription is on that plan already", field="plan"
+            )
         previous, self.plan = self.plan, plan
         self.record(
             PlanChanged(
@@ -228,14 +245,20 @@ class Subscription(Aggregate):
         amount, currency = self.plan.price_cents, self.plan.currency
         if not result.approved:
             self.invoices.append(
-                Invoice(payment_id, amount, currency, "DECLINED", iso(now),
-                        reason=result.decline_reason)
+                Invoice(
+                    payment_id, amount, currency, "DECLINED", iso(now), reason=result.decline_reason
+                )
             )
             self.record(
                 PaymentDeclined(
-                    subscription_id=self.id, client_code=self.client.code, plan=self.plan.code,
-                    payment_id=payment_id, amount_cents=amount, currency=currency,
-                    reason=result.decline_reason, declined_at=iso(now),
+                    subscription_id=self.id,
+                    client_code=self.client.code,
+                    plan=self.plan.code,
+                    payment_id=payment_id,
+                    amount_cents=amount,
+                    currency=currency,
+                    reason=result.decline_reason,
+                    declined_at=iso(now),
                 )
             )
             return
@@ -244,14 +267,20 @@ class Subscription(Aggregate):
         self.paid_through = iso(add_months(start, self.plan.billing_period.months))
         self.status = Status.ACTIVE
         self.invoices.append(
-            Invoice(payment_id, amount, currency, "PAID", iso(now),
-                    transaction_id=result.transaction_id)
+            Invoice(
+                payment_id, amount, currency, "PAID", iso(now), transaction_id=result.transaction_id
+            )
         )
         self.record(
             SubscriptionPaid(
-                subscription_id=self.id, client_code=self.client.code, plan=self.plan.code,
-                payment_id=payment_id, transaction_id=result.transaction_id,
-                amount_cents=amount, currency=currency, paid_through=self.paid_through,
+                subscription_id=self.id,
+                client_code=self.client.code,
+                plan=self.plan.code,
+                payment_id=payment_id,
+                transaction_id=result.transaction_id,
+                amount_cents=amount,
+                currency=currency,
+                paid_through=self.paid_through,
                 paid_at=iso(now),
             )
         )

@@ -85,8 +85,10 @@ def subscriptions_commands_http(request: flask.Request) -> flask.Response:
             correlation_id=envelope.correlation_id,
             message_id=envelope.id,
             message_type=envelope.type,
-            trace=trace_from_header(request.headers.get("X-Cloud-Trace-Context"),
-                                    p.settings.project_id) or "",
+            trace=trace_from_header(
+                request.headers.get("X-Cloud-Trace-Context"), p.settings.project_id
+            )
+            or "",
         )
         p.publisher.publish(subscriptions.COMMANDS_TOPIC, [envelope])
     except HttpError as error:
@@ -169,8 +171,9 @@ def subscriptions_queries_http(request: flask.Request) -> flask.Response:
         if endpoint == "list":
             client_code = request.args.get("client_code", "")
             if not client_code:
-                raise HttpError(400, "missing_parameter", "client_code is required",
-                                field="client_code")
+                raise HttpError(
+                    400, "missing_parameter", "client_code is required", field="client_code"
+                )
             return json_response(
                 queries.subscriptions_of_client(
                     p.store,

@@ -40,7 +40,8 @@ class SandboxPaymentGateway:
                 result = PaymentResult(True, transaction_id=transaction_id)
                 self.charges_made += 1
             else:
-                result = PaymentResult(False, decline_reason=DECLINED.get(charge.card_token,
-                                                                          "invalid_card_token"))
+                result = PaymentResult(
+                    False, decline_reason=DECLINED.get(charge.card_token, "invalid_card_token")
+                )
             self._answers[charge.idempotency_key] = result
             return result

@@ -46,8 +46,10 @@ class _EventWatch:
             self._subscriber.acknowledge(
                 subscription=self.path, ack_ids=[m.ack_id for m in response.received_messages]
             )
-        return [dict(m.message.attributes) | {"data": m.message.data.decode()}
-                for m in response.received_messages]
+        return [
+            dict(m.message.attributes) | {"data": m.message.data.decode()}
+            for m in response.received_messages
+        ]
 
     def close(self) -> None:
         self._subscriber.delete_subscription(subscription=self.path)
@@ -73,14 +75,30 @@ def run_demo(stack: LocalStack, console: Console) -> bool:
     try:
         console.rule("[bold]Demo: a PRO subscription, end to end")
         steps = [
-            ("create a PRO subscription", "/subscriptions", {"client": DEMO_CLIENT, "plan": "PRO"},
-             "applied"),
-            ("pay with a card the sandbox declines", "/subscriptions/{sid}/payments",
-             {"card_token": "tok_declined"}, "applied"),
-            ("pay with a card the sandbox approves", "/subscriptions/{sid}/payments",
-             {"card_token": "tok_visa"}, "applied"),
-            ("change to the plan it already has", "/subscriptions/{sid}/plan", {"plan": "PRO"},
-             "rejected"),
+            (
+                "create a PRO subscription",
+                "/subscriptions",
+                {"client": DEMO_CLIENT, "plan": "PRO"},
+                "applied",
+            ),
+            (
+                "pay with a card the sandbox declines",
+                "/subscriptions/{sid}/payments",
+                {"card_token": "tok_declined"},
+                "applied",
+            ),
+            (
+                "pay with a card the sandbox approves",
+                "/subscriptions/{sid}/payments",
+                {"card_token": "tok_visa"},
+                "applied",
+            ),
+            (
+                "change to the plan it already has",
+                "/subscriptions/{sid}/plan",
+                {"plan": "PRO"},
+                "rejected",
+            ),
         ]
         sid = ""
         for title, path, body, expected in steps:
@@ -94,11 +112,15 @@ def run_demo(stack: LocalStack, console: Console) -> bool:
             ok &= good
             mark = "[green]✓" if good else "[red]✗"
             reason = f" ({status['reason']})" if status.get("reason") else ""
-            console.print(f"{mark}[/] {title}: POST {path.format(sid=sid)} → 202, "
-                          f"then {status.get('outcome')}{reason} in {elapsed:.0f} ms")
+            console.print(
+                f"{mark}[/] {title}: POST {path.format(sid=sid)} → 202, "
+                f"then {status.get('outcome')}{reason} in {elapsed:.0f} ms"
+            )
         view = http.get(f"{base}/subscriptions_queries_http/subscriptions/{sid}", timeout=10).json()
-        console.print(f"  stored: status={view['status']} plan={view['plan']['code']} "
-                      f"paid_through={view['paid_through']} version={view['version']}")
+        console.print(
+            f"  stored: status={view['status']} plan={view['plan']['code']} "
+            f"paid_through={view['paid_through']} version={view['version']}"
+        )
         _show_events(console, watch, expected=5)
     finally:
         watch.close()
@@ -117,7 +139,10 @@ def _show_events(console: Console, watch: _EventWatch, expected: int) -> None:
     for event in received:
         data = json.loads(event["data"])
         summary = {k: data[k] for k in ("plan", "status", "reason", "amount_cents") if k in data}
-        table.add_row(event.get("ce-type", "").removeprefix("co.saludtech."),
-                      event.get("ce-subject", "")[:8], event.get("ce-id", "")[:8],
-                      json.dumps(summary))
+        table.add_row(
+            event.get("ce-type", "").removeprefix("co.saludtech."),
+            event.get("ce-subject", "")[:8],
+            event.get("ce-id", "")[:8],
+            json.dumps(summary),
+        )
     console.print(table)

@@ -97,12 +97,20 @@ class _MemoryTransaction:
     def __init__(self, store: InMemoryDocumentStore) -> None:
         self._store = store
         self._reads: dict[_Key, int] = {}
+        self._cache: dict[_Key, Document | None] = {}
         self._writes: dict[_Key, tuple[str, Document, int]] = {}
 
     def get(self, collection: str, doc_id: str) -> Document | None:
-        revision, data = self._store._read((collection, doc_id))
-        self._reads.setdefault((collection, doc_id), revision)
+        key = (collection, doc_id)
+        if key in self._cache:
+            return copy.deepcopy(self._cache[key])
+        revision, data = self._store._read(key)
+        self._reads[key] = revision
+        self._cache[key] = copy.deepcopy(data)
         return data
+
+    def get_many(self, keys: Sequence[tuple[str, str]]) -> list[Document | None]:
+        return [self.get(*key) for key in keys]
 
     def create(self, collection: str, doc_id: str, data: Document) -> None:
         self._writes[(collection, doc_id)] = ("create", {**data, VERSION_FIELD: 1}, 0)

@@ -31,9 +31,7 @@ class PubSubPublisher:
         self._client = client or pubsub_v1.PublisherClient(
             # A command answers an HTTP request: batch for milliseconds, not the default 10 ms.
             batch_settings=pubsub_v1.types.BatchSettings(max_latency=0.002),
-            publisher_options=pubsub_v1.types.PublisherOptions(
-                enable_message_ordering=ordering
-            ),
+            publisher_options=pubsub_v1.types.PublisherOptions(enable_message_ordering=ordering),
         )
 
     def topic_path(self, topic: str) -> str:

@@ -95,5 +95,7 @@ def published(request: pytest.FixtureRequest) -> Iterator[PublishedReader]:
 
     yield PublishedReader(PubSubPublisher(project), read_pubsub, prepare)
     for topic in made:
-        subscriber.delete_subscription(subscription=subscriber.subscription_path(project, f"read-{topic}"))
+        subscriber.delete_subscription(
+            subscription=subscriber.subscription_path(project, f"read-{topic}")
+        )
         publisher_client.delete_topic(topic=publisher_client.topic_path(project, topic))

@@ -16,7 +16,9 @@ def test_missing_document_is_none(store: DocumentStore, collection: str) -> None
     assert store.run_in_transaction(lambda tx: tx.get(collection, "nope")) is None
 
 
-def test_create_stores_version_one_and_refuses_a_second_create(store: DocumentStore, collection: str) -> None:
+def test_create_stores_version_one_and_refuses_a_second_create(
+    store: DocumentStore, collection: str
+) -> None:
     store.run_in_transaction(lambda tx: tx.create(collection, "a", {"n": 1}))
     assert store.get(collection, "a") == {"n": 1, "_version": 1}
     with pytest.raises(DocumentExists):
@@ -50,7 +52,9 @@ def test_a_failing_transaction_writes_nothing(store: DocumentStore, collection: 
     assert store.get(collection, "a") is None and store.get(collection, "b") is None
 
 
-def test_reads_may_follow_writes_inside_a_transaction(store: DocumentStore, collection: str) -> None:
+def test_reads_may_follow_writes_inside_a_transaction(
+    store: DocumentStore, collection: str
+) -> None:
     def work(tx: object) -> object:
         tx.put(collection, "a", {"n": 1})  # type: ignore[attr-defined]
         return tx.get(collection, "other")  # type: ignore[attr-defined]
@@ -59,14 +63,20 @@ def test_reads_may_follow_writes_inside_a_transaction(store: DocumentStore, coll
     assert store.get(collection, "a") == {"n": 1}
 
 
-def test_concurrent_read_modify_writes_lose_no_update(store: DocumentStore, collection: str) -> None:
+def test_concurrent_read_modify_writes_lose_no_update(
+    store: DocumentStore, collection: str
+) -> None:
     store.run_in_transaction(lambda tx: tx.create(collection, "counter", {"n": 0}))
 
     def increment(tx: object) -> None:
         current = tx.get(collection, "counter")  # type: ignore[attr-defined]
-        tx.save(collection, "counter", {"n": current["n"] + 1}, expected_version=current["_version"])  # type: ignore[attr-defined]
+        tx.save(
+            collection, "counter", {"n": current["n"] + 1}, expected_version=current["_version"]
+        )  # type: ignore[attr-defined]
 
-    threads = [threading.Thread(target=store.run_in_transaction, args=(increment,)) for _ in range(3)]
+    threads = [
+        threading.Thread(target=store.run_in_transaction, args=(increment,)) for _ in range(3)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -75,8 +85,10 @@ def test_concurrent_read_modify_writes_lose_no_update(store: DocumentStore, coll
 
 
 def test_query_filters_orders_and_pages(store: DocumentStore, collection: str) -> None:
-    rows = {f"d{i}": {"center": "c1" if i % 2 else "c2", "day": f"2026-01-{i % 4 + 1:02d}", "n": i}
-            for i in range(10)}
+    rows = {
+        f"d{i}": {"center": "c1" if i % 2 else "c2", "day": f"2026-01-{i % 4 + 1:02d}", "n": i}
+        for i in range(10)
+    }
     rows["no-day"] = {"center": "c1", "n": 99}
 
     def write_all(tx: object) -> None:
@@ -105,4 +117,6 @@ def test_query_filters_orders_and_pages(store: DocumentStore, collection: str) -
 
 def test_query_on_nested_field(store: DocumentStore, collection: str) -> None:
     store.run_in_transaction(lambda tx: tx.put(collection, "a", {"client": {"code": "X"}}))
-    assert [i for i, _ in store.query(collection, [Filter("client.code", "==", "X")]).items] == ["a"]
+    assert [i for i, _ in store.query(collection, [Filter("client.code", "==", "X")]).items] == [
+        "a"
+    ]

@@ -16,8 +16,15 @@ pytestmark = pytest.mark.emulators
 def test_published_envelopes_arrive_whole(published: PublishedReader) -> None:
     topic = f"contract-{uuid.uuid4().hex[:8]}"
     published.prepare(topic)
-    sent = [Envelope(payload=ChangePlan(subscription_id=f"s{i}", plan="PRO"), source="/t",
-                     correlation_id="corr", causation_id="cause") for i in range(5)]
+    sent = [
+        Envelope(
+            payload=ChangePlan(subscription_id=f"s{i}", plan="PRO"),
+            source="/t",
+            correlation_id="corr",
+            causation_id="cause",
+        )
+        for i in range(5)
+    ]
     published.publisher.publish(topic, sent)
     received = published.envelopes(topic, 5)
     assert sorted(received, key=lambda e: e.id) == sorted(sent, key=lambda e: e.id)

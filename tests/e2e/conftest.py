@@ -21,7 +21,9 @@ class TopicWatcher:
         from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
         self._subscriber = pubsub_v1.SubscriberClient()
-        self.path = self._subscriber.subscription_path(project, f"watch-{topic}-{uuid.uuid4().hex[:8]}")
+        self.path = self._subscriber.subscription_path(
+            project, f"watch-{topic}-{uuid.uuid4().hex[:8]}"
+        )
         self._subscriber.create_subscription(
             name=self.path, topic=f"projects/{project}/topics/{topic}", ack_deadline_seconds=60
         )
@@ -46,7 +48,9 @@ class TopicWatcher:
                 continue
         return readable
 
-    def wait_for(self, done: Callable[[list[Envelope]], bool], timeout: float = 60) -> list[Envelope]:
+    def wait_for(
+        self, done: Callable[[list[Envelope]], bool], timeout: float = 60
+    ) -> list[Envelope]:
         deadline = time.monotonic() + timeout
         while True:
             self.pull()
@@ -78,10 +82,14 @@ def http(stack: Any) -> Iterator[requests.Session]:
     session.close()
 
 
-def wait_for_outcome(http: requests.Session, base: str, command_id: str, timeout: float = 60) -> dict[str, Any]:
+def wait_for_outcome(
+    http: requests.Session, base: str, command_id: str, timeout: float = 60
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
-        status: dict[str, Any] = http.get(f"{base}/subscriptions_queries_http/commands/{command_id}", timeout=10).json()
+        status: dict[str, Any] = http.get(
+            f"{base}/subscriptions_queries_http/commands/{command_id}", timeout=10
+        ).json()
         if status.get("outcome") != "pending" or time.monotonic() > deadline:
             return status
         time.sleep(0.05)

@@ -35,9 +35,17 @@ def test_adding_an_optional_top_level_field_is_compatible(created: dict[str, Any
     ("mutate", "expected"),
     [
         (lambda s: s["properties"].pop("plan"), "plan: removed"),
-        (lambda s: s["properties"].__setitem__("price_cents", {"type": "string"}), "price_cents: type"),
-        (lambda s: s["required"].append("region") or s["properties"].__setitem__("region", {"type": "string"}),
-         "region: newly required"),
+        (
+            lambda s: s["properties"].__setitem__("price_cents", {"type": "string"}),
+            "price_cents: type",
+        ),
+        (
+            lambda s: (
+                s["required"].append("region")
+                or s["properties"].__setitem__("region", {"type": "string"})
+            ),
+            "region: newly required",
+        ),
         (lambda s: s["required"].remove("client_code"), "client_code: no longer required"),
     ],
 )

@@ -34,7 +34,9 @@ def test_a_first_message_correlates_with_itself_and_caused_ones_inherit() -> Non
     assert command.correlation_id == command.id
     event = command.caused(change(), SOURCE, 0)
     assert (event.correlation_id, event.causation_id) == (command.id, command.id)
-    assert event.id == command.caused(change(), SOURCE, 0).id != command.caused(change(), SOURCE, 1).id
+    assert (
+        event.id == command.caused(change(), SOURCE, 0).id != command.caused(change(), SOURCE, 1).id
+    )
 
 
 def test_derived_ids_are_stable_uuids() -> None:
@@ -48,7 +50,7 @@ def test_readers_ignore_fields_a_newer_producer_added() -> None:
 
 
 def test_schema_errors_name_fields_not_values() -> None:
-    data, attributes = Envelope(payload=change(), source=SOURCE).to_pubsub()
+    _, attributes = Envelope(payload=change(), source=SOURCE).to_pubsub()
     attributes["ce-type"] = SubscriptionCreated.TYPE
     with pytest.raises(InvalidMessage) as caught:
         Envelope.from_pubsub(b'{"client_email": "secret@x.org"}', attributes)
@@ -60,8 +62,19 @@ def test_schema_errors_name_fields_not_values() -> None:
     ("attributes", "reason"),
     [
         ({"ce-id": "1", "ce-type": "t", "ce-source": "s"}, "missing_attribute"),
-        ({"ce-id": "1", "ce-type": "t", "ce-source": "s", "ce-specversion": "0.3"}, "unsupported_specversion"),
-        ({"ce-id": "1", "ce-type": "co.saludtech.x.y.z.v1", "ce-source": "s", "ce-specversion": "1.0"}, "unknown_message_type"),
+        (
+            {"ce-id": "1", "ce-type": "t", "ce-source": "s", "ce-specversion": "0.3"},
+            "unsupported_specversion",
+        ),
+        (
+            {
+                "ce-id": "1",
+                "ce-type": "co.saludtech.x.y.z.v1",
+                "ce-source": "s",
+                "ce-specversion": "1.0",
+            },
+            "unknown_message_type",
+        ),
     ],
 )
 def test_bad_attributes(attributes: dict[str, str], reason: str) -> None:
@@ -73,7 +86,13 @@ def test_bad_attributes(attributes: dict[str, str], reason: str) -> None:
 def test_eventarc_unwrapping() -> None:
     envelope = Envelope(payload=change(), source=SOURCE)
     data, attributes = envelope.to_pubsub()
-    body = {"message": {"data": base64.b64encode(data).decode(), "attributes": attributes, "messageId": "9"}}
+    body = {
+        "message": {
+            "data": base64.b64encode(data).decode(),
+            "attributes": attributes,
+            "messageId": "9",
+        }
+    }
     assert from_eventarc("google.cloud.pubsub.topic.v1.messagePublished", body) == envelope
     with pytest.raises(InvalidMessage, match="unexpected_trigger"):
         from_eventarc("google.cloud.storage.object.v1.finalized", body)

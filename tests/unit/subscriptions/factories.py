@@ -22,7 +22,9 @@ def client_data(**changes: Any) -> ClientData:
     return ClientData(**{**CLIENT, **changes})
 
 
-def create_command(plan: str = "PRO", subscription_id: str = "", **client: Any) -> CreateSubscription:
+def create_command(
+    plan: str = "PRO", subscription_id: str = "", **client: Any
+) -> CreateSubscription:
     return CreateSubscription(
         subscription_id=subscription_id or str(uuid.uuid4()),
         client=client_data(**client),

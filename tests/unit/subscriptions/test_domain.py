@@ -26,7 +26,9 @@ NOW = datetime(2026, 1, 31, 12, 0, tzinfo=UTC)
 
 
 def new_subscription(plan: str = "PRO") -> Subscription:
-    subscription = Subscription.create("sub-1", Client.from_data(client_data()), plan_or_error(plan), NOW)
+    subscription = Subscription.create(
+        "sub-1", Client.from_data(client_data()), plan_or_error(plan), NOW
+    )
     subscription.pull_events()
     return subscription
 
@@ -38,7 +40,9 @@ def reason_of(call: object) -> str:
 
 
 def test_creating_records_subscription_created_pending_payment() -> None:
-    subscription = Subscription.create("sub-1", Client.from_data(client_data()), plan_or_error("pro"), NOW)
+    subscription = Subscription.create(
+        "sub-1", Client.from_data(client_data()), plan_or_error("pro"), NOW
+    )
     [event] = subscription.pull_events()
     assert isinstance(event, SubscriptionCreated)
     assert (event.plan, event.price_cents, event.status) == ("PRO", 49_900, "PENDING_PAYMENT")
@@ -65,8 +69,14 @@ def test_client_rules_name_the_broken_rule(changes: dict[str, str], reason: str)
 
 
 def test_client_is_normalized() -> None:
-    client = Client.from_data(client_data(username="PPerez", email="PPerez@Domain.com", rut="12345678-5"))
-    assert (client.username, client.email, client.rut) == ("pperez", "pperez@domain.com", "12345678-5")
+    client = Client.from_data(
+        client_data(username="PPerez", email="PPerez@Domain.com", rut="12345678-5")
+    )
+    assert (client.username, client.email, client.rut) == (
+        "pperez",
+        "pperez@domain.com",
+        "12345678-5",
+    )
 
 
 def test_rut_check_digit_and_bare_numbers() -> None:
@@ -85,12 +95,18 @@ def test_change_plan_records_previous_and_new() -> None:
     subscription.change_plan(plan_or_error("ENTERPRISE"), NOW)
     [event] = subscription.pull_events()
     assert isinstance(event, PlanChanged)
-    assert (event.previous_plan, event.plan, event.billing_period) == ("BASIC", "ENTERPRISE", "yearly")
+    assert (event.previous_plan, event.plan, event.billing_period) == (
+        "BASIC",
+        "ENTERPRISE",
+        "yearly",
+    )
 
 
 def test_change_to_the_same_plan_is_refused() -> None:
     subscription = new_subscription("PRO")
-    assert reason_of(lambda: subscription.change_plan(plan_or_error("PRO"), NOW)) == "plan_unchanged"
+    assert (
+        reason_of(lambda: subscription.change_plan(plan_or_error("PRO"), NOW)) == "plan_unchanged"
+    )
 
 
 def test_cancel_once_then_refuse_payment_plan_change_and_second_cancel() -> None:
@@ -99,9 +115,15 @@ def test_cancel_once_then_refuse_payment_plan_change_and_second_cancel() -> None
     assert isinstance(subscription.pull_events()[0], SubscriptionCancelled)
     assert reason_of(lambda: subscription.cancel("again", NOW)) == "already_cancelled"
     assert reason_of(lambda: subscription.ensure_payable("p1")) == "subscription_cancelled"
-    assert reason_of(lambda: subscription.change_plan(plan_or_error("BASIC"), NOW)) == "subscription_cancelled"
+    assert (
+        reason_of(lambda: subscription.change_plan(plan_or_error("BASIC"), NOW))
+        == "subscription_cancelled"
+    )
     approved = PaymentResult(True, "t1")
-    assert reason_of(lambda: subscription.record_payment("p1", approved, NOW)) == "subscription_cancelled"
+    assert (
+        reason_of(lambda: subscription.record_payment("p1", approved, NOW))
+        == "subscription_cancelled"
+    )
     assert not subscription.has_changes
 
 

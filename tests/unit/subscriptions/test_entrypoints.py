@@ -83,12 +83,21 @@ def test_create_answers_202_with_where_to_look(platform: bootstrap.Platform) -> 
 
 def test_full_lifecycle_over_http(platform: bootstrap.Platform) -> None:
     commands = client("subscriptions_commands_http")
-    sid = commands.post("/subscriptions", json={"client": CLIENT, "plan": "BASIC"}).get_json()["subscription_id"]
+    sid = commands.post("/subscriptions", json={"client": CLIENT, "plan": "BASIC"}).get_json()[
+        "subscription_id"
+    ]
     deliver_commands(platform)
-    assert commands.post(f"/subscriptions/{sid}/payments", json={"card_token": "tok_visa"}).status_code == 202
-    assert commands.post(f"/subscriptions/{sid}/plan", json={"plan": "ENTERPRISE"}).status_code == 202
+    assert (
+        commands.post(f"/subscriptions/{sid}/payments", json={"card_token": "tok_visa"}).status_code
+        == 202
+    )
+    assert (
+        commands.post(f"/subscriptions/{sid}/plan", json={"plan": "ENTERPRISE"}).status_code == 202
+    )
     deliver_commands(platform)
-    assert commands.post(f"/subscriptions/{sid}/cancel", json={"reason": "moving"}).status_code == 202
+    assert (
+        commands.post(f"/subscriptions/{sid}/cancel", json={"reason": "moving"}).status_code == 202
+    )
     deliver_commands(platform)
     types = [t.rsplit(".", 2)[-2] for t in platform.publisher.types(EVENTS_TOPIC)]
     assert types == ["created", "paid", "plan_changed", "cancelled"]
@@ -96,11 +105,17 @@ def test_full_lifecycle_over_http(platform: bootstrap.Platform) -> None:
     assert [s["subscription_id"] for s in listing["items"]] == [sid]
 
 
-def test_idempotency_key_makes_a_retried_request_the_same_command(platform: bootstrap.Platform) -> None:
+def test_idempotency_key_makes_a_retried_request_the_same_command(
+    platform: bootstrap.Platform,
+) -> None:
     commands = client("subscriptions_commands_http")
     headers = {"Idempotency-Key": "order-42"}
-    first = commands.post("/subscriptions", json={"client": CLIENT, "plan": "PRO"}, headers=headers).get_json()
-    second = commands.post("/subscriptions", json={"client": CLIENT, "plan": "PRO"}, headers=headers).get_json()
+    first = commands.post(
+        "/subscriptions", json={"client": CLIENT, "plan": "PRO"}, headers=headers
+    ).get_json()
+    second = commands.post(
+        "/subscriptions", json={"client": CLIENT, "plan": "PRO"}, headers=headers
+    ).get_json()
     assert first["command_id"] == second["command_id"]
     assert first["subscription_id"] == second["subscription_id"]
     deliver_commands(platform)
@@ -112,7 +127,12 @@ def test_idempotency_key_makes_a_retried_request_the_same_command(platform: boot
     ("path", "body", "status", "reason"),
     [
         ("/subscriptions", {"client": CLIENT, "plan": "GOLD"}, 400, "unknown_plan"),
-        ("/subscriptions", {"client": {**CLIENT, "email": "nope"}, "plan": "PRO"}, 400, "invalid_email"),
+        (
+            "/subscriptions",
+            {"client": {**CLIENT, "email": "nope"}, "plan": "PRO"},
+            400,
+            "invalid_email",
+        ),
         ("/subscriptions", {"client": {"code": "1"}, "plan": "PRO"}, 400, "schema_violation"),
         ("/subscriptions", {"client": CLIENT, "plan": "PRO", "extra": 1}, 400, "schema_violation"),
         ("/subscriptions", [1, 2], 400, "schema_violation"),
@@ -152,8 +172,14 @@ def test_query_errors(platform: bootstrap.Platform) -> None:
     queries = client("subscriptions_queries_http")
     assert queries.get("/subscriptions/none").status_code == 404
     assert queries.get("/subscriptions").get_json()["error"]["reason"] == "missing_parameter"
-    assert queries.get("/subscriptions?client_code=1&limit=0").get_json()["error"]["reason"] == "invalid_limit"
-    assert queries.get("/subscriptions?client_code=1&cursor=%%%").get_json()["error"]["reason"] == "invalid_cursor"
+    assert (
+        queries.get("/subscriptions?client_code=1&limit=0").get_json()["error"]["reason"]
+        == "invalid_limit"
+    )
+    assert (
+        queries.get("/subscriptions?client_code=1&cursor=%%%").get_json()["error"]["reason"]
+        == "invalid_cursor"
+    )
     assert queries.get("/commands/unknown").get_json()["outcome"] == "pending"
 
 
@@ -172,9 +198,15 @@ def test_pagination_walks_every_subscription_of_a_client(platform: bootstrap.Pla
     assert len(seen) == len(set(seen)) == 5
 
 
-def test_unreadable_message_is_dead_lettered_with_a_failure_event(platform: bootstrap.Platform) -> None:
-    attributes = {"ce-id": "c-1", "ce-type": "co.saludtech.subscriptions.subscription.create.v1",
-                  "ce-source": "/x", "ce-specversion": "1.0"}
+def test_unreadable_message_is_dead_lettered_with_a_failure_event(
+    platform: bootstrap.Platform,
+) -> None:
+    attributes = {
+        "ce-id": "c-1",
+        "ce-type": "co.saludtech.subscriptions.subscription.create.v1",
+        "ce-source": "/x",
+        "ce-specversion": "1.0",
+    }
     subscriptions_handle_command(pubsub_event(b'{"plan": 1}', attributes))
     [(data, kept)] = platform.publisher.raw[DEAD_LETTER_TOPIC]
     assert data == b'{"plan": 1}' and kept["saludtech-rejection-reason"] == "schema_violation"
@@ -187,10 +219,26 @@ def test_unreadable_message_is_dead_lettered_with_a_failure_event(platform: boot
     ("data", "attributes", "reason"),
     [
         (b"{}", {}, "missing_attribute"),
-        (b"not json", {"ce-id": "1", "ce-type": "co.saludtech.subscriptions.subscription.create.v1",
-                       "ce-source": "/x", "ce-specversion": "1.0"}, "malformed_json"),
-        (b"{}", {"ce-id": "1", "ce-type": "co.saludtech.subscriptions.subscription.create.v9",
-                 "ce-source": "/x", "ce-specversion": "1.0"}, "unknown_message_type"),
+        (
+            b"not json",
+            {
+                "ce-id": "1",
+                "ce-type": "co.saludtech.subscriptions.subscription.create.v1",
+                "ce-source": "/x",
+                "ce-specversion": "1.0",
+            },
+            "malformed_json",
+        ),
+        (
+            b"{}",
+            {
+                "ce-id": "1",
+                "ce-type": "co.saludtech.subscriptions.subscription.create.v9",
+                "ce-source": "/x",
+                "ce-specversion": "1.0",
+            },
+            "unknown_message_type",
+        ),
     ],
 )
 def test_poison_messages_are_acked_not_retried(
@@ -202,7 +250,9 @@ def test_poison_messages_are_acked_not_retried(
 
 def test_transient_failures_raise_so_the_platform_retries(platform: bootstrap.Platform) -> None:
     commands = client("subscriptions_commands_http")
-    sid = commands.post("/subscriptions", json={"client": CLIENT, "plan": "PRO"}).get_json()["subscription_id"]
+    sid = commands.post("/subscriptions", json={"client": CLIENT, "plan": "PRO"}).get_json()[
+        "subscription_id"
+    ]
     deliver_commands(platform)
     commands.post(f"/subscriptions/{sid}/payments", json={"card_token": "tok_gateway_unavailable"})
     [pay] = platform.publisher.messages(COMMANDS_TOPIC)
@@ -210,19 +260,29 @@ def test_transient_failures_raise_so_the_platform_retries(platform: bootstrap.Pl
     with pytest.raises(TransientError):
         subscriptions_handle_command(pubsub_event(data, attributes, pay.id))
     response = client("subscriptions_handle_command").post(
-        "/", headers={"ce-id": "x", "ce-type": "google.cloud.pubsub.topic.v1.messagePublished",
-                      "ce-source": "//pubsub", "ce-specversion": "1.0", "Content-Type": "application/json"},
+        "/",
+        headers={
+            "ce-id": "x",
+            "ce-type": "google.cloud.pubsub.topic.v1.messagePublished",
+            "ce-source": "//pubsub",
+            "ce-specversion": "1.0",
+            "Content-Type": "application/json",
+        },
         data=json.dumps(pubsub_event(data, attributes, pay.id).data),
     )
     assert response.status_code == 500  # what Eventarc sees: not acknowledged
 
 
-def test_logs_of_a_whole_flow_hold_no_personal_data(platform: bootstrap.Platform, capsys: pytest.CaptureFixture[str]) -> None:
+def test_logs_of_a_whole_flow_hold_no_personal_data(
+    platform: bootstrap.Platform, capsys: pytest.CaptureFixture[str]
+) -> None:
     from shared.logging import configure_logging
 
     configure_logging()
     commands = client("subscriptions_commands_http")
-    sid = commands.post("/subscriptions", json={"client": CLIENT, "plan": "PRO"}).get_json()["subscription_id"]
+    sid = commands.post("/subscriptions", json={"client": CLIENT, "plan": "PRO"}).get_json()[
+        "subscription_id"
+    ]
     commands.post(f"/subscriptions/{sid}/payments", json={"card_token": "tok_visa"})
     deliver_commands(platform)
     deliver_commands(platform)

@@ -41,7 +41,9 @@ def events(platform: bootstrap.Platform) -> list[str]:
     return [t.rsplit(".", 2)[-2] for t in platform.publisher.types(EVENTS_TOPIC)]
 
 
-def test_create_pay_change_cancel(platform: bootstrap.Platform, processor: MessageProcessor) -> None:  # type: ignore[type-arg]
+def test_create_pay_change_cancel(
+    platform: bootstrap.Platform, processor: MessageProcessor
+) -> None:  # type: ignore[type-arg]
     create = create_command("BASIC")
     sid = create.subscription_id
     send(processor, create)
@@ -54,7 +56,9 @@ def test_create_pay_change_cancel(platform: bootstrap.Platform, processor: Messa
     assert stored["plan"]["code"] == "PRO"
 
 
-def test_events_carry_causation_and_correlation(platform: bootstrap.Platform, processor: MessageProcessor) -> None:  # type: ignore[type-arg]
+def test_events_carry_causation_and_correlation(
+    platform: bootstrap.Platform, processor: MessageProcessor
+) -> None:  # type: ignore[type-arg]
     command = send(processor, create_command())
     [event] = platform.publisher.messages(EVENTS_TOPIC)
     assert event.causation_id == command.id
@@ -63,7 +67,9 @@ def test_events_carry_causation_and_correlation(platform: bootstrap.Platform, pr
     assert event.source == SOURCE
 
 
-def test_a_redelivery_republishes_the_same_events_and_changes_nothing(platform: bootstrap.Platform, processor: MessageProcessor) -> None:  # type: ignore[type-arg]
+def test_a_redelivery_republishes_the_same_events_and_changes_nothing(
+    platform: bootstrap.Platform, processor: MessageProcessor
+) -> None:  # type: ignore[type-arg]
     envelope = Envelope(payload=create_command(), source=SOURCE)
     first = processor.process(envelope)
     again = processor.process(envelope)
@@ -74,16 +80,22 @@ def test_a_redelivery_republishes_the_same_events_and_changes_nothing(platform: 
     assert platform.store.get("subscriptions", envelope.subject)["_version"] == 1
 
 
-def test_declined_then_approved_payment(platform: bootstrap.Platform, processor: MessageProcessor) -> None:  # type: ignore[type-arg]
+def test_declined_then_approved_payment(
+    platform: bootstrap.Platform, processor: MessageProcessor
+) -> None:  # type: ignore[type-arg]
     sid = send(processor, create_command()).subject
-    send(processor, PaySubscription(subscription_id=sid, payment_id="p1", card_token="tok_declined"))
+    send(
+        processor, PaySubscription(subscription_id=sid, payment_id="p1", card_token="tok_declined")
+    )
     send(processor, PaySubscription(subscription_id=sid, payment_id="p2", card_token="tok_visa"))
     assert events(platform) == ["created", "payment_declined", "paid"]
     declined = platform.publisher.messages(EVENTS_TOPIC)[1].payload
     assert declined.reason == "card_declined"  # type: ignore[attr-defined]
 
 
-def test_refused_command_becomes_a_failure_event_once(platform: bootstrap.Platform, processor: MessageProcessor) -> None:  # type: ignore[type-arg]
+def test_refused_command_becomes_a_failure_event_once(
+    platform: bootstrap.Platform, processor: MessageProcessor
+) -> None:  # type: ignore[type-arg]
     sid = send(processor, create_command("PRO")).subject
     envelope = Envelope(payload=ChangePlan(subscription_id=sid, plan="PRO"), source=SOURCE)
     result = processor.process(envelope)
@@ -108,7 +120,9 @@ def test_same_subscription_id_twice_is_refused(processor: MessageProcessor) -> N
     assert result.reason == "subscription_exists"
 
 
-def test_a_command_before_its_subscription_exists_is_retried_not_refused(processor: MessageProcessor) -> None:  # type: ignore[type-arg]
+def test_a_command_before_its_subscription_exists_is_retried_not_refused(
+    processor: MessageProcessor,
+) -> None:  # type: ignore[type-arg]
     sid = str(uuid.uuid4())
     early = Envelope(payload=ChangePlan(subscription_id=sid, plan="BASIC"), source=SOURCE)
     with pytest.raises(SubscriptionNotYetKnown):
@@ -118,15 +132,22 @@ def test_a_command_before_its_subscription_exists_is_retried_not_refused(process
     assert processor.process(early).outcome == "applied"
 
 
-def test_a_retried_payment_charges_once(platform: bootstrap.Platform, processor: MessageProcessor) -> None:  # type: ignore[type-arg]
+def test_a_retried_payment_charges_once(
+    platform: bootstrap.Platform, processor: MessageProcessor
+) -> None:  # type: ignore[type-arg]
     sid = send(processor, create_command()).subject
-    pay = Envelope(payload=PaySubscription(subscription_id=sid, payment_id="p1", card_token="tok_visa"), source=SOURCE)
+    pay = Envelope(
+        payload=PaySubscription(subscription_id=sid, payment_id="p1", card_token="tok_visa"),
+        source=SOURCE,
+    )
     processor.process(pay)
     processor.process(pay)
     assert platform.payments.charges_made == 1  # type: ignore[attr-defined]
 
 
-def test_duplicates_and_any_order_give_one_effect_per_command(platform: bootstrap.Platform, processor: MessageProcessor) -> None:  # type: ignore[type-arg]
+def test_duplicates_and_any_order_give_one_effect_per_command(
+    platform: bootstrap.Platform, processor: MessageProcessor
+) -> None:  # type: ignore[type-arg]
     """Many subscriptions, each created then paid; delivered shuffled with duplicates, and
     redelivered until every message has been accepted, as the platform would."""
     rng = random.Random(7)
@@ -134,7 +155,11 @@ def test_duplicates_and_any_order_give_one_effect_per_command(platform: bootstra
     for _ in range(40):
         create = create_command(rng.choice(["BASIC", "PRO", "ENTERPRISE"]))
         envelopes.append(Envelope(payload=create, source=SOURCE))
-        pay = PaySubscription(subscription_id=create.subscription_id, payment_id=str(uuid.uuid4()), card_token="tok_visa")
+        pay = PaySubscription(
+            subscription_id=create.subscription_id,
+            payment_id=str(uuid.uuid4()),
+            card_token="tok_visa",
+        )
         envelopes.append(Envelope(payload=pay, source=SOURCE))
     deliveries = envelopes + rng.sample(envelopes, 30)
     rng.shuffle(deliveries)
