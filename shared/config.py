@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_DEVELOPMENT_KEY_MARK = "local-development"
 
 
 class Settings(BaseSettings):
@@ -33,6 +35,17 @@ class Settings(BaseSettings):
     # Publishing: where the events and commands of each context go.
     environment: str = "local"  # local | test | cloud
     log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _no_development_keys_in_the_cloud(self) -> Settings:
+        # A deployed function must get its keys from Secret Manager; falling back to the
+        # public development keys would make every pseudonym reversible by anyone.
+        if self.environment == "cloud":
+            for name in ("hmac_key", "jwt_key"):
+                value = getattr(self, name).get_secret_value()
+                if not value or _DEVELOPMENT_KEY_MARK in value:
+                    raise ValueError(f"SALUDTECH_{name.upper()} must be set in the cloud")
+        return self
 
     def bucket(self, logical_name: str) -> str:
         return f"{self.bucket_prefix}-{logical_name}"
