@@ -18,8 +18,7 @@ from typing import BinaryIO
 
 from pydicom import config as pydicom_config
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.filebase import DicomBytesIO
-from pydicom.filewriter import dcmwrite, write_dataset
+from pydicom.filewriter import dcmwrite
 from pydicom.uid import UID
 
 from .actions import IodContext
@@ -33,6 +32,7 @@ from .dicom_io import (
     open_source,
     parse,
 )
+from .encoder import encode_dataset, encode_file_meta
 from .leak_check import NeedleKind, NeedleSet
 from .options import DeidOptions
 from .profile import compile_profile
@@ -180,14 +180,6 @@ def _file_meta(sop_class: str, sop_instance: str, transfer_syntax: UID) -> FileM
     return meta
 
 
-def _serialize(ds: Dataset, implicit: bool, little: bool) -> bytes:
-    fp = DicomBytesIO()
-    fp.is_implicit_VR = implicit
-    fp.is_little_endian = little
-    write_dataset(fp, ds)
-    return fp.getvalue()
-
-
 class Deidentifier:
     """De-identifies DICOM objects with one key and one set of options.
 
@@ -305,11 +297,16 @@ class Deidentifier:
         ds.file_meta = _file_meta(sop_class, new_sop, transfer_syntax)
         ds.preamble = b"\x00" * 128
 
-        header_buffer = io.BytesIO()
-        dcmwrite(header_buffer, ds, enforce_file_format=True)
-        header = header_buffer.getvalue()
+        if parsed.streamed:
+            header = encode_file_meta(ds.file_meta) + encode_dataset(
+                ds, parsed.implicit, parsed.little
+            )
+        else:
+            header_buffer = io.BytesIO()
+            dcmwrite(header_buffer, ds, enforce_file_format=True)
+            header = header_buffer.getvalue()
         trailer_bytes = {
-            id(t): _serialize(t, parsed.implicit, parsed.little) for t in trailers
+            id(t): encode_dataset(t, parsed.implicit, parsed.little) for t in trailers
         }
         if parsed.streamed:
             scanned = [header, *trailer_bytes.values()]
@@ -317,7 +314,7 @@ class Deidentifier:
             # Deflated output is compressed: scan an uncompressed rendering instead.
             plain = Dataset()
             plain._dict.update({k: v for k, v in ds._dict.items() if k not in BULK_TAGS})
-            scanned = [_serialize(plain, False, True)]
+            scanned = [encode_dataset(plain, False, True)]
         needles.allow_public(walker.public, walker.coded)
         hit = needles.first_hit(*scanned)
         if hit is not None:
