@@ -135,7 +135,7 @@ def raw_delivery(count: int, sequential: int) -> dict[str, dict[str, float]]:
 
         def acked() -> int:
             stats = admin.get(f"{stack.bridge_url}/stats", timeout=5).json()
-            return int(_find(stats, "trigger-probe-noop").get("acked", 0))
+            return int(stats["trigger-probe-noop"]["acked"])
 
         results = {}
         for label, n, workers in (("burst", count, 16), ("one at a time", sequential, 1)):
@@ -155,9 +155,7 @@ def raw_delivery(count: int, sequential: int) -> dict[str, dict[str, float]]:
                 while acked() < n:
                     time.sleep(0.002)
             elapsed = time.perf_counter() - started
-            bridge = _find(
-                admin.get(f"{stack.bridge_url}/stats", timeout=5).json(), "trigger-probe-noop"
-            )
+            bridge = admin.get(f"{stack.bridge_url}/stats", timeout=5).json()["trigger-probe-noop"]
             lat = latencies or [bridge["latency_ms"]["p50"], bridge["latency_ms"]["p95"]]
             results[label] = {
                 "count": n,
@@ -205,17 +203,6 @@ def pipeline(count: int, sequential: int) -> dict[str, dict[str, float]]:
             }
         finally:
             arrivals.close()
-
-
-def _find(stats: Any, name: str) -> dict[str, Any]:
-    if isinstance(stats, dict):
-        if isinstance(stats.get(name), dict):
-            return stats[name]  # type: ignore[no-any-return]
-        for value in stats.values():
-            found = _find(value, name)
-            if found:
-                return found
-    return {}
 
 
 def main() -> None:

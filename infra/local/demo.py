@@ -18,16 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from infra.local.stack import LocalStack
-
-DEMO_CLIENT = {
-    "code": "0001",
-    "first_names": "Pablo",
-    "last_names": "Pérez Prieto",
-    "username": "pperez",
-    "rut": "12.345.678-5",
-    "national_id": "123457890",
-    "email": "pperez@example.com",
-}
+from infra.samples.clients import SAMPLE_CLIENT
 
 
 class _EventWatch:
@@ -78,7 +69,7 @@ def run_demo(stack: LocalStack, console: Console) -> bool:
             (
                 "create a PRO subscription",
                 "/subscriptions",
-                {"client": DEMO_CLIENT, "plan": "PRO"},
+                {"client": SAMPLE_CLIENT, "plan": "PRO"},
                 "applied",
             ),
             (

@@ -186,16 +186,6 @@ def test_chaos_duplicates_and_reordering_give_one_effect_per_command(
         ).json()
         assert (view["status"], view["version"], len(view["invoices"])) == ("ACTIVE", 2, 1)
     stats = http.get(f"{stack.bridge_url}/stats", timeout=10).json()
-    handler_stats = _find(stats, "trigger-subscriptions-handle-command")
+    handler_stats = stats["trigger-subscriptions-handle-command"]
     assert handler_stats["duplicates_injected"] > 0 and handler_stats["reordered"] > 0
 
-
-def _find(stats: Any, name: str) -> dict[str, Any]:
-    if isinstance(stats, dict):
-        if name in stats and isinstance(stats[name], dict):
-            return stats[name]  # type: ignore[no-any-return]
-        for value in stats.values():
-            found = _find(value, name)
-            if found:
-                return found
-    return {}

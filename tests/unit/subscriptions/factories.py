@@ -6,16 +6,9 @@ import uuid
 from typing import Any
 
 from functions.subscriptions.messages import ClientData, CreateSubscription
+from infra.samples.clients import SAMPLE_CLIENT
 
-CLIENT: dict[str, Any] = {
-    "code": "0001",
-    "first_names": "Pablo",
-    "last_names": "Pérez Prieto",
-    "username": "pperez",
-    "rut": "12.345.678-5",
-    "national_id": "123457890",
-    "email": "pperez@domain.com",
-}
+CLIENT: dict[str, Any] = SAMPLE_CLIENT
 
 
 def client_data(**changes: Any) -> ClientData:
