@@ -111,6 +111,17 @@ def _runner(tool: str):  # type: ignore[no-untyped-def]  # noqa: ANN202
     raise SystemExit(f"unknown tool {tool}")
 
 
+def _peak_rss_kb() -> int:
+    """Peak RSS of this process since exec (ru_maxrss would include the parent's peak)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
 def child(tool: str, list_file: Path, out_dir: Path) -> None:
     warnings.simplefilter("ignore")
     files = [Path(line) for line in list_file.read_text().splitlines() if line]
@@ -128,7 +139,7 @@ def child(tool: str, list_file: Path, out_dir: Path) -> None:
         except Exception:  # noqa: BLE001 - a peer refusing a file is a result, not a crash
             failed += 1
     seconds = time.perf_counter() - start
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_kb = _peak_rss_kb()
     print(json.dumps({"tool": tool, "files": len(files), "ok": ok, "failed": failed,
                       "bytes": size, "seconds": seconds, "peak_rss_mb": peak_kb / 1024}))
 

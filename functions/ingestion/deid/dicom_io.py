@@ -179,6 +179,13 @@ def load_deferred(ds: Dataset, fp: BinaryIO, public_only: bool = False) -> None:
             ds._dict[tag] = elem._replace(value=value)
 
 
+def _encoding_differs(ds: Dataset, implicit: bool) -> bool:
+    for elem in ds._dict.values():
+        if isinstance(elem, RawDataElement):
+            return bool(elem.is_implicit_VR) != implicit
+    return False
+
+
 def parse(opened: OpenedSource) -> ParsedObject:
     """Parse the header and locate the bulk elements; never reads pixel bytes."""
     fp, size = opened.fp, opened.size
@@ -196,16 +203,18 @@ def parse(opened: OpenedSource) -> ParsedObject:
     transfer_syntax = getattr(meta, "TransferSyntaxUID", None) if meta is not None else None
     if not transfer_syntax:
         raise DeidFailure(Rejection.MISSING_FILE_META, "no transfer syntax in file meta")
-    if transfer_syntax == DeflatedExplicitVRLittleEndian:
-        # The pixels live inside the deflate stream: read it whole (pydicom inflates it).
+    implicit = bool(transfer_syntax.is_implicit_VR)
+    little = bool(transfer_syntax.is_little_endian)
+    if transfer_syntax == DeflatedExplicitVRLittleEndian or _encoding_differs(ds, implicit):
+        # Deflated: the pixels live inside the deflate stream. Encoding contradicting the
+        # transfer syntax (pydicom tolerates it): every element must be re-encoded. Both are
+        # rare; read the object whole and let pydicom write it.
         fp.seek(origin)
         try:
             full = dcmread(fp)
         except Exception as exc:
             raise DeidFailure(Rejection.INVALID_DATASET, type(exc).__name__) from None
-        return ParsedObject(full, [], streamed=False, implicit=False, little=True)
-    implicit = bool(transfer_syntax.is_implicit_VR)
-    little = bool(transfer_syntax.is_little_endian)
+        return ParsedObject(full, [], streamed=False, implicit=implicit, little=little)
     parts = _locate_parts(fp, fp.tell(), size, implicit, little)
     return ParsedObject(ds, parts, streamed=True, implicit=implicit, little=little)
 

@@ -16,11 +16,7 @@ from typing import Any
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filebase import DicomBytesIO
-from pydicom.filewriter import (
-    correct_ambiguous_vr_element,
-    write_data_element,
-    write_file_meta_info,
-)
+from pydicom.filewriter import correct_ambiguous_vr_element, write_data_element
 
 _LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR",
                        "UT", "UV"})
@@ -28,13 +24,28 @@ _UNDEFINED = 0xFFFFFFFF
 PREAMBLE = b"\x00" * 128 + b"DICM"
 
 
+def _meta_element(tag: int, vr: bytes, value: bytes) -> bytes:
+    if len(value) % 2:
+        value += b"\x00" if vr in (b"UI", b"OB") else b" "
+    if vr == b"OB":
+        return struct.pack("<HH2sHL", tag >> 16, tag & 0xFFFF, vr, 0, len(value)) + value
+    return struct.pack("<HH2sH", tag >> 16, tag & 0xFFFF, vr, len(value)) + value
+
+
 def encode_file_meta(meta: FileMetaDataset) -> bytes:
     """Preamble, DICM prefix and the file meta group (always explicit little endian)."""
-    fp = DicomBytesIO()
-    fp.is_little_endian = True
-    fp.is_implicit_VR = False
-    write_file_meta_info(fp, meta, enforce_standard=True)
-    return PREAMBLE + fp.getvalue()
+    body = b"".join(
+        (
+            _meta_element(0x00020001, b"OB", b"\x00\x01"),
+            _meta_element(0x00020002, b"UI", str(meta.MediaStorageSOPClassUID).encode()),
+            _meta_element(0x00020003, b"UI", str(meta.MediaStorageSOPInstanceUID).encode()),
+            _meta_element(0x00020010, b"UI", str(meta.TransferSyntaxUID).encode()),
+            _meta_element(0x00020012, b"UI", str(meta.ImplementationClassUID).encode()),
+            _meta_element(0x00020013, b"SH", str(meta.ImplementationVersionName).encode()),
+        )
+    )
+    group_length = struct.pack("<HH2sHL", 0x0002, 0x0000, b"UL", 4, len(body))
+    return PREAMBLE + group_length + body
 
 
 def encode_dataset(ds: Dataset, implicit: bool, little: bool,
@@ -43,6 +54,31 @@ def encode_dataset(ds: Dataset, implicit: bool, little: bool,
     parts: list[bytes] = []
     _encode(ds, implicit, little, encodings, parts)
     return b"".join(parts)
+
+
+_ASCII_TEXT_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH",
+                             "ST", "TM", "UC", "UI", "UR", "UT"})
+
+
+def _fast_text(elem: DataElement) -> bytes | None:
+    """Bytes of a plain-ASCII text value (what the engine writes), else None for pydicom."""
+    if elem.VR not in _ASCII_TEXT_VRS:
+        return None
+    value = elem.value
+    if value is None or value == "":
+        return b""
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        text = "\\".join(value)
+    else:
+        return None  # numbers, PersonName objects, multi-values: pydicom formats them
+    if not text.isascii() or "\x1b" in text:
+        return None
+    data = text.encode("ascii")
+    if len(data) % 2:
+        data += b"\x00" if elem.VR == "UI" else b" "
+    return data
 
 
 def _slow(elem: DataElement | RawDataElement, implicit: bool, little: bool,
@@ -54,12 +90,20 @@ def _slow(elem: DataElement | RawDataElement, implicit: bool, little: bool,
     return fp.getvalue()
 
 
+def _header(group: int, element: int, vr: object, length: int, *, implicit: bool,
+            endian: str) -> bytes:
+    if implicit:
+        return struct.pack(endian + "HHL", group, element, length)
+    name = str(vr)
+    if name in _LONG_VRS:
+        return struct.pack(endian + "HH2sHL", group, element, name.encode(), 0, length)
+    return struct.pack(endian + "HH2sH", group, element, name.encode(), length)
+
+
 def _encode(ds: Dataset, implicit: bool, little: bool, parent_encodings: Any,
             parts: list[bytes]) -> None:
     endian = "<" if little else ">"
-    short_header = struct.Struct(endian + "HH2sH")
-    long_header = struct.Struct(endian + "HH2sHL")
-    implicit_header = struct.Struct(endian + "HHL")
+    item_header = struct.Struct(endian + "HHL")
     elements = ds._dict
     encodings = parent_encodings
     if 0x00080005 in elements:
@@ -70,36 +114,32 @@ def _encode(ds: Dataset, implicit: bool, little: bool, parent_encodings: Any,
             continue  # group lengths are retired; never written
         elem = elements[tag]
         if isinstance(elem, RawDataElement):
-            value = elem.value
             if elem.VR is None and not implicit:
                 # Implicit VR inside an explicit file: let pydicom look the VR up.
                 converted = correct_ambiguous_vr_element(ds[tag], ds, little)
                 parts.append(_slow(converted, implicit, little, encodings))
-                continue
-            if value is None or elem.length == _UNDEFINED:
+            elif elem.value is None or elem.length == _UNDEFINED:
                 parts.append(_slow(elem, implicit, little, encodings))
-                continue
-            if implicit:
-                parts.append(implicit_header.pack(group, element, len(value)))
-            elif elem.VR in _LONG_VRS:
-                parts.append(long_header.pack(group, element, str(elem.VR).encode(), 0,
-                                              len(value)))
             else:
-                parts.append(short_header.pack(group, element, str(elem.VR).encode(),
-                                               len(value)))
-            parts.append(value)
+                parts.append(_header(group, element, elem.VR, len(elem.value), implicit=implicit,
+                                     endian=endian))
+                parts.append(elem.value)
             continue
         if elem.VR == "SQ":
             items: list[bytes] = []
             for item in elem.value or ():
                 body = encode_dataset(item, implicit, little, encodings)
-                items.append(implicit_header.pack(0xFFFE, 0xE000, len(body)))
+                items.append(item_header.pack(0xFFFE, 0xE000, len(body)))
                 items.append(body)
             body = b"".join(items)
-            if implicit:
-                parts.append(implicit_header.pack(group, element, len(body)))
-            else:
-                parts.append(long_header.pack(group, element, b"SQ", 0, len(body)))
+            parts.append(_header(group, element, "SQ", len(body), implicit=implicit, endian=endian))
             parts.append(body)
+            continue
+        fast = _fast_text(elem)
+        if fast is not None:
+            parts.append(
+                _header(group, element, elem.VR, len(fast), implicit=implicit, endian=endian)
+            )
+            parts.append(fast)
             continue
         parts.append(_slow(elem, implicit, little, encodings))
