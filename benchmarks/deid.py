@@ -65,7 +65,7 @@ def build_corpus(directory: Path, patients: int) -> list[Path]:
 
 
 # -- one tool, in a child process ----------------------------------------------------------------
-def _runner(tool: str):  # type: ignore[no-untyped-def]  # noqa: ANN202
+def _runner(tool: str):  # type: ignore[no-untyped-def]
     if tool == "ours":
         from functions.ingestion.deid import Deidentifier
 
@@ -136,7 +136,7 @@ def child(tool: str, list_file: Path, out_dir: Path) -> None:
                 ok += 1
             else:
                 failed += 1
-        except Exception:  # noqa: BLE001 - a peer refusing a file is a result, not a crash
+        except Exception:  # a peer refusing a file is a result, not a crash
             failed += 1
     seconds = time.perf_counter() - start
     peak_kb = _peak_rss_kb()
@@ -177,7 +177,7 @@ def valid(path: Path) -> bool:
         ds = pydicom.dcmread(path)
         if "PixelData" in ds:
             _ = ds.PixelData
-    except Exception:  # noqa: BLE001 - anything pydicom refuses is not valid input
+    except Exception:  # anything pydicom refuses is not valid input
         return False
     meta = getattr(ds, "file_meta", None)
     return bool(meta is not None and meta.get("TransferSyntaxUID") and ds.get("SOPInstanceUID")
