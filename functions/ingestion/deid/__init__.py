@@ -6,10 +6,11 @@ Use::
     result = deid.deidentify(source, center_id="hospital-1", output=stream)
 """
 
-from .engine import Deidentifier, DeidResult
+from .engine import Deidentifier
 from .options import DeidOptions, SafePrivateTag
 from .provenance import Provenance
 from .reasons import Rejection
+from .result import DeidResult
 from .walker import Change
 
 __all__ = [

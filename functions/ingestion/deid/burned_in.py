@@ -26,32 +26,41 @@ _ULTRASOUND_CLASSES = frozenset(
 _SCREEN_WORDS = ("SCREEN", "SCREENSHOT", "SCREEN SAVE")
 
 
-def _text(ds: Dataset, keyword: str) -> str:
-    value = ds.get(keyword)
-    if value is None:
-        return ""
-    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
-        return "\\".join(str(v) for v in value).upper()
-    return str(value).strip().upper()
+FACT_KEYWORDS = ("BurnedInAnnotation", "SOPClassUID", "ImageType", "Modality", "ConversionType")
 
 
-def burned_in_reason(ds: Dataset, has_pixels: bool) -> Rejection | None:
+def facts_from_dataset(ds: Dataset) -> dict[str, str]:
+    """The attributes the routing needs, upper-cased text ("" when absent)."""
+    facts: dict[str, str] = {}
+    for keyword in FACT_KEYWORDS:
+        value = ds.get(keyword)
+        if value is None:
+            facts[keyword] = ""
+        elif isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
+            facts[keyword] = "\\".join(str(v) for v in value).upper()
+        else:
+            text = str(value).strip().upper()
+            facts[keyword] = text or ("PRESENT" if keyword == "ConversionType" else "")
+    return facts
+
+
+def burned_in_reason(facts: dict[str, str], has_pixels: bool) -> Rejection | None:
     """The quarantine reason for an image with a burned-in text risk, else None."""
     if not has_pixels:
         return None
-    flag = _text(ds, "BurnedInAnnotation")
+    flag = facts.get("BurnedInAnnotation", "")
     if flag == "YES":
         return Rejection.BURNED_IN_ANNOTATION
     if flag == "NO":
         return None
-    sop_class = _text(ds, "SOPClassUID")
-    image_type = _text(ds, "ImageType")
+    sop_class = facts.get("SOPClassUID", "")
+    image_type = facts.get("ImageType", "")
     if (
-        _text(ds, "Modality") in _RISKY_MODALITIES
+        facts.get("Modality", "") in _RISKY_MODALITIES
         or sop_class.startswith(_SECONDARY_CAPTURE_PREFIX)
         or sop_class in _ULTRASOUND_CLASSES
         or any(word in image_type for word in _SCREEN_WORDS)
-        or "ConversionType" in ds
+        or facts.get("ConversionType", "") != ""
         or ("DERIVED" in image_type and "SECONDARY" in image_type and "CAPTURE" in image_type)
     ):
         return Rejection.BURNED_IN_RISK

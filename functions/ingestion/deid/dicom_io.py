@@ -11,6 +11,7 @@ profile like everything else.
 from __future__ import annotations
 
 import io
+import mmap
 import os
 import shutil
 import struct
@@ -41,22 +42,38 @@ _SEQ_DELIMITER = 0xFFFEE0DD
 
 @dataclass(frozen=True, slots=True)
 class OpenedSource:
-    """A seekable binary stream over the input and its total size."""
+    """A seekable binary stream over the input, its size, and where the object starts."""
 
     fp: BinaryIO
     size: int
     owned: bool
+    origin: int = 0
+    data: bytes | None = None
 
     def close(self) -> None:
         if self.owned:
             self.fp.close()
+
+    def buffer(self) -> memoryview:
+        """The object's bytes without reading them: the caller's bytes, or an mmap of the file.
+
+        Pages of an mmap are only read when touched, so the pixel data never is.
+        """
+        if self.data is not None:
+            return memoryview(self.data)[self.origin: self.origin + self.size]
+        try:
+            mapped = mmap.mmap(self.fp.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+            self.fp.seek(self.origin)
+            return memoryview(self.fp.read(self.size))
+        return memoryview(mapped)[self.origin: self.origin + self.size]
 
 
 def open_source(source: Source, spool_limit: int = 64 * 1024 * 1024) -> OpenedSource:
     """Open bytes, a path or a stream as a seekable stream (spooling unseekable streams)."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
-        return OpenedSource(io.BytesIO(data), len(data), True)
+        return OpenedSource(io.BytesIO(data), len(data), True, data=data)
     if isinstance(source, (str, os.PathLike)):
         fp = Path(source).open("rb")  # noqa: SIM115 - closed by OpenedSource.close()
         return OpenedSource(fp, os.fstat(fp.fileno()).st_size, True)
@@ -64,7 +81,7 @@ def open_source(source: Source, spool_limit: int = 64 * 1024 * 1024) -> OpenedSo
         start = source.tell()
         size = source.seek(0, io.SEEK_END) - start
         source.seek(start)
-        return OpenedSource(source, size, False)
+        return OpenedSource(source, size, False, origin=start)
     # Closed by OpenedSource.close(): the stream outlives this function.
     spooled = tempfile.SpooledTemporaryFile(max_size=spool_limit)  # noqa: SIM115
     shutil.copyfileobj(source, spooled, COPY_CHUNK)

@@ -34,14 +34,24 @@ def _meta_element(tag: int, vr: bytes, value: bytes) -> bytes:
 
 def encode_file_meta(meta: FileMetaDataset) -> bytes:
     """Preamble, DICM prefix and the file meta group (always explicit little endian)."""
+    return encode_meta_values(
+        str(meta.MediaStorageSOPClassUID), str(meta.MediaStorageSOPInstanceUID),
+        str(meta.TransferSyntaxUID), str(meta.ImplementationClassUID),
+        str(meta.ImplementationVersionName),
+    )
+
+
+def encode_meta_values(sop_class: str, sop_instance: str, transfer_syntax: str,
+                       implementation_uid: str, implementation_version: str) -> bytes:
+    """The file meta group from its values (fresh: nothing of the source's meta is kept)."""
     body = b"".join(
         (
             _meta_element(0x00020001, b"OB", b"\x00\x01"),
-            _meta_element(0x00020002, b"UI", str(meta.MediaStorageSOPClassUID).encode()),
-            _meta_element(0x00020003, b"UI", str(meta.MediaStorageSOPInstanceUID).encode()),
-            _meta_element(0x00020010, b"UI", str(meta.TransferSyntaxUID).encode()),
-            _meta_element(0x00020012, b"UI", str(meta.ImplementationClassUID).encode()),
-            _meta_element(0x00020013, b"SH", str(meta.ImplementationVersionName).encode()),
+            _meta_element(0x00020002, b"UI", sop_class.encode()),
+            _meta_element(0x00020003, b"UI", sop_instance.encode()),
+            _meta_element(0x00020010, b"UI", transfer_syntax.encode()),
+            _meta_element(0x00020012, b"UI", implementation_uid.encode()),
+            _meta_element(0x00020013, b"SH", implementation_version.encode()),
         )
     )
     group_length = struct.pack("<HH2sHL", 0x0002, 0x0000, b"UL", 4, len(body))

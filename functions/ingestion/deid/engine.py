@@ -13,7 +13,6 @@ import hashlib
 import io
 import re
 import warnings
-from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from pydicom import config as pydicom_config
@@ -22,7 +21,7 @@ from pydicom.filewriter import dcmwrite
 from pydicom.uid import UID
 
 from .actions import IodContext
-from .burned_in import burned_in_reason
+from .burned_in import burned_in_reason, facts_from_dataset
 from .dicom_io import (
     BulkSegment,
     OpenedSource,
@@ -32,13 +31,16 @@ from .dicom_io import (
     open_source,
     parse,
 )
+from .element_tree import NeedsFullParser
 from .encoder import encode_dataset, encode_file_meta
+from .fast_path import Engine, provenance_elements, run_fast
 from .leak_check import NeedleKind, NeedleSet
 from .options import DeidOptions
 from .profile import compile_profile
-from .provenance import ENGINE_NAME, ENGINE_VERSION, Provenance, build_provenance, stamp
+from .provenance import ENGINE_NAME, ENGINE_VERSION, build_provenance, stamp
 from .pseudonyms import Pseudonymizer
 from .reasons import DeidFailure, Rejection
+from .result import DeidResult
 from .walker import BULK_TAGS, Change, Walker
 
 _MEDIA_DIRECTORY = "1.2.840.10008.1.3.10"
@@ -61,55 +63,6 @@ _IDENTITY_KEYWORDS = (
     ("MedicalRecordLocator", NeedleKind.IDENTIFIER),
     ("StudyID", NeedleKind.IDENTIFIER),
 )
-
-
-@dataclass(frozen=True, slots=True)
-class DeidResult:
-    """Outcome for one object. Never holds PHI: only pseudonyms, codes and technical facts."""
-
-    ok: bool
-    reason: Rejection | None
-    detail: str
-    provenance: Provenance
-    patient_token: str | None = None
-    study_uid: str | None = None
-    series_uid: str | None = None
-    sop_instance_uid: str | None = None
-    sop_class_uid: str | None = None
-    modality: str | None = None
-    body_part: str | None = None
-    transfer_syntax: str | None = None
-    image_format: str | None = None
-    number_of_frames: int | None = None
-    size: int = 0
-    sha256: str | None = None
-    changes: tuple[Change, ...] = field(default=())
-
-    @property
-    def quarantined(self) -> bool:
-        """Valid DICOM routed to review (burned-in risk) rather than failed."""
-        return self.reason is not None and self.reason.is_quarantine
-
-    def as_dict(self) -> dict[str, object]:
-        """JSON-ready form for events, catalogue records and CLI reports."""
-        return {
-            "ok": self.ok,
-            "reason": self.reason.value if self.reason else None,
-            "detail": self.detail,
-            "patient_token": self.patient_token,
-            "study_uid": self.study_uid,
-            "series_uid": self.series_uid,
-            "sop_instance_uid": self.sop_instance_uid,
-            "sop_class_uid": self.sop_class_uid,
-            "modality": self.modality,
-            "body_part": self.body_part,
-            "transfer_syntax": self.transfer_syntax,
-            "image_format": self.image_format,
-            "number_of_frames": self.number_of_frames,
-            "size": self.size,
-            "sha256": self.sha256,
-            "provenance": self.provenance.as_dict(),
-        }
 
 
 def _str(ds: Dataset, keyword: str) -> str:
@@ -192,6 +145,15 @@ class Deidentifier:
         self._pseudonyms = Pseudonymizer(key)
         self._profile = compile_profile(self.options)
         self.provenance = build_provenance(self.options)
+        self._engine = Engine(
+            options=self.options,
+            profile=self._profile,
+            pseudonyms=self._pseudonyms,
+            provenance=self.provenance,
+            provenance_elements=provenance_elements(self.provenance),
+            implementation_uid=IMPLEMENTATION_CLASS_UID,
+            implementation_version=IMPLEMENTATION_VERSION,
+        )
         # pydicom would otherwise warn with attribute values in the message: no PHI in logs.
         pydicom_config.settings.reading_validation_mode = pydicom_config.IGNORE
         pydicom_config.settings.writing_validation_mode = pydicom_config.IGNORE
@@ -255,6 +217,16 @@ class Deidentifier:
     def _run(
         self, opened: OpenedSource, center_id: str, output: BinaryIO | None, record: bool
     ) -> DeidResult:
+        try:
+            return run_fast(self._engine, opened, center_id, output, record)
+        except NeedsFullParser:
+            opened.fp.seek(opened.origin)
+        return self._run_full(opened, center_id, output, record)
+
+    def _run_full(
+        self, opened: OpenedSource, center_id: str, output: BinaryIO | None, record: bool
+    ) -> DeidResult:
+        """The pydicom path: for deflated or unusually encoded objects."""
         parsed = parse(opened)
         ds = parsed.dataset
         load_deferred(ds, opened.fp, public_only=True)
@@ -266,7 +238,7 @@ class Deidentifier:
         body_part = _str(ds, "BodyPartExamined") or None
         frames_text = _str(ds, "NumberOfFrames")
         frames = int(frames_text) if frames_text.isdigit() else None
-        route = burned_in_reason(ds, has_pixels)
+        route = burned_in_reason(facts_from_dataset(ds), has_pixels)
         if route is not None:
             return DeidResult(
                 ok=False, reason=route, detail="pixel data may contain burned-in text",

@@ -1,0 +1,249 @@
+"""A lean element tree: parse a DICOM header straight from bytes, and write it back.
+
+This is the fast path. pydicom builds a rich object per element; de-identification only
+needs, per element, its tag, VR, value bytes and (for sequences) its items. Values are
+memoryview slices of the source buffer (an mmap for files), so nothing is copied or decoded
+unless the profile acts on it, and the pixel data is never touched. Anything unusual
+(deflated data, encoding that contradicts the transfer syntax, UN-encoded sequences) raises
+``NeedsFullParser`` and the engine takes the pydicom path instead.
+"""
+
+from __future__ import annotations
+
+import struct
+from pydicom.datadict import dictionary_VR
+
+from .reasons import DeidFailure, Rejection
+
+BULK_TAGS = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010})
+ITEM = 0xFFFEE000
+ITEM_DELIMITER = 0xFFFEE00D
+SEQUENCE_DELIMITER = 0xFFFEE0DD
+UNDEFINED = 0xFFFFFFFF
+LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT",
+                      "UV"})
+_VALID_VR = frozenset({"AE", "AS", "AT", "CS", "DA", "DS", "DT", "FD", "FL", "IS", "LO", "LT",
+                       "OB", "OD", "OF", "OL", "OV", "OW", "PN", "SH", "SL", "SQ", "SS", "ST",
+                       "SV", "TM", "UC", "UI", "UL", "UN", "UR", "US", "UT", "UV"})
+MAX_DEPTH = 64
+
+Buffer = bytes | memoryview
+
+
+class NeedsFullParser(Exception):
+    """The object is valid but unusual; the pydicom path handles it."""
+
+
+class Element:
+    """One data element: tag, VR, value bytes, or items for a sequence."""
+
+    __slots__ = ("items", "tag", "value", "vr")
+
+    def __init__(self, tag: int, vr: str, value: Buffer | None,
+                 items: list[list[Element]] | None = None) -> None:
+        self.tag = tag
+        self.vr = vr
+        self.value = value
+        self.items = items
+
+
+_VR_CACHE: dict[int, str] = {}
+
+
+def implicit_vr(tag: int) -> str:
+    """VR of a tag in an implicit VR data set, from the data dictionary."""
+    vr = _VR_CACHE.get(tag)
+    if vr is not None:
+        return vr
+    if tag >> 16 & 1:
+        vr = "LO" if 0x0010 <= tag & 0xFFFF <= 0x00FF else "UN"
+    else:
+        try:
+            vr = str(dictionary_VR(tag)).split(" ")[0]
+        except KeyError:
+            vr = "UN"
+    _VR_CACHE[tag] = vr
+    return vr
+
+
+class Parser:
+    """Parses elements of one encoding out of one buffer."""
+
+    __slots__ = ("_item", "_tag", "_u16", "_u32", "buf", "implicit", "little")
+
+    def __init__(self, buf: Buffer, *, implicit: bool, little: bool) -> None:
+        self.buf = buf
+        self.implicit = implicit
+        self.little = little
+        endian = "<" if little else ">"
+        self._tag = struct.Struct(endian + "HH")
+        self._u32 = struct.Struct(endian + "L")
+        self._u16 = struct.Struct(endian + "H")
+        self._item = struct.Struct(endian + "HHL")
+
+    def tag_at(self, pos: int) -> tuple[int, int]:
+        """(group, element) of the element header at ``pos``."""
+        group, element = self._tag.unpack_from(self.buf, pos)
+        return int(group), int(element)
+
+    def elements(self, pos: int, end: int, *, top: bool, depth: int = 0,  # noqa: PLR0912
+                 in_undefined_item: bool = False,
+                 group_only: int | None = None) -> tuple[list[Element], int]:
+        """Elements from ``pos`` up to ``end``, an item delimiter, or (top) a bulk element.
+
+        One loop with every case inline: this is the hot path of the whole engine.
+        """
+        if depth > MAX_DEPTH:
+            raise DeidFailure(Rejection.INVALID_DATASET, "sequences nested too deep")
+        buf = self.buf
+        out: list[Element] = []
+        while pos < end:
+            if pos + 8 > end:
+                raise DeidFailure(Rejection.TRUNCATED, "element header cut short")
+            group, element = self._tag.unpack_from(buf, pos)
+            tag = group << 16 | element
+            if tag == ITEM_DELIMITER:
+                if not in_undefined_item:
+                    raise DeidFailure(Rejection.INVALID_DATASET, "stray item delimiter")
+                return out, pos + 8
+            if (top and tag in BULK_TAGS) or (group_only is not None and group != group_only):
+                return out, pos
+            if self.implicit:
+                vr = implicit_vr(tag)
+                length = self._u32.unpack_from(buf, pos + 4)[0]
+                start = pos + 8
+            else:
+                vr = bytes(buf[pos + 4: pos + 6]).decode("latin-1")
+                if vr not in _VALID_VR:
+                    raise NeedsFullParser("encoding differs from the transfer syntax")
+                if vr in LONG_VRS:
+                    if pos + 12 > end:
+                        raise DeidFailure(Rejection.TRUNCATED, "element header cut short")
+                    length = self._u32.unpack_from(buf, pos + 8)[0]
+                    start = pos + 12
+                else:
+                    length = self._u16.unpack_from(buf, pos + 6)[0]
+                    start = pos + 8
+            if vr == "SQ" or (self.implicit and length == UNDEFINED):
+                items, pos = self.items(start, length, end, depth)
+                out.append(Element(tag, "SQ", None, items))
+                continue
+            if length == UNDEFINED:
+                raise NeedsFullParser("undefined length outside a sequence")
+            if vr == "UN" and not tag >> 16 & 1 and implicit_vr(tag) == "SQ":
+                raise NeedsFullParser("sequence encoded as UN")
+            stop = start + length
+            if stop > end:
+                raise DeidFailure(Rejection.TRUNCATED, "element value cut short")
+            out.append(Element(tag, vr, buf[start:stop]))
+            pos = stop
+        if in_undefined_item:
+            raise DeidFailure(Rejection.TRUNCATED, "item not terminated")
+        return out, pos
+
+    def items(self, pos: int, length: int, end: int,
+              depth: int) -> tuple[list[list[Element]], int]:
+        """Items of a sequence value starting at ``pos``."""
+        buf = self.buf
+        limit = end if length == UNDEFINED else pos + length
+        if limit > end:
+            raise DeidFailure(Rejection.TRUNCATED, "sequence cut short")
+        items: list[list[Element]] = []
+        while pos < limit:
+            if pos + 8 > limit:
+                raise DeidFailure(Rejection.TRUNCATED, "item header cut short")
+            group, element, item_length = self._item.unpack_from(buf, pos)
+            tag = group << 16 | element
+            pos += 8
+            if tag == SEQUENCE_DELIMITER:
+                if length != UNDEFINED:
+                    raise DeidFailure(Rejection.INVALID_DATASET, "stray sequence delimiter")
+                return items, pos
+            if tag != ITEM:
+                raise DeidFailure(Rejection.INVALID_DATASET, "expected an item")
+            if item_length == UNDEFINED:
+                elements, pos = self.elements(pos, limit, top=False, depth=depth + 1,
+                                              in_undefined_item=True)
+            else:
+                item_end = pos + item_length
+                if item_end > limit:
+                    raise DeidFailure(Rejection.TRUNCATED, "item cut short")
+                elements, _ = self.elements(pos, item_end, top=False, depth=depth + 1)
+                pos = item_end
+            items.append(elements)
+        if length == UNDEFINED:
+            raise DeidFailure(Rejection.TRUNCATED, "sequence not terminated")
+        return items, pos
+
+
+def bulk_end(buf: Buffer, start: int, size: int, implicit: bool, little: bool) -> int:
+    """End offset of the bulk (pixel) element at ``start``; walks fragments if encapsulated."""
+    endian = "<" if little else ">"
+    if start + 8 > size:
+        raise DeidFailure(Rejection.TRUNCATED, "pixel data header cut short")
+    if implicit:
+        length = struct.unpack_from(endian + "L", buf, start + 4)[0]
+        pos = start + 8
+    elif bytes(buf[start + 4: start + 6]).decode("latin-1") in LONG_VRS:
+        if start + 12 > size:
+            raise DeidFailure(Rejection.TRUNCATED, "pixel data header cut short")
+        length = struct.unpack_from(endian + "L", buf, start + 8)[0]
+        pos = start + 12
+    else:
+        length = struct.unpack_from(endian + "H", buf, start + 6)[0]
+        pos = start + 8
+    if length != UNDEFINED:
+        if pos + length > size:
+            raise DeidFailure(Rejection.TRUNCATED, "pixel data shorter than its length")
+        return int(pos + length)
+    while True:  # encapsulated fragments are always little endian
+        if pos + 8 > size:
+            raise DeidFailure(Rejection.TRUNCATED, "encapsulated pixel data not terminated")
+        group, element, item_length = struct.unpack_from("<HHL", buf, pos)
+        tag = group << 16 | element
+        pos += 8
+        if tag == SEQUENCE_DELIMITER:
+            return int(pos)
+        if tag != ITEM or item_length == UNDEFINED:
+            raise DeidFailure(Rejection.INVALID_DATASET, "malformed encapsulated pixel data")
+        pos += item_length
+        if pos > size:
+            raise DeidFailure(Rejection.TRUNCATED, "pixel data fragment cut short")
+
+
+def write_elements(elements: list[Element], implicit: bool, little: bool,
+                   parts: list[Buffer]) -> None:
+    """Append the encoding of ``elements`` (sorted by tag) to ``parts``."""
+    endian = "<" if little else ">"
+    for elem in sorted(elements, key=_tag_of):
+        group, element = elem.tag >> 16, elem.tag & 0xFFFF
+        if elem.items is not None:
+            body: list[Buffer] = []
+            for item in elem.items:
+                item_parts: list[Buffer] = []
+                write_elements(item, implicit, little, item_parts)
+                size = sum(len(p) for p in item_parts)
+                body.append(struct.pack(endian + "HHL", 0xFFFE, 0xE000, size))
+                body.extend(item_parts)
+            length = sum(len(p) for p in body)
+            parts.append(_element_header(group, element, "SQ", length, implicit=implicit,
+                                         endian=endian))
+            parts.extend(body)
+            continue
+        value = elem.value if elem.value is not None else b""
+        parts.append(_element_header(group, element, elem.vr, len(value), implicit=implicit,
+                                     endian=endian))
+        parts.append(value)
+
+
+def _tag_of(elem: Element) -> int:
+    return elem.tag
+
+
+def _element_header(group: int, element: int, vr: str, length: int, *, implicit: bool,
+                    endian: str) -> bytes:
+    if implicit:
+        return struct.pack(endian + "HHL", group, element, length)
+    if vr in LONG_VRS:
+        return struct.pack(endian + "HH2sHL", group, element, vr.encode(), 0, length)
+    return struct.pack(endian + "HH2sH", group, element, vr.encode(), length)

@@ -1,0 +1,259 @@
+"""The fast path of the engine: de-identify over the lean element tree, straight from bytes.
+
+Same steps and the same guarantees as the pydicom path in ``engine`` (routing, profile,
+token, provenance, fail-closed leak check before anything is written); only the data
+model differs. Raises ``NeedsFullParser`` for the rare objects it leaves to pydicom.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from pydicom.datadict import keyword_for_tag
+from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
+
+from .actions import IodContext
+from .burned_in import burned_in_reason
+from .dicom_io import BulkSegment, OpenedSource, copy_range
+from .element_tree import (
+    BULK_TAGS,
+    Element,
+    NeedsFullParser,
+    Parser,
+    bulk_end,
+    write_elements,
+)
+from .encoder import encode_meta_values
+from .leak_check import NeedleKind, NeedleSet
+from .options import DeidOptions
+from .profile import CompiledProfile
+from .provenance import Provenance
+from .pseudonyms import Pseudonymizer
+from .reasons import DeidFailure, Rejection
+from .result import DeidResult
+from .tree_walker import TreeWalker, encodings_of, pad, text_element
+from .walker import Change
+
+MEDIA_DIRECTORY = "1.2.840.10008.1.3.10"
+_PROVENANCE_TAGS = frozenset({0x00120062, 0x00120063, 0x00120064, 0x00280303})
+# (tag, kind) of the patient identity: needles, and terms to clean descriptors with.
+IDENTITY_TAGS = (
+    (0x00100010, NeedleKind.NAME), (0x00100020, NeedleKind.IDENTIFIER),
+    (0x00101000, NeedleKind.IDENTIFIER), (0x00101001, NeedleKind.NAME),
+    (0x00101005, NeedleKind.NAME), (0x00101060, NeedleKind.NAME),
+    (0x00100030, NeedleKind.DATE), (0x00080050, NeedleKind.IDENTIFIER),
+    (0x00080090, NeedleKind.NAME), (0x00101040, NeedleKind.TEXT),
+    (0x00102154, NeedleKind.IDENTIFIER), (0x00101090, NeedleKind.IDENTIFIER),
+    (0x00200010, NeedleKind.IDENTIFIER),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Engine:
+    """What the fast path needs from a ``Deidentifier``: built once, shared by all objects."""
+
+    options: DeidOptions
+    profile: CompiledProfile
+    pseudonyms: Pseudonymizer
+    provenance: Provenance
+    provenance_elements: tuple[Element, ...]
+    implementation_uid: str
+    implementation_version: str
+
+
+def provenance_elements(provenance: Provenance) -> tuple[Element, ...]:
+    """The PS3.15 provenance attributes as ready-encoded elements (same for every object)."""
+    methods = [provenance.engine, "PS3.15 E.1-1 " + provenance.table_edition.split()[2],
+               *[name.upper() for name in provenance.options]]
+    items = [
+        [text_element(0x00080100, "SH", code), text_element(0x00080102, "SH", "DCM"),
+         text_element(0x00080104, "LO", meaning)]
+        for code, meaning in provenance.method_codes
+    ]
+    return (
+        text_element(0x00120062, "CS", "YES"),
+        text_element(0x00120063, "LO", "\\".join(methods)),
+        Element(0x00120064, "SQ", None, items),
+        text_element(0x00280303, "CS", provenance.longitudinal_temporal_information),
+    )
+
+
+def _text(elem: Element | None) -> str:
+    if elem is None or elem.value is None:
+        return ""
+    return bytes(elem.value).decode("latin-1").strip(" \x00")
+
+
+def identity_terms(pairs: Iterable[tuple[str, NeedleKind, bytes]], needles: NeedleSet,
+                   compile_terms: bool) -> re.Pattern[str] | None:
+    """Record the patient identity as needles; optionally a pattern to clean descriptors."""
+    terms: set[str] = set()
+    for source, kind, raw in pairs:
+        needles.add_text(raw, kind, source)
+        if compile_terms:
+            text = raw.decode("latin-1")
+            terms.update(p for p in re.split(r"[\\^=\s,]+", text) if len(p.strip()) >= 3)
+    if not terms:
+        return None
+    alternation = "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True))
+    return re.compile(rf"(?<![A-Za-z0-9])(?:{alternation})(?![A-Za-z0-9])", re.IGNORECASE)
+
+
+def _meta(buf: memoryview, size: int) -> tuple[dict[int, str], int]:
+    """File meta values and where the data set starts."""
+    if size >= 132 and bytes(buf[128:132]) == b"DICM":
+        pos = 132
+    elif size >= 4 and bytes(buf[:4]) == b"DICM":
+        pos = 4
+    else:
+        raise NeedsFullParser("no DICM prefix: let the full parser name the problem")
+    elements, pos = Parser(buf, implicit=False, little=True).elements(
+        pos, size, top=False, group_only=0x0002)
+    return {e.tag: _text(e) for e in elements}, pos
+
+
+def run_fast(engine: Engine, opened: OpenedSource, center_id: str, output: BinaryIO | None,
+             record: bool) -> DeidResult:
+    """De-identify one object over the element tree."""
+    buf = opened.buffer()
+    size = len(buf)
+    meta, pos = _meta(buf, size)
+    transfer_syntax = meta.get(0x00020010, "")
+    if not transfer_syntax:
+        raise DeidFailure(Rejection.MISSING_FILE_META, "no transfer syntax in file meta")
+    syntax = UID(transfer_syntax)
+    if syntax == DeflatedExplicitVRLittleEndian or not syntax.is_transfer_syntax:
+        raise NeedsFullParser("deflated or unknown transfer syntax")
+    implicit, little = bool(syntax.is_implicit_VR), bool(syntax.is_little_endian)
+    parser = Parser(buf, implicit=implicit, little=little)
+    top, pos = parser.elements(pos, size, top=True)
+    parts: list[BulkSegment | list[Element]] = []
+    while pos < size:
+        group, element = parser.tag_at(pos)
+        if group << 16 | element in BULK_TAGS:
+            end = bulk_end(buf, pos, size, implicit, little)
+            parts.append(BulkSegment(group << 16 | element, opened.origin + pos,
+                                     opened.origin + end))
+            pos = end
+        else:
+            trailer, pos = parser.elements(pos, size, top=True)
+            parts.append(trailer)
+
+    index = {e.tag: e for e in top}
+    sop_uid = _text(index.get(0x00080018))
+    sop_class = _text(index.get(0x00080016)) or meta.get(0x00020002, "")
+    if sop_class == MEDIA_DIRECTORY or 0x00041220 in index:
+        raise DeidFailure(Rejection.UNSUPPORTED_OBJECT, "DICOMDIR is not a composite object")
+    if not sop_uid or not sop_class:
+        raise DeidFailure(Rejection.MISSING_UID, "SOP Instance or SOP Class UID missing")
+    modality = _text(index.get(0x00080060)).upper()
+    body_part = _text(index.get(0x00180015)) or None
+    frames_text = _text(index.get(0x00280008))
+    has_pixels = any(isinstance(p, BulkSegment) for p in parts)
+    facts = {
+        "BurnedInAnnotation": _text(index.get(0x00280301)).upper(),
+        "SOPClassUID": sop_class.upper(),
+        "ImageType": _text(index.get(0x00080008)).upper(),
+        "Modality": modality,
+        "ConversionType": "PRESENT" if 0x00080064 in index else "",
+    }
+    route = burned_in_reason(facts, has_pixels)
+    if route is not None:
+        return DeidResult(ok=False, reason=route, detail="pixel data may contain burned-in text",
+                          provenance=engine.provenance, modality=modality or None,
+                          body_part=body_part, sop_class_uid=sop_class,
+                          transfer_syntax=transfer_syntax)
+
+    patient_id = _text(index.get(0x00100020))
+    study = _text(index.get(0x0020000D))
+    patient_key = ("pid:" + patient_id if patient_id
+                   else ("study:" + study if study else "sop:" + sop_uid))
+    token = engine.pseudonyms.patient_token(center_id, patient_key)
+    options = engine.options
+    needles = NeedleSet()
+    pairs = [(keyword_for_tag(t), kind, bytes(index[t].value or b""))
+             for t, kind in IDENTITY_TAGS if t in index and index[t].value is not None]
+    changes: list[Change] | None = [] if record else None
+    walker = TreeWalker(
+        profile=engine.profile,
+        pseudonyms=engine.pseudonyms,
+        ctx=IodContext(sop_class, modality, 0x52009229 in index, 0x00102201 in index,
+                       _text(index.get(0x300E0002)).upper()),
+        day_shift=(engine.pseudonyms.date_offset_days(center_id, patient_key)
+                   if options.retain_longitudinal_modified_dates else None),
+        safe_private=options.retain_safe_private,
+        needles=needles,
+        identity_terms=identity_terms(
+            pairs, needles, options.clean_descriptors or options.retain_patient_characteristics),
+        little=little,
+        encodings=encodings_of(index[0x00080005].value if 0x00080005 in index else None),
+        record=changes,
+    )
+    out = [e for e in walker.walk(top)
+           if e.tag not in _PROVENANCE_TAGS and e.tag not in (0x00100010, 0x00100020)]
+    # Z allows a dummy value: the keyed token keeps the patient linkable for us only.
+    out += [Element(0x00100010, "PN", pad(token.encode(), "PN")),
+            Element(0x00100020, "LO", pad(token.encode(), "LO")),
+            *engine.provenance_elements]
+    trailers = {id(p): walker.walk(p) for p in parts if isinstance(p, list)}
+    new_index = {e.tag: e for e in out}
+    new_sop = _text(new_index.get(0x00080018))
+    if not new_sop or new_sop == sop_uid:
+        raise DeidFailure(Rejection.MISSING_UID, "SOP Instance UID was not remapped")
+
+    encoded: list[bytes | memoryview] = [encode_meta_values(
+        sop_class, new_sop, transfer_syntax, engine.implementation_uid,
+        engine.implementation_version)]
+    write_elements(out, implicit, little, encoded)
+    header = b"".join(encoded)
+    trailer_bytes: dict[int, bytes] = {}
+    for key, elements in trailers.items():
+        chunk: list[bytes | memoryview] = []
+        write_elements(elements, implicit, little, chunk)
+        trailer_bytes[key] = b"".join(chunk)
+    needles.allow_public(walker.public, walker.coded)
+    hit = needles.first_hit(header, *trailer_bytes.values())
+    if hit is not None:
+        return DeidResult(
+            ok=False, reason=Rejection.LEAK_DETECTED,
+            detail=f"{hit.kind.value} value from {hit.source} found in output",
+            provenance=engine.provenance, modality=modality or None, body_part=body_part,
+            sop_class_uid=sop_class, transfer_syntax=transfer_syntax,
+            changes=tuple(changes or ()),
+        )
+    size_out, digest = emit(opened, parts, header, trailer_bytes, output)
+    return DeidResult(
+        ok=True, reason=None, detail="", provenance=engine.provenance,
+        patient_token=token,
+        study_uid=_text(new_index.get(0x0020000D)) or None,
+        series_uid=_text(new_index.get(0x0020000E)) or None,
+        sop_instance_uid=new_sop, sop_class_uid=sop_class, modality=modality or None,
+        body_part=body_part, transfer_syntax=transfer_syntax, image_format=syntax.name,
+        number_of_frames=int(frames_text) if frames_text.isdigit() else None,
+        size=size_out, sha256=digest, changes=tuple(changes or ()),
+    )
+
+
+def emit(opened: OpenedSource, parts: list[BulkSegment | list[Element]], header: bytes,
+         trailer_bytes: dict[int, bytes], output: BinaryIO | None) -> tuple[int, str | None]:
+    """Write header, verbatim pixel bytes and trailing elements; return size and sha256."""
+    import hashlib
+
+    if output is None:
+        bulk = sum(p.end - p.start for p in parts if isinstance(p, BulkSegment))
+        return len(header) + bulk + sum(map(len, trailer_bytes.values())), None
+    digest = hashlib.sha256(header)
+    output.write(header)
+    size = len(header)
+    for part in parts:
+        if isinstance(part, BulkSegment):
+            size += copy_range(opened.fp, part.start, part.end, output, digest)
+        else:
+            data = trailer_bytes[id(part)]
+            output.write(data)
+            digest.update(data)
+            size += len(data)
+    return size, digest.hexdigest()

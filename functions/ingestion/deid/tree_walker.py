@@ -1,0 +1,273 @@
+"""Applies the compiled profile to a lean element tree (the fast path of ``walker``).
+
+Same rules as ``walker.Walker`` (which serves the pydicom path): every element at every
+depth goes through the table; kept elements stay as untouched byte slices; everything
+removed or replaced is recorded as a needle for the leak check. Tests run both paths over
+the same corpus.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from dataclasses import dataclass, field
+
+from pydicom.charset import convert_encodings, decode_bytes, encode_string
+from pydicom.datadict import keyword_for_tag
+
+from .actions import Action, IodContext, is_combined, resolve
+from .dates import shift_da, shift_dt
+from .element_tree import Element, implicit_vr
+from .leak_check import NeedleSet
+from .options import SafePrivateTag
+from .profile import CompiledProfile
+from .pseudonyms import Pseudonymizer
+from .walker import _CLEAN_PATTERNS, _CODE_ITEM_TAGS, _PUBLIC_TEXT_VRS, Change, _needle_kind
+
+_TEXT_DUMMY = {
+    "AE": b"ANONYMOUS ", "AS": b"000Y", "CS": b"ANONYMIZED", "DA": b"19000101",
+    "DT": b"19000101000000", "TM": b"000000", "DS": b"0 ", "IS": b"0 ", "LO": b"ANONYMIZED",
+    "LT": b"ANONYMIZED", "PN": b"ANONYMIZED", "SH": b"ANONYMIZED", "ST": b"ANONYMIZED",
+    "UC": b"ANONYMIZED", "UT": b"ANONYMIZED", "UR": b"",
+}
+_NUMBER_FORMAT = {"FL": "f", "FD": "d", "SL": "l", "SS": "h", "UL": "L", "US": "H", "SV": "q",
+                  "UV": "Q", "AT": "L"}
+_TEXT_VRS = frozenset({"LO", "SH", "LT", "ST", "UT", "UC", "AE", "CS", "PN"})
+_PERSON_CODE_SEQUENCES = frozenset({0x00401101})
+
+
+def pad(data: bytes, vr: str) -> bytes:
+    """Even length, as DICOM requires: NUL for UIDs, space for text."""
+    if len(data) % 2:
+        return data + (b"\x00" if vr == "UI" else b" ")
+    return data
+
+
+def text_element(tag: int, vr: str, text: str) -> Element:
+    return Element(tag, vr, pad(text.encode("ascii"), vr))
+
+
+def _ascii(value: bytes | memoryview | None) -> str:
+    return bytes(value or b"").decode("latin-1").strip(" \x00")
+
+
+@dataclass(slots=True)
+class TreeWalker:
+    """One object's walk over the element tree."""
+
+    profile: CompiledProfile
+    pseudonyms: Pseudonymizer
+    ctx: IodContext
+    day_shift: int | None
+    safe_private: frozenset[SafePrivateTag]
+    needles: NeedleSet
+    identity_terms: re.Pattern[str] | None
+    little: bool
+    encodings: list[str]
+    record: list[Change] | None = None
+    public: list[bytes] = field(default_factory=list)
+    coded: list[bytes] = field(default_factory=list)
+    _path: list[str] = field(default_factory=list)
+
+    def _note(self, tag: int, action: str) -> None:
+        if self.record is not None:
+            keyword = "Private" if tag >> 16 & 1 else (keyword_for_tag(tag) or "Unknown")
+            self.record.append(Change(">".join([*self._path, keyword]),
+                                      f"({tag >> 16:04X},{tag & 0xFFFF:04X})", action))
+
+    def _needle(self, elem: Element, vr: str, action: Action) -> None:
+        kind = _needle_kind(elem.tag, vr, action)
+        if kind is not None and elem.value is not None and len(elem.value):
+            self.needles.add_text(bytes(elem.value), kind, keyword_for_tag(elem.tag) or "private")
+
+    def _harvest(self, items: list[list[Element]] | None, depth: int = 0) -> None:
+        """Record identifying values inside a sequence that is about to be dropped."""
+        if not items or depth > 8:
+            return
+        for item in items:
+            for elem in item:
+                if elem.tag >> 16 & 1:
+                    continue
+                if elem.items is not None:
+                    self._harvest(elem.items, depth + 1)
+                    continue
+                code = self.profile.code_for(elem.tag)
+                self._needle(elem, self._vr(elem),
+                             Action.UID if code == "U" else Action.REMOVE)
+
+    @staticmethod
+    def _vr(elem: Element) -> str:
+        if elem.vr == "UN" and not elem.tag >> 16 & 1:
+            return implicit_vr(elem.tag)
+        return elem.vr
+
+    # -- the walk ---------------------------------------------------------------------------
+    def walk(self, elements: list[Element]) -> list[Element]:
+        """The de-identified elements of one data set (its items walked recursively)."""
+        out: list[Element] = []
+        private: list[Element] = []
+        codes = self.profile.codes
+        for elem in elements:
+            tag = elem.tag
+            group = tag >> 16
+            if tag & 0xFFFF == 0:
+                continue  # group lengths are retired and become wrong after edits
+            if group & 1:
+                private.append(elem)
+                continue
+            if 0x5000 <= group <= 0x50FF or 0x6000 <= group <= 0x60FF:
+                self._note(tag, "X")
+                continue
+            code = codes.get(tag)
+            if code is None:
+                out.append(self._untabled(elem))
+                continue
+            action = resolve(tag, code, self.ctx) if is_combined(code) else Action(code)
+            kept = self._apply(elem, action)
+            if kept is not None:
+                out.append(kept)
+        if private:
+            out.extend(self._private(private))
+        return out
+
+    def _recurse(self, elem: Element) -> Element:
+        if not elem.items:
+            return elem
+        self._path.append(keyword_for_tag(elem.tag) or "Unknown")
+        try:
+            elem.items = [self.walk(item) for item in elem.items]
+        finally:
+            self._path.pop()
+        return elem
+
+    def _untabled(self, elem: Element) -> Element:
+        if elem.items is not None:
+            return self._recurse(elem)
+        vr = self._vr(elem)
+        if vr in _PUBLIC_TEXT_VRS:
+            if elem.value is not None and len(elem.value):
+                raw = bytes(elem.value)
+                self.public.append(raw)
+                if vr == "CS" or elem.tag in _CODE_ITEM_TAGS:
+                    self.coded.append(raw)
+        elif vr == "PN":
+            # Local hardening: a person name outside the table is still a name.
+            self._needle(elem, vr, Action.DUMMY)
+            self._note(elem.tag, "D")
+            return Element(elem.tag, "PN", _TEXT_DUMMY["PN"] if elem.value else b"")
+        return elem
+
+    def _apply(self, elem: Element, action: Action) -> Element | None:
+        if action is Action.KEEP:
+            return self._recurse(elem) if elem.items is not None else elem
+        self._note(elem.tag, action.value)
+        vr = "SQ" if elem.items is not None else self._vr(elem)
+        if action is Action.REMOVE:
+            if elem.items is not None:
+                self._harvest(elem.items)
+            else:
+                self._needle(elem, vr, action)
+            return None
+        if action is Action.EMPTY:
+            if elem.items is not None:
+                self._harvest(elem.items)
+                return Element(elem.tag, "SQ", None, [])
+            self._needle(elem, vr, action)
+            return Element(elem.tag, vr, b"")
+        if action is Action.DUMMY:
+            return self._dummy(elem, vr)
+        if action is Action.CLEAN:
+            return self._clean(elem, vr)
+        return self._remap(elem, vr)  # UID and KEEP_REMAP
+
+    def _dummy(self, elem: Element, vr: str) -> Element | None:
+        if elem.items is not None:
+            if elem.tag in _PERSON_CODE_SEQUENCES:
+                self._harvest(elem.items)
+                item = [text_element(0x00080100, "SH", "ANONYMIZED"),
+                        text_element(0x00080102, "SH", "99SALUD"),
+                        text_element(0x00080104, "LO", "Anonymized")]
+                return Element(elem.tag, "SQ", None, [item])
+            # Structural sequences (SR trees, graphic annotations, verifying observers):
+            # their items are replaced element by element with the same table.
+            return self._recurse(elem)
+        if vr == "UI":
+            return self._remap(elem, vr)
+        self._needle(elem, vr, Action.DUMMY)
+        if vr in _TEXT_DUMMY:
+            return Element(elem.tag, vr, _TEXT_DUMMY[vr])
+        fmt = _NUMBER_FORMAT.get(vr)
+        if fmt is not None:
+            return Element(elem.tag, vr, struct.pack(("<" if self.little else ">") + fmt, 0))
+        return Element(elem.tag, vr, b"\x00\x00")
+
+    def _remap(self, elem: Element, vr: str) -> Element | None:
+        if elem.items is not None:
+            return self._recurse(elem)
+        if vr != "UI":
+            self._needle(elem, vr, Action.REMOVE)
+            return None
+        self._needle(elem, vr, Action.UID)
+        text = _ascii(elem.value)
+        if not text:
+            return elem
+        mapped = "\\".join(self.pseudonyms.uid(v) for v in text.split("\\"))
+        return text_element(elem.tag, "UI", mapped)
+
+    def _clean(self, elem: Element, vr: str) -> Element:
+        if elem.items is not None:
+            return self._recurse(elem)
+        if vr in ("DA", "DT"):
+            self._needle(elem, vr, Action.CLEAN)
+            if self.day_shift is None:
+                return Element(elem.tag, vr, b"")
+            text = _ascii(elem.value)
+            shifted = shift_da(text, self.day_shift) if vr == "DA" else shift_dt(
+                text, self.day_shift)
+            return text_element(elem.tag, vr, shifted)
+        if vr in _TEXT_VRS and elem.value is not None and len(elem.value):
+            raw = bytes(elem.value)
+            text = decode_bytes(raw, self.encodings, set()) if not raw.isascii() else raw.decode(
+                "ascii")
+            cleaned = _CLEAN_PATTERNS.sub("*", text.rstrip(" \x00"))
+            if self.identity_terms is not None:
+                cleaned = self.identity_terms.sub("*", cleaned)
+            if cleaned != text.rstrip(" \x00"):
+                data = cleaned.encode("ascii") if cleaned.isascii() else encode_string(
+                    cleaned, self.encodings)
+                return Element(elem.tag, vr, pad(data, vr))
+        return elem  # times, numbers and codes carry no free text
+
+    def _private(self, elements: list[Element]) -> list[Element]:
+        """Drop private elements unless allow-listed by (group, creator, element byte)."""
+        keep: list[Element] = []
+        if self.safe_private and self.profile.private == "C":
+            creators = {
+                (e.tag >> 16, e.tag & 0xFFFF): _ascii(e.value)
+                for e in elements if 0x10 <= e.tag & 0xFFFF <= 0xFF and e.items is None
+            }
+            kept_blocks: set[tuple[int, int]] = set()
+            for elem in elements:
+                group, low = elem.tag >> 16, elem.tag & 0xFFFF
+                block = low >> 8
+                creator = creators.get((group, block))
+                if block >= 0x10 and creator is not None and SafePrivateTag(
+                    group, creator, low & 0xFF
+                ) in self.safe_private:
+                    keep.append(self._recurse(elem) if elem.items is not None else elem)
+                    kept_blocks.add((group, block))
+            for group, block in kept_blocks:
+                keep.append(Element(group << 16 | block, "LO",
+                                    pad(creators[(group, block)].encode("latin-1"), "LO")))
+        kept_tags = {e.tag for e in keep}
+        for elem in elements:
+            if elem.tag not in kept_tags:
+                self._note(elem.tag, "X")
+        return keep
+
+
+def encodings_of(value: bytes | memoryview | None) -> list[str]:
+    """Python codecs for a Specific Character Set value (default repertoire when absent)."""
+    text = _ascii(value)
+    terms = [t.strip() for t in text.split("\\")] if text else [""]
+    return list(convert_encodings(terms))
