@@ -11,6 +11,7 @@ unless the profile acts on it, and the pixel data is never touched. Anything unu
 from __future__ import annotations
 
 import struct
+
 from pydicom.datadict import dictionary_VR
 
 from .reasons import DeidFailure, Rejection
@@ -25,6 +26,7 @@ LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN"
 _VALID_VR = frozenset({"AE", "AS", "AT", "CS", "DA", "DS", "DT", "FD", "FL", "IS", "LO", "LT",
                        "OB", "OD", "OF", "OL", "OV", "OW", "PN", "SH", "SL", "SQ", "SS", "ST",
                        "SV", "TM", "UC", "UI", "UL", "UN", "UR", "US", "UT", "UV"})
+_VR_NAMES = {vr.encode(): vr for vr in _VALID_VR}
 MAX_DEPTH = 64
 
 Buffer = bytes | memoryview
@@ -69,7 +71,7 @@ def implicit_vr(tag: int) -> str:
 class Parser:
     """Parses elements of one encoding out of one buffer."""
 
-    __slots__ = ("_item", "_tag", "_u16", "_u32", "buf", "implicit", "little")
+    __slots__ = ("_explicit", "_item", "_tag", "_u16", "_u32", "buf", "implicit", "little")
 
     def __init__(self, buf: Buffer, *, implicit: bool, little: bool) -> None:
         self.buf = buf
@@ -80,6 +82,7 @@ class Parser:
         self._u32 = struct.Struct(endian + "L")
         self._u16 = struct.Struct(endian + "H")
         self._item = struct.Struct(endian + "HHL")
+        self._explicit = struct.Struct(endian + "HH2sH")
 
     def tag_at(self, pos: int) -> tuple[int, int]:
         """(group, element) of the element header at ``pos``."""
@@ -100,7 +103,12 @@ class Parser:
         while pos < end:
             if pos + 8 > end:
                 raise DeidFailure(Rejection.TRUNCATED, "element header cut short")
-            group, element = self._tag.unpack_from(buf, pos)
+            if self.implicit:
+                group, element, length = self._item.unpack_from(buf, pos)
+                vr = ""
+            else:
+                group, element, vr_bytes, length = self._explicit.unpack_from(buf, pos)
+                vr = _VR_NAMES.get(vr_bytes, "")
             tag = group << 16 | element
             if tag == ITEM_DELIMITER:
                 if not in_undefined_item:
@@ -110,11 +118,9 @@ class Parser:
                 return out, pos
             if self.implicit:
                 vr = implicit_vr(tag)
-                length = self._u32.unpack_from(buf, pos + 4)[0]
                 start = pos + 8
             else:
-                vr = bytes(buf[pos + 4: pos + 6]).decode("latin-1")
-                if vr not in _VALID_VR:
+                if not vr:
                     raise NeedsFullParser("encoding differs from the transfer syntax")
                 if vr in LONG_VRS:
                     if pos + 12 > end:
@@ -122,7 +128,6 @@ class Parser:
                     length = self._u32.unpack_from(buf, pos + 8)[0]
                     start = pos + 12
                 else:
-                    length = self._u16.unpack_from(buf, pos + 6)[0]
                     start = pos + 8
             if vr == "SQ" or (self.implicit and length == UNDEFINED):
                 items, pos = self.items(start, length, end, depth)

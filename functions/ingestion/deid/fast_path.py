@@ -12,7 +12,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from pydicom.datadict import keyword_for_tag
 from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
 
 from .actions import IodContext
@@ -35,7 +34,7 @@ from .pseudonyms import Pseudonymizer
 from .reasons import DeidFailure, Rejection
 from .result import DeidResult
 from .tree_walker import TreeWalker, encodings_of, pad, text_element
-from .walker import Change
+from .walker import Change, keyword_of
 
 MEDIA_DIRECTORY = "1.2.840.10008.1.3.10"
 _PROVENANCE_TAGS = frozenset({0x00120062, 0x00120063, 0x00120064, 0x00280303})
@@ -174,7 +173,7 @@ def run_fast(engine: Engine, opened: OpenedSource, center_id: str, output: Binar
     token = engine.pseudonyms.patient_token(center_id, patient_key)
     options = engine.options
     needles = NeedleSet()
-    pairs = [(keyword_for_tag(t), kind, bytes(index[t].value or b""))
+    pairs = [(keyword_of(t), kind, bytes(index[t].value or b""))
              for t, kind in IDENTITY_TAGS if t in index and index[t].value is not None]
     changes: list[Change] | None = [] if record else None
     walker = TreeWalker(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .actions import Action, is_combined
 from .options import DeidOptions
 from .table_e1_1 import ROWS, TABLE_EDITION
 
@@ -42,6 +43,7 @@ class CompiledProfile:
     """Action codes by tag after applying the enabled options."""
 
     codes: dict[int, str]
+    single_actions: dict[int, Action]  # the codes that need no IOD context, pre-resolved
     curves: str
     overlays: str
     private: str
@@ -67,4 +69,6 @@ def compile_profile(options: DeidOptions) -> CompiledProfile:
             overlays = code
         else:
             codes[int(tag, 16)] = code
-    return CompiledProfile(codes=codes, curves=curves, overlays=overlays, private=private)
+    single_actions = {tag: Action(code) for tag, code in codes.items() if not is_combined(code)}
+    return CompiledProfile(codes=codes, single_actions=single_actions, curves=curves,
+                           overlays=overlays, private=private)

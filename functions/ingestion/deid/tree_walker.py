@@ -13,16 +13,22 @@ import struct
 from dataclasses import dataclass, field
 
 from pydicom.charset import convert_encodings, decode_bytes, encode_string
-from pydicom.datadict import keyword_for_tag
 
-from .actions import Action, IodContext, is_combined, resolve
+from .actions import Action, IodContext, resolve
 from .dates import shift_da, shift_dt
 from .element_tree import Element, implicit_vr
 from .leak_check import NeedleSet
 from .options import SafePrivateTag
 from .profile import CompiledProfile
 from .pseudonyms import Pseudonymizer
-from .walker import _CLEAN_PATTERNS, _CODE_ITEM_TAGS, _PUBLIC_TEXT_VRS, Change, _needle_kind
+from .walker import (
+    _CLEAN_PATTERNS,
+    _CODE_ITEM_TAGS,
+    _PUBLIC_TEXT_VRS,
+    Change,
+    _needle_kind,
+    keyword_of,
+)
 
 _TEXT_DUMMY = {
     "AE": b"ANONYMOUS ", "AS": b"000Y", "CS": b"ANONYMIZED", "DA": b"19000101",
@@ -71,14 +77,14 @@ class TreeWalker:
 
     def _note(self, tag: int, action: str) -> None:
         if self.record is not None:
-            keyword = "Private" if tag >> 16 & 1 else (keyword_for_tag(tag) or "Unknown")
+            keyword = "Private" if tag >> 16 & 1 else (keyword_of(tag) or "Unknown")
             self.record.append(Change(">".join([*self._path, keyword]),
                                       f"({tag >> 16:04X},{tag & 0xFFFF:04X})", action))
 
     def _needle(self, elem: Element, vr: str, action: Action) -> None:
         kind = _needle_kind(elem.tag, vr, action)
         if kind is not None and elem.value is not None and len(elem.value):
-            self.needles.add_text(bytes(elem.value), kind, keyword_for_tag(elem.tag) or "private")
+            self.needles.add_text(bytes(elem.value), kind, keyword_of(elem.tag) or "private")
 
     def _harvest(self, items: list[list[Element]] | None, depth: int = 0) -> None:
         """Record identifying values inside a sequence that is about to be dropped."""
@@ -107,6 +113,7 @@ class TreeWalker:
         out: list[Element] = []
         private: list[Element] = []
         codes = self.profile.codes
+        singles = self.profile.single_actions
         for elem in elements:
             tag = elem.tag
             group = tag >> 16
@@ -122,7 +129,7 @@ class TreeWalker:
             if code is None:
                 out.append(self._untabled(elem))
                 continue
-            action = resolve(tag, code, self.ctx) if is_combined(code) else Action(code)
+            action = singles.get(tag) or resolve(tag, code, self.ctx)
             kept = self._apply(elem, action)
             if kept is not None:
                 out.append(kept)
@@ -133,7 +140,7 @@ class TreeWalker:
     def _recurse(self, elem: Element) -> Element:
         if not elem.items:
             return elem
-        self._path.append(keyword_for_tag(elem.tag) or "Unknown")
+        self._path.append(keyword_of(elem.tag) or "Unknown")
         try:
             elem.items = [self.walk(item) for item in elem.items]
         finally:

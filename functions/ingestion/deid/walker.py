@@ -72,6 +72,17 @@ class Change:
     action: str
 
 
+_KEYWORDS: dict[int, str] = {}
+
+
+def keyword_of(tag: int) -> str:
+    """Keyword of a tag ("" when unknown), cached: it is asked for on every element."""
+    keyword = _KEYWORDS.get(tag)
+    if keyword is None:
+        keyword = _KEYWORDS[tag] = keyword_for_tag(tag)
+    return keyword
+
+
 def _vr_of(elem: DataElement | RawDataElement, tag: int) -> str:
     vr = elem.VR
     if vr and vr != "UN":
@@ -116,7 +127,7 @@ def _needle_kind(tag: int, vr: str, action: Action) -> NeedleKind | None:
     if vr == "UI":
         return NeedleKind.UID if action in (Action.UID, Action.DUMMY) else None
     if vr in ("LO", "SH", "AE", "LT", "ST", "UT", "UC"):
-        keyword = keyword_for_tag(tag)
+        keyword = keyword_of(tag)
         if keyword.endswith(_ID_SUFFIXES):
             return NeedleKind.IDENTIFIER
         return NeedleKind.TEXT
@@ -153,7 +164,7 @@ class Walker:
     # -- recording --------------------------------------------------------------------------
     def _note(self, tag: int, action: str) -> None:
         if self.record is not None:
-            keyword = "Private" if tag >> 16 & 1 else (keyword_for_tag(tag) or "Unknown")
+            keyword = "Private" if tag >> 16 & 1 else (keyword_of(tag) or "Unknown")
             path = ">".join([*self._path, keyword])
             self.record.append(Change(path, f"({tag >> 16:04X},{tag & 0xFFFF:04X})", action))
 
@@ -176,7 +187,7 @@ class Walker:
             if kind is not None:
                 raw = _raw_bytes(elem)
                 if raw is not None:
-                    self.needles.add_text(raw, kind, keyword_for_tag(tag) or "private")
+                    self.needles.add_text(raw, kind, keyword_of(tag) or "private")
 
     def _harvest_sequence(self, ds: Dataset, tag: int, elem: DataElement | RawDataElement) -> None:
         length = elem.length if isinstance(elem, RawDataElement) else 0
@@ -195,7 +206,7 @@ class Walker:
             return
         raw = _raw_bytes(elem)
         if raw is not None:
-            self.needles.add_text(raw, kind, keyword_for_tag(tag) or "private")
+            self.needles.add_text(raw, kind, keyword_of(tag) or "private")
 
     # -- the walk ---------------------------------------------------------------------------
     def walk(self, ds: Dataset) -> None:
@@ -254,7 +265,7 @@ class Walker:
             self._note(tag, "X")
             del ds[tag]
             return
-        self._path.append(keyword_for_tag(tag) or "Unknown")
+        self._path.append(keyword_of(tag) or "Unknown")
         try:
             for item in value:
                 self.walk(item)
