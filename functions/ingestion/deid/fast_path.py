@@ -114,6 +114,35 @@ def _meta(buf: memoryview, size: int) -> tuple[dict[int, str], int]:
     return {e.tag: _text(e) for e in elements}, pos
 
 
+def _parse(buf: memoryview, pos: int, origin: int, implicit: bool,
+           little: bool) -> tuple[list[Element], list[BulkSegment | list[Element]]]:
+    """Header elements, then bulk segments and trailing element groups in file order."""
+    size = len(buf)
+    parser = Parser(buf, implicit=implicit, little=little)
+    top, pos = parser.elements(pos, size, top=True)
+    parts: list[BulkSegment | list[Element]] = []
+    while pos < size:
+        group, element = parser.tag_at(pos)
+        if group << 16 | element in BULK_TAGS:
+            end = bulk_end(buf, pos, size, implicit, little)
+            parts.append(BulkSegment(group << 16 | element, origin + pos, origin + end))
+            pos = end
+        else:
+            trailer, pos = parser.elements(pos, size, top=True)
+            parts.append(trailer)
+    return top, parts
+
+
+def _routing_facts(index: dict[int, Element], sop_class: str, modality: str) -> dict[str, str]:
+    return {
+        "BurnedInAnnotation": _text(index.get(0x00280301)).upper(),
+        "SOPClassUID": sop_class.upper(),
+        "ImageType": _text(index.get(0x00080008)).upper(),
+        "Modality": modality,
+        "ConversionType": "PRESENT" if 0x00080064 in index else "",
+    }
+
+
 def run_fast(engine: Engine, opened: OpenedSource, center_id: str, output: BinaryIO | None,
              record: bool) -> DeidResult:
     """De-identify one object over the element tree."""
@@ -127,19 +156,7 @@ def run_fast(engine: Engine, opened: OpenedSource, center_id: str, output: Binar
     if syntax == DeflatedExplicitVRLittleEndian or not syntax.is_transfer_syntax:
         raise NeedsFullParser("deflated or unknown transfer syntax")
     implicit, little = bool(syntax.is_implicit_VR), bool(syntax.is_little_endian)
-    parser = Parser(buf, implicit=implicit, little=little)
-    top, pos = parser.elements(pos, size, top=True)
-    parts: list[BulkSegment | list[Element]] = []
-    while pos < size:
-        group, element = parser.tag_at(pos)
-        if group << 16 | element in BULK_TAGS:
-            end = bulk_end(buf, pos, size, implicit, little)
-            parts.append(BulkSegment(group << 16 | element, opened.origin + pos,
-                                     opened.origin + end))
-            pos = end
-        else:
-            trailer, pos = parser.elements(pos, size, top=True)
-            parts.append(trailer)
+    top, parts = _parse(buf, pos, opened.origin, implicit, little)
 
     index = {e.tag: e for e in top}
     sop_uid = _text(index.get(0x00080018))
@@ -152,14 +169,7 @@ def run_fast(engine: Engine, opened: OpenedSource, center_id: str, output: Binar
     body_part = _text(index.get(0x00180015)) or None
     frames_text = _text(index.get(0x00280008))
     has_pixels = any(isinstance(p, BulkSegment) for p in parts)
-    facts = {
-        "BurnedInAnnotation": _text(index.get(0x00280301)).upper(),
-        "SOPClassUID": sop_class.upper(),
-        "ImageType": _text(index.get(0x00080008)).upper(),
-        "Modality": modality,
-        "ConversionType": "PRESENT" if 0x00080064 in index else "",
-    }
-    route = burned_in_reason(facts, has_pixels)
+    route = burned_in_reason(_routing_facts(index, sop_class, modality), has_pixels)
     if route is not None:
         return DeidResult(ok=False, reason=route, detail="pixel data may contain burned-in text",
                           provenance=engine.provenance, modality=modality or None,
@@ -203,16 +213,10 @@ def run_fast(engine: Engine, opened: OpenedSource, center_id: str, output: Binar
     if not new_sop or new_sop == sop_uid:
         raise DeidFailure(Rejection.MISSING_UID, "SOP Instance UID was not remapped")
 
-    encoded: list[bytes | memoryview] = [encode_meta_values(
-        sop_class, new_sop, transfer_syntax, engine.implementation_uid,
-        engine.implementation_version)]
-    write_elements(out, implicit, little, encoded)
-    header = b"".join(encoded)
-    trailer_bytes: dict[int, bytes] = {}
-    for key, elements in trailers.items():
-        chunk: list[bytes | memoryview] = []
-        write_elements(elements, implicit, little, chunk)
-        trailer_bytes[key] = b"".join(chunk)
+    header = encode_meta_values(sop_class, new_sop, transfer_syntax, engine.implementation_uid,
+                                engine.implementation_version) + _encode(out, implicit, little)
+    trailer_bytes = {key: _encode(elements, implicit, little)
+                     for key, elements in trailers.items()}
     needles.allow_public(walker.public, walker.coded)
     hit = needles.first_hit(header, *trailer_bytes.values())
     if hit is not None:
@@ -234,6 +238,12 @@ def run_fast(engine: Engine, opened: OpenedSource, center_id: str, output: Binar
         number_of_frames=int(frames_text) if frames_text.isdigit() else None,
         size=size_out, sha256=digest, changes=tuple(changes or ()),
     )
+
+
+def _encode(elements: list[Element], implicit: bool, little: bool) -> bytes:
+    chunks: list[bytes | memoryview] = []
+    write_elements(elements, implicit, little, chunks)
+    return b"".join(chunks)
 
 
 def emit(opened: OpenedSource, parts: list[BulkSegment | list[Element]], header: bytes,

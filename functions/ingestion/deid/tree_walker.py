@@ -169,23 +169,16 @@ class TreeWalker:
             return self._recurse(elem) if elem.items is not None else elem
         self._note(elem.tag, action.value)
         vr = "SQ" if elem.items is not None else self._vr(elem)
-        if action is Action.REMOVE:
+        if action is Action.REMOVE or action is Action.EMPTY:
             if elem.items is not None:
                 self._harvest(elem.items)
             else:
                 self._needle(elem, vr, action)
-            return None
-        if action is Action.EMPTY:
-            if elem.items is not None:
-                self._harvest(elem.items)
-                return Element(elem.tag, "SQ", None, [])
-            self._needle(elem, vr, action)
-            return Element(elem.tag, vr, b"")
-        if action is Action.DUMMY:
-            return self._dummy(elem, vr)
-        if action is Action.CLEAN:
-            return self._clean(elem, vr)
-        return self._remap(elem, vr)  # UID and KEEP_REMAP
+            if action is Action.REMOVE:
+                return None
+            return Element(elem.tag, "SQ", None, []) if vr == "SQ" else Element(elem.tag, vr, b"")
+        handler = {Action.DUMMY: self._dummy, Action.CLEAN: self._clean}.get(action, self._remap)
+        return handler(elem, vr)  # UID and KEEP_REMAP remap
 
     def _dummy(self, elem: Element, vr: str) -> Element | None:
         if elem.items is not None:
@@ -221,7 +214,7 @@ class TreeWalker:
         mapped = "\\".join(self.pseudonyms.uid(v) for v in text.split("\\"))
         return text_element(elem.tag, "UI", mapped)
 
-    def _clean(self, elem: Element, vr: str) -> Element:
+    def _clean(self, elem: Element, vr: str) -> Element | None:
         if elem.items is not None:
             return self._recurse(elem)
         if vr in ("DA", "DT"):
