@@ -10,15 +10,27 @@ import pytest
 from pydicom.dataset import Dataset
 
 from functions.ingestion.deid import Deidentifier, DeidOptions, DeidResult
+from functions.ingestion.deid import engine as engine_module
+from functions.ingestion.deid.element_tree import NeedsFullParser
 
 from .helpers import CENTER, KEY, to_bytes
 
 Run = Callable[..., tuple[DeidResult, Dataset | None]]
 
 
-@pytest.fixture
-def run() -> Run:
-    """De-identify a dataset (or bytes) and read the output back."""
+@pytest.fixture(params=["fast", "full"])
+def run(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Run:
+    """De-identify a dataset (or bytes) and read the output back, on both engine paths.
+
+    "fast" is the element-tree path every ordinary object takes; "full" forces the pydicom
+    path (deflated and unusually encoded objects) so both keep the same guarantees.
+    """
+    if request.param == "full":
+
+        def refuse(*_args: object, **_kwargs: object) -> None:
+            raise NeedsFullParser("forced by the test")
+
+        monkeypatch.setattr(engine_module, "run_fast", refuse)
 
     def _run(
         source: Dataset | bytes, options: DeidOptions | None = None, center: str = CENTER

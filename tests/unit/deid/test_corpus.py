@@ -15,6 +15,8 @@ import pydicom
 import pytest
 
 from functions.ingestion.deid import Deidentifier, DeidOptions, Rejection
+from functions.ingestion.deid import engine as engine_module
+from functions.ingestion.deid.element_tree import NeedsFullParser
 from infra.samples.synthetic_dicom import PRIVATE_CREATOR, make_study, write_study
 from tests.support.leak_checker import check_output, collect_identity, read_full
 
@@ -56,8 +58,20 @@ def _valid(path: Path) -> bool:
     )
 
 
+@pytest.fixture(params=["fast", "full"])
+def engine_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test on the fast (element tree) path and again on the pydicom path."""
+    if request.param == "full":
+        def refuse(*_args: object, **_kwargs: object) -> None:
+            raise NeedsFullParser("forced by the test")
+
+        monkeypatch.setattr(engine_module, "run_fast", refuse)
+    return str(request.param)
+
+
 @pytest.mark.parametrize("option_set", list(OPTION_SETS))
-def test_no_identifying_value_in_any_output(corpus: list[Path], option_set: str) -> None:
+def test_no_identifying_value_in_any_output(corpus: list[Path], option_set: str,
+                                            engine_path: str) -> None:
     options = OPTION_SETS[option_set]
     deid = Deidentifier(KEY, options)
     problems: list[str] = []
@@ -143,3 +157,20 @@ def test_private_creator_allow_list_is_the_only_way_to_keep_private(corpus: list
     kept = [e for e in pydicom.dcmread(io.BytesIO(out.getvalue())) if e.tag.is_private]
     assert len(kept) == 2  # the creator and the one allow-listed element
     assert Rejection.LEAK_DETECTED.value == "leak_detected"
+
+
+def test_both_paths_give_the_same_pseudonyms(corpus: list[Path],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """An object that falls back to pydicom still links to the rest of its study."""
+    synthetic = [p for p in corpus if "synthetic" in str(p)]
+    fast = [Deidentifier(KEY).deidentify(p, CENTER, None) for p in synthetic]
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise NeedsFullParser("forced by the test")
+
+    monkeypatch.setattr(engine_module, "run_fast", refuse)
+    full = [Deidentifier(KEY).deidentify(p, CENTER, None) for p in synthetic]
+    for a, b in zip(fast, full, strict=True):
+        assert a.ok and b.ok
+        assert (a.patient_token, a.study_uid, a.series_uid, a.sop_instance_uid) == (
+            b.patient_token, b.study_uid, b.series_uid, b.sop_instance_uid)
