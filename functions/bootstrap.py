@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from functions import subscriptions
 from functions.subscriptions import commands
@@ -27,6 +27,11 @@ from functions.subscriptions.unit_of_work import SubscriptionsUnitOfWork
 from shared.config import Settings, get_settings
 from shared.logging import configure_logging
 from shared.processing import MessageProcessor
+
+if TYPE_CHECKING:  # ingestion is imported lazily: pydicom would slow every cold start
+    from functions.ingestion.catalogue import Collections, IngestionUnitOfWork
+    from functions.ingestion.pipeline import IngestionService
+    from shared.blob_store import BlobStore
 
 
 @dataclass
@@ -115,3 +120,87 @@ def subscriptions_processor(p: Platform) -> MessageProcessor[SubscriptionsUnitOf
 
 def subscriptions_collection(p: Platform) -> str:
     return p.settings.collection(subscriptions.CONTEXT)
+
+
+# -- ingestion -------------------------------------------------------------------------------
+def ingestion_collections(p: Platform) -> Collections:
+    from functions.ingestion.catalogue import Collections
+
+    if "ingestion_collections" not in p._cache:
+        p._cache["ingestion_collections"] = Collections.from_settings(p.settings)
+    collections: Collections = p._cache["ingestion_collections"]
+    return collections
+
+
+def ingestion_blobs(p: Platform) -> BlobStore:
+    """The BlobStore: in memory beside an in-memory document store (unit tests), else GCS."""
+    if "ingestion_blobs" not in p._cache:
+        from shared.adapters.memory_store import InMemoryDocumentStore
+
+        if isinstance(p.store, InMemoryDocumentStore):
+            from shared.adapters.memory_blob_store import InMemoryBlobStore
+
+            p._cache["ingestion_blobs"] = InMemoryBlobStore()
+        else:
+            from google.cloud import storage  # type: ignore[attr-defined]
+
+            from shared.adapters.gcs_blob_store import GcsBlobStore
+
+            client = storage.Client(project=p.settings.project_id)
+            p._cache["ingestion_blobs"] = GcsBlobStore(client)
+    blobs: BlobStore = p._cache["ingestion_blobs"]
+    return blobs
+
+
+def ingestion_processor(p: Platform) -> MessageProcessor[IngestionUnitOfWork]:
+    if "ingestion_processor" not in p._cache:
+        from functions.ingestion import catalogue, names
+        from functions.ingestion.messages import (
+            CatalogueImage,
+            CompletePackage,
+            IngestionCommandRejected,
+            RecordRejection,
+        )
+
+        collections = ingestion_collections(p)
+        p._cache["ingestion_processor"] = MessageProcessor(
+            consumer="ingestion.ingest",
+            source=names.SOURCE,
+            events_topic=names.EVENTS_TOPIC,
+            inbox_collection=collections.inbox,
+            store=p.store,
+            publisher=p.publisher,
+            make_uow=lambda tx: catalogue.IngestionUnitOfWork(tx, collections),
+            handlers={
+                CatalogueImage: catalogue.catalogue_image,
+                RecordRejection: catalogue.record_rejection,
+                CompletePackage: catalogue.complete_package,
+            },
+            rejection=IngestionCommandRejected,
+            prefetch=lambda envelope: (
+                [(collections.images, envelope.subject)]
+                if isinstance(envelope.payload, CatalogueImage)
+                else []
+            ),
+        )
+    processor: MessageProcessor[IngestionUnitOfWork] = p._cache["ingestion_processor"]
+    return processor
+
+
+def ingestion_service(p: Platform) -> IngestionService:
+    if "ingestion_service" not in p._cache:
+        from functions.ingestion.field_crypto import FieldCipher
+        from functions.ingestion.pipeline import IngestionService
+
+        p._cache["ingestion_service"] = IngestionService(
+            settings=p.settings,
+            blobs=ingestion_blobs(p),
+            store=p.store,
+            publisher=p.publisher,
+            processor=ingestion_processor(p),
+            cipher=FieldCipher.from_settings(p.settings),
+            collections=ingestion_collections(p),
+            key=p.settings.hmac_key.get_secret_value().encode(),
+        )
+    service: IngestionService = p._cache["ingestion_service"]
+    return service

@@ -25,7 +25,7 @@ from shared.messages import registered_messages
 
 SCHEMA_ROOT = Path(__file__).parent / "schemas"
 # Every module that declares messages; a new context adds its line here.
-MESSAGE_MODULES = ("functions.subscriptions.messages",)
+MESSAGE_MODULES = ("functions.subscriptions.messages", "functions.ingestion.messages")
 
 
 def current_schemas() -> dict[str, dict[str, Any]]:

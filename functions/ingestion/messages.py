@@ -1,0 +1,142 @@
+"""Commands and events of the ingestion context: its message contract.
+
+Events never carry PHI: object names of uploads may hold a patient's name, so events name
+objects by derived ids; clinical history never leaves the catalogue, and there only
+encrypted.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from shared.messages import Command, CommandRejected, Event
+
+_ID = Field(min_length=1, max_length=200)
+
+
+class IngestPackageEntry(Command):
+    """Ingest entry `entry_index` of a zip package: one unit of work per entry, so the
+    entries of a large study spread over many function instances."""
+
+    TYPE = "co.saludtech.ingestion.package_entry.ingest.v1"
+    SUBJECT_FIELD = "package_id"
+
+    package_id: str = _ID
+    bucket: str = _ID
+    name: str = Field(min_length=1, max_length=1024)
+    generation: int = Field(ge=1)
+    entry_index: int = Field(ge=0)
+    entry_count: int = Field(ge=1)
+    center_id: str = _ID
+
+
+class CatalogueImage(Command):
+    """Record an anonymized image, already stored create-only, in the catalogue (internal:
+    issued by the ingestion functions to their own idempotent processor)."""
+
+    TYPE = "co.saludtech.ingestion.image.catalogue.v1"
+    SUBJECT_FIELD = "image_id"
+
+    image_id: str = _ID
+    unit_id: str = _ID
+    patient_token: str = _ID
+    study_id: str = _ID
+    series_id: str = _ID
+    modality: str | None = None
+    anatomical_region: str | None = None
+    pathology: str | None = None
+    image_format: str | None = None
+    data_source: str = _ID
+    uri: str
+    size: int = Field(ge=0)
+    sha256: str
+    profile: str
+    options: list[str] = Field(default_factory=list)
+    # AES-GCM token of the clinical history (see field_crypto.py): never the plain text.
+    clinical_history_encrypted: str | None = None
+    package_id: str | None = None
+    entry_index: int | None = None
+
+
+class RecordRejection(Command):
+    """Record an object that was quarantined, and why (internal, like CatalogueImage)."""
+
+    TYPE = "co.saludtech.ingestion.rejection.record.v1"
+    SUBJECT_FIELD = "rejection_id"
+
+    rejection_id: str = _ID
+    data_source: str
+    reason: str = _ID
+    detail: str = ""
+    quarantine_uri: str
+    package_id: str | None = None
+    entry_index: int | None = None
+
+
+class CompletePackage(Command):
+    """Every entry of a package is done: announce the study (internal)."""
+
+    TYPE = "co.saludtech.ingestion.package.complete.v1"
+    SUBJECT_FIELD = "package_id"
+
+    package_id: str = _ID
+    anonymized: int = Field(ge=0)
+    rejected: int = Field(ge=0)
+    study_ids: list[str] = Field(default_factory=list)
+
+
+class ImageAnonymized(Event):
+    """An image was de-identified, stored and catalogued (original: EventoAnonimizacion)."""
+
+    TYPE = "co.saludtech.ingestion.image.anonymized.v1"
+    SUBJECT_FIELD = "image_id"
+
+    image_id: str
+    patient_token: str
+    study_id: str
+    series_id: str
+    modality: str | None = None
+    anatomical_region: str | None = None
+    pathology: str | None = None
+    image_format: str | None = None
+    data_source: str
+    uri: str
+    size: int
+    sha256: str
+    ingested_at: str
+    package_id: str | None = None
+
+
+class ImageRejected(Event):
+    """An object was not ingested and waits in quarantine; `reason` is a stable code."""
+
+    TYPE = "co.saludtech.ingestion.image.rejected.v1"
+    SUBJECT_FIELD = "rejection_id"
+
+    rejection_id: str
+    data_source: str
+    reason: str
+    detail: str = ""
+    quarantine_uri: str
+    rejected_at: str
+    package_id: str | None = None
+    entry_index: int | None = None
+
+
+class StudyIngested(Event):
+    """Every entry of a package (a study) was anonymized or quarantined."""
+
+    TYPE = "co.saludtech.ingestion.study.ingested.v1"
+    SUBJECT_FIELD = "package_id"
+
+    package_id: str
+    data_source: str
+    entry_count: int
+    anonymized: int
+    rejected: int
+    study_ids: list[str]
+    completed_at: str
+
+
+class IngestionCommandRejected(CommandRejected):
+    TYPE = "co.saludtech.ingestion.command.rejected.v1"

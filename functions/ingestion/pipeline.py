@@ -1,0 +1,425 @@
+"""The ingestion pipeline: one upload, or one entry of a package, from bytes to catalogue.
+
+Steps for one unit of work: read the source as a seekable, ranged stream; de-identify it
+(the engine in deid/); store the output create-only under its anonymized ids (a 412 on a
+redelivery means it is there already: the digest stored beside it must match); record it in
+the catalogue with its event through the idempotent MessageProcessor (inbox id = the unit's
+id, derived from bucket/name/generation); and only then delete the original. A unit that
+cannot be ingested is copied to the quarantine bucket with `<name>.reason.json` beside it
+and recorded as rejected, also before the original goes. A crash at any point is completed
+by the redelivery, which finds each step done and moves on.
+
+A zip package fans out: its central directory is read, a package record written, and one
+IngestPackageEntry command per entry published, so the entries spread over many instances.
+The entry that completes the package announces StudyIngested and deletes the zip.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import IO, BinaryIO
+
+from functions.ingestion import names
+from functions.ingestion.catalogue import Collections, IngestionUnitOfWork, entry_doc_id
+from functions.ingestion.deid import Deidentifier
+from functions.ingestion.domain import (
+    COMPLETION_BLOCK,
+    Descriptors,
+    IngestionLimits,
+    Upload,
+    anonymized_name,
+    block_count,
+    block_of,
+    block_size,
+    entry_unit_id,
+    quarantine_name,
+    reason_name,
+)
+from functions.ingestion.field_crypto import FieldCipher
+from functions.ingestion.messages import (
+    CatalogueImage,
+    CompletePackage,
+    IngestPackageEntry,
+    RecordRejection,
+)
+from functions.ingestion.package_reader import PackageRefused, count_entries, extract_entry
+from shared.blob_store import BlobExists, BlobNotFound, BlobStore
+from shared.config import Settings
+from shared.envelope import Envelope, derived_id, now_rfc3339
+from shared.logging import get_logger
+from shared.messages import Message
+from shared.ports import DocumentStore, DocumentTransaction, EventPublisher, Filter
+from shared.processing import MessageProcessor, OutboxEntry, inbox_id
+
+log = get_logger(__name__)
+
+# Outputs up to this size are built in memory; larger ones spill to a temporary file
+# (the input is always read in place, never copied).
+OUTPUT_SPOOL_BYTES = 64 * 1024 * 1024
+PUBLISH_BATCH = 500
+KeepOriginal = Callable[[str, str], None]
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One object to ingest: a single upload or one entry of a package."""
+
+    unit_id: str
+    center_id: str
+    descriptors: Descriptors
+    source: Upload
+    correlation_id: str
+    package_id: str | None = None
+    entry_index: int | None = None
+
+
+@dataclass
+class IngestionService:
+    settings: Settings
+    blobs: BlobStore
+    store: DocumentStore
+    publisher: EventPublisher
+    processor: MessageProcessor[IngestionUnitOfWork]
+    cipher: FieldCipher
+    collections: Collections
+    key: bytes
+    limits: IngestionLimits = field(default_factory=IngestionLimits)
+    # The engine caches UID mappings and is not thread-safe: one per thread.
+    _local: threading.local = field(default_factory=threading.local)
+
+    def deidentifier(self) -> Deidentifier:
+        engine: Deidentifier | None = getattr(self._local, "engine", None)
+        if engine is None:
+            engine = self._local.engine = Deidentifier(key=self.key)
+        return engine
+
+    @property
+    def ingest_bucket(self) -> str:
+        return self.settings.bucket(names.INGEST_BUCKET)
+
+    # -- an upload ------------------------------------------------------------------------
+    def ingest_upload(self, upload: Upload) -> str:
+        """Handle one finalized object of the ingest bucket; returns what became of it."""
+        if upload.bucket != self.ingest_bucket:
+            return "ignored"
+        if self._replay(upload.unit_id):
+            self._remove_original(upload)
+            return "duplicate"
+        unit = Unit(
+            unit_id=upload.unit_id,
+            center_id=upload.center_id or "unknown-center",
+            descriptors=upload.descriptors,
+            source=upload,
+            correlation_id=upload.unit_id,
+        )
+        refusal = self._refusal(upload)
+        if refusal is not None:
+            return self._refuse_upload(unit, *refusal)
+        if upload.is_package:
+            return self._fan_out(unit)
+        try:
+            source = self.blobs.open_read(
+                upload.bucket, upload.name, generation=upload.generation, size=upload.size
+            )
+        except BlobNotFound:
+            return self._original_gone(upload)
+        with source:
+            outcome = self._ingest(unit, source, self._copy_original(upload))
+        self._remove_original(upload)
+        return outcome
+
+    def _refusal(self, upload: Upload) -> tuple[str, str] | None:
+        """Why an upload is quarantined unread, if it is."""
+        if upload.center_id is None:
+            return "missing_center", "name is not <center_id>/..."
+        if upload.too_large(self.limits):
+            return "too_large", "object over the size limit"
+        return None
+
+    def _copy_original(self, upload: Upload) -> KeepOriginal:
+        def keep(bucket: str, name: str) -> None:
+            self.blobs.copy(
+                upload.bucket, upload.name, bucket, name, src_generation=upload.generation
+            )
+
+        return keep
+
+    def _refuse_upload(self, unit: Unit, reason: str, detail: str) -> str:
+        try:
+            outcome = self._quarantine(unit, reason, detail, self._copy_original(unit.source))
+        except BlobNotFound:
+            return self._original_gone(unit.source)
+        self._remove_original(unit.source)
+        return outcome
+
+    def _original_gone(self, upload: Upload) -> str:
+        # Another delivery finished it (and deleted the original) while this one ran.
+        if self._replay(upload.unit_id):
+            return "duplicate"
+        log.warning("original_missing", unit_id=upload.unit_id)
+        return "missing"
+
+    def _remove_original(self, upload: Upload) -> None:
+        self.blobs.delete(upload.bucket, upload.name, generation=upload.generation)
+
+    # -- one unit -------------------------------------------------------------------------
+    def _ingest(self, unit: Unit, source: BinaryIO | IO[bytes], keep: KeepOriginal) -> str:
+        with tempfile.SpooledTemporaryFile(max_size=OUTPUT_SPOOL_BYTES) as output:
+            result = self.deidentifier().deidentify(
+                source,  # type: ignore[arg-type]
+                center_id=unit.center_id,
+                output=output,  # type: ignore[arg-type]
+            )
+            if not result.ok or not (
+                result.patient_token and result.study_uid and result.series_uid
+                and result.sop_instance_uid and result.sha256
+            ):  # fmt: skip
+                reason = result.reason.value if result.reason else "invalid_dataset"
+                return self._quarantine(unit, reason, result.detail, keep)
+            name = anonymized_name(
+                result.patient_token, result.study_uid, result.series_uid,
+                result.sop_instance_uid,
+            )  # fmt: skip
+            bucket = self.settings.bucket(names.ANONYMIZED_BUCKET)
+            output.seek(0)
+            try:
+                self.blobs.write(
+                    bucket, name, output,  # type: ignore[arg-type]
+                    content_type="application/dicom", metadata={"sha256": result.sha256},
+                )  # fmt: skip
+            except BlobExists:
+                stored = self.blobs.stat(bucket, name)
+                if stored is None or stored.metadata.get("sha256") != result.sha256:
+                    detail = "another image is stored under the same anonymized ids"
+                    return self._quarantine(unit, "conflicting_image", detail, keep)
+        history = unit.descriptors.clinical_history
+        image_id = result.sop_instance_uid
+        self._record(
+            unit,
+            CatalogueImage(
+                image_id=image_id,
+                unit_id=unit.unit_id,
+                patient_token=result.patient_token,
+                study_id=result.study_uid,
+                series_id=result.series_uid,
+                modality=result.modality,
+                anatomical_region=unit.descriptors.anatomical_region or result.body_part,
+                pathology=unit.descriptors.pathology,
+                image_format=result.image_format,
+                data_source=unit.center_id,
+                uri=f"gs://{bucket}/{name}",
+                size=result.size,
+                sha256=result.sha256,
+                profile=result.provenance.profile,
+                options=list(result.provenance.options),
+                clinical_history_encrypted=(
+                    self.cipher.encrypt(history, image_id) if history else None
+                ),
+                package_id=unit.package_id,
+                entry_index=unit.entry_index,
+            ),
+        )
+        return "anonymized"
+
+    def _quarantine(self, unit: Unit, reason: str, detail: str, keep: KeepOriginal) -> str:
+        bucket = self.settings.bucket(names.QUARANTINE_BUCKET)
+        name = quarantine_name(unit.center_id, unit.unit_id)
+        keep(bucket, name)
+        # Beside the object, for the people who review quarantine (who see the original
+        # anyway): where it came from and why it is here.
+        report = {
+            "rejection_id": unit.unit_id,
+            "reason": reason,
+            "detail": detail,
+            "center_id": unit.center_id,
+            "source": {
+                "bucket": unit.source.bucket,
+                "name": unit.source.name,
+                "generation": unit.source.generation,
+            },
+            "package_id": unit.package_id,
+            "entry_index": unit.entry_index,
+            "quarantined_at": now_rfc3339(),
+        }
+        self.blobs.write(
+            bucket, reason_name(name), json.dumps(report, indent=2).encode(),
+            create_only=False, content_type="application/json",
+        )  # fmt: skip
+        self._record(
+            unit,
+            RecordRejection(
+                rejection_id=unit.unit_id,
+                data_source=unit.center_id,
+                reason=reason,
+                detail=detail[:300],
+                quarantine_uri=f"gs://{bucket}/{name}",
+                package_id=unit.package_id,
+                entry_index=unit.entry_index,
+            ),
+        )
+        log.info("unit_quarantined", unit_id=unit.unit_id, reason=reason)
+        return "rejected"
+
+    def _record(self, unit: Unit, payload: Message) -> None:
+        self.processor.process(
+            Envelope(
+                payload=payload,
+                source=names.SOURCE,
+                id=unit.unit_id,
+                correlation_id=unit.correlation_id,
+            )
+        )
+
+    def _replay(self, unit_id: str) -> bool:
+        """If the unit was recorded already, publish its recorded events again (same ids:
+        the earlier publish may have failed after the commit)."""
+        record = self.store.get(self.collections.inbox, inbox_id(unit_id))
+        if record is None:
+            return False
+        self.processor.publish([OutboxEntry.from_document(e) for e in record.get("outbox", [])])
+        return True
+
+    # -- packages -------------------------------------------------------------------------
+    def _fan_out(self, unit: Unit) -> str:
+        upload = unit.source
+        try:
+            stream = self.blobs.open_read(upload.bucket, upload.name, generation=upload.generation)
+        except BlobNotFound:
+            return self._original_gone(upload)
+        try:
+            with stream:
+                count = count_entries(stream, self.limits)
+        except PackageRefused as refused:
+            return self._refuse_upload(unit, refused.reason, refused.detail)
+        package_id = unit.unit_id
+        record = {
+            "package_id": package_id,
+            "data_source": unit.center_id,
+            "entry_count": count,
+            "bucket": upload.bucket,
+            "generation": upload.generation,
+            "status": "ingesting",
+            "created_at": now_rfc3339(),
+        }
+
+        def create_if_absent(tx: DocumentTransaction) -> None:
+            if tx.get(self.collections.packages, package_id) is None:
+                tx.put(self.collections.packages, package_id, record)
+
+        self.store.run_in_transaction(create_if_absent)
+        commands = [
+            Envelope(
+                payload=IngestPackageEntry(
+                    package_id=package_id,
+                    bucket=upload.bucket,
+                    name=upload.name,
+                    generation=upload.generation,
+                    entry_index=index,
+                    entry_count=count,
+                    center_id=unit.center_id,
+                ),
+                source=names.SOURCE,
+                id=entry_unit_id(package_id, index),
+                correlation_id=package_id,
+                causation_id=package_id,
+            )
+            for index in range(count)
+        ]
+        for start in range(0, len(commands), PUBLISH_BATCH):
+            self.publisher.publish(names.COMMANDS_TOPIC, commands[start : start + PUBLISH_BATCH])
+        log.info("package_fanned_out", package_id=package_id, entries=count)
+        return "fanned_out"
+
+    def ingest_entry(self, envelope: Envelope) -> str:
+        command = envelope.payload
+        assert isinstance(command, IngestPackageEntry)
+        if self._replay(envelope.id):
+            self._check_completion(command)
+            return "duplicate"
+        upload = Upload(command.bucket, command.name, command.generation, 0)
+        info = self.blobs.stat(command.bucket, command.name)
+        unit = Unit(
+            unit_id=envelope.id,
+            center_id=command.center_id,
+            descriptors=Descriptors.from_metadata(info.metadata if info else {}),
+            source=upload,
+            correlation_id=envelope.correlation_id,
+            package_id=command.package_id,
+            entry_index=command.entry_index,
+        )
+        if info is None or info.generation != command.generation:
+            # Only a replaced or removed package gets here: record it so the package ends.
+            outcome = self._quarantine(unit, "source_missing", "package is gone", _keep_nothing)
+        else:
+            outcome = self._ingest_entry(unit, command)
+        self._check_completion(command)
+        return outcome
+
+    def _ingest_entry(self, unit: Unit, command: IngestPackageEntry) -> str:
+        stream = self.blobs.open_read(command.bucket, command.name, generation=command.generation)
+        with stream:
+            try:
+                entry = extract_entry(stream, command.entry_index, self.limits)
+            except PackageRefused as refused:
+                # Nothing safe to keep (a bomb, an unsafe name): the zip itself stays in the
+                # ingest bucket until the package completes, the reason file says which entry.
+                return self._quarantine(unit, refused.reason, refused.detail, _keep_nothing)
+        with entry:
+
+            def keep(bucket: str, name: str) -> None:
+                entry.seek(0)
+                self.blobs.write(bucket, name, entry, create_only=False)  # type: ignore[arg-type]
+
+            return self._ingest(unit, entry, keep)
+
+    def _check_completion(self, command: IngestPackageEntry) -> None:
+        """Announce the study once every entry is done. Each entry checks its own block;
+        the one that completes a block checks the blocks; racing finishers are harmless
+        (the completion is itself idempotent: one record, one event)."""
+        c, package_id, count = self.collections, command.package_id, command.entry_count
+        block = block_of(command.entry_index)
+        done = self.store.query(
+            c.entries,
+            [Filter("package_id", "==", package_id), Filter("block", "==", block)],
+            limit=COMPLETION_BLOCK + 1,
+        )
+        if len(done.items) < block_size(block, count):
+            return
+        blocks = block_count(count)
+        if blocks > 1:
+            marker = {"package_id": package_id, "block": block}
+            self.store.run_in_transaction(
+                lambda tx: tx.put(c.blocks, entry_doc_id(package_id, block), marker)
+            )
+            finished = self.store.query(
+                c.blocks, [Filter("package_id", "==", package_id)], limit=blocks + 1
+            )
+            if len(finished.items) < blocks:
+                return
+        entries = self.store.query(
+            c.entries, [Filter("package_id", "==", package_id)], limit=count + 1
+        ).items
+        outcomes = [document.get("outcome") for _, document in entries]
+        studies = sorted({str(d["study_id"]) for _, d in entries if d.get("study_id")})
+        self.processor.process(
+            Envelope(
+                payload=CompletePackage(
+                    package_id=package_id,
+                    anonymized=outcomes.count("anonymized"),
+                    rejected=outcomes.count("rejected"),
+                    study_ids=studies,
+                ),
+                source=names.SOURCE,
+                id=derived_id(package_id, "complete"),
+                correlation_id=package_id,
+            )
+        )
+        self.blobs.delete(command.bucket, command.name, generation=command.generation)
+
+
+def _keep_nothing(bucket: str, name: str) -> None:
+    return None

@@ -1,0 +1,91 @@
+"""Read side of the catalogue (original: ObtenerImagenAnonimizada): one image, or a page.
+
+Clinical history is never returned, not even encrypted: the catalogue's readers are the
+clients who buy data, and the history is for the platform's own curation only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.errors import PermanentError
+from shared.pagination import decode_cursor, encode_cursor
+from shared.ports import Document, DocumentStore, Filter, Operator
+
+# Query parameter -> stored field; values are compared upper-cased, as they are stored.
+EQUALITY_FILTERS = {
+    "modality": "modality",
+    "anatomical_region": "anatomical_region",
+    "pathology": "pathology",
+    "center": "data_source",
+}
+_PUBLIC_FIELDS = (
+    "image_id", "patient_token", "study_id", "series_id", "modality", "anatomical_region",
+    "pathology", "image_format", "data_source", "uri", "size", "sha256", "profile",
+    "options", "ingested_at", "package_id",
+)  # fmt: skip
+
+
+def image_view(document: Document) -> dict[str, Any]:
+    view = {name: document.get(name) for name in _PUBLIC_FIELDS}
+    view["has_clinical_history"] = bool(document.get("clinical_history_encrypted"))
+    return view
+
+
+def get_image(store: DocumentStore, collection: str, image_id: str) -> dict[str, Any] | None:
+    document = store.get(collection, image_id)
+    return image_view(document) if document else None
+
+
+def _instant(raw: str, parameter: str) -> str:
+    """An ISO date or date-time as the stored form (UTC, milliseconds, Z)."""
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError as error:
+        raise PermanentError(
+            "invalid_date", "use an ISO 8601 date or date-time", field=parameter
+        ) from error
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    text = moment.astimezone(UTC).isoformat(timespec="milliseconds")
+    return text.replace("+00:00", "Z")
+
+
+def _normal(name: str, value: str) -> str:
+    # Codes are stored upper-cased; a center id is stored as the center named it.
+    return value.strip() if name == "center" else value.strip().upper()
+
+
+def list_images(
+    store: DocumentStore,
+    collection: str,
+    parameters: Mapping[str, str],
+    *,
+    limit: int,
+    cursor: str | None,
+) -> dict[str, Any]:
+    """Newest first. ingested_from is inclusive, ingested_to exclusive. Needs the composite
+    indexes declared in infra/topology.yaml (each filter field with ingested_at DESC)."""
+    where = [
+        Filter(stored, "==", _normal(name, parameters[name]))
+        for name, stored in EQUALITY_FILTERS.items()
+        if parameters.get(name, "").strip()
+    ]
+    ranges: tuple[tuple[str, Operator], ...] = (("ingested_from", ">="), ("ingested_to", "<"))
+    for parameter, op in ranges:
+        if parameters.get(parameter):
+            where.append(Filter("ingested_at", op, _instant(parameters[parameter], parameter)))
+    page = store.query(
+        collection,
+        where,
+        order_by="ingested_at",
+        descending=True,
+        limit=limit,
+        after=decode_cursor(cursor),
+    )
+    return {
+        "items": [image_view(document) for _, document in page.items],
+        "next_cursor": encode_cursor(page.next_cursor),
+    }

@@ -1,0 +1,105 @@
+"""gcloud storage cp → fake-gcs → notification → bridge (Eventarc) → ingestion → GCS,
+Firestore, events; then the catalogue over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+import functions.ingestion.messages  # noqa: F401 - registers the types the watcher reads
+from shared.envelope import Envelope
+from tests.e2e.conftest import TopicWatcher
+from tests.support.leak_checker import check_output, collect_identity, read_full
+from tests.unit.ingestion.helpers import study, zipped
+
+pytestmark = [pytest.mark.emulators, pytest.mark.e2e]
+ANONYMIZED = "co.saludtech.ingestion.image.anonymized.v1"
+REJECTED = "co.saludtech.ingestion.image.rejected.v1"
+STUDY = "co.saludtech.ingestion.study.ingested.v1"
+EVENTS = "ingestion-events"
+
+
+def gcloud_cp(stack: Any, source: Path, destination: str, *flags: str) -> None:
+    env = {**os.environ, **stack.gcloud_env}
+    done = subprocess.run(
+        ["gcloud", "storage", "cp", *flags, str(source), destination],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def of_center(center: str) -> Callable[[Envelope], bool]:
+    return lambda e: e.payload.model_dump().get("data_source") == center
+
+
+def storage(stack: Any) -> Any:
+    from google.cloud import storage as gcs  # type: ignore[attr-defined]
+
+    return gcs.Client(project=stack.project_id)
+
+
+def test_a_file_uploaded_with_gcloud_is_anonymized_catalogued_and_queryable(
+    stack: Any, http: requests.Session, watch: Callable[[str], TopicWatcher], tmp_path: Path
+) -> None:
+    events = watch(EVENTS)
+    center = f"center-{uuid.uuid4().hex[:8]}"
+    [data] = study(seed=11)
+    path = tmp_path / "scan.dcm"
+    path.write_bytes(data)
+    gcloud_cp(
+        stack, path, f"gs://{stack.bucket('ingest')}/{center}/scan.dcm",
+        "--custom-metadata=pathology=nodule,clinical_history=smoker",
+    )  # fmt: skip
+
+    mine = of_center(center)
+    [event] = [e for e in events.wait_for(lambda f: any(map(mine, f)), 60) if mine(e)]
+    assert event.type == ANONYMIZED
+    image = event.payload.model_dump()
+    assert image["pathology"] == "NODULE"
+    client = storage(stack)
+    output = client.bucket(stack.bucket("anonymized")).blob(image["uri"].split("/", 3)[3])
+    assert check_output(output.download_as_bytes(), collect_identity(read_full(data))) == []
+    assert list(client.list_blobs(stack.bucket("ingest"), prefix=f"{center}/")) == []
+
+    base = f"{stack.functions_url}/ingestion_queries_http"
+    found = http.get(f"{base}/images/{image['image_id']}", timeout=10).json()
+    assert found["image_id"] == image["image_id"] and found["data_source"] == center
+    assert found["has_clinical_history"] is True and "smoker" not in json.dumps(found)
+    page = http.get(f"{base}/images", params={"center": center, "modality": "ct"}, timeout=10)
+    assert [i["image_id"] for i in page.json()["items"]] == [image["image_id"]]
+    assert http.get(f"{base}/images/nope", timeout=10).status_code == 404
+
+
+def test_bad_uploads_are_quarantined_with_their_reason(
+    stack: Any, watch: Callable[[str], TopicWatcher]
+) -> None:
+    events = watch(EVENTS)
+    center = f"center-{uuid.uuid4().hex[:8]}"
+    bucket = storage(stack).bucket(stack.bucket("ingest"))
+    [burned] = study(seed=12, burned_in="YES")
+    cases = {
+        "notes.dcm": (b"this is not DICOM at all" * 10, "not_dicom"),
+        "burned.dcm": (burned, "burned_in_annotation"),
+        "traversal.zip": (zipped({"../../etc/passwd": burned}), "zip_path_traversal"),
+    }
+    for name, (content, _) in cases.items():
+        bucket.blob(f"{center}/{name}").upload_from_string(content)
+
+    mine = of_center(center)
+    seen = events.wait_for(lambda f: len([e for e in f if mine(e)]) >= len(cases), 90)
+    rejected = [e.payload.model_dump() for e in seen if mine(e)]
+    assert all(e["reason"] for e in rejected)
+    assert sorted(e["reason"] for e in rejected) == sorted(r for _, r in cases.values())
+    quarantine = storage(stack).bucket(stack.bucket("quarantine"))
+    for event in rejected:
+        name = event["quarantine_uri"].split("/", 3)[3]
+        report = json.loads(quarantine.blob(f"{name}.reason.json").download_as_bytes())
+        assert report["reason"] == event["reason"]
