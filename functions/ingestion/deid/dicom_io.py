@@ -40,7 +40,10 @@ _ITEM = 0xFFFEE000
 _SEQ_DELIMITER = 0xFFFEE0DD
 
 
-@dataclass(frozen=True, slots=True)
+SMALL_FILE = 4 * 1024 * 1024
+
+
+@dataclass(slots=True)
 class OpenedSource:
     """A seekable binary stream over the input, its size, and where the object starts."""
 
@@ -48,7 +51,7 @@ class OpenedSource:
     size: int
     owned: bool
     origin: int = 0
-    data: bytes | None = None
+    data: bytes | None = None  # the object's bytes from ``origin`` on, when in memory
 
     def close(self) -> None:
         if self.owned:
@@ -60,7 +63,12 @@ class OpenedSource:
         Pages of an mmap are only read when touched, so the pixel data never is.
         """
         if self.data is not None:
-            return memoryview(self.data)[self.origin: self.origin + self.size]
+            return memoryview(self.data)[: self.size]
+        if self.size <= SMALL_FILE:
+            # One read beats mmap's page faults for small files; still bounded.
+            self.fp.seek(self.origin)
+            self.data = self.fp.read(self.size)
+            return memoryview(self.data)
         try:
             mapped = mmap.mmap(self.fp.fileno(), 0, access=mmap.ACCESS_READ)
         except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
@@ -232,7 +240,7 @@ def parse(opened: OpenedSource) -> ParsedObject:
         except Exception as exc:
             raise DeidFailure(Rejection.INVALID_DATASET, type(exc).__name__) from None
         return ParsedObject(full, [], streamed=False, implicit=implicit, little=little)
-    parts = _locate_parts(fp, fp.tell(), size, implicit, little)
+    parts = _locate_parts(fp, fp.tell(), origin + size, implicit, little)
     return ParsedObject(ds, parts, streamed=True, implicit=implicit, little=little)
 
 

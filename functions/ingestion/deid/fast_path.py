@@ -257,12 +257,19 @@ def emit(opened: OpenedSource, parts: list[BulkSegment | list[Element]], header:
     digest = hashlib.sha256(header)
     output.write(header)
     size = len(header)
+    data = memoryview(opened.data) if opened.data is not None else None
     for part in parts:
         if isinstance(part, BulkSegment):
-            size += copy_range(opened.fp, part.start, part.end, output, digest)
+            if data is None:
+                size += copy_range(opened.fp, part.start, part.end, output, digest)
+                continue
+            chunk = data[part.start - opened.origin: part.end - opened.origin]
+            output.write(chunk)
+            digest.update(chunk)
+            size += len(chunk)
         else:
-            data = trailer_bytes[id(part)]
-            output.write(data)
-            digest.update(data)
-            size += len(data)
+            trailer = trailer_bytes[id(part)]
+            output.write(trailer)
+            digest.update(trailer)
+            size += len(trailer)
     return size, digest.hexdigest()

@@ -209,3 +209,30 @@ def test_damaged_files_never_crash_and_never_leak_in_reasons(
     if not result.ok:
         assert result.reason is not None
         assert out.getvalue() == b""
+
+
+@pytest.mark.parametrize("path", ["fast", "full"])
+def test_streams_positioned_past_their_start(path: str, monkeypatch: pytest.MonkeyPatch,
+                                             tmp_path: Path) -> None:
+    if path == "full":
+        from functions.ingestion.deid import engine as engine_module
+        from functions.ingestion.deid.element_tree import NeedsFullParser
+
+        def refuse(*_args: object, **_kwargs: object) -> None:
+            raise NeedsFullParser("forced by the test")
+
+        monkeypatch.setattr(engine_module, "run_fast", refuse)
+    data = to_bytes(make_study(n_series=1, n_instances=1, with_sr=False)[0])
+    expected = io.BytesIO()
+    assert Deidentifier(KEY).deidentify(data, CENTER, expected).ok
+    stream = io.BytesIO(b"PREFIX--" + data)
+    stream.seek(8)
+    file_path = tmp_path / "prefixed.bin"
+    file_path.write_bytes(b"PREFIX--" + data)
+    with file_path.open("rb") as fp:
+        fp.seek(8)
+        for source in (stream, fp):
+            out = io.BytesIO()
+            result = Deidentifier(KEY).deidentify(source, CENTER, out)
+            assert result.ok, result.reason
+            assert out.getvalue() == expected.getvalue()
