@@ -103,3 +103,29 @@ def test_bad_uploads_are_quarantined_with_their_reason(
         name = event["quarantine_uri"].split("/", 3)[3]
         report = json.loads(quarantine.blob(f"{name}.reason.json").download_as_bytes())
         assert report["reason"] == event["reason"]
+
+
+def test_a_zip_of_a_study_fans_out_and_is_announced_once(
+    stack: Any, http: requests.Session, watch: Callable[[str], TopicWatcher], tmp_path: Path
+) -> None:
+    events = watch(EVENTS)
+    center = f"center-{uuid.uuid4().hex[:8]}"
+    images = study(6, seed=13)
+    path = tmp_path / "study.zip"
+    path.write_bytes(zipped({f"IMG{n:04d}": data for n, data in enumerate(images)}))
+    gcloud_cp(stack, path, f"gs://{stack.bucket('ingest')}/{center}/study.zip")
+
+    mine = of_center(center)
+    seen = events.wait_for(lambda f: any(e.type == STUDY and mine(e) for e in f), 90)
+    distinct = {e.id: e for e in seen if mine(e)}.values()
+    assert sorted(e.type for e in distinct) == sorted([ANONYMIZED] * 6 + [STUDY])
+    [announced] = [e.payload.model_dump() for e in distinct if e.type == STUDY]
+    assert (announced["anonymized"], announced["rejected"]) == (6, 0)
+    assert len({e.correlation_id for e in distinct}) == 1  # the package's correlation
+    client = storage(stack)
+    assert list(client.list_blobs(stack.bucket("ingest"), prefix=f"{center}/")) == []
+    page = http.get(
+        f"{stack.functions_url}/ingestion_queries_http/images",
+        params={"center": center, "limit": 100}, timeout=10,
+    ).json()  # fmt: skip
+    assert len(page["items"]) == 6

@@ -1,0 +1,90 @@
+"""Ingestion under duplicated and reordered deliveries, and across a crash of the functions."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import requests
+
+import functions.ingestion.messages  # noqa: F401 - registers the types the watcher reads
+from infra.local.processes import group_members
+from tests.conftest import ChaosSwitch
+from tests.e2e.conftest import TopicWatcher
+from tests.e2e.test_ingestion_flow import ANONYMIZED, EVENTS, STUDY, of_center, storage
+from tests.unit.ingestion.helpers import study, zipped
+
+pytestmark = [pytest.mark.emulators, pytest.mark.e2e]
+TRIGGERS = ["trigger-ingestion-on-upload", "trigger-ingestion-ingest-package-entry"]
+
+
+def catalogue(http: requests.Session, stack: Any, center: str) -> list[dict[str, Any]]:
+    page = http.get(
+        f"{stack.functions_url}/ingestion_queries_http/images",
+        params={"center": center, "limit": 100}, timeout=10,
+    )  # fmt: skip
+    items: list[dict[str, Any]] = page.json()["items"]
+    return items
+
+
+def test_chaos_gives_exactly_one_record_and_event_per_image(
+    stack: Any, http: requests.Session, watch: Callable[[str], TopicWatcher], chaos: ChaosSwitch
+) -> None:
+    events = watch(EVENTS)
+    chaos.set(
+        stack, duplicate_rate=0.5, reorder_window=8, reorder_max_wait_seconds=0.2, seed=5,
+        subscriptions=TRIGGERS,
+    )  # fmt: skip
+    center = f"center-{uuid.uuid4().hex[:8]}"
+    bucket = storage(stack).bucket(stack.bucket("ingest"))
+    singles = study(12, seed=31)
+    for n, data in enumerate(singles):
+        bucket.blob(f"{center}/single-{n}.dcm").upload_from_string(data)
+    bucket.blob(f"{center}/study.zip").upload_from_string(
+        zipped({f"{n}.dcm": data for n, data in enumerate(study(8, seed=32))})
+    )
+
+    mine = of_center(center)
+
+    def complete(found: list[Any]) -> bool:
+        distinct = {e.id: e for e in found if mine(e)}.values()
+        return len(distinct) == 12 + 8 + 1
+
+    seen = events.wait_for(complete, 120)
+    distinct = {e.id: e for e in seen if mine(e)}.values()
+    assert sorted(e.type for e in distinct) == sorted([ANONYMIZED] * 20 + [STUDY])
+    assert len({e.subject for e in distinct if e.type == ANONYMIZED}) == 20
+    assert len(catalogue(http, stack, center)) == 20
+    stats = http.get(f"{stack.bridge_url}/stats", timeout=10).json()
+    assert sum(stats[name]["duplicates_injected"] for name in TRIGGERS) > 0
+
+
+def test_functions_crashing_mid_package_recover_on_redelivery(
+    stack: Any, http: requests.Session, watch: Callable[[str], TopicWatcher]
+) -> None:
+    events = watch(EVENTS)
+    center = f"center-{uuid.uuid4().hex[:8]}"
+    count = 24
+    bucket = storage(stack).bucket(stack.bucket("ingest"))
+    bucket.blob(f"{center}/study.zip").upload_from_string(
+        zipped({f"{n}.dcm": data for n, data in enumerate(study(count, seed=41))})
+    )
+    mine = of_center(center)
+    # Kill the functions host as soon as the first images are done: the rest are mid-way.
+    events.wait_for(lambda f: any(mine(e) for e in f), 60)
+    host = stack.processes["functions"]
+    os.killpg(host.pgid, signal.SIGKILL)
+    while group_members(host.pgid):
+        time.sleep(0.02)
+    stack.restart("functions")
+
+    seen = events.wait_for(lambda f: any(e.type == STUDY and mine(e) for e in f), 120)
+    distinct = {e.id: e for e in seen if mine(e)}.values()
+    assert sorted(e.type for e in distinct) == sorted([ANONYMIZED] * count + [STUDY])
+    assert len(catalogue(http, stack, center)) == count
+    assert list(storage(stack).list_blobs(stack.bucket("ingest"), prefix=f"{center}/")) == []

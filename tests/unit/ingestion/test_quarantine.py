@@ -1,0 +1,114 @@
+"""Nothing lost, nothing leaked: every kind of bad input ends in quarantine with its reason."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from functions import bootstrap
+from functions.ingestion import names
+from functions.ingestion.domain import IngestionLimits
+from functions.ingestion.entrypoints import ingestion_on_upload
+from shared.adapters.memory_blob_store import InMemoryBlobStore
+from tests.unit.ingestion.conftest import deliver_entries
+from tests.unit.ingestion.helpers import study, upload, zipped
+
+PHI_NAME = "center-1/DOE_JANE_1962.dcm"
+
+
+def rejections(p: bootstrap.Platform) -> list[dict[str, object]]:
+    return [e.payload.model_dump() for e in p.publisher.messages(names.EVENTS_TOPIC)
+            if e.type.endswith("image.rejected.v1")]  # fmt: skip
+
+
+def assert_quarantined(
+    p: bootstrap.Platform, blobs: InMemoryBlobStore, reason: str, original: bytes | None
+) -> dict[str, object]:
+    [event] = rejections(p)
+    assert event["reason"] == reason
+    # The object name may hold PHI: neither the event nor the quarantine name carries it.
+    assert "DOE" not in json.dumps(event)
+    quarantine = p.settings.bucket("quarantine")
+    name = str(event["quarantine_uri"]).split("/", 3)[3]
+    report = json.loads(blobs.read_bytes(quarantine, f"{name}.reason.json"))
+    assert report["reason"] == reason and report["rejection_id"] == event["rejection_id"]
+    if original is not None:
+        assert blobs.read_bytes(quarantine, name) == original
+    return event
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"just some text, not an image" * 20, "not_dicom"),
+        (b"", "not_dicom"),
+    ],
+)
+def test_not_dicom(
+    platform: bootstrap.Platform, blobs: InMemoryBlobStore, content: bytes, reason: str
+) -> None:
+    ingestion_on_upload(upload(platform, PHI_NAME, content))
+    assert_quarantined(platform, blobs, reason, content)
+    assert blobs.list_names(platform.settings.bucket("ingest")) == []
+    assert blobs.list_names(platform.settings.bucket("anonymized")) == []
+
+
+def test_burned_in_annotation_is_quarantined_not_anonymized(
+    platform: bootstrap.Platform, blobs: InMemoryBlobStore
+) -> None:
+    [data] = study(burned_in="YES")
+    ingestion_on_upload(upload(platform, PHI_NAME, data))
+    assert_quarantined(platform, blobs, "burned_in_annotation", data)
+    assert blobs.list_names(platform.settings.bucket("anonymized")) == []
+
+
+def test_oversize_is_quarantined_unread(
+    platform: bootstrap.Platform, blobs: InMemoryBlobStore
+) -> None:
+    [data] = study()
+    service = bootstrap.ingestion_service(platform)
+    service.limits = IngestionLimits(max_file_bytes=len(data) - 1)
+    ingestion_on_upload(upload(platform, PHI_NAME, data))
+    assert_quarantined(platform, blobs, "too_large", data)
+    assert blobs.reads == 0
+
+
+def test_upload_outside_a_center_folder(
+    platform: bootstrap.Platform, blobs: InMemoryBlobStore
+) -> None:
+    [data] = study()
+    ingestion_on_upload(upload(platform, "scan.dcm", data))
+    event = assert_quarantined(platform, blobs, "missing_center", data)
+    assert event["data_source"] == "unknown-center"
+
+
+def test_zip_bomb_is_refused_as_a_whole(
+    platform: bootstrap.Platform, blobs: InMemoryBlobStore
+) -> None:
+    bomb = zipped({"a.dcm": b"\0" * (8 * 1024 * 1024)})
+    service = bootstrap.ingestion_service(platform)
+    service.limits = IngestionLimits(max_zip_bytes=4 * 1024 * 1024)
+    ingestion_on_upload(upload(platform, "center-1/study.zip", bomb, content_type="x"))
+    assert_quarantined(platform, blobs, "zip_bomb", bomb)
+    assert platform.publisher.messages(names.COMMANDS_TOPIC) == []
+
+
+def test_corrupt_zip(platform: bootstrap.Platform, blobs: InMemoryBlobStore) -> None:
+    broken = b"PK\x03\x04 not really a zip"
+    ingestion_on_upload(upload(platform, "center-1/study.zip", broken))
+    assert_quarantined(platform, blobs, "zip_corrupt", broken)
+
+
+def test_high_ratio_entry_is_a_bomb_and_the_rest_of_the_package_goes_on(
+    platform: bootstrap.Platform, blobs: InMemoryBlobStore
+) -> None:
+    [good] = study()
+    package = zipped({"1.dcm": good, "2.dcm": b"\0" * (4 * 1024 * 1024)})
+    ingestion_on_upload(upload(platform, "center-1/study.zip", package))
+    deliver_entries(platform)
+    [event] = rejections(platform)
+    assert event["reason"] == "zip_bomb" and event["entry_index"] == 1
+    types = platform.publisher.types(names.EVENTS_TOPIC)
+    assert types.count("co.saludtech.ingestion.image.anonymized.v1") == 1
+    assert types[-1] == "co.saludtech.ingestion.study.ingested.v1"
