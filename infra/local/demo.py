@@ -3,14 +3,21 @@
 It does what a user would do by hand (the README lists the same steps as curl and gcloud
 commands): create a PRO subscription over HTTP, pay it with a card the sandbox declines, pay
 it again with one it approves, and shows the command outcomes, the stored subscription and
-the events that were published, as they arrive.
+the events that were published, as they arrive. Then it uploads a synthetic DICOM image
+full of planted PHI to the ingest bucket with the storage client, waits for ImageAnonymized
+and shows the catalogue record. `python -m infra.local.demo` runs it against a stack started
+with `up --detach`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import os
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import requests
@@ -116,7 +123,73 @@ def run_demo(stack: LocalStack, console: Console) -> bool:
     finally:
         watch.close()
         http.close()
-    return ok
+    return run_ingestion_demo(stack, console) and ok
+
+
+@contextlib.contextmanager
+def _emulator_env(stack: LocalStack) -> Iterator[None]:
+    # The storage client reads STORAGE_EMULATOR_HOST when it is built.
+    previous = {key: os.environ.get(key) for key in stack.env}
+    os.environ.update(stack.env)
+    try:
+        yield
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def run_ingestion_demo(stack: LocalStack, console: Console) -> bool:
+    """Upload one image as a health center would; show the event and the catalogue record."""
+    from google.cloud import storage  # type: ignore[attr-defined]
+
+    from functions.ingestion.domain import Upload
+    from infra.samples.synthetic_dicom import make_study
+
+    console.rule("[bold]Demo: a DICOM upload, de-identified, stored and catalogued")
+    http = requests.Session()
+    with _emulator_env(stack):
+        watch = _EventWatch(stack.project_id, "ingestion-events")
+        try:
+            [image] = make_study(
+                patient_name="DOE^JANE", n_series=1, n_instances=1, with_sr=False,
+                seed=uuid.uuid4().int % 10_000,
+            )  # fmt: skip
+            data = io.BytesIO()
+            image.save_as(data, enforce_file_format=True)
+            bucket = storage.Client(project=stack.project_id).bucket(stack.bucket("ingest"))
+            blob = bucket.blob(f"hospital-demo/{uuid.uuid4().hex[:8]}.dcm")
+            blob.metadata = {"pathology": "nodule", "clinical_history": "smoker, 20 years"}
+            started = time.perf_counter()
+            blob.upload_from_string(data.getvalue(), content_type="application/dicom")
+            unit_id = Upload(bucket.name, blob.name, int(blob.generation), 0).unit_id
+            console.print(f"  uploaded gs://{bucket.name}/{blob.name} (patient DOE^JANE)")
+            event = _wait_for_event(watch, unit_id)
+        finally:
+            watch.close()
+    if event is None or not event.get("ce-type", "").endswith("image.anonymized.v1"):
+        console.print("[red]✗[/] no ImageAnonymized event within 30 s")
+        return False
+    elapsed = (time.perf_counter() - started) * 1000
+    image_id = event.get("ce-subject", "")
+    console.print(f"[green]✓[/] ImageAnonymized {image_id} in {elapsed:.0f} ms")
+    record = http.get(
+        f"{stack.functions_url}/ingestion_queries_http/images/{image_id}", timeout=10
+    ).json()
+    console.print("  GET /ingestion_queries_http/images/<image_id> →")
+    console.print_json(json.dumps(record))
+    return bool(record.get("image_id") == image_id)
+
+
+def _wait_for_event(watch: _EventWatch, correlation_id: str) -> dict[str, str] | None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for event in watch.drain():
+            if event.get("ce-correlationid") == correlation_id:
+                return event
+    return None
 
 
 def _show_events(console: Console, watch: _EventWatch, expected: int) -> None:
@@ -137,3 +210,7 @@ def _show_events(console: Console, watch: _EventWatch, expected: int) -> None:
             json.dumps(summary),
         )
     console.print(table)
+
+
+if __name__ == "__main__":
+    raise SystemExit(0 if run_demo(LocalStack.attach(), Console()) else 1)
