@@ -29,6 +29,7 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -144,12 +145,12 @@ def child(tool: str, list_file: Path, out_dir: Path) -> None:
                       "bytes": size, "seconds": seconds, "peak_rss_mb": peak_kb / 1024}))
 
 
-def measure(tool: str, list_file: Path, work: Path, repeat: int) -> dict[str, object] | None:
+def measure(tool: str, list_file: Path, work: Path, repeat: int) -> dict[str, Any] | None:
     module = PEER_MODULE.get(tool)
     if module is not None and importlib.util.find_spec(module) is None:
         print(f"skip {tool}: not installed (pip install -r requirements-bench.txt)")
         return None
-    best: dict[str, object] | None = None
+    best: dict[str, Any] | None = None
     for _ in range(repeat):
         out_dir = work / f"out-{tool}"
         shutil.rmtree(out_dir, ignore_errors=True)
@@ -163,7 +164,7 @@ def measure(tool: str, list_file: Path, work: Path, repeat: int) -> dict[str, ob
             print(f"skip {tool}: child failed ({done.stderr.strip().splitlines()[-1:]})")
             return None
         row = json.loads(done.stdout.strip().splitlines()[-1])
-        if best is None or row["seconds"] < best["seconds"]:  # type: ignore[operator]
+        if best is None or row["seconds"] < best["seconds"]:
             best = row
     return best
 
@@ -208,33 +209,33 @@ def rate(files: list[Path]) -> tuple[int, int, int, dict[str, int]]:
 def ours_ok(path: Path) -> bool:
     from functions.ingestion.deid import Deidentifier
 
-    global _OURS
-    if _OURS is None:
-        _OURS = Deidentifier(BENCH_KEY)
-    return bool(_OURS.deidentify(path, "bench-center", None).ok)
+    engine = _OURS.get("engine")
+    if engine is None:
+        engine = _OURS["engine"] = Deidentifier(BENCH_KEY)
+    return bool(engine.deidentify(path, "bench-center", None).ok)
 
 
-_OURS = None
+_OURS: dict[str, Any] = {}
 
 
-def print_table(title: str, rows: dict[str, dict[str, object]]) -> None:
+def print_table(title: str, rows: dict[str, dict[str, Any]]) -> None:
     base = rows.get("pydicom")
-    base_mbps = (base["bytes"] / 1e6 / base["seconds"]) if base else None  # type: ignore[operator]
+    base_mbps = (base["bytes"] / 1e6 / base["seconds"]) if base else None
     header = (f"{'tool':<10} {'files':>6} {'ok':>5} {'failed':>6} {'seconds':>8} {'MB/s':>8} "
               f"{'files/s':>8} {'x pydicom':>9} {'peak RSS MB':>11}")
     print(f"\n{title}")
     print(header)
     print("-" * len(header))
     for tool, r in rows.items():
-        mbps = r["bytes"] / 1e6 / r["seconds"]  # type: ignore[operator]
-        fps = r["files"] / r["seconds"]  # type: ignore[operator]
+        mbps = r["bytes"] / 1e6 / r["seconds"]
+        fps = r["files"] / r["seconds"]
         ratio = f"{mbps / base_mbps:.2f}" if base_mbps else "n/a"
         print(f"{tool:<10} {r['files']:>6} {r['ok']:>5} {r['failed']:>6} "
               f"{r['seconds']:>8.2f} {mbps:>8.1f} {fps:>8.1f} {ratio:>9} "
               f"{r['peak_rss_mb']:>11.1f}")
     if "ours" in rows:
         ours = rows["ours"]
-        ours_mbps = ours["bytes"] / 1e6 / ours["seconds"]  # type: ignore[operator]
+        ours_mbps = ours["bytes"] / 1e6 / ours["seconds"]
         ratios = []
         for peer in ("dicognito", "dcmanon", "pydicom"):
             if peer in rows:

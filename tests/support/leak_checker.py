@@ -112,7 +112,7 @@ def collect_identity(
 ) -> Identity:
     """Gather names, IDs, free text, instance UIDs and dates of the input, at every depth."""
     ident = Identity()
-    skip = set()
+    skip: set[str] = set()
     if keep_institution:
         skip |= INSTITUTION_KEYWORDS
     if keep_device:
@@ -174,9 +174,8 @@ def check_output(
             if elem.tag.is_private_creator:
                 creator_ok = str(elem.value).strip() in allowed_private_creators
             else:
-                creator_ok = bool(elem.private_creator) and (
-                    elem.private_creator.strip() in allowed_private_creators
-                )
+                creator = elem.private_creator or ""
+                creator_ok = bool(creator) and creator.strip() in allowed_private_creators
             if not creator_ok:
                 findings.append(Finding("private_tag", where, str(elem.tag)))
             continue

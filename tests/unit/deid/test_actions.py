@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
+from pydicom.uid import UID
 
 from functions.ingestion.deid.actions import Action, IodContext, resolve
 from functions.ingestion.deid.pseudonyms import Pseudonymizer
@@ -120,7 +121,7 @@ def test_z_d_on_ct_empties_and_on_sr_dummies(run: Run) -> None:
     _, ct = run(minimal(ContentDate="20240105"))
     assert ct is not None and ct.ContentDate == ""
     sr = minimal(ContentDate="20240105", Modality="SR", SOPClassUID=SR)
-    sr.file_meta.MediaStorageSOPClassUID = SR
+    sr.file_meta.MediaStorageSOPClassUID = UID(SR)
     _, out = run(sr)
     assert out is not None and out.ContentDate == "19000101"
 
@@ -200,7 +201,7 @@ def test_sr_content_tree_is_deidentified_at_every_depth(run: Run) -> None:
                                                TextValue="seen by HOUSE")]))
     ds = minimal(SOPClassUID=SR, Modality="SR", ValueType="CONTAINER",
                  ContentSequence=Sequence([text, person, when, uidref, deep]))
-    ds.file_meta.MediaStorageSOPClassUID = SR
+    ds.file_meta.MediaStorageSOPClassUID = UID(SR)
     _, out = run(ds)
     assert out is not None
     content = out.ContentSequence

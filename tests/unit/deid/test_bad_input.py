@@ -15,6 +15,7 @@ from pydicom.encaps import encapsulate
 from pydicom.sequence import Sequence
 from pydicom.uid import (
     JPEG2000,
+    UID,
     DeflatedExplicitVRLittleEndian,
     HTJ2KLossless,
     JPEG2000Lossless,
@@ -24,7 +25,7 @@ from pydicom.uid import (
     RLELossless,
 )
 
-from functions.ingestion.deid import Deidentifier, Rejection
+from functions.ingestion.deid import Deidentifier, DeidResult, Rejection
 from infra.samples.synthetic_dicom import make_study
 
 from .conftest import Run
@@ -86,7 +87,7 @@ def test_encapsulated_syntaxes_copy_fragments_verbatim(syntax: str) -> None:
     ds.PixelData = encapsulate(frames, has_bot=True)
     ds["PixelData"].VR = "OB"
     ds["PixelData"].is_undefined_length = True
-    ds.file_meta.TransferSyntaxUID = syntax
+    ds.file_meta.TransferSyntaxUID = UID(syntax)
     data = to_bytes(ds)
     out = io.BytesIO()
     result = Deidentifier(KEY).deidentify(data, CENTER, out)
@@ -105,7 +106,7 @@ def test_deflated_transfer_syntax() -> None:
     assert result.ok, result.reason
 
 
-def _run_bytes(data: bytes) -> tuple[object, bytes]:
+def _run_bytes(data: bytes) -> tuple[DeidResult, bytes]:
     out = io.BytesIO()
     result = Deidentifier(KEY).deidentify(data, CENTER, out)
     return result, out.getvalue()
@@ -175,8 +176,8 @@ def test_sources_and_outputs_of_every_kind(tmp_path: Path) -> None:
 
     deid = Deidentifier(KEY)
     outputs = []
-    for source in (data, bytearray(data), path, str(path), io.BytesIO(data),
-                   io.BufferedReader(Unseekable(data))):
+    unseekable: object = io.BufferedReader(Unseekable(data))  # type: ignore[type-var]
+    for source in (data, bytearray(data), path, str(path), io.BytesIO(data), unseekable):
         out = io.BytesIO()
         result = deid.deidentify(source, CENTER, out)  # type: ignore[arg-type]
         assert result.ok, (type(source), result.reason)

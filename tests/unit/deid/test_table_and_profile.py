@@ -34,8 +34,11 @@ def test_every_row_is_well_formed(row: tuple[str, str, str, str]) -> None:
         return
     # The transcription names the same attribute as pydicom's data dictionary.
     described = dictionary_description(int(tag, 16))
-    norm = lambda s: re.sub(r"[^a-z]", "", s.lower())  # noqa: E731
-    assert norm(described) == norm(name)
+    assert _norm(described) == _norm(name)
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[^a-z]", "", text.lower())
 
 
 def test_every_basic_action_code_is_used() -> None:
