@@ -117,8 +117,10 @@ class TreeWalker:
         for elem in elements:
             tag = elem.tag
             group = tag >> 16
-            if tag & 0xFFFF == 0:
-                continue  # group lengths are retired and become wrong after edits
+            if tag & 0xFFFF == 0 or group == 0x0002:
+                # Group lengths are retired and become wrong after edits; file meta inside
+                # the data set is invalid (the meta is rebuilt) and may name the sender.
+                continue
             if group & 1:
                 private.append(elem)
                 continue

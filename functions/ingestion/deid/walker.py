@@ -214,8 +214,10 @@ class Walker:
         private_tags: list[int] = []
         for tag in list(ds.keys()):
             group = tag >> 16
-            if tag & 0xFFFF == 0:
-                del ds[tag]  # group lengths are retired and become wrong after edits
+            if tag & 0xFFFF == 0 or group == 0x0002:
+                # Group lengths are retired and become wrong after edits; file meta inside
+                # the data set is invalid (the meta is rebuilt) and may name the sender.
+                del ds[tag]
                 continue
             if group & 1:
                 private_tags.append(tag)

@@ -235,3 +235,13 @@ def test_result_never_carries_phi(run: Run) -> None:
     text = json.dumps(result.as_dict())
     for value in ("PEREZ", "LUCIA", "778812", "ACC-55", "20240105", ds.SOPInstanceUID):
         assert value not in text
+
+
+def test_file_meta_elements_inside_the_data_set_are_dropped(run: Run) -> None:
+    nested = item(Manufacturer="ACME")
+    nested.add_new(0x00020016, "AE", "SENDER_PACS")  # Source Application Entity Title
+    ds = minimal(ContributingEquipmentSequence=Sequence([nested]))
+    result, out = run(ds)
+    assert result.ok and out is not None
+    assert 0x00020016 not in out.ContributingEquipmentSequence[0]
+    assert "SourceApplicationEntityTitle" not in out.file_meta
