@@ -4,7 +4,7 @@ The Pub/Sub emulator's push retries a failing endpoint every second forever, ign
 filters and drops orderingKey, so the bridge pulls instead and does what Eventarc and
 Pub/Sub do in the cloud: exponential backoff between attempts (the topology's retry
 policy), dead-lettering after max_delivery_attempts, filters, and at most N concurrent
-deliveries per subscription. A message stays leased (the streaming pull client extends its
+deliveries per subscription. A message stays leased (subscription_leases.py extends its
 deadline) until its final outcome, so if the bridge dies mid-retry Pub/Sub redelivers it.
 It can inject chaos (see chaos.py) and serves an admin API (see bridge_admin.py).
 
@@ -25,12 +25,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import requests
 from google.api_core import exceptions as google_exceptions
 from google.cloud import pubsub_v1
-from google.cloud.pubsub_v1.subscriber.scheduler import ThreadScheduler
 from requests.adapters import HTTPAdapter
 
 from infra.local.bridge_admin import AdminServer
@@ -43,6 +41,7 @@ from infra.local.eventarc_envelope import (
     rfc3339,
     storage_finalized_event,
 )
+from infra.local.subscription_leases import Lease, LeaseKeeper
 from infra.local.topology import (
     DEFAULT_TOPOLOGY_PATH,
     TriggerSubscription,
@@ -59,17 +58,7 @@ SUBSCRIPTION_WAIT_SECONDS = 30.0
 class DeliveryJob:
     pulled: PulledMessage
     event: EventDelivery
-    lease: Any  # google.cloud.pubsub_v1.subscriber.message.Message: ack() ends the lease
-
-
-def pulled_message(message: Any) -> PulledMessage:
-    return PulledMessage(
-        message_id=str(message.message_id),
-        data=bytes(message.data),
-        attributes=dict(message.attributes),
-        publish_time=message.publish_time,
-        ordering_key=str(message.ordering_key or ""),
-    )
+    lease: Lease  # ack() ends it; until then the message is Pub/Sub's to redeliver
 
 
 class SubscriptionPump:
@@ -99,13 +88,23 @@ class SubscriptionPump:
         self._stopping = threading.Event()
         self._deliveries = ThreadPoolExecutor(concurrency, thread_name_prefix=spec.name)
         self._session = requests.Session()
+        # No proxy or netrc lookups per request (loopback only): a large share of the CPU.
+        self._session.trust_env = False
         # Room for every worker plus a duplicate each, so connections are reused.
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=concurrency * 2)
         self._session.mount("http://", adapter)
         self._reorder: ReorderBuffer[DeliveryJob] = ReorderBuffer(
             spec.name, chaos, self._submit, self._count_shuffle
         )
-        self._streaming: Any = None
+        self._leases = LeaseKeeper(
+            subscriber,
+            self.path,
+            spec.policy.ack_deadline_seconds,
+            # Leased but undelivered messages wait in the executor or the reorder buffer;
+            # twice the concurrency keeps workers busy without hoarding the backlog.
+            max_outstanding=concurrency * 2,
+            on_message=self._on_message,
+        )
 
     @property
     def path(self) -> str:
@@ -113,42 +112,30 @@ class SubscriptionPump:
 
     @property
     def running(self) -> bool:
-        return self._streaming is not None and not self._streaming.done()
+        return self._leases.running
 
     def start(self) -> None:
-        flow = pubsub_v1.types.FlowControl(
-            # Leased but undelivered messages wait in the executor or the reorder buffer;
-            # twice the concurrency keeps workers busy without hoarding the backlog.
-            max_messages=self._concurrency * 2,
-            max_lease_duration=3600,
-        )
-        # The callback only hands messages on, so two threads suffice.
-        callbacks = ThreadPoolExecutor(2, thread_name_prefix=f"{self.spec.name}-callback")
-        scheduler = ThreadScheduler(callbacks)
-        self._streaming = self._subscriber.subscribe(
-            self.path, callback=self._on_message, flow_control=flow, scheduler=scheduler
-        )
+        self._leases.start()
 
     def stop(self) -> None:
-        self._stopping.set()
+        self._stopping.set()  # retry loops end without acking
         self._reorder.close()
-        if self._streaming is not None:
-            self._streaming.cancel()
         self._deliveries.shutdown(wait=False, cancel_futures=True)
+        self._leases.stop()
 
     # -- receiving -------------------------------------------------------------------------
 
-    def _on_message(self, message: Any) -> None:
+    def _on_message(self, lease: Lease) -> None:
         self.stats.add("received")
-        pulled = pulled_message(message)
+        pulled = lease.message
         event = self._event_for(pulled)
         if event is None:
             # Not for this function (filter, other bucket or event type): Pub/Sub and
             # Eventarc acknowledge such messages without delivering them.
-            message.ack()
+            lease.ack()
             self.stats.add("filtered")
             return
-        job = DeliveryJob(pulled=pulled, event=event, lease=message)
+        job = DeliveryJob(pulled=pulled, event=event, lease=lease)
         if self._reorder.enabled():
             self._reorder.add(job)
         else:
@@ -315,8 +302,9 @@ class Bridge:
             pump.start()
 
     def stop(self) -> None:
-        for pump in self.pumps:
-            pump.stop()
+        # In parallel: each pump may wait up to a Pull's long poll.
+        with ThreadPoolExecutor(max(1, len(self.pumps))) as pool:
+            list(pool.map(SubscriptionPump.stop, self.pumps))
 
     def status(self) -> dict[str, object]:
         return {
