@@ -13,6 +13,8 @@ from functions.ingestion.deid import Deidentifier, DeidOptions, DeidResult
 from functions.ingestion.deid import engine as engine_module
 from functions.ingestion.deid.element_tree import NeedsFullParser
 
+from tests.support.leak_checker import check_output, collect_identity, read_full
+
 from .helpers import CENTER, KEY, to_bytes
 
 Run = Callable[..., tuple[DeidResult, Dataset | None]]
@@ -41,6 +43,17 @@ def run(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Run:
         if not result.ok:
             assert out.getvalue() == b"", "nothing may be written for a rejected object"
             return result, None
+        # Every output of every test also goes through the independent checker.
+        opts = options or DeidOptions()
+        ident = collect_identity(
+            read_full(data),
+            keep_institution=opts.retain_institution_identity,
+            keep_device=opts.retain_device_identity,
+            clean_descriptors=opts.clean_descriptors,
+        )
+        creators = frozenset(s.creator for s in opts.retain_safe_private)
+        findings = check_output(out.getvalue(), ident, creators)
+        assert not findings, [str(f) for f in findings]
         return result, pydicom.dcmread(io.BytesIO(out.getvalue()))
 
     return _run
