@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from infra.local.topology import tap_subscription_name
 
@@ -69,33 +69,42 @@ def tail_events(
     stop: threading.Event,
     include_backlog: bool = False,
 ) -> None:
-    """Stream every tap subscription until `stop` is set; on_event is called per event."""
+    """Pull every tap subscription until `stop` is set; on_event is called per event."""
     from google.cloud import pubsub_v1  # the CLI's other commands do not pay for gRPC
+
+    from infra.local.subscription_leases import Lease, LeaseKeeper
 
     started = datetime.now(UTC)
     subscriber = pubsub_v1.SubscriberClient()
     lock = threading.Lock()  # one event printed at a time
 
-    def callback_for(topic: str) -> Callable[[Any], None]:
-        def callback(message: Any) -> None:
-            message.ack()
-            if not include_backlog and message.publish_time < started:
-                return
-            with lock:
-                on_event(decode_event(topic, bytes(message.data), dict(message.attributes)))
+    def handler_for(topic: str) -> Callable[[Lease], None]:
+        def handle(lease: Lease) -> None:
+            message = lease.message
+            if include_backlog or message.publish_time >= started:
+                with lock:
+                    on_event(decode_event(topic, message.data, message.attributes))
+            lease.ack()
 
-        return callback
+        return handle
 
-    streams = [
-        subscriber.subscribe(
+    # Unary pulls, like the bridge: a streaming pull left behind by an earlier `tail` would
+    # keep taking a share of the events in the emulator (see subscription_leases.py).
+    keepers = [
+        LeaseKeeper(
+            subscriber,
             subscriber.subscription_path(project, tap_subscription_name(topic)),
-            callback=callback_for(topic),
+            ack_deadline_seconds=10,
+            max_outstanding=100,
+            on_message=handler_for(topic),
         )
         for topic in topics
     ]
+    for keeper in keepers:
+        keeper.start()
     try:
         stop.wait()
     finally:
-        for stream in streams:
-            stream.cancel()
-        subscriber.close()
+        # Each stop waits for its pending Pull to return: wait for all of them at once.
+        with ThreadPoolExecutor(max(1, len(keepers))) as pool:
+            list(pool.map(LeaseKeeper.stop, keepers))

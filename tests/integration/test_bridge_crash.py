@@ -43,3 +43,18 @@ def test_message_in_flight_when_the_bridge_crashes_is_redelivered(
     records = probe_stack.wait_for("probe_slow", case, 2, timeout=30)
     assert [r["attributes"]["id"] for r in records] == [message_id, message_id]
     assert probe_stack.stats(SUBSCRIPTION)["acked"] == 1
+
+
+def test_messages_published_right_after_a_bridge_restart_arrive_promptly(
+    probe_stack: ProbeStack,
+) -> None:
+    # The emulator hands messages to Pulls whose client has gone: a restart that left any
+    # behind would hold these messages back for a whole ack deadline (60 s here).
+    stack = probe_stack.stack
+    stack.restart("bridge")
+    publisher, _, _ = probe_stack.clients()
+    case = uuid.uuid4().hex
+    topic = publisher.topic_path(stack.project_id, "probe-in")
+    for future in [publisher.publish(topic, b"{}", case=case, n=str(n)) for n in range(20)]:
+        future.result(timeout=10)
+    assert len(probe_stack.wait_for("probe_record", case, 20, timeout=8)) == 20
