@@ -106,8 +106,8 @@ class IngestionService:
         """Handle one finalized object of the ingest bucket; returns what became of it."""
         if upload.bucket != self.ingest_bucket:
             return "ignored"
-        if self._replay(upload.unit_id):
-            self._remove_original(upload)
+        if upload.is_package and self._replay(upload.unit_id):
+            self._remove_original(upload)  # a refused package, recorded already
             return "duplicate"
         unit = Unit(
             unit_id=upload.unit_id,
@@ -122,6 +122,10 @@ class IngestionService:
         if upload.is_package:
             return self._fan_out(unit)
         try:
+            # No inbox lookup first: a redelivery usually finds the original deleted (and
+            # replays the record then); one that finds it still there (a crash before the
+            # delete, a racing duplicate) redoes the work, meets its own output (same
+            # digest) and its own inbox record, and publishes the same event again.
             source = self.blobs.open_read(
                 upload.bucket, upload.name, generation=upload.generation, size=upload.size
             )
