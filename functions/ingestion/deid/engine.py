@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import re
+import uuid
 import warnings
+from pathlib import Path
 from typing import BinaryIO
 
 from pydicom import config as pydicom_config
@@ -165,15 +168,22 @@ class Deidentifier:
         self,
         source: Source,
         center_id: str,
-        output: BinaryIO | None = None,
+        output: BinaryIO | str | os.PathLike[str] | None = None,
         *,
         record_changes: bool = False,
     ) -> DeidResult:
         """De-identify one object from bytes, a path or a binary stream.
 
-        With ``output`` None nothing is written (dry run); ``record_changes`` lists the
-        attributes changed (paths of keywords, tags and actions: never values).
+        ``output`` is a binary stream or a path (written atomically, only on success). With
+        ``output`` None nothing is written (dry run); ``record_changes`` lists the attributes
+        changed (paths of keywords, tags and actions: never values).
         """
+        if isinstance(output, (str, os.PathLike)):
+            return self._to_path(source, center_id, Path(output), record_changes)
+        return self._to_stream(source, center_id, output, record_changes)
+
+    def _to_stream(self, source: Source, center_id: str, output: BinaryIO | None,
+                   record_changes: bool) -> DeidResult:
         try:
             opened = open_source(source)
         except OSError as exc:
@@ -193,6 +203,19 @@ class Deidentifier:
             return self._reject(Rejection.INTERNAL_ERROR, type(exc).__name__)
         finally:
             opened.close()
+
+    def _to_path(self, source: Source, center_id: str, target: Path,
+                 record_changes: bool) -> DeidResult:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.partial")
+        try:
+            with partial.open("wb") as fp:
+                result = self.deidentify(source, center_id, fp, record_changes=record_changes)
+            if result.ok:
+                partial.replace(target)
+            return result
+        finally:
+            partial.unlink(missing_ok=True)
 
     def _walker(
         self, ds: Dataset, center_id: str, patient_key: str, changes: list[Change] | None

@@ -12,7 +12,6 @@ from pydicom.dataset import Dataset
 from functions.ingestion.deid import Deidentifier, DeidOptions, DeidResult
 from functions.ingestion.deid import engine as engine_module
 from functions.ingestion.deid.element_tree import NeedsFullParser
-
 from tests.support.leak_checker import check_output, collect_identity, read_full
 
 from .helpers import CENTER, KEY, to_bytes

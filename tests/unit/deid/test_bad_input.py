@@ -237,3 +237,14 @@ def test_streams_positioned_past_their_start(path: str, monkeypatch: pytest.Monk
             result = Deidentifier(KEY).deidentify(source, CENTER, out)
             assert result.ok, result.reason
             assert out.getvalue() == expected.getvalue()
+
+
+def test_output_to_a_path_is_written_only_on_success(tmp_path: Path) -> None:
+    data = to_bytes(make_study(n_series=1, n_instances=1, with_sr=False)[0])
+    target = tmp_path / "out" / "clean.dcm"
+    result = Deidentifier(KEY).deidentify(data, CENTER, target)
+    assert result.ok
+    assert target.read_bytes()[128:132] == b"DICM"
+    refused = tmp_path / "out" / "refused.dcm"
+    assert not Deidentifier(KEY).deidentify(b"junk", CENTER, str(refused)).ok
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["clean.dcm"]
