@@ -145,11 +145,24 @@ class TriggerSubscription(BaseModel):
     bucket: str | None = None
 
 
+class IndexField(_Strict):
+    field: str
+    order: Literal["ASCENDING", "DESCENDING"] = "ASCENDING"
+
+
+class FirestoreIndex(_Strict):
+    """A composite index, for Terraform: the emulator does not enforce indexes."""
+
+    collection: str
+    fields: list[IndexField] = Field(min_length=2)
+
+
 class Topology(_Strict):
     version: Literal[1] = 1
     buckets: dict[str, Bucket] = Field(default_factory=dict)
     topics: list[str] = Field(default_factory=list)
     functions: dict[str, Function] = Field(default_factory=dict)
+    firestore_indexes: list[FirestoreIndex] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Topology:
