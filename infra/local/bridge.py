@@ -28,7 +28,7 @@ from pathlib import Path
 
 import requests
 from google.api_core import exceptions as google_exceptions
-from google.cloud import pubsub_v1
+from google.cloud import pubsub_v1  # type: ignore[attr-defined,unused-ignore]
 from requests.adapters import HTTPAdapter
 
 from infra.local.bridge_admin import AdminServer

@@ -125,6 +125,9 @@ def up(  # typer passes options by keyword
     bridge_port: Annotated[int | None, typer.Option(envvar="SALUDTECH_PORT_BRIDGE")] = None,
     free_ports: Annotated[bool, typer.Option(help="Pick free ports (ignores the others).")] = False,
     concurrency: Annotated[int, typer.Option(help="Deliveries at once per subscription.")] = 16,
+    demo: Annotated[
+        bool, typer.Option(help="Once up, run the demo flows (infra/local/demo.py).")
+    ] = False,
 ) -> None:
     """Start the emulators, fake-gcs-server, the functions host and the bridge."""
     state_file = state_dir / "stack.json"
@@ -172,6 +175,8 @@ def up(  # typer passes options by keyword
     console.print("\n[bold]In another shell:[/bold]")
     for line in _export_lines(stack):
         console.print(line, markup=False, soft_wrap=True)
+    if demo:
+        _run_demo(stack)
     if detach:
         console.print(f"\nDetached. `saludtech-local down --state-dir {state_dir}` stops it.")
         return
@@ -198,6 +203,18 @@ def up(  # typer passes options by keyword
         errors.print(f"[red]{dead} stopped unexpectedly; everything was stopped.[/red]")
         raise typer.Exit(1)
     console.print("Stopped.")
+
+
+def _run_demo(stack: LocalStack) -> None:
+    """The demo is a show, not a gate: if it fails, say so and keep the stack running."""
+    from infra.local.demo import run_demo  # every flow of the demo
+
+    os.environ.update(stack.env)  # the demo's own Pub/Sub and Storage clients
+    try:
+        if not run_demo(stack, console):
+            errors.print("[yellow]The demo did not finish as expected (see above).[/yellow]")
+    except Exception as error:
+        errors.print(f"[yellow]The demo failed: {error}[/yellow]")
 
 
 @app.command()

@@ -70,7 +70,8 @@ def tail_events(
     include_backlog: bool = False,
 ) -> None:
     """Pull every tap subscription until `stop` is set; on_event is called per event."""
-    from google.cloud import pubsub_v1  # the CLI's other commands do not pay for gRPC
+    # Imported here: the CLI's other commands do not pay for gRPC.
+    from google.cloud import pubsub_v1  # type: ignore[attr-defined,unused-ignore]
 
     from infra.local.subscription_leases import Lease, LeaseKeeper
 

@@ -2,6 +2,8 @@
 
 Each missing piece yields one message naming it and the exact command that installs it;
 the CLI prints them and exits with code 3 (EXIT_MISSING_PREREQUISITES).
+`python -m infra.local.prereqs` runs the check alone; it needs only the standard library,
+so it works before the virtualenv exists.
 """
 
 from __future__ import annotations
@@ -159,3 +161,20 @@ def check_prerequisites() -> Toolchain:
         raise MissingPrerequisitesError(problems)
     assert sdk_root is not None and java is not None
     return Toolchain(sdk_root=sdk_root, java=java)
+
+
+def main() -> int:
+    try:
+        toolchain = check_prerequisites()
+    except MissingPrerequisitesError as missing:
+        print("The local stack cannot start:", file=sys.stderr)
+        for problem in missing.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return EXIT_MISSING_PREREQUISITES
+    print(f"ok: Python {sys.version.split()[0]}, Google Cloud CLI at {toolchain.sdk_root} with "
+          f"the Pub/Sub and Firestore emulators, {toolchain.java}")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
