@@ -14,6 +14,7 @@ from typing import BinaryIO, Protocol
 from shared.errors import TransientError
 
 
+# Errors name the bucket, never the object: names of uploads may carry PHI.
 class BlobNotFound(Exception):
     """The object (or that generation of it) does not exist."""
 

@@ -213,4 +213,6 @@ def _show_events(console: Console, watch: _EventWatch, expected: int) -> None:
 
 
 if __name__ == "__main__":
-    raise SystemExit(0 if run_demo(LocalStack.attach(), Console()) else 1)
+    attached = LocalStack.attach()
+    os.environ.update(attached.env)
+    raise SystemExit(0 if run_demo(attached, Console()) else 1)

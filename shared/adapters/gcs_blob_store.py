@@ -65,8 +65,8 @@ class GcsBlobStore:
         blob = self._blob(bucket, name, generation)
         try:
             blob.reload()  # the size, so that seeking from the end needs no other request
-        except google_errors.NotFound as error:
-            raise BlobNotFound(f"{bucket}/{name}") from error
+        except google_errors.NotFound:
+            raise BlobNotFound(f"no such object in {bucket}") from None
         except _TRANSIENT as error:
             raise BlobUnavailable(f"gcs open: {type(error).__name__}") from error
         reader: BinaryIO = blob.open("rb", chunk_size=READ_CHUNK)
@@ -75,8 +75,8 @@ class GcsBlobStore:
     def read_bytes(self, bucket: str, name: str, *, generation: int | None = None) -> bytes:
         try:
             data: bytes = self._blob(bucket, name, generation).download_as_bytes(checksum=None)
-        except google_errors.NotFound as error:
-            raise BlobNotFound(f"{bucket}/{name}") from error
+        except google_errors.NotFound:
+            raise BlobNotFound(f"no such object in {bucket}") from None
         except _TRANSIENT as error:
             raise BlobUnavailable(f"gcs read: {type(error).__name__}") from error
         return data
@@ -100,8 +100,8 @@ class GcsBlobStore:
                 blob.upload_from_string(data, content_type=content_type, **precondition)
             else:
                 blob.upload_from_file(data, content_type=content_type, **precondition)
-        except google_errors.PreconditionFailed as error:
-            raise BlobExists(f"{bucket}/{name}") from error
+        except google_errors.PreconditionFailed:
+            raise BlobExists(f"the name is taken in {bucket}") from None
         except _TRANSIENT as error:
             raise BlobUnavailable(f"gcs write: {type(error).__name__}") from error
         return _info(blob)
@@ -123,8 +123,8 @@ class GcsBlobStore:
                 dst_name,
                 source_generation=src_generation,
             )
-        except google_errors.NotFound as error:
-            raise BlobNotFound(f"{src_bucket}/{src_name}") from error
+        except google_errors.NotFound:
+            raise BlobNotFound(f"no such object in {src_bucket}") from None
         except _TRANSIENT as error:
             raise BlobUnavailable(f"gcs copy: {type(error).__name__}") from error
         return _info(copied)

@@ -29,7 +29,7 @@ class InMemoryBlobStore:
         with self._lock:
             stored = self._objects.get((bucket, name))
         if stored is None or (generation is not None and stored.info.generation != generation):
-            raise BlobNotFound(f"{bucket}/{name}")
+            raise BlobNotFound(f"no such object in {bucket}")
         return stored
 
     def stat(self, bucket: str, name: str) -> BlobInfo | None:
@@ -60,7 +60,7 @@ class InMemoryBlobStore:
         content = data if isinstance(data, bytes) else data.read()
         with self._lock:
             if create_only and (bucket, name) in self._objects:
-                raise BlobExists(f"{bucket}/{name}")
+                raise BlobExists(f"the name is taken in {bucket}")
             info = BlobInfo(
                 bucket, name, next(self._generations), len(content), content_type,
                 dict(metadata or {}),

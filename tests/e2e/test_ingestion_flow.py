@@ -15,6 +15,7 @@ import pytest
 import requests
 
 import functions.ingestion.messages  # noqa: F401 - registers the types the watcher reads
+from infra.samples.synthetic_dicom import planted_phi
 from shared.envelope import Envelope
 from tests.e2e.conftest import TopicWatcher
 from tests.support.leak_checker import check_output, collect_identity, read_full
@@ -54,8 +55,9 @@ def test_a_file_uploaded_with_gcloud_is_anonymized_catalogued_and_queryable(
     [data] = study(seed=11)
     path = tmp_path / "scan.dcm"
     path.write_bytes(data)
+    # A name with PHI in it, as centers do: it must not reach events, logs or outputs.
     gcloud_cp(
-        stack, path, f"gs://{stack.bucket('ingest')}/{center}/scan.dcm",
+        stack, path, f"gs://{stack.bucket('ingest')}/{center}/DOE_JANE_1962.dcm",
         "--custom-metadata=pathology=nodule,clinical_history=smoker",
     )  # fmt: skip
 
@@ -76,6 +78,10 @@ def test_a_file_uploaded_with_gcloud_is_anonymized_catalogued_and_queryable(
     page = http.get(f"{base}/images", params={"center": center, "modality": "ct"}, timeout=10)
     assert [i["image_id"] for i in page.json()["items"]] == [image["image_id"]]
     assert http.get(f"{base}/images/nope", timeout=10).status_code == 404
+    logs = (stack.log_dir / "functions.log").read_text()
+    for secret in ("DOE", "JANE", "smoker", *planted_phi("DOE^JANE", "x", 11).values()[2:]):
+        assert secret not in logs
+        assert secret not in json.dumps(image)
 
 
 def test_bad_uploads_are_quarantined_with_their_reason(
