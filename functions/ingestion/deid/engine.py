@@ -244,7 +244,14 @@ class Deidentifier:
             return run_fast(self._engine, opened, center_id, output, record)
         except NeedsFullParser:
             opened.fp.seek(opened.origin)
-        return self._run_full(opened, center_id, output, record)
+        try:
+            return self._run_full(opened, center_id, output, record)
+        except (DeidFailure, MemoryError, RecursionError):
+            raise
+        except Exception as exc:
+            # The fast parser found this object irregular; whatever pydicom then trips on is
+            # the input's fault, not ours.
+            raise DeidFailure(Rejection.INVALID_DATASET, type(exc).__name__) from None
 
     def _run_full(
         self, opened: OpenedSource, center_id: str, output: BinaryIO | None, record: bool

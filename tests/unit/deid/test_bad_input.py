@@ -209,6 +209,7 @@ def test_damaged_files_never_crash_and_never_leak_in_reasons(
         assert planted not in text
     if not result.ok:
         assert result.reason is not None
+        assert result.reason is not Rejection.INTERNAL_ERROR, result.detail
         assert out.getvalue() == b""
 
 
