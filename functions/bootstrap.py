@@ -189,6 +189,9 @@ def ingestion_processor(p: Platform) -> MessageProcessor[IngestionUnitOfWork]:
 
 def ingestion_service(p: Platform) -> IngestionService:
     if "ingestion_service" not in p._cache:
+        import os
+
+        from functions.ingestion.domain import IngestionLimits
         from functions.ingestion.field_crypto import FieldCipher
         from functions.ingestion.pipeline import IngestionService
 
@@ -201,6 +204,7 @@ def ingestion_service(p: Platform) -> IngestionService:
             cipher=FieldCipher.from_settings(p.settings),
             collections=ingestion_collections(p),
             key=p.settings.hmac_key.get_secret_value().encode(),
+            limits=IngestionLimits.from_environment(os.environ),
         )
     service: IngestionService = p._cache["ingestion_service"]
     return service

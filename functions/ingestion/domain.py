@@ -29,12 +29,29 @@ _HISTORY_MAX = 16_384
 
 @dataclass(frozen=True)
 class IngestionLimits:
-    """Size limits; beyond them an upload is quarantined unread (configurable)."""
+    """Size limits; beyond them an upload is quarantined unread.
+
+    Configurable per deployment with SALUDTECH_INGEST_MAX_FILE_BYTES, _MAX_ZIP_BYTES,
+    _MAX_ENTRIES and _MAX_RATIO (see `from_environment`)."""
 
     max_file_bytes: int = 512 * MiB
     max_zip_bytes: int = 4 * GiB
     max_entries: int = 20_000
     max_ratio: float = 200.0
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str]) -> IngestionLimits:
+        def value(name: str, default: float) -> float:
+            raw = environ.get(f"SALUDTECH_INGEST_{name.upper()}", "").strip()
+            return float(raw) if raw else default
+
+        defaults = cls()
+        return cls(
+            max_file_bytes=int(value("max_file_bytes", defaults.max_file_bytes)),
+            max_zip_bytes=int(value("max_zip_bytes", defaults.max_zip_bytes)),
+            max_entries=int(value("max_entries", defaults.max_entries)),
+            max_ratio=value("max_ratio", defaults.max_ratio),
+        )
 
 
 @dataclass(frozen=True)

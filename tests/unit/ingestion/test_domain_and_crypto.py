@@ -28,6 +28,14 @@ def test_upload_from_event_data() -> None:
         Upload.from_event({"bucket": "b"})
 
 
+def test_limits_from_the_environment() -> None:
+    limits = IngestionLimits.from_environment(
+        {"SALUDTECH_INGEST_MAX_FILE_BYTES": "1048576", "SALUDTECH_INGEST_MAX_RATIO": "50"}
+    )
+    assert limits == IngestionLimits(max_file_bytes=1024 * 1024, max_ratio=50.0)
+    assert IngestionLimits.from_environment({}) == IngestionLimits()
+
+
 def test_block_count() -> None:
     assert [block_count(n) for n in (1, 64, 65, 128)] == [1, 1, 2, 2]
 
