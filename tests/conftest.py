@@ -1,9 +1,11 @@
 """Fixtures shared by every test: the local stack on the real emulators, started on demand.
 
 `stack`        one LocalStack for the session (the product's topology and main.py) on free
-               ports, with a unique project id, bucket prefix and collection prefix. Its
-               emulator variables are put in os.environ, so the real Google clients built
-               in a test talk to it. Unit tests never request it and never pay for it.
+               ports, with a unique project id, bucket prefix and collection prefix
+               (started once, by `stack_session`). For each test that requests it, its
+               variables (emulator hosts, project, prefixes) are set in os.environ, so the
+               real Google clients built in the test talk to it; they are removed after the
+               test. Unit tests never request it and never pay for it.
 `probe_stack`  a second session stack serving tests/support/probe_functions.py with
                tests/support/probe_topology.yaml (short backoffs): the bridge's tests.
                It does not touch os.environ; its `clients()` builds clients bound to it.
@@ -67,7 +69,8 @@ def environment(values: dict[str, str]) -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+def stack_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """The session's stack itself; tests request `stack`, which also sets the env."""
     names = unique_names("test")
     local = LocalStack(
         ports="free",
@@ -78,10 +81,18 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     )
     _start(local)
     try:
-        with environment(local.env):
-            yield local
+        yield local
     finally:
         local.stop()
+
+
+@pytest.fixture
+def stack(stack_session: LocalStack, monkeypatch: pytest.MonkeyPatch) -> LocalStack:
+    # Set for this test only: left in os.environ for the session, SALUDTECH_COLLECTION_PREFIX
+    # and the emulator hosts would leak into every later test, unit tests included.
+    for key, value in stack_session.env.items():
+        monkeypatch.setenv(key, value)
+    return stack_session
 
 
 @dataclass
