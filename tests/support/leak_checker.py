@@ -20,6 +20,8 @@ from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
+REMAPPED_UIDS = frozenset({"SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID",
+                           "FrameOfReferenceUID", "MediaStorageSOPInstanceUID"})
 UID_SYNTAX = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
 STANDARD_ROOT = "1.2.840.10008."
 
@@ -187,7 +189,8 @@ def check_output(
         for value in _values(elem):
             upper = value.upper()
             if elem.VR == "UI":
-                if len(value) > 64 or not UID_SYNTAX.match(value):
+                generated = value.startswith("2.25.") or elem.keyword in REMAPPED_UIDS
+                if generated and (len(value) > 64 or not UID_SYNTAX.match(value)):
                     findings.append(Finding("invalid_uid", where, value))
                 if value in ident.uids:
                     findings.append(Finding("uid", where, value))

@@ -36,7 +36,7 @@ from .dicom_io import (
 )
 from .element_tree import NeedsFullParser
 from .encoder import encode_dataset, encode_file_meta
-from .fast_path import Engine, provenance_elements, run_fast
+from .fast_path import UID_SYNTAX, Engine, provenance_elements, run_fast
 from .leak_check import NeedleKind, NeedleSet
 from .options import DeidOptions
 from .profile import compile_profile
@@ -121,6 +121,8 @@ def _identity_uids(ds: Dataset) -> tuple[str, str]:
         raise DeidFailure(Rejection.UNSUPPORTED_OBJECT, "DICOMDIR is not a composite object")
     if not sop_uid or not sop_class:
         raise DeidFailure(Rejection.MISSING_UID, "SOP Instance or SOP Class UID missing")
+    if not UID_SYNTAX.match(sop_class):
+        raise DeidFailure(Rejection.INVALID_DATASET, "SOP Class UID is not a valid UID")
     return sop_uid, sop_class
 
 

@@ -37,6 +37,7 @@ from .tree_walker import TreeWalker, encodings_of, pad, text_element
 from .walker import Change, keyword_of
 
 MEDIA_DIRECTORY = "1.2.840.10008.1.3.10"
+UID_SYNTAX = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
 _PROVENANCE_TAGS = frozenset({0x00120062, 0x00120063, 0x00120064, 0x00280303})
 # (tag, kind) of the patient identity: needles, and terms to clean descriptors with.
 IDENTITY_TAGS = (
@@ -165,6 +166,8 @@ def run_fast(engine: Engine, opened: OpenedSource, center_id: str, output: Binar
         raise DeidFailure(Rejection.UNSUPPORTED_OBJECT, "DICOMDIR is not a composite object")
     if not sop_uid or not sop_class:
         raise DeidFailure(Rejection.MISSING_UID, "SOP Instance or SOP Class UID missing")
+    if not UID_SYNTAX.match(sop_class):
+        raise DeidFailure(Rejection.INVALID_DATASET, "SOP Class UID is not a valid UID")
     modality = _text(index.get(0x00080060)).upper()
     body_part = _text(index.get(0x00180015)) or None
     frames_text = _text(index.get(0x00280008))

@@ -28,6 +28,7 @@ from .walker import (
     Change,
     _needle_kind,
     keyword_of,
+    untabled_action,
 )
 
 _TEXT_DUMMY = {
@@ -129,7 +130,9 @@ class TreeWalker:
                 continue
             code = codes.get(tag)
             if code is None:
-                out.append(self._untabled(elem))
+                kept = self._untabled(elem)
+                if kept is not None:
+                    out.append(kept)
                 continue
             action = singles.get(tag) or resolve(tag, code, self.ctx)
             kept = self._apply(elem, action)
@@ -149,21 +152,18 @@ class TreeWalker:
             self._path.pop()
         return elem
 
-    def _untabled(self, elem: Element) -> Element:
+    def _untabled(self, elem: Element) -> Element | None:
         if elem.items is not None:
             return self._recurse(elem)
         vr = self._vr(elem)
-        if vr in _PUBLIC_TEXT_VRS:
-            if elem.value is not None and len(elem.value):
-                raw = bytes(elem.value)
-                self.public.append(raw)
-                if vr == "CS" or elem.tag in _CODE_ITEM_TAGS:
-                    self.coded.append(raw)
-        elif vr == "PN":
-            # Local hardening: a person name outside the table is still a name.
-            self._needle(elem, vr, Action.DUMMY)
-            self._note(elem.tag, "D")
-            return Element(elem.tag, "PN", _TEXT_DUMMY["PN"] if elem.value else b"")
+        action = untabled_action(elem.tag, vr, self.day_shift is not None)
+        if action is not None:
+            return self._apply(elem, action)
+        if vr in _PUBLIC_TEXT_VRS and elem.value is not None and len(elem.value):
+            raw = bytes(elem.value)
+            self.public.append(raw)
+            if vr == "CS" or elem.tag in _CODE_ITEM_TAGS:
+                self.coded.append(raw)
         return elem
 
     def _apply(self, elem: Element, action: Action) -> Element | None:

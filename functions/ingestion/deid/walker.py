@@ -83,6 +83,36 @@ def keyword_of(tag: int) -> str:
     return keyword
 
 
+# UIDs outside the table that name a definition (class, syntax, scheme), not an instance.
+_DEFINITION_UIDS = frozenset({
+    "PrivateInformationCreatorUID", "CodingSchemeUID", "ContextGroupExtensionCreatorUID",
+    "ContextUID", "MappingResourceUID", "CreatorVersionUID", "RetrieveLocationUID",
+    "SegmentationTemplateUID", "ReferencedContentItem",
+})
+
+
+def untabled_action(tag: int, vr: str, shifting: bool) -> Action | None:
+    """Local hardening for an element the table does not list (None: keep it).
+
+    The table assumes it lists every identifying attribute, but real files carry attributes
+    it does not name: unknown public tags (vendor misuse, corruption) are dropped; person
+    names get a dummy; instance UIDs are remapped like the table's own (so references hold);
+    dates are shifted with the modified-dates option and otherwise replaced by a dummy.
+    """
+    keyword = keyword_of(tag)
+    if not keyword:
+        return Action.REMOVE
+    if vr == "PN":
+        return Action.DUMMY
+    if vr == "UI":
+        if "Class" in keyword or "TransferSyntax" in keyword or keyword in _DEFINITION_UIDS:
+            return None
+        return Action.UID
+    if vr in ("DA", "DT"):
+        return Action.CLEAN if shifting else Action.DUMMY
+    return None
+
+
 def _vr_of(elem: DataElement | RawDataElement, tag: int) -> str:
     vr = elem.VR
     if vr and vr != "UN":
@@ -243,6 +273,10 @@ class Walker:
         self, ds: Dataset, tag: int, elem: DataElement | RawDataElement, vr: str
     ) -> None:
         """An element the table does not list: kept, but its items and names are handled."""
+        action = untabled_action(tag, vr, self.day_shift is not None)
+        if action is not None:
+            self._apply(ds, tag, elem, vr, action)
+            return
         if vr in _PUBLIC_TEXT_VRS:
             # Retained text: what the input states openly is not a leak (see leak_check).
             raw = _raw_bytes(elem)
@@ -252,11 +286,6 @@ class Walker:
                     self.coded.append(raw)
         elif vr == "SQ":
             self._recurse(ds, tag)
-        elif vr == "PN":
-            # Local hardening: a person name outside the table is still a name.
-            self._needle(tag, vr, elem, Action.DUMMY)
-            self._note(tag, "D")
-            ds[tag] = DataElement(tag, "PN", _DUMMY["PN"] if _raw_bytes(elem) else "")
 
     def _recurse(self, ds: Dataset, tag: int) -> None:
         value = ds[tag].value

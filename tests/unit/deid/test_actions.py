@@ -11,7 +11,7 @@ from functions.ingestion.deid.actions import Action, IodContext, resolve
 from functions.ingestion.deid.pseudonyms import Pseudonymizer
 
 from .conftest import Run
-from .helpers import KEY, minimal
+from .helpers import KEY, minimal, to_bytes
 
 CT = "1.2.840.10008.5.1.4.1.1.2"
 SR = "1.2.840.10008.5.1.4.1.1.88.33"
@@ -245,3 +245,33 @@ def test_file_meta_elements_inside_the_data_set_are_dropped(run: Run) -> None:
     assert result.ok and out is not None
     assert 0x00020016 not in out.ContributingEquipmentSequence[0]
     assert "SourceApplicationEntityTitle" not in out.file_meta
+
+
+def test_attributes_outside_the_table_are_hardened(run: Run) -> None:
+    from functions.ingestion.deid import DeidOptions
+
+    ds = minimal()
+    ds.add_new(0x00209241, "UI", "1.2.826.0.1.3680043.10.1347.1.2")  # instance-like UID
+    ds.add_new(0x0008010C, "UI", "1.2.826.0.1.3680043.10.1347.77")  # Coding Scheme UID
+    ds.add_new(0x00181204, "DA", "20240105")  # Date of Manufacture: not in the table
+    ds.add_new(0x00230010, "LO", "kept?")  # private: dropped anyway
+    _, out = run(ds)
+    assert out is not None
+    assert out[0x00209241].value == out.StudyInstanceUID  # same mapping: links hold
+    assert out[0x0008010C].value == "1.2.826.0.1.3680043.10.1347.77"
+    assert out[0x00181204].value == "19000101"
+    _, shifted = run(ds, DeidOptions(retain_longitudinal_modified_dates=True))
+    assert shifted is not None
+    assert shifted[0x00181204].value not in ("20240105", "19000101", "")
+
+
+def test_unknown_public_tags_are_removed(run: Run) -> None:
+    data = bytearray(to_bytes(minimal(StudyID="S1")))
+    # Turn Study ID (0020,0010) into (0020,001A), a tag no dictionary knows.
+    marker = b"\x20\x00\x10\x00SH"
+    at = data.find(marker)
+    assert at > 0
+    data[at + 2: at + 4] = b"\x1a\x00"
+    _, out = run(bytes(data))
+    assert out is not None
+    assert 0x0020001A not in out

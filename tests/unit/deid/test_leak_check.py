@@ -27,7 +27,7 @@ def test_name_in_a_kept_attribute_fails_closed(run: Run) -> None:
 
 def test_uid_in_a_kept_attribute_fails_closed(run: Run) -> None:
     ds = minimal()
-    ds.add_new(0x00189941, "UI", ds.StudyInstanceUID)  # not in the table, kept as is
+    ds.add_new(0x0008010C, "UI", ds.StudyInstanceUID)  # Coding Scheme UID: kept as a definition
     result, _ = run(ds)
     assert result.reason is Rejection.LEAK_DETECTED
 
