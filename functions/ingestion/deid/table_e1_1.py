@@ -19,7 +19,7 @@ Tags are ``GGGGEEEE`` hex; ``x`` is a wildcard nibble (repeating groups).
 
 from __future__ import annotations
 
-TABLE_EDITION = "DICOM PS3.15 2023b Table E.1-1"
+TABLE_EDITION = "DICOM PS3.15 2023 Table E.1-1"
 
 DT = "F:K M:C"  # date/time option cells, shared by every temporal row
 DTD = "~F:K M:C"  # same, derived by rule (see module docstring)
