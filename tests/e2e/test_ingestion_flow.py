@@ -135,3 +135,24 @@ def test_a_zip_of_a_study_fans_out_and_is_announced_once(
         params={"center": center, "limit": 100}, timeout=10,
     ).json()  # fmt: skip
     assert len(page["items"]) == 6
+
+
+def test_a_large_image_is_read_in_ranges_and_anonymized(
+    stack: Any, watch: Callable[[str], TopicWatcher]
+) -> None:
+    events = watch(EVENTS)
+    center = f"center-{uuid.uuid4().hex[:8]}"
+    # Over the one-request limit (8 MiB): read through the ranged, seekable reader.
+    [data] = study(seed=14, rows=2100, cols=2100)
+    assert len(data) > 8 * 1024 * 1024
+    storage(stack).bucket(stack.bucket("ingest")).blob(f"{center}/big.dcm").upload_from_string(
+        data
+    )
+    mine = of_center(center)
+    [event] = [e for e in events.wait_for(lambda f: any(map(mine, f)), 60) if mine(e)]
+    assert event.type == ANONYMIZED
+    image = event.payload.model_dump()
+    output = storage(stack).bucket(stack.bucket("anonymized")).blob(image["uri"].split("/", 3)[3])
+    anonymized = output.download_as_bytes()
+    assert len(anonymized) == image["size"] > 8 * 1024 * 1024
+    assert check_output(anonymized, collect_identity(read_full(data))) == []
