@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import os
 import re
+import threading
 import uuid
 import warnings
 from pathlib import Path
@@ -47,6 +49,17 @@ from .result import DeidResult
 from .walker import BULK_TAGS, Change, Walker
 
 _MEDIA_DIRECTORY = "1.2.840.10008.1.3.10"
+_QUIET = threading.local()
+
+
+class _DropWhileDeidentifying(logging.Filter):
+    """pydicom logs warnings that can quote attribute values: none may leave the engine."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(_QUIET, "active", False)
+
+
+logging.getLogger("pydicom").addFilter(_DropWhileDeidentifying())
 IMPLEMENTATION_CLASS_UID = "2.25.216744178061946046337352349183146423471"
 IMPLEMENTATION_VERSION = f"{ENGINE_NAME[:8]}_{ENGINE_VERSION}"
 
@@ -190,6 +203,7 @@ class Deidentifier:
             opened = open_source(source)
         except OSError as exc:
             return self._reject(Rejection.NOT_DICOM, f"cannot open source: {type(exc).__name__}")
+        _QUIET.active = True
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -204,6 +218,7 @@ class Deidentifier:
             # Only the exception type: messages of parsers may quote attribute values.
             return self._reject(Rejection.INTERNAL_ERROR, type(exc).__name__)
         finally:
+            _QUIET.active = False
             opened.close()
 
     def _to_path(self, source: Source, center_id: str, target: Path,

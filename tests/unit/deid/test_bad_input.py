@@ -258,3 +258,17 @@ def test_output_to_a_path_is_written_only_on_success(tmp_path: Path) -> None:
     refused = tmp_path / "out" / "refused.dcm"
     assert not Deidentifier(KEY).deidentify(b"junk", CENTER, str(refused)).ok
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["clean.dcm"]
+
+
+def test_no_log_record_or_warning_escapes(caplog: pytest.LogCaptureFixture,
+                                          recwarn: pytest.WarningsRecorder) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    irregular = corpus_file("SC_rgb_jpeg.dcm")  # implicit VR data under an explicit syntax
+    ds = minimal(PatientName="SECRET^NAME")
+    ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    for source in (irregular, to_bytes(ds), b"\x00" * 300):
+        Deidentifier(KEY).deidentify(source, CENTER, io.BytesIO())
+    assert not [r for r in caplog.records if r.name.startswith("pydicom")]
+    assert not [w for w in recwarn if "pydicom" in str(w.filename)]
