@@ -52,6 +52,7 @@ log = logging.getLogger("bridge")
 
 DEFAULT_CONCURRENCY = 16
 SUBSCRIPTION_WAIT_SECONDS = 30.0
+STOP_IN_FLIGHT_SECONDS = 2.0  # with the Pull's 2 s, within the stack's 5 s stop grace
 
 
 @dataclass
@@ -88,7 +89,7 @@ class SubscriptionPump:
         self._stopping = threading.Event()
         self._deliveries = ThreadPoolExecutor(concurrency, thread_name_prefix=spec.name)
         self._session = requests.Session()
-        # No proxy or netrc lookups per request (loopback only): a large share of the CPU.
+        # Loopback only: skip the proxy and netrc lookups requests does on every call.
         self._session.trust_env = False
         # Room for every worker plus a duplicate each, so connections are reused.
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=concurrency * 2)
@@ -121,7 +122,13 @@ class SubscriptionPump:
         self._stopping.set()  # retry loops end without acking
         self._reorder.close()
         self._deliveries.shutdown(wait=False, cancel_futures=True)
-        self._leases.stop()
+        self._leases.stop_pulling()
+        # Let requests already at the function finish, so their acks are sent rather than
+        # their messages redelivered to the next bridge as duplicates.
+        deadline = time.monotonic() + STOP_IN_FLIGHT_SECONDS
+        while self.stats.snapshot()["in_flight"] and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self._leases.finish()
 
     # -- receiving -------------------------------------------------------------------------
 

@@ -111,8 +111,16 @@ class LeaseKeeper:
 
     def stop(self) -> None:
         """Stop pulling, send pending acks, and hand back what was not finished."""
+        self.stop_pulling()
+        self.finish()
+
+    def stop_pulling(self) -> None:
+        """Take no new messages; acks of the ones in flight are still accepted."""
         self._stopping.set()
         self._wake.set()
+
+    def finish(self) -> None:
+        """After stop_pulling: wait for the pending Pull, flush acks, release the rest."""
         self._puller.join(timeout=PULL_WAIT_SECONDS + 1)
         self._keeper.join(timeout=1)
         self._flush_acks()
