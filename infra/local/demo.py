@@ -30,7 +30,7 @@ from infra.samples.clients import SAMPLE_CLIENT
 
 class _EventWatch:
     def __init__(self, project: str, topic: str) -> None:
-        from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+        from google.cloud import pubsub_v1  # type: ignore[attr-defined,unused-ignore]
 
         self._subscriber = pubsub_v1.SubscriberClient()
         self.path = self._subscriber.subscription_path(project, f"demo-{uuid.uuid4().hex[:8]}")
@@ -143,7 +143,7 @@ def _emulator_env(stack: LocalStack) -> Iterator[None]:
 
 def run_ingestion_demo(stack: LocalStack, console: Console) -> bool:
     """Upload one image as a health center would; show the event and the catalogue record."""
-    from google.cloud import storage  # type: ignore[attr-defined]
+    from google.cloud import storage  # type: ignore[attr-defined,unused-ignore]
 
     from functions.ingestion.domain import Upload
     from infra.samples.synthetic_dicom import make_study
