@@ -162,7 +162,7 @@ class TreeWalker:
         if vr in _PUBLIC_TEXT_VRS and elem.value is not None and len(elem.value):
             raw = bytes(elem.value)
             self.public.append(raw)
-            if vr == "CS" or elem.tag in _CODE_ITEM_TAGS:
+            if elem.tag in _CODE_ITEM_TAGS:
                 self.coded.append(raw)
         return elem
 

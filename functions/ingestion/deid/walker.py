@@ -53,8 +53,11 @@ _DUMMY: dict[str, object] = {
     "UV": 0,
 }
 _BINARY_DUMMY = b"\x00\x00"
-# Code Value, Coding Scheme Designator, Code Meaning, Long Code Value, URN Code Value
-_CODE_ITEM_TAGS = frozenset({0x00080100, 0x00080102, 0x00080104, 0x00080119, 0x00080120})
+# Controlled vocabulary a name word may coincide with: Code Value, Coding Scheme Designator,
+# Code Meaning, Long Code Value, URN Code Value, and Image Type's defined terms. Other CS
+# values are not trusted as vocabulary: a name typed into one must still be caught.
+_CODE_ITEM_TAGS = frozenset({0x00080100, 0x00080102, 0x00080104, 0x00080119, 0x00080120,
+                             0x00080008})
 _PUBLIC_TEXT_VRS = frozenset({"LO", "SH", "LT", "ST", "UT", "UC", "CS"})
 _TEXT_VRS = frozenset({"LO", "SH", "LT", "ST", "UT", "UC", "AE", "CS", "PN"})
 _ID_SUFFIXES = ("ID", "IDs", "Number", "Numbers", "Identifier", "Locator")
@@ -282,7 +285,7 @@ class Walker:
             raw = _raw_bytes(elem)
             if raw:
                 self.public.append(raw)
-                if vr == "CS" or tag in _CODE_ITEM_TAGS:
+                if tag in _CODE_ITEM_TAGS:
                     self.coded.append(raw)
         elif vr == "SQ":
             self._recurse(ds, tag)

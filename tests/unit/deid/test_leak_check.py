@@ -53,3 +53,21 @@ def test_uid_needles_do_not_match_longer_uids() -> None:
     needles.add_text(b"1.2.3.4.5", NeedleKind.UID, "StudyInstanceUID")
     assert needles.first_hit(b"1.2.3.4.56") is None
     assert needles.first_hit(b"\x001.2.3.4.5\x00") is not None
+
+
+def test_name_typed_into_a_code_string_fails_closed(run: Run) -> None:
+    result, _ = run(minimal(BodyPartExamined="PEREZ"))
+    assert result.reason is Rejection.LEAK_DETECTED
+
+
+def test_name_word_equal_to_a_code_meaning_is_vocabulary(run: Run) -> None:
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    code = Dataset()
+    code.CodeValue = "T-D3000"
+    code.CodingSchemeDesignator = "SRT"
+    code.CodeMeaning = "Chest"
+    ds = minimal(PatientName="CHEST^LUCIA", AnatomicRegionSequence=Sequence([code]))
+    result, _ = run(ds)
+    assert result.ok, result.detail
