@@ -24,35 +24,30 @@ from dataclasses import dataclass, field
 from typing import IO, BinaryIO
 
 from functions.ingestion import names
-from functions.ingestion.catalogue import Collections, IngestionUnitOfWork, entry_doc_id
+from functions.ingestion.catalogue import Collections, IngestionUnitOfWork
 from functions.ingestion.deid import Deidentifier
 from functions.ingestion.domain import (
-    COMPLETION_BLOCK,
     Descriptors,
     IngestionLimits,
     Upload,
     anonymized_name,
-    block_count,
-    block_of,
-    block_size,
-    entry_unit_id,
     quarantine_name,
     reason_name,
 )
 from functions.ingestion.field_crypto import FieldCipher
 from functions.ingestion.messages import (
     CatalogueImage,
-    CompletePackage,
     IngestPackageEntry,
     RecordRejection,
 )
+from functions.ingestion.package_progress import PackageProgress, entry_commands
 from functions.ingestion.package_reader import PackageRefused, count_entries, extract_entry
 from shared.blob_store import BlobExists, BlobNotFound, BlobStore
 from shared.config import Settings
-from shared.envelope import Envelope, derived_id, now_rfc3339
+from shared.envelope import Envelope, now_rfc3339
 from shared.logging import get_logger
 from shared.messages import Message
-from shared.ports import DocumentStore, DocumentTransaction, EventPublisher, Filter
+from shared.ports import DocumentStore, EventPublisher
 from shared.processing import MessageProcessor, OutboxEntry, inbox_id
 
 log = get_logger(__name__)
@@ -90,6 +85,10 @@ class IngestionService:
     limits: IngestionLimits = field(default_factory=IngestionLimits)
     # The engine caches UID mappings and is not thread-safe: one per thread.
     _local: threading.local = field(default_factory=threading.local)
+    progress: PackageProgress = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.progress = PackageProgress(self.store, self.processor, self.blobs, self.collections)
 
     def deidentifier(self) -> Deidentifier:
         engine: Deidentifier | None = getattr(self._local, "engine", None)
@@ -300,39 +299,8 @@ class IngestionService:
         except PackageRefused as refused:
             return self._refuse_upload(unit, refused.reason, refused.detail)
         package_id = unit.unit_id
-        record = {
-            "package_id": package_id,
-            "data_source": unit.center_id,
-            "entry_count": count,
-            "bucket": upload.bucket,
-            "generation": upload.generation,
-            "status": "ingesting",
-            "created_at": now_rfc3339(),
-        }
-
-        def create_if_absent(tx: DocumentTransaction) -> None:
-            if tx.get(self.collections.packages, package_id) is None:
-                tx.put(self.collections.packages, package_id, record)
-
-        self.store.run_in_transaction(create_if_absent)
-        commands = [
-            Envelope(
-                payload=IngestPackageEntry(
-                    package_id=package_id,
-                    bucket=upload.bucket,
-                    name=upload.name,
-                    generation=upload.generation,
-                    entry_index=index,
-                    entry_count=count,
-                    center_id=unit.center_id,
-                ),
-                source=names.SOURCE,
-                id=entry_unit_id(package_id, index),
-                correlation_id=package_id,
-                causation_id=package_id,
-            )
-            for index in range(count)
-        ]
+        self.progress.start(package_id, upload, count, unit.center_id)
+        commands = entry_commands(package_id, upload, count, unit.center_id)
         for start in range(0, len(commands), PUBLISH_BATCH):
             self.publisher.publish(names.COMMANDS_TOPIC, commands[start : start + PUBLISH_BATCH])
         log.info("package_fanned_out", package_id=package_id, entries=count)
@@ -342,7 +310,7 @@ class IngestionService:
         command = envelope.payload
         assert isinstance(command, IngestPackageEntry)
         if self._replay(envelope.id):
-            self._check_completion(command)
+            self.progress.check_completion(command)
             return "duplicate"
         upload = Upload(command.bucket, command.name, command.generation, 0)
         info = self.blobs.stat(command.bucket, command.name)
@@ -360,7 +328,7 @@ class IngestionService:
             outcome = self._quarantine(unit, "source_missing", "package is gone", _keep_nothing)
         else:
             outcome = self._ingest_entry(unit, command)
-        self._check_completion(command)
+        self.progress.check_completion(command)
         return outcome
 
     def _ingest_entry(self, unit: Unit, command: IngestPackageEntry) -> str:
@@ -379,50 +347,6 @@ class IngestionService:
                 self.blobs.write(bucket, name, entry, create_only=False)  # type: ignore[arg-type]
 
             return self._ingest(unit, entry, keep)
-
-    def _check_completion(self, command: IngestPackageEntry) -> None:
-        """Announce the study once every entry is done. Each entry checks its own block;
-        the one that completes a block checks the blocks; racing finishers are harmless
-        (the completion is itself idempotent: one record, one event)."""
-        c, package_id, count = self.collections, command.package_id, command.entry_count
-        block = block_of(command.entry_index)
-        done = self.store.query(
-            c.entries,
-            [Filter("package_id", "==", package_id), Filter("block", "==", block)],
-            limit=COMPLETION_BLOCK + 1,
-        )
-        if len(done.items) < block_size(block, count):
-            return
-        blocks = block_count(count)
-        if blocks > 1:
-            marker = {"package_id": package_id, "block": block}
-            self.store.run_in_transaction(
-                lambda tx: tx.put(c.blocks, entry_doc_id(package_id, block), marker)
-            )
-            finished = self.store.query(
-                c.blocks, [Filter("package_id", "==", package_id)], limit=blocks + 1
-            )
-            if len(finished.items) < blocks:
-                return
-        entries = self.store.query(
-            c.entries, [Filter("package_id", "==", package_id)], limit=count + 1
-        ).items
-        outcomes = [document.get("outcome") for _, document in entries]
-        studies = sorted({str(d["study_id"]) for _, d in entries if d.get("study_id")})
-        self.processor.process(
-            Envelope(
-                payload=CompletePackage(
-                    package_id=package_id,
-                    anonymized=outcomes.count("anonymized"),
-                    rejected=outcomes.count("rejected"),
-                    study_ids=studies,
-                ),
-                source=names.SOURCE,
-                id=derived_id(package_id, "complete"),
-                correlation_id=package_id,
-            )
-        )
-        self.blobs.delete(command.bucket, command.name, generation=command.generation)
 
 
 def _keep_nothing(bucket: str, name: str) -> None:

@@ -67,9 +67,6 @@ def test_many_blocks_complete_exactly_once(
     platform: bootstrap.Platform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(domain, "COMPLETION_BLOCK", 2)
-    from functions.ingestion import pipeline
-
-    monkeypatch.setattr(pipeline, "COMPLETION_BLOCK", 2)
     ingestion_on_upload(upload(platform, "center-1/study.zip", package(5)))
     deliver_entries(platform, reverse=True)
     [announced] = events(platform, STUDY)

@@ -1,0 +1,114 @@
+"""Progress of a zip package (a study): its record, its entry commands, its completion.
+
+No document is written by every entry: each entry's own record (written with its catalogue
+record) is the progress. Completion is checked by blocks (domain.COMPLETION_BLOCK): an entry
+reads the entries of its block; the entry that completes a block writes a block marker and
+reads the markers; the one that sees every block issues CompletePackage with a derived id,
+so racing finishers give one record and one StudyIngested.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from functions.ingestion import domain, names
+from functions.ingestion.catalogue import Collections, IngestionUnitOfWork, entry_doc_id
+from functions.ingestion.domain import Upload, block_count, block_of, block_size, entry_unit_id
+from functions.ingestion.messages import CompletePackage, IngestPackageEntry
+from shared.blob_store import BlobStore
+from shared.envelope import Envelope, derived_id, now_rfc3339
+from shared.ports import DocumentStore, DocumentTransaction, Filter
+from shared.processing import MessageProcessor
+
+
+def entry_commands(package_id: str, upload: Upload, count: int, center_id: str) -> list[Envelope]:
+    """One command per entry; ids derived from the package, so a fan-out done twice
+    publishes the same commands (and their handlers' inboxes drop the second)."""
+    return [
+        Envelope(
+            payload=IngestPackageEntry(
+                package_id=package_id,
+                bucket=upload.bucket,
+                name=upload.name,
+                generation=upload.generation,
+                entry_index=index,
+                entry_count=count,
+                center_id=center_id,
+            ),
+            source=names.SOURCE,
+            id=entry_unit_id(package_id, index),
+            correlation_id=package_id,
+            causation_id=package_id,
+        )
+        for index in range(count)
+    ]
+
+
+@dataclass
+class PackageProgress:
+    store: DocumentStore
+    processor: MessageProcessor[IngestionUnitOfWork]
+    blobs: BlobStore
+    collections: Collections
+
+    def start(self, package_id: str, upload: Upload, count: int, center_id: str) -> None:
+        """Write the package record unless a previous delivery did."""
+        record: dict[str, Any] = {
+            "package_id": package_id,
+            "data_source": center_id,
+            "entry_count": count,
+            "bucket": upload.bucket,
+            "generation": upload.generation,
+            "status": "ingesting",
+            "created_at": now_rfc3339(),
+        }
+
+        def create_if_absent(tx: DocumentTransaction) -> None:
+            if tx.get(self.collections.packages, package_id) is None:
+                tx.put(self.collections.packages, package_id, record)
+
+        self.store.run_in_transaction(create_if_absent)
+
+    def check_completion(self, command: IngestPackageEntry) -> None:
+        """After an entry is recorded: announce the study if every entry is, then delete
+        the zip (the original leaves only once everything it held is committed)."""
+        c, package_id, count = self.collections, command.package_id, command.entry_count
+        block = block_of(command.entry_index)
+        done = self.store.query(
+            c.entries,
+            [Filter("package_id", "==", package_id), Filter("block", "==", block)],
+            limit=domain.COMPLETION_BLOCK + 1,
+        )
+        if len(done.items) < block_size(block, count):
+            return
+        blocks = block_count(count)
+        if blocks > 1:
+            marker = {"package_id": package_id, "block": block}
+            self.store.run_in_transaction(
+                lambda tx: tx.put(c.blocks, entry_doc_id(package_id, block), marker)
+            )
+            finished = self.store.query(
+                c.blocks, [Filter("package_id", "==", package_id)], limit=blocks + 1
+            )
+            if len(finished.items) < blocks:
+                return
+        entries = self.store.query(
+            c.entries, [Filter("package_id", "==", package_id)], limit=count + 1
+        ).items
+        outcomes = [document.get("outcome") for _, document in entries]
+        studies = sorted({str(d["study_id"]) for _, d in entries if d.get("study_id")})
+        self.processor.process(
+            Envelope(
+                payload=CompletePackage(
+                    package_id=package_id,
+                    anonymized=outcomes.count("anonymized"),
+                    rejected=outcomes.count("rejected"),
+                    study_ids=studies,
+                ),
+                source=names.SOURCE,
+                id=derived_id(package_id, "complete"),
+                correlation_id=package_id,
+            )
+        )
+        self.blobs.delete(command.bucket, command.name, generation=command.generation)
