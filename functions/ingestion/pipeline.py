@@ -16,10 +16,11 @@ The entry that completes the package announces StudyIngested and deletes the zip
 
 from __future__ import annotations
 
+import contextlib
 import json
+import queue
 import tempfile
-import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, BinaryIO
 
@@ -83,18 +84,25 @@ class IngestionService:
     collections: Collections
     key: bytes
     limits: IngestionLimits = field(default_factory=IngestionLimits)
-    # The engine caches UID mappings and is not thread-safe: one per thread.
-    _local: threading.local = field(default_factory=threading.local)
+    # The engine caches UID mappings and is not thread-safe: each request borrows one from
+    # a pool (a threaded server starts a thread per request, so per-thread engines would be
+    # built, and their caches lost, on every file).
+    _engines: queue.SimpleQueue[Deidentifier] = field(default_factory=queue.SimpleQueue)
     progress: PackageProgress = field(init=False)
 
     def __post_init__(self) -> None:
         self.progress = PackageProgress(self.store, self.processor, self.blobs, self.collections)
 
-    def deidentifier(self) -> Deidentifier:
-        engine: Deidentifier | None = getattr(self._local, "engine", None)
-        if engine is None:
-            engine = self._local.engine = Deidentifier(key=self.key)
-        return engine
+    @contextlib.contextmanager
+    def deidentifier(self) -> Iterator[Deidentifier]:
+        try:
+            engine = self._engines.get_nowait()
+        except queue.Empty:
+            engine = Deidentifier(key=self.key)
+        try:
+            yield engine
+        finally:
+            self._engines.put(engine)
 
     @property
     def ingest_bucket(self) -> str:
@@ -172,11 +180,12 @@ class IngestionService:
     # -- one unit -------------------------------------------------------------------------
     def _ingest(self, unit: Unit, source: BinaryIO | IO[bytes], keep: KeepOriginal) -> str:
         with tempfile.SpooledTemporaryFile(max_size=OUTPUT_SPOOL_BYTES) as output:
-            result = self.deidentifier().deidentify(
-                source,  # type: ignore[arg-type]
-                center_id=unit.center_id,
-                output=output,  # type: ignore[arg-type]
-            )
+            with self.deidentifier() as engine:
+                result = engine.deidentify(
+                    source,  # type: ignore[arg-type]
+                    center_id=unit.center_id,
+                    output=output,  # type: ignore[arg-type]
+                )
             if not result.ok or not (
                 result.patient_token and result.study_uid and result.series_uid
                 and result.sop_instance_uid and result.sha256

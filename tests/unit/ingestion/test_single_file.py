@@ -138,3 +138,18 @@ def test_same_patient_same_center_same_token_and_other_buckets_are_ignored(
     other = finalized_event("someone-elses-bucket", "center-1/x.dcm", 1, 10)
     ingestion_on_upload(other)
     assert len(platform.publisher.messages(names.EVENTS_TOPIC)) == 2
+
+
+def test_concurrent_uploads_borrow_separate_engines(
+    platform: bootstrap.Platform, blobs: InMemoryBlobStore
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    events = [
+        upload(platform, f"center-1/{n}.dcm", data) for n, data in enumerate(study(8, seed=9))
+    ]
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(ingestion_on_upload, events))
+    assert len(catalogue(platform)) == 8
+    engines = bootstrap.ingestion_service(platform)._engines.qsize()
+    assert 1 <= engines <= 4  # reused, not one per file
