@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.commands import Arrivals, percentile  # noqa: E402
+from infra.local.processes import group_members  # noqa: E402
 from infra.local.stack import LocalStack  # noqa: E402
 from infra.samples.synthetic_dicom import make_study  # noqa: E402
 
@@ -56,6 +57,29 @@ def corpus(count: int, rows: int) -> list[bytes]:
             ds.save_as(buffer, enforce_file_format=True)
             files.append(buffer.getvalue())
     return files[:count]
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(stack: LocalStack) -> dict[str, float]:
+    """CPU time used so far by each part of the stack (every process of its group) and
+    by this process (the uploads and the observer)."""
+    used = {"benchmark client": sum(os.times()[:2])}
+    for part, process in stack.processes.items():
+        total = 0
+        for pid in group_members(process.pgid):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        used[part] = total / _TICK
+    return used
+
+
+def cpu_per_file(before: dict[str, float], after: dict[str, float], count: int) -> dict[str, float]:
+    return {part: (after[part] - before[part]) * 1000 / count for part in after}
 
 
 def summary(latencies_ms: list[float], count: int, elapsed: float) -> dict[str, float]:
@@ -154,6 +178,7 @@ def raw_delivery(files: list[bytes], sequential: int) -> dict[str, dict[str, flo
         ):  # fmt: skip
             acks = BridgeAcks(stack, "trigger-probe-gcs")
             names = [f"c/{uuid.uuid4().hex}.dcm" for _ in chosen]
+            cpu_before = cpu_seconds(stack)
             _, started = upload_all(bucket, names, chosen, workers, acks)
             deadline = time.monotonic() + 120
             while acks.acked() < acks.base + (len(chosen) if workers > 1 else 0):
@@ -167,7 +192,12 @@ def raw_delivery(files: list[bytes], sequential: int) -> dict[str, dict[str, flo
                 "count": len(chosen), "per_second": len(chosen) / elapsed,
                 "p50_ms": latency["p50"], "p95_ms": latency["p95"], "mean_ms": latency["p50"],
             }  # fmt: skip
+            if label == "burst":
+                CPU["raw GCS delivery"] = cpu_per_file(cpu_before, cpu_seconds(stack), len(chosen))
         return results
+
+
+CPU: dict[str, dict[str, float]] = {}  # run -> part -> CPU ms per file, during the burst
 
 
 class EventArrivals:
@@ -209,9 +239,12 @@ def pipeline(files: list[bytes], sequential: int) -> dict[str, dict[str, float]]
             ):  # fmt: skip
                 center = f"center-{uuid.uuid4().hex[:6]}"
                 names = [f"{center}/{n:05d}.dcm" for n in range(len(chosen))]
+                cpu_before = cpu_seconds(stack)
                 sent, started = upload_all(bucket, names, chosen, workers, events)
                 if not events.arrivals.wait({key for key, _ in sent}, timeout=300):
                     raise SystemExit("not every image was announced within the time limit")
+                if label == "burst":
+                    CPU["ingestion"] = cpu_per_file(cpu_before, cpu_seconds(stack), len(chosen))
                 seen = events.arrivals.seen
                 latencies = [(seen[key] - at) * 1000 for key, at in sent]
                 finished = max(seen[key] for key, _ in sent)
@@ -243,6 +276,12 @@ def main() -> None:
                 f"{label + f' ({mode})':38}{result['per_second']:>10.1f}"
                 f"{result['p50_ms']:>10.1f}{result['p95_ms']:>10.1f}{ratio:>10.0%}"
             )
+    parts = list(CPU["ingestion"])
+    print(f"\nCPU ms per file during the burst (where the time goes, {os.cpu_count()} cores)")
+    print(f"{'':20}" + "".join(f"{part[:11]:>12}" for part in parts) + f"{'total':>10}")
+    for run, used in CPU.items():
+        cells = "".join(f"{used.get(part, 0.0):>12.1f}" for part in parts)
+        print(f"{run:20}{cells}{sum(used.values()):>10.1f}")
 
 
 if __name__ == "__main__":
