@@ -11,6 +11,7 @@ unless the profile acts on it, and the pixel data is never touched. Anything unu
 from __future__ import annotations
 
 import struct
+from operator import attrgetter
 
 from pydicom.datadict import dictionary_VR
 
@@ -219,36 +220,34 @@ def bulk_end(buf: Buffer, start: int, size: int, implicit: bool, little: bool) -
 def write_elements(elements: list[Element], implicit: bool, little: bool,
                    parts: list[Buffer]) -> None:
     """Append the encoding of ``elements`` (sorted by tag) to ``parts``."""
-    endian = "<" if little else ">"
-    for elem in sorted(elements, key=_tag_of):
+    short, long_, plain = _HEADERS[little]
+    for elem in sorted(elements, key=_TAG):
         group, element = elem.tag >> 16, elem.tag & 0xFFFF
         if elem.items is not None:
             body: list[Buffer] = []
             for item in elem.items:
                 item_parts: list[Buffer] = []
                 write_elements(item, implicit, little, item_parts)
-                size = sum(len(p) for p in item_parts)
-                body.append(struct.pack(endian + "HHL", 0xFFFE, 0xE000, size))
+                body.append(plain.pack(0xFFFE, 0xE000, sum(map(len, item_parts))))
                 body.extend(item_parts)
-            length = sum(len(p) for p in body)
-            parts.append(_element_header(group, element, "SQ", length, implicit=implicit,
-                                         endian=endian))
+            length = sum(map(len, body))
+            parts.append(plain.pack(group, element, length) if implicit
+                         else long_.pack(group, element, b"SQ", 0, length))
             parts.extend(body)
             continue
         value = elem.value if elem.value is not None else b""
-        parts.append(_element_header(group, element, elem.vr, len(value), implicit=implicit,
-                                     endian=endian))
+        if implicit:
+            parts.append(plain.pack(group, element, len(value)))
+        elif elem.vr in LONG_VRS:
+            parts.append(long_.pack(group, element, elem.vr.encode(), 0, len(value)))
+        else:
+            parts.append(short.pack(group, element, elem.vr.encode(), len(value)))
         parts.append(value)
 
 
-def _tag_of(elem: Element) -> int:
-    return elem.tag
-
-
-def _element_header(group: int, element: int, vr: str, length: int, *, implicit: bool,
-                    endian: str) -> bytes:
-    if implicit:
-        return struct.pack(endian + "HHL", group, element, length)
-    if vr in LONG_VRS:
-        return struct.pack(endian + "HH2sHL", group, element, vr.encode(), 0, length)
-    return struct.pack(endian + "HH2sH", group, element, vr.encode(), length)
+_TAG = attrgetter("tag")
+# (short explicit, long explicit, implicit / item) element headers, by little endianness.
+_HEADERS = {
+    little: (struct.Struct(e + "HH2sH"), struct.Struct(e + "HH2sHL"), struct.Struct(e + "HHL"))
+    for little, e in ((True, "<"), (False, ">"))
+}

@@ -46,6 +46,7 @@ class NeedleSet:
 
     needles: dict[bytes, tuple[NeedleKind, str]] = field(default_factory=dict)
     ignore: set[bytes] = field(default_factory=set)
+    _seen: set[tuple[bytes, NeedleKind]] = field(default_factory=set)
 
     def _put(self, needle: bytes, kind: NeedleKind, source: str) -> None:
         if needle and needle not in self.needles:
@@ -53,9 +54,10 @@ class NeedleSet:
 
     def add_text(self, raw: bytes, kind: NeedleKind, source: str) -> None:
         """Record a string value (multi-valued, PN groups) under the rules of its kind."""
-        if not raw:
-            return
-        for item in raw.split(b"\\"):
+        if not raw or (raw, kind) in self._seen:
+            return  # the same value removed from several attributes: one needle is enough
+        self._seen.add((raw, kind))
+        for item in raw.split(b"\\") if b"\\" in raw else (raw,):
             value = item.strip(b" \x00")
             if not value or len(value) > MAX_NEEDLE:
                 continue

@@ -179,8 +179,11 @@ class TreeWalker:
             if action is Action.REMOVE:
                 return None
             return Element(elem.tag, "SQ", None, []) if vr == "SQ" else Element(elem.tag, vr, b"")
-        handler = {Action.DUMMY: self._dummy, Action.CLEAN: self._clean}.get(action, self._remap)
-        return handler(elem, vr)  # UID and KEEP_REMAP remap
+        if action is Action.DUMMY:
+            return self._dummy(elem, vr)
+        if action is Action.CLEAN:
+            return self._clean(elem, vr)
+        return self._remap(elem, vr)  # UID and KEEP_REMAP
 
     def _dummy(self, elem: Element, vr: str) -> Element | None:
         if elem.items is not None:

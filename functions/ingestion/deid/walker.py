@@ -152,7 +152,20 @@ def _text_value(elem: DataElement) -> str:
     return str(value)
 
 
+_KIND_CACHE: dict[tuple[int, str, bool], NeedleKind | None] = {}
+
+
 def _needle_kind(tag: int, vr: str, action: Action) -> NeedleKind | None:
+    """What kind of identifying value an element holds (cached: asked for every removal)."""
+    key = (tag, vr, action is Action.UID or action is Action.DUMMY)
+    try:
+        return _KIND_CACHE[key]
+    except KeyError:
+        kind = _KIND_CACHE[key] = _compute_needle_kind(tag, vr, action)
+        return kind
+
+
+def _compute_needle_kind(tag: int, vr: str, action: Action) -> NeedleKind | None:
     if vr == "PN":
         return NeedleKind.NAME
     if vr in ("DA", "DT"):
