@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -88,3 +89,32 @@ def test_functions_crashing_mid_package_recover_on_redelivery(
     assert sorted(e.type for e in distinct) == sorted([ANONYMIZED] * count + [STUDY])
     assert len(catalogue(http, stack, center)) == count
     assert list(storage(stack).list_blobs(stack.bucket("ingest"), prefix=f"{center}/")) == []
+
+
+def test_the_same_object_notified_again_gives_the_same_record_and_event(
+    stack: Any, http: requests.Session, watch: Callable[[str], TopicWatcher]
+) -> None:
+    from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+
+    events = watch(EVENTS)
+    center = f"center-{uuid.uuid4().hex[:8]}"
+    blob = storage(stack).bucket(stack.bucket("ingest")).blob(f"{center}/scan.dcm")
+    [data] = study(seed=51)
+    blob.upload_from_string(data)
+    mine = of_center(center)
+    events.wait_for(lambda f: any(mine(e) for e in f), 60)
+
+    # Cloud Storage may notify the same generation again: new message ids, same object.
+    publisher = pubsub_v1.PublisherClient()
+    topic = publisher.topic_path(stack.project_id, "gcs-ingest-notifications")
+    resource = {"bucket": blob.bucket.name, "name": blob.name, "generation": str(blob.generation),
+                "size": str(len(data)), "contentType": "application/dicom"}  # fmt: skip
+    for _ in range(2):
+        publisher.publish(
+            topic, json.dumps(resource).encode(), eventType="OBJECT_FINALIZE",
+            bucketId=blob.bucket.name, objectId=blob.name,
+        ).result(timeout=10)  # fmt: skip
+
+    seen = [e for e in events.wait_for(lambda f: len([e for e in f if mine(e)]) >= 3, 60) if mine(e)]
+    assert len(seen) == 3 and len({e.id for e in seen}) == 1
+    assert len(catalogue(http, stack, center)) == 1
