@@ -90,7 +90,7 @@ class Parser:
         group, element = self._tag.unpack_from(self.buf, pos)
         return int(group), int(element)
 
-    def elements(self, pos: int, end: int, *, top: bool, depth: int = 0,  # noqa: PLR0912
+    def elements(self, pos: int, end: int, *, top: bool, depth: int = 0,  # noqa: PLR0912, PLR0915
                  in_undefined_item: bool = False,
                  group_only: int | None = None) -> tuple[list[Element], int]:
         """Elements from ``pos`` up to ``end``, an item delimiter, or (top) a bulk element.
@@ -100,39 +100,45 @@ class Parser:
         if depth > MAX_DEPTH:
             raise DeidFailure(Rejection.INVALID_DATASET, "sequences nested too deep")
         buf = self.buf
+        implicit = self.implicit
+        header = self._item.unpack_from if implicit else self._explicit.unpack_from
+        u32 = self._u32.unpack_from
+        vr_name = _VR_NAMES.get
         out: list[Element] = []
+        append = out.append
+        check_stop = top or group_only is not None
         while pos < end:
             if pos + 8 > end:
                 raise DeidFailure(Rejection.TRUNCATED, "element header cut short")
-            if self.implicit:
-                group, element, length = self._item.unpack_from(buf, pos)
-                vr = ""
+            if implicit:
+                group, element, length = header(buf, pos)
+                tag = group << 16 | element
+                vr = _VR_CACHE.get(tag) or implicit_vr(tag)
+                start = pos + 8
             else:
-                group, element, vr_bytes, length = self._explicit.unpack_from(buf, pos)
-                vr = _VR_NAMES.get(vr_bytes, "")
-            tag = group << 16 | element
+                group, element, vr_bytes, length = header(buf, pos)
+                tag = group << 16 | element
+                vr = vr_name(vr_bytes, "")
+                start = pos + 8
             if tag == ITEM_DELIMITER:
                 if not in_undefined_item:
                     raise DeidFailure(Rejection.INVALID_DATASET, "stray item delimiter")
                 return out, pos + 8
-            if (top and tag in BULK_TAGS) or (group_only is not None and group != group_only):
+            if check_stop and (
+                (top and tag in BULK_TAGS) or (group_only is not None and group != group_only)
+            ):
                 return out, pos
-            if self.implicit:
-                vr = implicit_vr(tag)
-                start = pos + 8
-            else:
+            if not implicit:
                 if not vr:
                     raise NeedsFullParser("encoding differs from the transfer syntax")
                 if vr in LONG_VRS:
                     if pos + 12 > end:
                         raise DeidFailure(Rejection.TRUNCATED, "element header cut short")
-                    length = self._u32.unpack_from(buf, pos + 8)[0]
+                    length = u32(buf, pos + 8)[0]
                     start = pos + 12
-                else:
-                    start = pos + 8
-            if vr == "SQ" or (self.implicit and length == UNDEFINED):
+            if vr == "SQ" or (implicit and length == UNDEFINED):
                 items, pos = self.items(start, length, end, depth)
-                out.append(Element(tag, "SQ", None, items))
+                append(Element(tag, "SQ", None, items))
                 continue
             if length == UNDEFINED:
                 raise NeedsFullParser("undefined length outside a sequence")
@@ -141,7 +147,7 @@ class Parser:
             stop = start + length
             if stop > end:
                 raise DeidFailure(Rejection.TRUNCATED, "element value cut short")
-            out.append(Element(tag, vr, buf[start:stop]))
+            append(Element(tag, vr, buf[start:stop]))
             pos = stop
         if in_undefined_item:
             raise DeidFailure(Rejection.TRUNCATED, "item not terminated")
