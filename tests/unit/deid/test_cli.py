@@ -91,3 +91,14 @@ def test_python_dash_m_entry_point() -> None:
                           cwd=ROOT, capture_output=True, text=True, check=False)
     assert done.returncode == 0
     assert "--center" in done.stdout
+
+
+def test_workers_do_not_change_the_output(study: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    for workers in ("1", "2"):
+        result = runner.invoke(app, [str(study), str(tmp_path / workers), "--center", "c1",
+                                     "--workers", workers], env=ENV)
+        assert result.exit_code == 0, result.output
+    one = {p.relative_to(tmp_path / "1"): p.read_bytes() for p in (tmp_path / "1").rglob("*.dcm")}
+    two = {p.relative_to(tmp_path / "2"): p.read_bytes() for p in (tmp_path / "2").rglob("*.dcm")}
+    assert one == two and len(one) == 5
