@@ -165,7 +165,9 @@ def run_ingestion_demo(stack: LocalStack, console: Console) -> bool:
             started = time.perf_counter()
             blob.upload_from_string(data.getvalue(), content_type="application/dicom")
             unit_id = Upload(bucket.name, blob.name, int(blob.generation), 0).unit_id
-            console.print(f"  uploaded gs://{bucket.name}/{blob.name} (synthetic; PHI planted in its header)")
+            console.print(
+                f"  uploaded gs://{bucket.name}/{blob.name} (synthetic, PHI planted in its header)"
+            )
             event = _wait_for_event(watch, unit_id)
         finally:
             watch.close()
