@@ -21,82 +21,19 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from infra.local.stack import LocalStack  # noqa: E402
-from tests.unit.subscriptions.factories import CLIENT  # noqa: E402
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
-
-
-class Arrivals:
-    """Records when each message (by a key) arrives on a topic.
-
-    Synchronous pulls in a few threads, not the streaming pull: against the emulator a
-    streaming pull adds ~50 ms per message, which would be the observer's cost, not ours.
-    """
-
-    def __init__(self, project: str, topic: str, key: Callable[[Any], str], pullers: int = 3) -> None:
-        from google.cloud import pubsub_v1  # type: ignore[attr-defined]
-
-        self.subscriber = pubsub_v1.SubscriberClient()
-        self.path = self.subscriber.subscription_path(project, f"bench-{uuid.uuid4().hex[:8]}")
-        self.subscriber.create_subscription(name=self.path, topic=f"projects/{project}/topics/{topic}")
-        self.seen: dict[str, float] = {}
-        self.changed = threading.Condition()
-        self._key = key
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._pull, daemon=True) for _ in range(pullers)]
-        for thread in self._threads:
-            thread.start()
-
-    def _pull(self) -> None:
-        while not self._stop.is_set():
-            try:
-                response = self.subscriber.pull(subscription=self.path, max_messages=100, timeout=2)
-            except Exception:  # a pull that times out empty is normal here
-                continue
-            now = time.perf_counter()
-            if not response.received_messages:
-                continue
-            self.subscriber.acknowledge(
-                subscription=self.path, ack_ids=[m.ack_id for m in response.received_messages]
-            )
-            with self.changed:
-                for received in response.received_messages:
-                    self.seen.setdefault(self._key(received.message), now)
-                self.changed.notify_all()
-
-    def wait(self, keys: set[str], timeout: float = 120) -> bool:
-        deadline = time.monotonic() + timeout
-        with self.changed:
-            while not keys <= self.seen.keys():
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self.changed.wait(left)
-        return True
-
-    def close(self) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=5)
-        self.subscriber.delete_subscription(subscription=self.path)
+from benchmarks.support import Arrivals, bench_stack, percentile  # noqa: E402
+from infra.samples.clients import SAMPLE_CLIENT as CLIENT  # noqa: E402
 
 
 def measure(
@@ -129,19 +66,7 @@ def measure(
 def raw_delivery(count: int, sequential: int) -> dict[str, dict[str, float]]:
     from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
-    with (
-        tempfile.TemporaryDirectory() as state,
-        LocalStack(
-            ports="free",
-            project_id=f"bench-{uuid.uuid4().hex[:6]}",
-            source=ROOT / "tests/support/probe_functions.py",
-            topology=ROOT / "tests/support/probe_topology.yaml",
-            state_dir=Path(state),
-        ) as stack,
-    ):
-        import os
-
-        os.environ.update(stack.env)
+    with bench_stack(probes=True) as stack:
         publisher = pubsub_v1.PublisherClient(
             batch_settings=pubsub_v1.types.BatchSettings(max_latency=0.002)
         )
@@ -184,15 +109,7 @@ def raw_delivery(count: int, sequential: int) -> dict[str, dict[str, float]]:
 
 
 def pipeline(count: int, sequential: int) -> dict[str, dict[str, float]]:
-    with (
-        tempfile.TemporaryDirectory() as state,
-        LocalStack(
-            ports="free", project_id=f"bench-{uuid.uuid4().hex[:6]}", state_dir=Path(state)
-        ) as stack,
-    ):
-        import os
-
-        os.environ.update(stack.env)
+    with bench_stack() as stack:
         arrivals = Arrivals(
             stack.project_id,
             "subscriptions-events",

@@ -24,7 +24,6 @@ import io
 import os
 import statistics
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -37,7 +36,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.commands import Arrivals, percentile  # noqa: E402
+from benchmarks.support import Arrivals, bench_stack, percentile  # noqa: E402
 from infra.local.processes import group_members  # noqa: E402
 from infra.local.stack import LocalStack  # noqa: E402
 from infra.samples.synthetic_dicom import make_study  # noqa: E402
@@ -159,16 +158,7 @@ class BridgeAcks:
 
 
 def raw_delivery(files: list[bytes], sequential: int) -> dict[str, dict[str, float]]:
-    with (
-        tempfile.TemporaryDirectory() as state,
-        LocalStack(
-            ports="free", project_id=f"bench-{uuid.uuid4().hex[:6]}",
-            source=ROOT / "tests/support/probe_functions.py",
-            topology=ROOT / "tests/support/probe_topology.yaml", state_dir=Path(state),
-            extra_env={"SALUDTECH_PROBE_DIR": state},
-        ) as stack,
-    ):  # fmt: skip
-        os.environ.update(stack.env)
+    with bench_stack(probes=True) as stack:
         from google.cloud import storage  # type: ignore[attr-defined]
 
         bucket = storage.Client(project=stack.project_id).bucket(stack.bucket("drop"))
@@ -219,13 +209,7 @@ class EventArrivals:
 
 
 def pipeline(files: list[bytes], sequential: int) -> dict[str, dict[str, float]]:
-    with (
-        tempfile.TemporaryDirectory() as state,
-        LocalStack(
-            ports="free", project_id=f"bench-{uuid.uuid4().hex[:6]}", state_dir=Path(state)
-        ) as stack,
-    ):
-        os.environ.update(stack.env)
+    with bench_stack() as stack:
         from google.cloud import storage  # type: ignore[attr-defined]
 
         bucket = storage.Client(project=stack.project_id).bucket(stack.bucket("ingest"))

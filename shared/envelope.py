@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -142,7 +142,10 @@ class Envelope:
         )
 
 
-def parse_payload(model: type[Message], body: Any) -> Message:
+M = TypeVar("M", bound=Message)
+
+
+def parse_payload(model: type[M], body: Any) -> M:
     """Validate a payload; the error names fields and rules, never the offending values."""
     try:
         return model.model_validate(body)

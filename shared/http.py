@@ -6,15 +6,16 @@ Every error answers the same machine-readable shape:
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import flask
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map
 
-from shared.errors import PermanentError
+from shared.errors import PermanentError, TransientError
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -71,3 +72,23 @@ def match_route(routes: Map, request: flask.Request) -> tuple[str, dict[str, Any
     except MethodNotAllowed as error:
         raise HttpError(405, "method_not_allowed", request.method) from error
     return str(endpoint), dict(args)
+
+
+def answers_errors(
+    function: Callable[[flask.Request], flask.Response],
+) -> Callable[[flask.Request], flask.Response]:
+    """Map the error taxonomy to HTTP for every HTTP function, the same way: a request that
+    can never succeed is a 4xx with its reason, a dependency that is down a 503."""
+
+    @functools.wraps(function)  # keeps the name functions-framework registers the target by
+    def answering(request: flask.Request) -> flask.Response:
+        try:
+            return function(request)
+        except HttpError as error:
+            return error_response(error)
+        except PermanentError as error:
+            return error_response(HttpError.bad_request(error))
+        except TransientError:
+            return error_response(HttpError(503, "unavailable", "try again shortly"))
+
+    return answering

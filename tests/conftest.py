@@ -16,9 +16,7 @@ Mark tests that use a stack with @pytest.mark.emulators.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -29,6 +27,7 @@ from typing import Any
 import pytest
 import requests
 
+from infra.local.environment import temporary_environment
 from infra.local.prereqs import MissingPrerequisitesError
 from infra.local.stack import LocalStack
 
@@ -51,21 +50,6 @@ def _start(stack: LocalStack) -> LocalStack:
         return stack.start()
     except MissingPrerequisitesError as missing:
         pytest.fail(f"the local stack cannot start:\n{missing}", pytrace=False)
-
-
-@contextlib.contextmanager
-def environment(values: dict[str, str]) -> Iterator[None]:
-    """Set variables for the duration of the block, restoring what was there before."""
-    previous = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in previous.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 @pytest.fixture(scope="session")
@@ -111,7 +95,7 @@ class ProbeStack:
         from google.cloud import pubsub_v1, storage
 
         # The clients read the emulator variables once, when built.
-        with environment(self.stack.env):
+        with temporary_environment(self.stack.env):
             return (
                 pubsub_v1.PublisherClient(),
                 pubsub_v1.SubscriberClient(),

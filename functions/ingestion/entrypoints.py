@@ -19,7 +19,7 @@ from functions.ingestion.domain import Upload
 from functions.ingestion.messages import IngestPackageEntry
 from shared.envelope import from_eventarc, unwrap_pubsub_push
 from shared.errors import InvalidMessage, PermanentError, TransientError
-from shared.http import HttpError, error_response, json_response, match_route
+from shared.http import HttpError, answers_errors, json_response, match_route
 from shared.logging import bind_message_context, get_logger
 from shared.pagination import page_size
 
@@ -95,28 +95,22 @@ def ingestion_ingest_package_entry(cloud_event: Any) -> None:
 
 
 @functions_framework.http
+@answers_errors
 def ingestion_queries_http(request: flask.Request) -> flask.Response:
     p = bootstrap.platform()
     collection = bootstrap.ingestion_collections(p).images
-    try:
-        endpoint, args = match_route(_QUERY_ROUTES, request)
-        if endpoint == "get":
-            found = queries.get_image(p.store, collection, args["image_id"])
-            if found is None:
-                raise HttpError(404, "image_not_found", "no such image")
-            return json_response(found)
-        return json_response(
-            queries.list_images(
-                p.store,
-                collection,
-                request.args,
-                limit=page_size(request.args.get("limit")),
-                cursor=request.args.get("cursor"),
-            )
+    endpoint, args = match_route(_QUERY_ROUTES, request)
+    if endpoint == "get":
+        found = queries.get_image(p.store, collection, args["image_id"])
+        if found is None:
+            raise HttpError(404, "image_not_found", "no such image")
+        return json_response(found)
+    return json_response(
+        queries.list_images(
+            p.store,
+            collection,
+            request.args,
+            limit=page_size(request.args.get("limit")),
+            cursor=request.args.get("cursor"),
         )
-    except PermanentError as error:
-        return error_response(HttpError.bad_request(error))
-    except HttpError as error:
-        return error_response(error)
-    except TransientError:
-        return error_response(HttpError(503, "unavailable", "try again shortly"))
+    )

@@ -23,8 +23,7 @@ from functions.subscriptions.messages import (
     PaySubscription,
 )
 from shared.envelope import Envelope, derived_id, parse_payload
-from shared.errors import PermanentError, TransientError
-from shared.http import HttpError, error_response, json_response, match_route, read_json_body
+from shared.http import HttpError, answers_errors, json_response, match_route, read_json_body
 from shared.logging import bind_message_context, get_logger, trace_from_header
 from shared.messages import Command
 from shared.pagination import page_size
@@ -65,37 +64,29 @@ def subscriptions_handle_command(cloud_event: Any) -> None:
 
 
 @functions_framework.http
+@answers_errors
 def subscriptions_commands_http(request: flask.Request) -> flask.Response:
-    try:
-        endpoint, args = match_route(_COMMAND_ROUTES, request)
-        body = read_json_body(request)
-        if not isinstance(body, dict):
-            raise HttpError(400, "schema_violation", "the body must be a JSON object")
-        command_id = _command_id(request, endpoint, args)
-        command = _command(endpoint, args, body, command_id)
-        envelope = Envelope(
-            payload=command,
-            source=subscriptions.SOURCE,
-            id=command_id,
-            correlation_id=request.headers.get("X-Correlation-ID", "")[:64],
-        )
-        p = bootstrap.platform()
-        bind_message_context(
-            function="subscriptions_commands_http",
-            correlation_id=envelope.correlation_id,
-            message_id=envelope.id,
-            message_type=envelope.type,
-            trace=trace_from_header(
-                request.headers.get("X-Cloud-Trace-Context"), p.settings.project_id
-            )
-            or "",
-        )
-        p.publisher.publish(subscriptions.COMMANDS_TOPIC, [envelope])
-    except HttpError as error:
-        return error_response(error)
-    except TransientError:
-        log.warning("command_not_published")
-        return error_response(HttpError(503, "unavailable", "try again shortly"))
+    endpoint, args = match_route(_COMMAND_ROUTES, request)
+    body = read_json_body(request)
+    if not isinstance(body, dict):
+        raise HttpError(400, "schema_violation", "the body must be a JSON object")
+    command_id = _command_id(request, endpoint, args)
+    envelope = Envelope(
+        payload=_command(endpoint, args, body, command_id),
+        source=subscriptions.SOURCE,
+        id=command_id,
+        correlation_id=request.headers.get("X-Correlation-ID", "")[:64],
+    )
+    p = bootstrap.platform()
+    trace = request.headers.get("X-Cloud-Trace-Context")
+    bind_message_context(
+        function="subscriptions_commands_http",
+        correlation_id=envelope.correlation_id,
+        message_id=envelope.id,
+        message_type=envelope.type,
+        trace=trace_from_header(trace, p.settings.project_id) or "",
+    )
+    p.publisher.publish(subscriptions.COMMANDS_TOPIC, [envelope])
     log.info("command_accepted")
     subject = envelope.subject
     status_url = f"{QUERIES_PATH}/commands/{envelope.id}"
@@ -135,59 +126,48 @@ def _random() -> str:
 def _command(endpoint: str, args: dict[str, Any], body: dict[str, Any], command_id: str) -> Command:
     """Validate at the door: schema first, then the domain rules a command can be checked
     against without state, so a client learns at once what is wrong."""
-    try:
-        if endpoint == "create":
-            body = {**body, "subscription_id": derived_id(command_id, "subscription")}
-            command: Command = parse_payload(CreateSubscription, body)  # type: ignore[assignment]
-            assert isinstance(command, CreateSubscription)
-            Client.from_data(command.client)
-            plan_or_error(command.plan)
-            return command
-        body = {**body, "subscription_id": args["subscription_id"]}
-        if endpoint == "change_plan":
-            command = parse_payload(ChangePlan, body)  # type: ignore[assignment]
-            assert isinstance(command, ChangePlan)
-            plan_or_error(command.plan)
-            return command
-        if endpoint == "cancel":
-            return parse_payload(CancelSubscription, body)  # type: ignore[return-value]
-        body = {**body, "payment_id": derived_id(command_id, "payment")}
-        return parse_payload(PaySubscription, body)  # type: ignore[return-value]
-    except PermanentError as error:
-        raise HttpError.bad_request(error) from error
+    if endpoint == "create":
+        body = {**body, "subscription_id": derived_id(command_id, "subscription")}
+        create = parse_payload(CreateSubscription, body)
+        Client.from_data(create.client)
+        plan_or_error(create.plan)
+        return create
+    body = {**body, "subscription_id": args["subscription_id"]}
+    if endpoint == "change_plan":
+        change = parse_payload(ChangePlan, body)
+        plan_or_error(change.plan)
+        return change
+    if endpoint == "cancel":
+        return parse_payload(CancelSubscription, body)
+    body = {**body, "payment_id": derived_id(command_id, "payment")}
+    return parse_payload(PaySubscription, body)
 
 
 @functions_framework.http
+@answers_errors
 def subscriptions_queries_http(request: flask.Request) -> flask.Response:
     p = bootstrap.platform()
     collection = bootstrap.subscriptions_collection(p)
-    try:
-        endpoint, args = match_route(_QUERY_ROUTES, request)
-        if endpoint == "get":
-            found = queries.get_subscription(p.store, args["subscription_id"], collection)
-            if found is None:
-                raise HttpError(404, "subscription_not_found", "no such subscription")
-            return json_response(found)
-        if endpoint == "list":
-            client_code = request.args.get("client_code", "")
-            if not client_code:
-                raise HttpError(
-                    400, "missing_parameter", "client_code is required", field="client_code"
-                )
-            return json_response(
-                queries.subscriptions_of_client(
-                    p.store,
-                    client_code,
-                    limit=page_size(request.args.get("limit")),
-                    cursor=request.args.get("cursor"),
-                    collection=collection,
-                )
+    endpoint, args = match_route(_QUERY_ROUTES, request)
+    if endpoint == "get":
+        found = queries.get_subscription(p.store, args["subscription_id"], collection)
+        if found is None:
+            raise HttpError(404, "subscription_not_found", "no such subscription")
+        return json_response(found)
+    if endpoint == "list":
+        client_code = request.args.get("client_code", "")
+        if not client_code:
+            raise HttpError(
+                400, "missing_parameter", "client_code is required", field="client_code"
             )
-        status = bootstrap.subscriptions_processor(p).status(args["command_id"])
-        return json_response(status or {"message_id": args["command_id"], "outcome": "pending"})
-    except PermanentError as error:
-        return error_response(HttpError.bad_request(error))
-    except HttpError as error:
-        return error_response(error)
-    except TransientError:
-        return error_response(HttpError(503, "unavailable", "try again shortly"))
+        return json_response(
+            queries.subscriptions_of_client(
+                p.store,
+                client_code,
+                limit=page_size(request.args.get("limit")),
+                cursor=request.args.get("cursor"),
+                collection=collection,
+            )
+        )
+    status = bootstrap.subscriptions_processor(p).status(args["command_id"])
+    return json_response(status or {"message_id": args["command_id"], "outcome": "pending"})

@@ -11,19 +11,18 @@ with `up --detach`.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import requests
 from rich.console import Console
 from rich.table import Table
 
+from infra.local.environment import temporary_environment
 from infra.local.stack import LocalStack
 from infra.samples.clients import SAMPLE_CLIENT
 
@@ -126,21 +125,6 @@ def run_demo(stack: LocalStack, console: Console) -> bool:
     return run_ingestion_demo(stack, console) and ok
 
 
-@contextlib.contextmanager
-def _emulator_env(stack: LocalStack) -> Iterator[None]:
-    # The storage client reads STORAGE_EMULATOR_HOST when it is built.
-    previous = {key: os.environ.get(key) for key in stack.env}
-    os.environ.update(stack.env)
-    try:
-        yield
-    finally:
-        for key, value in previous.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def run_ingestion_demo(stack: LocalStack, console: Console) -> bool:
     """Upload one image as a health center would; show the event and the catalogue record."""
     from google.cloud import storage  # type: ignore[attr-defined,unused-ignore]
@@ -150,7 +134,7 @@ def run_ingestion_demo(stack: LocalStack, console: Console) -> bool:
 
     console.rule("[bold]Demo: a DICOM upload, de-identified, stored and catalogued")
     http = requests.Session()
-    with _emulator_env(stack):
+    with temporary_environment(stack.env):
         watch = _EventWatch(stack.project_id, "ingestion-events")
         try:
             [image] = make_study(

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from functions import bootstrap
 from functions.ingestion import names
 from functions.ingestion.entrypoints import ingestion_ingest_package_entry
 from shared.adapters.memory_blob_store import InMemoryBlobStore
-from tests.unit.subscriptions.test_entrypoints import pubsub_event
-
-
-@pytest.fixture
-def platform() -> Iterator[bootstrap.Platform]:
-    p = bootstrap.in_memory_platform()
-    bootstrap.use(p)
-    yield p
-    bootstrap.use(None)
+from tests.support.cloud_events import pubsub_event
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ from functions import bootstrap
 from functions.ingestion import domain, names
 from functions.ingestion.entrypoints import ingestion_ingest_package_entry, ingestion_on_upload
 from shared.adapters.memory_blob_store import InMemoryBlobStore
+from tests.support.cloud_events import pubsub_event
 from tests.unit.ingestion.conftest import deliver_entries
 from tests.unit.ingestion.helpers import study, upload, zipped
-from tests.unit.subscriptions.test_entrypoints import pubsub_event
 
 ANONYMIZED = "co.saludtech.ingestion.image.anonymized.v1"
 STUDY = "co.saludtech.ingestion.study.ingested.v1"

@@ -2,54 +2,26 @@
 
 from __future__ import annotations
 
-import base64
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import functions_framework
 import pytest
-from cloudevents.http import CloudEvent
 
 from functions import bootstrap
 from functions.subscriptions import COMMANDS_TOPIC, DEAD_LETTER_TOPIC, EVENTS_TOPIC
 from functions.subscriptions.entrypoints import subscriptions_handle_command
 from shared.envelope import Envelope
 from shared.errors import TransientError
+from tests.support.cloud_events import pubsub_event
 from tests.unit.subscriptions.factories import CLIENT
 
 MAIN = str(Path(__file__).parents[3] / "main.py")
 
 
-@pytest.fixture
-def platform() -> Iterator[bootstrap.Platform]:
-    p = bootstrap.in_memory_platform()
-    bootstrap.use(p)
-    yield p
-    bootstrap.use(None)
-
-
 def client(target: str) -> Any:
     return functions_framework.create_app(target, MAIN).test_client()
-
-
-def pubsub_event(data: bytes, attributes: dict[str, str], message_id: str = "m-1") -> CloudEvent:
-    return CloudEvent(
-        {
-            "type": "google.cloud.pubsub.topic.v1.messagePublished",
-            "source": "//pubsub.googleapis.com/projects/p/topics/subscriptions-commands",
-            "id": message_id,
-        },
-        {
-            "message": {
-                "data": base64.b64encode(data).decode(),
-                "attributes": attributes,
-                "messageId": message_id,
-            },
-            "subscription": "projects/p/subscriptions/trigger-subscriptions-handle-command",
-        },
-    )
 
 
 def deliver_commands(p: bootstrap.Platform) -> None:

@@ -22,11 +22,6 @@ from tests.unit.subscriptions.factories import create_command
 
 
 @pytest.fixture
-def platform() -> bootstrap.Platform:
-    return bootstrap.in_memory_platform()
-
-
-@pytest.fixture
 def processor(platform: bootstrap.Platform) -> MessageProcessor:  # type: ignore[type-arg]
     return bootstrap.subscriptions_processor(platform)
 

@@ -1,0 +1,18 @@
+"""Unit tests run every function on an in-memory platform: fast, and no emulator needed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from functions import bootstrap
+
+
+@pytest.fixture
+def platform() -> Iterator[bootstrap.Platform]:
+    """In-memory adapters behind every port, installed for the entry points to find."""
+    p = bootstrap.in_memory_platform()
+    bootstrap.use(p)
+    yield p
+    bootstrap.use(None)
