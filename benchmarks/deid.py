@@ -64,8 +64,9 @@ def build_corpus(directory: Path, patients: int) -> list[Path]:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
         files.append(target)
-    files += make_corpus(directory / "synthetic", n_patients=patients, n_series=3,
-                         n_instances=8, rows=256, cols=256)
+    files += make_corpus(
+        directory / "synthetic", n_patients=patients, n_series=3, n_instances=8, rows=256, cols=256
+    )
     return files
 
 
@@ -147,9 +148,20 @@ def child(tool: str, list_file: Path, out_dir: Path) -> None:
     seconds = time.perf_counter() - start
     cpu = time.process_time() - cpu_start
     peak_kb = _peak_rss_kb()
-    print(json.dumps({"tool": tool, "files": len(files), "ok": ok, "failed": failed,
-                      "bytes": size, "seconds": seconds, "cpu": cpu,
-                      "peak_rss_mb": peak_kb / 1024}))
+    print(
+        json.dumps(
+            {
+                "tool": tool,
+                "files": len(files),
+                "ok": ok,
+                "failed": failed,
+                "bytes": size,
+                "seconds": seconds,
+                "cpu": cpu,
+                "peak_rss_mb": peak_kb / 1024,
+            }
+        )
+    )
 
 
 def _one_run(tool: str, list_file: Path, work: Path) -> dict[str, Any] | None:
@@ -157,9 +169,19 @@ def _one_run(tool: str, list_file: Path, work: Path) -> dict[str, Any] | None:
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)
     done = subprocess.run(
-        [sys.executable, __file__, "--child", tool, "--list", str(list_file),
-         "--out", str(out_dir)],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            tool,
+            "--list",
+            str(list_file),
+            "--out",
+            str(out_dir),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if done.returncode != 0:
         print(f"skip {tool}: child failed ({done.stderr.strip().splitlines()[-1:]})")
@@ -206,8 +228,13 @@ def valid(path: Path) -> bool:
     except Exception:  # anything pydicom refuses is not valid input
         return False
     meta = getattr(ds, "file_meta", None)
-    return bool(meta is not None and meta.get("TransferSyntaxUID") and ds.get("SOPInstanceUID")
-                and ds.get("SOPClassUID") and "DirectoryRecordSequence" not in ds)
+    return bool(
+        meta is not None
+        and meta.get("TransferSyntaxUID")
+        and ds.get("SOPInstanceUID")
+        and ds.get("SOPClassUID")
+        and "DirectoryRecordSequence" not in ds
+    )
 
 
 def rate(files: list[Path]) -> tuple[int, int, int, dict[str, int]]:
@@ -246,8 +273,10 @@ _OURS: dict[str, Any] = {}
 def print_table(title: str, rows: dict[str, dict[str, Any]]) -> None:
     base = rows.get("pydicom")
     base_mbps = (base["bytes"] / 1e6 / base["seconds"]) if base else None
-    header = (f"{'tool':<10} {'files':>6} {'ok':>5} {'failed':>6} {'seconds':>8} {'MB/s':>8} "
-              f"{'files/s':>8} {'x pydicom':>9} {'CPU MB/s':>9} {'peak RSS MB':>11}")
+    header = (
+        f"{'tool':<10} {'files':>6} {'ok':>5} {'failed':>6} {'seconds':>8} {'MB/s':>8} "
+        f"{'files/s':>8} {'x pydicom':>9} {'CPU MB/s':>9} {'peak RSS MB':>11}"
+    )
     print(f"\n{title}")
     print(header)
     print("-" * len(header))
@@ -256,9 +285,11 @@ def print_table(title: str, rows: dict[str, dict[str, Any]]) -> None:
         fps = r["files"] / r["seconds"]
         ratio = f"{mbps / base_mbps:.2f}" if base_mbps else "n/a"
         cpu_mbps = r["bytes"] / 1e6 / max(r["cpu"], 1e-9)
-        print(f"{tool:<10} {r['files']:>6} {r['ok']:>5} {r['failed']:>6} "
-              f"{r['seconds']:>8.2f} {mbps:>8.1f} {fps:>8.1f} {ratio:>9} {cpu_mbps:>9.1f} "
-              f"{r['peak_rss_mb']:>11.1f}")
+        print(
+            f"{tool:<10} {r['files']:>6} {r['ok']:>5} {r['failed']:>6} "
+            f"{r['seconds']:>8.2f} {mbps:>8.1f} {fps:>8.1f} {ratio:>9} {cpu_mbps:>9.1f} "
+            f"{r['peak_rss_mb']:>11.1f}"
+        )
     if "ours" in rows:
         ours = rows["ours"]
         ours_mbps = ours["bytes"] / 1e6 / ours["seconds"]
@@ -287,22 +318,28 @@ def main() -> None:
         list_file = work / "files.txt"
         list_file.write_text("\n".join(str(f) for f in files))
         total_mb = sum(f.stat().st_size for f in files) / 1e6
-        print(f"corpus: {len(files)} files, {total_mb:.1f} MB "
-              f"({len(pydicom_files())} pydicom test files + synthetic), cpu: {os.cpu_count()}")
+        print(
+            f"corpus: {len(files)} files, {total_mb:.1f} MB "
+            f"({len(pydicom_files())} pydicom test files + synthetic), cpu: {os.cpu_count()}"
+        )
         rows = measure_all(list_file, work, args.repeat)
-        print_table("all files (ours quarantines burned-in risks and refuses broken files "
-                    "without writing them)", rows)
+        print_table(
+            "all files (ours quarantines burned-in risks and refuses broken files "
+            "without writing them)",
+            rows,
+        )
         # Apples to apples: only the files every tool has real work on (ours de-identifies).
         clean = [f for f in files if ours_ok(f)]
         clean_list = work / "clean.txt"
         clean_list.write_text("\n".join(str(f) for f in clean))
         rows = measure_all(clean_list, work, args.repeat)
-        print_table(f"the {len(clean)} files ours de-identifies (every tool writes each one)",
-                    rows)
+        print_table(f"the {len(clean)} files ours de-identifies (every tool writes each one)", rows)
         eligible, done, quarantined, reasons = rate(files)
-        print(f"rate: {done}/{eligible} valid files without burned-in risk de-identified "
-              f"= {100 * done / max(eligible, 1):.1f}% (goal >= 98%); "
-              f"quarantined (burned-in): {quarantined}; reasons: {reasons}")
+        print(
+            f"rate: {done}/{eligible} valid files without burned-in risk de-identified "
+            f"= {100 * done / max(eligible, 1):.1f}% (goal >= 98%); "
+            f"quarantined (burned-in): {quarantined}; reasons: {reasons}"
+        )
 
 
 if __name__ == "__main__":

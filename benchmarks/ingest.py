@@ -36,8 +36,13 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.support import Arrivals, bench_stack, percentile  # noqa: E402
-from infra.local.processes import group_members  # noqa: E402
+from benchmarks.support import (  # noqa: E402
+    Arrivals,
+    bench_stack,
+    cpu_per_message,
+    cpu_seconds,
+    percentile,
+)
 from infra.local.stack import LocalStack  # noqa: E402
 from infra.samples.synthetic_dicom import make_study  # noqa: E402
 
@@ -56,29 +61,6 @@ def corpus(count: int, rows: int) -> list[bytes]:
             ds.save_as(buffer, enforce_file_format=True)
             files.append(buffer.getvalue())
     return files[:count]
-
-
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(stack: LocalStack) -> dict[str, float]:
-    """CPU time used so far by each part of the stack (every process of its group) and
-    by this process (the uploads and the observer)."""
-    used = {"benchmark client": sum(os.times()[:2])}
-    for part, process in stack.processes.items():
-        total = 0
-        for pid in group_members(process.pgid):
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-        used[part] = total / _TICK
-    return used
-
-
-def cpu_per_file(before: dict[str, float], after: dict[str, float], count: int) -> dict[str, float]:
-    return {part: (after[part] - before[part]) * 1000 / count for part in after}
 
 
 def summary(latencies_ms: list[float], count: int, elapsed: float) -> dict[str, float]:
@@ -183,7 +165,9 @@ def raw_delivery(files: list[bytes], sequential: int) -> dict[str, dict[str, flo
                 "p50_ms": latency["p50"], "p95_ms": latency["p95"], "mean_ms": latency["p50"],
             }  # fmt: skip
             if label == "burst":
-                CPU["raw GCS delivery"] = cpu_per_file(cpu_before, cpu_seconds(stack), len(chosen))
+                CPU["raw GCS delivery"] = cpu_per_message(
+                    cpu_before, cpu_seconds(stack), len(chosen)
+                )
         return results
 
 
@@ -228,7 +212,7 @@ def pipeline(files: list[bytes], sequential: int) -> dict[str, dict[str, float]]
                 if not events.arrivals.wait({key for key, _ in sent}, timeout=300):
                     raise SystemExit("not every image was announced within the time limit")
                 if label == "burst":
-                    CPU["ingestion"] = cpu_per_file(cpu_before, cpu_seconds(stack), len(chosen))
+                    CPU["ingestion"] = cpu_per_message(cpu_before, cpu_seconds(stack), len(chosen))
                 seen = events.arrivals.seen
                 latencies = [(seen[key] - at) * 1000 for key, at in sent]
                 finished = max(seen[key] for key, _ in sent)

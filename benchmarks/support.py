@@ -12,7 +12,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from infra.local.processes import group_members
 from infra.local.stack import LocalStack
+from infra.local.subscription_leases import HOT_POLL_SECONDS, HOT_SECONDS
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBE_SOURCE = ROOT / "tests/support/probe_functions.py"
@@ -45,33 +47,48 @@ def percentile(values: list[float], fraction: float) -> float:
 class Arrivals:
     """Records when each message (by a key) arrives on a topic.
 
-    Synchronous pulls in a few threads, not the streaming pull: against the emulator a
-    streaming pull adds ~50 ms per message, which would be the observer's cost, not ours.
+    It pulls as the bridge does (infra/local/subscription_leases.py): immediate pulls a few
+    milliseconds apart while messages flow, a long-poll when idle. The emulator answers a
+    streaming pull or a long-poll only every ~50 ms, which would be the observer's cost.
     """
 
-    def __init__(self, project: str, topic: str, key: Callable[[Any], str], pullers: int = 3) -> None:
+    def __init__(
+        self, project: str, topic: str, key: Callable[[Any], str], pullers: int = 2
+    ) -> None:
         from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
         self.subscriber = pubsub_v1.SubscriberClient()
         self.path = self.subscriber.subscription_path(project, f"bench-{uuid.uuid4().hex[:8]}")
-        self.subscriber.create_subscription(name=self.path, topic=f"projects/{project}/topics/{topic}")
+        self.subscriber.create_subscription(
+            name=self.path, topic=f"projects/{project}/topics/{topic}"
+        )
         self.seen: dict[str, float] = {}
         self.changed = threading.Condition()
         self._key = key
         self._stop = threading.Event()
+        # Eager: poll while messages flow, for latency one message at a time. Not eager:
+        # long-poll, so that in a burst the observer does not cost the emulator CPU.
+        self.eager = True
         self._threads = [threading.Thread(target=self._pull, daemon=True) for _ in range(pullers)]
         for thread in self._threads:
             thread.start()
 
     def _pull(self) -> None:
+        last_message = -HOT_SECONDS
         while not self._stop.is_set():
+            hot = self.eager and time.monotonic() - last_message < HOT_SECONDS
             try:
-                response = self.subscriber.pull(subscription=self.path, max_messages=100, timeout=2)
+                response = self.subscriber.pull(
+                    subscription=self.path, max_messages=500, return_immediately=hot, timeout=2
+                )
             except Exception:  # a pull that times out empty is normal here
                 continue
             now = time.perf_counter()
             if not response.received_messages:
+                if hot:
+                    time.sleep(HOT_POLL_SECONDS)
                 continue
+            last_message = time.monotonic()
             self.subscriber.acknowledge(
                 subscription=self.path, ack_ids=[m.ack_id for m in response.received_messages]
             )
@@ -97,3 +114,27 @@ class Arrivals:
         self.subscriber.delete_subscription(subscription=self.path)
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(stack: LocalStack) -> dict[str, float]:
+    """CPU time used so far by each part of the stack (every process of its group) and
+    by this process (the uploads and the observer)."""
+    used = {"benchmark client": sum(os.times()[:2])}
+    for part, process in stack.processes.items():
+        total = 0
+        for pid in group_members(process.pgid):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        used[part] = total / _TICK
+    return used
+
+
+def cpu_per_message(
+    before: dict[str, float], after: dict[str, float], count: int
+) -> dict[str, float]:
+    """Milliseconds of CPU per message, by part, between two cpu_seconds() readings."""
+    return {part: (after[part] - before[part]) * 1000 / count for part in after}

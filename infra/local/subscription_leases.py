@@ -14,6 +14,12 @@ the pending Pulls return (at most PULL_WAIT_SECONDS) and hands back, with a zero
 every message it had not finished; only a crash leaves messages to their deadline, as with
 real Pub/Sub.
 
+The emulator's long-poll only looks for new messages about every 50 ms (measured: a Pull
+waiting when a message is published returns it after 55 ms p50, an immediate Pull after
+9 ms). So while a subscription is busy the loop polls with immediate Pulls a few
+milliseconds apart, and goes back to long-polling once it has been idle for HOT_SECONDS:
+fast when it matters, nothing spent when idle.
+
 The lease keeper extends the deadline of every message still being delivered and sends
 acknowledgements in batches.
 """
@@ -35,6 +41,8 @@ log = logging.getLogger("bridge")
 # Short, because a graceful stop waits for the pending Pulls (see above); idle, this is
 # one cheap call every 2 s per subscription.
 PULL_WAIT_SECONDS = 2.0
+HOT_SECONDS = 1.0  # after a message, poll instead of long-polling for this long
+HOT_POLL_SECONDS = 0.003
 ACK_FLUSH_SECONDS = 0.01
 _RETRYABLE = (
     google_exceptions.DeadlineExceeded,
@@ -148,15 +156,24 @@ class LeaseKeeper:
         return taken
 
     def _pull_loop(self) -> None:
+        last_message = -HOT_SECONDS
         while not self._stopping.is_set():
             wanted = self._take_capacity()
             if wanted == 0:
                 return
+            hot = time.monotonic() - last_message < HOT_SECONDS
             try:
                 response = self._subscriber.pull(
-                    subscription=self._path, max_messages=wanted, timeout=PULL_WAIT_SECONDS
+                    subscription=self._path,
+                    max_messages=wanted,
+                    return_immediately=hot,
+                    timeout=PULL_WAIT_SECONDS,
                 )
                 received = list(response.received_messages)
+                if received:
+                    last_message = time.monotonic()
+                elif hot:
+                    self._stopping.wait(HOT_POLL_SECONDS)
             except _RETRYABLE:
                 received = []
             except Exception:
