@@ -27,7 +27,9 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	@$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . >/dev/null 2>&1 || true
+	@# the console scripts (saludtech-local, saludtech-deid); setuptools' notes go to a log
+	@$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e . \
+		> $(VENV)/editable-install.log 2>&1 || { cat $(VENV)/editable-install.log; exit 1; }
 	@rm -f $(VENV)/.installed-* && touch $@
 
 .PHONY: venv
