@@ -73,8 +73,11 @@ test: venv lint contracts ## everything CI runs
 	@$(call run_pytest,tests)
 
 .PHONY: bench
-bench: venv ## the benchmarks (numbers, not pass/fail)
+bench: venv ## the benchmarks: commands, ingestion, de-identification (numbers, not pass/fail)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
 	$(PY) benchmarks/commands.py
+	$(PY) benchmarks/ingest.py
+	$(PY) benchmarks/deid.py
 
 .PHONY: clean
 clean: ## stop a detached stack and remove local state
