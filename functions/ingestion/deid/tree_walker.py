@@ -27,6 +27,7 @@ from .walker import (
     _PUBLIC_TEXT_VRS,
     Change,
     _needle_kind,
+    change_at,
     keyword_of,
     untabled_action,
 )
@@ -78,9 +79,7 @@ class TreeWalker:
 
     def _note(self, tag: int, action: str) -> None:
         if self.record is not None:
-            keyword = "Private" if tag >> 16 & 1 else (keyword_of(tag) or "Unknown")
-            self.record.append(Change(">".join([*self._path, keyword]),
-                                      f"({tag >> 16:04X},{tag & 0xFFFF:04X})", action))
+            self.record.append(change_at(self._path, tag, action))
 
     def _needle(self, elem: Element, vr: str, action: Action) -> None:
         kind = _needle_kind(elem.tag, vr, action)

@@ -75,6 +75,12 @@ class Change:
     action: str
 
 
+def change_at(path: list[str], tag: int, action: str) -> Change:
+    """The Change of `tag` under the sequence path (keywords), as both walkers record it."""
+    keyword = "Private" if tag >> 16 & 1 else (keyword_of(tag) or "Unknown")
+    return Change(">".join([*path, keyword]), f"({tag >> 16:04X},{tag & 0xFFFF:04X})", action)
+
+
 _KEYWORDS: dict[int, str] = {}
 
 
@@ -210,9 +216,7 @@ class Walker:
     # -- recording --------------------------------------------------------------------------
     def _note(self, tag: int, action: str) -> None:
         if self.record is not None:
-            keyword = "Private" if tag >> 16 & 1 else (keyword_of(tag) or "Unknown")
-            path = ">".join([*self._path, keyword])
-            self.record.append(Change(path, f"({tag >> 16:04X},{tag & 0xFFFF:04X})", action))
+            self.record.append(change_at(self._path, tag, action))
 
     def _harvest(self, ds: Dataset, depth: int = 0) -> None:
         """Record identifying values inside a sequence that is about to be dropped."""
