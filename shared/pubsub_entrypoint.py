@@ -60,6 +60,21 @@ def process_pubsub_event(
     )
 
 
+def keep_unreadable(
+    cloud_event: Any, error: InvalidMessage, raw_publisher: RawPublisher, dead_letter_topic: str
+) -> tuple[dict[str, str], str]:
+    """Copy a message that cannot be read, unchanged, to the dead-letter topic with the
+    reason beside it; retrying cannot help, and a human may still want it. Returns its
+    attributes and message id."""
+    try:
+        raw, attributes, message_id = unwrap_pubsub_push(cloud_event.data)
+    except InvalidMessage:
+        raw, attributes, message_id = b"", {}, str(cloud_event["id"])
+    attributes = {**attributes, "saludtech-rejection-reason": error.reason}
+    raw_publisher.publish_raw(dead_letter_topic, raw, attributes)
+    return attributes, message_id
+
+
 def _quarantine(
     cloud_event: Any,
     error: InvalidMessage,
@@ -69,13 +84,8 @@ def _quarantine(
     raw_publisher: RawPublisher,
     function: str,
 ) -> None:
-    try:
-        raw, attributes, message_id = unwrap_pubsub_push(cloud_event.data)
-    except InvalidMessage:
-        raw, attributes, message_id = b"", {}, str(cloud_event["id"])
+    attributes, message_id = keep_unreadable(cloud_event, error, raw_publisher, dead_letter_topic)
     bind_message_context(function=function, message_id=message_id)
-    attributes = {**attributes, "saludtech-rejection-reason": error.reason}
-    raw_publisher.publish_raw(dead_letter_topic, raw, attributes)
     failure = processor.rejection(
         command_id=attributes.get("ce-id") or message_id,
         command_type=attributes.get("ce-type", "unknown")[:200],

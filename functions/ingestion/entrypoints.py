@@ -17,11 +17,12 @@ from functions import bootstrap
 from functions.ingestion import names, queries
 from functions.ingestion.domain import Upload
 from functions.ingestion.messages import IngestPackageEntry
-from shared.envelope import from_eventarc, unwrap_pubsub_push
+from shared.envelope import from_eventarc
 from shared.errors import InvalidMessage, PermanentError, TransientError
 from shared.http import HttpError, answers_errors, json_response, match_route
 from shared.logging import bind_message_context, get_logger
 from shared.pagination import page_size
+from shared.pubsub_entrypoint import keep_unreadable
 
 log = get_logger(__name__)
 STORAGE_FINALIZED = "google.cloud.storage.object.v1.finalized"
@@ -70,13 +71,7 @@ def ingestion_ingest_package_entry(cloud_event: Any) -> None:
         if not isinstance(envelope.payload, IngestPackageEntry):
             raise InvalidMessage("unsupported_message", envelope.type[:120])
     except InvalidMessage as error:
-        # Kept unchanged on the dead-letter topic for a human; retrying cannot help.
-        try:
-            raw, attributes, _ = unwrap_pubsub_push(cloud_event.data)
-        except InvalidMessage:
-            raw, attributes = b"", {}
-        attributes = {**attributes, "saludtech-rejection-reason": error.reason}
-        p.publisher.publish_raw(names.DEAD_LETTER_TOPIC, raw, attributes)
+        keep_unreadable(cloud_event, error, p.publisher, names.DEAD_LETTER_TOPIC)
         log.warning("message_rejected", reason=error.reason)
         return
     bind_message_context(
