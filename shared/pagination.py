@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from shared.errors import PermanentError
+from shared.ports import Document, DocumentStore, Filter
 
 MAX_PAGE_SIZE = 100
 
@@ -38,3 +40,24 @@ def page_size(raw: str | None, default: int = 20) -> int:
     if not 1 <= size <= MAX_PAGE_SIZE:
         raise PermanentError("invalid_limit", f"limit must be 1 to {MAX_PAGE_SIZE}")
     return size
+
+
+def newest_first(
+    store: DocumentStore,
+    collection: str,
+    where: Sequence[Filter],
+    *,
+    order_by: str,
+    view: Callable[[Document], dict[str, Any]],
+    limit: int,
+    cursor: str | None,
+) -> dict[str, Any]:
+    """One page of a read model, newest first, as every query function answers it."""
+    page = store.query(
+        collection, where, order_by=order_by, descending=True, limit=limit,
+        after=decode_cursor(cursor),
+    )  # fmt: skip
+    return {
+        "items": [view(document) for _, document in page.items],
+        "next_cursor": encode_cursor(page.next_cursor),
+    }

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.errors import PermanentError
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import newest_first
 from shared.ports import Document, DocumentStore, Filter, Operator
 
 # Query parameter -> stored field; values are compared upper-cased, as they are stored.
@@ -77,15 +77,7 @@ def list_images(
     for parameter, op in ranges:
         if parameters.get(parameter):
             where.append(Filter("ingested_at", op, _instant(parameters[parameter], parameter)))
-    page = store.query(
-        collection,
-        where,
-        order_by="ingested_at",
-        descending=True,
-        limit=limit,
-        after=decode_cursor(cursor),
-    )
-    return {
-        "items": [image_view(document) for _, document in page.items],
-        "next_cursor": encode_cursor(page.next_cursor),
-    }
+    return newest_first(
+        store, collection, where, order_by="ingested_at", view=image_view, limit=limit,
+        cursor=cursor,
+    )  # fmt: skip

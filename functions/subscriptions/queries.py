@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from functions.subscriptions.unit_of_work import COLLECTION
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import newest_first
 from shared.ports import Document, DocumentStore, Filter
 
 _HIDDEN_CLIENT_FIELDS = ("rut", "national_id")
@@ -42,15 +42,12 @@ def subscriptions_of_client(
     collection: str = COLLECTION,
 ) -> dict[str, Any]:
     """Newest first. Needs the composite index (client.code ASC, created_at DESC)."""
-    page = store.query(
+    return newest_first(
+        store,
         collection,
         [Filter("client.code", "==", client_code)],
         order_by="created_at",
-        descending=True,
+        view=subscription_view,
         limit=limit,
-        after=decode_cursor(cursor),
+        cursor=cursor,
     )
-    return {
-        "items": [subscription_view(document) for _, document in page.items],
-        "next_cursor": encode_cursor(page.next_cursor),
-    }
