@@ -93,3 +93,15 @@ def wait_for_outcome(
         if status.get("outcome") != "pending" or time.monotonic() > deadline:
             return status
         time.sleep(0.05)
+
+
+def originals_left(client: Any, bucket: str, prefix: str, timeout: float = 15) -> list[Any]:
+    """The objects still under `prefix` once the pipeline has had `timeout` seconds to delete
+    them: an original is deleted after its events are published, so an event seen does not
+    mean the delete has happened yet."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = list(client.list_blobs(bucket, prefix=prefix))
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.1)

@@ -17,7 +17,7 @@ import requests
 import functions.ingestion.messages  # noqa: F401 - registers the types the watcher reads
 from infra.samples.synthetic_dicom import planted_phi
 from shared.envelope import Envelope
-from tests.e2e.conftest import TopicWatcher
+from tests.e2e.conftest import TopicWatcher, originals_left
 from tests.support.leak_checker import check_output, collect_identity, read_full
 from tests.unit.ingestion.helpers import study, zipped
 
@@ -69,7 +69,7 @@ def test_a_file_uploaded_with_gcloud_is_anonymized_catalogued_and_queryable(
     client = storage(stack)
     output = client.bucket(stack.bucket("anonymized")).blob(image["uri"].split("/", 3)[3])
     assert check_output(output.download_as_bytes(), collect_identity(read_full(data))) == []
-    assert list(client.list_blobs(stack.bucket("ingest"), prefix=f"{center}/")) == []
+    assert originals_left(client, stack.bucket("ingest"), f"{center}/") == []
 
     base = f"{stack.functions_url}/ingestion_queries_http"
     found = http.get(f"{base}/images/{image['image_id']}", timeout=10).json()
@@ -129,7 +129,7 @@ def test_a_zip_of_a_study_fans_out_and_is_announced_once(
     assert (announced["anonymized"], announced["rejected"]) == (6, 0)
     assert len({e.correlation_id for e in distinct}) == 1  # the package's correlation
     client = storage(stack)
-    assert list(client.list_blobs(stack.bucket("ingest"), prefix=f"{center}/")) == []
+    assert originals_left(client, stack.bucket("ingest"), f"{center}/") == []
     page = http.get(
         f"{stack.functions_url}/ingestion_queries_http/images",
         params={"center": center, "limit": 100}, timeout=10,

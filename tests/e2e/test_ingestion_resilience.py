@@ -16,7 +16,7 @@ import requests
 import functions.ingestion.messages  # noqa: F401 - registers the types the watcher reads
 from infra.local.processes import group_members
 from tests.conftest import ChaosSwitch
-from tests.e2e.conftest import TopicWatcher
+from tests.e2e.conftest import TopicWatcher, originals_left
 from tests.e2e.test_ingestion_flow import ANONYMIZED, EVENTS, STUDY, of_center, storage
 from tests.unit.ingestion.helpers import study, zipped
 
@@ -88,7 +88,7 @@ def test_functions_crashing_mid_package_recover_on_redelivery(
     distinct = {e.id: e for e in seen if mine(e)}.values()
     assert sorted(e.type for e in distinct) == sorted([ANONYMIZED] * count + [STUDY])
     assert len(catalogue(http, stack, center)) == count
-    assert list(storage(stack).list_blobs(stack.bucket("ingest"), prefix=f"{center}/")) == []
+    assert originals_left(storage(stack), stack.bucket("ingest"), f"{center}/") == []
 
 
 def test_the_same_object_notified_again_gives_the_same_record_and_event(
