@@ -61,7 +61,8 @@ def spawn(
 ) -> ManagedProcess:
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
-    with log_path.open("wb") as log:
+    # Appended: a part restarted within one run keeps what it logged before (a crash).
+    with log_path.open("ab") as log:
         popen = subprocess.Popen(
             list(command),
             env=dict(env),

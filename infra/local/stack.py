@@ -7,8 +7,12 @@
 
 Everything starts at once: the two JVM emulators, fake-gcs-server, the functions host and
 the bridge (which waits for its subscriptions). The topology is created as soon as
-Pub/Sub and fake-gcs-server answer. A stack started with `detach` outlives this process;
-its description goes to <state_dir>/stack.json, from which `LocalStack.attach` rebuilds it.
+Pub/Sub and fake-gcs-server answer. A watchdog (watchdog.py) stops every part if this
+process dies without stopping them; `detach()` releases it, so the stack outlives this
+process, and its description goes to <state_dir>/stack.json, from which `LocalStack.attach`
+rebuilds it. The functions host runs under a supervisor (supervisor.py) that restarts it
+when it crashes. With `persist`, Firestore and Cloud Storage state survive a stop
+(persistence.py). Each start logs to a new directory under <state_dir>/logs (run_logs.py).
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
+import requests
+
+from infra.local import persistence
 from infra.local.chaos import ChaosSettings
 from infra.local.ports import StackPorts
 from infra.local.prereqs import Toolchain, check_prerequisites
@@ -37,8 +44,10 @@ from infra.local.processes import (
     stop_groups,
     wait_http_ready,
 )
+from infra.local.run_logs import new_run_dir
 from infra.local.topology import DEFAULT_TOPOLOGY_PATH, REPO_ROOT, Topology, load_topology
 from infra.local.topology_setup import create_buckets, create_pubsub_topology
+from infra.local.watchdog import Watchdog
 
 DEFAULT_STATE_DIR = REPO_ROOT / ".local"
 DEFAULT_SOURCE = REPO_ROOT / "main.py"
@@ -81,6 +90,7 @@ class LocalStack:
         chaos: ChaosSettings | None = None,
         bridge_concurrency: int = 16,
         extra_env: Mapping[str, str] | None = None,
+        persist: bool = False,
     ) -> None:
         self.ports = StackPorts.free() if ports == "free" else (ports or StackPorts())
         self.project_id = project_id
@@ -92,7 +102,10 @@ class LocalStack:
         self.chaos = chaos
         self.bridge_concurrency = bridge_concurrency
         self.extra_env = dict(extra_env or {})
+        self.persist = persist
         self.processes: dict[str, ManagedProcess] = {}
+        self.run_log_dir: Path | None = None  # set by start(): this run's own directory
+        self._watchdog: Watchdog | None = None
         self.ready_seconds: float | None = None
         self.topology: Topology = load_topology(self.topology_path)
 
@@ -119,8 +132,17 @@ class LocalStack:
         return f"http://127.0.0.1:{self.ports.bridge}"
 
     @property
-    def log_dir(self) -> Path:
+    def logs_root(self) -> Path:
         return self.state_dir / "logs"
+
+    @property
+    def log_dir(self) -> Path:
+        """This run's logs (<state_dir>/logs/<run>/); `logs/latest` points at the newest."""
+        return self.run_log_dir or self.logs_root / "latest"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.state_dir / "data"
 
     @property
     def state_file(self) -> Path:
@@ -176,6 +198,10 @@ class LocalStack:
         pubsub_env = {**base, "JAVA_OPTS": JVM_HEAP}  # read by the Gradle start script
         # Firestore's script runs `${JAVA} ...` unquoted, so flags can ride along in JAVA.
         firestore_env = {**base, "JAVA": f"{toolchain.java} {JVM_HEAP}"}
+        firestore_import: list[str] = []
+        export = persistence.latest_firestore_export(self.data_dir) if self.persist else None
+        if export is not None:
+            firestore_import = [f"--import-data={export}"]
         bridge_env = dict(base)
         if self.chaos is not None:
             for key, value in self.chaos.model_dump().items():
@@ -198,12 +224,21 @@ class LocalStack:
                     "start",
                     "--host=127.0.0.1",
                     f"--port={self.ports.firestore}",
+                    *firestore_import,
                 ],
                 firestore_env,
             ),
-            "gcs": ([str(fake_gcs_binary()), *self._fake_gcs_flags()], base),
+            # fake-gcs-server behind the front that answers what it lacks (gcs_front.py).
+            "gcs": (
+                [
+                    python, "-m", "infra.local.gcs_front", "--port", str(self.ports.gcs),
+                    "--", str(fake_gcs_binary()), *self._fake_gcs_flags(),
+                ],
+                base,
+            ),
             "functions": (
                 [
+                    python, "-m", "infra.local.supervisor", "--name", "functions host", "--",
                     python, "-m", "infra.local.functions_host",
                     "--port", str(self.ports.functions),
                     "--source", str(self.source),
@@ -224,10 +259,16 @@ class LocalStack:
         }  # fmt: skip
 
     def _fake_gcs_flags(self) -> list[str]:
-        port = self.ports.gcs
+        port = self.ports.gcs  # the front's: fake-gcs-server's own port is the front's choice
+        backend = (
+            ["-backend", "filesystem",
+             "-filesystem-root", str(persistence.gcs_dir(self.data_dir))]
+            if self.persist
+            else ["-backend", "memory"]
+        )  # fmt: skip
         flags = [
-            "-scheme", "http", "-host", "127.0.0.1", "-port", str(port),
-            "-backend", "memory",
+            "-scheme", "http", "-host", "127.0.0.1", *backend,
+            # Upload sessions and media links name the front, which clients talk to.
             "-public-host", f"127.0.0.1:{port}",
             "-external-url", f"http://127.0.0.1:{port}",
         ]  # fmt: skip
@@ -272,9 +313,12 @@ class LocalStack:
             )
         started = time.monotonic()
         self.gcloud_config_dir.mkdir(parents=True, exist_ok=True)
+        self.run_log_dir = new_run_dir(self.logs_root)
+        # Before the first part: from now on no part outlives this process by accident.
+        self._watchdog = Watchdog()
         try:
             for name, (command, env) in self._commands(toolchain).items():
-                self.processes[name] = spawn(name, command, env, self.log_dir, cwd=REPO_ROOT)
+                self._spawn(name, command, env)
             # Each part is awaited (and given its share of the topology) on its own
             # thread, so creating topics never waits for fake-gcs-server, and vice versa.
             with ThreadPoolExecutor(len(self.processes)) as pool:
@@ -294,13 +338,33 @@ class LocalStack:
         messages not yet delivered are lost. Returns the seconds until it was ready again.
         """
         command, env = self._commands(check_prerequisites())[name]
+        if name == "firestore":
+            self._save_firestore()
+            command, env = self._commands(check_prerequisites())[name]  # imports that export
         stop_groups([self.processes[name]])
+        if self._watchdog is not None:
+            self._watchdog.forget(self.processes[name].pgid)
         started = time.monotonic()
-        self.processes[name] = spawn(name, command, env, self.log_dir, cwd=REPO_ROOT)
+        self._spawn(name, command, env)
         self._await_part(name)
         if self.state_file.exists():
             self.write_state()
         return time.monotonic() - started
+
+    def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
+        self.processes[name] = spawn(name, command, env, self.log_dir, cwd=REPO_ROOT)
+        if self._watchdog is not None:
+            self._watchdog.watch(self.processes[name].pgid)
+
+    def _save_firestore(self) -> None:
+        firestore = self.processes.get("firestore")
+        if not self.persist or firestore is None or not firestore.is_alive():
+            return
+        try:
+            persistence.export_firestore(self.firestore_host, self.project_id, self.data_dir)
+        except (requests.RequestException, RuntimeError) as error:
+            # Stopping must go on: the previous export stays the one that is imported.
+            print(f"Firestore state not saved: {error}", file=sys.stderr)
 
     def _await_part(self, name: str) -> None:
         wait_http_ready(self.processes[name], self._ready_urls()[name], READY_TIMEOUT_SECONDS)
@@ -310,9 +374,19 @@ class LocalStack:
             create_buckets(self.topology, self.gcs_url, self.project_id, self.bucket_prefix)
 
     def stop(self) -> None:
+        self._save_firestore()
         stop_groups(list(self.processes.values()))
+        if self._watchdog is not None:
+            self._watchdog.release()
+            self._watchdog = None
         if self.state_file.exists() and self._state_file_is_ours():
             self.state_file.unlink()
+
+    def detach(self) -> None:
+        """Let the stack outlive this process (`down` or another `stop()` ends it)."""
+        if self._watchdog is not None:
+            self._watchdog.release()
+            self._watchdog = None
 
     def __enter__(self) -> LocalStack:
         return self.start()
@@ -361,6 +435,8 @@ class LocalStack:
                 name: {"pgid": p.pgid, "log": str(p.log_path)} for name, p in self.processes.items()
             },
             "ready_seconds": self.ready_seconds,
+            "persist": self.persist,
+            "run_log_dir": str(self.log_dir),
             # What `restart` needs to start a part exactly as before.
             "extra_env": self.extra_env,
             "bridge_concurrency": self.bridge_concurrency,
@@ -394,7 +470,10 @@ class LocalStack:
             extra_env=state.get("extra_env") or {},
             bridge_concurrency=int(state.get("bridge_concurrency") or 16),
             chaos=ChaosSettings.model_validate(state["chaos"]) if state.get("chaos") else None,
+            persist=bool(state.get("persist")),
         )
+        if state.get("run_log_dir"):
+            stack.run_log_dir = Path(state["run_log_dir"])
         stack.processes = {
             name: ManagedProcess(name=name, pgid=int(p["pgid"]), log_path=Path(p["log"]))
             for name, p in state["processes"].items()

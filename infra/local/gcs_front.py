@@ -1,0 +1,219 @@
+"""fake-gcs-server behind a thin front that answers what it lacks and forwards the rest.
+
+`gcloud storage cp -r folder gs://bucket/prefix/` asks for the bucket's storage layout
+(`GET /storage/v1/b/<bucket>/storageLayout`, to know whether the bucket has a hierarchical
+namespace) before it uploads; fake-gcs-server answers 404 and gcloud gives up. The front
+answers that call as Cloud Storage does for a flat bucket and forwards every other request
+byte for byte, streaming bodies both ways (uploads of hundreds of MB pass through in 64 KiB
+chunks, never held in memory).
+
+The front starts fake-gcs-server itself, as its child on a loopback port of its own, so both
+share the `gcs` part's process group and stop together; it exits when the child does.
+
+Run: python -m infra.local.gcs_front --port 4443 -- <fake-gcs-server and its flags, no -port>
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import FrameType
+
+CHUNK = 64 * 1024
+UPSTREAM_READY_SECONDS = 30.0
+# Hop-by-hop headers (RFC 9110 §7.6.1) are the connection's, not the message's;
+# `Expect: 100-continue` is answered by this front itself (BaseHTTPRequestHandler).
+_NOT_FORWARDED = frozenset(
+    ("connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
+     "upgrade", "expect")
+)  # fmt: skip
+_STORAGE_LAYOUT = re.compile(r"^/storage/v1/b/(?P<bucket>[^/?]+)/storageLayout(?:\?.*)?$")
+_NO_BODY_STATUSES = frozenset((204, 304))
+
+
+def storage_layout(bucket: dict[str, object]) -> dict[str, object]:
+    """What Cloud Storage answers for a bucket without a hierarchical namespace."""
+    return {
+        "kind": "storage#storageLayout",
+        "bucket": bucket.get("name"),
+        "location": bucket.get("location", "US-CENTRAL1"),
+        "locationType": bucket.get("locationType", "region"),
+        "hierarchicalNamespace": {"enabled": False},
+    }
+
+
+class _FrontHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive to clients, as fake-gcs-server does
+    upstream_port: int  # set on the subclass built by serve()
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        # One upstream connection per client connection: keep-alive on both sides.
+        self._upstream: http.client.HTTPConnection | None = None
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # fake-gcs-server logs every request already
+
+    def _connection(self) -> http.client.HTTPConnection:
+        if self._upstream is None:
+            self._upstream = http.client.HTTPConnection("127.0.0.1", self.upstream_port)
+        return self._upstream
+
+    def _drop_connection(self) -> None:
+        if self._upstream is not None:
+            self._upstream.close()
+            self._upstream = None
+
+    def finish(self) -> None:
+        self._drop_connection()
+        super().finish()
+
+    def _handle(self) -> None:
+        layout = _STORAGE_LAYOUT.match(self.path) if self.command == "GET" else None
+        if layout is not None:
+            self._answer_storage_layout(layout["bucket"])
+        else:
+            self._forward()
+
+    # http.server dispatches on do_<METHOD>; every method takes the same road.
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle  # noqa: N815
+
+    def _answer_storage_layout(self, bucket: str) -> None:
+        upstream = self._connection()
+        upstream.request("GET", f"/storage/v1/b/{bucket}", headers={"Host": self.headers["Host"]})
+        response = upstream.getresponse()
+        body = response.read()
+        if response.status == 200:
+            body = json.dumps(storage_layout(json.loads(body))).encode()
+        # An unknown bucket keeps fake-gcs-server's own 404, as Cloud Storage answers one.
+        self.send_response(response.status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _request_body(self) -> Iterator[bytes] | None:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            return self._dechunked()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self._exactly(length) if length else None
+
+    def _exactly(self, length: int) -> Iterator[bytes]:
+        while length > 0:
+            chunk = self.rfile.read(min(CHUNK, length))
+            if not chunk:
+                raise ConnectionError("client closed the connection mid-body")
+            length -= len(chunk)
+            yield chunk
+
+    def _dechunked(self) -> Iterator[bytes]:
+        while True:
+            size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return
+            yield from self._exactly(size)
+            self.rfile.readline()  # the CRLF after each chunk
+
+    def _forward(self) -> None:
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in _NOT_FORWARDED}
+        body = self._request_body()
+        chunked = body is not None and "Content-Length" not in self.headers
+        upstream = self._connection()
+        try:
+            upstream.request(self.command, self.path, body=body, headers=headers,
+                             encode_chunked=chunked)  # fmt: skip
+            response = upstream.getresponse()
+        except (OSError, http.client.HTTPException):
+            self._drop_connection()
+            self.send_error(502, "fake-gcs-server did not answer")
+            return
+        self.send_response_only(response.status, response.reason)
+        for key, value in response.getheaders():
+            if key.lower() not in _NOT_FORWARDED:
+                self.send_header(key, value)
+        has_body = self.command != "HEAD" and response.status not in _NO_BODY_STATUSES
+        # http.client has decoded a chunked answer; re-chunk it when its length is unknown.
+        rechunk = has_body and response.getheader("Content-Length") is None
+        if rechunk:
+            self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        while has_body and (chunk := response.read(CHUNK)):
+            if rechunk:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            else:
+                self.wfile.write(chunk)
+        if rechunk:
+            self.wfile.write(b"0\r\n\r\n")
+        if response.will_close:
+            self._drop_connection()
+
+
+def free_loopback_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for_upstream(child: subprocess.Popen[bytes], port: int) -> None:
+    deadline = time.monotonic() + UPSTREAM_READY_SECONDS
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            sys.exit(f"fake-gcs-server exited with code {child.returncode} before answering")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.02)
+    sys.exit(f"fake-gcs-server did not listen on {port} within {UPSTREAM_READY_SECONDS:.0f} s")
+
+
+def serve(port: int, upstream_command: list[str]) -> int:
+    upstream_port = free_loopback_port()
+    # stdout/stderr are inherited: fake-gcs-server's lines land in the part's log.
+    child = subprocess.Popen([*upstream_command, "-port", str(upstream_port)])
+    stopping = threading.Event()
+
+    def on_terminate(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, on_terminate)
+    signal.signal(signal.SIGINT, on_terminate)
+    _wait_for_upstream(child, upstream_port)
+    handler = type("FrontHandler", (_FrontHandler,), {"upstream_port": upstream_port})
+    # Listening only now: the stack's readiness probe must not pass before the upstream does.
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    while not stopping.is_set() and child.poll() is None:
+        stopping.wait(0.2)
+    server.shutdown()
+    if child.poll() is None:
+        child.terminate()
+    return child.wait()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="-- fake-gcs-server ...")
+    args = parser.parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.error("give the fake-gcs-server command after --")
+    sys.exit(serve(args.port, command))
+
+
+if __name__ == "__main__":
+    main()
