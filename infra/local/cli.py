@@ -7,6 +7,7 @@ env             export lines for a shell (clients and gcloud talk to the stack)
 tail            print events published on the *-events topics as they happen
 chaos           switch the bridge's duplicate/reorder/delay chaos at run time
 stats           the bridge's per-subscription delivery counters
+dlq             list and re-publish the dead letters the dead-letter function recorded
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from infra.local.dlq_cli import dlq_app
 from infra.local.ports import StackPorts
 from infra.local.prereqs import EXIT_MISSING_PREREQUISITES, MissingPrerequisitesError
 from infra.local.processes import StartupError
@@ -32,6 +34,7 @@ from infra.local.stack import DEFAULT_PROJECT, DEFAULT_STATE_DIR, LocalStack
 from infra.local.topology import TopologyError
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+app.add_typer(dlq_app, name="dlq", help="List and redrive the dead letters of the stack.")
 console = Console(highlight=False)
 errors = Console(stderr=True, highlight=False)
 
@@ -128,15 +131,23 @@ def up(  # typer passes options by keyword
     demo: Annotated[
         bool, typer.Option(help="Once up, run the demo flows (infra/local/demo.py).")
     ] = False,
+    persist: Annotated[
+        bool,
+        typer.Option(
+            help="Keep Firestore documents and Cloud Storage objects across restarts, in "
+            "<state-dir>/data/ (Pub/Sub messages are never kept). Without it every start "
+            "is empty."
+        ),
+    ] = False,
 ) -> None:
     """Start the emulators, fake-gcs-server, the functions host and the bridge."""
-    state_file = state_dir / "stack.json"
-    if state_file.exists():
-        previous = LocalStack.attach(state_dir)
-        if previous.any_alive():
-            errors.print(f"A stack is already running ({state_file}); `down` stops it.")
-            raise typer.Exit(1)
-        state_file.unlink()
+    # From the first moment, Ctrl-C, SIGTERM and a closed terminal (SIGHUP) all end in the
+    # same orderly stop below; the watchdog covers a SIGKILL. Explicit handlers also because
+    # a shell that starts `up` in the background ignores SIGINT, and Python then never
+    # raises KeyboardInterrupt.
+    for signum in _STOP_SIGNALS:
+        signal.signal(signum, _interrupt)
+    _refuse_a_second_stack(state_dir)
     ports = (
         StackPorts.free()
         if free_ports
@@ -158,9 +169,10 @@ def up(  # typer passes options by keyword
             topology=topology,
             state_dir=state_dir,
             bridge_concurrency=concurrency,
+            persist=persist,
         )
         with console.status("starting the local stack…"):
-            stack.start()
+            stack.start()  # stops what it started if interrupted
     except MissingPrerequisitesError as missing:
         errors.print("[red]The local stack cannot start:[/red]")
         for problem in missing.problems:
@@ -169,40 +181,72 @@ def up(  # typer passes options by keyword
     except (StartupError, TopologyError, OSError) as error:
         errors.print(f"[red]The local stack did not start:[/red] {error}")
         raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        errors.print("Interrupted while starting; everything that had started was stopped.")
+        raise typer.Exit(130) from None
+    dead: str | None = None
+    try:
+        dead = _serve(stack, state_dir, detach=detach, demo=demo)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if not stack.detached:
+            _stop_uninterrupted(stack)
+    if stack.detached:
+        return
+    if dead:
+        errors.print(f"[red]{dead} stopped unexpectedly; everything was stopped.[/red]")
+        raise typer.Exit(1)
+    console.print("Stopped.")
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _refuse_a_second_stack(state_dir: Path) -> None:
+    state_file = state_dir / "stack.json"
+    if state_file.exists():
+        previous = LocalStack.attach(state_dir)
+        if previous.any_alive():
+            errors.print(f"A stack is already running ({state_file}); `down` stops it.")
+            raise typer.Exit(1)
+        state_file.unlink()
+
+
+def _stop_uninterrupted(stack: LocalStack) -> None:
+    # A second Ctrl-C must not cut the stop short and leave a JVM behind.
+    for signum in _STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+    with console.status("stopping…"):
+        stack.stop()
+
+
+def _serve(stack: LocalStack, state_dir: Path, *, detach: bool, demo: bool) -> str | None:
+    """Describe the stack, run the demo, then detach or stream the logs until interrupted.
+
+    Returns the name of a part that died on its own (which stops the stack).
+    """
     # Written in the foreground too: if this process is killed, `down` still finds the parts.
     stack.write_state()
     _print_stack(stack)
+    if stack.persist:
+        console.print(f"Firestore and Cloud Storage state kept in {stack.data_dir}")
     console.print("\n[bold]In another shell:[/bold]")
     for line in _export_lines(stack):
         console.print(line, markup=False, soft_wrap=True)
     if demo:
         _run_demo(stack)
     if detach:
+        stack.detach()
         console.print(f"\nDetached. `saludtech-local down --state-dir {state_dir}` stops it.")
-        return
-    stop = threading.Event()
-
-    def on_terminate(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    # Explicit handlers: a shell that starts `up` in the background ignores SIGINT, and
-    # Python then never raises KeyboardInterrupt.
-    signal.signal(signal.SIGTERM, on_terminate)
-    signal.signal(signal.SIGINT, on_terminate)
+        return None
     console.print("\n[bold]Streaming the functions' and bridge's logs; Ctrl-C stops all.[/bold]")
-    dead: str | None = None
-    try:
-        dead = _follow([stack.processes["functions"].log_path,
-                        stack.processes["bridge"].log_path], stack, stop)  # fmt: skip
-    except KeyboardInterrupt:
-        pass
-    finally:
-        with console.status("stopping…"):
-            stack.stop()
-    if dead:
-        errors.print(f"[red]{dead} stopped unexpectedly; everything was stopped.[/red]")
-        raise typer.Exit(1)
-    console.print("Stopped.")
+    return _follow([stack.processes["functions"].log_path,
+                    stack.processes["bridge"].log_path], stack, threading.Event())  # fmt: skip
 
 
 def _run_demo(stack: LocalStack) -> None:

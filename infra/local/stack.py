@@ -106,6 +106,7 @@ class LocalStack:
         self.processes: dict[str, ManagedProcess] = {}
         self.run_log_dir: Path | None = None  # set by start(): this run's own directory
         self._watchdog: Watchdog | None = None
+        self.detached = False  # True once detach() let the stack outlive this process
         self.ready_seconds: float | None = None
         self.topology: Topology = load_topology(self.topology_path)
 
@@ -384,6 +385,7 @@ class LocalStack:
 
     def detach(self) -> None:
         """Let the stack outlive this process (`down` or another `stop()` ends it)."""
+        self.detached = True
         if self._watchdog is not None:
             self._watchdog.release()
             self._watchdog = None
