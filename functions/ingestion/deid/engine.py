@@ -17,6 +17,7 @@ import re
 import threading
 import uuid
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -26,10 +27,11 @@ from pydicom.filewriter import dcmwrite
 from pydicom.uid import UID
 
 from .actions import IodContext
-from .burned_in import burned_in_reason, facts_from_dataset
+from .burned_in import facts_from_dataset
 from .dicom_io import (
     BulkSegment,
     OpenedSource,
+    ParsedObject,
     Source,
     copy_range,
     load_deferred,
@@ -41,6 +43,8 @@ from .encoder import encode_dataset, encode_file_meta
 from .fast_path import UID_SYNTAX, Engine, provenance_elements, run_fast
 from .leak_check import NeedleKind, NeedleSet
 from .options import DeidOptions
+from .pixel_step import IDENTITY_KEYWORDS, run_pixel_step, with_payload
+from .pixels import CleanedPixels, Payload
 from .profile import compile_profile
 from .provenance import ENGINE_NAME, ENGINE_VERSION, build_provenance, stamp
 from .pseudonyms import Pseudonymizer
@@ -151,6 +155,17 @@ def _file_meta(sop_class: str, sop_instance: str, transfer_syntax: UID) -> FileM
     return meta
 
 
+def _apply_pixel_edits(ds: Dataset, cleaned: CleanedPixels, streamed: bool) -> UID:
+    """Header attributes of the cleaned pixels; returns the output transfer syntax."""
+    for edit in cleaned.edits:
+        if not (edit.only_if_absent and edit.keyword in ds):
+            setattr(ds, edit.keyword, edit.value)
+    if cleaned.payload is not None and not streamed:
+        # Read whole (deflated): the cleaned native values go back into the dataset.
+        ds.PixelData = cleaned.payload.value()
+    return UID(cleaned.transfer_syntax)
+
+
 class Deidentifier:
     """De-identifies DICOM objects with one key and one set of options.
 
@@ -163,12 +178,15 @@ class Deidentifier:
         self._pseudonyms = Pseudonymizer(key)
         self._profile = compile_profile(self.options)
         self.provenance = build_provenance(self.options)
+        self.pixel_provenance = build_provenance(self.options, clean_pixel_data=True)
         self._engine = Engine(
             options=self.options,
             profile=self._profile,
             pseudonyms=self._pseudonyms,
             provenance=self.provenance,
             provenance_elements=provenance_elements(self.provenance),
+            pixel_provenance=self.pixel_provenance,
+            pixel_provenance_elements=provenance_elements(self.pixel_provenance),
             implementation_uid=IMPLEMENTATION_CLASS_UID,
             implementation_version=IMPLEMENTATION_VERSION,
         )
@@ -280,18 +298,41 @@ class Deidentifier:
         transfer_syntax = UID(str(ds.file_meta.TransferSyntaxUID))
         has_pixels = bool(parsed.parts and any(isinstance(p, BulkSegment) for p in parsed.parts))
         has_pixels = has_pixels or any(tag in ds for tag in BULK_TAGS)
+        _, sop_class = _identity_uids(ds)
+        modality = _str(ds, "Modality") or None
+        body_part = _str(ds, "BodyPartExamined") or None
+        try:
+            cleaned = run_pixel_step(
+                facts_from_dataset(ds), has_pixels, fp=opened.fp, origin=opened.origin,
+                dataset=None if parsed.streamed else ds,
+                identity={k: _str(ds, k) for _, k in IDENTITY_KEYWORDS if k in ds},
+                implicit=parsed.implicit, little=parsed.little)
+        except DeidFailure as failure:
+            if not failure.reason.is_quarantine:
+                raise
+            return DeidResult(
+                ok=False, reason=failure.reason, detail=failure.detail,
+                provenance=self.provenance, modality=modality, body_part=body_part,
+                sop_class_uid=sop_class, transfer_syntax=str(transfer_syntax),
+            )
+        try:
+            return self._clean_header(opened, parsed, center_id, output, record=record,
+                                      cleaned=cleaned)
+        finally:
+            if cleaned is not None:
+                cleaned.close()
+
+    def _clean_header(self, opened: OpenedSource, parsed: ParsedObject, center_id: str,
+                      output: BinaryIO | None, *, record: bool,
+                      cleaned: CleanedPixels | None) -> DeidResult:
+        ds = parsed.dataset
+        transfer_syntax = UID(str(ds.file_meta.TransferSyntaxUID))
         sop_uid, sop_class = _identity_uids(ds)
         modality = _str(ds, "Modality") or None
         body_part = _str(ds, "BodyPartExamined") or None
         frames_text = _str(ds, "NumberOfFrames")
         frames = int(frames_text) if frames_text.isdigit() else None
-        route = burned_in_reason(facts_from_dataset(ds), has_pixels)
-        if route is not None:
-            return DeidResult(
-                ok=False, reason=route, detail="pixel data may contain burned-in text",
-                provenance=self.provenance, modality=modality, body_part=body_part,
-                sop_class_uid=sop_class, transfer_syntax=str(transfer_syntax),
-            )
+        provenance = self.provenance if cleaned is None else self.pixel_provenance
 
         patient_key = _patient_key(ds)
         token = self._pseudonyms.patient_token(center_id, patient_key)
@@ -309,10 +350,12 @@ class Deidentifier:
         # Z allows a dummy value: the keyed token keeps the patient linkable for us only.
         ds.PatientID = token
         ds.PatientName = token
-        stamp(ds, self.provenance)
+        stamp(ds, provenance)
         new_sop = _str(ds, "SOPInstanceUID")
         if not new_sop or new_sop == sop_uid:
             raise DeidFailure(Rejection.MISSING_UID, "SOP Instance UID was not remapped")
+        if cleaned is not None:
+            transfer_syntax = _apply_pixel_edits(ds, cleaned, parsed.streamed)
         ds.file_meta = _file_meta(sop_class, new_sop, transfer_syntax)
         ds.preamble = b"\x00" * 128
 
@@ -340,17 +383,20 @@ class Deidentifier:
             return DeidResult(
                 ok=False, reason=Rejection.LEAK_DETECTED,
                 detail=f"{hit.kind.value} value from {hit.source} found in output",
-                provenance=self.provenance, modality=modality, body_part=body_part,
+                provenance=provenance, modality=modality, body_part=body_part,
                 sop_class_uid=sop_class, transfer_syntax=str(transfer_syntax),
                 changes=tuple(changes or ()),
             )
 
-        size, digest = self._emit(opened, parsed.parts, header, trailer_bytes, output)
+        parts: Sequence[BulkSegment | Payload | Dataset] = parsed.parts
+        if cleaned is not None and parsed.streamed:
+            parts = with_payload(parts, cleaned.payload)
+        size, digest = self._emit(opened, parts, header, trailer_bytes, output)
         return DeidResult(
             ok=True,
             reason=None,
             detail="",
-            provenance=self.provenance,
+            provenance=provenance,
             patient_token=token,
             study_uid=_str(ds, "StudyInstanceUID") or None,
             series_uid=_str(ds, "SeriesInstanceUID") or None,
@@ -364,19 +410,21 @@ class Deidentifier:
             size=size,
             sha256=digest,
             changes=tuple(changes or ()),
+            pixel_cleaning=cleaned.summary if cleaned else None,
         )
 
     @staticmethod
     def _emit(
         opened: OpenedSource,
-        parts: list[BulkSegment | Dataset],
+        parts: Sequence[BulkSegment | Payload | Dataset],
         header: bytes,
         trailer_bytes: dict[int, bytes],
         output: BinaryIO | None,
     ) -> tuple[int, str | None]:
-        """Write header, verbatim pixel bytes and trailing elements; return size and sha256."""
+        """Write header, pixel bytes (verbatim or cleaned) and trailers; size and sha256."""
         if output is None:
             bulk = sum(p.end - p.start for p in parts if isinstance(p, BulkSegment))
+            bulk += sum(p.size for p in parts if isinstance(p, Payload))
             return len(header) + bulk + sum(map(len, trailer_bytes.values())), None
         digest = hashlib.sha256()
         sink = output
@@ -384,7 +432,9 @@ class Deidentifier:
         digest.update(header)
         size = len(header)
         for part in parts:
-            if isinstance(part, BulkSegment):
+            if isinstance(part, Payload):
+                size += part.write_to(sink, digest)
+            elif isinstance(part, BulkSegment):
                 size += copy_range(opened.fp, part.start, part.end, sink, digest)
             else:
                 data = trailer_bytes[id(part)]

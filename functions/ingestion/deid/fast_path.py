@@ -8,6 +8,7 @@ model differs. Raises ``NeedsFullParser`` for the rare objects it leaves to pydi
 from __future__ import annotations
 
 import re
+import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -15,7 +16,6 @@ from typing import BinaryIO
 from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
 
 from .actions import IodContext
-from .burned_in import burned_in_reason
 from .dicom_io import BulkSegment, OpenedSource, copy_range
 from .element_tree import (
     BULK_TAGS,
@@ -28,6 +28,8 @@ from .element_tree import (
 from .encoder import encode_meta_values
 from .leak_check import NeedleKind, NeedleSet
 from .options import DeidOptions
+from .pixel_step import IDENTITY_KEYWORDS, run_pixel_step, with_payload
+from .pixels import CleanedPixels, HeaderEdit, Payload
 from .profile import CompiledProfile
 from .provenance import Provenance
 from .pseudonyms import Pseudonymizer
@@ -60,6 +62,9 @@ class Engine:
     pseudonyms: Pseudonymizer
     provenance: Provenance
     provenance_elements: tuple[Element, ...]
+    # The variant for images whose pixels were checked (adds the Clean Pixel Data Option).
+    pixel_provenance: Provenance
+    pixel_provenance_elements: tuple[Element, ...]
     implementation_uid: str
     implementation_version: str
 
@@ -172,12 +177,72 @@ def run_fast(engine: Engine, opened: OpenedSource, center_id: str, output: Binar
     body_part = _text(index.get(0x00180015)) or None
     frames_text = _text(index.get(0x00280008))
     has_pixels = any(isinstance(p, BulkSegment) for p in parts)
-    route = burned_in_reason(_routing_facts(index, sop_class, modality), has_pixels)
-    if route is not None:
-        return DeidResult(ok=False, reason=route, detail="pixel data may contain burned-in text",
+    try:
+        cleaned = run_pixel_step(
+            _routing_facts(index, sop_class, modality), has_pixels, fp=opened.fp,
+            origin=opened.origin, dataset=None,
+            identity={k: _text(index.get(t)) for t, k in IDENTITY_KEYWORDS if t in index},
+            implicit=implicit, little=little)
+    except DeidFailure as failure:
+        if not failure.reason.is_quarantine:
+            raise
+        return DeidResult(ok=False, reason=failure.reason, detail=failure.detail,
                           provenance=engine.provenance, modality=modality or None,
                           body_part=body_part, sop_class_uid=sop_class,
                           transfer_syntax=transfer_syntax)
+    try:
+        return _deidentify(engine, opened, center_id, output, record=record, cleaned=cleaned,
+                           facts=_Facts(index, top, parts, meta, sop_uid, sop_class, modality,
+                                  body_part, frames_text, implicit, little))
+    finally:
+        if cleaned is not None:
+            cleaned.close()
+
+
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """What ``run_fast`` read from the object, for the rest of the work."""
+
+    index: dict[int, Element]
+    top: list[Element]
+    parts: list[BulkSegment | list[Element]]
+    meta: dict[int, str]
+    sop_uid: str
+    sop_class: str
+    modality: str
+    body_part: str | None
+    frames_text: str
+    implicit: bool
+    little: bool
+
+
+def _edited(elements: list[Element], edits: tuple[HeaderEdit, ...], little: bool) -> list[Element]:
+    """The header with the attributes the pixel cleaning asks for."""
+    present = {e.tag for e in elements}
+    replace = {e.tag: e for e in edits if not (e.only_if_absent and e.tag in present)}
+    kept = [e for e in elements if e.tag not in replace]
+    for edit in replace.values():
+        if isinstance(edit.value, int):
+            kept.append(Element(edit.tag, edit.vr, struct.pack("<H" if little else ">H",
+                                                               edit.value)))
+        else:
+            kept.append(text_element(edit.tag, edit.vr, edit.value))
+    return kept
+
+
+def _deidentify(engine: Engine, opened: OpenedSource, center_id: str, output: BinaryIO | None,
+                *, record: bool, cleaned: CleanedPixels | None, facts: _Facts) -> DeidResult:
+    index, top, parts = facts.index, facts.top, facts.parts
+    sop_uid, sop_class, modality = facts.sop_uid, facts.sop_class, facts.modality
+    body_part, frames_text = facts.body_part, facts.frames_text
+    implicit, little = facts.implicit, facts.little
+    transfer_syntax = facts.meta.get(0x00020010, "")
+    provenance = engine.provenance
+    provenance_items = engine.provenance_elements
+    if cleaned is not None:
+        provenance = engine.pixel_provenance
+        provenance_items = engine.pixel_provenance_elements
+        transfer_syntax = cleaned.transfer_syntax
 
     patient_id = _text(index.get(0x00100020))
     study = _text(index.get(0x0020000D))
@@ -209,7 +274,9 @@ def run_fast(engine: Engine, opened: OpenedSource, center_id: str, output: Binar
     # Z allows a dummy value: the keyed token keeps the patient linkable for us only.
     out += [Element(0x00100010, "PN", pad(token.encode(), "PN")),
             Element(0x00100020, "LO", pad(token.encode(), "LO")),
-            *engine.provenance_elements]
+            *provenance_items]
+    if cleaned is not None:
+        out = _edited(out, cleaned.edits, little)
     trailers = {id(p): walker.walk(p) for p in parts if isinstance(p, list)}
     new_index = {e.tag: e for e in out}
     new_sop = _text(new_index.get(0x00080018))
@@ -226,20 +293,23 @@ def run_fast(engine: Engine, opened: OpenedSource, center_id: str, output: Binar
         return DeidResult(
             ok=False, reason=Rejection.LEAK_DETECTED,
             detail=f"{hit.kind.value} value from {hit.source} found in output",
-            provenance=engine.provenance, modality=modality or None, body_part=body_part,
+            provenance=provenance, modality=modality or None, body_part=body_part,
             sop_class_uid=sop_class, transfer_syntax=transfer_syntax,
             changes=tuple(changes or ()),
         )
-    size_out, digest = emit(opened, parts, header, trailer_bytes, output)
+    emitted = with_payload(list(parts), cleaned.payload if cleaned else None)
+    size_out, digest = emit(opened, emitted, header, trailer_bytes, output)
     return DeidResult(
-        ok=True, reason=None, detail="", provenance=engine.provenance,
+        ok=True, reason=None, detail="", provenance=provenance,
         patient_token=token,
         study_uid=_text(new_index.get(0x0020000D)) or None,
         series_uid=_text(new_index.get(0x0020000E)) or None,
         sop_instance_uid=new_sop, sop_class_uid=sop_class, modality=modality or None,
-        body_part=body_part, transfer_syntax=transfer_syntax, image_format=syntax.name,
+        body_part=body_part, transfer_syntax=transfer_syntax,
+        image_format=UID(transfer_syntax).name,
         number_of_frames=int(frames_text) if frames_text.isdigit() else None,
         size=size_out, sha256=digest, changes=tuple(changes or ()),
+        pixel_cleaning=cleaned.summary if cleaned else None,
     )
 
 
@@ -249,20 +319,24 @@ def _encode(elements: list[Element], implicit: bool, little: bool) -> bytes:
     return b"".join(chunks)
 
 
-def emit(opened: OpenedSource, parts: list[BulkSegment | list[Element]], header: bytes,
-         trailer_bytes: dict[int, bytes], output: BinaryIO | None) -> tuple[int, str | None]:
-    """Write header, verbatim pixel bytes and trailing elements; return size and sha256."""
+def emit(opened: OpenedSource, parts: list[BulkSegment | Payload | list[Element]],
+         header: bytes, trailer_bytes: dict[int, bytes],
+         output: BinaryIO | None) -> tuple[int, str | None]:
+    """Write header, pixel bytes (verbatim or cleaned) and trailing elements; size, sha256."""
     import hashlib
 
     if output is None:
         bulk = sum(p.end - p.start for p in parts if isinstance(p, BulkSegment))
+        bulk += sum(p.size for p in parts if isinstance(p, Payload))
         return len(header) + bulk + sum(map(len, trailer_bytes.values())), None
     digest = hashlib.sha256(header)
     output.write(header)
     size = len(header)
     data = memoryview(opened.data) if opened.data is not None else None
     for part in parts:
-        if isinstance(part, BulkSegment):
+        if isinstance(part, Payload):
+            size += part.write_to(output, digest)
+        elif isinstance(part, BulkSegment):
             if data is None:
                 size += copy_range(opened.fp, part.start, part.end, output, digest)
                 continue

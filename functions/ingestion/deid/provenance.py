@@ -27,6 +27,7 @@ DEVICE_IDENTITY = ("113109", "Retain Device Identity Option")
 INSTITUTION_IDENTITY = ("113112", "Retain Institution Identity Option")
 CLEAN_DESCRIPTORS = ("113105", "Clean Descriptors Option")
 SAFE_PRIVATE = ("113111", "Retain Safe Private Option")
+CLEAN_PIXEL_DATA = ("113101", "Clean Pixel Data Option")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +53,12 @@ class Provenance:
         }
 
 
-def build_provenance(options: DeidOptions) -> Provenance:
-    """The provenance record for a set of options (the same for every object)."""
+def build_provenance(options: DeidOptions, *, clean_pixel_data: bool = False) -> Provenance:
+    """The provenance record for a set of options (the same for every object).
+
+    ``clean_pixel_data``: the variant for images whose pixels were checked for burned-in
+    text (and masked where text was found), which adds the Clean Pixel Data Option.
+    """
     codes = [BASIC_PROFILE]
     names: list[str] = []
     for enabled, code, name in (
@@ -63,6 +68,7 @@ def build_provenance(options: DeidOptions) -> Provenance:
         (options.retain_institution_identity, INSTITUTION_IDENTITY, "retain_institution_id"),
         (options.clean_descriptors, CLEAN_DESCRIPTORS, "clean_descriptors"),
         (bool(options.retain_safe_private), SAFE_PRIVATE, "retain_safe_private"),
+        (clean_pixel_data, CLEAN_PIXEL_DATA, "clean_pixel_data"),
     ):
         if enabled:
             codes.append(code)

@@ -20,6 +20,9 @@ class Rejection(StrEnum):
     BURNED_IN_ANNOTATION = "burned_in_annotation"
     BURNED_IN_RISK = "burned_in_risk"
     LEAK_DETECTED = "leak_detected"
+    # Pixels checked for burned-in text and not proven clean: routed to review.
+    PIXEL_TEXT_REMAINS = "pixel_text_remains"
+    PIXEL_UNDECODABLE = "pixel_undecodable"
     ZIP_CORRUPT = "zip_corrupt"
     ZIP_BOMB = "zip_bomb"
     ZIP_PATH_TRAVERSAL = "zip_path_traversal"
@@ -32,7 +35,14 @@ class Rejection(StrEnum):
         return self in _QUARANTINE
 
 
-_QUARANTINE = frozenset({Rejection.BURNED_IN_ANNOTATION, Rejection.BURNED_IN_RISK})
+_QUARANTINE = frozenset(
+    {
+        Rejection.BURNED_IN_ANNOTATION,
+        Rejection.BURNED_IN_RISK,
+        Rejection.PIXEL_TEXT_REMAINS,
+        Rejection.PIXEL_UNDECODABLE,
+    }
+)
 
 
 class DeidFailure(Exception):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .pixels.summary import PixelCleaning
 from .provenance import Provenance
 from .reasons import Rejection
 from .walker import Change
@@ -30,6 +31,8 @@ class DeidResult:
     size: int = 0
     sha256: str | None = None
     changes: tuple[Change, ...] = field(default=())
+    # Set when the pixels were checked for burned-in text (and masked where found).
+    pixel_cleaning: PixelCleaning | None = None
 
     @property
     def quarantined(self) -> bool:
@@ -55,4 +58,5 @@ class DeidResult:
             "size": self.size,
             "sha256": self.sha256,
             "provenance": self.provenance.as_dict(),
+            "pixel_cleaning": self.pixel_cleaning.as_dict() if self.pixel_cleaning else None,
         }

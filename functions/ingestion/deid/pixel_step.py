@@ -1,0 +1,78 @@
+"""The pixel step shared by both traversals: check, clean, or say why not.
+
+Both the element-tree path and the pydicom path call :func:`run_pixel_step` with the same
+routing facts and identity values, so they make the same decision for every image; they
+differ only in how they write the header edits it returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import BinaryIO, TypeVar
+
+from pydicom.dataset import Dataset
+
+from .burned_in import pixel_check_reason
+from .pixels import CleanedPixels, Payload, available, clean_pixels, source_window
+from .reasons import DeidFailure
+
+# Identifying values the verification names (by keyword) when text is left behind.
+IDENTITY_KEYWORDS = (
+    (0x00100010, "PatientName"),
+    (0x00100020, "PatientID"),
+    (0x00101000, "OtherPatientIDs"),
+    (0x00100030, "PatientBirthDate"),
+    (0x00080050, "AccessionNumber"),
+    (0x00080080, "InstitutionName"),
+    (0x00080090, "ReferringPhysicianName"),
+    (0x00200010, "StudyID"),
+    (0x00080020, "StudyDate"),
+)
+PIXEL_DATA = 0x7FE00010
+T = TypeVar("T")
+
+
+def run_pixel_step(
+    facts: dict[str, str],
+    has_pixels: bool,
+    *,
+    fp: BinaryIO,
+    origin: int,
+    dataset: Dataset | None,
+    identity: dict[str, str],
+    implicit: bool,
+    little: bool,
+) -> CleanedPixels | None:
+    """None when the image needs no check; the cleaning outcome when it passed.
+
+    Raises ``DeidFailure`` with a quarantine reason when the pixels cannot be proven clean,
+    or when they must be checked and no detector is installed (the old routing). ``dataset``
+    is given when the object was read whole (deflated): its pixels are in it.
+    """
+    reason = pixel_check_reason(facts, has_pixels)
+    if reason is None:
+        return None
+    if not available():
+        raise DeidFailure(reason, "pixel data may contain burned-in text")
+    source = dataset if dataset is not None else source_window(fp, origin)
+    return clean_pixels(
+        source,
+        burned_in_flag=facts.get("BurnedInAnnotation", ""),
+        identity=identity,
+        implicit=implicit,
+        little=little,
+    )
+
+
+def with_payload(parts: Sequence[T], payload: Payload | None) -> list[T | Payload]:
+    """The parts to emit: the cleaned Pixel Data in place of the source's bytes."""
+    out: list[T | Payload] = []
+    if payload is None:
+        out.extend(parts)
+        return out
+    for part in parts:
+        if getattr(part, "tag", None) == PIXEL_DATA:
+            out.append(payload)
+        else:
+            out.append(part)
+    return out

@@ -1,0 +1,76 @@
+"""Frames one at a time: decode, render for the detector, and the value that masks them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import BinaryIO
+
+import numpy as np
+import numpy.typing as npt
+from pydicom.dataset import Dataset
+from pydicom.pixels.processing import convert_color_space
+from pydicom.pixels.utils import iter_pixels
+
+from ..reasons import DeidFailure, Rejection
+from .detector import Image
+from .geometry import Geometry
+
+Frame = npt.NDArray[np.generic]
+
+
+def iter_frames(source: BinaryIO | Dataset, geometry: Geometry) -> Iterator[Frame]:
+    """Decoded frames of the object, one at a time (memory: one frame, not the image).
+
+    Native frames are decoded raw, so values are the stored ones; compressed colour frames
+    are converted to RGB by the decoder, as a viewer shows them.
+    """
+    try:
+        for frame in iter_pixels(source, raw=not geometry.encapsulated):
+            if frame.shape[:2] != (geometry.rows, geometry.columns):
+                raise DeidFailure(Rejection.PIXEL_UNDECODABLE, "frame shape differs")
+            yield frame if frame.flags.writeable else frame.copy()
+    except DeidFailure:
+        raise
+    except Exception as exc:
+        # The decoder's message may echo header values: the exception type only.
+        raise DeidFailure(Rejection.PIXEL_UNDECODABLE, type(exc).__name__) from None
+
+
+def render(frame: Frame, geometry: Geometry) -> Image:
+    """An 8-bit BGR picture of the frame, as the detector expects it."""
+    photometric = geometry.decoded_photometric
+    if frame.ndim == 3:
+        rgb = frame
+        if photometric.startswith("YBR"):
+            rgb = convert_color_space(frame, photometric, "RGB")
+        if rgb.dtype != np.uint8:
+            rgb = _stretch(rgb)
+        return np.ascontiguousarray(rgb[:, :, ::-1], dtype=np.uint8)
+    grey = frame if frame.dtype == np.uint8 else _stretch(frame)
+    if photometric == "MONOCHROME1":
+        grey = 255 - grey
+    return np.ascontiguousarray(np.repeat(grey[:, :, None], 3, axis=2))
+
+
+def _stretch(values: Frame) -> Image:
+    low = float(values.min())
+    high = float(values.max())
+    if high <= low:
+        return np.zeros(values.shape, dtype=np.uint8)
+    scaled = (values.astype(np.float32) - low) * (255.0 / (high - low))
+    return scaled.astype(np.uint8)
+
+
+def fill_value(geometry: Geometry, dtype: np.dtype[np.generic]) -> Frame:
+    """The "black" of the decoded frames: what masked pixels become."""
+    bits = geometry.bits_stored
+    low = -(1 << (bits - 1)) if geometry.signed else 0
+    high = (1 << (bits - 1)) - 1 if geometry.signed else (1 << bits) - 1
+    photometric = geometry.decoded_photometric
+    if photometric == "MONOCHROME1":
+        return np.array(high, dtype=dtype)
+    if photometric.startswith("YBR") and geometry.samples == 3:
+        return np.array([0, 1 << (bits - 1), 1 << (bits - 1)], dtype=dtype)
+    if geometry.samples == 3:
+        return np.zeros(3, dtype=dtype)
+    return np.array(low, dtype=dtype)
