@@ -50,11 +50,11 @@ lint: $(STAMP) ## ruff and mypy (strict)
 
 .PHONY: schemas
 schemas: $(STAMP) ## export the message schemas to shared/schemas/
-	$(PY) -m shared.contracts export
+	$(PY) -m tools.contracts export
 
 .PHONY: contracts
 contracts: $(STAMP) ## fail when a v1 message schema changed incompatibly or is stale
-	$(PY) -m shared.contracts check
+	$(PY) -m tools.contracts check
 
 .PHONY: unit
 unit: $(STAMP) ## fast tests: domain, handlers, entry points on in-memory adapters

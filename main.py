@@ -1,25 +1,36 @@
 """Every Cloud Function entry point of SaludTech, one source tree deployed as N functions.
 
-Each name here is a deploy target (`--entry-point`) and the function a trigger in
-infra/topology.yaml calls. One hop to the handler: open the module a name comes from.
+Each name here is a deploy target (`--entry-point`) and the function one entry of
+infra/topology.yaml calls (tests/unit/test_deployment_map.py keeps the two and every
+context's handler map in step). One hop to the handler: open the module a name comes from.
 """
 
 from functions.ingestion.entrypoints import (
     ingestion_ingest_package_entry,
     ingestion_on_upload,
     ingestion_queries_http,
+    ingestion_record_dead_letter,
 )
 from functions.subscriptions.entrypoints import (
+    subscriptions_cancel_subscription,
+    subscriptions_change_plan,
     subscriptions_commands_http,
-    subscriptions_handle_command,
+    subscriptions_create_subscription,
+    subscriptions_pay_subscription,
     subscriptions_queries_http,
+    subscriptions_record_dead_letter,
 )
 
 __all__ = [
     "ingestion_ingest_package_entry",
     "ingestion_on_upload",
     "ingestion_queries_http",
+    "ingestion_record_dead_letter",
+    "subscriptions_cancel_subscription",
+    "subscriptions_change_plan",
     "subscriptions_commands_http",
-    "subscriptions_handle_command",
+    "subscriptions_create_subscription",
+    "subscriptions_pay_subscription",
     "subscriptions_queries_http",
+    "subscriptions_record_dead_letter",
 ]

@@ -9,6 +9,7 @@ The Google client libraries read the standard emulator variables themselves
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,6 +33,11 @@ class Settings(BaseSettings):
     hmac_key: SecretStr = SecretStr("local-development-hmac-key-not-for-production")
     jwt_key: SecretStr = SecretStr("local-development-jwt-key-not-for-production")
     field_encryption_key: SecretStr = SecretStr("")
+    # Payments: the sandbox answers by card token and charges nobody (local, tests); the
+    # cloud takes Stripe (a test-mode key for a dev project).
+    payment_gateway: Literal["sandbox", "stripe"] = "sandbox"
+    payment_api_key: SecretStr = SecretStr("")
+    payment_api_url: str = "https://api.stripe.com"
     # Publishing: where the events and commands of each context go.
     environment: str = "local"  # local | test | cloud
     log_level: str = "INFO"
@@ -45,6 +51,10 @@ class Settings(BaseSettings):
                 value = getattr(self, name).get_secret_value()
                 if not value or _DEVELOPMENT_KEY_MARK in value:
                     raise ValueError(f"SALUDTECH_{name.upper()} must be set in the cloud")
+            if self.payment_gateway == "sandbox":
+                raise ValueError(
+                    "SALUDTECH_PAYMENT_GATEWAY=sandbox charges nobody: not in the cloud"
+                )
         return self
 
     def bucket(self, logical_name: str) -> str:

@@ -1,7 +1,7 @@
 """Message contracts: export every payload's JSON Schema and refuse breaking changes to v1.
 
-`python -m shared.contracts export` writes shared/schemas/v<N>/<type>.json for every
-registered message; `python -m shared.contracts check` (run by `make test`) fails when the
+`python -m tools.contracts export` writes shared/schemas/v<N>/<type>.json for every
+registered message; `python -m tools.contracts check` (run by `make test`) fails when the
 exported files are stale or when a schema changed incompatibly against the committed file or
 any earlier version of it in git history. A breaking change needs a new type version (v2),
 published side by side.
@@ -21,15 +21,22 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from shared.messages import registered_messages
+from shared.domain.messages import registered_messages
 
-SCHEMA_ROOT = Path(__file__).parent / "schemas"
-# Every module that declares messages; a new context adds its line here.
-MESSAGE_MODULES = ("functions.subscriptions.messages", "functions.ingestion.messages")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SCHEMA_ROOT = REPO_ROOT / "shared" / "schemas"
+
+
+def message_modules() -> list[str]:
+    """Every context's contract: functions/<context>/messages.py, found, not listed."""
+    return sorted(
+        f"functions.{path.parent.name}.messages"
+        for path in (REPO_ROOT / "functions").glob("*/messages.py")
+    )
 
 
 def current_schemas() -> dict[str, dict[str, Any]]:
-    for module in MESSAGE_MODULES:
+    for module in message_modules():
         importlib.import_module(module)
     schemas = {}
     for type_name, model in registered_messages().items():
@@ -121,7 +128,7 @@ def _types(schema: dict[str, Any]) -> set[str]:
 
 def _history(path: Path) -> list[dict[str, Any]]:
     """Every committed version of a schema file (empty outside a git checkout)."""
-    repo = SCHEMA_ROOT.parent.parent
+    repo = REPO_ROOT
     relative = path.relative_to(repo)
     try:
         commits = subprocess.run(
@@ -177,7 +184,7 @@ def main(argv: list[str]) -> int:
     elif command == "check":
         problems = check()
     else:
-        print("usage: python -m shared.contracts [export|check]", file=sys.stderr)
+        print("usage: python -m tools.contracts [export|check]", file=sys.stderr)
         return 2
     for problem in problems:
         print(f"breaking: {problem}", file=sys.stderr)

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.envelope import derived_id
-from shared.errors import PermanentError
+from shared.domain.errors import PermanentError
+from shared.ports.envelope import derived_id
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB

@@ -1,5 +1,9 @@
 """The catalogue's write side: handlers run by the idempotent MessageProcessor.
 
+CATALOGUE_HANDLERS are run in-process by the ingestion functions (their commands never
+travel on a topic); HANDLERS maps what the context consumes from its topics, each entry one
+Cloud Function in main.py and one filtered trigger subscription in infra/topology.yaml.
+
 The heavy work (reading, de-identifying, storing objects) happens before, outside any
 transaction; these handlers only record its result, in the same transaction as the inbox
 record and the outbox, so one upload gives one record and one event however often it is
@@ -9,63 +13,27 @@ written once per image, never updated concurrently.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from functions.ingestion import names
 from functions.ingestion.domain import block_of
 from functions.ingestion.messages import (
     CatalogueImage,
     CompletePackage,
     ImageAnonymized,
     ImageRejected,
+    IngestPackageEntry,
     RecordRejection,
     StudyIngested,
 )
-from shared.config import Settings
-from shared.envelope import now_rfc3339
-from shared.errors import TransientError
-from shared.messages import Event
-from shared.ports import Document, DocumentTransaction
-from shared.repository import UnitOfWork
-
-
-@dataclass(frozen=True)
-class Collections:
-    images: str
-    rejections: str
-    packages: str
-    entries: str
-    blocks: str
-    inbox: str
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Collections:
-        return cls(
-            images=settings.collection(names.IMAGES),
-            rejections=settings.collection(names.REJECTIONS),
-            packages=settings.collection(names.PACKAGES),
-            entries=settings.collection(names.PACKAGE_ENTRIES),
-            blocks=settings.collection(names.PACKAGE_BLOCKS),
-            inbox=settings.collection(names.INBOX),
-        )
-
-
-class IngestionUnitOfWork(UnitOfWork):
-    """A transaction plus the events the handler recorded."""
-
-    def __init__(self, tx: DocumentTransaction, collections: Collections) -> None:
-        super().__init__(tx)
-        self.collections = collections
-        self.events: list[Event] = []
-
-    def stage_changes(self) -> list[Any]:
-        events, self.events = self.events, []
-        return events
-
-
-def entry_doc_id(package_id: str, index: int) -> str:
-    return f"{package_id}-{index:06d}"
+from functions.ingestion.pipeline import IngestionService
+from functions.ingestion.unit_of_work import IngestionUnitOfWork, entry_doc_id
+from shared.domain.clock import Clock, rfc3339
+from shared.domain.errors import TransientError
+from shared.domain.messages import Message
+from shared.ports.documents import Document
+from shared.service.processing import Handler
 
 
 def _entry(package_id: str, index: int, outcome: str, **facts: Any) -> Document:
@@ -78,12 +46,17 @@ def _entry(package_id: str, index: int, outcome: str, **facts: Any) -> Document:
     }
 
 
-def catalogue_image(command: CatalogueImage, uow: IngestionUnitOfWork) -> None:
+@dataclass(frozen=True)
+class Dependencies:
+    clock: Clock
+
+
+def catalogue_image(command: CatalogueImage, uow: IngestionUnitOfWork, deps: Dependencies) -> None:
     """Record the image (original entity: ImagenAnonimizada) and announce it."""
     c = uow.collections
     existing = uow.tx.get(c.images, command.image_id)
     # The same image uploaded again (another generation) keeps its first ingest time.
-    ingested_at = existing["ingested_at"] if existing else now_rfc3339()
+    ingested_at = existing["ingested_at"] if existing else rfc3339(deps.clock())
     record = {
         **command.model_dump(exclude={"unit_id", "package_id", "entry_index"}),
         "ingested_at": ingested_at,
@@ -120,9 +93,11 @@ def catalogue_image(command: CatalogueImage, uow: IngestionUnitOfWork) -> None:
     )
 
 
-def record_rejection(command: RecordRejection, uow: IngestionUnitOfWork) -> None:
+def record_rejection(
+    command: RecordRejection, uow: IngestionUnitOfWork, deps: Dependencies
+) -> None:
     c = uow.collections
-    rejected_at = now_rfc3339()
+    rejected_at = rfc3339(deps.clock())
     uow.tx.put(
         c.rejections,
         command.rejection_id,
@@ -137,12 +112,14 @@ def record_rejection(command: RecordRejection, uow: IngestionUnitOfWork) -> None
     uow.events.append(ImageRejected(**command.model_dump(), rejected_at=rejected_at))
 
 
-def complete_package(command: CompletePackage, uow: IngestionUnitOfWork) -> None:
+def complete_package(
+    command: CompletePackage, uow: IngestionUnitOfWork, deps: Dependencies
+) -> None:
     c = uow.collections
     package = uow.tx.get(c.packages, command.package_id)
     if package is None:  # written before any entry command is published: wait for it
         raise TransientError("package record not visible yet")
-    completed_at = now_rfc3339()
+    completed_at = rfc3339(deps.clock())
     uow.tx.put(
         c.packages,
         command.package_id,
@@ -166,3 +143,15 @@ def complete_package(command: CompletePackage, uow: IngestionUnitOfWork) -> None
             completed_at=completed_at,
         )
     )
+
+
+CATALOGUE_HANDLERS: Mapping[type[Message], Handler[IngestionUnitOfWork, Any]] = {
+    CatalogueImage: catalogue_image,
+    RecordRejection: record_rejection,
+    CompletePackage: complete_package,
+}
+# Consumed from ingestion-commands. The handler is the pipeline's: an entry is read and
+# de-identified before anything is recorded (through CATALOGUE_HANDLERS).
+HANDLERS: Mapping[type[Message], Callable[..., object]] = {
+    IngestPackageEntry: IngestionService.ingest_entry,
+}

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from shared.messages import Command, CommandRejected, Event
+from shared.domain.messages import Command, CommandRejected, Event
+from shared.service.context import ContextNames
 
 _ID = Field(min_length=1, max_length=200)
 
@@ -140,3 +141,7 @@ class StudyIngested(Event):
 
 class IngestionCommandRejected(CommandRejected):
     TYPE = "co.saludtech.ingestion.command.rejected.v1"
+
+
+# Where this context's messages travel and how it announces a failure: one naming rule.
+NAMES = ContextNames("ingestion", IngestionCommandRejected)

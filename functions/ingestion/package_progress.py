@@ -12,14 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from functions.ingestion import domain, names
-from functions.ingestion.catalogue import Collections, IngestionUnitOfWork, entry_doc_id
+from functions.ingestion import domain
 from functions.ingestion.domain import Upload, block_count, block_of, block_size, entry_unit_id
-from functions.ingestion.messages import CompletePackage, IngestPackageEntry
-from shared.blob_store import BlobStore
-from shared.envelope import Envelope, derived_id, now_rfc3339
-from shared.ports import DocumentStore, DocumentTransaction, Filter
-from shared.processing import MessageProcessor
+from functions.ingestion.messages import NAMES, CompletePackage, IngestPackageEntry
+from functions.ingestion.unit_of_work import Collections, IngestionUnitOfWork, entry_doc_id
+from shared.ports.blobs import BlobStore
+from shared.ports.documents import DocumentStore, DocumentTransaction, Filter
+from shared.ports.envelope import Envelope, derived_id, now_rfc3339
+from shared.service.processing import MessageProcessor
 
 
 def entry_commands(package_id: str, upload: Upload, count: int, center_id: str) -> list[Envelope]:
@@ -36,7 +36,7 @@ def entry_commands(package_id: str, upload: Upload, count: int, center_id: str) 
                 entry_count=count,
                 center_id=center_id,
             ),
-            source=names.SOURCE,
+            source=NAMES.source,
             id=entry_unit_id(package_id, index),
             correlation_id=package_id,
             causation_id=package_id,
@@ -48,7 +48,7 @@ def entry_commands(package_id: str, upload: Upload, count: int, center_id: str) 
 @dataclass
 class PackageProgress:
     store: DocumentStore
-    processor: MessageProcessor[IngestionUnitOfWork]
+    processor: MessageProcessor[IngestionUnitOfWork, Any]
     blobs: BlobStore
     collections: Collections
 
@@ -106,7 +106,7 @@ class PackageProgress:
                     rejected=outcomes.count("rejected"),
                     study_ids=studies,
                 ),
-                source=names.SOURCE,
+                source=NAMES.source,
                 id=derived_id(package_id, "complete"),
                 correlation_id=package_id,
             )

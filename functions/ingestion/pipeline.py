@@ -22,10 +22,8 @@ import queue
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, BinaryIO
+from typing import IO, Any, BinaryIO
 
-from functions.ingestion import names
-from functions.ingestion.catalogue import Collections, IngestionUnitOfWork
 from functions.ingestion.deid import Deidentifier
 from functions.ingestion.domain import (
     Descriptors,
@@ -37,19 +35,22 @@ from functions.ingestion.domain import (
 )
 from functions.ingestion.field_crypto import FieldCipher
 from functions.ingestion.messages import (
+    NAMES,
     CatalogueImage,
     IngestPackageEntry,
     RecordRejection,
 )
 from functions.ingestion.package_progress import PackageProgress, entry_commands
 from functions.ingestion.package_reader import PackageRefused, count_entries, extract_entry
-from shared.blob_store import BlobExists, BlobNotFound, BlobStore
+from functions.ingestion.unit_of_work import Collections, IngestionUnitOfWork
 from shared.config import Settings
-from shared.envelope import Envelope, now_rfc3339
+from shared.domain.messages import Message
 from shared.logging import get_logger
-from shared.messages import Message
-from shared.ports import DocumentStore, EventPublisher
-from shared.processing import MessageProcessor, OutboxEntry, inbox_id
+from shared.ports.blobs import BlobExists, BlobNotFound, BlobStore
+from shared.ports.documents import DocumentStore
+from shared.ports.envelope import Envelope, now_rfc3339
+from shared.ports.publishing import EventPublisher
+from shared.service.processing import MessageProcessor, OutboxEntry, inbox_id
 
 log = get_logger(__name__)
 
@@ -57,6 +58,10 @@ log = get_logger(__name__)
 # (the input is always read in place, never copied).
 OUTPUT_SPOOL_BYTES = 64 * 1024 * 1024
 PUBLISH_BATCH = 500
+# Logical buckets (Settings.bucket() adds the prefix).
+INGEST_BUCKET = "ingest"
+ANONYMIZED_BUCKET = "anonymized"
+QUARANTINE_BUCKET = "quarantine"
 KeepOriginal = Callable[[str, str], None]
 
 
@@ -79,7 +84,7 @@ class IngestionService:
     blobs: BlobStore
     store: DocumentStore
     publisher: EventPublisher
-    processor: MessageProcessor[IngestionUnitOfWork]
+    processor: MessageProcessor[IngestionUnitOfWork, Any]
     cipher: FieldCipher
     collections: Collections
     key: bytes
@@ -106,7 +111,7 @@ class IngestionService:
 
     @property
     def ingest_bucket(self) -> str:
-        return self.settings.bucket(names.INGEST_BUCKET)
+        return self.settings.bucket(INGEST_BUCKET)
 
     # -- an upload ------------------------------------------------------------------------
     def ingest_upload(self, upload: Upload) -> str:
@@ -196,7 +201,7 @@ class IngestionService:
                 result.patient_token, result.study_uid, result.series_uid,
                 result.sop_instance_uid,
             )  # fmt: skip
-            bucket = self.settings.bucket(names.ANONYMIZED_BUCKET)
+            bucket = self.settings.bucket(ANONYMIZED_BUCKET)
             output.seek(0)
             try:
                 self.blobs.write(
@@ -238,7 +243,7 @@ class IngestionService:
         return "anonymized"
 
     def _quarantine(self, unit: Unit, reason: str, detail: str, keep: KeepOriginal) -> str:
-        bucket = self.settings.bucket(names.QUARANTINE_BUCKET)
+        bucket = self.settings.bucket(QUARANTINE_BUCKET)
         name = quarantine_name(unit.center_id, unit.unit_id)
         keep(bucket, name)
         # Beside the object, for the people who review quarantine (who see the original
@@ -280,7 +285,7 @@ class IngestionService:
         self.processor.process(
             Envelope(
                 payload=payload,
-                source=names.SOURCE,
+                source=NAMES.source,
                 id=unit.unit_id,
                 correlation_id=unit.correlation_id,
             )
@@ -311,7 +316,7 @@ class IngestionService:
         self.progress.start(package_id, upload, count, unit.center_id)
         commands = entry_commands(package_id, upload, count, unit.center_id)
         for start in range(0, len(commands), PUBLISH_BATCH):
-            self.publisher.publish(names.COMMANDS_TOPIC, commands[start : start + PUBLISH_BATCH])
+            self.publisher.publish(NAMES.commands_topic, commands[start : start + PUBLISH_BATCH])
         log.info("package_fanned_out", package_id=package_id, entries=count)
         return "fanned_out"
 

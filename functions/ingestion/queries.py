@@ -10,10 +10,15 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.errors import PermanentError
-from shared.pagination import newest_first
-from shared.ports import Document, DocumentStore, Filter, Operator
+from shared.domain.clock import rfc3339
+from shared.domain.errors import PermanentError
+from shared.ports.documents import Document, DocumentStore, Filter, Operator
+from shared.service.pagination import newest_first, refuse_unknown_parameters
 
+QUERY_PARAMETERS = frozenset(
+    {"modality", "anatomical_region", "pathology", "center", "ingested_from", "ingested_to",
+     "limit", "cursor"}
+)  # fmt: skip
 # Query parameter -> stored field; values are compared upper-cased, as they are stored.
 EQUALITY_FILTERS = {
     "modality": "modality",
@@ -42,15 +47,15 @@ def get_image(store: DocumentStore, collection: str, image_id: str) -> dict[str,
 def _instant(raw: str, parameter: str) -> str:
     """An ISO date or date-time as the stored form (UTC, milliseconds, Z)."""
     try:
-        moment = datetime.fromisoformat(raw)
-    except ValueError as error:
+        moment = datetime.fromisoformat(raw[:40])
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        # Year 1 at +14:00 or year 9999 at -14:00 has no UTC instant: OverflowError.
+        return rfc3339(moment)
+    except (ValueError, OverflowError) as error:
         raise PermanentError(
-            "invalid_date", "use an ISO 8601 date or date-time", field=parameter
+            "invalid_date", "use an ISO 8601 date or date-time in years 1 to 9999", field=parameter
         ) from error
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    text = moment.astimezone(UTC).isoformat(timespec="milliseconds")
-    return text.replace("+00:00", "Z")
 
 
 def _normal(name: str, value: str) -> str:
@@ -68,6 +73,7 @@ def list_images(
 ) -> dict[str, Any]:
     """Newest first. ingested_from is inclusive, ingested_to exclusive. Needs the composite
     indexes declared in infra/topology.yaml (each filter field with ingested_at DESC)."""
+    refuse_unknown_parameters(parameters, set(QUERY_PARAMETERS))
     where = [
         Filter(stored, "==", _normal(name, parameters[name]))
         for name, stored in EQUALITY_FILTERS.items()

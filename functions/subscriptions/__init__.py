@@ -1,7 +1,7 @@
-"""Subscriptions context (original: microservicio suscripciones): clients, plans, payments."""
+"""Subscriptions context (original: microservicio suscripciones): clients, plans, payments.
 
-CONTEXT = "subscriptions"
-SOURCE = "/saludtech/subscriptions"
-COMMANDS_TOPIC = "subscriptions-commands"
-EVENTS_TOPIC = "subscriptions-events"
-DEAD_LETTER_TOPIC = "subscriptions-dead-letter"
+Read it in this order: messages (its contract), domain (the Subscription aggregate and its
+rules), handlers (one per command, and the map of them), unit_of_work (where aggregates are
+stored), queries (the read side), entrypoints (the Cloud Functions), wiring (how it is put
+together from the shared platform), adapters/ (its own adapters: the payment gateways).
+"""

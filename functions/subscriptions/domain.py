@@ -21,8 +21,8 @@ from functions.subscriptions.messages import (
     SubscriptionPaid,
 )
 from functions.subscriptions.plans import Plan, find_plan
-from shared.aggregate import Aggregate
-from shared.errors import PermanentError
+from shared.domain.aggregate import Aggregate
+from shared.domain.errors import PermanentError
 
 _CODE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,31}$")
@@ -137,6 +137,20 @@ class PaymentResult:
     decline_reason: str = ""
 
 
+# Why clients cancel, as codes. Free text a client sends may name people or hold anything:
+# events carry one of these codes, never the text itself.
+CANCELLATION_CODES = frozenset(
+    {"budget", "not_needed", "switching_provider", "data_quality", "project_ended", "saga_failed"}
+)
+
+
+def cancellation_code(reason: str) -> str:
+    code = reason.strip().lower().replace(" ", "_").replace("-", "_")
+    if code in CANCELLATION_CODES:
+        return code
+    return "other" if code else "unspecified"
+
+
 def add_months(moment: datetime, months: int) -> datetime:
     month_index = moment.month - 1 + months
     year, month = moment.year + month_index // 12, month_index % 12 + 1
@@ -220,6 +234,7 @@ class Subscription(Aggregate):
         )
 
     def cancel(self, reason: str, now: datetime) -> None:
+        """`reason` is what the client wrote; only its code (cancellation_code) is announced."""
         if self.status is Status.CANCELLED:
             raise SubscriptionError("already_cancelled", "the subscription is cancelled already")
         self.status = Status.CANCELLED
@@ -229,7 +244,7 @@ class Subscription(Aggregate):
                 subscription_id=self.id,
                 client_code=self.client.code,
                 plan=self.plan.code,
-                reason=reason,
+                reason=cancellation_code(reason),
                 cancelled_at=self.cancelled_at,
             )
         )

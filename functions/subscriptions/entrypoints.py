@@ -1,33 +1,44 @@
 """Cloud Function entry points of the subscriptions context: thin, one hop to a handler.
 
-- subscriptions_commands_http: validates a command, publishes it, answers 202 and where to look.
-- subscriptions_handle_command: Pub/Sub-triggered; runs the command handlers (commands.py).
+- subscriptions_commands_http: validates a command, records and publishes it, answers 202.
+- subscriptions_create_subscription, _change_plan, _cancel_subscription, _pay_subscription:
+  one function per command (handlers.py), each behind its own filtered trigger subscription.
+- subscriptions_record_dead_letter: records what died on subscriptions-dead-letter.
 - subscriptions_queries_http: the read side (queries.py) and the status of a command.
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import flask
 import functions_framework
 from werkzeug.routing import Map, Rule
 
-from functions import bootstrap, subscriptions
-from functions.subscriptions import queries
+from functions import bootstrap
+from functions.subscriptions import queries, wiring
 from functions.subscriptions.domain import Client, plan_or_error
 from functions.subscriptions.messages import (
+    NAMES,
     CancelSubscription,
     ChangePlan,
     CreateSubscription,
     PaySubscription,
 )
-from shared.envelope import Envelope, derived_id, parse_payload
-from shared.http import HttpError, answers_errors, json_response, match_route, read_json_body
+from shared.domain.messages import Command
+from shared.entrypoints.http import (
+    HttpError,
+    answers_errors,
+    json_response,
+    match_route,
+    read_json_body,
+)
+from shared.entrypoints.pubsub import CloudEventLike, consume, record_dead_letter
 from shared.logging import bind_message_context, get_logger, trace_from_header
-from shared.messages import Command
-from shared.pagination import page_size
-from shared.pubsub_entrypoint import process_pubsub_event
+from shared.ports.envelope import Envelope, derived_id, parse_payload
+from shared.service.command_log import request_digest
+from shared.service.pagination import page_size, refuse_unknown_parameters
 
 log = get_logger(__name__)
 QUERIES_PATH = "/subscriptions_queries_http"
@@ -51,15 +62,55 @@ _QUERY_ROUTES = Map(
 )
 
 
-@functions_framework.cloud_event
-def subscriptions_handle_command(cloud_event: Any) -> None:
-    p = bootstrap.platform()
-    process_pubsub_event(
+def _wiring() -> wiring.SubscriptionsWiring:
+    return bootstrap.context(wiring.build)
+
+
+def _consume(cloud_event: CloudEventLike, expects: type[Command], function: str) -> None:
+    w = _wiring()
+    consume(
         cloud_event,
-        bootstrap.subscriptions_processor(p),
-        dead_letter_topic=subscriptions.DEAD_LETTER_TOPIC,
-        raw_publisher=p.publisher,
-        function="subscriptions_handle_command",
+        expects,
+        lambda envelope: w.processor.process(envelope).outcome,
+        function=function,
+        context=NAMES,
+        publisher=w.platform.publisher,
+    )
+
+
+@functions_framework.cloud_event
+def subscriptions_create_subscription(cloud_event: CloudEventLike) -> None:
+    """CreateSubscription → handlers.create_subscription."""
+    _consume(cloud_event, CreateSubscription, "subscriptions_create_subscription")
+
+
+@functions_framework.cloud_event
+def subscriptions_change_plan(cloud_event: CloudEventLike) -> None:
+    """ChangePlan → handlers.change_plan."""
+    _consume(cloud_event, ChangePlan, "subscriptions_change_plan")
+
+
+@functions_framework.cloud_event
+def subscriptions_cancel_subscription(cloud_event: CloudEventLike) -> None:
+    """CancelSubscription → handlers.cancel_subscription."""
+    _consume(cloud_event, CancelSubscription, "subscriptions_cancel_subscription")
+
+
+@functions_framework.cloud_event
+def subscriptions_pay_subscription(cloud_event: CloudEventLike) -> None:
+    """PaySubscription → handlers.pay_subscription."""
+    _consume(cloud_event, PaySubscription, "subscriptions_pay_subscription")
+
+
+@functions_framework.cloud_event
+def subscriptions_record_dead_letter(cloud_event: CloudEventLike) -> None:
+    """Whatever reached subscriptions-dead-letter → shared/service/dead_letters.py."""
+    w = _wiring()
+    record_dead_letter(
+        cloud_event,
+        function="subscriptions_record_dead_letter",
+        context=NAMES,
+        dead_letters=w.platform.dead_letters,
     )
 
 
@@ -73,20 +124,23 @@ def subscriptions_commands_http(request: flask.Request) -> flask.Response:
     command_id = _command_id(request, endpoint, args)
     envelope = Envelope(
         payload=_command(endpoint, args, body, command_id),
-        source=subscriptions.SOURCE,
+        source=NAMES.source,
         id=command_id,
-        correlation_id=request.headers.get("X-Correlation-ID", "")[:64],
+        correlation_id=request.headers.get("X-Correlation-ID", ""),
     )
-    p = bootstrap.platform()
+    w = _wiring()
     trace = request.headers.get("X-Cloud-Trace-Context")
     bind_message_context(
         function="subscriptions_commands_http",
         correlation_id=envelope.correlation_id,
         message_id=envelope.id,
         message_type=envelope.type,
-        trace=trace_from_header(trace, p.settings.project_id) or "",
+        trace=trace_from_header(trace, w.platform.settings.project_id) or "",
     )
-    p.publisher.publish(subscriptions.COMMANDS_TOPIC, [envelope])
+    if not isinstance(envelope.payload, CreateSubscription):
+        _ensure_target_exists(w, envelope.subject)
+    w.commands.accept(envelope, request_digest(endpoint, args, body))
+    w.platform.publisher.publish(NAMES.commands_topic, [envelope])
     log.info("command_accepted")
     subject = envelope.subject
     status_url = f"{QUERIES_PATH}/commands/{envelope.id}"
@@ -107,20 +161,24 @@ def subscriptions_commands_http(request: flask.Request) -> flask.Response:
     )
 
 
+def _ensure_target_exists(w: wiring.SubscriptionsWiring, subscription_id: str) -> None:
+    """A command for a subscription that will never exist is refused here, not retried until
+    it dies; one whose creation was accepted but not processed yet is let through."""
+    if w.platform.store.get(w.collection, subscription_id) is not None:
+        return
+    if w.commands.accepted_for(subscription_id, CreateSubscription.TYPE):
+        return
+    raise HttpError(404, "subscription_not_found", "no such subscription")
+
+
 def _command_id(request: flask.Request, endpoint: str, args: dict[str, Any]) -> str:
     """With an Idempotency-Key, a retried request is the same command (same ids)."""
     key = request.headers.get("Idempotency-Key", "").strip()
     if not key:
-        return derived_id("subscriptions-http", endpoint, str(args), _random())
+        return derived_id("subscriptions-http", endpoint, str(args), str(uuid.uuid4()))
     if len(key) > 128:
         raise HttpError(400, "invalid_idempotency_key", "at most 128 characters")
     return derived_id("subscriptions-http", endpoint, str(args), key)
-
-
-def _random() -> str:
-    import uuid
-
-    return str(uuid.uuid4())
 
 
 def _command(endpoint: str, args: dict[str, Any], body: dict[str, Any], command_id: str) -> Command:
@@ -146,15 +204,16 @@ def _command(endpoint: str, args: dict[str, Any], body: dict[str, Any], command_
 @functions_framework.http
 @answers_errors
 def subscriptions_queries_http(request: flask.Request) -> flask.Response:
-    p = bootstrap.platform()
-    collection = bootstrap.subscriptions_collection(p)
+    w = _wiring()
     endpoint, args = match_route(_QUERY_ROUTES, request)
     if endpoint == "get":
-        found = queries.get_subscription(p.store, args["subscription_id"], collection)
+        refuse_unknown_parameters(request.args, set())
+        found = queries.get_subscription(w.platform.store, args["subscription_id"], w.collection)
         if found is None:
             raise HttpError(404, "subscription_not_found", "no such subscription")
         return json_response(found)
     if endpoint == "list":
+        refuse_unknown_parameters(request.args, {"client_code", "limit", "cursor"})
         client_code = request.args.get("client_code", "")
         if not client_code:
             raise HttpError(
@@ -162,12 +221,15 @@ def subscriptions_queries_http(request: flask.Request) -> flask.Response:
             )
         return json_response(
             queries.subscriptions_of_client(
-                p.store,
+                w.platform.store,
                 client_code,
                 limit=page_size(request.args.get("limit")),
                 cursor=request.args.get("cursor"),
-                collection=collection,
+                collection=w.collection,
             )
         )
-    status = bootstrap.subscriptions_processor(p).status(args["command_id"])
-    return json_response(status or {"message_id": args["command_id"], "outcome": "pending"})
+    refuse_unknown_parameters(request.args, set())
+    status = w.commands.status(args["command_id"])
+    if status is None:
+        raise HttpError(404, "command_not_found", "no such command")
+    return json_response(status)

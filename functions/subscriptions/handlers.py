@@ -1,13 +1,16 @@
 """Command handlers: load the aggregate, let it decide, leave saving to the unit of work.
 
 Each handler is a plain function of (command, unit of work, dependencies); the message
-processor (shared/processing.py) runs it inside one transaction with the inbox and outbox.
+processor (shared/service/processing.py) runs it inside one transaction with the inbox and
+outbox. HANDLERS is the context's map of every command it consumes: each entry is one Cloud
+Function in main.py and one filtered trigger subscription in infra/topology.yaml.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from functions.subscriptions.domain import Client, Subscription, SubscriptionError, plan_or_error
 from functions.subscriptions.messages import (
@@ -18,13 +21,16 @@ from functions.subscriptions.messages import (
 )
 from functions.subscriptions.ports import Charge, PaymentGateway
 from functions.subscriptions.unit_of_work import SubscriptionsUnitOfWork
-from shared.errors import TransientError
+from shared.domain.clock import Clock
+from shared.domain.errors import TransientError
+from shared.domain.messages import Message
+from shared.service.processing import Handler
 
-Clock = Callable[[], datetime]
 
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+@dataclass(frozen=True)
+class Dependencies:
+    clock: Clock
+    payments: PaymentGateway
 
 
 class SubscriptionNotYetKnown(TransientError):
@@ -33,7 +39,7 @@ class SubscriptionNotYetKnown(TransientError):
 
 
 def create_subscription(
-    cmd: CreateSubscription, uow: SubscriptionsUnitOfWork, clock: Clock = utc_now
+    cmd: CreateSubscription, uow: SubscriptionsUnitOfWork, deps: Dependencies
 ) -> None:
     client = Client.from_data(cmd.client)
     plan = plan_or_error(cmd.plan)
@@ -41,31 +47,28 @@ def create_subscription(
         raise SubscriptionError(
             "subscription_exists", "that subscription id is taken", field="subscription_id"
         )
-    uow.subscriptions.add(Subscription.create(cmd.subscription_id, client, plan, clock()))
+    uow.subscriptions.add(Subscription.create(cmd.subscription_id, client, plan, deps.clock()))
 
 
-def change_plan(cmd: ChangePlan, uow: SubscriptionsUnitOfWork, clock: Clock = utc_now) -> None:
+def change_plan(cmd: ChangePlan, uow: SubscriptionsUnitOfWork, deps: Dependencies) -> None:
     plan = plan_or_error(cmd.plan)
-    _load(uow, cmd.subscription_id).change_plan(plan, clock())
+    _load(uow, cmd.subscription_id).change_plan(plan, deps.clock())
 
 
 def cancel_subscription(
-    cmd: CancelSubscription, uow: SubscriptionsUnitOfWork, clock: Clock = utc_now
+    cmd: CancelSubscription, uow: SubscriptionsUnitOfWork, deps: Dependencies
 ) -> None:
-    _load(uow, cmd.subscription_id).cancel(cmd.reason, clock())
+    _load(uow, cmd.subscription_id).cancel(cmd.reason, deps.clock())
 
 
 def pay_subscription(
-    cmd: PaySubscription,
-    uow: SubscriptionsUnitOfWork,
-    payments: PaymentGateway,
-    clock: Clock = utc_now,
+    cmd: PaySubscription, uow: SubscriptionsUnitOfWork, deps: Dependencies
 ) -> None:
     subscription = _load(uow, cmd.subscription_id)
     subscription.ensure_payable(cmd.payment_id)
     # The payment id is the gateway's idempotency key: if this transaction is retried, the
     # charge answers the same result instead of charging again.
-    result = payments.charge(
+    result = deps.payments.charge(
         Charge(
             idempotency_key=cmd.payment_id,
             reference=subscription.id,
@@ -74,11 +77,19 @@ def pay_subscription(
             card_token=cmd.card_token,
         )
     )
-    subscription.record_payment(cmd.payment_id, result, clock())
+    subscription.record_payment(cmd.payment_id, result, deps.clock())
 
 
 def _load(uow: SubscriptionsUnitOfWork, subscription_id: str) -> Subscription:
     subscription = uow.subscriptions.get(subscription_id)
     if subscription is None:
-        raise SubscriptionNotYetKnown(f"subscription {subscription_id} not stored")
+        raise SubscriptionNotYetKnown("the subscription is not stored")
     return subscription
+
+
+HANDLERS: Mapping[type[Message], Handler[SubscriptionsUnitOfWork, Any]] = {
+    CreateSubscription: create_subscription,
+    ChangePlan: change_plan,
+    CancelSubscription: cancel_subscription,
+    PaySubscription: pay_subscription,
+}

@@ -10,7 +10,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.messages import Command, CommandRejected, Event
+from shared.domain.messages import Command, CommandRejected, Event
+from shared.service.context import ContextNames
 
 _PREFIX = "co.saludtech.subscriptions.subscription"
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
@@ -109,7 +110,7 @@ class SubscriptionCancelled(Event):
     subscription_id: Id
     client_code: str
     plan: PlanCode
-    reason: str
+    reason: str  # a cancellation code (domain.CANCELLATION_CODES, "other"), never free text
     cancelled_at: Timestamp
 
 
@@ -145,3 +146,7 @@ class PaymentDeclined(Event):
 class SubscriptionCommandRejected(CommandRejected):
     TYPE = "co.saludtech.subscriptions.command.rejected.v1"
     SUBJECT_FIELD = "command_id"
+
+
+# Where this context's messages travel and how it announces a failure: one naming rule.
+NAMES = ContextNames("subscriptions", SubscriptionCommandRejected)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from functions.subscriptions.unit_of_work import COLLECTION
-from shared.pagination import newest_first
-from shared.ports import Document, DocumentStore, Filter
+from shared.ports.documents import Document, DocumentStore, Filter
+from shared.service.pagination import newest_first
 
 _HIDDEN_CLIENT_FIELDS = ("rut", "national_id")
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from functions.subscriptions.domain import Client, Invoice, Status, Subscription
 from functions.subscriptions.plans import BillingPeriod, Plan
-from shared.ports import Document, DocumentTransaction
-from shared.repository import AggregateRepository, UnitOfWork
+from shared.ports.documents import Document, DocumentTransaction
+from shared.service.unit_of_work import AggregateRepository, UnitOfWork
 
 COLLECTION = "subscriptions"
 

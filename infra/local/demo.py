@@ -58,10 +58,10 @@ def _wait(http: requests.Session, base: str, command_id: str) -> dict[str, Any]:
         status: dict[str, Any] = http.get(
             f"{base}/subscriptions_queries_http/commands/{command_id}", timeout=10
         ).json()
-        if status.get("outcome") != "pending":
+        if status.get("status") != "pending":
             return status
         time.sleep(0.05)
-    return {"outcome": "pending (timed out)"}
+    return {"status": "pending (timed out)"}
 
 
 def run_demo(stack: LocalStack, console: Console) -> bool:
@@ -105,13 +105,13 @@ def run_demo(stack: LocalStack, console: Console) -> bool:
             sid = sid or accepted["subscription_id"]
             status = _wait(http, base, accepted["command_id"])
             elapsed = (time.perf_counter() - started) * 1000
-            good = status.get("outcome") == expected
+            good = status.get("status") == expected
             ok &= good
             mark = "[green]✓" if good else "[red]✗"
             reason = f" ({status['reason']})" if status.get("reason") else ""
             console.print(
                 f"{mark}[/] {title}: POST {path.format(sid=sid)} → 202, "
-                f"then {status.get('outcome')}{reason} in {elapsed:.0f} ms"
+                f"then {status.get('status')}{reason} in {elapsed:.0f} ms"
             )
         view = http.get(f"{base}/subscriptions_queries_http/subscriptions/{sid}", timeout=10).json()
         console.print(

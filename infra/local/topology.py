@@ -157,12 +157,33 @@ class FirestoreIndex(_Strict):
     fields: list[IndexField] = Field(min_length=2)
 
 
+class PullSubscription(_Strict):
+    """A subscription nobody pushes from: messages wait there for a person to pull them."""
+
+    name: str
+    topic: str
+    retention_days: int = Field(default=7, ge=1, le=31)
+
+
 class Topology(_Strict):
     version: Literal[1] = 1
     buckets: dict[str, Bucket] = Field(default_factory=dict)
     topics: list[str] = Field(default_factory=list)
+    pull_subscriptions: list[PullSubscription] = Field(default_factory=list)
     functions: dict[str, Function] = Field(default_factory=dict)
     firestore_indexes: list[FirestoreIndex] = Field(default_factory=list)
+    # Deploy only (Terraform reads them; models at the end of this module).
+    secrets: dict[str, SecretSpec] = Field(default_factory=dict)
+    schedules: dict[str, Schedule] = Field(default_factory=dict)
+    # A lambda: CloudSettings is defined below this class.
+    cloud: CloudSettings = Field(default_factory=lambda: CloudSettings())  # noqa: PLW0108
+
+    @model_validator(mode="after")
+    def _deploy_references_resolve(self) -> Topology:
+        problems = deploy_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Topology:
@@ -176,6 +197,11 @@ class Topology(_Strict):
                 for n in bucket.notifications
                 if n.topic not in topics
             ]
+        problems += [
+            f"pull subscription {held.name}: topic {held.topic} is not in topics"
+            for held in self.pull_subscriptions
+            if held.topic not in topics
+        ]
         for name, function in self.functions.items():
             pubsub, gcs = function.trigger.pubsub, function.trigger.gcs
             policy: DeliveryPolicy | None = pubsub or gcs
@@ -264,3 +290,104 @@ def load_topology(path: Path = DEFAULT_TOPOLOGY_PATH) -> Topology:
         return Topology.model_validate(raw)
     except ValidationError as error:
         raise TopologyError(f"invalid topology {path}:\n{error}") from error
+
+
+# ---- Deploy only: the keys Terraform reads (terraform/modules/topology) ----------------
+
+
+class SecretSpec(_Strict):
+    """A Secret Manager secret: the variable the code reads it from, and who gets it."""
+
+    env: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
+    # Contexts whose functions get it mounted; "*" is every function.
+    contexts: list[str] = Field(min_length=1)
+
+
+class Schedule(_Strict):
+    """A Cloud Scheduler job: a POST with an OIDC token to an HTTP function."""
+
+    function: str
+    schedule: str = Field(pattern=r"^\S+( \S+){4}$")  # cron, five fields
+    time_zone: str = "Etc/UTC"
+    path: str = Field(default="/", pattern=r"^/")
+    body: dict[str, object] = Field(default_factory=dict)
+
+
+class ContextAccess(_Strict):
+    """What a context's functions may use beyond Firestore and their own topics."""
+
+    buckets: dict[str, str] = Field(default_factory=dict)  # logical bucket -> IAM role
+    publishes: list[str] = Field(default_factory=list)
+    invokes: list[str] = Field(default_factory=list)  # internal HTTP functions
+
+
+class CloudBucket(_Strict):
+    versioning: bool = False
+    noncurrent_delete_after_days: int | None = Field(default=None, ge=1)
+    retention_days: int | None = Field(default=None, ge=1)
+
+
+class CloudSettings(_Strict):
+    public_functions: list[str] = Field(default_factory=list)
+    access: dict[str, ContextAccess] = Field(default_factory=dict)
+    buckets: dict[str, CloudBucket] = Field(default_factory=dict)
+
+
+def deploy_contexts(topology: Topology) -> set[str]:
+    """The contexts as Terraform derives them: one per `<context>-dead-letter` topic."""
+    return {t.removesuffix("-dead-letter") for t in topology.topics if t.endswith("-dead-letter")}
+
+
+def deploy_problems(topology: Topology) -> list[str]:
+    """References of the deploy-only keys that do not resolve (Terraform would fail later)."""
+    topics, contexts = set(topology.topics), deploy_contexts(topology)
+    http = {n for n, f in topology.functions.items() if f.trigger.kind == "http"}
+    problems = [
+        f"schedule {job}: {s.function} is not an HTTP function"
+        for job, s in topology.schedules.items()
+        if s.function not in http
+    ]
+    problems += [
+        f"cloud.public_functions: {name} is not an HTTP function"
+        for name in topology.cloud.public_functions
+        if name not in http
+    ]
+    problems += [
+        f"secret {secret_id}: context {c} has no {c}-dead-letter topic"
+        for secret_id, spec in topology.secrets.items()
+        for c in spec.contexts
+        if c != "*" and c not in contexts
+    ]
+    for context, access in topology.cloud.access.items():
+        if context not in contexts:
+            problems.append(f"cloud.access: context {context} has no {context}-dead-letter topic")
+        problems += [
+            f"cloud.access.{context}: bucket {b} is not in buckets"
+            for b in access.buckets
+            if b not in topology.buckets
+        ]
+        problems += [
+            f"cloud.access.{context}: role {role} is not an IAM role (roles/...)"
+            for role in access.buckets.values()
+            if not role.startswith("roles/")
+        ]
+        problems += [
+            f"cloud.access.{context}: topic {t} is not in topics"
+            for t in access.publishes
+            if t not in topics
+        ]
+        problems += [
+            f"cloud.access.{context}: {f} is not an HTTP function"
+            for f in access.invokes
+            if f not in http
+        ]
+    problems += [
+        f"cloud.buckets: {b} is not in buckets"
+        for b in topology.cloud.buckets
+        if b not in topology.buckets
+    ]
+    return problems
+
+
+# The Topology fields above name these models before they exist.
+Topology.model_rebuild()

@@ -48,6 +48,11 @@ def create_pubsub_topology(
                 "topic": f"projects/{project}/topics/{trigger.topic}",
                 "ackDeadlineSeconds": trigger.policy.ack_deadline_seconds,
             }
+        for held in topology.pull_subscriptions:
+            subscriptions[held.name] = {
+                "topic": f"projects/{project}/topics/{held.topic}",
+                "ackDeadlineSeconds": 60,
+            }
         for topic in topology.event_topics():
             subscriptions[tap_subscription_name(topic)] = {
                 "topic": f"projects/{project}/topics/{topic}",

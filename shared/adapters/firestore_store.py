@@ -15,8 +15,16 @@ from google.api_core import exceptions as google_errors
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
-from shared.errors import TransientError
-from shared.ports import VERSION_FIELD, Document, DocumentExists, Filter, Page, StaleVersion, T
+from shared.domain.errors import TransientError
+from shared.ports.documents import (
+    VERSION_FIELD,
+    Document,
+    DocumentExists,
+    Filter,
+    Page,
+    StaleVersion,
+    T,
+)
 
 _OPERATORS = {"array_contains": "array_contains"}
 TRANSIENT = (

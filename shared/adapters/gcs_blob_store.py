@@ -14,7 +14,7 @@ from typing import Any, BinaryIO
 from google.api_core import exceptions as google_errors
 from google.cloud import storage  # type: ignore[attr-defined]
 
-from shared.blob_store import BlobExists, BlobInfo, BlobNotFound, BlobUnavailable
+from shared.ports.blobs import BlobExists, BlobInfo, BlobNotFound, BlobUnavailable
 
 WHOLE_READ_LIMIT = 8 * 1024 * 1024
 READ_CHUNK = 8 * 1024 * 1024

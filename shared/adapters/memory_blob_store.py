@@ -8,7 +8,7 @@ import threading
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from shared.blob_store import BlobExists, BlobInfo, BlobNotFound
+from shared.ports.blobs import BlobExists, BlobInfo, BlobNotFound
 
 
 @dataclass(frozen=True)

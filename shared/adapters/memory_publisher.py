@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from shared.envelope import Envelope
+from shared.ports.envelope import Envelope
 
 
 class InMemoryPublisher:
@@ -30,6 +30,9 @@ class InMemoryPublisher:
 
     def types(self, topic: str) -> list[str]:
         return [e.type for e in self._topics[topic]]
+
+    def clear_topic(self, topic: str) -> None:
+        self._topics[topic].clear()
 
     def clear(self) -> None:
         self._topics.clear()

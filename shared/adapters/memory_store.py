@@ -11,8 +11,9 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from shared.errors import ConcurrencyConflict
-from shared.ports import (
+from shared.adapters.query_matching import has_field, matches, sort_key
+from shared.domain.errors import ConcurrencyConflict
+from shared.ports.documents import (
     VERSION_FIELD,
     Document,
     DocumentExists,
@@ -21,7 +22,6 @@ from shared.ports import (
     StaleVersion,
     T,
 )
-from shared.query_matching import has_field, matches, sort_key
 
 _Key = tuple[str, str]
 

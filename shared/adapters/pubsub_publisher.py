@@ -12,8 +12,8 @@ from concurrent import futures
 from google.api_core import exceptions as google_errors
 from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
-from shared.envelope import Envelope
-from shared.errors import TransientError
+from shared.domain.errors import TransientError
+from shared.ports.envelope import Envelope
 
 PUBLISH_TIMEOUT_SECONDS = 30.0
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from shared.messages import Event
+from shared.domain.messages import Event
 
 
 @dataclass(kw_only=True, eq=False)

@@ -15,7 +15,8 @@ import flask
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map
 
-from shared.errors import PermanentError, TransientError
+from shared.domain.errors import PermanentError, TransientError
+from shared.ports.documents import is_document_id
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -60,6 +61,10 @@ def read_json_body(request: flask.Request, max_bytes: int = MAX_BODY_BYTES) -> A
         return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise HttpError(400, "malformed_json", "the body is not JSON") from error
+    except RecursionError as error:  # JSON nested thousands deep
+        raise HttpError(400, "malformed_json", "the body is nested too deep") from error
+    except ValueError as error:  # an integer of thousands of digits
+        raise HttpError(400, "malformed_json", "a number in the body is too long") from error
 
 
 def match_route(routes: Map, request: flask.Request) -> tuple[str, dict[str, Any]]:
@@ -70,7 +75,11 @@ def match_route(routes: Map, request: flask.Request) -> tuple[str, dict[str, Any
     except NotFound as error:
         raise HttpError(404, "not_found", "no such resource") from error
     except MethodNotAllowed as error:
-        raise HttpError(405, "method_not_allowed", request.method) from error
+        raise HttpError(405, "method_not_allowed", request.method[:16]) from error
+    for name, value in args.items():
+        # Path ids become document ids: "..", "%2e%2e" (decoded), "__x__" are no id of ours.
+        if isinstance(value, str) and not is_document_id(value):
+            raise HttpError(404, "not_found", f"no such resource ({name} is not a valid id)")
     return str(endpoint), dict(args)
 
 

@@ -1,42 +1,58 @@
-"""The body of every Pub/Sub-triggered function: unwrap, process, map errors to the platform.
+"""The body of every Pub/Sub-triggered function: unwrap, check, handle, map errors.
 
 The retry idiom of Cloud Functions: return (ack) when done or when the message can never
-succeed, raise when a retry may help. A message that cannot even be read is kept, unchanged,
-on the context's dead-letter topic and announced by a failure event, then acknowledged.
+succeed, raise when a retry may help. Each function consumes one message type (its trigger
+subscription filters on `ce-type`); a message it cannot read, or of a type it does not
+consume, is kept unchanged on the context's dead-letter topic and announced by the
+context's failure event, then acknowledged. A dead-letter topic's own function records what
+arrives there (shared/service/dead_letters.py).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
-from shared.envelope import Envelope, derived_id, from_eventarc, unwrap_pubsub_push
-from shared.errors import InvalidMessage, TransientError
+from shared.domain.errors import InvalidMessage, TransientError
+from shared.domain.messages import Message
 from shared.logging import bind_message_context, get_logger
-from shared.ports import RawPublisher
-from shared.processing import MessageProcessor
+from shared.ports.envelope import (
+    PUBSUB_PUBLISHED,
+    Envelope,
+    derived_id,
+    unwrap_pubsub_push,
+)
+from shared.ports.publishing import Publisher
+from shared.service.context import ContextNames
+from shared.service.dead_letters import REJECTION_REASON_ATTRIBUTE, DeadLetterLog, DeadMessage
 
 log = get_logger(__name__)
 
 
-def process_pubsub_event(
-    cloud_event: Any,
-    processor: MessageProcessor[Any],
+class CloudEventLike(Protocol):
+    """What functions-framework hands a CloudEvent function: attributes and data."""
+
+    data: Any
+
+    def __getitem__(self, key: str) -> Any: ...
+
+
+def consume(
+    cloud_event: CloudEventLike,
+    expects: type[Message],
+    handle: Callable[[Envelope], str],
     *,
-    dead_letter_topic: str,
-    raw_publisher: RawPublisher,
     function: str,
+    context: ContextNames,
+    publisher: Publisher,
 ) -> None:
-    event_type, data = cloud_event["type"], cloud_event.data
+    """Run `handle` on the `expects` message inside a messagePublished CloudEvent; `handle`
+    returns what became of it (for the log line) and raises TransientError to be retried."""
     try:
-        envelope = from_eventarc(event_type, data)
+        envelope = _read(cloud_event, expects)
     except InvalidMessage as error:
-        _quarantine(
-            cloud_event,
-            error,
-            processor,
-            dead_letter_topic=dead_letter_topic,
-            raw_publisher=raw_publisher,
-            function=function,
+        _keep_unreadable(
+            cloud_event, error, function=function, context=context, publisher=publisher
         )
         return
     bind_message_context(
@@ -47,46 +63,76 @@ def process_pubsub_event(
         message_type=envelope.type,
     )
     try:
-        result = processor.process(envelope)
+        outcome = handle(envelope)
     except TransientError as error:
         log.warning("message_retry", error=type(error).__name__, detail=str(error)[:200])
         raise
-    log.info(
-        "message_processed",
-        outcome=result.outcome,
-        duplicate=result.duplicate,
-        reason=result.reason,
-        emitted=result.event_types,
+    log.info("message_processed", outcome=outcome)
+
+
+def record_dead_letter(
+    cloud_event: CloudEventLike,
+    *,
+    function: str,
+    context: ContextNames,
+    dead_letters: DeadLetterLog,
+) -> None:
+    """The body of a context's dead-letter function."""
+    if cloud_event["type"] != PUBSUB_PUBLISHED:
+        log.warning("unexpected_trigger", function=function)
+        return
+    try:
+        raw, attributes, message_id = unwrap_pubsub_push(cloud_event.data)
+    except InvalidMessage as error:
+        raw, attributes, message_id = b"", {REJECTION_REASON_ATTRIBUTE: error.reason}, ""
+    message = DeadMessage(raw, attributes, message_id or str(cloud_event["id"]))
+    bind_message_context(
+        function=function,
+        message_id=message.message_id,
+        message_type=attributes.get("ce-type", "")[:200],
+        correlation_id=attributes.get("ce-correlationid", "")[:64],
+    )
+    created = dead_letters.record(context, message)
+    log.warning(
+        "dead_letter_recorded",
+        reason=message.reason,
+        delivery_attempts=message.delivery_attempts,
+        source_subscription=message.source_subscription,
+        duplicate=not created,
     )
 
 
-def keep_unreadable(
-    cloud_event: Any, error: InvalidMessage, raw_publisher: RawPublisher, dead_letter_topic: str
-) -> tuple[dict[str, str], str]:
+def _read(cloud_event: CloudEventLike, expects: type[Message]) -> Envelope:
+    if cloud_event["type"] != PUBSUB_PUBLISHED:
+        raise InvalidMessage("unexpected_trigger", str(cloud_event["type"])[:120])
+    raw, attributes, _ = unwrap_pubsub_push(cloud_event.data)
+    # The type first: a message this function does not consume is refused as such, before
+    # its payload is judged against a contract that is not its own.
+    if attributes.get("ce-type") != expects.TYPE:
+        raise InvalidMessage("unsupported_message", "this function consumes another type")
+    return Envelope.from_pubsub(raw, attributes)
+
+
+def _keep_unreadable(
+    cloud_event: CloudEventLike,
+    error: InvalidMessage,
+    *,
+    function: str,
+    context: ContextNames,
+    publisher: Publisher,
+) -> None:
     """Copy a message that cannot be read, unchanged, to the dead-letter topic with the
-    reason beside it; retrying cannot help, and a human may still want it. Returns its
-    attributes and message id."""
+    reason beside it (retrying cannot help, and a human may still want it), and announce
+    it with the context's failure event."""
     try:
         raw, attributes, message_id = unwrap_pubsub_push(cloud_event.data)
     except InvalidMessage:
-        raw, attributes, message_id = b"", {}, str(cloud_event["id"])
-    attributes = {**attributes, "saludtech-rejection-reason": error.reason}
-    raw_publisher.publish_raw(dead_letter_topic, raw, attributes)
-    return attributes, message_id
-
-
-def _quarantine(
-    cloud_event: Any,
-    error: InvalidMessage,
-    processor: MessageProcessor[Any],
-    *,
-    dead_letter_topic: str,
-    raw_publisher: RawPublisher,
-    function: str,
-) -> None:
-    attributes, message_id = keep_unreadable(cloud_event, error, raw_publisher, dead_letter_topic)
+        raw, attributes, message_id = b"", {}, ""
+    message_id = message_id or str(cloud_event["id"])
+    attributes = {**attributes, REJECTION_REASON_ATTRIBUTE: error.reason}
+    publisher.publish_raw(context.dead_letter_topic, raw, attributes)
     bind_message_context(function=function, message_id=message_id)
-    failure = processor.rejection(
+    failure = context.rejection(
         command_id=attributes.get("ce-id") or message_id,
         command_type=attributes.get("ce-type", "unknown")[:200],
         reason=error.reason,
@@ -95,15 +141,15 @@ def _quarantine(
     )
     envelope = Envelope(
         payload=failure,
-        source=processor.source,
+        source=context.source,
         id=derived_id(message_id, "unreadable"),
         correlation_id=attributes.get("ce-correlationid", ""),
         causation_id=attributes.get("ce-id", ""),
     )
-    processor.publisher.publish(processor.events_topic, [envelope])
+    publisher.publish(context.events_topic, [envelope])
     log.warning(
         "message_rejected",
         reason=error.reason,
         detail=error.detail[:300],
-        dead_letter_topic=dead_letter_topic,
+        dead_letter_topic=context.dead_letter_topic,
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
-from shared.errors import TransientError
+from shared.domain.errors import TransientError
 
 
 # Errors name the bucket, never the object: names of uploads may carry PHI.

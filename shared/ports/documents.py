@@ -1,4 +1,5 @@
-"""The small ports every context depends on; adapters live in shared/adapters/.
+"""The document store port: transactions, optimistic versions, queries; adapters live in
+shared/adapters/.
 
 Documents are plain JSON-like dicts. Every document written through `save` or `create` carries
 an integer `_version`, which is how aggregates get optimistic concurrency on any backend.
@@ -6,17 +7,30 @@ an integer `_version`, which is how aggregates get optimistic concurrency on any
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeVar
 
-from shared.envelope import Envelope
-from shared.errors import ConcurrencyConflict
+from shared.domain.errors import ConcurrencyConflict
 
 T = TypeVar("T")
 Document = dict[str, Any]
 VERSION_FIELD = "_version"
 Operator = Literal["==", "<", "<=", ">", ">=", "in", "array_contains"]
+
+
+_DOCUMENT_ID = re.compile(r"^[A-Za-z0-9_.:@+=-]{1,200}$")
+
+
+def is_document_id(value: str) -> bool:
+    """Whether every store takes `value` as a document id: Firestore refuses "/", ".",
+    "..", ids of the form __x__ and ids over 1,500 bytes; ours are plain tokens."""
+    return bool(
+        _DOCUMENT_ID.match(value)
+        and value not in (".", "..")
+        and not (value.startswith("__") and value.endswith("__"))
+    )
 
 
 class DocumentExists(ConcurrencyConflict):
@@ -78,13 +92,3 @@ class DocumentStore(Protocol):
         limit: int = 50,
         after: tuple[Any, str] | None = None,
     ) -> Page: ...
-
-
-class EventPublisher(Protocol):
-    def publish(self, topic: str, envelopes: Sequence[Envelope]) -> None:
-        """Publish every envelope or raise TransientError; returns once the broker has them."""
-
-
-class RawPublisher(Protocol):
-    def publish_raw(self, topic: str, data: bytes, attributes: dict[str, str]) -> None:
-        """Publish bytes as they are: how an unreadable message is kept on a dead-letter topic."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,8 +21,9 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from shared.errors import InvalidMessage
-from shared.messages import Message, message_class
+from shared.domain.clock import rfc3339
+from shared.domain.errors import InvalidMessage
+from shared.domain.messages import Message, message_class
 
 SPECVERSION = "1.0"
 PUBSUB_PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
@@ -30,12 +32,22 @@ _REQUIRED = ("id", "type", "source", "specversion")
 _DERIVED_IDS = uuid.UUID("6f1c7f0e-8c1b-4d59-9a57-3d5c0b7b2a11")
 
 
+# What a correlation or causation id may look like. Anything else (free text a client put in
+# a header, a name) is replaced, never echoed into events and logs.
+_PLAIN_TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+
+
+def plain_token(value: str) -> str:
+    """`value` if it is a plain token, else empty (the caller then starts a new one)."""
+    return value if _PLAIN_TOKEN.match(value) else ""
+
+
 def derived_id(*parts: str) -> str:
     return str(uuid.uuid5(_DERIVED_IDS, "/".join(parts)))
 
 
 def now_rfc3339() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return rfc3339(datetime.now(UTC))
 
 
 @dataclass(frozen=True)
@@ -48,6 +60,8 @@ class Envelope:
     causation_id: str = ""
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "correlation_id", plain_token(self.correlation_id))
+        object.__setattr__(self, "causation_id", plain_token(self.causation_id))
         # A first message starts its own correlation.
         if not self.correlation_id:
             object.__setattr__(self, "correlation_id", self.id)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from shared.errors import PermanentError
-from shared.ports import Document, DocumentStore, Filter
+from shared.domain.errors import PermanentError
+from shared.ports.documents import Document, DocumentStore, Filter, is_document_id
 
 MAX_PAGE_SIZE = 100
+MAX_CURSOR_CHARS = 2048
 
 
 def encode_cursor(cursor: tuple[Any, str] | None) -> str | None:
@@ -23,18 +24,41 @@ def encode_cursor(cursor: tuple[Any, str] | None) -> str | None:
 def decode_cursor(token: str | None) -> tuple[Any, str] | None:
     if not token:
         return None
+    refused = PermanentError("invalid_cursor", "cursor is not one this API issued")
+    if len(token) > MAX_CURSOR_CHARS:
+        raise refused
     try:
         value, doc_id = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except (binascii.Error, ValueError, TypeError) as error:
-        raise PermanentError("invalid_cursor", "cursor is not one this API issued") from error
-    if not isinstance(doc_id, str):
-        raise PermanentError("invalid_cursor", "cursor is not one this API issued")
+    except (binascii.Error, ValueError, TypeError, RecursionError) as error:
+        raise refused from error
+    # Only what this API puts in a cursor: an order value of a plain type and a document id
+    # the store accepts (an id like ".." or "__x__" would be an error of the store, a 500).
+    if not (isinstance(doc_id, str) and is_document_id(doc_id)):
+        raise refused
+    if value is not None and not isinstance(value, str | int | float | bool):
+        raise refused
+    if isinstance(value, int) and abs(value) > 2**63:
+        raise refused
     return value, doc_id
+
+
+def refuse_unknown_parameters(given: Iterable[str], known: set[str]) -> None:
+    """A filter the API does not know is refused: silently ignoring it would answer
+    another question than the one asked."""
+    unknown = sorted(set(given) - known)
+    if unknown:
+        raise PermanentError(
+            "unknown_parameter",
+            f"unknown query parameter {unknown[0][:40]!r}",
+            field=unknown[0][:40],
+        )
 
 
 def page_size(raw: str | None, default: int = 20) -> int:
     try:
         size = int(raw) if raw else default
+        if raw is not None and len(raw) > 6:
+            raise ValueError
     except ValueError as error:
         raise PermanentError("invalid_limit", "limit must be a whole number") from error
     if not 1 <= size <= MAX_PAGE_SIZE:

@@ -13,19 +13,29 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Generic, Literal, TypeVar
 
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
-from shared.envelope import Envelope, now_rfc3339
-from shared.errors import ConcurrencyConflict, PermanentError
-from shared.messages import CommandRejected, Message
-from shared.ports import DocumentStore, DocumentTransaction, EventPublisher
-from shared.repository import UnitOfWork
+from shared.domain.clock import Clock, rfc3339
+from shared.domain.errors import ConcurrencyConflict, PermanentError
+from shared.domain.messages import Message
+from shared.ports.documents import DocumentStore, DocumentTransaction
+from shared.ports.envelope import Envelope
+from shared.ports.publishing import EventPublisher
+from shared.service.context import ContextNames
+from shared.service.unit_of_work import UnitOfWork
 
 U = TypeVar("U", bound=UnitOfWork)
-Handler = Callable[[Any, U], None]
+D = TypeVar("D")
+# A handler decides with what it is given: the message, the unit of work of its context and
+# the context's dependencies (a clock at least), never a global.
+Handler = Callable[[Any, U, D], None]
 Outcome = Literal["applied", "rejected"]
+# Inbox records are kept this long (Firestore's TTL policy deletes them after `expires_at`):
+# far longer than Pub/Sub keeps retrying a message (7 days at most).
+INBOX_RETENTION = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -60,16 +70,16 @@ def inbox_id(message_id: str) -> str:
 
 
 @dataclass
-class MessageProcessor(Generic[U]):
+class MessageProcessor(Generic[U, D]):
     consumer: str  # who consumes: one inbox per consumer, so two consumers of a topic differ
-    source: str  # CloudEvent source of what this consumer emits, e.g. /saludtech/subscriptions
-    events_topic: str
+    context: ContextNames  # where what it emits goes, and its failure event
     inbox_collection: str
     store: DocumentStore
     publisher: EventPublisher
     make_uow: Callable[[DocumentTransaction], U]
-    handlers: Mapping[type[Message], Handler[U]]
-    rejection: type[CommandRejected]
+    handlers: Mapping[type[Message], Handler[U, D]]
+    deps: D
+    clock: Clock
     # Documents the handler of a message will read, fetched with the inbox record in one
     # round trip (a latency optimisation only: the handler reads them as usual).
     prefetch: Callable[[Envelope], list[tuple[str, str]]] = lambda envelope: []
@@ -91,19 +101,16 @@ class MessageProcessor(Generic[U]):
         self.publish(result.outbox)
         return result
 
+    @property
+    def source(self) -> str:
+        return self.context.source
+
     def publish(self, outbox: list[OutboxEntry]) -> None:
         by_topic: dict[str, list[Envelope]] = {}
         for entry in outbox:
             by_topic.setdefault(entry.topic, []).append(entry.envelope)
         for topic, envelopes in by_topic.items():
             self.publisher.publish(topic, envelopes)
-
-    def status(self, message_id: str) -> dict[str, Any] | None:
-        """What became of a message: its inbox record without the outbox payloads."""
-        record = self.store.get(self.inbox_collection, inbox_id(message_id))
-        if record is None:
-            return None
-        return {k: v for k, v in record.items() if k != "outbox"}
 
     # -- inside the transaction ----------------------------------------------------------
     def _apply(self, tx: DocumentTransaction, envelope: Envelope) -> Processed:
@@ -114,10 +121,10 @@ class MessageProcessor(Generic[U]):
         if handler is None:
             raise PermanentError("unsupported_message", f"{self.consumer} does not handle it")
         uow = self.make_uow(tx)
-        handler(envelope.payload, uow)
+        handler(envelope.payload, uow, self.deps)
         events = uow.stage_changes()
         outbox = [
-            OutboxEntry(self.events_topic, envelope.caused(event, self.source, index))
+            OutboxEntry(self.context.events_topic, envelope.caused(event, self.source, index))
             for index, event in enumerate(events)
         ]
         self._record(tx, envelope, "applied", outbox)
@@ -129,14 +136,14 @@ class MessageProcessor(Generic[U]):
         known = self._recorded(tx, envelope)
         if known is not None:
             return known
-        failure = self.rejection(
+        failure = self.context.rejection(
             command_id=envelope.id,
             command_type=envelope.type,
             reason=error.reason,
             detail=error.detail,
             field=error.field,
         )
-        outbox = [OutboxEntry(self.events_topic, envelope.caused(failure, self.source))]
+        outbox = [OutboxEntry(self.context.events_topic, envelope.caused(failure, self.source))]
         self._record(tx, envelope, "rejected", outbox, reason=error.reason)
         return Processed("rejected", outbox, duplicate=False, reason=error.reason)
 
@@ -167,7 +174,8 @@ class MessageProcessor(Generic[U]):
                 "correlation_id": envelope.correlation_id,
                 "outcome": outcome,
                 "reason": reason,
-                "processed_at": now_rfc3339(),
+                "processed_at": rfc3339(now := self.clock()),
+                "expires_at": now + INBOX_RETENTION,
                 "event_types": [entry.envelope.type for entry in outbox],
                 "outbox": [entry.to_document() for entry in outbox],
             },

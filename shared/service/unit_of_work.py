@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Generic, Protocol, TypeVar
 
-from shared.aggregate import Aggregate
-from shared.ports import VERSION_FIELD, Document, DocumentTransaction
+from shared.domain.aggregate import Aggregate
+from shared.ports.documents import VERSION_FIELD, Document, DocumentTransaction
 
 A = TypeVar("A", bound=Aggregate)
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from shared.envelope import Envelope
-from shared.ports import DocumentStore
+from shared.ports.documents import DocumentStore
+from shared.ports.envelope import Envelope
 
 
 @pytest.fixture(params=["memory", "firestore"])

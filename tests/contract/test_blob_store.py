@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared.blob_store import BlobExists, BlobNotFound, BlobStore
+from shared.ports.blobs import BlobExists, BlobNotFound, BlobStore
 
 pytestmark = pytest.mark.emulators
 

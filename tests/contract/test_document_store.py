@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from shared.ports import DocumentExists, DocumentStore, Filter, StaleVersion
+from shared.ports.documents import DocumentExists, DocumentStore, Filter, StaleVersion
 
 pytestmark = pytest.mark.emulators
 

@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from functions.subscriptions.messages import ChangePlan
-from shared.envelope import Envelope
+from shared.ports.envelope import Envelope
 from tests.contract.conftest import PublishedReader
 
 pytestmark = pytest.mark.emulators

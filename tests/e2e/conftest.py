@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import requests
 
-from shared.envelope import Envelope
-from shared.errors import InvalidMessage
+from shared.domain.errors import InvalidMessage
+from shared.ports.envelope import Envelope
 
 
 class TopicWatcher:
@@ -90,7 +90,7 @@ def wait_for_outcome(
         status: dict[str, Any] = http.get(
             f"{base}/subscriptions_queries_http/commands/{command_id}", timeout=10
         ).json()
-        if status.get("outcome") != "pending" or time.monotonic() > deadline:
+        if status.get("status") != "pending" or time.monotonic() > deadline:
             return status
         time.sleep(0.05)
 

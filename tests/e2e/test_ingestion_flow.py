@@ -16,7 +16,7 @@ import requests
 
 import functions.ingestion.messages  # noqa: F401 - registers the types the watcher reads
 from infra.samples.synthetic_dicom import planted_phi
-from shared.envelope import Envelope
+from shared.ports.envelope import Envelope
 from tests.e2e.conftest import TopicWatcher, originals_left
 from tests.support.leak_checker import check_output, collect_identity, read_full
 from tests.unit.ingestion.helpers import study, zipped
@@ -145,9 +145,7 @@ def test_a_large_image_is_read_in_ranges_and_anonymized(
     # Over the one-request limit (8 MiB): read through the ranged, seekable reader.
     [data] = study(seed=14, rows=2100, cols=2100)
     assert len(data) > 8 * 1024 * 1024
-    storage(stack).bucket(stack.bucket("ingest")).blob(f"{center}/big.dcm").upload_from_string(
-        data
-    )
+    storage(stack).bucket(stack.bucket("ingest")).blob(f"{center}/big.dcm").upload_from_string(data)
     mine = of_center(center)
     [event] = [e for e in events.wait_for(lambda f: any(map(mine, f)), 60) if mine(e)]
     assert event.type == ANONYMIZED

@@ -115,6 +115,8 @@ def test_the_same_object_notified_again_gives_the_same_record_and_event(
             bucketId=blob.bucket.name, objectId=blob.name,
         ).result(timeout=10)  # fmt: skip
 
-    seen = [e for e in events.wait_for(lambda f: len([e for e in f if mine(e)]) >= 3, 60) if mine(e)]
+    seen = [
+        e for e in events.wait_for(lambda f: len([e for e in f if mine(e)]) >= 3, 60) if mine(e)
+    ]
     assert len(seen) == 3 and len({e.id for e in seen}) == 1
     assert len(catalogue(http, stack, center)) == 1

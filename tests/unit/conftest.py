@@ -7,10 +7,11 @@ from collections.abc import Iterator
 import pytest
 
 from functions import bootstrap
+from functions.bootstrap import InMemoryPlatform
 
 
 @pytest.fixture
-def platform() -> Iterator[bootstrap.Platform]:
+def platform() -> Iterator[InMemoryPlatform]:
     """In-memory adapters behind every port, installed for the entry points to find."""
     p = bootstrap.in_memory_platform()
     bootstrap.use(p)

@@ -10,8 +10,8 @@ import threading
 
 from functions.subscriptions.domain import PaymentResult
 from functions.subscriptions.ports import Charge
-from shared.envelope import derived_id
-from shared.errors import TransientError
+from shared.domain.errors import TransientError
+from shared.ports.envelope import derived_id
 
 APPROVED = frozenset({"tok_visa", "tok_mastercard", "tok_approved"})
 DECLINED = {

@@ -4,24 +4,24 @@ from __future__ import annotations
 
 import pytest
 
-from functions import bootstrap
-from functions.ingestion import names
+from functions.bootstrap import InMemoryPlatform
 from functions.ingestion.entrypoints import ingestion_ingest_package_entry
+from functions.ingestion.messages import NAMES
 from shared.adapters.memory_blob_store import InMemoryBlobStore
 from tests.support.cloud_events import pubsub_event
 
 
 @pytest.fixture
-def blobs(platform: bootstrap.Platform) -> InMemoryBlobStore:
-    store = bootstrap.ingestion_blobs(platform)
+def blobs(platform: InMemoryPlatform) -> InMemoryBlobStore:
+    store = platform.blobs
     assert isinstance(store, InMemoryBlobStore)
     return store
 
 
-def deliver_entries(p: bootstrap.Platform, *, twice: bool = False, reverse: bool = False) -> int:
+def deliver_entries(p: InMemoryPlatform, *, twice: bool = False, reverse: bool = False) -> int:
     """Play Pub/Sub + Eventarc for the entry commands published so far."""
-    commands = list(p.publisher.messages(names.COMMANDS_TOPIC))
-    p.publisher._topics[names.COMMANDS_TOPIC].clear()
+    commands = list(p.publisher.messages(NAMES.commands_topic))
+    p.publisher.clear_topic(NAMES.commands_topic)
     if reverse:
         commands.reverse()
     for n, envelope in enumerate(commands):

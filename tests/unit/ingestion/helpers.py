@@ -10,8 +10,8 @@ from typing import Any
 from cloudevents.http import CloudEvent
 from pydicom.dataset import Dataset
 
-from functions import bootstrap
-from functions.ingestion import names
+from functions.bootstrap import InMemoryPlatform
+from functions.ingestion import pipeline as names
 from infra.samples.synthetic_dicom import make_study
 
 _events = itertools.count(1)
@@ -38,14 +38,14 @@ def zipped(members: dict[str, bytes]) -> bytes:
 
 
 def upload(
-    p: bootstrap.Platform,
+    p: InMemoryPlatform,
     name: str,
     data: bytes,
     metadata: dict[str, str] | None = None,
     content_type: str = "application/dicom",
 ) -> CloudEvent:
     """Store `data` in the ingest bucket; return the finalized event Eventarc would send."""
-    blobs = bootstrap.ingestion_blobs(p)
+    blobs = p.blobs
     bucket = p.settings.bucket(names.INGEST_BUCKET)
     info = blobs.write(
         bucket, name, data, create_only=False, content_type=content_type, metadata=metadata

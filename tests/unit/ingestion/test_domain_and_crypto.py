@@ -9,7 +9,7 @@ import pytest
 from functions.ingestion.domain import Descriptors, IngestionLimits, Upload, block_count
 from functions.ingestion.field_crypto import FieldCipher, FieldCipherError
 from shared.config import Settings
-from shared.errors import PermanentError
+from shared.domain.errors import PermanentError
 
 
 def test_upload_from_event_data() -> None:
@@ -57,6 +57,8 @@ def test_cipher_key_from_settings() -> None:
     assert FieldCipher(b"s" * 32).decrypt(configured.encrypt("x", "r"), "r") == "x"
     with pytest.raises(ValueError, match="base64 of 32 bytes"):
         FieldCipher.from_settings(Settings(field_encryption_key="short"))
-    cloud = Settings(environment="cloud", hmac_key="k" * 40, jwt_key="j" * 40)
+    cloud = Settings(
+        environment="cloud", hmac_key="k" * 40, jwt_key="j" * 40, payment_gateway="stripe"
+    )
     with pytest.raises(ValueError, match="must be set in the cloud"):
         FieldCipher.from_settings(cloud)

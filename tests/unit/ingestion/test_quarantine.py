@@ -7,9 +7,11 @@ import json
 import pytest
 
 from functions import bootstrap
-from functions.ingestion import names
+from functions.bootstrap import InMemoryPlatform
+from functions.ingestion import wiring as ingestion_wiring
 from functions.ingestion.domain import IngestionLimits
 from functions.ingestion.entrypoints import ingestion_on_upload
+from functions.ingestion.messages import NAMES
 from shared.adapters.memory_blob_store import InMemoryBlobStore
 from tests.unit.ingestion.conftest import deliver_entries
 from tests.unit.ingestion.helpers import study, upload, zipped
@@ -17,13 +19,13 @@ from tests.unit.ingestion.helpers import study, upload, zipped
 PHI_NAME = "center-1/DOE_JANE_1962.dcm"
 
 
-def rejections(p: bootstrap.Platform) -> list[dict[str, object]]:
-    return [e.payload.model_dump() for e in p.publisher.messages(names.EVENTS_TOPIC)
+def rejections(p: InMemoryPlatform) -> list[dict[str, object]]:
+    return [e.payload.model_dump() for e in p.publisher.messages(NAMES.events_topic)
             if e.type.endswith("image.rejected.v1")]  # fmt: skip
 
 
 def assert_quarantined(
-    p: bootstrap.Platform, blobs: InMemoryBlobStore, reason: str, original: bytes | None
+    p: InMemoryPlatform, blobs: InMemoryBlobStore, reason: str, original: bytes | None
 ) -> dict[str, object]:
     [event] = rejections(p)
     assert event["reason"] == reason
@@ -46,7 +48,7 @@ def assert_quarantined(
     ],
 )
 def test_not_dicom(
-    platform: bootstrap.Platform, blobs: InMemoryBlobStore, content: bytes, reason: str
+    platform: InMemoryPlatform, blobs: InMemoryBlobStore, content: bytes, reason: str
 ) -> None:
     ingestion_on_upload(upload(platform, PHI_NAME, content))
     assert_quarantined(platform, blobs, reason, content)
@@ -55,7 +57,7 @@ def test_not_dicom(
 
 
 def test_burned_in_annotation_is_quarantined_not_anonymized(
-    platform: bootstrap.Platform, blobs: InMemoryBlobStore
+    platform: InMemoryPlatform, blobs: InMemoryBlobStore
 ) -> None:
     [data] = study(burned_in="YES")
     ingestion_on_upload(upload(platform, PHI_NAME, data))
@@ -64,10 +66,10 @@ def test_burned_in_annotation_is_quarantined_not_anonymized(
 
 
 def test_oversize_is_quarantined_unread(
-    platform: bootstrap.Platform, blobs: InMemoryBlobStore
+    platform: InMemoryPlatform, blobs: InMemoryBlobStore
 ) -> None:
     [data] = study()
-    service = bootstrap.ingestion_service(platform)
+    service = bootstrap.context(ingestion_wiring.build).service
     service.limits = IngestionLimits(max_file_bytes=len(data) - 1)
     ingestion_on_upload(upload(platform, PHI_NAME, data))
     assert_quarantined(platform, blobs, "too_large", data)
@@ -75,7 +77,7 @@ def test_oversize_is_quarantined_unread(
 
 
 def test_upload_outside_a_center_folder(
-    platform: bootstrap.Platform, blobs: InMemoryBlobStore
+    platform: InMemoryPlatform, blobs: InMemoryBlobStore
 ) -> None:
     [data] = study()
     ingestion_on_upload(upload(platform, "scan.dcm", data))
@@ -84,24 +86,24 @@ def test_upload_outside_a_center_folder(
 
 
 def test_zip_bomb_is_refused_as_a_whole(
-    platform: bootstrap.Platform, blobs: InMemoryBlobStore
+    platform: InMemoryPlatform, blobs: InMemoryBlobStore
 ) -> None:
     bomb = zipped({"a.dcm": b"\0" * (8 * 1024 * 1024)})
-    service = bootstrap.ingestion_service(platform)
+    service = bootstrap.context(ingestion_wiring.build).service
     service.limits = IngestionLimits(max_zip_bytes=4 * 1024 * 1024)
     ingestion_on_upload(upload(platform, "center-1/study.zip", bomb, content_type="x"))
     assert_quarantined(platform, blobs, "zip_bomb", bomb)
-    assert platform.publisher.messages(names.COMMANDS_TOPIC) == []
+    assert platform.publisher.messages(NAMES.commands_topic) == []
 
 
-def test_corrupt_zip(platform: bootstrap.Platform, blobs: InMemoryBlobStore) -> None:
+def test_corrupt_zip(platform: InMemoryPlatform, blobs: InMemoryBlobStore) -> None:
     broken = b"PK\x03\x04 not really a zip"
     ingestion_on_upload(upload(platform, "center-1/study.zip", broken))
     assert_quarantined(platform, blobs, "zip_corrupt", broken)
 
 
 def test_high_ratio_entry_is_a_bomb_and_the_rest_of_the_package_goes_on(
-    platform: bootstrap.Platform, blobs: InMemoryBlobStore
+    platform: InMemoryPlatform, blobs: InMemoryBlobStore
 ) -> None:
     [good] = study()
     package = zipped({"1.dcm": good, "2.dcm": b"\0" * (4 * 1024 * 1024)})
@@ -109,6 +111,6 @@ def test_high_ratio_entry_is_a_bomb_and_the_rest_of_the_package_goes_on(
     deliver_entries(platform)
     [event] = rejections(platform)
     assert event["reason"] == "zip_bomb" and event["entry_index"] == 1
-    types = platform.publisher.types(names.EVENTS_TOPIC)
+    types = platform.publisher.types(NAMES.events_topic)
     assert types.count("co.saludtech.ingestion.image.anonymized.v1") == 1
     assert types[-1] == "co.saludtech.ingestion.study.ingested.v1"

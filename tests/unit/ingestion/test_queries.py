@@ -7,7 +7,7 @@ from typing import Any
 
 import functions_framework
 
-from functions import bootstrap
+from functions.bootstrap import InMemoryPlatform
 from functions.ingestion.entrypoints import ingestion_on_upload
 from tests.unit.ingestion.helpers import study, upload
 
@@ -18,11 +18,11 @@ def client() -> Any:
     return functions_framework.create_app("ingestion_queries_http", MAIN).test_client()
 
 
-def ingest(p: bootstrap.Platform, center: str, name: str, data: bytes, **meta: str) -> None:
+def ingest(p: InMemoryPlatform, center: str, name: str, data: bytes, **meta: str) -> None:
     ingestion_on_upload(upload(p, f"{center}/{name}", data, meta))
 
 
-def test_get_one_image_without_clinical_history(platform: bootstrap.Platform) -> None:
+def test_get_one_image_without_clinical_history(platform: InMemoryPlatform) -> None:
     [data] = study()
     ingest(platform, "center-1", "a.dcm", data, clinical_history="diabetic", pathology="flu")
     [event] = platform.publisher.messages("ingestion-events")
@@ -38,7 +38,7 @@ def test_get_one_image_without_clinical_history(platform: bootstrap.Platform) ->
     assert missing.get_json()["error"]["reason"] == "image_not_found"
 
 
-def test_filters_and_cursor_pagination(platform: bootstrap.Platform) -> None:
+def test_filters_and_cursor_pagination(platform: InMemoryPlatform) -> None:
     for n, data in enumerate(study(5, seed=21)):
         ingest(platform, "center-1", f"{n}.dcm", data, pathology="nodule" if n % 2 else "none")
     [other] = study(seed=22, modality="MR")
@@ -68,13 +68,20 @@ def test_filters_and_cursor_pagination(platform: bootstrap.Platform) -> None:
     assert len(earlier.get_json()["items"]) == 6
 
 
-def test_bad_parameters_are_explained(platform: bootstrap.Platform) -> None:
+def test_bad_parameters_are_explained(platform: InMemoryPlatform) -> None:
     http = client()
     answer = http.get("/images", query_string={"ingested_from": "yesterday"})
     assert answer.status_code == 400
     assert answer.get_json()["error"] == {
-        "reason": "invalid_date", "detail": "use an ISO 8601 date or date-time",
+        "reason": "invalid_date",
+        "detail": "use an ISO 8601 date or date-time in years 1 to 9999",
         "field": "ingested_from",
     }  # fmt: skip
     assert http.get("/images", query_string={"limit": 1000}).status_code == 400
     assert http.get("/images", query_string={"cursor": "%%%"}).status_code == 400
+    # the calendar's edges have no UTC instant; an unknown filter is not silently ignored
+    for edge in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "10000-01-01"):
+        assert http.get("/images", query_string={"ingested_to": edge}).status_code == 400
+    unknown = http.get("/images", query_string={"modalty": "CT"})
+    assert unknown.status_code == 400
+    assert unknown.get_json()["error"]["reason"] == "unknown_parameter"

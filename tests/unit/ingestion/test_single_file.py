@@ -5,11 +5,13 @@ from __future__ import annotations
 import pytest
 
 from functions import bootstrap
-from functions.ingestion import names
+from functions.bootstrap import InMemoryPlatform
+from functions.ingestion import wiring as ingestion_wiring
 from functions.ingestion.entrypoints import ingestion_on_upload
 from functions.ingestion.field_crypto import FieldCipher
+from functions.ingestion.messages import NAMES
 from shared.adapters.memory_blob_store import InMemoryBlobStore
-from shared.errors import TransientError
+from shared.domain.errors import TransientError
 from tests.support.leak_checker import check_output, collect_identity, read_full
 from tests.unit.ingestion.helpers import finalized_event, study, upload
 
@@ -20,18 +22,18 @@ METADATA = {
 }
 
 
-def catalogue(p: bootstrap.Platform) -> list[dict[str, object]]:
-    collection = bootstrap.ingestion_collections(p).images
+def catalogue(p: InMemoryPlatform) -> list[dict[str, object]]:
+    collection = bootstrap.context(ingestion_wiring.build).collections.images
     return [doc for _, doc in p.store.query(collection, limit=1000).items]
 
 
 def test_upload_is_anonymized_stored_catalogued_and_announced(
-    platform: bootstrap.Platform, blobs: InMemoryBlobStore
+    platform: InMemoryPlatform, blobs: InMemoryBlobStore
 ) -> None:
     [data] = study()
     ingestion_on_upload(upload(platform, "center-1/scan.dcm", data, METADATA))
 
-    [event] = platform.publisher.messages(names.EVENTS_TOPIC)
+    [event] = platform.publisher.messages(NAMES.events_topic)
     assert event.type == "co.saludtech.ingestion.image.anonymized.v1"
     image = event.payload.model_dump()
     assert image["data_source"] == "center-1"
@@ -61,7 +63,7 @@ def test_upload_is_anonymized_stored_catalogued_and_announced(
 
 
 def test_duplicate_deliveries_give_one_record_and_the_same_event(
-    platform: bootstrap.Platform, blobs: InMemoryBlobStore
+    platform: InMemoryPlatform, blobs: InMemoryBlobStore
 ) -> None:
     [data] = study()
     event = upload(platform, "center-1/scan.dcm", data)
@@ -74,18 +76,18 @@ def test_duplicate_deliveries_give_one_record_and_the_same_event(
     ingestion_on_upload(again)
     ingestion_on_upload(event)
 
-    events = platform.publisher.messages(names.EVENTS_TOPIC)
+    events = platform.publisher.messages(NAMES.events_topic)
     assert len(events) == 3 and len({e.id for e in events}) == 1
     assert len(catalogue(platform)) == 1
     assert blobs.reads == 1  # the duplicates never read or de-identified anything
 
 
 def test_crash_after_output_is_completed_by_the_redelivery(
-    platform: bootstrap.Platform, blobs: InMemoryBlobStore, monkeypatch: pytest.MonkeyPatch
+    platform: InMemoryPlatform, blobs: InMemoryBlobStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     [data] = study()
     event = upload(platform, "center-1/scan.dcm", data)
-    processor = bootstrap.ingestion_processor(platform)
+    processor = bootstrap.context(ingestion_wiring.build).service.processor
 
     def crash(envelope: object) -> None:
         raise TransientError("the instance died after writing the output")
@@ -100,14 +102,14 @@ def test_crash_after_output_is_completed_by_the_redelivery(
 
     ingestion_on_upload(event)  # 412 on the output: same digest, so it goes on
     assert len(catalogue(platform)) == 1
-    assert platform.publisher.types(names.EVENTS_TOPIC) == [
+    assert platform.publisher.types(NAMES.events_topic) == [
         "co.saludtech.ingestion.image.anonymized.v1"
     ]
     assert blobs.list_names(platform.settings.bucket("ingest")) == []
 
 
 def test_publish_failure_after_commit_republishes_the_same_event(
-    platform: bootstrap.Platform, monkeypatch: pytest.MonkeyPatch
+    platform: InMemoryPlatform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     [data] = study()
     event = upload(platform, "center-1/scan.dcm", data)
@@ -121,27 +123,27 @@ def test_publish_failure_after_commit_republishes_the_same_event(
         ingestion_on_upload(event)
     monkeypatch.setattr(platform.publisher, "publish", publish)
     ingestion_on_upload(event)
-    [announced] = platform.publisher.messages(names.EVENTS_TOPIC)
+    [announced] = platform.publisher.messages(NAMES.events_topic)
     assert len(catalogue(platform)) == 1
     assert announced.type.endswith("image.anonymized.v1")
 
 
 def test_same_patient_same_center_same_token_and_other_buckets_are_ignored(
-    platform: bootstrap.Platform, blobs: InMemoryBlobStore
+    platform: InMemoryPlatform, blobs: InMemoryBlobStore
 ) -> None:
     first, second = study(n_instances=2)
     ingestion_on_upload(upload(platform, "center-1/1.dcm", first))
     ingestion_on_upload(upload(platform, "center-1/2.dcm", second))
     tokens = {e.payload.model_dump()["patient_token"] for e in platform.publisher.messages(
-        names.EVENTS_TOPIC)}  # fmt: skip
+        NAMES.events_topic)}  # fmt: skip
     assert len(tokens) == 1
     other = finalized_event("someone-elses-bucket", "center-1/x.dcm", 1, 10)
     ingestion_on_upload(other)
-    assert len(platform.publisher.messages(names.EVENTS_TOPIC)) == 2
+    assert len(platform.publisher.messages(NAMES.events_topic)) == 2
 
 
 def test_concurrent_uploads_borrow_separate_engines(
-    platform: bootstrap.Platform, blobs: InMemoryBlobStore
+    platform: InMemoryPlatform, blobs: InMemoryBlobStore
 ) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
@@ -151,5 +153,5 @@ def test_concurrent_uploads_borrow_separate_engines(
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(ingestion_on_upload, events))
     assert len(catalogue(platform)) == 8
-    engines = bootstrap.ingestion_service(platform)._engines.qsize()
+    engines = bootstrap.context(ingestion_wiring.build).service._engines.qsize()
     assert 1 <= engines <= 4  # reused, not one per file

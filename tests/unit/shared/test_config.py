@@ -20,6 +20,9 @@ def test_the_cloud_refuses_development_keys(monkeypatch: pytest.MonkeyPatch) -> 
         Settings()
     monkeypatch.setenv("SALUDTECH_HMAC_KEY", "a" * 64)
     monkeypatch.setenv("SALUDTECH_JWT_KEY", "b" * 64)
+    with pytest.raises(ValidationError, match="SALUDTECH_PAYMENT_GATEWAY"):
+        Settings()  # the sandbox gateway charges nobody
+    monkeypatch.setenv("SALUDTECH_PAYMENT_GATEWAY", "stripe")
     assert Settings().environment == "cloud"
 
 

@@ -3,8 +3,8 @@ from typing import Any
 
 import pytest
 
-from shared import contracts
-from shared.contracts import breaking_changes
+from tools import contracts
+from tools.contracts import breaking_changes
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,8 @@ import json
 import pytest
 
 from functions.subscriptions.messages import ChangePlan, SubscriptionCreated
-from shared.envelope import Envelope, derived_id, from_eventarc
-from shared.errors import InvalidMessage
+from shared.domain.errors import InvalidMessage
+from shared.ports.envelope import Envelope, derived_id, from_eventarc
 
 SOURCE = "/saludtech/test"
 

@@ -9,12 +9,13 @@ from typing import Any
 import functions_framework
 import pytest
 
-from functions import bootstrap
-from functions.subscriptions import COMMANDS_TOPIC, DEAD_LETTER_TOPIC, EVENTS_TOPIC
-from functions.subscriptions.entrypoints import subscriptions_handle_command
-from shared.envelope import Envelope
-from shared.errors import TransientError
+from functions.bootstrap import InMemoryPlatform
+from functions.subscriptions.entrypoints import subscriptions_create_subscription
+from functions.subscriptions.messages import NAMES
+from shared.domain.errors import TransientError
+from shared.ports.envelope import Envelope
 from tests.support.cloud_events import pubsub_event
+from tests.support.delivery import deliver, function_for
 from tests.unit.subscriptions.factories import CLIENT
 
 MAIN = str(Path(__file__).parents[3] / "main.py")
@@ -24,15 +25,14 @@ def client(target: str) -> Any:
     return functions_framework.create_app(target, MAIN).test_client()
 
 
-def deliver_commands(p: bootstrap.Platform) -> None:
+def deliver_commands(p: InMemoryPlatform) -> None:
     """Play Pub/Sub + Eventarc: hand every published command to the function."""
-    for envelope in p.publisher.messages(COMMANDS_TOPIC):
-        data, attributes = envelope.to_pubsub()
-        subscriptions_handle_command(pubsub_event(data, attributes, envelope.id))
-    p.publisher._topics[COMMANDS_TOPIC].clear()
+    for envelope in p.publisher.messages(NAMES.commands_topic):
+        deliver(NAMES.commands_topic, envelope)
+    p.publisher.clear_topic(NAMES.commands_topic)
 
 
-def test_create_answers_202_with_where_to_look(platform: bootstrap.Platform) -> None:
+def test_create_answers_202_with_where_to_look(platform: InMemoryPlatform) -> None:
     response = client("subscriptions_commands_http").post(
         "/subscriptions", json={"client": CLIENT, "plan": "PRO"}
     )
@@ -40,20 +40,20 @@ def test_create_answers_202_with_where_to_look(platform: bootstrap.Platform) -> 
     body = response.get_json()
     assert body["status"] == "accepted"
     assert response.headers["Location"] == body["links"]["command"]
-    [command] = platform.publisher.messages(COMMANDS_TOPIC)
+    [command] = platform.publisher.messages(NAMES.commands_topic)
     assert command.id == body["command_id"] and command.subject == body["subscription_id"]
 
     deliver_commands(platform)
     queries = client("subscriptions_queries_http")
     status = queries.get(f"/commands/{body['command_id']}").get_json()
-    assert status["outcome"] == "applied"
+    assert status["status"] == "applied"
     assert status["event_types"] == ["co.saludtech.subscriptions.subscription.created.v1"]
     view = queries.get(f"/subscriptions/{body['subscription_id']}").get_json()
     assert view["status"] == "PENDING_PAYMENT" and view["plan"]["code"] == "PRO"
     assert "rut" not in view["client"] and "national_id" not in view["client"]
 
 
-def test_full_lifecycle_over_http(platform: bootstrap.Platform) -> None:
+def test_full_lifecycle_over_http(platform: InMemoryPlatform) -> None:
     commands = client("subscriptions_commands_http")
     sid = commands.post("/subscriptions", json={"client": CLIENT, "plan": "BASIC"}).get_json()[
         "subscription_id"
@@ -71,14 +71,14 @@ def test_full_lifecycle_over_http(platform: bootstrap.Platform) -> None:
         commands.post(f"/subscriptions/{sid}/cancel", json={"reason": "moving"}).status_code == 202
     )
     deliver_commands(platform)
-    types = [t.rsplit(".", 2)[-2] for t in platform.publisher.types(EVENTS_TOPIC)]
+    types = [t.rsplit(".", 2)[-2] for t in platform.publisher.types(NAMES.events_topic)]
     assert types == ["created", "paid", "plan_changed", "cancelled"]
     listing = client("subscriptions_queries_http").get("/subscriptions?client_code=0001").get_json()
     assert [s["subscription_id"] for s in listing["items"]] == [sid]
 
 
 def test_idempotency_key_makes_a_retried_request_the_same_command(
-    platform: bootstrap.Platform,
+    platform: InMemoryPlatform,
 ) -> None:
     commands = client("subscriptions_commands_http")
     headers = {"Idempotency-Key": "order-42"}
@@ -92,7 +92,7 @@ def test_idempotency_key_makes_a_retried_request_the_same_command(
     assert first["subscription_id"] == second["subscription_id"]
     deliver_commands(platform)
     # the duplicate republished the very same event: consumers see one fact
-    assert len({e.id for e in platform.publisher.messages(EVENTS_TOPIC)}) == 1
+    assert len({e.id for e in platform.publisher.messages(NAMES.events_topic)}) == 1
 
 
 @pytest.mark.parametrize(
@@ -114,15 +114,15 @@ def test_idempotency_key_makes_a_retried_request_the_same_command(
     ],
 )
 def test_bad_requests_get_a_reason_and_publish_nothing(
-    platform: bootstrap.Platform, path: str, body: Any, status: int, reason: str
+    platform: InMemoryPlatform, path: str, body: Any, status: int, reason: str
 ) -> None:
     response = client("subscriptions_commands_http").post(path, json=body)
     assert response.status_code == status
     assert response.get_json()["error"]["reason"] == reason
-    assert platform.publisher.messages(COMMANDS_TOPIC) == []
+    assert platform.publisher.messages(NAMES.commands_topic) == []
 
 
-def test_errors_never_echo_personal_data(platform: bootstrap.Platform) -> None:
+def test_errors_never_echo_personal_data(platform: InMemoryPlatform) -> None:
     secret = "Zxqwv@@notanemail"
     response = client("subscriptions_commands_http").post(
         "/subscriptions", json={"client": {**CLIENT, "email": secret}, "plan": "PRO"}
@@ -130,7 +130,7 @@ def test_errors_never_echo_personal_data(platform: bootstrap.Platform) -> None:
     assert secret not in response.get_data(as_text=True)
 
 
-def test_body_limits_and_media_type(platform: bootstrap.Platform) -> None:
+def test_body_limits_and_media_type(platform: InMemoryPlatform) -> None:
     commands = client("subscriptions_commands_http")
     big = commands.post("/subscriptions", data="x" * 70_000, content_type="application/json")
     assert (big.status_code, big.get_json()["error"]["reason"]) == (413, "body_too_large")
@@ -140,7 +140,7 @@ def test_body_limits_and_media_type(platform: bootstrap.Platform) -> None:
     assert broken.get_json()["error"]["reason"] == "malformed_json"
 
 
-def test_query_errors(platform: bootstrap.Platform) -> None:
+def test_query_errors(platform: InMemoryPlatform) -> None:
     queries = client("subscriptions_queries_http")
     assert queries.get("/subscriptions/none").status_code == 404
     assert queries.get("/subscriptions").get_json()["error"]["reason"] == "missing_parameter"
@@ -152,10 +152,12 @@ def test_query_errors(platform: bootstrap.Platform) -> None:
         queries.get("/subscriptions?client_code=1&cursor=%%%").get_json()["error"]["reason"]
         == "invalid_cursor"
     )
-    assert queries.get("/commands/unknown").get_json()["outcome"] == "pending"
+    unknown = queries.get("/commands/unknown")
+    assert unknown.status_code == 404
+    assert unknown.get_json()["error"]["reason"] == "command_not_found"
 
 
-def test_pagination_walks_every_subscription_of_a_client(platform: bootstrap.Platform) -> None:
+def test_pagination_walks_every_subscription_of_a_client(platform: InMemoryPlatform) -> None:
     commands = client("subscriptions_commands_http")
     for _ in range(5):
         commands.post("/subscriptions", json={"client": CLIENT, "plan": "PRO"})
@@ -171,7 +173,7 @@ def test_pagination_walks_every_subscription_of_a_client(platform: bootstrap.Pla
 
 
 def test_unreadable_message_is_dead_lettered_with_a_failure_event(
-    platform: bootstrap.Platform,
+    platform: InMemoryPlatform,
 ) -> None:
     attributes = {
         "ce-id": "c-1",
@@ -179,10 +181,10 @@ def test_unreadable_message_is_dead_lettered_with_a_failure_event(
         "ce-source": "/x",
         "ce-specversion": "1.0",
     }
-    subscriptions_handle_command(pubsub_event(b'{"plan": 1}', attributes))
-    [(data, kept)] = platform.publisher.raw[DEAD_LETTER_TOPIC]
+    subscriptions_create_subscription(pubsub_event(b'{"plan": 1}', attributes))
+    [(data, kept)] = platform.publisher.raw[NAMES.dead_letter_topic]
     assert data == b'{"plan": 1}' and kept["saludtech-rejection-reason"] == "schema_violation"
-    [failure] = platform.publisher.messages(EVENTS_TOPIC)
+    [failure] = platform.publisher.messages(NAMES.events_topic)
     assert failure.payload.reason == "schema_violation"  # type: ignore[attr-defined]
     assert failure.payload.command_id == "c-1"  # type: ignore[attr-defined]
 
@@ -190,7 +192,7 @@ def test_unreadable_message_is_dead_lettered_with_a_failure_event(
 @pytest.mark.parametrize(
     ("data", "attributes", "reason"),
     [
-        (b"{}", {}, "missing_attribute"),
+        (b"{}", {}, "unsupported_message"),
         (
             b"not json",
             {
@@ -209,29 +211,29 @@ def test_unreadable_message_is_dead_lettered_with_a_failure_event(
                 "ce-source": "/x",
                 "ce-specversion": "1.0",
             },
-            "unknown_message_type",
+            "unsupported_message",
         ),
     ],
 )
 def test_poison_messages_are_acked_not_retried(
-    platform: bootstrap.Platform, data: bytes, attributes: dict[str, str], reason: str
+    platform: InMemoryPlatform, data: bytes, attributes: dict[str, str], reason: str
 ) -> None:
-    subscriptions_handle_command(pubsub_event(data, attributes))  # returns: acknowledged
-    assert platform.publisher.messages(EVENTS_TOPIC)[0].payload.reason == reason  # type: ignore[attr-defined]
+    subscriptions_create_subscription(pubsub_event(data, attributes))  # returns: acknowledged
+    assert platform.publisher.messages(NAMES.events_topic)[0].payload.reason == reason  # type: ignore[attr-defined]
 
 
-def test_transient_failures_raise_so_the_platform_retries(platform: bootstrap.Platform) -> None:
+def test_transient_failures_raise_so_the_platform_retries(platform: InMemoryPlatform) -> None:
     commands = client("subscriptions_commands_http")
     sid = commands.post("/subscriptions", json={"client": CLIENT, "plan": "PRO"}).get_json()[
         "subscription_id"
     ]
     deliver_commands(platform)
     commands.post(f"/subscriptions/{sid}/payments", json={"card_token": "tok_gateway_unavailable"})
-    [pay] = platform.publisher.messages(COMMANDS_TOPIC)
+    [pay] = platform.publisher.messages(NAMES.commands_topic)
     data, attributes = pay.to_pubsub()
     with pytest.raises(TransientError):
-        subscriptions_handle_command(pubsub_event(data, attributes, pay.id))
-    response = client("subscriptions_handle_command").post(
+        function_for(NAMES.commands_topic, attributes)(pubsub_event(data, attributes, pay.id))
+    response = client("subscriptions_pay_subscription").post(
         "/",
         headers={
             "ce-id": "x",
@@ -246,7 +248,7 @@ def test_transient_failures_raise_so_the_platform_retries(platform: bootstrap.Pl
 
 
 def test_logs_of_a_whole_flow_hold_no_personal_data(
-    platform: bootstrap.Platform, capsys: pytest.CaptureFixture[str]
+    platform: InMemoryPlatform, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from shared.logging import configure_logging
 
@@ -266,5 +268,5 @@ def test_logs_of_a_whole_flow_hold_no_personal_data(
     for line in out.strip().splitlines():
         assert "severity" in json.loads(line)
     # every envelope still round-trips: what was published is readable at the other end
-    for envelope in platform.publisher.messages(EVENTS_TOPIC):
+    for envelope in platform.publisher.messages(NAMES.events_topic):
         Envelope.from_json(envelope.to_json())

@@ -8,37 +8,37 @@ import uuid
 import pytest
 
 from functions import bootstrap
-from functions.subscriptions import EVENTS_TOPIC, SOURCE
-from functions.subscriptions.commands import SubscriptionNotYetKnown
+from functions.bootstrap import InMemoryPlatform
+from functions.subscriptions import wiring as subscriptions_wiring
+from functions.subscriptions.handlers import SubscriptionNotYetKnown
 from functions.subscriptions.messages import (
+    NAMES,
     CancelSubscription,
     ChangePlan,
     PaySubscription,
 )
-from shared.envelope import Envelope
-from shared.messages import Message
-from shared.processing import MessageProcessor
+from shared.domain.messages import Message
+from shared.ports.envelope import Envelope
+from shared.service.processing import MessageProcessor
 from tests.unit.subscriptions.factories import create_command
 
 
 @pytest.fixture
-def processor(platform: bootstrap.Platform) -> MessageProcessor:  # type: ignore[type-arg]
-    return bootstrap.subscriptions_processor(platform)
+def processor(platform: InMemoryPlatform) -> MessageProcessor:  # type: ignore[type-arg]
+    return bootstrap.context(subscriptions_wiring.build).processor
 
 
 def send(processor: MessageProcessor, payload: Message) -> Envelope:  # type: ignore[type-arg]
-    envelope = Envelope(payload=payload, source=SOURCE)
+    envelope = Envelope(payload=payload, source=NAMES.source)
     processor.process(envelope)
     return envelope
 
 
-def events(platform: bootstrap.Platform) -> list[str]:
-    return [t.rsplit(".", 2)[-2] for t in platform.publisher.types(EVENTS_TOPIC)]
+def events(platform: InMemoryPlatform) -> list[str]:
+    return [t.rsplit(".", 2)[-2] for t in platform.publisher.types(NAMES.events_topic)]
 
 
-def test_create_pay_change_cancel(
-    platform: bootstrap.Platform, processor: MessageProcessor
-) -> None:  # type: ignore[type-arg]
+def test_create_pay_change_cancel(platform: InMemoryPlatform, processor: MessageProcessor) -> None:  # type: ignore[type-arg]
     create = create_command("BASIC")
     sid = create.subscription_id
     send(processor, create)
@@ -52,31 +52,31 @@ def test_create_pay_change_cancel(
 
 
 def test_events_carry_causation_and_correlation(
-    platform: bootstrap.Platform, processor: MessageProcessor
+    platform: InMemoryPlatform, processor: MessageProcessor
 ) -> None:  # type: ignore[type-arg]
     command = send(processor, create_command())
-    [event] = platform.publisher.messages(EVENTS_TOPIC)
+    [event] = platform.publisher.messages(NAMES.events_topic)
     assert event.causation_id == command.id
     assert event.correlation_id == command.correlation_id
     assert event.subject == command.subject
-    assert event.source == SOURCE
+    assert event.source == NAMES.source
 
 
 def test_a_redelivery_republishes_the_same_events_and_changes_nothing(
-    platform: bootstrap.Platform, processor: MessageProcessor
+    platform: InMemoryPlatform, processor: MessageProcessor
 ) -> None:  # type: ignore[type-arg]
-    envelope = Envelope(payload=create_command(), source=SOURCE)
+    envelope = Envelope(payload=create_command(), source=NAMES.source)
     first = processor.process(envelope)
     again = processor.process(envelope)
     assert not first.duplicate and again.duplicate
-    published = platform.publisher.messages(EVENTS_TOPIC)
+    published = platform.publisher.messages(NAMES.events_topic)
     assert [e.id for e in published] == [first.outbox[0].envelope.id] * 2
     assert published[0].payload == published[1].payload
     assert platform.store.get("subscriptions", envelope.subject)["_version"] == 1
 
 
 def test_declined_then_approved_payment(
-    platform: bootstrap.Platform, processor: MessageProcessor
+    platform: InMemoryPlatform, processor: MessageProcessor
 ) -> None:  # type: ignore[type-arg]
     sid = send(processor, create_command()).subject
     send(
@@ -84,34 +84,37 @@ def test_declined_then_approved_payment(
     )
     send(processor, PaySubscription(subscription_id=sid, payment_id="p2", card_token="tok_visa"))
     assert events(platform) == ["created", "payment_declined", "paid"]
-    declined = platform.publisher.messages(EVENTS_TOPIC)[1].payload
+    declined = platform.publisher.messages(NAMES.events_topic)[1].payload
     assert declined.reason == "card_declined"  # type: ignore[attr-defined]
 
 
 def test_refused_command_becomes_a_failure_event_once(
-    platform: bootstrap.Platform, processor: MessageProcessor
+    platform: InMemoryPlatform, processor: MessageProcessor
 ) -> None:  # type: ignore[type-arg]
     sid = send(processor, create_command("PRO")).subject
-    envelope = Envelope(payload=ChangePlan(subscription_id=sid, plan="PRO"), source=SOURCE)
+    envelope = Envelope(payload=ChangePlan(subscription_id=sid, plan="PRO"), source=NAMES.source)
     result = processor.process(envelope)
     assert (result.outcome, result.reason) == ("rejected", "plan_unchanged")
     assert processor.process(envelope).duplicate
-    rejected = platform.publisher.messages(EVENTS_TOPIC)[1:]
+    rejected = platform.publisher.messages(NAMES.events_topic)[1:]
     assert [e.type for e in rejected] == ["co.saludtech.subscriptions.command.rejected.v1"] * 2
     assert rejected[0].id == rejected[1].id
     assert rejected[0].payload.command_id == envelope.id  # type: ignore[attr-defined]
-    assert processor.status(envelope.id)["outcome"] == "rejected"
+    status = bootstrap.context(subscriptions_wiring.build).commands.status(envelope.id)
+    assert status is not None and status["status"] == "rejected"
 
 
 def test_unknown_plan_at_the_handler_is_a_rejection(processor: MessageProcessor) -> None:  # type: ignore[type-arg]
-    result = processor.process(Envelope(payload=create_command("GOLD"), source=SOURCE))
+    result = processor.process(Envelope(payload=create_command("GOLD"), source=NAMES.source))
     assert result.reason == "unknown_plan"
 
 
 def test_same_subscription_id_twice_is_refused(processor: MessageProcessor) -> None:  # type: ignore[type-arg]
     sid = str(uuid.uuid4())
     send(processor, create_command(subscription_id=sid))
-    result = processor.process(Envelope(payload=create_command(subscription_id=sid), source=SOURCE))
+    result = processor.process(
+        Envelope(payload=create_command(subscription_id=sid), source=NAMES.source)
+    )
     assert result.reason == "subscription_exists"
 
 
@@ -119,29 +122,30 @@ def test_a_command_before_its_subscription_exists_is_retried_not_refused(
     processor: MessageProcessor,
 ) -> None:  # type: ignore[type-arg]
     sid = str(uuid.uuid4())
-    early = Envelope(payload=ChangePlan(subscription_id=sid, plan="BASIC"), source=SOURCE)
+    early = Envelope(payload=ChangePlan(subscription_id=sid, plan="BASIC"), source=NAMES.source)
     with pytest.raises(SubscriptionNotYetKnown):
         processor.process(early)
-    assert processor.status(early.id) is None  # nothing recorded: a redelivery will apply it
+    # nothing recorded: a redelivery will apply it
+    assert processor.store.get(processor.inbox_collection, early.id) is None
     send(processor, create_command("PRO", subscription_id=sid))
     assert processor.process(early).outcome == "applied"
 
 
 def test_a_retried_payment_charges_once(
-    platform: bootstrap.Platform, processor: MessageProcessor
+    platform: InMemoryPlatform, processor: MessageProcessor
 ) -> None:  # type: ignore[type-arg]
     sid = send(processor, create_command()).subject
     pay = Envelope(
         payload=PaySubscription(subscription_id=sid, payment_id="p1", card_token="tok_visa"),
-        source=SOURCE,
+        source=NAMES.source,
     )
     processor.process(pay)
     processor.process(pay)
-    assert platform.payments.charges_made == 1  # type: ignore[attr-defined]
+    assert processor.deps.payments.charges_made == 1  # type: ignore[attr-defined]
 
 
 def test_duplicates_and_any_order_give_one_effect_per_command(
-    platform: bootstrap.Platform, processor: MessageProcessor
+    platform: InMemoryPlatform, processor: MessageProcessor
 ) -> None:  # type: ignore[type-arg]
     """Many subscriptions, each created then paid; delivered shuffled with duplicates, and
     redelivered until every message has been accepted, as the platform would."""
@@ -149,13 +153,13 @@ def test_duplicates_and_any_order_give_one_effect_per_command(
     envelopes = []
     for _ in range(40):
         create = create_command(rng.choice(["BASIC", "PRO", "ENTERPRISE"]))
-        envelopes.append(Envelope(payload=create, source=SOURCE))
+        envelopes.append(Envelope(payload=create, source=NAMES.source))
         pay = PaySubscription(
             subscription_id=create.subscription_id,
             payment_id=str(uuid.uuid4()),
             card_token="tok_visa",
         )
-        envelopes.append(Envelope(payload=pay, source=SOURCE))
+        envelopes.append(Envelope(payload=pay, source=NAMES.source))
     deliveries = envelopes + rng.sample(envelopes, 30)
     rng.shuffle(deliveries)
     while deliveries:
@@ -164,7 +168,7 @@ def test_duplicates_and_any_order_give_one_effect_per_command(
             processor.process(envelope)
         except SubscriptionNotYetKnown:
             deliveries.append(envelope)  # nacked: comes back later
-    published = platform.publisher.messages(EVENTS_TOPIC)
+    published = platform.publisher.messages(NAMES.events_topic)
     distinct = {e.id: e for e in published}
     kinds = sorted(e.type.rsplit(".", 2)[-2] for e in distinct.values())
     assert kinds == ["created"] * 40 + ["paid"] * 40

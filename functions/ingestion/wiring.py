@@ -1,0 +1,54 @@
+"""How the ingestion context is put together from the shared platform."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from functions.ingestion.domain import IngestionLimits
+from functions.ingestion.field_crypto import FieldCipher
+from functions.ingestion.handlers import CATALOGUE_HANDLERS, Dependencies
+from functions.ingestion.messages import NAMES, CatalogueImage
+from functions.ingestion.pipeline import IngestionService
+from functions.ingestion.unit_of_work import Collections, IngestionUnitOfWork
+from shared.platform import Platform
+from shared.service.processing import MessageProcessor
+
+
+@dataclass(frozen=True)
+class IngestionWiring:
+    platform: Platform
+    service: IngestionService
+    collections: Collections
+
+
+def build(platform: Platform) -> IngestionWiring:
+    settings = platform.settings
+    collections = Collections.from_settings(settings)
+    processor: MessageProcessor[IngestionUnitOfWork, Any] = MessageProcessor(
+        consumer=NAMES.name,
+        context=NAMES,
+        inbox_collection=collections.inbox,
+        store=platform.store,
+        publisher=platform.publisher,
+        make_uow=lambda tx: IngestionUnitOfWork(tx, collections),
+        handlers=CATALOGUE_HANDLERS,
+        deps=Dependencies(clock=platform.clock),
+        clock=platform.clock,
+        prefetch=lambda envelope: (
+            [(collections.images, envelope.subject)] if envelope.type == CatalogueImage.TYPE else []
+        ),
+    )
+    service = IngestionService(
+        settings=settings,
+        blobs=platform.blobs,
+        store=platform.store,
+        publisher=platform.publisher,
+        processor=processor,
+        cipher=FieldCipher.from_settings(settings),
+        collections=collections,
+        key=settings.hmac_key.get_secret_value().encode(),
+        limits=IngestionLimits.from_environment(os.environ),
+    )
+    return IngestionWiring(platform=platform, service=service, collections=collections)

@@ -1,0 +1,67 @@
+"""How the subscriptions context is put together from the shared platform."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from functions.subscriptions.handlers import HANDLERS, Dependencies
+from functions.subscriptions.messages import NAMES
+from functions.subscriptions.ports import PaymentGateway
+from functions.subscriptions.unit_of_work import COLLECTION, SubscriptionsUnitOfWork
+from shared.platform import Platform
+from shared.service.command_log import CommandLog
+from shared.service.processing import MessageProcessor
+
+
+@dataclass(frozen=True)
+class SubscriptionsWiring:
+    platform: Platform
+    processor: MessageProcessor[SubscriptionsUnitOfWork, Dependencies]
+    commands: CommandLog
+    collection: str
+
+
+def payment_gateway(platform: Platform) -> PaymentGateway:
+    """The gateway the settings name. The sandbox answers by card token and never charges
+    anyone: Settings refuses it in the cloud."""
+    settings = platform.settings
+    if settings.payment_gateway == "stripe":
+        from functions.subscriptions.adapters.stripe_payments import StripePaymentGateway
+
+        return StripePaymentGateway(
+            api_key=settings.payment_api_key.get_secret_value(),
+            base_url=settings.payment_api_url,
+        )
+    from functions.subscriptions.adapters.sandbox_payments import SandboxPaymentGateway
+
+    return SandboxPaymentGateway()
+
+
+def build(platform: Platform) -> SubscriptionsWiring:
+    settings = platform.settings
+    collection = settings.collection(COLLECTION)
+    inbox = settings.collection(f"{NAMES.name}_inbox")
+    processor = MessageProcessor(
+        consumer=NAMES.name,
+        context=NAMES,
+        inbox_collection=inbox,
+        store=platform.store,
+        publisher=platform.publisher,
+        make_uow=lambda tx: SubscriptionsUnitOfWork(tx, collection),
+        handlers=HANDLERS,
+        deps=Dependencies(clock=platform.clock, payments=payment_gateway(platform)),
+        clock=platform.clock,
+        prefetch=lambda envelope: [(collection, envelope.subject)],
+    )
+    return SubscriptionsWiring(
+        platform=platform,
+        processor=processor,
+        commands=CommandLog(
+            store=platform.store,
+            collection=settings.collection(f"{NAMES.name}_commands"),
+            inbox_collection=inbox,
+            dead_letters=platform.dead_letters,
+            clock=platform.clock,
+        ),
+        collection=collection,
+    )
