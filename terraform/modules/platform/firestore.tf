@@ -1,0 +1,51 @@
+# The Firestore database the code opens (the default one), the topology's composite indexes
+# (the emulator enforces none, the cloud refuses the queries without them), and a TTL policy
+# on every context's inbox, longer-lived than any redelivery (docs/decisions/0003).
+
+resource "google_firestore_database" "main" {
+  project                           = var.project_id
+  name                              = "(default)"
+  location_id                       = var.firestore_location
+  type                              = "FIRESTORE_NATIVE"
+  point_in_time_recovery_enablement = "POINT_IN_TIME_RECOVERY_ENABLED"
+  delete_protection_state           = var.deletion_protection ? "DELETE_PROTECTION_ENABLED" : "DELETE_PROTECTION_DISABLED"
+  deletion_policy                   = var.deletion_protection ? "ABANDON" : "DELETE"
+
+  dynamic "cmek_config" {
+    for_each = var.kms_key_name == null ? [] : [var.kms_key_name]
+    content {
+      kms_key_name = cmek_config.value
+    }
+  }
+
+  depends_on = [google_project_service.api]
+}
+
+resource "google_firestore_index" "index" {
+  for_each    = module.topology.firestore_indexes
+  project     = var.project_id
+  database    = google_firestore_database.main.name
+  collection  = each.value.collection
+  query_scope = "COLLECTION"
+
+  dynamic "fields" {
+    for_each = each.value.fields
+    content {
+      field_path = fields.value.field
+      order      = fields.value.order
+    }
+  }
+}
+
+resource "google_firestore_field" "inbox_ttl" {
+  for_each   = module.topology.inbox_collections
+  project    = var.project_id
+  database   = google_firestore_database.main.name
+  collection = each.key
+  field      = var.inbox_ttl_field
+
+  ttl_config {}
+
+  # Nobody queries the expiry: no single-field index, no index writes.
+  index_config {}
+}

@@ -1,0 +1,19 @@
+output "function_urls" {
+  description = "The HTTPS endpoint of every function, by name."
+  value       = local.function_uri
+}
+
+output "function_service_accounts" {
+  description = "The runtime service account of every function, by name."
+  value       = { for name, sa in google_service_account.function : name => sa.email }
+}
+
+output "buckets" {
+  description = "The global name of every bucket, by logical name."
+  value       = { for name, b in google_storage_bucket.bucket : name => b.name }
+}
+
+output "source_object" {
+  description = "The deployed source zip (named by its hash)."
+  value       = google_storage_bucket_object.source.name
+}

@@ -1,0 +1,225 @@
+"""What Terraform derives from infra/topology.yaml is what the local stack derives from it.
+
+Each test evaluates terraform/modules/topology with `terraform console` (offline, no init)
+and compares with infra/local/topology.py's reading of the same file.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.local.topology import (
+    DEFAULT_TOPOLOGY_PATH,
+    DeliveryPolicy,
+    RetryPolicy,
+    Topology,
+    deploy_contexts,
+    load_topology,
+)
+from tests.unit.deploy.topology_module import BUCKET_PREFIX, evaluate
+
+
+@pytest.fixture(scope="module")
+def topology() -> Topology:
+    return load_topology()
+
+
+@pytest.fixture(scope="module")
+def derived() -> dict[str, Any]:
+    return evaluate(DEFAULT_TOPOLOGY_PATH)
+
+
+def context_of(target: str, contexts: set[str]) -> str | None:
+    matches = [c for c in contexts if target.startswith(c.replace("-", "_") + "_")]
+    return max(matches, key=len) if matches else None
+
+
+def test_every_topic(topology: Topology, derived: dict[str, Any]) -> None:
+    assert sorted(derived["topics"]) == sorted(topology.topics)
+
+
+def test_every_function_with_its_entry_point_trigger_and_context(
+    topology: Topology, derived: dict[str, Any]
+) -> None:
+    contexts = deploy_contexts(topology)
+    assert sorted(derived["contexts"]) == sorted(contexts)
+    assert derived["functions"].keys() == topology.functions.keys()
+    for name, function in topology.functions.items():
+        cloud = derived["functions"][name]
+        assert cloud["target"] == function.target, name
+        assert cloud["kind"] == function.trigger.kind, name
+        assert cloud["context"] == context_of(function.target, contexts), name
+
+
+def test_every_function_its_own_valid_service_account(derived: dict[str, Any]) -> None:
+    ids = [f["account_id"] for f in derived["functions"].values()]
+    assert len(set(ids)) == len(ids)
+    for account_id in ids:
+        assert re.fullmatch(r"[a-z][a-z0-9-]{4,28}[a-z0-9]", account_id), account_id
+
+
+def test_every_trigger_subscription_with_the_local_delivery_policy(
+    topology: Topology, derived: dict[str, Any]
+) -> None:
+    expected = {s.name: s for s in topology.trigger_subscriptions()}
+    assert derived["subscriptions"].keys() == expected.keys()
+    for name, local in expected.items():
+        cloud = derived["subscriptions"][name]
+        assert cloud["function"] == local.function
+        assert cloud["topic"] == local.topic
+        assert cloud["ack_deadline_seconds"] == local.policy.ack_deadline_seconds
+        assert cloud["min_backoff_seconds"] == local.policy.retry.min_backoff_seconds
+        assert cloud["max_backoff_seconds"] == local.policy.retry.max_backoff_seconds
+        assert cloud["max_delivery_attempts"] == local.policy.max_delivery_attempts
+        assert cloud["dead_letter_topic"] == local.policy.dead_letter_topic
+        if local.kind == "pubsub":
+            assert cloud["filter"] == local.policy.filter
+        else:
+            # A GCS trigger: only its bucket's finalize notifications, like the bridge.
+            assert f'attributes.bucketId = "{BUCKET_PREFIX}-{local.bucket}"' in cloud["filter"]
+            assert 'attributes.eventType = "OBJECT_FINALIZE"' in cloud["filter"]
+
+
+def test_every_subscription_has_a_dead_letter_topic(derived: dict[str, Any]) -> None:
+    assert derived["subscriptions"]
+    for name, subscription in derived["subscriptions"].items():
+        assert subscription["dead_letter_topic"] in derived["topics"], name
+
+
+def test_every_bucket_and_notification(topology: Topology, derived: dict[str, Any]) -> None:
+    assert derived["buckets"].keys() == topology.buckets.keys()
+    for name, bucket in topology.buckets.items():
+        cloud = derived["buckets"][name]
+        assert cloud["name"] == f"{BUCKET_PREFIX}-{name}"
+        assert cloud["lifecycle_delete_after_days"] == bucket.lifecycle_delete_after_days
+        settings = topology.cloud.buckets.get(name)
+        assert cloud["versioning"] == (settings.versioning if settings else False)
+    expected = {
+        f"{bucket}/{n.topic}": n.event_types for bucket, n in topology.notification_routes()
+    }
+    assert {k: v["event_types"] for k, v in derived["bucket_notifications"].items()} == expected
+
+
+def test_every_composite_index(topology: Topology, derived: dict[str, Any]) -> None:
+    expected = sorted(
+        (i.collection, tuple((f.field, f.order) for f in i.fields))
+        for i in topology.firestore_indexes
+    )
+    cloud = sorted(
+        (i["collection"], tuple((f["field"], f["order"]) for f in i["fields"]))
+        for i in derived["firestore_indexes"].values()
+    )
+    assert cloud == expected
+
+
+def test_every_pull_subscription(topology: Topology, derived: dict[str, Any]) -> None:
+    assert derived["pull_subscriptions"] == {
+        p.name: {"topic": p.topic, "retention_days": p.retention_days}
+        for p in topology.pull_subscriptions
+    }
+
+
+def test_every_context_inbox_gets_a_ttl(topology: Topology, derived: dict[str, Any]) -> None:
+    assert sorted(derived["inbox_collections"]) == sorted(
+        f"{c.replace('-', '_')}_inbox" for c in deploy_contexts(topology)
+    )
+
+
+def test_secrets_mounted_by_context(topology: Topology, derived: dict[str, Any]) -> None:
+    expected = {
+        (name, secret_id)
+        for name, function in derived["functions"].items()
+        for secret_id, spec in topology.secrets.items()
+        if "*" in spec.contexts or function["context"] in spec.contexts
+    }
+    assert {(g["function"], g["secret"]) for g in derived["secret_grants"].values()} == expected
+
+
+def test_publishers_get_their_context_topics_and_readers_none(derived: dict[str, Any]) -> None:
+    grants = derived["publish_grants"].values()
+    for name, function in derived["functions"].items():
+        topics = {g["topic"] for g in grants if g["function"] == name}
+        if function["read_only"]:
+            assert topics == set(), name
+        else:
+            assert f"{function['context']}-dead-letter" in topics, name
+            assert all(t.startswith(f"{function['context']}-") for t in topics), name
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "topology.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+MINIMAL = """
+topics: [shop-commands, shop-events, shop-dead-letter, data-dead-letter, data_shop-dead-letter, bulk-notes]
+buckets:
+  drop: {notifications: [{topic: bulk-notes}]}
+functions:
+  shop-handle-order-with-a-rather-long-name:
+    target: shop_handle_order
+    trigger: {pubsub: {topic: shop-commands, dead_letter_topic: shop-dead-letter}}
+  shop-handle-order-with-a-rather-long-name-too:
+    target: shop_handle_order_too
+    trigger: {gcs: {bucket: drop, dead_letter_topic: shop-dead-letter, filter: 'attributes.x = "1"'}}
+  data-shop-queries-http:
+    target: data_shop_queries_http
+    trigger: {http: {}}
+  data-shop-tick:
+    target: data_shop_tick
+    trigger: {http: {}}
+schedules:
+  tick: {function: data-shop-tick, schedule: "* * * * *"}
+cloud:
+  public_functions: [data-shop-queries-http]
+  access:
+    shop: {publishes: [bulk-notes], invokes: [data-shop-tick]}
+"""
+
+
+def test_defaults_are_the_local_stack_defaults(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL)
+    load_topology(path)  # the same file is valid for the local stack
+    derived = evaluate(path)
+    pushed = derived["subscriptions"]["trigger-shop-handle-order-with-a-rather-long-name"]
+    defaults, retry = DeliveryPolicy(), RetryPolicy()
+    assert pushed["ack_deadline_seconds"] == defaults.ack_deadline_seconds
+    assert pushed["max_delivery_attempts"] == defaults.max_delivery_attempts
+    assert pushed["min_backoff_seconds"] == retry.min_backoff_seconds
+    assert pushed["max_backoff_seconds"] == retry.max_backoff_seconds
+    assert pushed["filter"] is None
+    gcs = derived["subscriptions"]["trigger-shop-handle-order-with-a-rather-long-name-too"]
+    assert gcs["topic"] == "bulk-notes"
+    assert gcs["filter"].startswith('(attributes.x = "1") AND ')
+
+
+def test_long_names_the_longest_context_and_deploy_keys(tmp_path: Path) -> None:
+    derived = evaluate(write(tmp_path, MINIMAL))
+    functions = derived["functions"]
+    long_ids = [f["account_id"] for n, f in functions.items() if n.startswith("shop-handle")]
+    assert len(set(long_ids)) == 2 and all(len(i) <= 30 for i in long_ids)
+    # `data_shop_...` belongs to data_shop, not to a shorter context it starts with.
+    assert functions["data-shop-tick"]["context"] == "data_shop"
+    assert functions["data-shop-queries-http"]["public"] is True
+    assert functions["data-shop-queries-http"]["read_only"] is True
+    assert functions["data-shop-tick"]["public"] is False
+    assert derived["schedules"]["tick"] == {
+        "function": "data-shop-tick",
+        "schedule": "* * * * *",
+        "time_zone": "Etc/UTC",
+        "path": "/",
+        "body": "{}",
+    }
+    callers = {(g["caller"], g["callee"]) for g in derived["invoke_grants"].values()}
+    assert ("shop-handle-order-with-a-rather-long-name", "data-shop-tick") in callers
+    topics = {
+        g["topic"]
+        for g in derived["publish_grants"].values()
+        if g["function"] == "shop-handle-order-with-a-rather-long-name"
+    }
+    assert topics == {"shop-commands", "shop-events", "shop-dead-letter", "bulk-notes"}
