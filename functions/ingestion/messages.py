@@ -35,6 +35,7 @@ class CatalogueImage(Command):
     """Record an anonymized image, already stored create-only, in the catalogue (internal:
     issued by the ingestion functions to their own idempotent processor)."""
 
+    INTERNAL = True  # recorded in-process, never published on a topic
     TYPE = "co.saludtech.ingestion.image.catalogue.v1"
     SUBJECT_FIELD = "image_id"
 
@@ -62,6 +63,7 @@ class CatalogueImage(Command):
 class RecordRejection(Command):
     """Record an object that was quarantined, and why (internal, like CatalogueImage)."""
 
+    INTERNAL = True  # recorded in-process, never published on a topic
     TYPE = "co.saludtech.ingestion.rejection.record.v1"
     SUBJECT_FIELD = "rejection_id"
 
@@ -77,6 +79,7 @@ class RecordRejection(Command):
 class CompletePackage(Command):
     """Every entry of a package is done: announce the study (internal)."""
 
+    INTERNAL = True  # recorded in-process, never published on a topic
     TYPE = "co.saludtech.ingestion.package.complete.v1"
     SUBJECT_FIELD = "package_id"
 

@@ -50,6 +50,9 @@ class Message(BaseModel):
 class Command(Message):
     """An intention addressed to one context; it may be refused."""
 
+    # True for a command a context records in-process and never publishes on a topic.
+    INTERNAL: ClassVar[bool] = False
+
 
 class Event(Message):
     """A fact that happened; consumers must tolerate duplicates and any order."""

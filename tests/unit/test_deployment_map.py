@@ -1,0 +1,105 @@
+"""main.py, infra/topology.yaml and every context's handler map describe one deployment.
+
+Each command or event handler is its own Cloud Function: one entry point in main.py, one
+topology function whose trigger subscription filters on the message's `ce-type`, one entry
+in its context's HANDLERS. A function added to one place and forgotten in another fails here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import main
+from functions.bootstrap import InMemoryPlatform
+from infra.local.topology import Topology, load_topology
+from shared.domain.messages import Command, registered_messages
+from tests.support.cloud_events import pubsub_event
+
+FUNCTIONS = Path(__file__).parents[2] / "functions"
+CONTEXTS = sorted(p.parent.name for p in FUNCTIONS.glob("*/handlers.py"))
+_FILTER = re.compile(r'^attributes\.ce-type = "([a-z0-9_.]+)"$')
+
+
+def handler_maps() -> dict[str, set[str]]:
+    """Per context, the types of the messages it consumes from its topics."""
+    return {
+        context: {m.TYPE for m in importlib.import_module(f"functions.{context}.handlers").HANDLERS}
+        for context in CONTEXTS
+    }
+
+
+def filtered_functions(topology: Topology) -> dict[str, tuple[str, str]]:
+    """ce-type -> (function name, target) of every filtered Pub/Sub trigger."""
+    found: dict[str, tuple[str, str]] = {}
+    for name, function in topology.functions.items():
+        trigger = function.trigger.pubsub
+        if trigger is None or trigger.filter is None:
+            continue
+        match = _FILTER.match(trigger.filter)
+        assert match, f"{name}: filter must name exactly one ce-type, got {trigger.filter!r}"
+        assert match.group(1) not in found, f"two functions consume {match.group(1)}"
+        found[match.group(1)] = (name, function.target)
+    return found
+
+
+def test_every_entry_point_is_deployed_and_every_deployed_target_exists() -> None:
+    targets = {f.target for f in load_topology().functions.values()}
+    assert set(main.__all__) == targets
+    for target in targets:
+        assert callable(getattr(main, target))
+
+
+def test_every_handler_has_its_own_filtered_function_and_no_function_lacks_a_handler() -> None:
+    consumed = filtered_functions(load_topology())
+    for context, types in handler_maps().items():
+        for type_name in types:
+            assert type_name in consumed, f"{context} handles {type_name} but nothing deploys it"
+            name, target = consumed[type_name]
+            assert target.startswith(f"{context}_"), f"{name} belongs to {context}"
+    every_handled = set().union(*handler_maps().values())
+    assert set(consumed) <= every_handled, set(consumed) - every_handled
+
+
+def test_every_public_command_is_handled_by_its_own_context() -> None:
+    # Internal commands (recorded in-process, never published) say so with INTERNAL.
+    maps = handler_maps()
+    for type_name, model in registered_messages().items():
+        if issubclass(model, Command) and not getattr(model, "INTERNAL", False):
+            assert type_name in maps.get(model.context(), set()), f"nobody handles {type_name}"
+
+
+def test_every_dead_letter_topic_has_a_recorder() -> None:
+    topology = load_topology()
+    consumed_topics = {
+        f.trigger.pubsub.topic for f in topology.functions.values() if f.trigger.pubsub
+    }
+    held = {s.topic for s in topology.pull_subscriptions}
+    for function in topology.functions.values():
+        policy = function.trigger.pubsub or function.trigger.gcs
+        if policy is not None:
+            assert policy.dead_letter_topic, f"{function.target} has no dead-letter topic"
+            assert policy.dead_letter_topic in consumed_topics | held
+
+
+@pytest.mark.parametrize("type_name", sorted(filtered_functions(load_topology())))
+def test_each_function_consumes_the_type_its_filter_names(
+    platform: InMemoryPlatform, type_name: str
+) -> None:
+    """Sent its own type with an empty payload, a function judges the payload (a schema
+    violation); sent any other type, it refuses the type itself."""
+    _, target = filtered_functions(load_topology())[type_name]
+    function: Any = getattr(main, target)
+    attributes = {"ce-id": "c-1", "ce-source": "/t", "ce-specversion": "1.0"}
+    function(pubsub_event(b"{}", {**attributes, "ce-type": type_name}, "m-1"))
+    function(pubsub_event(b"{}", {**attributes, "ce-type": "co.saludtech.x.y.z.v1"}, "m-2"))
+    reasons = [
+        attrs["saludtech-rejection-reason"]
+        for raws in platform.publisher.raw.values()
+        for _, attrs in raws
+    ]
+    assert reasons == ["schema_violation", "unsupported_message"]
