@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import IO, Any
 
 import flask
 from werkzeug.exceptions import MethodNotAllowed, NotFound
@@ -19,6 +19,8 @@ from shared.domain.errors import PermanentError, TransientError
 from shared.ports.documents import is_document_id
 
 MAX_BODY_BYTES = 64 * 1024
+# Refusals that are not "your request is malformed" (400).
+_STATUS_OF_REASON = {"idempotency_key_reused": 422}
 
 
 class HttpError(Exception):
@@ -28,7 +30,9 @@ class HttpError(Exception):
 
     @classmethod
     def bad_request(cls, error: PermanentError) -> HttpError:
-        return cls(400, error.reason, error.detail, error.field)
+        return cls(
+            _STATUS_OF_REASON.get(error.reason, 400), error.reason, error.detail, error.field
+        )
 
 
 def json_response(
@@ -54,7 +58,9 @@ def read_json_body(request: flask.Request, max_bytes: int = MAX_BODY_BYTES) -> A
         raise HttpError(413, "body_too_large", f"at most {max_bytes} bytes")
     if not (request.mimetype or "").endswith("json"):
         raise HttpError(415, "unsupported_media_type", "send application/json")
-    raw = request.get_data(cache=False)[: max_bytes + 1]
+    # Read at most one byte past the limit from the stream: a chunked body declares no
+    # length, and reading it whole first (get_data) would hold all of it in memory.
+    raw = _read_at_most(request.stream, max_bytes + 1)
     if len(raw) > max_bytes:
         raise HttpError(413, "body_too_large", f"at most {max_bytes} bytes")
     try:
@@ -65,6 +71,18 @@ def read_json_body(request: flask.Request, max_bytes: int = MAX_BODY_BYTES) -> A
         raise HttpError(400, "malformed_json", "the body is nested too deep") from error
     except ValueError as error:  # an integer of thousands of digits
         raise HttpError(400, "malformed_json", "a number in the body is too long") from error
+
+
+def _read_at_most(stream: IO[bytes], limit: int) -> bytes:
+    chunks: list[bytes] = []
+    left = limit
+    while left > 0:
+        chunk = stream.read(min(left, 64 * 1024))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
 def match_route(routes: Map, request: flask.Request) -> tuple[str, dict[str, Any]]:

@@ -55,12 +55,9 @@ def refuse_unknown_parameters(given: Iterable[str], known: set[str]) -> None:
 
 
 def page_size(raw: str | None, default: int = 20) -> int:
-    try:
-        size = int(raw) if raw else default
-        if raw is not None and len(raw) > 6:
-            raise ValueError
-    except ValueError as error:
-        raise PermanentError("invalid_limit", "limit must be a whole number") from error
+    if raw and not (raw.isascii() and raw.isdigit() and len(raw) <= 6):
+        raise PermanentError("invalid_limit", "limit must be a whole number")
+    size = int(raw) if raw else default
     if not 1 <= size <= MAX_PAGE_SIZE:
         raise PermanentError("invalid_limit", f"limit must be 1 to {MAX_PAGE_SIZE}")
     return size
