@@ -68,8 +68,24 @@ integration: venv ## contract and integration tests on the real emulators
 e2e: venv ## end to end through HTTP, Pub/Sub, the bridge, the functions and Firestore
 	@$(call run_pytest,tests/e2e)
 
+# checkov's pins clash with ours: it lives in its own virtualenv, created on first use.
+CHECKOV_VERSION := 3.3.30
+CHECKOV_VENV := .venv-tools/checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
+
+$(CHECKOV_STAMP):
+	@rm -rf $(CHECKOV_VENV) && $(PYTHON) -m venv $(CHECKOV_VENV)
+	@$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check checkov==$(CHECKOV_VERSION)
+	@touch $@
+
+.PHONY: deploy-check
+deploy-check: $(CHECKOV_STAMP) ## Terraform offline: fmt -check and checkov (init/validate/plan need the registry: CI)
+	@command -v terraform >/dev/null || { echo "terraform is not installed. Install Terraform 1.6+ from HashiCorp: their apt repository (sudo apt-get install terraform) or the zip of the binary from their releases page, put on PATH."; exit 3; }
+	CHECKPOINT_DISABLE=1 terraform fmt -check -recursive -diff terraform
+	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --directory terraform --framework terraform --skip-download --quiet --compact
+
 .PHONY: test
-test: venv lint contracts ## everything CI runs
+test: venv lint contracts deploy-check ## everything CI runs
 	@$(call run_pytest,tests)
 
 .PHONY: bench
