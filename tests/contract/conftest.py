@@ -12,7 +12,7 @@ from shared.ports.documents import DocumentStore
 from shared.ports.envelope import Envelope
 
 
-@pytest.fixture(params=["memory", "firestore"])
+@pytest.fixture(params=["memory", pytest.param("firestore", marks=pytest.mark.emulators)])
 def store(request: pytest.FixtureRequest) -> DocumentStore:
     if request.param == "memory":
         from shared.adapters.memory_store import InMemoryDocumentStore
@@ -46,7 +46,7 @@ class PublishedReader:
         return [Envelope.from_pubsub(data, attrs) for data, attrs in self.read(topic, count)]
 
 
-@pytest.fixture(params=["memory", "pubsub"])
+@pytest.fixture(params=["memory", pytest.param("pubsub", marks=pytest.mark.emulators)])
 def published(request: pytest.FixtureRequest) -> Iterator[PublishedReader]:
     if request.param == "memory":
         from shared.adapters.memory_publisher import InMemoryPublisher

@@ -10,10 +10,8 @@ import pytest
 
 from shared.ports.blobs import BlobExists, BlobNotFound, BlobStore
 
-pytestmark = pytest.mark.emulators
 
-
-@pytest.fixture(params=["memory", "gcs"])
+@pytest.fixture(params=["memory", pytest.param("gcs", marks=pytest.mark.emulators)])
 def blobs(request: pytest.FixtureRequest) -> Iterator[tuple[BlobStore, str]]:
     bucket = f"contract-{uuid.uuid4().hex[:10]}"
     if request.param == "memory":

@@ -8,8 +8,6 @@ import pytest
 
 from shared.ports.documents import DocumentExists, DocumentStore, Filter, StaleVersion
 
-pytestmark = pytest.mark.emulators
-
 
 def test_missing_document_is_none(store: DocumentStore, collection: str) -> None:
     assert store.get(collection, "nope") is None

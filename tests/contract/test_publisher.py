@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
-
 from functions.subscriptions.messages import ChangePlan
 from shared.ports.envelope import Envelope
 from tests.contract.conftest import PublishedReader
-
-pytestmark = pytest.mark.emulators
 
 
 def test_published_envelopes_arrive_whole(published: PublishedReader) -> None:
