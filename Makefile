@@ -57,8 +57,8 @@ contracts: $(STAMP) ## fail when a v1 message schema changed incompatibly or is 
 	$(PY) -m tools.contracts check
 
 .PHONY: unit
-unit: $(STAMP) ## fast tests: domain, handlers, entry points on in-memory adapters
-	@$(call run_pytest,tests/unit -m "not emulators")
+unit: $(STAMP) ## fast tests: domain, handlers, entry points, adapter contracts in memory
+	@$(call run_pytest,tests/unit tests/contract -m "not emulators")
 
 .PHONY: integration
 integration: venv ## contract and integration tests on the real emulators
