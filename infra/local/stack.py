@@ -375,8 +375,18 @@ class LocalStack:
             create_buckets(self.topology, self.gcs_url, self.project_id, self.bucket_prefix)
 
     def stop(self) -> None:
-        self._save_firestore()
-        stop_groups(list(self.processes.values()))
+        remaining = dict(self.processes)
+        if self.persist and "firestore" in remaining:
+            # Once the functions host is gone nothing writes any more; the export (seconds
+            # on a cold JVM) then runs while the other parts stop.
+            stop_groups([remaining.pop("functions")] if "functions" in remaining else [])
+            firestore = remaining.pop("firestore")
+            with ThreadPoolExecutor(1) as pool:
+                saving = pool.submit(self._save_firestore)
+                stop_groups(list(remaining.values()))
+                saving.result()
+            remaining = {"firestore": firestore}
+        stop_groups(list(remaining.values()))
         if self._watchdog is not None:
             self._watchdog.release()
             self._watchdog = None
