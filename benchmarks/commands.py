@@ -7,7 +7,7 @@ for the CPU:
   function that does nothing (tests/support/probe_functions.py:probe_noop). This is the
   ceiling any Pub/Sub-triggered function can reach on the local stack.
 - pipeline: CreateSubscription commands POSTed to subscriptions_commands_http, published,
-  delivered to subscriptions_handle_command, applied in a Firestore transaction (inbox +
+  delivered to subscriptions_create_subscription, applied in a Firestore transaction (inbox +
   aggregate + outbox), and the SubscriptionCreated event observed on subscriptions-events.
 
 Each is measured twice: a burst (N at once, for throughput) and one at a time (for latency

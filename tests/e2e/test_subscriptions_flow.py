@@ -141,7 +141,10 @@ def test_chaos_duplicates_and_reordering_give_one_effect_per_command(
         reorder_window=16,
         reorder_max_wait_seconds=0.2,
         seed=11,
-        subscriptions=["trigger-subscriptions-handle-command"],
+        subscriptions=[
+            "trigger-subscriptions-create-subscription",
+            "trigger-subscriptions-pay-subscription",
+        ],
     )
     count = 150
     created: list[dict[str, Any]] = []
