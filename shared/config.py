@@ -33,6 +33,30 @@ class Settings(BaseSettings):
     hmac_key: SecretStr = SecretStr("local-development-hmac-key-not-for-production")
     jwt_key: SecretStr = SecretStr("local-development-jwt-key-not-for-production")
     field_encryption_key: SecretStr = SecretStr("")
+    # The public API (functions/api). Signing keys of its access tokens: "kid:secret" pairs,
+    # comma-separated; tokens are signed with jwt_active_kid and verified with any listed
+    # kid, so a rotation adds the new key, switches the active kid, and drops the old key
+    # once the longest token signed with it has expired. Empty: jwt_key under kid "k0".
+    jwt_keys: SecretStr = SecretStr("")
+    jwt_active_kid: str = "k0"
+    api_access_token_seconds: int = Field(default=600, ge=30, le=3600)
+    api_refresh_token_seconds: int = Field(default=14 * 24 * 3600, ge=300)
+    # Requests per user, per route, per fixed minute window (commands have their own).
+    api_queries_per_minute: int = Field(default=240, ge=1)
+    api_commands_per_minute: int = Field(default=60, ge=1)
+    # Login attempts per account and per client address, per 15-minute window.
+    api_login_attempts_per_account: int = Field(default=10, ge=1)
+    api_login_attempts_per_address: int = Field(default=100, ge=1)
+    # Google-issued ID tokens (Identity Platform / Firebase Auth): accepted when the audience
+    # (the Firebase project id) is set; certificates are fetched from the URL and cached.
+    google_id_audience: str = ""
+    google_id_certs_url: str = (
+        "https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com"
+    )
+    # Signed upload URLs for centers: lifetime, and the service account whose key IAM
+    # signBlob uses in the cloud (empty locally: a local key signs).
+    api_upload_url_seconds: int = Field(default=900, ge=60, le=7 * 24 * 3600)
+    api_signing_service_account: str = ""
     # Payments: the sandbox answers by card token and charges nobody (local, tests); the
     # cloud takes Stripe (a test-mode key for a dev project).
     payment_gateway: Literal["sandbox", "stripe"] = "sandbox"
@@ -46,6 +70,9 @@ class Settings(BaseSettings):
     def _no_development_keys_in_the_cloud(self) -> Settings:
         # A deployed function must get its keys from Secret Manager; falling back to the
         # public development keys would make every pseudonym reversible by anyone.
+        keyring = self.jwt_keyring()
+        if self.jwt_active_kid not in keyring or not all(keyring.values()):
+            raise ValueError("SALUDTECH_JWT_KEYS must hold SALUDTECH_JWT_ACTIVE_KID, kid:secret")
         if self.environment == "cloud":
             for name in ("hmac_key", "jwt_key"):
                 value = getattr(self, name).get_secret_value()
@@ -56,6 +83,18 @@ class Settings(BaseSettings):
                     "SALUDTECH_PAYMENT_GATEWAY=sandbox charges nobody: not in the cloud"
                 )
         return self
+
+    def jwt_keyring(self) -> dict[str, str]:
+        """kid -> secret of every access-token key currently accepted."""
+        raw = self.jwt_keys.get_secret_value().strip()
+        if not raw:
+            return {"k0": self.jwt_key.get_secret_value()}
+        keyring: dict[str, str] = {}
+        for item in raw.split(","):
+            kid, _, secret = item.partition(":")
+            if kid.strip():
+                keyring[kid.strip()] = secret.strip()
+        return keyring
 
     def bucket(self, logical_name: str) -> str:
         return f"{self.bucket_prefix}-{logical_name}"
