@@ -41,6 +41,7 @@ from infra.local.eventarc_envelope import (
     rfc3339,
     storage_finalized_event,
 )
+from infra.local.scheduler import Scheduler, jobs_of
 from infra.local.subscription_leases import Lease, LeaseKeeper
 from infra.local.topology import (
     DEFAULT_TOPOLOGY_PATH,
@@ -350,8 +351,9 @@ def main(argv: list[str] | None = None) -> None:
         level=logging.INFO, stream=sys.stdout, format="%(asctime)s %(name)s %(message)s"
     )
     project = os.environ.get("GOOGLE_CLOUD_PROJECT", "saludtech-local")
+    topology = load_topology(args.topology)
     bridge = Bridge(
-        load_topology(args.topology).trigger_subscriptions(),
+        topology.trigger_subscriptions(),
         project=project,
         bucket_prefix=os.environ.get("SALUDTECH_BUCKET_PREFIX", "saludtech-local"),
         functions_url=args.functions_url,
@@ -362,11 +364,17 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     bridge.start()
+    # Cloud Scheduler's part is played here too: the jobs call the functions host.
+    scheduler = Scheduler(jobs_of(topology, args.functions_url, datetime.now(UTC)))
+    scheduler.start()
     # The admin port answers only once every pump streams: it doubles as the ready check.
-    admin = AdminServer(bridge, port=args.admin_port)
+    admin = AdminServer(bridge, port=args.admin_port, scheduler=scheduler)
     admin.start()
     log.info("bridging %s for project %s", [p.spec.name for p in bridge.pumps], project)
+    if scheduler.jobs:
+        log.info("scheduling %s", [job.describe() for job in scheduler.jobs.values()])
     stopping.wait()
+    scheduler.stop()
     admin.stop()
     bridge.stop()
 

@@ -1,7 +1,7 @@
 """The bridge's admin HTTP API: status, delivery stats and run-time chaos switches.
 
 GET /status, GET /stats, GET /chaos, POST /chaos (JSON, partial update),
-POST /stats/reset. Loopback only; local use.
+POST /stats/reset, GET /schedules, POST /schedules/<job>/run. Loopback only; local use.
 """
 
 from __future__ import annotations
@@ -15,10 +15,12 @@ from pydantic import ValidationError
 
 if TYPE_CHECKING:
     from infra.local.bridge import Bridge
+    from infra.local.scheduler import Scheduler
 
 
 class _AdminHandler(BaseHTTPRequestHandler):
     bridge: Bridge  # set on the subclass built per server
+    scheduler: Scheduler | None
 
     def log_message(self, format: str, *args: object) -> None:
         pass  # polled often by status checks; the bridge log has what matters
@@ -38,6 +40,8 @@ class _AdminHandler(BaseHTTPRequestHandler):
             self._reply(200, self.bridge.stats())
         elif self.path == "/chaos":
             self._reply(200, self.bridge.chaos.settings.model_dump())
+        elif self.path == "/schedules":
+            self._reply(200, self.scheduler.describe() if self.scheduler else [])
         else:
             self._reply(404, {"error": f"no such path {self.path}"})
 
@@ -57,13 +61,31 @@ class _AdminHandler(BaseHTTPRequestHandler):
                 return
             self.bridge.chaos.replace(settings)
             self._reply(200, settings.model_dump())
+        elif self.path.startswith("/schedules/") and self.path.endswith("/run"):
+            self._run_schedule(self.path.removeprefix("/schedules/").removesuffix("/run"))
         else:
             self._reply(404, {"error": f"no such path {self.path}"})
 
+    def _run_schedule(self, job: str) -> None:
+        if self.scheduler is None or job not in self.scheduler.jobs:
+            self._reply(404, {"error": f"no schedule {job}"})
+        elif self.scheduler.run_now(job):
+            self._reply(202, {"job": job, "started": True})
+        else:
+            self._reply(409, {"job": job, "started": False, "error": "a run is still going"})
+
 
 class AdminServer:
-    def __init__(self, bridge: Bridge, port: int, host: str = "127.0.0.1") -> None:
-        handler = type("BoundAdminHandler", (_AdminHandler,), {"bridge": bridge})
+    def __init__(
+        self,
+        bridge: Bridge,
+        port: int,
+        host: str = "127.0.0.1",
+        scheduler: Scheduler | None = None,
+    ) -> None:
+        handler = type(
+            "BoundAdminHandler", (_AdminHandler,), {"bridge": bridge, "scheduler": scheduler}
+        )
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
