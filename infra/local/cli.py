@@ -7,6 +7,7 @@ env             export lines for a shell (clients and gcloud talk to the stack)
 tail            print events published on the *-events topics as they happen
 chaos           switch the bridge's duplicate/reorder/delay chaos at run time
 stats           the bridge's per-subscription delivery counters
+schedules       the topology's scheduled jobs (next run, last outcome); --run JOB runs one now
 dlq             list and re-publish the dead letters the dead-letter function recorded
 """
 
@@ -426,3 +427,25 @@ def stats(
     console.print(table)
     if reset:
         _admin(state_dir, "POST", "/stats/reset")
+
+
+@app.command()
+def schedules(
+    state_dir: StateDir = DEFAULT_STATE_DIR,
+    run: Annotated[str | None, typer.Option(help="Run this job now, off schedule.")] = None,
+) -> None:
+    """The `schedules:` jobs the bridge runs: function, cron, next run, last outcome."""
+    if run is not None:
+        _admin(state_dir, "POST", f"/schedules/{run}/run")
+        console.print(f"{run} started")
+        return
+    jobs: list[dict[str, Any]] = _admin(state_dir, "GET", "/schedules")
+    table = Table(title="scheduled jobs")
+    for column in ("job", "function", "schedule", "time_zone", "next_run", "last_run"):
+        table.add_column(column)
+    for job in jobs:
+        last = job["last_run"]
+        outcome = last.get("status", last.get("error", "")) if last else "-"
+        table.add_row(job["job"], job["function"], job["schedule"], job["time_zone"],
+                      job["next_run"], f"{outcome} {last.get('at', '')}".strip())  # fmt: skip
+    console.print(table)
