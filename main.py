@@ -5,6 +5,21 @@ infra/topology.yaml calls (tests/unit/test_deployment_map.py keeps the two and e
 context's handler map in step). One hop to the handler: open the module a name comes from.
 """
 
+from functions.data_services.entrypoints import (
+    data_services_assign_expert,
+    data_services_cancel_data_service,
+    data_services_commands_http,
+    data_services_create_data_service,
+    data_services_deliver_chunk,
+    data_services_finish_data_service,
+    data_services_project_image,
+    data_services_project_subscription,
+    data_services_queries_http,
+    data_services_record_dead_letter,
+    data_services_register_expert,
+    data_services_revoke_chunk,
+    data_services_start_data_service,
+)
 from functions.ingestion.entrypoints import (
     ingestion_ingest_package_entry,
     ingestion_on_upload,
@@ -22,6 +37,19 @@ from functions.subscriptions.entrypoints import (
 )
 
 __all__ = [
+    "data_services_assign_expert",
+    "data_services_cancel_data_service",
+    "data_services_commands_http",
+    "data_services_create_data_service",
+    "data_services_deliver_chunk",
+    "data_services_finish_data_service",
+    "data_services_project_image",
+    "data_services_project_subscription",
+    "data_services_queries_http",
+    "data_services_record_dead_letter",
+    "data_services_register_expert",
+    "data_services_revoke_chunk",
+    "data_services_start_data_service",
     "ingestion_ingest_package_entry",
     "ingestion_on_upload",
     "ingestion_queries_http",

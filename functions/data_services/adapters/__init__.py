@@ -1,0 +1,1 @@
+"""Adapters of the data_services context: signing delivery links."""

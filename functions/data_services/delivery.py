@@ -1,0 +1,364 @@
+"""Delivery that scales: the start resolves the dataset into a frozen manifest and fans out
+one DeliverChunk command per CHUNK_SIZE objects; each chunk copies its objects into the
+delivery bucket (or signs links to them) and leaves one progress record; whichever chunk
+sees every record writes the manifest files and records the delivery; finish, cancel and
+failure fan out RevokeChunk commands that delete the copies.
+
+Nothing here holds a transaction while it reads the catalogue or copies objects: those
+steps are idempotent on their own (a copy that is there already is not made again, a
+record is written once per chunk), and only their outcome goes through the message
+processor. A crash anywhere is a redelivery that finds what was done and does the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from functions.data_services.datasets import (
+    ManifestEntry,
+    build_manifest,
+    checksum_line,
+    select,
+)
+from functions.data_services.domain import DataService, DeliveryMode, Status
+from functions.data_services.messages import (
+    NAMES,
+    CompleteDelivery,
+    DeliverChunk,
+    FailDelivery,
+    RevokeChunk,
+    StartDataService,
+)
+from functions.data_services.ports import (
+    DeliveryRefused,
+    DeliveryTarget,
+    SourceMissing,
+    UrlSigner,
+)
+from functions.data_services.projections import Projections
+from functions.data_services.unit_of_work import Collections, DataServiceMapper, chunk_doc_id
+from shared.domain.clock import Clock, rfc3339
+from shared.domain.errors import TransientError
+from shared.domain.messages import Message
+from shared.logging import get_logger
+from shared.ports.documents import Document, DocumentStore, DocumentTransaction, Filter
+from shared.ports.envelope import Envelope, derived_id
+from shared.ports.publishing import EventPublisher
+from shared.service.processing import MessageProcessor
+
+log = get_logger(__name__)
+PUBLISH_BATCH = 100
+CHUNKS_PER_TRANSACTION = 20  # manifest chunk documents written together (<10 MiB)
+_ENDED = frozenset({Status.FINISHED, Status.CANCELLED, Status.FAILED})
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    """`gs://bucket/name` → (bucket, name)."""
+    bucket, _, name = uri.removeprefix("gs://").partition("/")
+    return bucket, name
+
+
+@dataclass
+class DeliveryService:
+    store: DocumentStore
+    processor: MessageProcessor[Any, Any]
+    publisher: EventPublisher
+    projections: Projections
+    target: DeliveryTarget
+    signer: UrlSigner
+    collections: Collections
+    delivery_bucket: str
+    clock: Clock
+
+    # -- start ------------------------------------------------------------------------------
+    def start(self, envelope: Envelope) -> str:
+        command = envelope.payload
+        assert isinstance(command, StartDataService)
+        loaded = self._service(command.data_service_id)
+        if loaded is not None and loaded.status is Status.EXPERT_ASSIGNED:
+            self._resolve(loaded)
+        # The domain decides (no expert, started already, an empty or too large dataset).
+        result = self.processor.process(envelope)
+        if result.outcome == "applied":
+            self._fan_out(envelope, command.data_service_id, DeliverChunk, "deliver")
+        return result.outcome
+
+    def _resolve(self, service: DataService) -> None:
+        """Resolve the dataset and write the manifest, then its header: the start handler
+        freezes the header it finds for this version of the service."""
+        criteria, allowance = service.criteria, service.allowance
+        limit = criteria.max_images or allowance.max_images
+        chosen = select(self.projections.matching(criteria), criteria, limit)
+        if criteria.max_images is not None:
+            chosen = chosen[:limit]  # "at most N": the one past the limit is not wanted
+        manifest_id = derived_id(service.id, "manifest", str(uuid.uuid4()))
+        manifest = build_manifest(service.dataset_code, chosen, criteria.split)
+        too_large = len(manifest.entries) > allowance.max_images
+        chunks = [] if too_large else list(manifest.chunks())
+        numbered = list(enumerate(chunks))
+        for start in range(0, len(numbered), CHUNKS_PER_TRANSACTION):
+            self._write_chunks(
+                service.id, manifest_id, numbered[start : start + CHUNKS_PER_TRANSACTION]
+            )
+        header = {
+            "manifest_id": manifest_id,
+            "images": len(manifest.entries),
+            "patients": manifest.patients,
+            "chunks": len(chunks),
+            "bytes": manifest.bytes,
+            "splits": manifest.splits,
+            "digest": manifest.digest,
+            "for_version": service.version,
+            "resolved_at": rfc3339(self.clock()),
+        }
+        collection = self.collections.manifests
+        self.store.run_in_transaction(lambda tx: tx.put(collection, service.id, header))
+        log.info("dataset_resolved", data_service_id=service.id, images=header["images"])
+
+    def _write_chunks(
+        self, service_id: str, manifest_id: str, group: Sequence[tuple[int, list[ManifestEntry]]]
+    ) -> None:
+        def put(tx: DocumentTransaction) -> None:
+            for index, entries in group:
+                tx.put(
+                    self.collections.manifest_chunks,
+                    chunk_doc_id(manifest_id, index),
+                    {
+                        "data_service_id": service_id,
+                        "manifest_id": manifest_id,
+                        "chunk_index": index,
+                        "entries": [asdict(entry) for entry in entries],
+                    },
+                )
+
+        self.store.run_in_transaction(put)
+
+    # -- one chunk ---------------------------------------------------------------------------
+    def deliver_chunk(self, envelope: Envelope) -> str:
+        command = envelope.payload
+        assert isinstance(command, DeliverChunk)
+        key = chunk_doc_id(command.manifest_id, command.chunk_index)
+        if self.store.get(self.collections.deliveries, key) is not None:
+            self._check_completion(envelope, command)
+            return "duplicate"
+        service = self._service(command.data_service_id)
+        if service is None or not service.is_delivering(command.manifest_id):
+            return "ignored"  # cancelled or failed meanwhile: nothing more is delivered
+        entries = self._entries(command.manifest_id, command.chunk_index)
+        try:
+            record = self._deliver(service, command, entries)
+        except (DeliveryRefused, SourceMissing) as failure:
+            self._fail(envelope, command, failure.reason, failure.detail)
+            return "failed"
+        collection = self.collections.deliveries
+        self.store.run_in_transaction(lambda tx: tx.put(collection, key, record))
+        again = self._service(command.data_service_id)
+        if again is not None and again.status in _ENDED and again.has_copies:
+            # Ended while this chunk copied: its revocation may have run before the copies.
+            self._remove(service.prefix, entries, with_files=False)
+            return "revoked"
+        self._check_completion(envelope, command)
+        return "delivered"
+
+    def _deliver(
+        self, service: DataService, command: DeliverChunk, entries: list[ManifestEntry]
+    ) -> Document:
+        record: Document = {
+            "data_service_id": service.id,
+            "manifest_id": command.manifest_id,
+            "chunk_index": command.chunk_index,
+            "objects": len(entries),
+            "bytes": sum(e.size for e in entries),
+            "delivered_at": rfc3339(now := self.clock()),
+        }
+        if service.mode is DeliveryMode.LINKS:
+            expires = now + timedelta(hours=service.allowance.link_hours)
+            lines = [
+                _json_line(
+                    {"image_id": e.image_id, "split": e.split, "url": self._sign(e, expires)}
+                )
+                for e in entries
+            ]
+            name = f"{service.prefix}links/{command.chunk_index:05d}.jsonl"
+            self.target.put_text(self.delivery_bucket, name, "\n".join(lines) + "\n", _JSONL)
+            return {**record, "copied": 0, "links_expire_at": rfc3339(expires)}
+        copied = 0
+        for entry in entries:
+            placed = self.target.place(
+                *split_uri(entry.uri), self.delivery_bucket, entry.delivered_name(service.prefix)
+            )
+            copied += placed.copied
+        return {**record, "copied": copied}
+
+    def _sign(self, entry: ManifestEntry, expires: datetime) -> str:
+        return self.signer.sign(*split_uri(entry.uri), expires)
+
+    def _check_completion(self, envelope: Envelope, command: DeliverChunk) -> None:
+        """After a chunk is recorded: if every chunk is, write the manifest files and
+        record the delivery (a derived id: racing finishers give one record, one event)."""
+        service = self._service(command.data_service_id)
+        if service is None or service.manifest is None:
+            return
+        if not service.is_delivering(command.manifest_id):
+            return
+        manifest = service.manifest
+        done = self.store.query(
+            self.collections.deliveries,
+            [Filter("manifest_id", "==", manifest.manifest_id)],
+            limit=manifest.chunks + 1,
+        ).items
+        if len(done) < manifest.chunks:
+            return
+        files = self._write_manifest_files(service)
+        expiries = sorted(d["links_expire_at"] for _, d in done if d.get("links_expire_at"))
+        complete = CompleteDelivery(
+            data_service_id=service.id,
+            manifest_id=manifest.manifest_id,
+            objects=sum(int(d["objects"]) for _, d in done),
+            bytes=sum(int(d["bytes"]) for _, d in done),
+            manifest_uri=files["manifest"],
+            checksums_uri=files["checksums"],
+            links_uri=files.get("links"),
+            links_expire_at=expiries[0] if expiries else None,
+        )
+        self._process(envelope, complete, derived_id(manifest.manifest_id, "complete"))
+        log.info("delivery_complete", data_service_id=service.id, chunks=manifest.chunks)
+
+    def _write_manifest_files(self, service: DataService) -> dict[str, str]:
+        """manifest.jsonl and SHA256SUMS beside the images, from the frozen chunks (so a
+        second writer would write the same bytes; the first one stays)."""
+        assert service.manifest is not None
+        entries = [
+            entry
+            for index in range(service.manifest.chunks)
+            for entry in self._entries(service.manifest.manifest_id, index)
+        ]
+        prefix, bucket = service.prefix, self.delivery_bucket
+        manifest_name, checksums_name = f"{prefix}manifest.jsonl", f"{prefix}SHA256SUMS"
+        self.target.put_text(
+            bucket, manifest_name, "".join(e.json_line() + "\n" for e in entries), _JSONL
+        )
+        self.target.put_text(
+            bucket,
+            checksums_name,
+            "".join(checksum_line(e, prefix) + "\n" for e in entries),
+            "text/plain",
+        )
+        files = {
+            "manifest": f"gs://{bucket}/{manifest_name}",
+            "checksums": f"gs://{bucket}/{checksums_name}",
+        }
+        if service.mode is DeliveryMode.LINKS:
+            files["links"] = f"gs://{bucket}/{prefix}links/"
+        return files
+
+    def _fail(self, envelope: Envelope, command: DeliverChunk, reason: str, detail: str) -> None:
+        fail = FailDelivery(
+            data_service_id=command.data_service_id,
+            manifest_id=command.manifest_id,
+            reason=reason,
+            detail=detail[:300],
+        )
+        result = self._process(envelope, fail, derived_id(command.manifest_id, "fail"))
+        log.warning("delivery_failed", data_service_id=command.data_service_id, reason=reason)
+        if result == "applied":
+            self._fan_out(envelope, command.data_service_id, RevokeChunk, "revoke")
+
+    # -- the end ------------------------------------------------------------------------------
+    def end(self, envelope: Envelope) -> str:
+        """FinishDataService or CancelDataService: the domain decides, then the copies are
+        revoked chunk by chunk (links of a `links` delivery expire on their own)."""
+        result = self.processor.process(envelope)
+        if result.outcome == "applied":
+            self._fan_out(envelope, envelope.subject, RevokeChunk, "revoke")
+        return result.outcome
+
+    def revoke_chunk(self, envelope: Envelope) -> str:
+        command = envelope.payload
+        assert isinstance(command, RevokeChunk)
+        key = chunk_doc_id(command.manifest_id, command.chunk_index)
+        if self.store.get(self.collections.revocations, key) is not None:
+            return "duplicate"
+        prefix = DataService.prefix_of(command.data_service_id)
+        entries = self._entries(command.manifest_id, command.chunk_index)
+        removed = self._remove(prefix, entries, with_files=command.chunk_index == 0)
+        record = {
+            "data_service_id": command.data_service_id,
+            "manifest_id": command.manifest_id,
+            "chunk_index": command.chunk_index,
+            "removed": removed,
+            "revoked_at": rfc3339(self.clock()),
+        }
+        collection = self.collections.revocations
+        self.store.run_in_transaction(lambda tx: tx.put(collection, key, record))
+        return "revoked"
+
+    def _remove(self, prefix: str, entries: list[ManifestEntry], *, with_files: bool) -> int:
+        names = [e.delivered_name(prefix) for e in entries]
+        if with_files:
+            names += [f"{prefix}manifest.jsonl", f"{prefix}SHA256SUMS"]
+        return sum(self.target.remove(self.delivery_bucket, name) for name in names)
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _fan_out(
+        self, cause: Envelope, service_id: str, kind: type[DeliverChunk | RevokeChunk], verb: str
+    ) -> None:
+        """One command per chunk of the service's manifest, with ids derived from the
+        manifest: a fan-out done twice publishes the same commands, and each chunk's own
+        record makes the second delivery of one a no-op."""
+        service = self._service(service_id)
+        if service is None or service.manifest is None:
+            return
+        if kind is RevokeChunk and not (service.status in _ENDED and service.has_copies):
+            return
+        if kind is DeliverChunk and service.status is not Status.STARTED:
+            return
+        manifest_id = service.manifest.manifest_id
+        commands = [
+            Envelope(
+                payload=kind(data_service_id=service_id, manifest_id=manifest_id, chunk_index=i),
+                source=NAMES.source,
+                id=derived_id(manifest_id, verb, str(i)),
+                correlation_id=cause.correlation_id,
+                causation_id=cause.id,
+            )
+            for i in range(service.manifest.chunks)
+        ]
+        for start in range(0, len(commands), PUBLISH_BATCH):
+            self.publisher.publish(NAMES.commands_topic, commands[start : start + PUBLISH_BATCH])
+        log.info(f"{verb}_fanned_out", data_service_id=service_id, chunks=len(commands))
+
+    def _process(self, cause: Envelope, payload: Message, message_id: str) -> str:
+        envelope = Envelope(
+            payload=payload,
+            source=NAMES.source,
+            id=message_id,
+            correlation_id=cause.correlation_id,
+            causation_id=cause.id,
+        )
+        return self.processor.process(envelope).outcome
+
+    def _service(self, service_id: str) -> DataService | None:
+        document = self.store.get(self.collections.services, service_id)
+        if document is None:
+            return None
+        version = int(document.pop("_version", 0))
+        return DataServiceMapper().from_document(service_id, document, version)
+
+    def _entries(self, manifest_id: str, index: int) -> list[ManifestEntry]:
+        chunk = self.store.get(self.collections.manifest_chunks, chunk_doc_id(manifest_id, index))
+        if chunk is None:
+            raise TransientError("a chunk of a frozen manifest is not readable")
+        return [ManifestEntry(**entry) for entry in chunk["entries"]]
+
+
+_JSONL = "application/x-ndjson"
+
+
+def _json_line(value: dict[str, Any]) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))

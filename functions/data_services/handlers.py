@@ -1,0 +1,205 @@
+"""Command handlers: load the aggregates, let them decide, leave saving to the unit of work.
+
+PROCESSOR_HANDLERS are run by the idempotent MessageProcessor (shared/service/processing.py)
+inside one transaction with the inbox and outbox. HANDLERS maps every message the context
+consumes from a topic: each entry is one Cloud Function in main.py and one filtered
+trigger subscription in infra/topology.yaml. The start, the chunks and the end go through
+delivery.py first, since they do work (reads of the catalogue, copies) that no transaction
+should hold; the projections (projections.py) are plain idempotent writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from functions.data_services.delivery import DeliveryService
+from functions.data_services.domain import (
+    DataService,
+    DataServiceError,
+    Delivery,
+    ManifestSummary,
+)
+from functions.data_services.experts import Expert, choose_expert
+from functions.data_services.messages import (
+    AssignExpert,
+    CancelDataService,
+    CompleteDelivery,
+    CreateDataService,
+    DeliverChunk,
+    FailDelivery,
+    FinishDataService,
+    RegisterExpert,
+    RevokeChunk,
+    StartDataService,
+)
+from functions.data_services.projections import Projections
+from functions.data_services.unit_of_work import DataServicesUnitOfWork
+from functions.ingestion.messages import ImageAnonymized
+from functions.subscriptions.messages import SubscriptionCreated
+from shared.domain.clock import Clock, rfc3339
+from shared.domain.errors import TransientError
+from shared.domain.messages import Message
+from shared.service.processing import Handler
+
+
+@dataclass(frozen=True)
+class Dependencies:
+    clock: Clock
+    # Codes of the registered experts of a speciality (a query outside the transaction;
+    # each candidate is then read, and its load checked, inside it).
+    experts_of: Callable[[str], list[str]]
+
+
+class NotYetKnown(TransientError):
+    """A record a command needs is not stored (yet): messages arrive in any order, so it is
+    retried, then dead-lettered."""
+
+
+def create_data_service(
+    cmd: CreateDataService, uow: DataServicesUnitOfWork, deps: Dependencies
+) -> None:
+    service = DataService.create(cmd, deps.clock())
+    subscription = uow.tx.get(uow.collections.subscriptions, cmd.subscription_id)
+    if subscription is None:
+        raise NotYetKnown("the subscription is not projected yet")
+    if subscription.get("client_code") != cmd.client.code:
+        raise DataServiceError(
+            "unknown_client", "the subscription belongs to another client", field="client.code"
+        )
+    if uow.services.get(cmd.data_service_id) is not None:
+        raise DataServiceError(
+            "data_service_exists", "that data service id is taken", field="data_service_id"
+        )
+    uow.services.add(service)
+    if cmd.expert_code:
+        service.assign(_expert(uow, cmd.expert_code), deps.clock())
+
+
+def assign_expert(cmd: AssignExpert, uow: DataServicesUnitOfWork, deps: Dependencies) -> None:
+    service = _load(uow, cmd.data_service_id)
+    if cmd.expert_code:
+        expert = _expert(uow, cmd.expert_code)
+    else:
+        candidates = [uow.experts.get(code) for code in deps.experts_of(service.speciality)]
+        others = [e for e in candidates if e is not None and e.id != service.expert_code]
+        expert = choose_expert(others, service.speciality)
+    previous = service.assign(expert, deps.clock())
+    if previous is not None:
+        replaced = uow.experts.get(previous)
+        if replaced is not None:
+            replaced.release(service.id)
+
+
+def start_data_service(
+    cmd: StartDataService, uow: DataServicesUnitOfWork, deps: Dependencies
+) -> None:
+    service = _load(uow, cmd.data_service_id)
+    service.ensure_startable()
+    # delivery.DeliveryService.start resolved the dataset just before, for this version of
+    # the service; a proposal for another version means the service changed in between.
+    proposal = uow.tx.get(uow.collections.manifests, service.id)
+    if proposal is None or proposal.get("for_version") != service.version:
+        raise NotYetKnown("the manifest of this version is not resolved yet")
+    service.start(
+        ManifestSummary(**{k: proposal[k] for k in ManifestSummary.__dataclass_fields__}),
+        deps.clock(),
+    )
+
+
+def complete_delivery(
+    cmd: CompleteDelivery, uow: DataServicesUnitOfWork, deps: Dependencies
+) -> None:
+    service = _load(uow, cmd.data_service_id)
+    service.record_delivery(
+        cmd.manifest_id,
+        Delivery(
+            objects=cmd.objects,
+            bytes=cmd.bytes,
+            manifest_uri=cmd.manifest_uri,
+            checksums_uri=cmd.checksums_uri,
+            delivered_at=rfc3339(deps.clock()),
+            links_uri=cmd.links_uri,
+            links_expire_at=cmd.links_expire_at,
+        ),
+    )
+
+
+def fail_delivery(cmd: FailDelivery, uow: DataServicesUnitOfWork, deps: Dependencies) -> None:
+    service = _load(uow, cmd.data_service_id)
+    service.fail(cmd.manifest_id, cmd.reason, cmd.detail, deps.clock())
+    _release_expert(uow, service)
+
+
+def finish_data_service(
+    cmd: FinishDataService, uow: DataServicesUnitOfWork, deps: Dependencies
+) -> None:
+    service = _load(uow, cmd.data_service_id)
+    service.finish(deps.clock())
+    _release_expert(uow, service)
+
+
+def cancel_data_service(
+    cmd: CancelDataService, uow: DataServicesUnitOfWork, deps: Dependencies
+) -> None:
+    service = _load(uow, cmd.data_service_id)
+    service.cancel(cmd.reason, deps.clock())
+    _release_expert(uow, service)
+
+
+def register_expert(cmd: RegisterExpert, uow: DataServicesUnitOfWork, deps: Dependencies) -> None:
+    known = uow.experts.get(cmd.expert_code)
+    if known is None:
+        uow.experts.add(Expert.register(cmd, deps.clock()))
+    else:
+        known.update(cmd)
+
+
+def _load(uow: DataServicesUnitOfWork, data_service_id: str) -> DataService:
+    service = uow.services.get(data_service_id)
+    if service is None:
+        raise NotYetKnown("the data service is not stored")
+    return service
+
+
+def _expert(uow: DataServicesUnitOfWork, code: str) -> Expert:
+    expert = uow.experts.get(code)
+    if expert is None:
+        raise DataServiceError("unknown_expert", "no such expert", field="expert_code")
+    return expert
+
+
+def _release_expert(uow: DataServicesUnitOfWork, service: DataService) -> None:
+    if service.expert_code:
+        expert = uow.experts.get(service.expert_code)
+        if expert is not None:
+            expert.release(service.id)
+
+
+PROCESSOR_HANDLERS: Mapping[type[Message], Handler[DataServicesUnitOfWork, Any]] = {
+    CreateDataService: create_data_service,
+    AssignExpert: assign_expert,
+    StartDataService: start_data_service,
+    CompleteDelivery: complete_delivery,
+    FailDelivery: fail_delivery,
+    FinishDataService: finish_data_service,
+    CancelDataService: cancel_data_service,
+    RegisterExpert: register_expert,
+}
+
+
+# Consumed from topics: each entry is one Cloud Function (entrypoints.py). Internal commands
+# (CompleteDelivery, FailDelivery) are processed in-process and have none.
+HANDLERS: Mapping[type[Message], Callable[..., object]] = {
+    CreateDataService: create_data_service,
+    AssignExpert: assign_expert,
+    RegisterExpert: register_expert,
+    StartDataService: DeliveryService.start,
+    DeliverChunk: DeliveryService.deliver_chunk,
+    RevokeChunk: DeliveryService.revoke_chunk,
+    FinishDataService: DeliveryService.end,
+    CancelDataService: DeliveryService.end,
+    ImageAnonymized: Projections.project_image,
+    SubscriptionCreated: Projections.project_subscription,
+}

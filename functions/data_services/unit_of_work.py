@@ -1,0 +1,155 @@
+"""Where the data_services context keeps its records: collections, mappers, unit of work."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from functions.data_services.domain import (
+    DataService,
+    Delivery,
+    ManifestSummary,
+    Status,
+)
+from functions.data_services.experts import Expert
+from functions.data_services.messages import ClientRef, CloudTarget, DatasetCriteria
+from shared.config import Settings
+from shared.domain.messages import Event
+from shared.ports.documents import Document, DocumentTransaction
+from shared.service.unit_of_work import AggregateRepository, UnitOfWork
+
+
+@dataclass(frozen=True)
+class Collections:
+    services: str  # one DataService per document (the aggregate and its read model)
+    experts: str  # the expert registry, one Expert per document
+    catalogue: str  # the projection of ImageAnonymized, one image per document
+    subscriptions: str  # the projection of SubscriptionCreated: which client owns which
+    manifests: str  # one header per resolved manifest (the one a service froze, and others)
+    manifest_chunks: str  # the entries of a manifest, CHUNK_SIZE per document
+    deliveries: str  # one record per delivered chunk: progress with no hot document
+    revocations: str  # one record per revoked chunk
+    inbox: str
+    commands: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Collections:
+        def name(suffix: str) -> str:
+            return settings.collection(f"data_services{suffix}")
+
+        return cls(
+            services=name(""),
+            experts=name("_experts"),
+            catalogue=name("_catalogue"),
+            subscriptions=name("_subscriptions"),
+            manifests=name("_manifests"),
+            manifest_chunks=name("_manifest_chunks"),
+            deliveries=name("_deliveries"),
+            revocations=name("_revocations"),
+            inbox=name("_inbox"),
+            commands=name("_commands"),
+        )
+
+
+def chunk_doc_id(manifest_id: str, index: int) -> str:
+    return f"{manifest_id}-{index:05d}"
+
+
+class DataServiceMapper:
+    """The stored document doubles as the read model the queries answer from."""
+
+    def to_document(self, aggregate: DataService) -> Document:
+        return {
+            "data_service_id": aggregate.id,
+            "subscription_id": aggregate.subscription_id,
+            "client": aggregate.client.model_dump(),
+            "client_code": aggregate.client.code,
+            "plan_code": aggregate.plan_code,
+            "cloud": aggregate.cloud.model_dump(),
+            "dataset": {
+                "code": aggregate.dataset_code,
+                "name": aggregate.dataset_name,
+                "criteria": aggregate.criteria.model_dump(),
+            },
+            "speciality": aggregate.speciality,
+            "status": aggregate.status.value,
+            "created_at": aggregate.created_at,
+            "expert_code": aggregate.expert_code,
+            "assigned_at": aggregate.assigned_at,
+            "manifest": asdict(aggregate.manifest) if aggregate.manifest else None,
+            "delivery": asdict(aggregate.delivery) if aggregate.delivery else None,
+            "started_at": aggregate.started_at,
+            "ended_at": aggregate.ended_at,
+            "end_reason": aggregate.end_reason,
+        }
+
+    def from_document(self, aggregate_id: str, document: Document, version: int) -> DataService:
+        dataset: dict[str, Any] = document["dataset"]
+        manifest, delivery = document.get("manifest"), document.get("delivery")
+        return DataService(
+            id=aggregate_id,
+            version=version,
+            subscription_id=document["subscription_id"],
+            client=ClientRef(**document["client"]),
+            plan_code=document["plan_code"],
+            cloud=CloudTarget(**document["cloud"]),
+            dataset_code=dataset["code"],
+            dataset_name=dataset["name"],
+            criteria=DatasetCriteria.model_validate(dataset["criteria"]),
+            speciality=document["speciality"],
+            status=Status(document["status"]),
+            created_at=document["created_at"],
+            expert_code=document.get("expert_code"),
+            assigned_at=document.get("assigned_at"),
+            manifest=ManifestSummary(**manifest) if manifest else None,
+            delivery=Delivery(**delivery) if delivery else None,
+            started_at=document.get("started_at"),
+            ended_at=document.get("ended_at"),
+            end_reason=document.get("end_reason"),
+        )
+
+
+class ExpertMapper:
+    def to_document(self, aggregate: Expert) -> Document:
+        return {
+            "expert_code": aggregate.id,
+            "first_names": aggregate.first_names,
+            "last_names": aggregate.last_names,
+            "username": aggregate.username,
+            "national_id": aggregate.national_id,
+            "email": aggregate.email,
+            "specialities": aggregate.specialities,
+            "capacity": aggregate.capacity,
+            "registered_at": aggregate.registered_at,
+            "assignments": aggregate.assignments,
+            "load": aggregate.load,
+        }
+
+    def from_document(self, aggregate_id: str, document: Document, version: int) -> Expert:
+        return Expert(
+            id=aggregate_id,
+            version=version,
+            first_names=document["first_names"],
+            last_names=document["last_names"],
+            username=document["username"],
+            national_id=document["national_id"],
+            email=document["email"],
+            specialities=list(document["specialities"]),
+            capacity=int(document["capacity"]),
+            registered_at=document["registered_at"],
+            assignments=list(document.get("assignments", [])),
+        )
+
+
+class DataServicesUnitOfWork(UnitOfWork):
+    def __init__(self, tx: DocumentTransaction, collections: Collections) -> None:
+        super().__init__(tx)
+        self.collections = collections
+        self.services = AggregateRepository(tx, collections.services, DataServiceMapper())
+        self.experts = AggregateRepository(tx, collections.experts, ExpertMapper())
+        # Events of handlers that write plain records instead of aggregates.
+        self.events: list[Event] = []
+
+    def stage_changes(self) -> list[Any]:
+        events, self.events = self.events, []
+        return [*super().stage_changes(), *events]

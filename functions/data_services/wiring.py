@@ -1,0 +1,100 @@
+"""How the data_services context is put together from the shared platform."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from functions.data_services.adapters.bucket_target import BucketDeliveryTarget
+from functions.data_services.delivery import DeliveryService
+from functions.data_services.handlers import PROCESSOR_HANDLERS, Dependencies
+from functions.data_services.messages import NAMES
+from functions.data_services.ports import UrlSigner
+from functions.data_services.projections import Projections
+from functions.data_services.unit_of_work import Collections, DataServicesUnitOfWork
+from shared.platform import Platform
+from shared.ports.documents import Filter
+from shared.service.command_log import CommandLog
+from shared.service.processing import MessageProcessor
+
+DELIVERY_BUCKET = "delivery"  # logical name (infra/topology.yaml `buckets:`)
+MAX_EXPERTS_PER_SPECIALITY = 200
+
+
+@dataclass(frozen=True)
+class DataServicesWiring:
+    platform: Platform
+    processor: MessageProcessor[DataServicesUnitOfWork, Dependencies]
+    delivery: DeliveryService
+    projections: Projections
+    commands: CommandLog
+    collections: Collections
+
+
+def url_signer(platform: Platform) -> UrlSigner:
+    """IAM signBlob in the cloud; locally an HMAC in the same URL shape, since
+    fake-gcs-server checks no signature."""
+    from functions.data_services.adapters.url_signing import IamUrlSigner, LocalUrlSigner
+
+    settings = platform.settings
+    if settings.environment == "cloud":
+        from google.cloud import storage  # type: ignore[attr-defined]
+
+        return IamUrlSigner(storage.Client(project=settings.project_id), platform.clock)
+    endpoint = os.environ.get("STORAGE_EMULATOR_HOST") or "http://127.0.0.1:4443"
+    key = settings.hmac_key.get_secret_value().encode()
+    return LocalUrlSigner(endpoint, key, platform.clock)
+
+
+def build(platform: Platform) -> DataServicesWiring:
+    settings, store = platform.settings, platform.store
+    collections = Collections.from_settings(settings)
+
+    def experts_of(speciality: str) -> list[str]:
+        page = store.query(
+            collections.experts,
+            [Filter("specialities", "array_contains", speciality)],
+            limit=MAX_EXPERTS_PER_SPECIALITY,
+        )
+        return [doc_id for doc_id, _ in page.items]
+
+    processor = MessageProcessor(
+        consumer=NAMES.name,
+        context=NAMES,
+        inbox_collection=collections.inbox,
+        store=store,
+        publisher=platform.publisher,
+        make_uow=lambda tx: DataServicesUnitOfWork(tx, collections),
+        handlers=PROCESSOR_HANDLERS,
+        deps=Dependencies(clock=platform.clock, experts_of=experts_of),
+        clock=platform.clock,
+        prefetch=lambda envelope: (
+            [(collections.services, envelope.subject)] if ".data_service." in envelope.type else []
+        ),
+    )
+    projections = Projections(store=store, collections=collections)
+    delivery = DeliveryService(
+        store=store,
+        processor=processor,
+        publisher=platform.publisher,
+        projections=projections,
+        target=BucketDeliveryTarget(platform.blobs),
+        signer=url_signer(platform),
+        collections=collections,
+        delivery_bucket=settings.bucket(DELIVERY_BUCKET),
+        clock=platform.clock,
+    )
+    return DataServicesWiring(
+        platform=platform,
+        processor=processor,
+        delivery=delivery,
+        projections=projections,
+        commands=CommandLog(
+            store=store,
+            collection=collections.commands,
+            inbox_collection=collections.inbox,
+            dead_letters=platform.dead_letters,
+            clock=platform.clock,
+        ),
+        collections=collections,
+    )
