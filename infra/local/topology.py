@@ -319,6 +319,7 @@ class ContextAccess(_Strict):
     buckets: dict[str, str] = Field(default_factory=dict)  # logical bucket -> IAM role
     publishes: list[str] = Field(default_factory=list)
     invokes: list[str] = Field(default_factory=list)  # internal HTTP functions
+    signs_urls: bool = False  # signed GCS URLs, through IAM signBlob as itself
 
 
 class CloudBucket(_Strict):
@@ -334,8 +335,12 @@ class CloudSettings(_Strict):
 
 
 def deploy_contexts(topology: Topology) -> set[str]:
-    """The contexts as Terraform derives them: one per `<context>-dead-letter` topic."""
-    return {t.removesuffix("-dead-letter") for t in topology.topics if t.endswith("-dead-letter")}
+    """The contexts as Terraform derives them: one per `<context>-dead-letter` topic, and
+    HTTP-only ones (the public API) named by their `cloud.access` entry."""
+    with_messages = {
+        t.removesuffix("-dead-letter") for t in topology.topics if t.endswith("-dead-letter")
+    }
+    return with_messages | set(topology.cloud.access)
 
 
 def deploy_problems(topology: Topology) -> list[str]:
@@ -353,14 +358,12 @@ def deploy_problems(topology: Topology) -> list[str]:
         if name not in http
     ]
     problems += [
-        f"secret {secret_id}: context {c} has no {c}-dead-letter topic"
+        f"secret {secret_id}: context {c} has no {c}-dead-letter topic nor cloud.access entry"
         for secret_id, spec in topology.secrets.items()
         for c in spec.contexts
         if c != "*" and c not in contexts
     ]
     for context, access in topology.cloud.access.items():
-        if context not in contexts:
-            problems.append(f"cloud.access: context {context} has no {context}-dead-letter topic")
         problems += [
             f"cloud.access.{context}: bucket {b} is not in buckets"
             for b in access.buckets

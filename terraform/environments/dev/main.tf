@@ -45,3 +45,15 @@ module "platform" {
   # dev can be destroyed and recreated
   deletion_protection = false
 }
+
+# The pipeline's smoke test calls one internal function with the deployer's identity.
+resource "google_cloud_run_v2_service_iam_member" "smoke" {
+  count    = var.deployer_service_account == null ? 0 : 1
+  project  = var.project_id
+  location = var.region
+  name     = var.smoke_function
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${var.deployer_service_account}"
+
+  depends_on = [module.platform]
+}

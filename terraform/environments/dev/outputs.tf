@@ -9,6 +9,11 @@ output "buckets" {
 }
 
 output "smoke_url" {
-  description = "What the pipeline's smoke test GETs: the function's URL and the path."
-  value       = "${module.platform.function_urls[split("/", var.smoke_path)[0]]}/${join("/", slice(split("/", var.smoke_path), 1, length(split("/", var.smoke_path))))}"
+  description = "What the pipeline's smoke test GETs."
+  value       = "${module.platform.function_urls[var.smoke_function]}${var.smoke_path}"
+}
+
+output "smoke_audience" {
+  description = "The audience of the smoke test's identity token: the function's URL."
+  value       = module.platform.function_urls[var.smoke_function]
 }

@@ -27,8 +27,20 @@ variable "alert_emails" {
   default     = []
 }
 
-variable "smoke_path" {
-  description = "Function name and path the pipeline's smoke test GETs after a deploy, e.g. subscriptions-queries-http/subscriptions?client_code=smoke&limit=1."
+variable "smoke_function" {
+  description = "The HTTP function the pipeline's smoke test calls after a deploy (the public API once it exists)."
   type        = string
-  default     = "subscriptions-queries-http/subscriptions?client_code=smoke-test&limit=1"
+  default     = "subscriptions-queries-http"
+}
+
+variable "smoke_path" {
+  description = "The path, with its query, the smoke test GETs on smoke_function; it must answer 200."
+  type        = string
+  default     = "/subscriptions?client_code=smoke-test&limit=1"
+}
+
+variable "deployer_service_account" {
+  description = "Email of the service account Cloud Build deploys as; it may call smoke_function (null: nobody)."
+  type        = string
+  default     = null
 }

@@ -40,12 +40,16 @@ resource "google_cloudfunctions2_function" "function" {
     ingress_settings = each.value.kind == "http" ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
 
     # shared/config.py reads these; `cloud` makes it refuse development keys and settings.
-    environment_variables = merge(var.function_environment, {
-      GOOGLE_CLOUD_PROJECT    = var.project_id
-      SALUDTECH_ENVIRONMENT   = "cloud"
-      SALUDTECH_BUCKET_PREFIX = var.bucket_prefix
-      LOG_EXECUTION_ID        = "true"
-    })
+    environment_variables = merge(
+      var.function_environment,
+      each.value.signs_urls ? { SALUDTECH_API_SIGNING_SERVICE_ACCOUNT = google_service_account.function[each.key].email } : {},
+      {
+        GOOGLE_CLOUD_PROJECT    = var.project_id
+        SALUDTECH_ENVIRONMENT   = "cloud"
+        SALUDTECH_BUCKET_PREFIX = var.bucket_prefix
+        LOG_EXECUTION_ID        = "true"
+      },
+    )
 
     # Values stay in Secret Manager; the function reads the latest version at start.
     dynamic "secret_environment_variables" {

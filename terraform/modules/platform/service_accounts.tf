@@ -81,3 +81,11 @@ resource "google_service_account_iam_member" "pubsub_signs_push_tokens" {
   role               = "roles/iam.serviceAccountTokenCreator"
   member             = local.pubsub_agent
 }
+
+# A signed URL is signed by IAM signBlob with the function's own account.
+resource "google_service_account_iam_member" "function_signs_urls" {
+  for_each           = { for name, f in local.functions : name => f if f.signs_urls }
+  service_account_id = google_service_account.function[each.key].name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = google_service_account.function[each.key].member
+}

@@ -37,7 +37,7 @@ variable "source_excludes" {
   description = "Paths (globs, relative to source_dir) that are not part of the deployed code: tools, tests, local state."
   type        = list(string)
   default = [
-    ".git/**", ".venv/**", ".venv-tools/**", ".local/**", ".build/**", ".hypothesis/**",
+    ".git/**", ".venv/**", ".venv-tools/**", ".local/**", ".build/**", ".deploy/**", ".hypothesis/**",
     ".pytest_cache/**", ".mypy_cache/**", ".ruff_cache/**", "**/__pycache__/**", "*.egg-info/**",
     "tests/**", "benchmarks/**", "docs/**", "terraform/**", "tools/**", "build/**", "dist/**",
   ]

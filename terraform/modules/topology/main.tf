@@ -13,9 +13,12 @@ locals {
   cloud       = try(local.topology.cloud, {})
   access      = try(local.cloud.access, {})
 
-  # Every context owns a `<context>-dead-letter` topic (ARCHITECTURE.md: commands, events and
-  # a dead-letter topic per context), so the dead-letter topics are the list of contexts.
-  contexts = toset([for t in local.topics : trimsuffix(t, "-dead-letter") if endswith(t, "-dead-letter")])
+  # Every context with messages owns a `<context>-dead-letter` topic (ARCHITECTURE.md); an
+  # HTTP-only one (the public API) is named by its `cloud.access` entry.
+  contexts = setunion(
+    [for t in local.topics : trimsuffix(t, "-dead-letter") if endswith(t, "-dead-letter")],
+    keys(local.access),
+  )
 
   # A function belongs to the context its entry point is named after
   # (`ingestion_on_upload` -> ingestion); the longest match wins, so `data_services_x`
@@ -54,6 +57,8 @@ locals {
       # The read side (CQRS: `<context>_queries_http`) only reads: no publishing, Firestore
       # and buckets read-only. An entry may say otherwise with `read_only: false`.
       read_only = try(f.read_only, endswith(f.target, "_queries_http"))
+      # Signs GCS URLs through IAM signBlob as itself (functions hold no private key).
+      signs_urls = try(local.access[local.function_context[name]].signs_urls, false)
       # Service account ids are 6-30 characters: long function names keep a hash suffix
       # so two long names never collide.
       account_id = length(name) <= 27 ? "fn-${name}" : "fn-${substr(name, 0, 18)}-${substr(sha1(name), 0, 8)}"

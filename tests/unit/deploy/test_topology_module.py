@@ -173,12 +173,16 @@ functions:
   data-shop-tick:
     target: data_shop_tick
     trigger: {http: {}}
+  api-login-http:
+    target: api_login_http
+    trigger: {http: {}}
 schedules:
   tick: {function: data-shop-tick, schedule: "* * * * *"}
 cloud:
   public_functions: [data-shop-queries-http]
   access:
     shop: {publishes: [bulk-notes], invokes: [data-shop-tick]}
+    api: {signs_urls: true}
 """
 
 
@@ -208,6 +212,10 @@ def test_long_names_the_longest_context_and_deploy_keys(tmp_path: Path) -> None:
     assert functions["data-shop-queries-http"]["public"] is True
     assert functions["data-shop-queries-http"]["read_only"] is True
     assert functions["data-shop-tick"]["public"] is False
+    # An HTTP-only context is a context by its cloud.access entry.
+    assert functions["api-login-http"]["context"] == "api"
+    assert functions["api-login-http"]["signs_urls"] is True
+    assert functions["data-shop-tick"]["signs_urls"] is False
     assert derived["schedules"]["tick"] == {
         "function": "data-shop-tick",
         "schedule": "* * * * *",

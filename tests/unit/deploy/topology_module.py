@@ -45,4 +45,5 @@ def evaluate(topology_path: Path, bucket_prefix: str = BUCKET_PREFIX) -> dict[st
     )
     assert completed.returncode == 0, completed.stderr
     # console prints the JSON document as an HCL string literal.
-    return json.loads(json.loads(completed.stdout.strip()))
+    decoded: dict[str, Any] = json.loads(json.loads(completed.stdout.strip()))
+    return decoded

@@ -1,0 +1,46 @@
+"""cloudbuild.yaml: checks before the plan, the plan before the deploy, main only deploys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from tests.unit.deploy.terraform_files import REPO_ROOT
+
+PIPELINE: dict[str, Any] = yaml.safe_load((REPO_ROOT / "cloudbuild.yaml").read_text("utf-8"))
+STEPS = {step["id"]: step for step in PIPELINE["steps"]}
+ORDER = [step["id"] for step in PIPELINE["steps"]]
+
+
+def script(step_id: str) -> str:
+    return " ".join(str(arg) for arg in STEPS[step_id].get("args", []))
+
+
+def test_every_check_runs_before_the_plan_and_the_plan_before_the_deploy() -> None:
+    expected = [
+        "lint",
+        "test",
+        "terraform-fmt",
+        "terraform-validate",
+        "terraform-plan",
+        "deploy",
+        "smoke-test",
+    ]
+    assert [step for step in ORDER if step in expected] == expected
+    assert "make test" in script("test")
+    assert "google-cloud-cli-pubsub-emulator" in script("test")
+    assert "openjdk" in script("test")
+
+
+def test_only_main_deploys_and_it_applies_the_reviewed_plan() -> None:
+    deploy = script("deploy")
+    guard, apply = deploy.index('"$BRANCH_NAME" != "main"'), deploy.index("apply tfplan")
+    assert guard < apply
+    assert "-out=tfplan" in script("terraform-plan")
+
+
+def test_the_smoke_test_calls_the_deployed_api_with_and_without_identity() -> None:
+    smoke = script("smoke-test")
+    assert "print-identity-token" in smoke
+    assert "401|403" in smoke

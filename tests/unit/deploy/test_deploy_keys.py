@@ -1,0 +1,129 @@
+"""The deploy-only keys of the topology: validated for the local stack, complete for the cloud."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from infra.local.topology import (
+    DEFAULT_TOPOLOGY_PATH,
+    Topology,
+    TopologyError,
+    deploy_contexts,
+    load_topology,
+)
+from shared.config import Settings
+from tests.unit.deploy.terraform_files import ENVIRONMENTS, PLATFORM_MODULE, modules_of, resources
+from tests.unit.deploy.topology_module import evaluate
+
+TOPOLOGY = load_topology()
+
+
+def test_every_key_the_code_reads_is_a_declared_secret() -> None:
+    declared = {spec.env for spec in TOPOLOGY.secrets.values()}
+    for name, field in Settings.model_fields.items():
+        if field.annotation is SecretStr:
+            assert f"SALUDTECH_{name.upper()}" in declared, f"{name} has no Secret Manager secret"
+
+
+def cloud_environment(environment: Path) -> dict[str, str]:
+    """The plain variables Terraform sets on every function of one environment."""
+    function = resources(PLATFORM_MODULE)[("google_cloudfunctions2_function", "function")]
+    fixed = function["service_config"][0]["environment_variables"]
+    values = dict(re.findall(r"(\w+)\s*=\s*\"([^\"]*)\"", fixed))
+    values["GOOGLE_CLOUD_PROJECT"] = "a-project"
+    values["SALUDTECH_BUCKET_PREFIX"] = "a-project-dev"
+    values.update(modules_of(environment)["platform"].get("function_environment", {}))
+    return values
+
+
+@pytest.fixture(scope="module")
+def secret_grants() -> list[dict[str, Any]]:
+    return list(evaluate(DEFAULT_TOPOLOGY_PATH)["secret_grants"].values())
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS, ids=lambda p: p.name)
+def test_every_function_starts_with_what_terraform_gives_it(
+    environment: Path, secret_grants: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plain = cloud_environment(environment)
+    assert plain["SALUDTECH_ENVIRONMENT"] == "cloud"
+    for function in TOPOLOGY.functions:
+        for variable in [v for v in os.environ if v.startswith("SALUDTECH_")]:
+            monkeypatch.delenv(variable)
+        for variable, value in plain.items():
+            monkeypatch.setenv(variable, value)
+        for grant in secret_grants:
+            if grant["function"] == function:
+                # A stand-in for the value Secret Manager would mount.
+                monkeypatch.setenv(grant["env"], "s" * 64)
+        settings = Settings()  # raises when the cloud would refuse to start the function
+        assert settings.environment == "cloud", function
+
+
+def test_function_names_are_cloud_run_service_names() -> None:
+    for name in TOPOLOGY.functions:
+        assert re.fullmatch(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?", name), name
+
+
+def test_every_function_belongs_to_a_context() -> None:
+    contexts = {c.replace("-", "_") for c in deploy_contexts(TOPOLOGY)}
+    for name, function in TOPOLOGY.functions.items():
+        assert any(function.target.startswith(f"{c}_") for c in contexts), name
+
+
+def test_every_trigger_fits_pubsub_in_the_cloud() -> None:
+    # The local bridge accepts 1 attempt and no dead-letter topic; Pub/Sub does not.
+    for subscription in TOPOLOGY.trigger_subscriptions():
+        policy = subscription.policy
+        assert policy.dead_letter_topic is not None, subscription.name
+        assert policy.dead_letter_topic != subscription.topic, subscription.name
+        assert 5 <= policy.max_delivery_attempts <= 100, subscription.name
+        assert policy.retry.max_backoff_seconds <= 600, subscription.name
+
+
+BASE = """
+topics: [shop-commands, shop-dead-letter]
+buckets: {drop: {}}
+functions:
+  shop-http: {target: shop_http, trigger: {http: {}}}
+  shop-handle:
+    target: shop_handle
+    trigger: {pubsub: {topic: shop-commands, dead_letter_topic: shop-dead-letter}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("extra", "problem"),
+    [
+        ("schedules: {tick: {function: shop-handle, schedule: '* * * * *'}}", "not an HTTP"),
+        ("schedules: {tick: {function: shop-http, schedule: 'every minute'}}", "schedule"),
+        ("cloud: {public_functions: [nowhere]}", "nowhere is not an HTTP function"),
+        ("secrets: {k: {env: SALUDTECH_K, contexts: [billing]}}", "context billing"),
+        ("secrets: {k: {env: lower_case, contexts: ['*']}}", "env"),
+        ("cloud: {access: {shop: {buckets: {nowhere: roles/x}}}}", "bucket nowhere"),
+        ("cloud: {access: {shop: {buckets: {drop: objectUser}}}}", "not an IAM role"),
+        ("cloud: {access: {shop: {publishes: [nowhere]}}}", "topic nowhere"),
+        ("cloud: {access: {shop: {invokes: [shop-handle]}}}", "not an HTTP function"),
+        ("cloud: {buckets: {nowhere: {versioning: true}}}", "nowhere is not in buckets"),
+        ("cloud: {buckets: {drop: {versionning: true}}}", "versionning"),
+    ],
+)
+def test_deploy_keys_that_do_not_resolve_are_refused(
+    tmp_path: Path, extra: str, problem: str
+) -> None:
+    path = tmp_path / "topology.yaml"
+    path.write_text(BASE + extra + "\n", encoding="utf-8")
+    with pytest.raises(TopologyError, match=problem):
+        load_topology(path)
+
+
+def test_the_base_of_those_cases_is_valid(tmp_path: Path) -> None:
+    path = tmp_path / "topology.yaml"
+    path.write_text(BASE, encoding="utf-8")
+    assert isinstance(load_topology(path), Topology)
