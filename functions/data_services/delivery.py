@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from functions.data_services.datasets import (
+    CHUNK_SIZE,
     ManifestEntry,
     build_manifest,
     checksum_line,
@@ -74,6 +75,7 @@ class DeliveryService:
     collections: Collections
     delivery_bucket: str
     clock: Clock
+    chunk_size: int = CHUNK_SIZE  # objects per DeliverChunk command
 
     # -- start ------------------------------------------------------------------------------
     def start(self, envelope: Envelope) -> str:
@@ -99,7 +101,7 @@ class DeliveryService:
         manifest_id = derived_id(service.id, "manifest", str(uuid.uuid4()))
         manifest = build_manifest(service.dataset_code, chosen, criteria.split)
         too_large = len(manifest.entries) > allowance.max_images
-        chunks = [] if too_large else list(manifest.chunks())
+        chunks = [] if too_large else list(manifest.chunks(self.chunk_size))
         numbered = list(enumerate(chunks))
         for start in range(0, len(numbered), CHUNKS_PER_TRANSACTION):
             self._write_chunks(

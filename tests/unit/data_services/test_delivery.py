@@ -1,0 +1,255 @@
+"""Start → frozen manifest → chunks fanned out → copies in the delivery bucket → delivered →
+finished and revoked; with a crash in the middle, a refusing target and links."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from functions.bootstrap import InMemoryPlatform
+from functions.data_services.messages import (
+    CancelDataService,
+    FinishDataService,
+    StartDataService,
+)
+from functions.data_services.ports import DeliveryRefused, Placed
+from tests.unit.data_services.factories import DELIVERY
+from tests.unit.data_services.flow import (
+    assigned_service,
+    catalogue,
+    events,
+    last_event,
+    send,
+    start,
+    the_wiring,
+)
+
+CHUNK = 4
+
+
+@pytest.fixture(autouse=True)
+def small_chunks(platform: InMemoryPlatform) -> None:
+    the_wiring().delivery.chunk_size = CHUNK
+
+
+def stored(platform: InMemoryPlatform, service_id: str) -> dict[str, Any]:
+    document = platform.store.get("data_services", service_id)
+    assert document is not None
+    return document
+
+
+def images_in_bucket(platform: InMemoryPlatform, service_id: str) -> list[str]:
+    return [n for n in platform.blobs.list_names(DELIVERY, f"{service_id}/") if n.endswith(".dcm")]
+
+
+def test_a_dataset_is_delivered_in_chunks_with_its_manifest_and_checksums(
+    platform: InMemoryPlatform,
+) -> None:
+    catalogue(platform, 10)
+    service_id = assigned_service(platform)
+    pump = start(platform, service_id)
+    assert pump.run() == 3  # 10 images in chunks of 4
+    assert events(platform)[-3:] == ["expert_assigned", "started", "delivered"]
+    document = stored(platform, service_id)
+    assert document["status"] == "DELIVERED"
+    assert document["manifest"]["images"] == 10 and document["manifest"]["chunks"] == 3
+    names = images_in_bucket(platform, service_id)
+    assert len(names) == 10
+    lines = (
+        platform.blobs.read_bytes(DELIVERY, f"{service_id}/manifest.jsonl").decode().splitlines()
+    )
+    manifest = [json.loads(line) for line in lines]
+    assert sorted(f"{service_id}/{m['split']}/{m['image_id']}.dcm" for m in manifest) == names
+    sums = platform.blobs.read_bytes(DELIVERY, f"{service_id}/SHA256SUMS").decode().splitlines()
+    assert sorted(sums) == sorted(
+        f"{m['sha256']}  {m['split']}/{m['image_id']}.dcm" for m in manifest
+    )
+    delivered = last_event(platform)
+    assert delivered.objects == 10 and delivered.manifest_uri.endswith("manifest.jsonl")
+
+
+def test_a_crash_in_the_middle_of_a_chunk_resumes_without_copying_twice(
+    platform: InMemoryPlatform,
+) -> None:
+    catalogue(platform, 10)
+    service_id = assigned_service(platform)
+    pump = start(platform, service_id)
+    target = the_wiring().delivery.target
+    placed: list[str] = []
+
+    class CrashAfterTwo:
+        def place(self, *args: str) -> Placed:
+            if len(placed) == 2:
+                raise RuntimeError("the instance died")
+            result = target.place(*args)  # type: ignore[arg-type]
+            placed.append(args[3])
+            return result
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(target, name)
+
+    the_wiring().delivery.target = CrashAfterTwo()  # type: ignore[assignment]
+    with pytest.raises(RuntimeError):
+        pump.run(limit=1)
+    generations = {n: platform.blobs.stat(DELIVERY, n).generation for n in placed}  # type: ignore[union-attr]
+    the_wiring().delivery.target = target
+    pump.delivered -= 1  # Pub/Sub redelivers the unacknowledged chunk
+    pump.run()
+    assert stored(platform, service_id)["status"] == "DELIVERED"
+    assert len(images_in_bucket(platform, service_id)) == 10
+    for name, generation in generations.items():  # the two copies made before the crash
+        assert platform.blobs.stat(DELIVERY, name).generation == generation  # type: ignore[union-attr]
+    progress = the_wiring().platform.store.query("data_services_deliveries", limit=10).items
+    assert sum(d["copied"] for _, d in progress) == 10 - 2
+
+
+def test_every_chunk_delivered_twice_changes_nothing(platform: InMemoryPlatform) -> None:
+    catalogue(platform, 9)
+    service_id = assigned_service(platform)
+    pump = start(platform, service_id)
+    chunks = pump.pending()
+    pump.run()
+    before = {n: platform.blobs.stat(DELIVERY, n) for n in platform.blobs.list_names(DELIVERY)}
+    for envelope in reversed(chunks):
+        send(envelope.payload)  # new message ids: the chunk's own record answers
+        pump.delivered = len(pump.pending()) + pump.delivered
+    after = {n: platform.blobs.stat(DELIVERY, n) for n in platform.blobs.list_names(DELIVERY)}
+    assert before == after
+    assert events(platform).count("delivered") == 1
+
+
+def test_a_redelivered_start_fans_out_the_same_chunks(platform: InMemoryPlatform) -> None:
+    catalogue(platform, 9)
+    service_id = assigned_service(platform)
+    pump = start(platform, service_id)
+    first = [e.id for e in pump.pending()]
+    [started] = [
+        e
+        for e in platform.publisher.messages("data-services-events")
+        if e.type.endswith("started.v1")
+    ]
+    assert stored(platform, service_id)["manifest"]["manifest_id"] == started.payload.manifest_id
+    pump.run()
+    send(StartDataService(data_service_id=service_id))
+    assert last_event(platform).reason == "already_started"
+    assert first and pump.pending() == []
+
+
+def test_links_are_signed_instead_of_copies(platform: InMemoryPlatform) -> None:
+    catalogue(platform, 5)
+    service_id = assigned_service(platform, cloud_type="links")
+    start(platform, service_id).run()
+    assert images_in_bucket(platform, service_id) == []
+    links = platform.blobs.list_names(DELIVERY, f"{service_id}/links/")
+    assert len(links) == 2
+    urls = [
+        json.loads(line)["url"]
+        for line in platform.blobs.read_bytes(DELIVERY, links[0]).decode().splitlines()
+    ]
+    assert len(urls) == CHUNK and all("X-Goog-Signature=" in u for u in urls)
+    delivered = last_event(platform)
+    assert delivered.delivery_mode == "links" and delivered.links_expire_at
+    send(FinishDataService(data_service_id=service_id))
+    assert last_event(platform).revocation == "links_expire"
+
+
+def test_finish_revokes_every_copy(platform: InMemoryPlatform) -> None:
+    catalogue(platform, 10)
+    service_id = assigned_service(platform)
+    pump = start(platform, service_id)
+    pump.run()
+    send(FinishDataService(data_service_id=service_id))
+    assert pump.run() == 3  # one RevokeChunk per chunk
+    assert platform.blobs.list_names(DELIVERY, f"{service_id}/") == []
+    finished = [
+        e
+        for e in platform.publisher.messages("data-services-events")
+        if e.type.endswith("finished.v1")
+    ]
+    assert finished[0].payload.objects_delivered == 10
+    expert = platform.store.get(
+        "data_services_experts", stored(platform, service_id)["expert_code"]
+    )
+    assert expert is not None and service_id not in expert["assignments"]
+
+
+def test_a_cancel_during_delivery_leaves_no_copy(platform: InMemoryPlatform) -> None:
+    catalogue(platform, 12)
+    service_id = assigned_service(platform)
+    pump = start(platform, service_id)
+    pump.run(limit=1)
+    send(CancelDataService(data_service_id=service_id, reason="budget"))
+    pump.run()
+    assert stored(platform, service_id)["status"] == "CANCELLED"
+    assert platform.blobs.list_names(DELIVERY, f"{service_id}/") == []
+    assert "delivered" not in events(platform)
+
+
+def test_a_target_that_refuses_writes_fails_the_service_once(platform: InMemoryPlatform) -> None:
+    catalogue(platform, 8)
+    service_id = assigned_service(platform)
+    pump = start(platform, service_id)
+
+    class Refusing:
+        def place(self, *args: str) -> Placed:
+            raise DeliveryRefused("delivery_refused", "the bucket refused the write")
+
+    real = the_wiring().delivery.target
+    the_wiring().delivery.target = Refusing()  # type: ignore[assignment]
+    pump.run(limit=2)
+    the_wiring().delivery.target = real
+    pump.run()
+    assert stored(platform, service_id)["status"] == "FAILED"
+    assert events(platform).count("failed") == 1
+    failed = [
+        e
+        for e in platform.publisher.messages("data-services-events")
+        if e.type.endswith("failed.v1")
+    ]
+    assert failed[0].payload.reason == "delivery_refused"
+
+
+def test_a_missing_image_fails_the_delivery(platform: InMemoryPlatform) -> None:
+    catalogue(platform, 4)
+    platform.blobs.delete("saludtech-local-anonymized", "img-000002.dcm")
+    service_id = assigned_service(platform)
+    start(platform, service_id).run()
+    assert stored(platform, service_id)["status"] == "FAILED"
+    assert stored(platform, service_id)["end_reason"] == "source_missing"
+
+
+@pytest.mark.parametrize(
+    ("criteria", "reason"),
+    [({"modality": "MR"}, "dataset_empty"), ({}, "dataset_exceeds_plan")],
+)
+def test_an_empty_or_too_large_dataset_is_rejected_at_the_start(
+    platform: InMemoryPlatform,
+    monkeypatch: pytest.MonkeyPatch,
+    criteria: dict[str, Any],
+    reason: str,
+) -> None:
+    from functions.data_services import plans
+
+    monkeypatch.setitem(
+        plans.ALLOWANCES, "PRO", plans.PlanAllowance("PRO", max_images=5, link_hours=1)
+    )
+    catalogue(platform, 6)
+    service_id = assigned_service(platform, **criteria)
+    pump = start(platform, service_id)
+    rejection = last_event(platform)
+    assert rejection.reason == reason and rejection.command_type.endswith("start.v1")
+    assert pump.pending() == [] and stored(platform, service_id)["status"] == "EXPERT_ASSIGNED"
+
+
+def test_the_same_service_delivers_the_same_images_after_the_catalogue_grows(
+    platform: InMemoryPlatform,
+) -> None:
+    catalogue(platform, 6)
+    service_id = assigned_service(platform)
+    start(platform, service_id).run()
+    frozen = stored(platform, service_id)["manifest"]
+    catalogue(platform, 12)  # more matching images arrive after the start
+    assert stored(platform, service_id)["manifest"] == frozen
+    assert len(images_in_bucket(platform, service_id)) == 6

@@ -1,0 +1,198 @@
+"""The DataService state machine and its invariants, with no storage at all."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from functions.data_services.domain import (
+    DataService,
+    DataServiceError,
+    Delivery,
+    ManifestSummary,
+    Status,
+)
+from functions.data_services.experts import Expert, ExpertError, choose_expert
+from tests.unit.data_services.factories import create_command, register_command
+
+NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+
+
+def manifest(images: int = 10) -> ManifestSummary:
+    return ManifestSummary(
+        manifest_id="m-1", images=images, patients=4, chunks=1, bytes=100,
+        splits={"train": images, "validation": 0, "test": 0}, digest="d",
+    )  # fmt: skip
+
+
+def expert(index: int = 0, **changes: object) -> Expert:
+    return Expert.register(register_command(index, **changes), NOW)
+
+
+def delivery() -> Delivery:
+    return Delivery(1, 10, "gs://b/m", "gs://b/s", "2026-12-02T12:00:00.000Z")
+
+
+def event_names(service: DataService) -> list[str]:
+    return [type(e).__name__ for e in service.pull_events()]
+
+
+def created(**criteria: object) -> DataService:
+    return DataService.create(create_command(anatomical_region="chest", **criteria), NOW)
+
+
+def test_the_whole_life_of_a_service() -> None:
+    service = created()
+    service.assign(expert(), NOW)
+    service.start(manifest(), NOW)
+    service.record_delivery("m-1", delivery())
+    service.finish(NOW)
+    assert service.status is Status.FINISHED
+    assert event_names(service) == [
+        "DataServiceCreated", "ExpertAssigned", "DataServiceStarted", "DataServiceDelivered",
+        "DataServiceFinished",
+    ]  # fmt: skip
+
+
+def test_the_speciality_is_the_dataset_region_by_default() -> None:
+    assert created().speciality == "CHEST"
+
+
+@pytest.mark.parametrize(
+    ("prepare", "reason"),
+    [
+        (lambda s: None, "expert_required"),
+        (lambda s: (s.assign(expert(), NOW), s.start(manifest(), NOW)), "already_started"),
+    ],
+)
+def test_no_start_without_an_expert_and_no_double_start(prepare: object, reason: str) -> None:
+    service = created()
+    prepare(service)  # type: ignore[operator]
+    with pytest.raises(DataServiceError) as refused:
+        service.start(manifest(), NOW)
+    assert refused.value.reason == reason
+
+
+@pytest.mark.parametrize(
+    ("resolved", "reason"),
+    [
+        (None, "dataset_required"),
+        (manifest(0), "dataset_empty"),
+        (manifest(10_001), "dataset_exceeds_plan"),
+    ],
+)
+def test_no_start_without_a_dataset_the_plan_allows(
+    resolved: ManifestSummary | None, reason: str
+) -> None:
+    service = created()
+    service.assign(expert(), NOW)
+    with pytest.raises(DataServiceError) as refused:
+        service.start(resolved, NOW)
+    assert refused.value.reason == reason
+    assert service.status is Status.EXPERT_ASSIGNED
+
+
+def test_finish_only_after_the_delivery() -> None:
+    service = created()
+    service.assign(expert(), NOW)
+    service.start(manifest(), NOW)
+    with pytest.raises(DataServiceError) as refused:
+        service.finish(NOW)
+    assert refused.value.reason == "not_delivered"
+
+
+def test_a_delivery_of_another_manifest_is_refused() -> None:
+    service = created()
+    service.assign(expert(), NOW)
+    service.start(manifest(), NOW)
+    with pytest.raises(DataServiceError):
+        service.record_delivery("m-other", delivery())
+
+
+def test_an_expert_of_another_speciality_is_refused() -> None:
+    service = created()
+    with pytest.raises(DataServiceError) as refused:
+        service.assign(expert(2), NOW)  # NEURO, HEAD
+    assert refused.value.reason == "expert_speciality_mismatch"
+    assert service.status is Status.CREATED
+
+
+def test_an_expert_over_capacity_is_refused() -> None:
+    busy = expert(capacity=1)
+    created().assign(busy, NOW)
+    with pytest.raises(DataServiceError) as refused:
+        created().assign(busy, NOW)
+    assert refused.value.reason == "expert_over_capacity"
+    assert busy.load == 1
+
+
+def test_reassignment_names_the_previous_expert() -> None:
+    service = created()
+    first, second = expert(0), expert(1)
+    service.assign(first, NOW)
+    assert service.assign(second, NOW) == first.id
+    assert service.expert_code == second.id
+    with pytest.raises(DataServiceError):
+        service.assign(second, NOW)
+
+
+def test_cancel_from_any_open_state_and_never_twice() -> None:
+    service = created()
+    service.assign(expert(), NOW)
+    service.cancel("Client request", NOW)
+    assert service.status is Status.CANCELLED and service.end_reason == "client_request"
+    with pytest.raises(DataServiceError):
+        service.cancel("", NOW)
+    with pytest.raises(DataServiceError):
+        service.assign(expert(1), NOW)
+
+
+def test_a_failed_delivery_ends_the_service() -> None:
+    service = created()
+    service.assign(expert(), NOW)
+    service.start(manifest(), NOW)
+    service.fail("m-1", "delivery_refused", "", NOW)
+    assert service.status is Status.FAILED
+    assert event_names(service)[-1] == "DataServiceFailed"
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"plan": "BASIC"}, "unknown_plan"),
+        ({"cloud_type": "ftp"}, "unknown_cloud_type"),
+        ({"max_images": 10_001}, "dataset_exceeds_plan"),
+        ({"split": {"train": 50, "validation": 10, "test": 10}}, "invalid_split"),
+        (
+            {"ingested_from": "2026-12-01T00:00:00Z", "ingested_to": "2026-11-01T00:00:00Z"},
+            "invalid_date_range",
+        ),
+        ({"ingested_from": "yesterday"}, "invalid_date"),
+    ],
+)
+def test_create_refuses_what_no_service_can_be(changes: dict[str, object], reason: str) -> None:
+    with pytest.raises(DataServiceError) as refused:
+        DataService.create(create_command(**changes), NOW)  # type: ignore[arg-type]
+    assert refused.value.reason == reason
+
+
+def test_the_least_loaded_expert_of_the_speciality_is_chosen() -> None:
+    a, b = expert(0, capacity=2), expert(1, capacity=2)
+    a.take("ds-1", "CHEST")
+    assert choose_expert([a, b], "CHEST") is b
+    b.take("ds-2", "CHEST")
+    b.take("ds-3", "CHEST")
+    assert choose_expert([a, b], "CHEST") is a
+    a.take("ds-4", "CHEST")
+    with pytest.raises(ExpertError) as none:
+        choose_expert([a, b], "CHEST")
+    assert none.value.reason == "no_expert_available"
+
+
+def test_capacity_cannot_drop_below_the_load() -> None:
+    a = expert(0, capacity=2)
+    a.take("ds-1", "CHEST")
+    a.take("ds-2", "CHEST")
+    with pytest.raises(ExpertError):
+        a.update(register_command(0, capacity=1))
