@@ -62,6 +62,21 @@ class Settings(BaseSettings):
     payment_gateway: Literal["sandbox", "stripe"] = "sandbox"
     payment_api_key: SecretStr = SecretStr("")
     payment_api_url: str = "https://api.stripe.com"
+    # Notifications: the SMTP server (the stack's sink locally), the Standard Webhooks signing
+    # secrets and the confirmation-link keys (comma-separated, the first one signs, all of
+    # them verify: rotation), where confirmation links point, and the retry schedule.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_sender: str = "SaludTech <notifications@saludtech.local>"
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_starttls: bool = False
+    webhook_secrets: SecretStr = SecretStr(
+        "whsec_bG9jYWwtZGV2ZWxvcG1lbnQtd2ViaG9vay1rZXktMQ=="  # "local-development-webhook-key-1"
+    )
+    confirmation_keys: SecretStr = SecretStr("local-development-confirmation-key")
+    public_url: str = "http://127.0.0.1:8090"
+    notification_retry_schedule: str = "5s,5m,30m,2h,5h,10h,10h"
     # Publishing: where the events and commands of each context go.
     environment: str = "local"  # local | test | cloud
     log_level: str = "INFO"

@@ -99,6 +99,11 @@ class DocumentEventStore:
     def shards(self) -> int:
         return self._shards
 
+    @property
+    def documents(self) -> DocumentStore:
+        """The document store the streams live in (transactions that append go through it)."""
+        return self._store
+
     def streams(self, tx: DocumentTransaction) -> DocumentEventStreams:
         return DocumentEventStreams(tx, self.collections, self._clock, self._shards)
 
@@ -149,7 +154,8 @@ class DocumentEventStreams:
         if version <= after_version:
             return []
         keys = [
-            (self._c.events, event_doc_id(stream_id, v)) for v in range(after_version + 1, version + 1)
+            (self._c.events, event_doc_id(stream_id, v))
+            for v in range(after_version + 1, version + 1)
         ]
         documents = self._tx.get_many(keys)
         missing = [key[1] for key, document in zip(keys, documents, strict=True) if not document]
@@ -164,9 +170,7 @@ class DocumentEventStreams:
             raise ValueError("a stream id is 1 to 150 characters without '/'")
         current = self.version(stream_id)
         if current != expected_version:
-            raise WrongExpectedVersion(
-                f"stream is at version {current}, not {expected_version}"
-            )
+            raise WrongExpectedVersion(f"stream is at version {current}, not {expected_version}")
         if not events:
             return []
         head = self._head(stream_id)
@@ -186,10 +190,17 @@ class DocumentEventStreams:
                 shard=shard,
                 position=position + offset,
             )
-            self._tx.create(self._c.events, event_doc_id(stream_id, stored.version), _document(stored))
+            self._tx.create(
+                self._c.events, event_doc_id(stream_id, stored.version), _document(stored)
+            )
             recorded.append(stored)
         last = recorded[-1]
-        new_head = {"stream_id": stream_id, "version": last.version, "shard": shard, "updated_at": now}
+        new_head = {
+            "stream_id": stream_id,
+            "version": last.version,
+            "shard": shard,
+            "updated_at": now,
+        }
         if head is None:
             self._tx.create(self._c.streams, stream_id, new_head)
         else:

@@ -87,13 +87,11 @@ class EventSourcedRepository(Generic[A]):
         *,
         upcasters: Upcasters | None = None,
         snapshot_every: int = 50,
-        metadata: Mapping[str, str] | None = None,
     ) -> None:
         self._streams = streams
         self._kind = kind
         self._upcasters = upcasters or Upcasters()
         self._snapshot_every = snapshot_every
-        self._metadata = dict(metadata or {})
         self.seen: dict[str, A] = {}
         self.skipped = 0  # stored events of a type no code knows, left out of the state
 
@@ -121,8 +119,9 @@ class EventSourcedRepository(Generic[A]):
     def add(self, aggregate: A) -> None:
         self.seen[aggregate.id] = aggregate
 
-    def stage_changes(self) -> list[Staged]:
-        """Append every changed aggregate's new events at the version it was loaded at."""
+    def stage_changes(self, metadata: Mapping[str, str] | None = None) -> list[Staged]:
+        """Append every changed aggregate's new events at the version it was loaded at;
+        `metadata` (correlation and causation ids) goes with each of them."""
         staged: list[Staged] = []
         for aggregate in self.seen.values():
             if not aggregate.has_changes:
@@ -130,7 +129,7 @@ class EventSourcedRepository(Generic[A]):
             events = aggregate.pull_events()
             base = aggregate.version
             new = [
-                encode(e, aggregate.id, base + i, self._metadata)
+                encode(e, aggregate.id, base + i, dict(metadata or {}))
                 for i, e in enumerate(events, start=1)
             ]
             recorded = self._streams.append(aggregate.id, new, expected_version=base)
@@ -170,7 +169,9 @@ def apply_to_views(
         doc_id = projection.key(event)
         if doc_id is None:
             skipped += 1
-            log.warning("unknown_event_skipped", projection=projection.name, event_type=event.type[:120])
+            log.warning(
+                "unknown_event_skipped", projection=projection.name, event_type=event.type[:120]
+            )
             continue
         if doc_id not in views:
             views[doc_id] = tx.get(target, doc_id)
@@ -246,7 +247,11 @@ class ProjectionRunner:
 
         def reset(tx: DocumentTransaction) -> None:
             for shard in range(self.events.shards):
-                tx.put(self.positions_collection, self._position_id(shard), {"shard": shard, "position": 0})
+                tx.put(
+                    self.positions_collection,
+                    self._position_id(shard),
+                    {"shard": shard, "position": 0},
+                )
 
         self.store.run_in_transaction(reset)
         return self.catch_up()

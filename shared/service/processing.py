@@ -20,7 +20,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_ra
 
 from shared.domain.clock import Clock, rfc3339
 from shared.domain.errors import ConcurrencyConflict, PermanentError
-from shared.domain.messages import Message
+from shared.domain.messages import Command, Message
 from shared.ports.documents import DocumentStore, DocumentTransaction
 from shared.ports.envelope import Envelope
 from shared.ports.publishing import EventPublisher
@@ -121,12 +121,21 @@ class MessageProcessor(Generic[U, D]):
         if handler is None:
             raise PermanentError("unsupported_message", f"{self.consumer} does not handle it")
         uow = self.make_uow(tx)
+        uow.cause = envelope
         handler(envelope.payload, uow, self.deps)
         events = uow.stage_changes()
+        # A handler may issue a command to its own context (a follow-up step): it travels on
+        # the context's commands topic, events on its events topic.
         outbox = [
-            OutboxEntry(self.context.events_topic, envelope.caused(event, self.source, index))
+            OutboxEntry(
+                self.context.commands_topic
+                if isinstance(event, Command)
+                else self.context.events_topic,
+                envelope.caused(event, self.source, index),
+            )
             for index, event in enumerate(events)
         ]
+        outbox.extend(OutboxEntry(topic, sent) for topic, sent in uow.dispatched())
         self._record(tx, envelope, "applied", outbox)
         return Processed("applied", outbox, duplicate=False)
 

@@ -10,6 +10,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from shared.domain.aggregate import Aggregate
 from shared.ports.documents import VERSION_FIELD, Document, DocumentTransaction
+from shared.ports.envelope import Envelope
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -67,6 +68,10 @@ class UnitOfWork:
     processor stages their changes and harvests their events after the handler returns.
     """
 
+    # The message being processed, set by the message processor: what the handler records
+    # was caused by it (its id names the cause).
+    cause: Envelope | None = None
+
     def __init__(self, tx: DocumentTransaction) -> None:
         self.tx = tx
 
@@ -76,3 +81,9 @@ class UnitOfWork:
     def stage_changes(self) -> list[Any]:
         """Stage every changed aggregate and return the events they recorded, in order."""
         return [event for repo in self._repositories() for event in repo.stage_changes()]
+
+    def dispatched(self) -> list[tuple[str, Envelope]]:
+        """Messages the handler addressed itself, topic and envelope (ids, correlation and
+        causation chosen by it): a process manager's commands to other contexts. The
+        processor records them in the same outbox as the events."""
+        return []

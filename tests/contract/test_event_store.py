@@ -46,15 +46,14 @@ def new(kind: str = "noted", **data: Any) -> NewEvent:
 def append(
     store: DocumentEventStore, stream: str, batch: list[NewEvent], expected: int
 ) -> list[RecordedEvent]:
-    documents: DocumentStore = store._store  # noqa: SLF001 - the store under test
-    return documents.run_in_transaction(
+    return store.documents.run_in_transaction(
         lambda tx: store.streams(tx).append(stream, batch, expected_version=expected)
     )
 
 
 def test_a_new_stream_is_empty_at_version_zero(events: DocumentEventStore) -> None:
     assert events.read_stream("nobody") == []
-    assert events._store.run_in_transaction(lambda tx: events.streams(tx).version("nobody")) == 0
+    assert events.documents.run_in_transaction(lambda tx: events.streams(tx).version("nobody")) == 0
 
 
 def test_appends_are_read_back_in_order_with_versions(events: DocumentEventStore) -> None:
@@ -95,7 +94,7 @@ def test_two_concurrent_writers_of_one_version_exactly_one_wins(
             return streams.append("s-1", [new(writer=name)], expected_version=1)
 
         try:
-            events._store.run_in_transaction(work)
+            events.documents.run_in_transaction(work)
             outcomes[name] = "won"
         except ConcurrencyConflict:
             outcomes[name] = "lost"
@@ -123,9 +122,9 @@ def test_an_append_commits_with_the_rest_of_its_transaction_or_not_at_all(
         raise RuntimeError("the handler failed after appending")
 
     with pytest.raises(RuntimeError):
-        events._store.run_in_transaction(work)
+        events.documents.run_in_transaction(work)
     assert events.read_stream("s-1") == []
-    assert events._store.get(inbox, "message-1") is None
+    assert events.documents.get(inbox, "message-1") is None
 
 
 def test_the_global_log_gives_each_shard_gap_free_positions_without_a_global_counter(
@@ -159,7 +158,7 @@ def test_two_streams_of_one_shard_in_one_transaction_get_distinct_positions(
         for i in range(8):  # 8 streams over 4 shards: some share one
             streams.append(f"t-{i}", [new(n=i)], expected_version=0)
 
-    events._store.run_in_transaction(work)
+    events.documents.run_in_transaction(work)
     for shard in range(events.shards):
         log = events.read_shard(shard, 0, limit=100)
         assert [e.position for e in log] == list(range(1, len(log) + 1))
@@ -169,10 +168,12 @@ def test_snapshots_are_kept_per_stream(events: DocumentEventStore) -> None:
     def save(tx: Any) -> None:
         events.streams(tx).save_snapshot(Snapshot("s-1", 7, {"count": 7}))
 
-    events._store.run_in_transaction(save)
-    found = events._store.run_in_transaction(lambda tx: events.streams(tx).snapshot("s-1"))
+    events.documents.run_in_transaction(save)
+    found = events.documents.run_in_transaction(lambda tx: events.streams(tx).snapshot("s-1"))
     assert found == Snapshot("s-1", 7, {"count": 7})
-    assert events._store.run_in_transaction(lambda tx: events.streams(tx).snapshot("s-2")) is None
+    assert (
+        events.documents.run_in_transaction(lambda tx: events.streams(tx).snapshot("s-2")) is None
+    )
 
 
 def test_upcasters_chain_from_v1_to_the_current_shape() -> None:
@@ -206,7 +207,7 @@ class Counting:
 def test_a_projection_catches_up_resumes_and_rebuilds_to_the_same_documents(
     events: DocumentEventStore,
 ) -> None:
-    documents = events._store
+    documents = events.documents
     target = f"views_{uuid.uuid4().hex[:8]}"
     positions = f"positions_{uuid.uuid4().hex[:8]}"
     runner = ProjectionRunner(documents, events, Counting(), positions, collection=target, batch=3)
@@ -232,7 +233,7 @@ def test_a_projection_catches_up_resumes_and_rebuilds_to_the_same_documents(
 def test_inline_views_equal_what_the_runner_builds_from_the_log(
     events: DocumentEventStore,
 ) -> None:
-    documents = events._store
+    documents = events.documents
     inline, replayed = f"inline_{uuid.uuid4().hex[:8]}", f"replayed_{uuid.uuid4().hex[:8]}"
     for i in range(3):
         for version in range(3):
@@ -244,7 +245,9 @@ def test_inline_views_equal_what_the_runner_builds_from_the_log(
                     inline,
                 )
             )
-    ProjectionRunner(documents, events, Counting(), f"pos_{uuid.uuid4().hex[:8]}", replayed).catch_up()
+    ProjectionRunner(
+        documents, events, Counting(), f"pos_{uuid.uuid4().hex[:8]}", replayed
+    ).catch_up()
     for i in range(3):
         assert documents.get(inline, f"q-{i}") == documents.get(replayed, f"q-{i}")
         assert documents.get(inline, f"q-{i}") == {"count": 3, "last": 2}

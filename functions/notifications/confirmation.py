@@ -1,0 +1,72 @@
+"""Confirmation links: signed, expiring, single-use.
+
+A link carries the notification id and an expiry, signed with HMAC-SHA256. The first key
+of the configured list signs; every key of it verifies, so a key is rotated by putting the
+new one first and dropping the old one once its links have expired. A forged or altered
+link fails the signature, an old one its expiry; a replayed one is refused by the
+notification itself, which is confirmed once (domain.Notification.confirm).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from shared.domain.errors import PermanentError
+
+MAX_TOKEN_CHARS = 512
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+@dataclass(frozen=True)
+class ConfirmationLinks:
+    keys: Sequence[bytes]
+    base_url: str  # where the confirm route is served, e.g. https://.../notifications_commands_http
+    ttl: timedelta = timedelta(days=3)
+
+    def _mac(self, key: bytes, notification_id: str, expires: int) -> bytes:
+        return hmac.new(key, f"{notification_id}.{expires}".encode(), hashlib.sha256).digest()
+
+    def token(self, notification_id: str, now: datetime) -> str:
+        expires = int((now + self.ttl).timestamp())
+        mac = self._mac(self.keys[0], notification_id, expires)
+        return f"{_b64(notification_id.encode())}.{expires}.{_b64(mac)}"
+
+    def url(self, notification_id: str, now: datetime) -> str:
+        return f"{self.base_url.rstrip('/')}/confirm?token={self.token(notification_id, now)}"
+
+    def verify(self, token: str, now: datetime) -> str:
+        """The notification id a genuine, unexpired token names."""
+        forged = PermanentError("invalid_link", "this link is not one we sent")
+        parts = token.split(".") if len(token) <= MAX_TOKEN_CHARS else []
+        if len(parts) != 3 or not parts[1].isdigit():
+            raise forged
+        try:
+            notification_id, mac = _unb64(parts[0]).decode(), _unb64(parts[2])
+        except (binascii.Error, UnicodeDecodeError, ValueError) as error:
+            raise forged from error
+        expires = int(parts[1])
+        if not any(
+            hmac.compare_digest(mac, self._mac(k, notification_id, expires)) for k in self.keys
+        ):
+            raise forged
+        if now.timestamp() > expires:
+            raise PermanentError("link_expired", "this link has expired")
+        return notification_id
+
+
+def link_id(token: str) -> str:
+    """The same link followed twice is the same message (its inbox record refuses it)."""
+    return hashlib.sha256(token.encode()).hexdigest()[:40]

@@ -1,0 +1,159 @@
+"""Handlers: one per message the context consumes, each a plain function of (message, unit
+of work, dependencies) run by the message processor in one transaction with the inbox.
+
+- `notify` turns an event of another context into notifications, one per channel of its
+  recipient (or one `failed` with reason no_channel). A notification's id is derived from the
+  causing event's id, the recipient and the channel, so however often and in whatever order
+  an event arrives, it creates each notification once.
+- `claim_delivery` claims an attempt (delivery.py sends after the claim commits).
+- `set_recipient_channels` stores a recipient's preferences.
+- `confirm_notification` records a followed confirmation link (internal).
+
+HANDLERS is the map of what the context consumes from topics: each entry is one Cloud
+Function in main.py and one filtered trigger subscription in infra/topology.yaml.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from functions.ingestion.messages import ImageRejected, StudyIngested
+from functions.notifications.domain import DEFAULT_LEASE, DEFAULT_SCHEDULE, Notification
+from functions.notifications.messages import (
+    ChannelKind,
+    ConfirmNotification,
+    DeliverNotification,
+    NotificationCreated,
+    SetRecipientChannels,
+)
+from functions.notifications.rules import RULES
+from functions.notifications.unit_of_work import NotificationsUnitOfWork
+from functions.subscriptions.messages import (
+    PaymentDeclined,
+    PlanChanged,
+    SubscriptionCancelled,
+    SubscriptionCreated,
+    SubscriptionPaid,
+)
+from shared.domain.clock import Clock, rfc3339
+from shared.domain.errors import PermanentError, TransientError
+from shared.domain.messages import Event, Message
+from shared.ports.envelope import Envelope, derived_id
+from shared.service.processing import Handler
+
+
+@dataclass(frozen=True)
+class Dependencies:
+    clock: Clock
+    schedule: tuple[timedelta, ...] = DEFAULT_SCHEDULE
+    lease: timedelta = DEFAULT_LEASE
+
+
+class RecipientNotYetKnown(TransientError):
+    """A client's event arrived before the SubscriptionCreated that tells us its contact."""
+
+
+def notification_id(cause_event_id: str, recipient_id: str, channel: str) -> str:
+    return derived_id("notification", cause_event_id, recipient_id, channel)
+
+
+def _cause(uow: NotificationsUnitOfWork) -> Envelope:
+    if uow.cause is None:
+        raise RuntimeError("handlers run inside the message processor, which sets the cause")
+    return uow.cause
+
+
+def notify(event: Event, uow: NotificationsUnitOfWork, deps: Dependencies) -> None:
+    rule = RULES[type(event)]
+    cause = _cause(uow)
+    now = deps.clock()
+    recipient_id = rule.recipient(event)
+    recipient = (
+        uow.recipients.learn_email(recipient_id, event.client_email, now)
+        if isinstance(event, SubscriptionCreated)
+        else uow.recipients.get(recipient_id)
+    )
+    if recipient is None and rule.waits_for_recipient:
+        raise RecipientNotYetKnown("the client is not known yet")
+    channels: list[ChannelKind] = (
+        [c.channel for c in recipient.channels_for(rule.template)] if recipient else []
+    )
+    for channel in channels or ["none"]:
+        nid = notification_id(cause.id, recipient_id, channel)
+        if uow.notifications.get(nid) is not None:
+            continue  # created by an earlier delivery of this event
+        created = NotificationCreated(
+            notification_id=nid,
+            recipient_id=recipient_id,
+            channel=channel,
+            template=rule.template,
+            cause_event_id=cause.id,
+            cause_event_type=cause.type,
+            cause_subject=cause.subject,
+            facts=rule.facts_of(event),
+            created_at=rfc3339(now),
+        )
+        reason = (
+            "no_channel"
+            if recipient is None or not recipient.channels
+            else "no_channel_for_template"
+        )
+        uow.notifications.add(Notification.create(created, no_channel_reason=reason))
+
+
+def claim_delivery(
+    cmd: DeliverNotification, uow: NotificationsUnitOfWork, deps: Dependencies
+) -> None:
+    notification = uow.notifications.get(cmd.notification_id)
+    if notification is None:
+        raise PermanentError("unknown_notification", "no such notification")
+    notification.claim(cmd.attempt, _cause(uow).id, deps.clock(), deps.lease)
+
+
+def set_recipient_channels(
+    cmd: SetRecipientChannels, uow: NotificationsUnitOfWork, deps: Dependencies
+) -> None:
+    kinds = [c.channel for c in cmd.channels]
+    if len(kinds) != len(set(kinds)):
+        raise PermanentError("duplicate_channel", "at most one channel of each kind")
+    for preference in cmd.channels:
+        if preference.channel == "email" and not (preference.address and "@" in preference.address):
+            raise PermanentError(
+                "invalid_email", "an email channel needs an address", field="address"
+            )
+        if preference.channel == "webhook" and not (
+            preference.url and preference.url.startswith(("https://", "http://"))
+        ):
+            raise PermanentError(
+                "invalid_url", "a webhook channel needs an http(s) url", field="url"
+            )
+    uow.recipients.set(cmd.recipient_id, list(cmd.channels), deps.clock())
+
+
+def confirm_notification(
+    cmd: ConfirmNotification, uow: NotificationsUnitOfWork, deps: Dependencies
+) -> None:
+    notification = uow.notifications.get(cmd.notification_id)
+    if notification is None:
+        raise PermanentError("unknown_notification", "no such notification")
+    notification.confirm(deps.clock())
+
+
+HANDLERS: Mapping[type[Message], Handler[NotificationsUnitOfWork, Any]] = {
+    SubscriptionCreated: notify,
+    SubscriptionPaid: notify,
+    PaymentDeclined: notify,
+    PlanChanged: notify,
+    SubscriptionCancelled: notify,
+    StudyIngested: notify,
+    ImageRejected: notify,
+    DeliverNotification: claim_delivery,
+    SetRecipientChannels: set_recipient_channels,
+}
+# Run in-process by the HTTP function that checks a confirmation link (never on a topic).
+INTERNAL_HANDLERS: Mapping[type[Message], Handler[NotificationsUnitOfWork, Any]] = {
+    ConfirmNotification: confirm_notification,
+}

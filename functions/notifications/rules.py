@@ -1,0 +1,83 @@
+"""Who is told what about each event of the other contexts: one rule per event type.
+
+A rule names the recipient, the template and the facts the template shows. Facts are
+picked field by field from the event, so nothing else of it (an email address, a
+quarantine path that may hold a patient's name, a free-text detail) can reach a message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from functions.ingestion.messages import ImageRejected, StudyIngested
+from functions.notifications.messages import Fact
+from functions.subscriptions.messages import (
+    PaymentDeclined,
+    PlanChanged,
+    SubscriptionCancelled,
+    SubscriptionCreated,
+    SubscriptionPaid,
+)
+from shared.domain.messages import Event
+
+
+def client(code: str) -> str:
+    return f"client-{code}"
+
+
+def center(center_id: str) -> str:
+    return f"center-{center_id}"
+
+
+@dataclass(frozen=True)
+class Rule:
+    template: str
+    recipient: Callable[[Event], str]
+    facts: tuple[str, ...]
+    # Clients become known from their SubscriptionCreated, which may arrive after their
+    # other events: until then the event is retried. Centers are registered by command; an
+    # unregistered one simply has no channel.
+    waits_for_recipient: bool = False
+
+    def facts_of(self, event: Event) -> dict[str, Fact]:
+        return {name: getattr(event, name) for name in self.facts}
+
+
+def _client(event: Event) -> str:
+    return client(str(getattr(event, "client_code")))  # noqa: B009 - every client event has it
+
+
+def _center(event: Event) -> str:
+    return center(str(getattr(event, "data_source")))  # noqa: B009 - every center event has it
+
+
+RULES: dict[type[Event], Rule] = {
+    SubscriptionCreated: Rule(
+        "subscription_created", _client, ("subscription_id", "plan", "price_cents", "currency",
+                                          "billing_period", "status"),
+    ),
+    SubscriptionPaid: Rule(
+        "subscription_paid", _client,
+        ("subscription_id", "plan", "amount_cents", "currency", "paid_through"),
+        waits_for_recipient=True,
+    ),
+    PaymentDeclined: Rule(
+        "payment_declined", _client,
+        ("subscription_id", "plan", "amount_cents", "currency", "reason"),
+        waits_for_recipient=True,
+    ),
+    PlanChanged: Rule(
+        "plan_changed", _client,
+        ("subscription_id", "previous_plan", "plan", "price_cents", "currency"),
+        waits_for_recipient=True,
+    ),
+    SubscriptionCancelled: Rule(
+        "subscription_cancelled", _client, ("subscription_id", "plan", "reason"),
+        waits_for_recipient=True,
+    ),
+    StudyIngested: Rule(
+        "study_ingested", _center, ("package_id", "entry_count", "anonymized", "rejected"),
+    ),
+    ImageRejected: Rule("image_rejected", _center, ("rejection_id", "reason", "package_id")),
+}  # fmt: skip

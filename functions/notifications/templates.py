@@ -1,0 +1,61 @@
+"""What a notification says: subject and text per template, from its facts only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from functions.notifications.messages import Fact
+
+
+@dataclass(frozen=True)
+class Template:
+    subject: str
+    body: str
+
+
+def _money(facts: dict[str, Fact], field: str) -> str:
+    cents = facts.get(field)
+    return f"{int(cents) / 100:.2f} {facts.get('currency', '')}" if isinstance(cents, int) else ""
+
+
+TEMPLATES: dict[str, Template] = {
+    "subscription_created": Template(
+        "Your {plan} subscription is created",
+        "Subscription {subscription_id} ({plan}, {price} per {billing_period}) is {status}.",
+    ),
+    "subscription_paid": Template(
+        "Payment received for your {plan} subscription",
+        "We received {amount} for subscription {subscription_id}. Paid through {paid_through}.",
+    ),
+    "payment_declined": Template(
+        "Your payment was declined",
+        "The payment of {amount} for subscription {subscription_id} was declined ({reason}).",
+    ),
+    "plan_changed": Template(
+        "Your plan changed to {plan}",
+        "Subscription {subscription_id} moved from {previous_plan} to {plan} ({price}).",
+    ),
+    "subscription_cancelled": Template(
+        "Your subscription is cancelled",
+        "Subscription {subscription_id} ({plan}) is cancelled ({reason}).",
+    ),
+    "study_ingested": Template(
+        "Study package {package_id} ingested",
+        "{entry_count} entries: {anonymized} anonymized, {rejected} quarantined.",
+    ),
+    "image_rejected": Template(
+        "An upload was quarantined",
+        "Upload {rejection_id} was quarantined: {reason}.",
+    ),
+}
+
+
+def render(template: str, facts: dict[str, Fact]) -> tuple[str, str]:
+    """(subject, text) of a notification."""
+    chosen = TEMPLATES[template]
+    values = {
+        **{k: "" if v is None else v for k, v in facts.items()},
+        "price": _money(facts, "price_cents"),
+        "amount": _money(facts, "amount_cents"),
+    }
+    return chosen.subject.format_map(values), chosen.body.format_map(values)

@@ -1,0 +1,119 @@
+"""How the notifications context is put together from the shared platform."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from functions.notifications.adapters.smtp_email import SmtpEmailChannel
+from functions.notifications.adapters.webhooks import WebhookChannel
+from functions.notifications.confirmation import ConfirmationLinks
+from functions.notifications.delivery import DeliveryService
+from functions.notifications.domain import DEFAULT_LEASE, parse_schedule
+from functions.notifications.handlers import HANDLERS, INTERNAL_HANDLERS, Dependencies
+from functions.notifications.messages import NAMES
+from functions.notifications.projection import COLLECTION as VIEW
+from functions.notifications.projection import NotificationsView
+from functions.notifications.recipients import COLLECTION as RECIPIENTS
+from functions.notifications.unit_of_work import NotificationsUnitOfWork, Storage
+from shared.adapters.document_event_store import DocumentEventStore, EventStoreCollections
+from shared.config import Settings
+from shared.platform import Platform
+from shared.service.event_sourcing import ProjectionRunner
+from shared.service.processing import MessageProcessor
+
+PROJECTION_POSITIONS = "notifications_projection_positions"
+
+
+@dataclass(frozen=True)
+class NotificationsWiring:
+    platform: Platform
+    storage: Storage
+    processor: MessageProcessor[NotificationsUnitOfWork, Dependencies]
+    delivery: DeliveryService
+    links: ConfirmationLinks
+
+    def projection_runner(self, collection: str | None = None) -> ProjectionRunner:
+        """The read model from the global log (into `collection` to compare with the live one)."""
+        return ProjectionRunner(
+            store=self.platform.store,
+            events=self.storage.events,
+            projection=self.storage.view,
+            positions_collection=self.platform.settings.collection(PROJECTION_POSITIONS),
+            collection=collection,
+        )
+
+
+def _keys(settings: Settings) -> tuple[list[str], list[bytes]]:
+    webhook = [
+        k.strip() for k in settings.webhook_secrets.get_secret_value().split(",") if k.strip()
+    ]
+    confirm = [
+        k.strip().encode()
+        for k in settings.confirmation_keys.get_secret_value().split(",")
+        if k.strip()
+    ]
+    if not webhook or not confirm:
+        raise ValueError("SALUDTECH_WEBHOOK_SECRETS and SALUDTECH_CONFIRMATION_KEYS are needed")
+    if settings.environment == "cloud" and any(b"local-development" in k for k in confirm):
+        raise ValueError("SALUDTECH_CONFIRMATION_KEYS must be set in the cloud")
+    return webhook, confirm
+
+
+def channels(settings: Settings, webhook_secrets: list[str]) -> Mapping[str, object]:
+    return {
+        "email": SmtpEmailChannel(
+            settings.smtp_host,
+            settings.smtp_port,
+            settings.smtp_sender,
+            username=settings.smtp_username,
+            password=settings.smtp_password.get_secret_value(),
+            starttls=settings.smtp_starttls,
+        ),
+        "webhook": WebhookChannel(webhook_secrets, now=lambda: int(time.time())),
+    }
+
+
+def build(platform: Platform) -> NotificationsWiring:
+    settings = platform.settings
+    webhook_secrets, confirmation_keys = _keys(settings)
+    events = DocumentEventStore(
+        platform.store, EventStoreCollections.named(settings.collection(NAMES.name)), platform.clock
+    )
+    storage = Storage(
+        events=events,
+        view=NotificationsView(settings.collection(VIEW)),
+        recipients=settings.collection(RECIPIENTS),
+        inbox=settings.collection(f"{NAMES.name}_inbox"),
+    )
+    deps = Dependencies(
+        clock=platform.clock,
+        schedule=parse_schedule(settings.notification_retry_schedule),
+        lease=DEFAULT_LEASE,
+    )
+    processor: MessageProcessor[NotificationsUnitOfWork, Dependencies] = MessageProcessor(
+        consumer=NAMES.name,
+        context=NAMES,
+        inbox_collection=storage.inbox,
+        store=platform.store,
+        publisher=platform.publisher,
+        make_uow=lambda tx: NotificationsUnitOfWork(tx, storage),
+        handlers={**HANDLERS, **INTERNAL_HANDLERS},
+        deps=deps,
+        clock=platform.clock,
+    )
+    links = ConfirmationLinks(
+        keys=confirmation_keys,
+        base_url=f"{settings.public_url.rstrip('/')}/notifications_commands_http",
+    )
+    delivery = DeliveryService(
+        processor=processor,
+        store=platform.store,
+        storage=storage,
+        publisher=platform.publisher,
+        channels=channels(settings, webhook_secrets),  # type: ignore[arg-type]
+        links=links,
+        deps=deps,
+    )
+    return NotificationsWiring(platform, storage, processor, delivery, links)

@@ -1,0 +1,150 @@
+"""The local stack's mailbox: a real SMTP server (aiosmtpd) that keeps what it receives.
+
+Functions send email to it over SMTP exactly as they would to a relay; every message is kept
+as an .eml file in the stack's state directory, so `python -m infra.local mail` lists them
+and `mail show N` prints one. Tests start their own sink on a free port and read it in
+memory. It can also answer a chosen SMTP reply (e.g. 451 or 550) to every message, so
+tests see what a refusing or troubled server does to deliveries.
+
+Run alone: `python -m infra.local.mail serve --port 8025 --dir .local/mail`.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import socket
+import threading
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from aiosmtpd.controller import Controller
+from rich.console import Console
+from rich.table import Table
+
+HOST = "127.0.0.1"
+DEFAULT_PORT = 8025
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+class _Keeper:
+    """The aiosmtpd handler: keep each message (or refuse it, when told to)."""
+
+    def __init__(self, directory: Path | None) -> None:
+        self.directory = directory
+        self.messages: list[EmailMessage] = []
+        self.reply: str | None = None  # e.g. "550 5.1.1 no such user": refuse everything
+        self.changed = threading.Condition()
+        if directory is not None:
+            directory.mkdir(parents=True, exist_ok=True)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+        if self.reply is not None:
+            return self.reply
+        raw: bytes = envelope.original_content or envelope.content
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        with self.changed:
+            self.messages.append(message)
+            if self.directory is not None:
+                (self.directory / f"{len(self.messages):06d}.eml").write_bytes(raw)
+            self.changed.notify_all()
+        return "250 Message accepted for delivery"
+
+
+class MailSink:
+    """An SMTP server on 127.0.0.1 that keeps every message it is sent."""
+
+    def __init__(self, port: int = 0, directory: Path | None = None) -> None:
+        self.port = port or free_port()
+        self._keeper = _Keeper(directory)
+        # `hostname` must be given: aiosmtpd's default resolves the machine's name.
+        self._controller = Controller(self._keeper, hostname=HOST, port=self.port)
+
+    def start(self) -> MailSink:
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    def __enter__(self) -> MailSink:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        with self._keeper.changed:
+            return list(self._keeper.messages)
+
+    def refuse_with(self, reply: str | None) -> None:
+        """Answer `reply` (an SMTP reply line) to every message from now on; None: accept."""
+        self._keeper.reply = reply
+
+    def wait_for(self, count: int, timeout: float) -> list[EmailMessage]:
+        """The messages once there are `count` (or all there are after `timeout` seconds)."""
+        with self._keeper.changed:
+            self._keeper.changed.wait_for(lambda: len(self._keeper.messages) >= count, timeout)
+            return list(self._keeper.messages)
+
+
+def stored_messages(directory: Path) -> list[tuple[str, EmailMessage]]:
+    found = []
+    for path in sorted(directory.glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        found.append((path.stem, message))
+    return found
+
+
+# -- command line ----------------------------------------------------------------------------
+mail_app = typer.Typer(help="The local mailbox: what the functions sent by email.")
+_console = Console(highlight=False)
+Directory = Annotated[Path, typer.Option("--dir", help="Where the sink keeps its .eml files.")]
+_DEFAULT_DIR = Path(".local/mail")
+
+
+@mail_app.command("list")
+def list_messages(directory: Directory = _DEFAULT_DIR) -> None:
+    """Every message received, oldest first."""
+    table = Table("n", "to", "subject", "date")
+    for number, message in stored_messages(directory):
+        table.add_row(number.lstrip("0"), str(message["To"]), str(message["Subject"]),
+                      str(message["Date"]))  # fmt: skip
+    _console.print(table)
+
+
+@mail_app.command("show")
+def show(number: int, directory: Directory = _DEFAULT_DIR) -> None:
+    """One message, headers and text."""
+    path = directory / f"{number:06d}.eml"
+    if not path.exists():
+        _console.print(f"no message {number} in {directory}")
+        raise typer.Exit(1)
+    _console.print(path.read_text(errors="replace"))
+
+
+@mail_app.command("serve")
+def serve(port: int = DEFAULT_PORT, directory: Directory = _DEFAULT_DIR) -> None:
+    """Run the sink in the foreground until interrupted."""
+    sink = MailSink(port, directory).start()
+    _console.print(f"SMTP sink on {HOST}:{sink.port}, keeping messages in {directory}")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sink.stop()
+
+
+if __name__ == "__main__":
+    mail_app()

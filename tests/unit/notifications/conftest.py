@@ -1,0 +1,69 @@
+"""The notifications context on in-memory adapters, a fixed clock, a real SMTP sink and a
+real webhook receiver (both on 127.0.0.1)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from functions import bootstrap
+from functions.bootstrap import InMemoryPlatform
+from functions.notifications import wiring
+from infra.local.mail import MailSink
+from shared.adapters.memory_blob_store import InMemoryBlobStore
+from shared.adapters.memory_publisher import InMemoryPublisher
+from shared.adapters.memory_store import InMemoryDocumentStore
+from shared.config import Settings
+from shared.domain.clock import FixedClock
+from tests.unit.notifications.helpers import Bus, WebhookReceiver
+
+WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+OLD_WEBHOOK_SECRET = "whsec_bG9jYWwtZGV2ZWxvcG1lbnQtd2ViaG9vay1rZXktMQ=="
+
+
+@pytest.fixture
+def sink() -> Iterator[MailSink]:
+    with MailSink() as running:
+        yield running
+
+
+@pytest.fixture
+def hooks() -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver()
+    yield receiver
+    receiver.close()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(datetime(2026, 12, 2, 12, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def platform(sink: MailSink, clock: FixedClock) -> Iterator[InMemoryPlatform]:
+    settings = Settings(
+        smtp_port=sink.port,
+        webhook_secrets=f"{WEBHOOK_SECRET},{OLD_WEBHOOK_SECRET}",  # type: ignore[arg-type]
+    )
+    p = InMemoryPlatform(
+        settings=settings,
+        store=InMemoryDocumentStore(),
+        publisher=InMemoryPublisher(),
+        blobs=InMemoryBlobStore(),
+        clock=clock,
+    )
+    bootstrap.use(p)
+    yield p
+    bootstrap.use(None)
+
+
+@pytest.fixture
+def bus(platform: InMemoryPlatform) -> Bus:
+    return Bus(platform)
+
+
+@pytest.fixture
+def w(platform: InMemoryPlatform) -> wiring.NotificationsWiring:
+    return bootstrap.context(wiring.build)
