@@ -44,8 +44,9 @@ up: venv ## start the local stack without the demo
 	$(PY) -m infra.local up
 
 .PHONY: lint
-lint: $(STAMP) ## ruff and mypy (strict)
+lint: $(STAMP) ## ruff (lint and format) and mypy (strict, tests included)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
 .PHONY: schemas
