@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
 from functions.subscriptions.messages import (
     ClientData,
     PaymentDeclined,
+    PaymentRefunded,
     PlanChanged,
     SubscriptionCancelled,
     SubscriptionCreated,
@@ -122,10 +123,12 @@ class Invoice:
     payment_id: str
     amount_cents: int
     currency: str
-    status: str  # PAID | DECLINED
+    status: str  # PAID | DECLINED | REFUNDED
     at: str
     transaction_id: str = ""
     reason: str = ""
+    refund_id: str = ""
+    refunded_at: str = ""
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,15 @@ class PaymentResult:
     approved: bool
     transaction_id: str = ""
     decline_reason: str = ""
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    """What the payment gateway answered for one refund."""
+
+    approved: bool
+    transaction_id: str = ""
+    refusal_reason: str = ""
 
 
 # Why clients cancel, as codes. Free text a client sends may name people or hold anything:
@@ -297,6 +309,48 @@ class Subscription(Aggregate):
                 currency=currency,
                 paid_through=self.paid_through,
                 paid_at=iso(now),
+            )
+        )
+
+    def refundable_invoice(self, payment_id: str) -> Invoice:
+        """The paid invoice a refund gives back; checked before the gateway is asked. A
+        cancelled subscription can still be refunded (a cancel may come first)."""
+        invoice = next((i for i in self.invoices if i.payment_id == payment_id), None)
+        if invoice is None:
+            raise SubscriptionError("payment_not_found", "no payment with that id")
+        if invoice.status == "REFUNDED":
+            raise SubscriptionError("payment_already_refunded", "that payment was refunded")
+        if invoice.status != "PAID":
+            raise SubscriptionError("payment_not_paid", "that payment was declined")
+        return invoice
+
+    def record_refund(
+        self, payment_id: str, refund_id: str, result: RefundResult, reason: str, now: datetime
+    ) -> None:
+        invoice = self.refundable_invoice(payment_id)
+        if not result.approved:
+            raise SubscriptionError("refund_refused", result.refusal_reason or "refused")
+        refunded = Invoice(
+            **{
+                **asdict(invoice),
+                "status": "REFUNDED",
+                "refund_id": refund_id,
+                "refunded_at": iso(now),
+            }
+        )
+        self.invoices = [refunded if i.payment_id == payment_id else i for i in self.invoices]
+        self.record(
+            PaymentRefunded(
+                subscription_id=self.id,
+                client_code=self.client.code,
+                plan=self.plan.code,
+                payment_id=payment_id,
+                refund_id=refund_id,
+                transaction_id=result.transaction_id,
+                amount_cents=invoice.amount_cents,
+                currency=invoice.currency,
+                reason=cancellation_code(reason) if reason else "unspecified",
+                refunded_at=iso(now),
             )
         )
 

@@ -1,8 +1,9 @@
 """Cloud Function entry points of the subscriptions context: thin, one hop to a handler.
 
 - subscriptions_commands_http: validates a command, records and publishes it, answers 202.
-- subscriptions_create_subscription, _change_plan, _cancel_subscription, _pay_subscription:
-  one function per command (handlers.py), each behind its own filtered trigger subscription.
+- subscriptions_create_subscription, _change_plan, _cancel_subscription, _pay_subscription,
+  _refund_payment: one function per command (handlers.py), each behind its own filtered
+  trigger subscription.
 - subscriptions_record_dead_letter: records what died on subscriptions-dead-letter.
 - subscriptions_queries_http: the read side (queries.py) and the status of a command.
 """
@@ -25,6 +26,7 @@ from functions.subscriptions.messages import (
     ChangePlan,
     CreateSubscription,
     PaySubscription,
+    RefundPayment,
 )
 from shared.domain.messages import Command
 from shared.entrypoints.http import (
@@ -100,6 +102,12 @@ def subscriptions_cancel_subscription(cloud_event: CloudEventLike) -> None:
 def subscriptions_pay_subscription(cloud_event: CloudEventLike) -> None:
     """PaySubscription → handlers.pay_subscription."""
     _consume(cloud_event, PaySubscription, "subscriptions_pay_subscription")
+
+
+@functions_framework.cloud_event
+def subscriptions_refund_payment(cloud_event: CloudEventLike) -> None:
+    """RefundPayment → handlers.refund_payment (sent by the PRO saga's compensation)."""
+    _consume(cloud_event, RefundPayment, "subscriptions_refund_payment")
 
 
 @functions_framework.cloud_event

@@ -18,8 +18,9 @@ from functions.subscriptions.messages import (
     ChangePlan,
     CreateSubscription,
     PaySubscription,
+    RefundPayment,
 )
-from functions.subscriptions.ports import Charge, PaymentGateway
+from functions.subscriptions.ports import Charge, PaymentGateway, Refund
 from functions.subscriptions.unit_of_work import SubscriptionsUnitOfWork
 from shared.domain.clock import Clock
 from shared.domain.errors import TransientError
@@ -80,6 +81,22 @@ def pay_subscription(
     subscription.record_payment(cmd.payment_id, result, deps.clock())
 
 
+def refund_payment(cmd: RefundPayment, uow: SubscriptionsUnitOfWork, deps: Dependencies) -> None:
+    subscription = _load(uow, cmd.subscription_id)
+    invoice = subscription.refundable_invoice(cmd.payment_id)
+    # The refund id is the gateway's idempotency key, as the payment id is for a charge.
+    result = deps.payments.refund(
+        Refund(
+            idempotency_key=cmd.refund_id,
+            reference=subscription.id,
+            transaction_id=invoice.transaction_id,
+            amount_cents=invoice.amount_cents,
+            currency=invoice.currency,
+        )
+    )
+    subscription.record_refund(cmd.payment_id, cmd.refund_id, result, cmd.reason, deps.clock())
+
+
 def _load(uow: SubscriptionsUnitOfWork, subscription_id: str) -> Subscription:
     subscription = uow.subscriptions.get(subscription_id)
     if subscription is None:
@@ -92,4 +109,5 @@ HANDLERS: Mapping[type[Message], Handler[SubscriptionsUnitOfWork, Any]] = {
     ChangePlan: change_plan,
     CancelSubscription: cancel_subscription,
     PaySubscription: pay_subscription,
+    RefundPayment: refund_payment,
 }

@@ -70,6 +70,19 @@ class PaySubscription(Command):
     card_token: Annotated[str, Field(min_length=1, max_length=64)]
 
 
+class RefundPayment(Command):
+    """Give a recorded payment back (the PRO saga's compensation of the payment)."""
+
+    TYPE = f"{_PREFIX}.refund.v1"
+    SUBJECT_FIELD = "subscription_id"
+
+    subscription_id: Id
+    payment_id: Id
+    # Idempotency key towards the payment gateway: a retried refund never refunds twice.
+    refund_id: Id
+    reason: Annotated[str, Field(max_length=64)] = ""  # a code, e.g. saga_failed
+
+
 # -- events --------------------------------------------------------------------------------
 class SubscriptionCreated(Event):
     TYPE = f"{_PREFIX}.created.v1"
@@ -141,6 +154,22 @@ class PaymentDeclined(Event):
     currency: str
     reason: str
     declined_at: Timestamp
+
+
+class PaymentRefunded(Event):
+    TYPE = f"{_PREFIX}.payment_refunded.v1"
+    SUBJECT_FIELD = "subscription_id"
+
+    subscription_id: Id
+    client_code: str
+    plan: PlanCode
+    payment_id: Id
+    refund_id: Id
+    transaction_id: str  # the gateway's id of the refund
+    amount_cents: Cents
+    currency: str
+    reason: str
+    refunded_at: Timestamp
 
 
 class SubscriptionCommandRejected(CommandRejected):

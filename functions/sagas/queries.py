@@ -1,0 +1,92 @@
+"""Read side: a saga as an operator sees it, the sagas of a subscription, a saga's log.
+
+The saga document and its log hold ids, codes and reasons only, so they are shown whole.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from functions.sagas.unit_of_work import SagaCollections
+from shared.ports.documents import VERSION_FIELD, Document, DocumentStore, Filter
+from shared.service.pagination import decode_cursor, encode_cursor, newest_first
+
+
+def saga_view(document: Document) -> dict[str, Any]:
+    view = {k: v for k, v in document.items() if k != VERSION_FIELD}
+    return {**view, "version": document.get(VERSION_FIELD, 0)}
+
+
+def get_saga(store: DocumentStore, saga_id: str, c: SagaCollections) -> dict[str, Any] | None:
+    document = store.get(c.sagas, saga_id)
+    return saga_view(document) if document else None
+
+
+def sagas_of_subscription(
+    store: DocumentStore,
+    subscription_id: str,
+    c: SagaCollections,
+    *,
+    limit: int = 20,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """Newest first. Needs the composite index (subscription_id ASC, started_at DESC)."""
+    return newest_first(
+        store,
+        c.sagas,
+        [Filter("subscription_id", "==", subscription_id)],
+        order_by="started_at",
+        view=saga_view,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+def sagas_in_status(
+    store: DocumentStore,
+    status: str,
+    c: SagaCollections,
+    *,
+    limit: int = 20,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """What an operator looks for: the STUCK ones. Index (status ASC, started_at DESC)."""
+    return newest_first(
+        store,
+        c.sagas,
+        [Filter("status", "==", status)],
+        order_by="started_at",
+        view=saga_view,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+def saga_log(
+    store: DocumentStore,
+    saga_id: str,
+    c: SagaCollections,
+    *,
+    limit: int = 100,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """Oldest first, as it happened. Index (saga_id ASC, seq ASC)."""
+    page = store.query(
+        c.log,
+        [Filter("saga_id", "==", saga_id)],
+        order_by="seq",
+        limit=limit,
+        after=decode_cursor(cursor),
+    )
+    return {
+        "items": [{k: v for k, v in d.items() if k != VERSION_FIELD} for _, d in page.items],
+        "next_cursor": encode_cursor(page.next_cursor),
+    }
+
+
+def sagas_due(
+    store: DocumentStore, now: str, c: SagaCollections, limit: int
+) -> list[tuple[str, str]]:
+    """(saga id, wake time) of the sagas whose deadline or resend time has come."""
+    page = store.query(c.sagas, [Filter("wake_at", "<=", now)], order_by="wake_at", limit=limit)
+    return [(doc_id, str(document["wake_at"])) for doc_id, document in page.items]

@@ -1,0 +1,50 @@
+"""How the sagas context is put together from the shared platform."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from functions.sagas.directory import SubscriptionsDirectory
+from functions.sagas.engine import Engine
+from functions.sagas.handlers import HANDLERS, INTERNAL_HANDLERS, Dependencies
+from functions.sagas.messages import NAMES
+from functions.sagas.plans import DEFINITIONS
+from functions.sagas.unit_of_work import (
+    COLLECTION,
+    LOG_COLLECTION,
+    ROUTES_COLLECTION,
+    SagaCollections,
+    SagasUnitOfWork,
+)
+from functions.subscriptions.unit_of_work import COLLECTION as SUBSCRIPTIONS
+from shared.platform import Platform
+from shared.service.processing import MessageProcessor
+
+
+@dataclass(frozen=True)
+class SagasWiring:
+    platform: Platform
+    processor: MessageProcessor[SagasUnitOfWork, Dependencies]
+    collections: SagaCollections
+
+
+def build(platform: Platform) -> SagasWiring:
+    settings = platform.settings
+    collections = SagaCollections(
+        sagas=settings.collection(COLLECTION),
+        log=settings.collection(LOG_COLLECTION),
+        routes=settings.collection(ROUTES_COLLECTION),
+    )
+    directory = SubscriptionsDirectory(platform.store, settings.collection(SUBSCRIPTIONS))
+    processor = MessageProcessor(
+        consumer=NAMES.name,
+        context=NAMES,
+        inbox_collection=settings.collection(f"{NAMES.name}_inbox"),
+        store=platform.store,
+        publisher=platform.publisher,
+        make_uow=lambda tx: SagasUnitOfWork(tx, collections),
+        handlers={**HANDLERS, **INTERNAL_HANDLERS},
+        deps=Dependencies(clock=platform.clock, engine=Engine(DEFINITIONS, directory)),
+        clock=platform.clock,
+    )
+    return SagasWiring(platform=platform, processor=processor, collections=collections)
