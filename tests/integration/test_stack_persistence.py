@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from infra.local.environment import temporary_environment
+from infra.local.prereqs import check_prerequisites
 from infra.local.stack import LocalStack
 from tests.conftest import PROBE_SOURCE, PROBE_TOPOLOGY, unique_names
 
@@ -54,16 +55,31 @@ def test_persist_keeps_documents_and_objects_and_each_run_keeps_its_logs(
             ).upload_from_string(b"bytes kept")
         assert _state(first) == ({"n": 1}, b"bytes kept")
         first_logs = first.log_dir
-    # Without persist a start is empty, even beside the kept state...
-    with _stack(tmp_path, names, persist=False) as plain:
-        assert _state(plain) == (None, None)
-    # ...which the next persistent start finds again.
     with _stack(tmp_path, names, persist=True) as again:
         assert _state(again) == ({"n": 1}, b"bytes kept")
         last_logs = again.log_dir
 
     runs = sorted(p for p in (tmp_path / "logs").iterdir() if not p.is_symlink())
-    assert len(runs) == 3 and runs[0] == first_logs and runs[-1] == last_logs
+    assert len(runs) == 2 and runs[0] == first_logs and runs[-1] == last_logs
     assert (tmp_path / "logs" / "latest").resolve() == last_logs
     # The first run's logs are still whole: they were not overwritten by the later runs.
     assert "serving" in (first_logs / "functions.log").read_text(encoding="utf-8")
+
+
+def test_without_persist_a_start_ignores_the_kept_state(tmp_path: Path) -> None:
+    # Checked on the commands a start would run: a third stack start would cost seconds.
+    (tmp_path / "data" / "firestore" / "firestore_export_1").mkdir(parents=True)
+    (tmp_path / "data/firestore/firestore_export_1/firestore_export_1.overall_export_metadata"
+     ).write_text("")  # fmt: skip
+    commands = {
+        persist: _stack(tmp_path, unique_names("plain"), persist=persist)._commands(
+            check_prerequisites()
+        )
+        for persist in (False, True)
+    }
+    plain, kept = commands[False], commands[True]
+    assert not any(arg.startswith("--import-data") for arg in plain["firestore"][0])
+    assert "memory" in plain["gcs"][0] and "filesystem" not in plain["gcs"][0]
+    # The same directory is imported with persist: the check above is not vacuous.
+    assert any(arg.startswith("--import-data") for arg in kept["firestore"][0])
+    assert "filesystem" in kept["gcs"][0]
