@@ -1,12 +1,16 @@
 """Cloud Function entry points of the ingestion context: thin, one hop to the pipeline.
 
-- ingestion_on_upload: `google.cloud.storage.object.v1.finalized` on the ingest bucket.
-- ingestion_ingest_package_entry: IngestPackageEntry, one entry of a zip package.
+- ingestion_on_upload: `google.cloud.storage.object.v1.finalized` on the ingest bucket, or
+  (in the cloud) the bucket's OBJECT_FINALIZE notification pushed by Pub/Sub.
+- ingestion_ingest_package_entry_v2: IngestPackageEntryV2, one entry of a zip package.
+- ingestion_ingest_package_entry: IngestPackageEntry v1 (no longer published: drains).
 - ingestion_record_dead_letter: records what died on ingestion-dead-letter.
 - ingestion_queries_http: the catalogue (GET /images/<id>, GET /images?...).
 """
 
 from __future__ import annotations
+
+import json
 
 import flask
 import functions_framework
@@ -15,11 +19,12 @@ from werkzeug.routing import Map, Rule
 from functions import bootstrap
 from functions.ingestion import queries, wiring
 from functions.ingestion.domain import Upload
-from functions.ingestion.messages import NAMES, IngestPackageEntry
-from shared.domain.errors import PermanentError, TransientError
+from functions.ingestion.messages import NAMES, IngestPackageEntry, IngestPackageEntryV2
+from shared.domain.errors import InvalidMessage, PermanentError, TransientError
 from shared.entrypoints.http import HttpError, answers_errors, json_response, match_route
 from shared.entrypoints.pubsub import CloudEventLike, consume, record_dead_letter
 from shared.logging import bind_message_context, get_logger
+from shared.ports.envelope import PUBSUB_PUBLISHED, unwrap_pubsub_push
 from shared.service.pagination import page_size, refuse_unknown_parameters
 
 log = get_logger(__name__)
@@ -42,11 +47,12 @@ def _wiring() -> wiring.IngestionWiring:
 def ingestion_on_upload(cloud_event: CloudEventLike) -> None:
     """Ack (return) when the upload is done or can never be; raise to be redelivered."""
     bind_message_context(function="ingestion_on_upload", message_type=cloud_event["type"])
-    if cloud_event["type"] != STORAGE_FINALIZED:
+    resource = _finalized_object(cloud_event)
+    if resource is None:
         log.warning("unexpected_trigger")
         return
     try:
-        upload = Upload.from_event(cloud_event.data)
+        upload = Upload.from_event(resource)
     except PermanentError as error:
         log.warning("upload_unreadable", reason=error.reason)
         return
@@ -65,9 +71,43 @@ def ingestion_on_upload(cloud_event: CloudEventLike) -> None:
     log.info("upload_processed", outcome=outcome, unit_id=upload.unit_id)
 
 
+def _finalized_object(cloud_event: CloudEventLike) -> object | None:
+    """The object resource of a finalize: sent as is by Eventarc and the local bridge; in the
+    cloud, the bucket's Pub/Sub notification pushed by our own subscription, which has a
+    dead-letter topic (docs/deploy.md)."""
+    data: object = cloud_event.data
+    if cloud_event["type"] == STORAGE_FINALIZED:
+        return data
+    if cloud_event["type"] != PUBSUB_PUBLISHED:
+        return None
+    try:
+        raw, attributes, _ = unwrap_pubsub_push(cloud_event.data)
+        if attributes.get("eventType") != "OBJECT_FINALIZE":
+            return None
+        resource: object = json.loads(raw)
+    except (InvalidMessage, ValueError):
+        return None
+    return resource
+
+
+@functions_framework.cloud_event
+def ingestion_ingest_package_entry_v2(cloud_event: CloudEventLike) -> None:
+    """IngestPackageEntryV2 → pipeline.IngestionService.ingest_entry_v2."""
+    w = _wiring()
+    consume(
+        cloud_event,
+        IngestPackageEntryV2,
+        w.service.ingest_entry_v2,
+        function="ingestion_ingest_package_entry_v2",
+        context=NAMES,
+        publisher=w.platform.publisher,
+    )
+
+
 @functions_framework.cloud_event
 def ingestion_ingest_package_entry(cloud_event: CloudEventLike) -> None:
-    """IngestPackageEntry → pipeline.IngestionService.ingest_entry."""
+    """IngestPackageEntry v1 → pipeline.IngestionService.ingest_entry (kept until no v1
+    command is left in flight; nothing publishes v1 any more)."""
     w = _wiring()
     consume(
         cloud_event,

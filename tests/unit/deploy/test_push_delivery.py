@@ -1,0 +1,117 @@
+"""What our own push subscriptions POST in the cloud is what the functions accept.
+
+No Eventarc trigger sits in front of the event functions (pubsub.tf): Pub/Sub POSTs its raw
+push body to `<function URL>/projects/<p>/topics/<topic>`, and the Functions Framework turns
+it into the `messagePublished` CloudEvent the entry points read. A GCS trigger is the
+bucket's notification, pushed the same way.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import functions_framework
+
+from functions.bootstrap import InMemoryPlatform
+from infra.local.topology import load_topology
+from tests.unit.deploy.terraform_files import REPO_ROOT
+from tests.unit.ingestion.helpers import study
+
+TOPOLOGY = load_topology()
+
+
+def push(target: str, topic: str, data: bytes, attributes: dict[str, str]) -> Any:
+    """POST the body Pub/Sub pushes, to the path our subscription pushes to."""
+    body = {
+        "message": {
+            "data": base64.b64encode(data).decode(),
+            "attributes": attributes,
+            "messageId": "pushed-1",
+            "publishTime": "2026-12-02T10:00:00.000Z",
+        },
+        "subscription": f"projects/p/subscriptions/trigger-{target}",
+    }
+    client = functions_framework.create_app(target, str(REPO_ROOT / "main.py")).test_client()
+    return client.post(f"/projects/p/topics/{topic}", json=body)
+
+
+def target_taking(topic: str, attributes: dict[str, str]) -> str:
+    [target] = [
+        s.target
+        for s in TOPOLOGY.trigger_subscriptions()
+        if s.topic == topic
+        and (s.policy.attribute_filter is None or s.policy.attribute_filter.matches(attributes))
+    ]
+    return target
+
+
+def test_a_pushed_command_is_handled(platform: InMemoryPlatform) -> None:
+    http = [n for n, f in TOPOLOGY.functions.items() if f.target == "subscriptions_commands_http"]
+    assert http, "the subscriptions command door is the source of this test's command"
+    client = functions_framework.create_app(
+        "subscriptions_commands_http", str(REPO_ROOT / "main.py")
+    ).test_client()
+    client.post(
+        "/subscriptions",
+        json={
+            "plan": "PRO",
+            "client": {
+                "code": "0001",
+                "first_names": "Ana",
+                "last_names": "Rojas",
+                "username": "arojas",
+                "rut": "7654321-6",
+                "national_id": "98765432",
+                "email": "arojas@example.com",
+            },
+        },
+    )
+    [command] = platform.publisher.messages("subscriptions-commands")
+    data, attributes = command.to_pubsub()
+    target = target_taking("subscriptions-commands", attributes)
+
+    response = push(target, "subscriptions-commands", data, attributes)
+
+    assert response.status_code == 200
+    events = platform.publisher.messages("subscriptions-events")
+    assert [e.causation_id for e in events] == [command.id]
+
+
+def test_a_pushed_bucket_notification_is_ingested(platform: InMemoryPlatform) -> None:
+    [gcs] = [s for s in TOPOLOGY.trigger_subscriptions() if s.kind == "gcs"]
+    bucket = platform.settings.bucket(gcs.bucket or "")
+    [data] = study()
+    info = platform.blobs.write(
+        bucket, "center-1/scan.dcm", data, create_only=False, content_type="application/dicom"
+    )
+    resource = {
+        "bucket": bucket,
+        "name": "center-1/scan.dcm",
+        "generation": str(info.generation),
+        "size": str(len(data)),
+        "contentType": "application/dicom",
+    }
+    attributes = {
+        "eventType": "OBJECT_FINALIZE",
+        "bucketId": bucket,
+        "objectId": "center-1/scan.dcm",
+        "objectGeneration": str(info.generation),
+        "payloadFormat": "JSON_API_V1",
+    }
+
+    response = push(gcs.target, gcs.topic, json.dumps(resource).encode(), attributes)
+
+    assert response.status_code == 200
+    [event] = platform.publisher.messages("ingestion-events")
+    assert event.type == "co.saludtech.ingestion.image.anonymized.v1"
+
+
+def test_other_bucket_notifications_are_acknowledged_and_ignored(
+    platform: InMemoryPlatform,
+) -> None:
+    [gcs] = [s for s in TOPOLOGY.trigger_subscriptions() if s.kind == "gcs"]
+    response = push(gcs.target, gcs.topic, b"{}", {"eventType": "OBJECT_DELETE"})
+    assert response.status_code == 200
+    assert platform.publisher.messages("ingestion-events") == []
