@@ -1,8 +1,9 @@
 """This context's own views of other contexts' facts: contexts share no database.
 
-- The catalogue: one record per ImageAnonymized (ingestion-events), the fields a dataset
-  selects on and the object to deliver. A record is a pure function of its event, written
-  with a plain put: duplicates and any order give the same projection, and replaying the
+- The catalogue: one record per image of ImageAnonymized (ingestion-events), the fields a
+  dataset selects on and the object to deliver. An image ingested again is announced again;
+  the record of the newest event (its CloudEvent time, then its id) wins whatever the order
+  of arrival, so duplicates and any order give the same projection, and replaying the
   events into an empty collection rebuilds it from zero (`rebuild_catalogue`).
 - Subscriptions: which client owns which subscription (SubscriptionCreated), so that a
   data service for an unknown client is refused.
@@ -19,10 +20,16 @@ from functions.data_services.messages import DatasetCriteria
 from functions.data_services.unit_of_work import Collections
 from functions.ingestion.messages import ImageAnonymized
 from functions.subscriptions.messages import SubscriptionCreated
-from shared.ports.documents import DocumentStore, Filter
+from shared.ports.documents import Document, DocumentStore, DocumentTransaction, Filter
 from shared.ports.envelope import Envelope
 
 PAGE = 1_000  # catalogue records per query while a dataset is resolved
+_SOURCE_EVENT = "source_event"  # the event a record comes from: the newest one wins
+
+
+def _event_key(document: Document) -> tuple[str, str]:
+    source = document.get(_SOURCE_EVENT) or {}
+    return str(source.get("time", "")), str(source.get("id", ""))
 
 
 def catalogue_record(event: ImageAnonymized) -> CatalogueRecord:
@@ -47,10 +54,7 @@ class Projections:
     collections: Collections
 
     def project_image(self, envelope: Envelope) -> str:
-        event = envelope.payload
-        assert isinstance(event, ImageAnonymized)
-        self._put_record(self.collections.catalogue, catalogue_record(event))
-        return "projected"
+        return self._project(self.collections.catalogue, envelope)
 
     def project_subscription(self, envelope: Envelope) -> str:
         event = envelope.payload
@@ -67,18 +71,28 @@ class Projections:
         )
         return "projected"
 
-    def rebuild_catalogue(self, events: Iterable[ImageAnonymized], collection: str) -> int:
-        """Project `events` (a replay of ingestion-events) into `collection`, an empty
-        one: the projection then equals the one built as the events came."""
-        count = 0
-        for event in events:
-            self._put_record(collection, catalogue_record(event))
-            count += 1
-        return count
+    def rebuild_catalogue(self, envelopes: Iterable[Envelope], collection: str) -> int:
+        """Project ImageAnonymized `envelopes` (a replay of ingestion-events, in any order)
+        into `collection`, an empty one: it then equals the projection built live."""
+        return sum(self._project(collection, e) == "projected" for e in envelopes)
 
-    def _put_record(self, collection: str, record: CatalogueRecord) -> None:
-        document = asdict(record)
-        self.store.run_in_transaction(lambda tx: tx.put(collection, record.image_id, document))
+    def _project(self, collection: str, envelope: Envelope) -> str:
+        event = envelope.payload
+        assert isinstance(event, ImageAnonymized)
+        document = {
+            **asdict(catalogue_record(event)),
+            _SOURCE_EVENT: {"time": envelope.time, "id": envelope.id},
+        }
+        newer = (envelope.time, envelope.id)
+
+        def put_if_newer(tx: DocumentTransaction) -> bool:
+            known = tx.get(collection, event.image_id)
+            if known is not None and _event_key(known) >= newer:
+                return False
+            tx.put(collection, event.image_id, document)
+            return True
+
+        return "projected" if self.store.run_in_transaction(put_if_newer) else "superseded"
 
     # -- read while a dataset is resolved -----------------------------------------------------
     def matching(self, criteria: DatasetCriteria) -> Iterator[CatalogueRecord]:
@@ -106,6 +120,7 @@ class Projections:
                 self.collections.catalogue, where, order_by="ingested_at", limit=PAGE, after=after
             )
             for _, document in page.items:
+                document.pop(_SOURCE_EVENT, None)
                 yield CatalogueRecord(**document)
             if page.next_cursor is None:
                 return
