@@ -104,6 +104,8 @@ class Settings(BaseSettings):
         raw = self.jwt_keys.get_secret_value().strip()
         if not raw:
             return {"k0": self.jwt_key.get_secret_value()}
+        if ":" not in raw:  # one secret, no kid: the active kid's key
+            return {self.jwt_active_kid: raw}
         keyring: dict[str, str] = {}
         for item in raw.split(","):
             kid, _, secret = item.partition(":")

@@ -1,0 +1,73 @@
+"""Short-lived access tokens: HS256 JWTs with a `kid`, signed and checked by this API only.
+
+The keyring comes from settings (Secret Manager in the cloud): tokens are signed with the
+active kid and verified with whichever listed kid they name, so a key rotation adds the new
+key, switches the active kid, and removes the old one after the access-token lifetime;
+no token in flight is refused and nothing restarts at a given moment.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import jwt
+
+from functions.api.principals import Principal, Role
+
+ISSUER = "saludtech-api"
+AUDIENCE = "saludtech-api"
+_ALGORITHM = "HS256"
+
+
+class InvalidToken(Exception):
+    """Missing, malformed, forged, expired, wrong audience or issuer: all look alike outside."""
+
+
+@dataclass(frozen=True)
+class AccessTokens:
+    keyring: dict[str, str]
+    active_kid: str
+    lifetime_seconds: int
+
+    def issue(self, principal: Principal, now: datetime) -> str:
+        issued = int(now.timestamp())
+        claims = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": principal.user_id,
+            "role": principal.role.value,
+            "scope": principal.scope,
+            "iat": issued,
+            "exp": issued + self.lifetime_seconds,
+            "jti": uuid.uuid4().hex,
+        }
+        return jwt.encode(
+            claims,
+            self.keyring[self.active_kid],
+            algorithm=_ALGORITHM,
+            headers={"kid": self.active_kid},
+        )
+
+    def verify(self, token: str, now: datetime) -> Principal:
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+            if not isinstance(kid, str) or kid not in self.keyring:
+                raise InvalidToken("unknown kid")
+            claims = jwt.decode(
+                token,
+                self.keyring[kid],
+                algorithms=[_ALGORITHM],  # never "none", never what the header asks for
+                audience=AUDIENCE,
+                issuer=ISSUER,
+                options={"require": ["exp", "iat", "sub", "aud", "iss"], "verify_exp": False},
+                leeway=0,
+            )
+            if claims["exp"] <= now.timestamp():  # our clock, not the library's
+                raise InvalidToken("expired")
+            return Principal(
+                user_id=str(claims["sub"]), role=Role(claims["role"]), scope=str(claims["scope"])
+            )
+        except (jwt.PyJWTError, KeyError, ValueError, TypeError) as error:
+            raise InvalidToken(type(error).__name__) from error

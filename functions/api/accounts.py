@@ -1,0 +1,164 @@
+"""Accounts: users with a role and a scope, their password hashes and their sessions.
+
+Stored in the api's own collections. The email and national id are sealed with the shared
+field cipher (AES-GCM, bound to the user id and the field name); usernames are found
+through an HMAC of their lowercase form, so the lookup documents hold no username.
+Refresh tokens are random, stored only as their SHA-256, and revocable one by one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from functions.api.passwords import MAX_LENGTH, MIN_LENGTH, hash_password, verify_password
+from functions.api.principals import Principal, Role
+from shared.domain.clock import Clock, rfc3339
+from shared.domain.errors import PermanentError
+from shared.ports.documents import Document, DocumentExists, DocumentStore, DocumentTransaction
+from shared.service.field_crypto import FieldCipher
+
+USERS, USERNAMES, IDENTITIES, REFRESH_TOKENS = (
+    "api_users", "api_usernames", "api_identities", "api_refresh_tokens"
+)  # fmt: skip
+_SEALED_FIELDS = ("email", "national_id")
+
+
+@dataclass(frozen=True)
+class NewUser:
+    username: str
+    password: str
+    role: Role
+    scope: str
+    email: str
+    national_id: str = ""
+    google_subject: str = ""
+
+
+@dataclass
+class Accounts:
+    store: DocumentStore
+    cipher: FieldCipher
+    lookup_key: bytes
+    clock: Clock
+    collections: dict[str, str]
+    refresh_seconds: int
+
+    def _key(self, kind: str, value: str) -> str:
+        return hmac.new(self.lookup_key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+
+    def register(self, new: NewUser) -> str:
+        """The new user's id; PermanentError when the username or identity is taken."""
+        if not MIN_LENGTH <= len(new.password) <= MAX_LENGTH:
+            raise PermanentError(
+                "weak_password", f"{MIN_LENGTH} to {MAX_LENGTH} characters", field="password"
+            )
+        if new.role is not Role.OPERATOR and not new.scope:
+            raise PermanentError("missing_scope", "this role acts for a scope", field="scope")
+        user_id = uuid.uuid4().hex
+        document: Document = {
+            "user_id": user_id,
+            "username": new.username,
+            "role": new.role.value,
+            "scope": new.scope,
+            "password_hash": hash_password(new.password),
+            "created_at": rfc3339(self.clock()),
+        }
+        for name in _SEALED_FIELDS:
+            value = getattr(new, name)
+            document[f"{name}_sealed"] = self.cipher.encrypt(value, f"{user_id}/{name}")
+        username_key = self._key("username", new.username.lower())
+        identity_key = self._key("google", new.google_subject) if new.google_subject else ""
+
+        def write(tx: DocumentTransaction) -> None:
+            tx.create(self.collections[USERNAMES], username_key, {"user_id": user_id})
+            if identity_key:
+                tx.create(self.collections[IDENTITIES], identity_key, {"user_id": user_id})
+            tx.create(self.collections[USERS], user_id, document)
+
+        try:
+            self.store.run_in_transaction(write)
+        except DocumentExists as error:
+            raise PermanentError("account_exists", "that username or identity is taken") from error
+        return user_id
+
+    def user(self, user_id: str) -> Document | None:
+        return self.store.get(self.collections[USERS], user_id)
+
+    def profile(self, user_id: str) -> dict[str, Any] | None:
+        """What a user sees of their own account (the sealed fields opened)."""
+        found = self.user(user_id)
+        if found is None:
+            return None
+        view = {k: found[k] for k in ("user_id", "username", "role", "scope", "created_at")}
+        for name in _SEALED_FIELDS:
+            sealed = found.get(f"{name}_sealed", "")
+            view[name] = self.cipher.decrypt(sealed, f"{user_id}/{name}") if sealed else ""
+        return view
+
+    def check_password(self, username: str, password: str) -> Principal | None:
+        found = self.store.get(self.collections[USERNAMES], self._key("username", username.lower()))
+        user = self.user(found["user_id"]) if found else None
+        if not verify_password(user["password_hash"] if user else None, password):
+            return None
+        assert user is not None  # verify_password is False without a stored hash
+        return principal_of(user)
+
+    def by_google_subject(self, subject: str) -> Principal | None:
+        found = self.store.get(self.collections[IDENTITIES], self._key("google", subject))
+        user = self.user(found["user_id"]) if found else None
+        return principal_of(user) if user else None
+
+    # -- refresh tokens ----------------------------------------------------------------
+    def open_session(self, principal: Principal) -> str:
+        token = secrets.token_urlsafe(32)
+        expires = self.clock() + timedelta(seconds=self.refresh_seconds)
+        record = {"user_id": principal.user_id, "expires_at": rfc3339(expires), "revoked": False}
+        self.store.run_in_transaction(
+            lambda tx: tx.create(self.collections[REFRESH_TOKENS], _digest(token), record)
+        )
+        return token
+
+    def rotate_session(self, token: str) -> tuple[Principal, str] | None:
+        """Spend a refresh token: the principal and a new token, or None (unknown, expired,
+        revoked). A token is used once; presenting a spent one again revokes nothing more
+        but fails, so a stolen copy races its owner at most once."""
+        now = self.clock()
+
+        def spend(tx: DocumentTransaction) -> str | None:
+            key = _digest(token)
+            record = tx.get(self.collections[REFRESH_TOKENS], key)
+            if record is None or record["revoked"] or record["expires_at"] <= rfc3339(now):
+                return None
+            tx.put(self.collections[REFRESH_TOKENS], key, {**record, "revoked": True})
+            return str(record["user_id"])
+
+        user_id = self.store.run_in_transaction(spend)
+        user = self.user(user_id) if user_id else None
+        if user is None:
+            return None
+        principal = principal_of(user)
+        return principal, self.open_session(principal)
+
+    def revoke_session(self, token: str) -> None:
+        key = _digest(token)
+
+        def revoke(tx: DocumentTransaction) -> None:
+            record = tx.get(self.collections[REFRESH_TOKENS], key)
+            if record is not None:
+                tx.put(self.collections[REFRESH_TOKENS], key, {**record, "revoked": True})
+
+        self.store.run_in_transaction(revoke)
+
+
+def principal_of(user: Document) -> Principal:
+    return Principal(user_id=user["user_id"], role=Role(user["role"]), scope=user["scope"])
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -1,0 +1,361 @@
+"""One function per route of routes.py: read the request, call the service, shape the answer.
+
+Every function gets a Call (the request, the caller, the path ids, the wiring) after the
+dispatcher (entrypoints.py) has authenticated, authorised and rate-limited it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import flask
+
+from functions.api import reads, timeline
+from functions.api.access_tokens import InvalidToken
+from functions.api.accounts import NewUser
+from functions.api.original_payload import v1_create_body
+from functions.api.principals import Principal, Role
+from functions.api.wiring import ApiWiring
+from shared.entrypoints.http import HttpError, json_response, read_json_body
+from shared.service.pagination import page_size, refuse_unknown_parameters
+
+PAGED = {"limit", "cursor"}
+_BODY = "saludtech.api.body"
+
+
+def json_body(request: flask.Request) -> dict[str, Any]:
+    """The request's JSON object, read (bounded) once and kept for whoever asks again."""
+    if _BODY not in request.environ:
+        body = read_json_body(request)
+        if not isinstance(body, dict):
+            raise HttpError(400, "schema_violation", "the body must be a JSON object")
+        request.environ[_BODY] = body
+    found: dict[str, Any] = request.environ[_BODY]
+    return found
+
+
+@dataclass(frozen=True)
+class Call:
+    request: flask.Request
+    who: Principal | None
+    args: dict[str, Any]
+    wiring: ApiWiring
+    # What the audit log records as the resource this call touched.
+    resource: list[str]
+
+    @property
+    def principal(self) -> Principal:
+        assert self.who is not None  # the dispatcher refuses anonymous calls first
+        return self.who
+
+    def body(self) -> dict[str, Any]:
+        return json_body(self.request)
+
+    def text(self, body: dict[str, Any], name: str, limit: int = 256) -> str:
+        value = body.get(name)
+        if not isinstance(value, str) or not value or len(value) > limit:
+            raise HttpError(400, "schema_violation", f"{name}: a string", field=name)
+        return value
+
+    def page(self, known: set[str] = PAGED) -> tuple[int, str | None]:
+        refuse_unknown_parameters(self.request.args, known)
+        return page_size(self.request.args.get("limit")), self.request.args.get("cursor")
+
+
+# -- sessions ------------------------------------------------------------------------------
+def _tokens(call: Call, who: Principal, refresh_token: str) -> flask.Response:
+    w = call.wiring
+    return json_response(
+        {
+            "token_type": "Bearer",
+            "access_token": w.tokens.issue(who, w.platform.clock()),
+            "expires_in": w.tokens.lifetime_seconds,
+            "refresh_token": refresh_token,
+            "role": who.role.value,
+        }
+    )
+
+
+def login(call: Call) -> flask.Response:
+    body = call.body()
+    username, password = call.text(body, "username", 64), call.text(body, "password")
+    who = call.wiring.accounts.check_password(username, password)
+    if who is None:
+        raise HttpError(401, "invalid_credentials", "unknown username or wrong password")
+    call.resource.append(f"user/{who.user_id}")
+    return _tokens(call, who, call.wiring.accounts.open_session(who))
+
+
+def google_login(call: Call) -> flask.Response:
+    w = call.wiring
+    token = call.text(call.body(), "id_token", 4096)
+    try:
+        claims = w.google.verify(token, w.platform.clock().timestamp())
+    except InvalidToken as error:
+        raise HttpError(401, "invalid_token", "the ID token is not valid") from error
+    who = w.accounts.by_google_subject(claims["sub"])
+    if who is None:
+        raise HttpError(401, "unknown_identity", "no account is linked to this identity")
+    call.resource.append(f"user/{who.user_id}")
+    return _tokens(call, who, w.accounts.open_session(who))
+
+
+def refresh(call: Call) -> flask.Response:
+    rotated = call.wiring.accounts.rotate_session(call.text(call.body(), "refresh_token"))
+    if rotated is None:
+        raise HttpError(401, "invalid_token", "the refresh token is not valid")
+    who, token = rotated
+    call.resource.append(f"user/{who.user_id}")
+    return _tokens(call, who, token)
+
+
+def logout(call: Call) -> flask.Response:
+    call.wiring.accounts.revoke_session(call.text(call.body(), "refresh_token"))
+    return flask.Response(status=204)
+
+
+def me(call: Call) -> flask.Response:
+    refuse_unknown_parameters(call.request.args, set())
+    profile = call.wiring.accounts.profile(call.principal.user_id)
+    if profile is None:
+        raise HttpError(404, "user_not_found", "no such user")
+    call.resource.append(f"user/{call.principal.user_id}")
+    return json_response(profile)
+
+
+def create_user(call: Call) -> flask.Response:
+    body = call.body()
+    try:
+        role = Role(str(body.get("role")))
+    except ValueError as error:
+        raise HttpError(400, "invalid_role", "center, client, expert or operator") from error
+    scope = body.get("scope", "")
+    if not isinstance(scope, str) or len(scope) > 64:
+        raise HttpError(400, "schema_violation", "scope: a string", field="scope")
+    user_id = call.wiring.accounts.register(
+        NewUser(
+            username=call.text(body, "username", 64),
+            password=call.text(body, "password"),
+            role=role,
+            scope=scope,
+            email=call.text(body, "email", 254),
+            national_id=str(body.get("national_id") or "")[:20],
+            google_subject=str(body.get("google_subject") or "")[:128],
+        )
+    )
+    call.resource.append(f"user/{user_id}")
+    return json_response({"user_id": user_id, "role": role.value}, status=201)
+
+
+# -- subscriptions -------------------------------------------------------------------------
+def _accepted(call: Call, path: str, body: dict[str, Any]) -> flask.Response:
+    w = call.wiring
+    accepted = w.commands.send(
+        call.principal,
+        path,
+        body,
+        call.request.headers.get("Idempotency-Key", "").strip(),
+        call.request.headers.get("X-Correlation-ID", ""),
+    )
+    call.resource.append(f"subscription/{accepted.subject}")
+    status_url = f"/v1/commands/{accepted.command_id}"
+    answer = {
+        **{k: accepted.answer[k] for k in ("command_id", "command_type", "correlation_id")},
+        "subscription_id": accepted.subject,
+        "status": "accepted",
+        "links": {
+            "command": status_url,
+            "timeline": f"{status_url}/timeline",
+            "stream": f"{status_url}/stream",
+            "subscription": f"/v1/subscriptions/{accepted.subject}",
+        },
+    }
+    return json_response(answer, status=202, headers={"Location": status_url})
+
+
+def _create(call: Call, body: dict[str, Any]) -> flask.Response:
+    client = body.get("client")
+    code = client.get("code") if isinstance(client, dict) else None
+    if isinstance(code, str) and code.strip() != call.principal.scope:
+        # A client subscribes itself, never another client.
+        raise HttpError(403, "not_your_client_code", "client.code must be your own", "client.code")
+    return _accepted(call, "/subscriptions", body)
+
+
+def create_subscription(call: Call) -> flask.Response:
+    return _create(call, call.body())
+
+
+def original_create(call: Call) -> flask.Response:
+    return _create(call, v1_create_body(call.body()))
+
+
+def _owned_subscription(call: Call) -> str:
+    subscription_id = str(call.args["subscription_id"])
+    try:
+        reads.subscription_of(call.principal, subscription_id)
+    except HttpError:
+        if not call.wiring.commands.sent_for(call.principal, subscription_id):
+            raise
+    return subscription_id
+
+
+def change_plan(call: Call) -> flask.Response:
+    body = call.body()
+    return _accepted(call, f"/subscriptions/{_owned_subscription(call)}/plan", body)
+
+
+def cancel(call: Call) -> flask.Response:
+    body = call.body()
+    return _accepted(call, f"/subscriptions/{_owned_subscription(call)}/cancel", body)
+
+
+def pay(call: Call) -> flask.Response:
+    body = call.body()
+    return _accepted(call, f"/subscriptions/{_owned_subscription(call)}/payments", body)
+
+
+def list_subscriptions(call: Call) -> flask.Response:
+    limit, cursor = call.page()
+    call.resource.append(f"client/{call.principal.scope}/subscriptions")
+    return json_response(reads.subscriptions_of(call.principal, limit, cursor))
+
+
+def get_subscription(call: Call) -> flask.Response:
+    refuse_unknown_parameters(call.request.args, set())
+    call.resource.append(f"subscription/{call.args['subscription_id']}")
+    return json_response(reads.subscription_of(call.principal, call.args["subscription_id"]))
+
+
+# -- commands and their timeline -----------------------------------------------------------
+def _own_command(call: Call) -> tuple[str, str]:
+    """(command id, its subject) of a command the caller sent (an operator: any)."""
+    command_id = str(call.args["command_id"])
+    call.resource.append(f"command/{command_id}")
+    found = call.wiring.platform.store.get(call.wiring.commands.collection, command_id)
+    mine = found is not None and (
+        found["user_id"] == call.principal.user_id or call.principal.role is Role.OPERATOR
+    )
+    if not mine:
+        raise HttpError(404, "command_not_found", "no such command")
+    assert found is not None
+    return command_id, str(found["subject"])
+
+
+def command(call: Call) -> flask.Response:
+    refuse_unknown_parameters(call.request.args, set())
+    command_id, _ = _own_command(call)
+    status = reads.command_status(command_id)
+    if status is None:
+        raise HttpError(404, "command_not_found", "no such command")
+    return json_response(status)
+
+
+def timeline_of(call: Call) -> flask.Response:
+    refuse_unknown_parameters(call.request.args, set())
+    command_id, subject = _own_command(call)
+    current = timeline.timeline(call.principal, command_id, subject)
+    tag = timeline.etag(current)
+    headers = {"ETag": tag, "Cache-Control": "no-cache"}
+    if tag in [t.strip() for t in call.request.headers.get("If-None-Match", "").split(",")]:
+        return flask.Response(status=304, headers=headers)
+    return json_response(current, headers=headers)
+
+
+def stream(call: Call) -> flask.Response:
+    refuse_unknown_parameters(call.request.args, set())
+    command_id, subject = _own_command(call)
+    who = call.principal
+    first: list[dict[str, Any]] = [timeline.timeline(who, command_id, subject)]  # 404 first
+
+    def compose() -> dict[str, Any]:
+        return first.pop() if first else timeline.timeline(who, command_id, subject)
+
+    return flask.Response(
+        timeline.server_sent_events(compose),
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+# -- centers -------------------------------------------------------------------------------
+def list_images(call: Call) -> flask.Response:
+    from functions.ingestion.queries import QUERY_PARAMETERS
+
+    limit, cursor = call.page(set(QUERY_PARAMETERS) - {"center"})
+    call.resource.append(f"center/{call.principal.scope}/images")
+    return json_response(reads.images_of(call.principal, call.request.args, limit, cursor))
+
+
+def get_image(call: Call) -> flask.Response:
+    refuse_unknown_parameters(call.request.args, set())
+    call.resource.append(f"image/{call.args['image_id']}")
+    return json_response(reads.image_of(call.principal, call.args["image_id"]))
+
+
+def quarantine(call: Call) -> flask.Response:
+    limit, cursor = call.page()
+    call.resource.append(f"center/{call.principal.scope}/quarantine")
+    return json_response(reads.quarantine_of(call.principal, limit, cursor))
+
+
+def create_upload(call: Call) -> flask.Response:
+    w = call.wiring
+    grant = w.uploads.grant(call.principal, call.body().get("file_name"), w.platform.clock())
+    call.resource.append(f"upload/{grant['object']}")
+    return json_response(grant, status=201)
+
+
+# -- clients, experts, operators -----------------------------------------------------------
+def data_services(call: Call) -> flask.Response:
+    limit, cursor = call.page()
+    call.resource.append(f"client/{call.principal.scope}/data-services")
+    return json_response(reads.data_services_of(call.principal, limit, cursor))
+
+
+def assignments(call: Call) -> flask.Response:
+    limit, cursor = call.page()
+    call.resource.append(f"expert/{call.principal.scope}/assignments")
+    return json_response(reads.assignments_of(call.principal, limit, cursor))
+
+
+def dead_letters(call: Call) -> flask.Response:
+    limit, cursor = call.page()
+    call.resource.append("dead-letters")
+    return json_response(reads.dead_letters(limit, cursor))
+
+
+def audit(call: Call) -> flask.Response:
+    limit, cursor = call.page()
+    call.resource.append("audit")
+    return json_response(call.wiring.audit.page(limit, cursor))
+
+
+ENDPOINTS: dict[str, Callable[[Call], flask.Response]] = {
+    "login": login,
+    "google_login": google_login,
+    "refresh": refresh,
+    "logout": logout,
+    "me": me,
+    "create_user": create_user,
+    "create_subscription": create_subscription,
+    "original_create": original_create,
+    "list_subscriptions": list_subscriptions,
+    "get_subscription": get_subscription,
+    "change_plan": change_plan,
+    "cancel": cancel,
+    "pay": pay,
+    "command": command,
+    "timeline": timeline_of,
+    "stream": stream,
+    "list_images": list_images,
+    "get_image": get_image,
+    "quarantine": quarantine,
+    "create_upload": create_upload,
+    "data_services": data_services,
+    "assignments": assignments,
+    "dead_letters": dead_letters,
+    "audit": audit,
+}

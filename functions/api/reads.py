@@ -1,0 +1,117 @@
+"""The answers of the API, composed in-process from the contexts' own read sides.
+
+Each function takes the caller and answers only what that role may see: a center its own
+catalogue entries and quarantine, a client its own subscriptions and data services, an
+expert their assignments, an operator the dead letters. Something that exists but belongs
+to someone else is answered exactly like something that does not exist (404), so ids
+cannot be probed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from functions import bootstrap
+from functions.api.principals import Principal
+from functions.ingestion import queries as ingestion_queries
+from functions.ingestion import wiring as ingestion_wiring
+from functions.subscriptions import queries as subscription_queries
+from functions.subscriptions import wiring as subscriptions_wiring
+from shared.entrypoints.http import HttpError
+from shared.ports.documents import Filter
+from shared.service import dead_letters as dead_letter_log
+from shared.service.pagination import newest_first
+
+
+def _subscriptions() -> subscriptions_wiring.SubscriptionsWiring:
+    return bootstrap.context(subscriptions_wiring.build)
+
+
+def _ingestion() -> ingestion_wiring.IngestionWiring:
+    return bootstrap.context(ingestion_wiring.build)
+
+
+def subscription_of(who: Principal, subscription_id: str) -> dict[str, Any]:
+    w = _subscriptions()
+    found = subscription_queries.get_subscription(w.platform.store, subscription_id, w.collection)
+    if found is None or found["client"]["code"] != who.scope:
+        raise HttpError(404, "subscription_not_found", "no such subscription")
+    return found
+
+
+def subscriptions_of(who: Principal, limit: int, cursor: str | None) -> dict[str, Any]:
+    w = _subscriptions()
+    return subscription_queries.subscriptions_of_client(
+        w.platform.store, who.scope, limit=limit, cursor=cursor, collection=w.collection
+    )
+
+
+def command_status(command_id: str) -> dict[str, Any] | None:
+    return _subscriptions().commands.status(command_id)
+
+
+def image_of(who: Principal, image_id: str) -> dict[str, Any]:
+    w = _ingestion()
+    found = ingestion_queries.get_image(w.platform.store, w.collections.images, image_id)
+    if found is None or found["data_source"] != who.scope:
+        raise HttpError(404, "image_not_found", "no such image")
+    return found
+
+
+def images_of(
+    who: Principal, parameters: Mapping[str, str], limit: int, cursor: str | None
+) -> dict[str, Any]:
+    # The center filter is the caller's own, whatever the query says.
+    w = _ingestion()
+    scoped = {**parameters, "center": who.scope}
+    return ingestion_queries.list_images(
+        w.platform.store, w.collections.images, scoped, limit=limit, cursor=cursor
+    )
+
+
+def _rejection_view(document: dict[str, Any]) -> dict[str, Any]:
+    names = ("rejection_id", "reason", "detail", "package_id", "entry_index", "rejected_at")
+    return {name: document.get(name) for name in names}
+
+
+def quarantine_of(who: Principal, limit: int, cursor: str | None) -> dict[str, Any]:
+    """Needs the composite index (data_source ASC, rejected_at DESC)."""
+    w = _ingestion()
+    return newest_first(
+        w.platform.store, w.collections.rejections, [Filter("data_source", "==", who.scope)],
+        order_by="rejected_at", view=_rejection_view, limit=limit, cursor=cursor,
+    )  # fmt: skip
+
+
+def dead_letters(limit: int, cursor: str | None) -> dict[str, Any]:
+    platform = bootstrap.platform()
+    return newest_first(
+        platform.store, platform.settings.collection(dead_letter_log.COLLECTION), [],
+        order_by="recorded_at", view=_dead_letter_view, limit=limit, cursor=cursor,
+    )  # fmt: skip
+
+
+def _dead_letter_view(document: dict[str, Any]) -> dict[str, Any]:
+    # The message itself may carry personal data: an operator gets what died and why.
+    names = ("dead_letter_id", "context", "ce_id", "ce_type", "reason", "delivery_attempts",
+             "recorded_at", "status", "redriven_at")  # fmt: skip
+    return {name: document.get(name) for name in names}
+
+
+def data_services_of(who: Principal, limit: int, cursor: str | None) -> dict[str, Any]:
+    from functions.data_services import queries, wiring  # the newest context: imported late
+
+    w = bootstrap.context(wiring.build)
+    return queries.data_services_of_client(
+        w.platform.store, w.collections, who.scope, limit=limit, cursor=cursor
+    )
+
+
+def assignments_of(who: Principal, limit: int, cursor: str | None) -> dict[str, Any]:
+    from functions.data_services import queries, wiring
+
+    w = bootstrap.context(wiring.build)
+    return queries.assignments_of_expert(
+        w.platform.store, w.collections, who.scope, limit=limit, cursor=cursor
+    )

@@ -1,0 +1,52 @@
+"""Signed, time-limited upload URLs into the ingest bucket, under the center's own prefix.
+
+The object name is `<center id>/uploads/<random>/<file name>`, built here from the caller's
+token, never from the request: the request names the file only, so a center cannot name a
+path under another center (the ingestion pipeline reads the center from that first
+segment). The URL signs the method (PUT) and the content type, and expires.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from functions.api.principals import Principal
+from shared.domain.errors import PermanentError
+
+_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+CONTENT_TYPES = {".dcm": "application/dicom", ".zip": "application/zip"}
+
+
+class UploadSigner(Protocol):
+    def sign_upload(self, bucket: str, name: str, content_type: str, lifetime: timedelta) -> str:
+        """A URL that lets its holder PUT one object of that content type, for `lifetime`."""
+
+
+@dataclass
+class UploadUrls:
+    signer: UploadSigner
+    bucket: str
+    lifetime: timedelta
+
+    def grant(self, who: Principal, file_name: Any, now: datetime) -> dict[str, Any]:
+        if not isinstance(file_name, str) or not _FILE_NAME.match(file_name):
+            raise PermanentError(
+                "invalid_file_name", "letters, digits, '.', '_', '-', at most 128",
+                field="file_name",
+            )  # fmt: skip
+        suffix = file_name[file_name.rfind(".") :].lower() if "." in file_name else ""
+        if suffix not in CONTENT_TYPES:
+            raise PermanentError("unsupported_file_type", "a .dcm or a .zip", field="file_name")
+        name = f"{who.scope}/uploads/{uuid.uuid4().hex}/{file_name}"
+        content_type = CONTENT_TYPES[suffix]
+        return {
+            "method": "PUT",
+            "url": self.signer.sign_upload(self.bucket, name, content_type, self.lifetime),
+            "headers": {"Content-Type": content_type},
+            "object": name,
+            "expires_at": (now + self.lifetime).isoformat(timespec="seconds"),
+        }
