@@ -5,6 +5,7 @@ infra/topology.yaml calls (tests/unit/test_deployment_map.py keeps the two and e
 context's handler map in step). One hop to the handler: open the module a name comes from.
 """
 
+from functions.api.entrypoints import api_http
 from functions.data_services.entrypoints import (
     data_services_assign_expert,
     data_services_cancel_data_service,
@@ -20,7 +21,6 @@ from functions.data_services.entrypoints import (
     data_services_revoke_chunk,
     data_services_start_data_service,
 )
-from functions.api.entrypoints import api_http
 from functions.ingestion.entrypoints import (
     ingestion_ingest_package_entry,
     ingestion_on_upload,
