@@ -23,6 +23,7 @@ from functions.data_services.entrypoints import (
 )
 from functions.ingestion.entrypoints import (
     ingestion_ingest_package_entry,
+    ingestion_ingest_package_entry_v2,
     ingestion_on_upload,
     ingestion_queries_http,
     ingestion_record_dead_letter,
@@ -88,6 +89,7 @@ __all__ = [
     "data_services_revoke_chunk",
     "data_services_start_data_service",
     "ingestion_ingest_package_entry",
+    "ingestion_ingest_package_entry_v2",
     "ingestion_on_upload",
     "ingestion_queries_http",
     "ingestion_record_dead_letter",

@@ -1,8 +1,14 @@
-"""The ingestion domain: what an upload is, where its results go, what a record holds.
+"""The ingestion domain: what an upload is, where its results go, and the catalogue record.
 
 Pure Python: no I/O and no cloud imports. Object names of uploads may carry PHI (a file
 called after the patient), so everything derived from them for events, logs and output
 names goes through keyed or hashed ids instead.
+
+The catalogue record (CatalogueRecord, original ImagenAnonimizada) is an aggregate keyed by
+the anonymized SOP Instance UID. Its one rule is what a second arrival of the same instance
+means (docs/ingestion.md, "Re-uploads"): the same file again changes nothing, not even its
+descriptors; the same instance from another center, or other content under the same UIDs,
+is a conflict, quarantined with its reason, and never touches the record.
 """
 
 from __future__ import annotations
@@ -10,8 +16,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
+from functions.ingestion.messages import CatalogueImage, ImageAnonymized
+from shared.domain.aggregate import Aggregate
+from shared.domain.clock import rfc3339
 from shared.domain.errors import PermanentError
 from shared.ports.envelope import derived_id
 
@@ -150,3 +161,103 @@ def block_count(entry_count: int) -> int:
 
 def block_size(block: int, entry_count: int) -> int:
     return min(COMPLETION_BLOCK, entry_count - block * COMPLETION_BLOCK)
+
+
+class Arrival(StrEnum):
+    """What an image arriving for an already catalogued instance is, to its record."""
+
+    SAME = "same"  # the same center, the same anonymized bytes: nothing to do
+    OTHER_CENTER = "other_center"
+    OTHER_CONTENT = "other_content"
+
+    @property
+    def is_conflict(self) -> bool:
+        return self is not Arrival.SAME
+
+    @property
+    def detail(self) -> str:
+        """A PHI-free explanation for the quarantine report and ImageRejected."""
+        return {
+            Arrival.SAME: "",
+            Arrival.OTHER_CENTER: "the instance is catalogued from another center",
+            Arrival.OTHER_CONTENT: "other content is catalogued under the same UIDs",
+        }[self]
+
+
+CONFLICT_REASON = "conflicting_image"
+
+
+@dataclass(kw_only=True, eq=False)
+class CatalogueRecord(Aggregate):
+    """One anonymized image in the catalogue; `id` is its anonymized SOP Instance UID."""
+
+    patient_token: str
+    study_id: str
+    series_id: str
+    data_source: str
+    uri: str
+    size: int
+    sha256: str
+    ingested_at: str
+    profile: str
+    source_unit_id: str
+    modality: str | None = None
+    anatomical_region: str | None = None
+    pathology: str | None = None
+    image_format: str | None = None
+    options: list[str] = field(default_factory=list)
+    clinical_history_encrypted: str | None = None
+    package_id: str | None = None
+
+    @classmethod
+    def catalogue(cls, command: CatalogueImage, at: datetime) -> CatalogueRecord:
+        """The first arrival of an instance: recorded and announced."""
+        record = cls(
+            id=command.image_id,
+            patient_token=command.patient_token,
+            study_id=command.study_id,
+            series_id=command.series_id,
+            data_source=command.data_source,
+            uri=command.uri,
+            size=command.size,
+            sha256=command.sha256,
+            ingested_at=rfc3339(at),
+            profile=command.profile,
+            source_unit_id=command.unit_id,
+            modality=command.modality,
+            anatomical_region=command.anatomical_region,
+            pathology=command.pathology,
+            image_format=command.image_format,
+            options=list(command.options),
+            clinical_history_encrypted=command.clinical_history_encrypted,
+            package_id=command.package_id,
+        )
+        record.record(
+            ImageAnonymized(
+                image_id=record.id,
+                patient_token=record.patient_token,
+                study_id=record.study_id,
+                series_id=record.series_id,
+                modality=record.modality,
+                anatomical_region=record.anatomical_region,
+                pathology=record.pathology,
+                image_format=record.image_format,
+                data_source=record.data_source,
+                uri=record.uri,
+                size=record.size,
+                sha256=record.sha256,
+                ingested_at=record.ingested_at,
+                package_id=record.package_id,
+            )
+        )
+        return record
+
+    def arrival(self, data_source: str, sha256: str, uri: str) -> Arrival:
+        """What another arrival of this instance is. The record never changes because of
+        one: descriptors come with the first upload (a re-upload without metadata must not
+        wipe them, and one with other metadata is not a correction channel)."""
+        if data_source != self.data_source:
+            return Arrival.OTHER_CENTER
+        if sha256 != self.sha256 or uri != self.uri:
+            return Arrival.OTHER_CONTENT
+        return Arrival.SAME

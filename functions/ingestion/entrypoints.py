@@ -2,7 +2,8 @@
 
 - ingestion_on_upload: `google.cloud.storage.object.v1.finalized` on the ingest bucket, or
   (in the cloud) the bucket's OBJECT_FINALIZE notification pushed by Pub/Sub.
-- ingestion_ingest_package_entry: IngestPackageEntry, one entry of a zip package.
+- ingestion_ingest_package_entry_v2: IngestPackageEntryV2, one entry of a zip package.
+- ingestion_ingest_package_entry: IngestPackageEntry v1 (no longer published: drains).
 - ingestion_record_dead_letter: records what died on ingestion-dead-letter.
 - ingestion_queries_http: the catalogue (GET /images/<id>, GET /images?...).
 """
@@ -18,7 +19,7 @@ from werkzeug.routing import Map, Rule
 from functions import bootstrap
 from functions.ingestion import queries, wiring
 from functions.ingestion.domain import Upload
-from functions.ingestion.messages import NAMES, IngestPackageEntry
+from functions.ingestion.messages import NAMES, IngestPackageEntry, IngestPackageEntryV2
 from shared.domain.errors import InvalidMessage, PermanentError, TransientError
 from shared.entrypoints.http import HttpError, answers_errors, json_response, match_route
 from shared.entrypoints.pubsub import CloudEventLike, consume, record_dead_letter
@@ -90,8 +91,23 @@ def _finalized_object(cloud_event: CloudEventLike) -> object | None:
 
 
 @functions_framework.cloud_event
+def ingestion_ingest_package_entry_v2(cloud_event: CloudEventLike) -> None:
+    """IngestPackageEntryV2 → pipeline.IngestionService.ingest_entry_v2."""
+    w = _wiring()
+    consume(
+        cloud_event,
+        IngestPackageEntryV2,
+        w.service.ingest_entry_v2,
+        function="ingestion_ingest_package_entry_v2",
+        context=NAMES,
+        publisher=w.platform.publisher,
+    )
+
+
+@functions_framework.cloud_event
 def ingestion_ingest_package_entry(cloud_event: CloudEventLike) -> None:
-    """IngestPackageEntry → pipeline.IngestionService.ingest_entry."""
+    """IngestPackageEntry v1 → pipeline.IngestionService.ingest_entry (kept until no v1
+    command is left in flight; nothing publishes v1 any more)."""
     w = _wiring()
     consume(
         cloud_event,

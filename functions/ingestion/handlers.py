@@ -7,8 +7,9 @@ Cloud Function in main.py and one filtered trigger subscription in infra/topolog
 The heavy work (reading, de-identifying, storing objects) happens before, outside any
 transaction; these handlers only record its result, in the same transaction as the inbox
 record and the outbox, so one upload gives one record and one event however often it is
-delivered. Documents are plain read models (`put`), not versioned aggregates: a record is
-written once per image, never updated concurrently.
+delivered. The catalogue record is an aggregate (domain.CatalogueRecord): a handler loads
+it, lets it decide what an arrival is, and leaves saving to the unit of work; every time it
+records comes from the injected clock.
 """
 
 from __future__ import annotations
@@ -17,20 +18,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from functions.ingestion.domain import block_of
+from functions.ingestion.domain import CatalogueRecord, block_of
 from functions.ingestion.messages import (
     CatalogueImage,
     CompletePackage,
-    ImageAnonymized,
     ImageRejected,
     IngestPackageEntry,
+    IngestPackageEntryV2,
     RecordRejection,
     StudyIngested,
 )
 from functions.ingestion.pipeline import IngestionService
 from functions.ingestion.unit_of_work import IngestionUnitOfWork, entry_doc_id
 from shared.domain.clock import Clock, rfc3339
-from shared.domain.errors import TransientError
+from shared.domain.errors import PermanentError, TransientError
 from shared.domain.messages import Message
 from shared.ports.documents import Document
 from shared.service.processing import Handler
@@ -51,46 +52,30 @@ class Dependencies:
     clock: Clock
 
 
+class CatalogueChanged(TransientError):
+    """Another upload catalogued this instance between the pipeline's look-up and this
+    transaction, and the two conflict. Retried: the redelivery sees the record, quarantines
+    this upload with its reason and removes the output it wrote."""
+
+
 def catalogue_image(command: CatalogueImage, uow: IngestionUnitOfWork, deps: Dependencies) -> None:
-    """Record the image (original entity: ImagenAnonimizada) and announce it."""
-    c = uow.collections
-    existing = uow.tx.get(c.images, command.image_id)
-    # The same image uploaded again (another generation) keeps its first ingest time.
-    ingested_at = existing["ingested_at"] if existing else rfc3339(deps.clock())
-    record = {
-        **command.model_dump(exclude={"unit_id", "package_id", "entry_index"}),
-        "ingested_at": ingested_at,
-        "source_unit_id": command.unit_id,
-        "package_id": command.package_id,
-    }
-    uow.tx.put(c.images, command.image_id, record)
+    """Record the image (original entity: ImagenAnonimizada) and announce it, once."""
+    record = uow.images.get(command.image_id)
+    if record is None:
+        uow.images.add(CatalogueRecord.catalogue(command, deps.clock()))
+    elif record.arrival(command.data_source, command.sha256, command.uri).is_conflict:
+        raise CatalogueChanged("the instance was catalogued by another upload meanwhile")
+    # Otherwise the same file again: the record (and its descriptors) stays as it is.
     if command.package_id is not None and command.entry_index is not None:
         uow.tx.put(
-            c.entries,
+            uow.collections.entries,
             entry_doc_id(command.package_id, command.entry_index),
             _entry(
                 command.package_id, command.entry_index, "anonymized",
                 image_id=command.image_id, study_id=command.study_id,
+                unchanged=record is not None,
             ),
         )  # fmt: skip
-    uow.events.append(
-        ImageAnonymized(
-            image_id=command.image_id,
-            patient_token=command.patient_token,
-            study_id=command.study_id,
-            series_id=command.series_id,
-            modality=command.modality,
-            anatomical_region=command.anatomical_region,
-            pathology=command.pathology,
-            image_format=command.image_format,
-            data_source=command.data_source,
-            uri=command.uri,
-            size=command.size,
-            sha256=command.sha256,
-            ingested_at=ingested_at,
-            package_id=command.package_id,
-        )
-    )
 
 
 def record_rejection(
@@ -145,13 +130,27 @@ def complete_package(
     )
 
 
+def refuse_entry_of_unknown_package(
+    command: IngestPackageEntryV2, uow: IngestionUnitOfWork, deps: Dependencies
+) -> None:
+    """An entry command whose package has no record: refused with a failure event, not
+    retried into the dead-letter topic (the record is written before any entry command is
+    published, so it will never appear)."""
+    if uow.tx.get(uow.collections.packages, command.package_id) is None:
+        raise PermanentError("unknown_package", "no package with that id", field="package_id")
+    raise TransientError("the package record appeared: ingest the entry")
+
+
 CATALOGUE_HANDLERS: Mapping[type[Message], Handler[IngestionUnitOfWork, Any]] = {
     CatalogueImage: catalogue_image,
     RecordRejection: record_rejection,
     CompletePackage: complete_package,
+    IngestPackageEntryV2: refuse_entry_of_unknown_package,
 }
-# Consumed from ingestion-commands. The handler is the pipeline's: an entry is read and
-# de-identified before anything is recorded (through CATALOGUE_HANDLERS).
+# Consumed from ingestion-commands. The handlers are the pipeline's: an entry is read and
+# de-identified before anything is recorded (through CATALOGUE_HANDLERS). v1 stays until
+# no v1 command is left in flight (see IngestPackageEntry).
 HANDLERS: Mapping[type[Message], Callable[..., object]] = {
     IngestPackageEntry: IngestionService.ingest_entry,
+    IngestPackageEntryV2: IngestionService.ingest_entry_v2,
 }

@@ -1,8 +1,8 @@
 """Commands and events of the ingestion context: its message contract.
 
-Events never carry PHI: object names of uploads may hold a patient's name, so events name
-objects by derived ids; clinical history never leaves the catalogue, and there only
-encrypted.
+Nothing published carries PHI: object names of uploads may hold a patient's name, so
+commands and events name objects by derived ids (a package by its id); clinical history
+never leaves the catalogue, and there only encrypted.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ _ID = Field(min_length=1, max_length=200)
 
 
 class IngestPackageEntry(Command):
-    """Ingest entry `entry_index` of a zip package: one unit of work per entry, so the
-    entries of a large study spread over many function instances."""
+    """v1, superseded by IngestPackageEntryV2 and no longer published: it names the zip by
+    its object name, which may hold a patient's name. Still consumed, so that v1 commands in
+    flight when v2 is deployed are ingested (remove it once ingestion-commands holds none)."""
 
     TYPE = "co.saludtech.ingestion.package_entry.ingest.v1"
     SUBJECT_FIELD = "package_id"
@@ -29,6 +30,18 @@ class IngestPackageEntry(Command):
     entry_index: int = Field(ge=0)
     entry_count: int = Field(ge=1)
     center_id: str = _ID
+
+
+class IngestPackageEntryV2(Command):
+    """Ingest entry `entry_index` of a zip package: one unit of work per entry, so the
+    entries of a large study spread over many function instances. The package is named by
+    its id only; where it is stored (bucket, name, generation) is read from its record."""
+
+    TYPE = "co.saludtech.ingestion.package_entry.ingest.v2"
+    SUBJECT_FIELD = "package_id"
+
+    package_id: str = _ID
+    entry_index: int = Field(ge=0)
 
 
 class CatalogueImage(Command):

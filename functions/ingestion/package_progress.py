@@ -1,10 +1,13 @@
 """Progress of a zip package (a study): its record, its entry commands, its completion.
 
-No document is written by every entry: each entry's own record (written with its catalogue
-record) is the progress. Completion is checked by blocks (domain.COMPLETION_BLOCK): an entry
-reads the entries of its block; the entry that completes a block writes a block marker and
-reads the markers; the one that sees every block issues CompletePackage with a derived id,
-so racing finishers give one record and one StudyIngested.
+The package record holds where the zip is stored (bucket, name, generation): entry commands
+name the package by its id only, so the object name (which may hold a patient's name) never
+travels on a topic. No document is written by every entry: each entry's own record (written
+with its catalogue record) is the progress. Completion is checked by blocks
+(domain.COMPLETION_BLOCK): an entry reads the entries of its block; the entry that completes
+a block writes a block marker and reads the markers; the one that sees every block issues
+CompletePackage with a derived id, so racing finishers give one record and one
+StudyIngested.
 """
 
 from __future__ import annotations
@@ -14,28 +17,46 @@ from typing import Any
 
 from functions.ingestion import domain
 from functions.ingestion.domain import Upload, block_count, block_of, block_size, entry_unit_id
-from functions.ingestion.messages import NAMES, CompletePackage, IngestPackageEntry
+from functions.ingestion.messages import (
+    NAMES,
+    CompletePackage,
+    IngestPackageEntry,
+    IngestPackageEntryV2,
+)
 from functions.ingestion.unit_of_work import Collections, IngestionUnitOfWork, entry_doc_id
+from shared.domain.clock import Clock, rfc3339
 from shared.ports.blobs import BlobStore
 from shared.ports.documents import DocumentStore, DocumentTransaction, Filter
-from shared.ports.envelope import Envelope, derived_id, now_rfc3339
+from shared.ports.envelope import Envelope, derived_id
 from shared.service.processing import MessageProcessor
 
 
-def entry_commands(package_id: str, upload: Upload, count: int, center_id: str) -> list[Envelope]:
+@dataclass(frozen=True)
+class EntryTarget:
+    """One entry of one stored generation of a package: what an entry command resolves to."""
+
+    package_id: str
+    bucket: str
+    name: str
+    generation: int
+    entry_index: int
+    entry_count: int
+    center_id: str
+
+    @classmethod
+    def from_v1(cls, command: IngestPackageEntry) -> EntryTarget:
+        return cls(
+            command.package_id, command.bucket, command.name, command.generation,
+            command.entry_index, command.entry_count, command.center_id,
+        )  # fmt: skip
+
+
+def entry_commands(package_id: str, count: int) -> list[Envelope]:
     """One command per entry; ids derived from the package, so a fan-out done twice
     publishes the same commands (and their handlers' inboxes drop the second)."""
     return [
         Envelope(
-            payload=IngestPackageEntry(
-                package_id=package_id,
-                bucket=upload.bucket,
-                name=upload.name,
-                generation=upload.generation,
-                entry_index=index,
-                entry_count=count,
-                center_id=center_id,
-            ),
+            payload=IngestPackageEntryV2(package_id=package_id, entry_index=index),
             source=NAMES.source,
             id=entry_unit_id(package_id, index),
             correlation_id=package_id,
@@ -51,6 +72,7 @@ class PackageProgress:
     processor: MessageProcessor[IngestionUnitOfWork, Any]
     blobs: BlobStore
     collections: Collections
+    clock: Clock
 
     def start(self, package_id: str, upload: Upload, count: int, center_id: str) -> None:
         """Write the package record unless a previous delivery did."""
@@ -59,9 +81,12 @@ class PackageProgress:
             "data_source": center_id,
             "entry_count": count,
             "bucket": upload.bucket,
+            # Read back by the entries; Firestore is not a topic, and the quarantine report
+            # keeps the name the same way.
+            "name": upload.name,
             "generation": upload.generation,
             "status": "ingesting",
-            "created_at": now_rfc3339(),
+            "created_at": rfc3339(self.clock()),
         }
 
         def create_if_absent(tx: DocumentTransaction) -> None:
@@ -70,11 +95,26 @@ class PackageProgress:
 
         self.store.run_in_transaction(create_if_absent)
 
-    def check_completion(self, command: IngestPackageEntry) -> None:
+    def target(self, command: IngestPackageEntryV2) -> EntryTarget | None:
+        """Where the entry's package is stored, from its record (None: no such package)."""
+        package = self.store.get(self.collections.packages, command.package_id)
+        if package is None or not package.get("name"):
+            return None
+        return EntryTarget(
+            package_id=command.package_id,
+            bucket=str(package["bucket"]),
+            name=str(package["name"]),
+            generation=int(package["generation"]),
+            entry_index=command.entry_index,
+            entry_count=int(package["entry_count"]),
+            center_id=str(package["data_source"]),
+        )
+
+    def check_completion(self, target: EntryTarget) -> None:
         """After an entry is recorded: announce the study if every entry is, then delete
         the zip (the original leaves only once everything it held is committed)."""
-        c, package_id, count = self.collections, command.package_id, command.entry_count
-        block = block_of(command.entry_index)
+        c, package_id, count = self.collections, target.package_id, target.entry_count
+        block = block_of(target.entry_index)
         done = self.store.query(
             c.entries,
             [Filter("package_id", "==", package_id), Filter("block", "==", block)],
@@ -111,4 +151,4 @@ class PackageProgress:
                 correlation_id=package_id,
             )
         )
-        self.blobs.delete(command.bucket, command.name, generation=command.generation)
+        self.blobs.delete(target.bucket, target.name, generation=target.generation)

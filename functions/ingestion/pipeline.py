@@ -1,17 +1,23 @@
 """The ingestion pipeline: one upload, or one entry of a package, from bytes to catalogue.
 
 Steps for one unit of work: read the source as a seekable, ranged stream; de-identify it
-(the engine in deid/); store the output create-only under its anonymized ids (a 412 on a
-redelivery means it is there already: the digest stored beside it must match); record it in
-the catalogue with its event through the idempotent MessageProcessor (inbox id = the unit's
-id, derived from bucket/name/generation); and only then delete the original. A unit that
-cannot be ingested is copied to the quarantine bucket with `<name>.reason.json` beside it
+(the engine in deid/); look the instance up in the catalogue (the record's aggregate decides
+what a second arrival is); store the output create-only under its anonymized ids (a 412 on
+a redelivery means it is there already: the digest stored beside it must match); record it
+in the catalogue through the idempotent MessageProcessor (inbox id = the unit's id, derived
+from bucket/name/generation); and only then delete the original. A unit that cannot be
+ingested is kept byte for byte in the quarantine bucket with `<name>.reason.json` beside it
 and recorded as rejected, also before the original goes. A crash at any point is completed
 by the redelivery, which finds each step done and moves on.
 
 A zip package fans out: its central directory is read, a package record written, and one
-IngestPackageEntry command per entry published, so the entries spread over many instances.
-The entry that completes the package announces StudyIngested and deletes the zip.
+IngestPackageEntryV2 command per entry published (naming the package by its id), so the
+entries spread over many instances. The entry that completes the package announces
+StudyIngested and deletes the zip.
+
+Memory stays bounded by the header and a few chunks whatever the size: the source is read in
+ranges (the engine streams the pixels of a stream it cannot map), the output spills to a
+temporary file beyond OUTPUT_SPOOL_BYTES, and the store uploads it in chunks.
 """
 
 from __future__ import annotations
@@ -24,8 +30,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO
 
-from functions.ingestion.deid import Deidentifier
+from functions.ingestion.deid import Deidentifier, DeidResult
 from functions.ingestion.domain import (
+    CONFLICT_REASON,
+    CatalogueRecord,
     Descriptors,
     IngestionLimits,
     Upload,
@@ -37,32 +45,42 @@ from functions.ingestion.field_crypto import FieldCipher
 from functions.ingestion.messages import (
     NAMES,
     CatalogueImage,
+    ImageAnonymized,
     IngestPackageEntry,
+    IngestPackageEntryV2,
     RecordRejection,
 )
-from functions.ingestion.package_progress import PackageProgress, entry_commands
-from functions.ingestion.package_reader import PackageRefused, count_entries, extract_entry
-from functions.ingestion.unit_of_work import Collections, IngestionUnitOfWork
+from functions.ingestion.package_progress import EntryTarget, PackageProgress, entry_commands
+from functions.ingestion.package_reader import (
+    PackageRefused,
+    copy_member,
+    count_entries,
+    extract_entry,
+    raw_member,
+)
+from functions.ingestion.unit_of_work import CatalogueMapper, Collections, IngestionUnitOfWork
 from shared.config import Settings
+from shared.domain.clock import Clock, rfc3339
 from shared.domain.messages import Message
 from shared.logging import get_logger
 from shared.ports.blobs import BlobExists, BlobNotFound, BlobStore
-from shared.ports.documents import DocumentStore
-from shared.ports.envelope import Envelope, now_rfc3339
+from shared.ports.documents import VERSION_FIELD, DocumentStore
+from shared.ports.envelope import Envelope
 from shared.ports.publishing import EventPublisher
-from shared.service.processing import MessageProcessor, OutboxEntry, inbox_id
+from shared.service.processing import MessageProcessor, OutboxEntry, Processed, inbox_id
 
 log = get_logger(__name__)
 
 # Outputs up to this size are built in memory; larger ones spill to a temporary file
 # (the input is always read in place, never copied).
-OUTPUT_SPOOL_BYTES = 64 * 1024 * 1024
+OUTPUT_SPOOL_BYTES = 8 * 1024 * 1024
 PUBLISH_BATCH = 500
 # Logical buckets (Settings.bucket() adds the prefix).
 INGEST_BUCKET = "ingest"
 ANONYMIZED_BUCKET = "anonymized"
 QUARANTINE_BUCKET = "quarantine"
-KeepOriginal = Callable[[str, str], None]
+# Keeps what a unit came from at quarantine/<name>; says what it kept, for the report.
+Keep = Callable[[str, str], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -88,6 +106,7 @@ class IngestionService:
     cipher: FieldCipher
     collections: Collections
     key: bytes
+    clock: Clock
     limits: IngestionLimits = field(default_factory=IngestionLimits)
     # The engine caches UID mappings and is not thread-safe: each request borrows one from
     # a pool (a threaded server starts a thread per request, so per-thread engines would be
@@ -96,7 +115,9 @@ class IngestionService:
     progress: PackageProgress = field(init=False)
 
     def __post_init__(self) -> None:
-        self.progress = PackageProgress(self.store, self.processor, self.blobs, self.collections)
+        self.progress = PackageProgress(
+            self.store, self.processor, self.blobs, self.collections, self.clock
+        )
 
     @contextlib.contextmanager
     def deidentifier(self) -> Iterator[Deidentifier]:
@@ -156,11 +177,12 @@ class IngestionService:
             return "too_large", "object over the size limit"
         return None
 
-    def _copy_original(self, upload: Upload) -> KeepOriginal:
-        def keep(bucket: str, name: str) -> None:
+    def _copy_original(self, upload: Upload) -> Keep:
+        def keep(bucket: str, name: str) -> dict[str, Any]:
             self.blobs.copy(
                 upload.bucket, upload.name, bucket, name, src_generation=upload.generation
             )
+            return {"kept": "the uploaded object, byte for byte"}
 
         return keep
 
@@ -183,7 +205,7 @@ class IngestionService:
         self.blobs.delete(upload.bucket, upload.name, generation=upload.generation)
 
     # -- one unit -------------------------------------------------------------------------
-    def _ingest(self, unit: Unit, source: BinaryIO | IO[bytes], keep: KeepOriginal) -> str:
+    def _ingest(self, unit: Unit, source: BinaryIO | IO[bytes], keep: Keep) -> str:
         with tempfile.SpooledTemporaryFile(max_size=OUTPUT_SPOOL_BYTES) as output:
             with self.deidentifier() as engine:
                 result = engine.deidentify(
@@ -202,52 +224,75 @@ class IngestionService:
                 result.sop_instance_uid,
             )  # fmt: skip
             bucket = self.settings.bucket(ANONYMIZED_BUCKET)
-            output.seek(0)
-            try:
-                self.blobs.write(
-                    bucket, name, output,  # type: ignore[arg-type]
-                    content_type="application/dicom", metadata={"sha256": result.sha256},
-                )  # fmt: skip
-            except BlobExists:
-                stored = self.blobs.stat(bucket, name)
-                if stored is None or stored.metadata.get("sha256") != result.sha256:
-                    detail = "another image is stored under the same anonymized ids"
-                    return self._quarantine(unit, "conflicting_image", detail, keep)
-        history = unit.descriptors.clinical_history
-        image_id = result.sop_instance_uid
-        self._record(
-            unit,
-            CatalogueImage(
-                image_id=image_id,
-                unit_id=unit.unit_id,
-                patient_token=result.patient_token,
-                study_id=result.study_uid,
-                series_id=result.series_uid,
-                modality=result.modality,
-                anatomical_region=unit.descriptors.anatomical_region or result.body_part,
-                pathology=unit.descriptors.pathology,
-                image_format=result.image_format,
-                data_source=unit.center_id,
-                uri=f"gs://{bucket}/{name}",
-                size=result.size,
-                sha256=result.sha256,
-                profile=result.provenance.profile,
-                options=list(result.provenance.options),
-                clinical_history_encrypted=(
-                    self.cipher.encrypt(history, image_id) if history else None
-                ),
-                package_id=unit.package_id,
-                entry_index=unit.entry_index,
-            ),
-        )
-        return "anonymized"
+            uri = f"gs://{bucket}/{name}"
+            existing = self._catalogued(result.sop_instance_uid)
+            if existing is not None:
+                arrival = existing.arrival(unit.center_id, result.sha256, uri)
+                if arrival.is_conflict:
+                    if uri != existing.uri:
+                        # Ours, from an attempt that lost a race: no orphan stays behind.
+                        self._discard_output(bucket, name, result.sha256)
+                    return self._quarantine(unit, CONFLICT_REASON, arrival.detail, keep)
+                # The same file again: its output is stored already, its record stays.
+            else:
+                output.seek(0)
+                try:
+                    self.blobs.write(
+                        bucket, name, output,  # type: ignore[arg-type]
+                        content_type="application/dicom", metadata={"sha256": result.sha256},
+                    )  # fmt: skip
+                except BlobExists:
+                    stored = self.blobs.stat(bucket, name)
+                    if stored is None or stored.metadata.get("sha256") != result.sha256:
+                        detail = "other content is stored under the same anonymized ids"
+                        return self._quarantine(unit, CONFLICT_REASON, detail, keep)
+        processed = self._record(unit, self._catalogue_command(unit, result, uri))
+        return "anonymized" if ImageAnonymized.TYPE in processed.event_types else "unchanged"
 
-    def _quarantine(self, unit: Unit, reason: str, detail: str, keep: KeepOriginal) -> str:
+    def _catalogue_command(self, unit: Unit, result: DeidResult, uri: str) -> CatalogueImage:
+        history = unit.descriptors.clinical_history
+        image_id = str(result.sop_instance_uid)
+        return CatalogueImage(
+            image_id=image_id,
+            unit_id=unit.unit_id,
+            patient_token=str(result.patient_token),
+            study_id=str(result.study_uid),
+            series_id=str(result.series_uid),
+            modality=result.modality,
+            anatomical_region=unit.descriptors.anatomical_region or result.body_part,
+            pathology=unit.descriptors.pathology,
+            image_format=result.image_format,
+            data_source=unit.center_id,
+            uri=uri,
+            size=result.size,
+            sha256=str(result.sha256),
+            profile=result.provenance.profile,
+            options=list(result.provenance.options),
+            clinical_history_encrypted=(
+                self.cipher.encrypt(history, image_id) if history else None
+            ),
+            package_id=unit.package_id,
+            entry_index=unit.entry_index,
+        )
+
+    def _catalogued(self, image_id: str) -> CatalogueRecord | None:
+        document = self.store.get(self.collections.images, image_id)
+        if document is None:
+            return None
+        version = int(document.pop(VERSION_FIELD, 0))
+        return CatalogueMapper().from_document(image_id, document, version)
+
+    def _discard_output(self, bucket: str, name: str, sha256: str) -> None:
+        stored = self.blobs.stat(bucket, name)
+        if stored is not None and stored.metadata.get("sha256") == sha256:
+            self.blobs.delete(bucket, name, generation=stored.generation)
+
+    def _quarantine(self, unit: Unit, reason: str, detail: str, keep: Keep) -> str:
         bucket = self.settings.bucket(QUARANTINE_BUCKET)
         name = quarantine_name(unit.center_id, unit.unit_id)
-        keep(bucket, name)
+        kept = keep(bucket, name)
         # Beside the object, for the people who review quarantine (who see the original
-        # anyway): where it came from and why it is here.
+        # anyway): where it came from, what is kept, and why it is here.
         report = {
             "rejection_id": unit.unit_id,
             "reason": reason,
@@ -260,7 +305,8 @@ class IngestionService:
             },
             "package_id": unit.package_id,
             "entry_index": unit.entry_index,
-            "quarantined_at": now_rfc3339(),
+            **kept,
+            "quarantined_at": rfc3339(self.clock()),
         }
         self.blobs.write(
             bucket, reason_name(name), json.dumps(report, indent=2).encode(),
@@ -273,7 +319,7 @@ class IngestionService:
                 data_source=unit.center_id,
                 reason=reason,
                 detail=detail[:300],
-                quarantine_uri=f"gs://{bucket}/{name}",
+                quarantine_uri=f"gs://{bucket}/{kept.get('quarantine_object', name)}",
                 package_id=unit.package_id,
                 entry_index=unit.entry_index,
             ),
@@ -281,8 +327,8 @@ class IngestionService:
         log.info("unit_quarantined", unit_id=unit.unit_id, reason=reason)
         return "rejected"
 
-    def _record(self, unit: Unit, payload: Message) -> None:
-        self.processor.process(
+    def _record(self, unit: Unit, payload: Message) -> Processed:
+        return self.processor.process(
             Envelope(
                 payload=payload,
                 source=NAMES.source,
@@ -314,54 +360,99 @@ class IngestionService:
             return self._refuse_upload(unit, refused.reason, refused.detail)
         package_id = unit.unit_id
         self.progress.start(package_id, upload, count, unit.center_id)
-        commands = entry_commands(package_id, upload, count, unit.center_id)
+        commands = entry_commands(package_id, count)
         for start in range(0, len(commands), PUBLISH_BATCH):
             self.publisher.publish(NAMES.commands_topic, commands[start : start + PUBLISH_BATCH])
         log.info("package_fanned_out", package_id=package_id, entries=count)
         return "fanned_out"
 
+    def ingest_entry_v2(self, envelope: Envelope) -> str:
+        """IngestPackageEntryV2: the package is named by its id; its record says where."""
+        command = envelope.payload
+        assert isinstance(command, IngestPackageEntryV2)
+        target = self.progress.target(command)
+        if target is None:
+            # The record is written before any entry command is published, so a command
+            # without one names a package that never existed: refused with its reason.
+            processed = self.processor.process(envelope)
+            return f"refused:{processed.reason}"
+        return self._ingest_target(envelope, target)
+
     def ingest_entry(self, envelope: Envelope) -> str:
+        """IngestPackageEntry v1 (no longer published): drains what is still in flight."""
         command = envelope.payload
         assert isinstance(command, IngestPackageEntry)
+        return self._ingest_target(envelope, EntryTarget.from_v1(command))
+
+    def _ingest_target(self, envelope: Envelope, target: EntryTarget) -> str:
         if self._replay(envelope.id):
-            self.progress.check_completion(command)
+            self.progress.check_completion(target)
             return "duplicate"
-        upload = Upload(command.bucket, command.name, command.generation, 0)
-        info = self.blobs.stat(command.bucket, command.name)
+        upload = Upload(target.bucket, target.name, target.generation, 0)
+        info = self.blobs.stat(target.bucket, target.name)
         unit = Unit(
             unit_id=envelope.id,
-            center_id=command.center_id,
+            center_id=target.center_id,
             descriptors=Descriptors.from_metadata(info.metadata if info else {}),
             source=upload,
             correlation_id=envelope.correlation_id,
-            package_id=command.package_id,
-            entry_index=command.entry_index,
+            package_id=target.package_id,
+            entry_index=target.entry_index,
         )
-        if info is None or info.generation != command.generation:
+        if info is None or info.generation != target.generation:
             # Only a replaced or removed package gets here: record it so the package ends.
             outcome = self._quarantine(unit, "source_missing", "package is gone", _keep_nothing)
         else:
-            outcome = self._ingest_entry(unit, command)
-        self.progress.check_completion(command)
+            outcome = self._ingest_entry(unit, target)
+        self.progress.check_completion(target)
         return outcome
 
-    def _ingest_entry(self, unit: Unit, command: IngestPackageEntry) -> str:
-        stream = self.blobs.open_read(command.bucket, command.name, generation=command.generation)
+    def _ingest_entry(self, unit: Unit, target: EntryTarget) -> str:
+        stream = self.blobs.open_read(target.bucket, target.name, generation=target.generation)
         with stream:
             try:
-                entry = extract_entry(stream, command.entry_index, self.limits)
+                entry = extract_entry(stream, target.entry_index, self.limits)
             except PackageRefused as refused:
-                # Nothing safe to keep (a bomb, an unsafe name): the zip itself stays in the
-                # ingest bucket until the package completes, the reason file says which entry.
-                return self._quarantine(unit, refused.reason, refused.detail, _keep_nothing)
+                keep = self._keep_member(stream, unit, target)
+                return self._quarantine(unit, refused.reason, refused.detail, keep)
         with entry:
 
-            def keep(bucket: str, name: str) -> None:
+            def keep_entry(bucket: str, name: str) -> dict[str, Any]:
                 entry.seek(0)
                 self.blobs.write(bucket, name, entry, create_only=False)  # type: ignore[arg-type]
+                return {"kept": "the entry as inflated from the package, byte for byte"}
 
-            return self._ingest(unit, entry, keep)
+            return self._ingest(unit, entry, keep_entry)
+
+    def _keep_member(self, stream: BinaryIO, unit: Unit, target: EntryTarget) -> Keep:
+        """Keep a refused entry as it sits in the package (never its inflation, which may be
+        unbounded); when the package cannot say where it sits, the whole package, once."""
+
+        def keep(bucket: str, name: str) -> dict[str, Any]:
+            member = raw_member(stream, target.entry_index)
+            if member is None:
+                whole = quarantine_name(unit.center_id, f"{target.package_id}.zip")
+                self.blobs.copy(
+                    target.bucket, target.name, bucket, whole, src_generation=target.generation
+                )
+                return {
+                    "kept": "the whole package, byte for byte",
+                    "quarantine_object": whole,
+                }
+            with tempfile.SpooledTemporaryFile(max_size=OUTPUT_SPOOL_BYTES) as raw:
+                copy_member(stream, member, raw)
+                raw.seek(0)
+                self.blobs.write(
+                    bucket, name, raw,  # type: ignore[arg-type]
+                    create_only=False, content_type="application/octet-stream",
+                )  # fmt: skip
+            return {
+                "kept": "the entry's local header and compressed bytes, verbatim",
+                "member": member.report(),
+            }
+
+        return keep
 
 
-def _keep_nothing(bucket: str, name: str) -> None:
-    return None
+def _keep_nothing(bucket: str, name: str) -> dict[str, Any]:
+    return {"kept": "nothing: the package was replaced or removed before this entry ran"}

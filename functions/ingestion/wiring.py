@@ -49,6 +49,7 @@ def build(platform: Platform) -> IngestionWiring:
         cipher=FieldCipher.from_settings(settings),
         collections=collections,
         key=settings.hmac_key.get_secret_value().encode(),
+        clock=platform.clock,
         limits=IngestionLimits.from_environment(os.environ),
     )
     return IngestionWiring(platform=platform, service=service, collections=collections)

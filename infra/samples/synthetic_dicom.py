@@ -3,7 +3,9 @@
 Every study carries identifying values where real tools tend to leak them: names and IDs in
 free-text descriptions, private tags, nested sequences (several levels deep), overlays and
 curves, SR content trees, and UIDs referenced across instances and series. Everything is
-deterministic for a given ``seed`` so tests can assert on exact values.
+deterministic for a given ``seed`` and patient, so tests can assert on exact values; ids,
+UIDs and the planted identity are drawn from the seed *and* the patient (name and id), so two
+patients made with the same seed never share a patient id, a birth date or a UID.
 
     datasets = make_study(patient_name="DOE^JANE", n_series=2, n_instances=3)
     paths = write_study(datasets, Path("out"))
@@ -49,15 +51,30 @@ class PlantedPhi:
 
     def values(self) -> list[str]:
         return [
-            self.patient_name, self.patient_id, self.birth_date, self.study_date,
-            self.accession, self.other_id, self.address, self.phone, self.physician,
-            self.operator, self.institution,
+            self.patient_name,
+            self.patient_id,
+            self.birth_date,
+            self.study_date,
+            self.accession,
+            self.other_id,
+            self.address,
+            self.phone,
+            self.physician,
+            self.operator,
+            self.institution,
         ]
 
 
+def patient_random(seed: int, patient_name: str, patient_id: str | None) -> random.Random:
+    """A generator of this patient's values: the same for the same (seed, patient), and
+    different for another patient with the same seed (a string seed is hashed with SHA-512,
+    so it is stable across processes)."""
+    return random.Random(f"{seed}\x00{patient_name}\x00{patient_id or ''}")
+
+
 def planted_phi(patient_name: str, patient_id: str, seed: int) -> PlantedPhi:
-    """Derive the rest of a patient's planted identity from a seed."""
-    rng = random.Random(seed)
+    """Derive the rest of a patient's planted identity from a seed and the patient."""
+    rng = patient_random(seed, patient_name, patient_id)
     year = rng.randint(1940, 2000)
     return PlantedPhi(
         patient_name=patient_name,
@@ -175,9 +192,19 @@ def _pixels(rows: int, cols: int, frames: int, rng: random.Random) -> bytes:
 
 
 def _image(  # noqa: PLR0917, PLR0915 - a flat builder reads like the object it builds
-    phi: PlantedPhi, modality: str, study_uid: str, series_uid: str, frame_of_ref: str,
-    number: int, rows: int, cols: int, frames: int, rng: random.Random,
-    references: SequenceOf[str], series_description: str, burned_in: str | None,
+    phi: PlantedPhi,
+    modality: str,
+    study_uid: str,
+    series_uid: str,
+    frame_of_ref: str,
+    number: int,
+    rows: int,
+    cols: int,
+    frames: int,
+    rng: random.Random,
+    references: SequenceOf[str],
+    series_description: str,
+    burned_in: str | None,
 ) -> Dataset:
     ds = Dataset()
     ds.SpecificCharacterSet = "ISO_IR 100"
@@ -235,7 +262,8 @@ def _image(  # noqa: PLR0917, PLR0915 - a flat builder reads like the object it 
 
 
 def _sr(  # noqa: PLR0915 - a flat builder reads like the object it builds
-    phi: PlantedPhi, study_uid: str, evidence: list[Dataset], rng: random.Random) -> Dataset:
+    phi: PlantedPhi, study_uid: str, evidence: list[Dataset], rng: random.Random
+) -> Dataset:
     ds = Dataset()
     ds.SpecificCharacterSet = "ISO_IR 100"
     ds.SOPClassUID = COMPREHENSIVE_SR
@@ -336,7 +364,7 @@ def make_study(
     every image, so referential integrity after de-identification can be checked.
     ``burned_in`` sets Burned In Annotation (None leaves it absent).
     """
-    rng = random.Random(seed)
+    rng = patient_random(seed, patient_name, patient_id)
     pid = patient_id or f"PID{rng.randint(100000, 999999)}"
     phi = planted_phi(patient_name, pid, seed)
     study_uid = _uid(rng)
@@ -349,8 +377,19 @@ def make_study(
         for i in range(n_instances):
             refs = [instances[-1].SOPInstanceUID] if instances else []
             ds = _image(
-                phi, modality, study_uid, series_uid, frame_of_ref, i + 1, rows, cols,
-                frames, rng, refs, f"Series {s + 1} of {patient_name}", burned_in,
+                phi,
+                modality,
+                study_uid,
+                series_uid,
+                frame_of_ref,
+                i + 1,
+                rows,
+                cols,
+                frames,
+                rng,
+                refs,
+                f"Series {s + 1} of {patient_name}",
+                burned_in,
             )
             instances.append(ds)
         series_refs.append((series_uid, instances))
@@ -383,16 +422,26 @@ def write_study(
 
 
 def make_corpus(
-    directory: Path, n_patients: int = 10, n_series: int = 3, n_instances: int = 8, *,
-    rows: int = 256, cols: int = 256,
+    directory: Path,
+    n_patients: int = 10,
+    n_series: int = 3,
+    n_instances: int = 8,
+    *,
+    rows: int = 256,
+    cols: int = 256,
 ) -> list[Path]:
     """A benchmark corpus: several patients, single- and multi-frame, with SRs."""
     paths: list[Path] = []
     for p in range(n_patients):
         study = make_study(
-            patient_name=f"PATIENT{p:03d}^TEST", n_series=n_series, n_instances=n_instances,
-            modality="CT" if p % 2 else "MR", rows=rows, cols=cols,
-            frames=4 if p % 5 == 0 else 1, seed=1000 + p,
+            patient_name=f"PATIENT{p:03d}^TEST",
+            n_series=n_series,
+            n_instances=n_instances,
+            modality="CT" if p % 2 else "MR",
+            rows=rows,
+            cols=cols,
+            frames=4 if p % 5 == 0 else 1,
+            seed=1000 + p,
         )
         paths.extend(write_study(study, directory / f"p{p:03d}"))
     return paths
@@ -403,6 +452,7 @@ __all__ = [
     "PlantedPhi",
     "make_corpus",
     "make_study",
+    "patient_random",
     "planted_phi",
     "write_study",
 ]

@@ -26,6 +26,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.filereader import dcmread, read_dataset
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 
+from .element_tree import NeedsFullParser
 from .reasons import DeidFailure, Rejection
 
 Source = bytes | bytearray | memoryview | str | os.PathLike[str] | BinaryIO
@@ -72,8 +73,12 @@ class OpenedSource:
         try:
             mapped = mmap.mmap(self.fp.fileno(), 0, access=mmap.ACCESS_READ)
         except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
-            self.fp.seek(self.origin)
-            return memoryview(self.fp.read(self.size))
+            if isinstance(self.fp, io.BytesIO):  # in memory already: one read, as before
+                self.fp.seek(self.origin)
+                return memoryview(self.fp.read(self.size))
+            # A large stream with no file behind it (a ranged Cloud Storage reader): reading
+            # it whole would hold the pixels in memory; the pydicom path streams them.
+            raise NeedsFullParser("large stream that cannot be mapped") from None
         return memoryview(mapped)[self.origin: self.origin + self.size]
 
 
