@@ -1,0 +1,75 @@
+"""An attempt is claimed before it is sent: concurrent duplicates send once, and a claimant
+that died is taken over once its lease has run out."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from functions.bootstrap import InMemoryPlatform
+from functions.notifications import wiring
+from functions.notifications.domain import AttemptInFlight
+from functions.notifications.messages import NAMES
+from infra.local.mail import MailSink
+from shared.domain.clock import FixedClock
+from shared.domain.errors import TransientError
+from shared.ports.envelope import Envelope
+from tests.unit.notifications.helpers import (
+    SUBSCRIPTIONS_EVENTS,
+    Bus,
+    created,
+    deliver,
+    envelope_of,
+)
+
+
+def first_delivery(platform: InMemoryPlatform, bus: Bus) -> Envelope:
+    bus.send(SUBSCRIPTIONS_EVENTS, envelope_of(created()))
+    [command] = platform.publisher.messages(NAMES.commands_topic)
+    platform.publisher.clear_topic(NAMES.commands_topic)
+    return command
+
+
+def test_concurrent_deliveries_of_one_attempt_send_one_email(
+    platform: InMemoryPlatform, bus: Bus, sink: MailSink
+) -> None:
+    command = first_delivery(platform, bus)
+    start = threading.Barrier(6)
+    retried: list[str] = []
+
+    def worker() -> None:
+        start.wait(timeout=10)
+        try:
+            deliver(NAMES.commands_topic, command)
+        except TransientError as error:
+            retried.append(type(error).__name__)
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(sink.messages) == 1
+    assert set(retried) <= {"AttemptInFlight"}  # told to come back, never sent again
+    [row] = [d for _, d in platform.store.query("notifications_view").items]
+    assert (row["status"], row["attempts"]) == ("sent", 1)
+
+
+def test_a_claim_whose_claimant_died_is_taken_over_after_its_lease(
+    platform: InMemoryPlatform, bus: Bus, sink: MailSink, clock: FixedClock
+) -> None:
+    command = first_delivery(platform, bus)
+    w = wiring.build(platform)
+    w.processor.process(command)  # claimed, then the instance died
+    with pytest.raises(AttemptInFlight):
+        deliver(NAMES.commands_topic, command)
+    assert sink.messages == []
+    clock.advance(minutes=3)
+    deliver(NAMES.commands_topic, command)
+    deliver(NAMES.commands_topic, command)
+    assert len(sink.messages) == 1
+    [(nid, row)] = platform.store.query("notifications_view").items
+    assert row["status"] == "sent"
+    kinds = [e.type.rsplit(".", 2)[-2] for e in w.storage.events.read_stream(nid)]
+    assert kinds == ["created", "attempt_started", "attempt_started", "sent"]
