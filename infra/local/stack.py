@@ -322,10 +322,15 @@ class LocalStack:
                 self._spawn(name, command, env)
             # Each part is awaited (and given its share of the topology) on its own
             # thread, so creating topics never waits for fake-gcs-server, and vice versa.
-            with ThreadPoolExecutor(len(self.processes)) as pool:
+            pool = ThreadPoolExecutor(len(self.processes))
+            try:
                 waits = [pool.submit(self._await_part, name) for name in self.processes]
                 for wait in waits:
                     wait.result()
+            finally:
+                # Not waiting: after a Ctrl-C or a failed part, stop now rather than once
+                # the slowest JVM is ready (the waits end as their processes are stopped).
+                pool.shutdown(wait=False, cancel_futures=True)
         except BaseException:
             self.stop()
             raise

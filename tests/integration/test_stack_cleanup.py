@@ -44,8 +44,9 @@ def _wait_until_gone(pgids: list[int]) -> list[int]:
     return alive
 
 
-def _watchdogs_of(owner_pid: int) -> list[int]:
-    found = []
+def _children_of(owner_pid: int) -> dict[int, bytes]:
+    """pid -> command line of every live child of the owner."""
+    found = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
@@ -53,10 +54,14 @@ def _watchdogs_of(owner_pid: int) -> list[int]:
                 command = Path(f"/proc/{entry}/cmdline").read_bytes()
             except OSError:
                 continue
-            parent = int(stat.rsplit(")", 1)[1].split()[1])
-            if parent == owner_pid and b"infra.local.watchdog" in command:
-                found.append(int(entry))
+            fields = stat.rsplit(")", 1)[1].split()
+            if int(fields[1]) == owner_pid and fields[0] != "Z":
+                found[int(entry)] = command
     return found
+
+
+def _watchdogs_of(owner_pid: int) -> list[int]:
+    return [pid for pid, cmd in _children_of(owner_pid).items() if b"infra.local.watchdog" in cmd]
 
 
 def test_a_sigkilled_owner_leaves_no_part_running(tmp_path: Path) -> None:
@@ -109,3 +114,32 @@ def test_ctrl_c_while_the_demo_runs_stops_every_part(tmp_path: Path) -> None:
     assert output.rstrip().endswith("Stopped."), output
     # Stopped by `up` itself before it exited, not later by the watchdog.
     assert [pgid for pgid in pgids if group_members(pgid)] == []
+
+
+def test_ctrl_c_while_the_stack_starts_stops_what_had_started(tmp_path: Path) -> None:
+    names = unique_names("ctrlc")
+    up = subprocess.Popen(
+        [sys.executable, "-m", "infra.local", "up", "--free-ports", "--state-dir", str(tmp_path),
+         "--project", names["project_id"], "--bucket-prefix", names["bucket_prefix"],
+         "--source", str(PROBE_SOURCE), "--topology", str(PROBE_TOPOLOGY)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        # The parts' logs appear as they are spawned: the emulators are far from ready then.
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "logs" / "latest" / "bridge.log").exists():
+            assert time.monotonic() < deadline and up.poll() is None
+            time.sleep(0.01)
+        parts = [pid for pid, cmd in _children_of(up.pid).items()
+                 if b"infra.local.watchdog" not in cmd]  # fmt: skip
+        assert len(parts) == 5
+        os.killpg(up.pid, signal.SIGINT)
+        output, _ = up.communicate(timeout=60)
+    finally:
+        if up.poll() is None:
+            up.kill()
+    assert up.returncode == 130, output
+    assert "Interrupted while starting" in output
+    assert not (tmp_path / "stack.json").exists()
+    assert [pgid for pgid in parts if group_members(pgid)] == []
