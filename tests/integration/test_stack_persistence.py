@@ -28,7 +28,7 @@ def _stack(state_dir: Path, names: dict[str, str], *, persist: bool) -> LocalSta
 
 def _state(stack: LocalStack) -> tuple[dict[str, object] | None, bytes | None]:
     """(the probe document, the probe object) as the stack holds them, None if absent."""
-    from google.cloud import firestore, storage
+    from google.cloud import firestore, storage  # type: ignore[attr-defined]
 
     with temporary_environment(stack.env):
         document = firestore.Client(project=stack.project_id).document("kept/one").get()
@@ -44,7 +44,7 @@ def _state(stack: LocalStack) -> tuple[dict[str, object] | None, bytes | None]:
 def test_persist_keeps_documents_and_objects_and_each_run_keeps_its_logs(
     tmp_path: Path,
 ) -> None:
-    from google.cloud import firestore, storage
+    from google.cloud import firestore, storage  # type: ignore[attr-defined]
 
     names = unique_names("persist")
     with _stack(tmp_path, names, persist=True) as first:
