@@ -40,6 +40,10 @@ variable "source_excludes" {
     ".git/**", ".venv/**", ".venv-tools/**", ".local/**", ".build/**", ".deploy/**", ".hypothesis/**",
     ".pytest_cache/**", ".mypy_cache/**", ".ruff_cache/**", "**/__pycache__/**", "*.egg-info/**",
     "tests/**", "benchmarks/**", "docs/**", "terraform/**", "tools/**", "build/**", "dist/**",
+    # The local stack is not deployed (docs/decisions/0001); without pyproject.toml the
+    # build installs requirements.txt and nothing else.
+    "infra/**", "pyproject.toml", "requirements-dev.txt", "requirements-bench.txt", "Makefile",
+    "cloudbuild.yaml", "*.md",
   ]
 }
 

@@ -6,6 +6,7 @@ output has its resource, and that the per-item settings cannot be dropped on the
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -200,3 +201,35 @@ def test_every_checkov_skip_says_why() -> None:
     for skip in skips:
         match = re.fullmatch(r"#checkov:skip=CKV2?_[A-Z]+_\d+:(.+)", skip)
         assert match and len(match.group(1).strip()) >= 30, skip
+
+
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """The archive provider's doublestar globs: `**` crosses folders, `*` does not."""
+    parts = re.split(r"(\*\*/|\*\*|\*)", pattern)
+    table = {"**/": "(?:.*/)?", "**": ".*", "*": "[^/]*"}
+    return re.compile("".join(table.get(p, re.escape(p)) for p in parts))
+
+
+def test_the_source_zip_holds_the_deployed_code_and_nothing_else() -> None:
+    [variable] = [
+        entry["source_excludes"]
+        for entry in parse_dir(PLATFORM_MODULE)["variable"]
+        if "source_excludes" in entry
+    ]
+    excludes = [glob_regex(p) for p in variable["default"]]
+    files: list[str] = []
+    for folder, subfolders, names in os.walk(REPO_ROOT):
+        relative = Path(folder).relative_to(REPO_ROOT).as_posix().removeprefix(".")
+        prefix = f"{relative}/".lstrip("/")
+        files += [prefix + n for n in names]
+        # Do not walk what is excluded whole (.venv, .git): the answer is the same.
+        subfolders[:] = [
+            d for d in subfolders if not any(e.fullmatch(f"{prefix}{d}/x") for e in excludes)
+        ]
+    zipped = {f for f in files if not any(e.fullmatch(f) for e in excludes)}
+    assert {"main.py", "requirements.txt"} <= zipped
+    runtime = [f for f in files if f.startswith(("functions/", "shared/")) and f.endswith(".py")]
+    assert runtime and all(f in zipped for f in runtime)
+    for left_out in ("tests/", "terraform/", ".venv/", ".git/", "infra/", "docs/"):
+        assert not any(f.startswith(left_out) for f in zipped), left_out
+    assert "pyproject.toml" not in zipped

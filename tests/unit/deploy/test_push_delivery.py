@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from typing import Any
 
 import functions_framework
@@ -20,6 +21,8 @@ from tests.unit.deploy.terraform_files import REPO_ROOT
 from tests.unit.ingestion.helpers import study
 
 TOPOLOGY = load_topology()
+# functions-framework has no type hints; this is the one place that says what it returns.
+create_app: Callable[[str, str], Any] = functions_framework.create_app
 
 
 def push(target: str, topic: str, data: bytes, attributes: dict[str, str]) -> Any:
@@ -33,7 +36,7 @@ def push(target: str, topic: str, data: bytes, attributes: dict[str, str]) -> An
         },
         "subscription": f"projects/p/subscriptions/trigger-{target}",
     }
-    client = functions_framework.create_app(target, str(REPO_ROOT / "main.py")).test_client()
+    client = create_app(target, str(REPO_ROOT / "main.py")).test_client()
     return client.post(f"/projects/p/topics/{topic}", json=body)
 
 
@@ -50,9 +53,7 @@ def target_taking(topic: str, attributes: dict[str, str]) -> str:
 def test_a_pushed_command_is_handled(platform: InMemoryPlatform) -> None:
     http = [n for n, f in TOPOLOGY.functions.items() if f.target == "subscriptions_commands_http"]
     assert http, "the subscriptions command door is the source of this test's command"
-    client = functions_framework.create_app(
-        "subscriptions_commands_http", str(REPO_ROOT / "main.py")
-    ).test_client()
+    client = create_app("subscriptions_commands_http", str(REPO_ROOT / "main.py")).test_client()
     client.post(
         "/subscriptions",
         json={
