@@ -15,6 +15,7 @@ import email
 import email.policy
 import socket
 import threading
+import time
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Annotated, Any
@@ -40,6 +41,7 @@ class _Keeper:
     def __init__(self, directory: Path | None) -> None:
         self.directory = directory
         self.messages: list[EmailMessage] = []
+        self.received_at: list[float] = []  # time.time() of each message, for latencies
         self.reply: str | None = None  # e.g. "550 5.1.1 no such user": refuse everything
         self.changed = threading.Condition()
         if directory is not None:
@@ -53,6 +55,7 @@ class _Keeper:
         assert isinstance(message, EmailMessage)
         with self.changed:
             self.messages.append(message)
+            self.received_at.append(time.time())
             if self.directory is not None:
                 (self.directory / f"{len(self.messages):06d}.eml").write_bytes(raw)
             self.changed.notify_all()
@@ -85,6 +88,11 @@ class MailSink:
     def messages(self) -> list[EmailMessage]:
         with self._keeper.changed:
             return list(self._keeper.messages)
+
+    def arrivals(self) -> list[tuple[float, EmailMessage]]:
+        """(time.time() of arrival, message) of every message, oldest first."""
+        with self._keeper.changed:
+            return list(zip(self._keeper.received_at, self._keeper.messages, strict=True))
 
     def refuse_with(self, reply: str | None) -> None:
         """Answer `reply` (an SMTP reply line) to every message from now on; None: accept."""
