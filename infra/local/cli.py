@@ -9,6 +9,8 @@ chaos           switch the bridge's duplicate/reorder/delay chaos at run time
 stats           the bridge's per-subscription delivery counters
 schedules       the topology's scheduled jobs (next run, last outcome); --run JOB runs one now
 dlq             list and re-publish the dead letters the dead-letter function recorded
+mail            list and show the emails the functions sent to the stack's SMTP sink
+notifications   rebuild the notifications read model from the event store and compare
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from rich.console import Console
 from rich.table import Table
 
 from infra.local.dlq_cli import dlq_app
+from infra.local.mail import mail_app
+from infra.local.notifications_cli import notifications_app
 from infra.local.ports import StackPorts
 from infra.local.prereqs import EXIT_MISSING_PREREQUISITES, MissingPrerequisitesError
 from infra.local.processes import StartupError
@@ -36,6 +40,8 @@ from infra.local.topology import TopologyError
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
 app.add_typer(dlq_app, name="dlq", help="List and redrive the dead letters of the stack.")
+app.add_typer(mail_app, name="mail", help="The local mailbox: what the functions sent by email.")
+app.add_typer(notifications_app, name="notifications", help="Rebuild the notifications read model.")
 console = Console(highlight=False)
 errors = Console(stderr=True, highlight=False)
 

@@ -118,7 +118,8 @@ def stored_messages(directory: Path) -> list[tuple[str, EmailMessage]]:
 mail_app = typer.Typer(help="The local mailbox: what the functions sent by email.")
 _console = Console(highlight=False)
 Directory = Annotated[Path, typer.Option("--dir", help="Where the sink keeps its .eml files.")]
-_DEFAULT_DIR = Path(".local/mail")
+# Where the local stack keeps its mailbox (beside stack.json in the state directory).
+_DEFAULT_DIR = Path(__file__).resolve().parents[2] / ".local" / "mail"
 
 
 @mail_app.command("list")
