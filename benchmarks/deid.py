@@ -3,7 +3,11 @@
 Each tool runs in its own subprocess (so peak RSS is its own) over the same files, reading
 from disk and writing each output to disk, one file at a time:
 
-  ours       functions.ingestion.deid.Deidentifier (header-only parse, pixels copied)
+  ours       functions.ingestion.deid.Deidentifier, header work only: images whose pixels
+             need a burned-in text check are quarantined unread, as before pixel cleaning
+             (the peers never look at pixels either)
+  ours+ocr   the same engine with the pixel check on (OCR, one thread): its real cost on
+             this corpus; benchmarks/deid_pixels.py measures the cleaning itself
   pydicom    plain pydicom dcmread + save_as (the baseline: no de-identification at all)
   dicognito  dicognito.Anonymizer on a pydicom dataset          (requirements-bench.txt)
   dcmanon    dcmanon.Anonymizer (Rust)                           (requirements-bench.txt)
@@ -38,7 +42,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-TOOLS = ("ours", "pydicom", "dicognito", "dcmanon")
+TOOLS = ("ours", "ours+ocr", "pydicom", "dicognito", "dcmanon")
 PEER_MODULE = {"dicognito": "dicognito", "dcmanon": "dcmanon"}
 BENCH_KEY = b"benchmark-key-not-a-secret-0123456789"
 
@@ -71,9 +75,21 @@ def build_corpus(directory: Path, patients: int) -> list[Path]:
 
 
 # -- one tool, in a child process ----------------------------------------------------------------
+def _header_only() -> None:
+    """Pixel-checked images go to quarantine unread (the engine's no-detector fallback)."""
+    from functions.ingestion.deid import pixel_step
+
+    pixel_step.available = lambda: False  # type: ignore[assignment]
+
+
 def _runner(tool: str):  # type: ignore[no-untyped-def]
-    if tool == "ours":
+    if tool in ("ours", "ours+ocr"):
         from functions.ingestion.deid import Deidentifier
+
+        if tool == "ours":
+            _header_only()
+        else:
+            os.environ.setdefault("SALUDTECH_OCR_THREADS", "1")
 
         deid = Deidentifier(BENCH_KEY)
 
@@ -241,6 +257,7 @@ def rate(files: list[Path]) -> tuple[int, int, int, dict[str, int]]:
     from functions.ingestion.deid import Deidentifier
 
     warnings.simplefilter("ignore")
+    _header_only()
     deid = Deidentifier(BENCH_KEY)
     eligible = done = quarantined = 0
     reasons: dict[str, int] = {}
@@ -261,6 +278,7 @@ def rate(files: list[Path]) -> tuple[int, int, int, dict[str, int]]:
 def ours_ok(path: Path) -> bool:
     from functions.ingestion.deid import Deidentifier
 
+    _header_only()
     engine = _OURS.get("engine")
     if engine is None:
         engine = _OURS["engine"] = Deidentifier(BENCH_KEY)

@@ -365,6 +365,9 @@ class Deidentifier:
             )
         else:
             header_buffer = io.BytesIO()
+            # Visiting every element turns raw ones into typed ones: an element read as
+            # implicit VR under an explicit syntax has no VR until then.
+            ds.walk(lambda _ds, _elem: None)
             dcmwrite(header_buffer, ds, enforce_file_format=True)
             header = header_buffer.getvalue()
         trailer_bytes = {

@@ -1,10 +1,15 @@
-"""Images that may carry burned-in text are routed to quarantine with a reason."""
+"""Which images have their pixels checked for burned-in text, whatever their flag says.
+
+The pixels here are blank (2x2, nothing to read): a checked image is released with a
+"no text" cleaning record, except when its header says text is burned in.
+"""
 
 from __future__ import annotations
 
 import pytest
 
 from functions.ingestion.deid import Rejection
+from functions.ingestion.deid.pixels import CleaningMethod
 
 from .conftest import Run
 from .helpers import minimal
@@ -22,34 +27,43 @@ def image(**attrs: object) -> object:
     return ds
 
 
-@pytest.mark.parametrize(
-    ("attrs", "reason"),
-    [
-        ({"BurnedInAnnotation": "YES"}, Rejection.BURNED_IN_ANNOTATION),
-        ({"Modality": "US", "SOPClassUID": US}, Rejection.BURNED_IN_RISK),
-        ({"Modality": "OT", "SOPClassUID": SC}, Rejection.BURNED_IN_RISK),
-        ({"ImageType": ["DERIVED", "SECONDARY", "SCREEN SAVE"]}, Rejection.BURNED_IN_RISK),
-        ({"ConversionType": "WSD"}, Rejection.BURNED_IN_RISK),
-    ],
-)
-def test_burned_in_risks_are_quarantined(run: Run, attrs: dict[str, object],
-                                         reason: Rejection) -> None:
-    result, out = run(image(**attrs))
+def test_flag_yes_with_nothing_found_is_quarantined(run: Run) -> None:
+    result, out = run(image(BurnedInAnnotation="YES"))
     assert out is None
-    assert result.reason is reason
+    assert result.reason is Rejection.BURNED_IN_ANNOTATION
     assert result.quarantined
     assert not result.ok
 
 
 @pytest.mark.parametrize(
     "attrs",
-    [{}, {"Modality": "US", "SOPClassUID": US, "BurnedInAnnotation": "NO"},
-     {"ImageType": ["DERIVED", "SECONDARY", "MPR"]}],
+    [
+        {"Modality": "US", "SOPClassUID": US},
+        {"Modality": "US", "SOPClassUID": US, "BurnedInAnnotation": "NO"},
+        {"Modality": "OT", "SOPClassUID": SC},
+        {"Modality": "XA"},
+        {"ImageType": ["DERIVED", "SECONDARY", "SCREEN SAVE"]},
+        {"ConversionType": "WSD"},
+    ],
 )
-def test_images_without_risk_pass(run: Run, attrs: dict[str, object]) -> None:
+def test_risky_images_are_checked_whatever_their_flag(run: Run, attrs: dict[str, object]) -> None:
     result, out = run(image(**attrs))
     assert result.ok, result.reason
     assert out is not None
+    assert result.pixel_cleaning is not None
+    assert result.pixel_cleaning.method is CleaningMethod.OCR_NO_TEXT
+    assert out.BurnedInAnnotation == "NO"
+
+
+@pytest.mark.parametrize(
+    "attrs",
+    [{}, {"BurnedInAnnotation": "NO"}, {"ImageType": ["DERIVED", "SECONDARY", "MPR"]}],
+)
+def test_other_images_are_not_checked(run: Run, attrs: dict[str, object]) -> None:
+    result, out = run(image(**attrs))
+    assert result.ok, result.reason
+    assert out is not None
+    assert result.pixel_cleaning is None
 
 
 def test_objects_without_pixels_are_never_routed(run: Run) -> None:

@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from functions.ingestion.deid.cli import KEY_ENV, app
+from infra.samples.burned_in import make_case
 from infra.samples.synthetic_dicom import make_study, write_study
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -38,14 +39,14 @@ def test_folder_is_deidentified_into_a_collision_free_layout(study: Path, tmp_pa
 
 def test_some_rejected_gives_exit_1_and_reasons(study: Path, tmp_path: Path) -> None:
     (study / "junk.dcm").write_bytes(b"not dicom")
-    write_study(make_study("ROE^R", modality="US", burned_in=None, n_series=1, n_instances=1,
-                           with_sr=False, seed=9), study / "us")
+    # Says text is burned in, and the detector finds none: a human must look.
+    (study / "us.dcm").write_bytes(make_case(5, flag="YES", with_text=False).data)
     report = tmp_path / "report.jsonl"
     result = CliRunner().invoke(
         app, [str(study), str(tmp_path / "out"), "--center", "c1", "--report", str(report)],
         env=ENV)
     assert result.exit_code == 1
-    assert "not_dicom" in result.output and "burned_in_risk" in result.output
+    assert "not_dicom" in result.output and "burned_in_annotation" in result.output
     text = report.read_text()
     assert "not_dicom" in text and "DOE" not in text and str(study) not in text
 

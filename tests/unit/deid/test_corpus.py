@@ -14,13 +14,25 @@ from pathlib import Path
 import pydicom
 import pytest
 
-from functions.ingestion.deid import Deidentifier, DeidOptions, Rejection
+from functions.ingestion.deid import Deidentifier, DeidOptions, Rejection, pixel_step
 from functions.ingestion.deid import engine as engine_module
 from functions.ingestion.deid.element_tree import NeedsFullParser
 from infra.samples.synthetic_dicom import PRIVATE_CREATOR, make_study, write_study
 from tests.support.leak_checker import check_output, collect_identity, read_full
 
 from .helpers import CENTER, KEY, pydicom_corpus
+
+
+@pytest.fixture(autouse=True)
+def _header_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests judge the header: images whose pixels need a text check stay out of them.
+
+    With no detector, such images are quarantined before any header work (as before pixel
+    cleaning existed); their pixels are covered by test_pixels, and OCR over pydicom's
+    large multi-frame colour files would cost minutes per run here.
+    """
+    monkeypatch.setattr(pixel_step, "available", lambda: False)
+
 
 OPTION_SETS = {
     "basic": DeidOptions(),

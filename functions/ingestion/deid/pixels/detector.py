@@ -25,6 +25,7 @@ MODEL = "PP-OCRv4 det/rec (ONNX)"
 _THREADS_ENV = "SALUDTECH_OCR_THREADS"
 _lock = threading.Lock()
 _engine: Any = None
+_missing = False
 
 Image = npt.NDArray[np.uint8]
 
@@ -34,9 +35,18 @@ class DetectorUnavailable(RuntimeError):
 
 
 def available() -> bool:
+    """True when the detector can run here (builds it on first call, once per process).
+
+    A missing package or a missing system library behind it (OpenCV needs libGL) both
+    count as unavailable: risky images then go to quarantine instead of failing.
+    """
+    global _missing
+    if _missing:
+        return False
     try:
-        metadata.version(PACKAGE)
-    except metadata.PackageNotFoundError:
+        engine()
+    except DetectorUnavailable:
+        _missing = True
         return False
     return True
 
@@ -53,7 +63,7 @@ def detector_name() -> str:
 def _build() -> Any:
     try:
         from rapidocr_onnxruntime import RapidOCR
-    except ImportError as exc:
+    except (ImportError, OSError) as exc:
         raise DetectorUnavailable(PACKAGE) from exc
     threads = int(os.environ.get(_THREADS_ENV, "1") or "1")
     threads = threads if threads > 0 else -1
