@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from pydantic import SecretStr
 
 from infra.local.topology import (
@@ -127,3 +128,22 @@ def test_the_base_of_those_cases_is_valid(tmp_path: Path) -> None:
     path = tmp_path / "topology.yaml"
     path.write_text(BASE, encoding="utf-8")
     assert isinstance(load_topology(path), Topology)
+
+
+class _RefusingDuplicates(yaml.SafeLoader):
+    """PyYAML and Terraform's yamldecode both keep the last of two equal keys, silently."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        keys = [self.construct_object(key, deep=deep) for key, _ in node.value]
+        repeated = sorted({str(k) for k in keys if keys.count(k) > 1})
+        assert not repeated, f"line {node.start_mark.line + 1}: {repeated} given twice"
+        return super().construct_mapping(node, deep=deep)
+
+
+def test_no_key_is_given_twice_in_the_topology() -> None:
+    yaml.load(DEFAULT_TOPOLOGY_PATH.read_text("utf-8"), Loader=_RefusingDuplicates)
+
+
+def test_a_key_given_twice_is_seen() -> None:
+    with pytest.raises(AssertionError, match="given twice"):
+        yaml.load("a: {b: 1}\na: {b: 2}\n", Loader=_RefusingDuplicates)
