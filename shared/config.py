@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     jwt_active_kid: str = "k0"
     api_access_token_seconds: int = Field(default=600, ge=30, le=3600)
     api_refresh_token_seconds: int = Field(default=14 * 24 * 3600, ge=300)
+    # argon2id cost of account passwords (RFC 9106: 3 passes over 64 MiB).
+    api_password_time_cost: int = Field(default=3, ge=1)
+    api_password_memory_kib: int = Field(default=64 * 1024, ge=8)
     # Requests per user, per route, per fixed minute window (commands have their own).
     api_queries_per_minute: int = Field(default=240, ge=1)
     api_commands_per_minute: int = Field(default=60, ge=1)

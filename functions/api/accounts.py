@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from functions.api.passwords import MAX_LENGTH, MIN_LENGTH, hash_password, verify_password
+from functions.api.passwords import MAX_LENGTH, MIN_LENGTH, Passwords
 from functions.api.principals import Principal, Role
 from shared.domain.clock import Clock, rfc3339
 from shared.domain.errors import PermanentError
@@ -43,6 +43,7 @@ class NewUser:
 @dataclass
 class Accounts:
     store: DocumentStore
+    passwords: Passwords
     cipher: FieldCipher
     lookup_key: bytes
     clock: Clock
@@ -66,7 +67,7 @@ class Accounts:
             "username": new.username,
             "role": new.role.value,
             "scope": new.scope,
-            "password_hash": hash_password(new.password),
+            "password_hash": self.passwords.hash(new.password),
             "created_at": rfc3339(self.clock()),
         }
         for name in _SEALED_FIELDS:
@@ -104,9 +105,9 @@ class Accounts:
     def check_password(self, username: str, password: str) -> Principal | None:
         found = self.store.get(self.collections[USERNAMES], self._key("username", username.lower()))
         user = self.user(found["user_id"]) if found else None
-        if not verify_password(user["password_hash"] if user else None, password):
+        if not self.passwords.verify(user["password_hash"] if user else None, password):
             return None
-        assert user is not None  # verify_password is False without a stored hash
+        assert user is not None  # verify is False without a stored hash
         return principal_of(user)
 
     def by_google_subject(self, subject: str) -> Principal | None:

@@ -12,6 +12,7 @@ from functions.api.audit import COLLECTION as AUDIT
 from functions.api.audit import AuditLog
 from functions.api.commands import COMMANDS, ContextCommands
 from functions.api.google_tokens import GoogleIdTokens, http_certificates
+from functions.api.passwords import Passwords
 from functions.api.rate_limits import COLLECTION as RATE_LIMITS
 from functions.api.rate_limits import RateLimiter, WindowCounters
 from functions.api.uploads import UploadSigner, UploadUrls
@@ -74,6 +75,7 @@ def build(platform: Platform) -> ApiWiring:
         platform=platform,
         accounts=Accounts(
             store=platform.store,
+            passwords=Passwords(settings.api_password_time_cost, settings.api_password_memory_kib),
             cipher=FieldCipher.from_settings(settings),
             lookup_key=settings.hmac_key.get_secret_value().encode(),
             clock=platform.clock,

@@ -10,6 +10,7 @@ checks no signature, so what the local stack proves is the URL's shape and the p
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
@@ -40,16 +41,22 @@ class IamUploadSigner:
         return url
 
 
+@cache
+def _local_key() -> str:
+    """One key pair per process, made on first use."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
 class LocalKeyUploadSigner:
     def __init__(self, endpoint: str, project_id: str) -> None:
         from google.oauth2 import service_account
 
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        pem = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ).decode()
+        pem = _local_key()
         self._credentials = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
             {
                 "type": "service_account",
