@@ -52,7 +52,9 @@ from infra.local.topology import (
 log = logging.getLogger("bridge")
 
 DEFAULT_CONCURRENCY = 16
-SUBSCRIPTION_WAIT_SECONDS = 30.0
+# As long as the stack waits for any part (stack.READY_TIMEOUT_SECONDS): on a loaded machine
+# the Pub/Sub JVM alone can take half a minute before the subscriptions exist.
+SUBSCRIPTION_WAIT_SECONDS = 60.0
 STOP_IN_FLIGHT_SECONDS = 2.0  # with the Pull's 2 s, within the stack's 5 s stop grace
 
 
