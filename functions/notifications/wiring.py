@@ -56,8 +56,13 @@ def _keys(settings: Settings) -> tuple[list[str], list[bytes]]:
     ]
     if not webhook or not confirm:
         raise ValueError("SALUDTECH_WEBHOOK_SECRETS and SALUDTECH_CONFIRMATION_KEYS are needed")
-    if settings.environment == "cloud" and any(b"local-development" in k for k in confirm):
-        raise ValueError("SALUDTECH_CONFIRMATION_KEYS must be set in the cloud")
+    # The development defaults are public: in the cloud they would let anyone forge a
+    # confirmation link or a webhook from us.
+    development = Settings.model_fields["webhook_secrets"].default.get_secret_value()
+    if settings.environment == "cloud" and (
+        any(b"local-development" in k for k in confirm) or development in webhook
+    ):
+        raise ValueError("SALUDTECH_CONFIRMATION_KEYS and SALUDTECH_WEBHOOK_SECRETS must be set")
     return webhook, confirm
 
 
