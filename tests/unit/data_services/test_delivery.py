@@ -4,6 +4,7 @@ finished and revoked; with a crash in the middle, a refusing target and links.""
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -78,14 +79,16 @@ def test_a_crash_in_the_middle_of_a_chunk_resumes_without_copying_twice(
     pump = start(platform, service_id)
     target = the_wiring().delivery.target
     placed: list[str] = []
+    lock = threading.Lock()  # the chunk copies on several threads
 
     class CrashAfterTwo:
         def place(self, *args: str) -> Placed:
-            if len(placed) == 2:
-                raise RuntimeError("the instance died")
-            result = target.place(*args)  # type: ignore[arg-type]
-            placed.append(args[3])
-            return result
+            with lock:
+                if len(placed) == 2:
+                    raise RuntimeError("the instance died")
+                result = target.place(*args)  # type: ignore[arg-type]
+                placed.append(args[3])
+                return result
 
         def __getattr__(self, name: str) -> Any:
             return getattr(target, name)
