@@ -39,9 +39,7 @@ module "platform" {
   kms_key_name       = var.kms_key_name
   alert_emails       = var.alert_emails
   # The settings shared/config.py requires in the cloud besides the secrets.
-  function_environment = {
-    SALUDTECH_PAYMENT_GATEWAY = "stripe"
-  }
+  function_environment = merge({ SALUDTECH_PAYMENT_GATEWAY = "stripe" }, var.settings)
   # dev can be destroyed and recreated
   deletion_protection = false
 }

@@ -8,6 +8,11 @@ output "buckets" {
   value       = module.platform.buckets
 }
 
+output "smoke_public_url" {
+  description = "What the pipeline's smoke test GETs anonymously."
+  value       = "${module.platform.function_urls[var.smoke_public_function]}${var.smoke_public_path}"
+}
+
 output "smoke_url" {
   description = "What the pipeline's smoke test GETs."
   value       = "${module.platform.function_urls[var.smoke_function]}${var.smoke_path}"

@@ -27,8 +27,26 @@ variable "alert_emails" {
   default     = []
 }
 
+variable "settings" {
+  description = "More plain (non-secret) settings of shared/config.py for every function, e.g. SALUDTECH_SMTP_HOST, SALUDTECH_PUBLIC_URL."
+  type        = map(string)
+  default     = {}
+}
+
+variable "smoke_public_function" {
+  description = "The public function the smoke test GETs anonymously after a deploy (200 expected)."
+  type        = string
+  default     = "api"
+}
+
+variable "smoke_public_path" {
+  description = "The path the smoke test GETs on smoke_public_function."
+  type        = string
+  default     = "/v1/openapi.json"
+}
+
 variable "smoke_function" {
-  description = "The HTTP function the pipeline's smoke test calls after a deploy (the public API once it exists)."
+  description = "An internal HTTP function the smoke test calls with the deployer's identity (200 expected) and without (401/403 expected)."
   type        = string
   default     = "subscriptions-queries-http"
 }

@@ -42,5 +42,8 @@ def test_only_main_deploys_and_it_applies_the_reviewed_plan() -> None:
 
 def test_the_smoke_test_calls_the_deployed_api_with_and_without_identity() -> None:
     smoke = script("smoke-test")
+    assert '"$$public"' in smoke
     assert "print-identity-token" in smoke
     assert "401|403" in smoke
+    outputs = script("deploy")
+    assert "smoke_public_url" in outputs and "smoke_url" in outputs

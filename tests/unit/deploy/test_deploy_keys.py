@@ -36,10 +36,13 @@ def cloud_environment(environment: Path) -> dict[str, str]:
     """The plain variables Terraform sets on every function of one environment."""
     function = resources(PLATFORM_MODULE)[("google_cloudfunctions2_function", "function")]
     fixed = function["service_config"][0]["environment_variables"]
-    values = dict(re.findall(r"(\w+)\s*=\s*\"([^\"]*)\"", fixed))
+    pair = r"(\w+)\s*=\s*\"([^\"]*)\""
+    values = dict(re.findall(pair, fixed))
     values["GOOGLE_CLOUD_PROJECT"] = "a-project"
     values["SALUDTECH_BUCKET_PREFIX"] = "a-project-dev"
-    values.update(modules_of(environment)["platform"].get("function_environment", {}))
+    # A literal map, or a merge() of literal settings with the deployer's own.
+    settings = modules_of(environment)["platform"].get("function_environment", {})
+    values.update(settings if isinstance(settings, dict) else dict(re.findall(pair, settings)))
     return values
 
 
@@ -134,7 +137,7 @@ class _RefusingDuplicates(yaml.SafeLoader):
     """PyYAML and Terraform's yamldecode both keep the last of two equal keys, silently."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        keys = [self.construct_object(key, deep=deep) for key, _ in node.value]
+        keys = [key.value for key, _ in node.value if isinstance(key, yaml.ScalarNode)]
         repeated = sorted({str(k) for k in keys if keys.count(k) > 1})
         assert not repeated, f"line {node.start_mark.line + 1}: {repeated} given twice"
         return super().construct_mapping(node, deep=deep)
