@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import email
 import email.policy
+import html
 import socket
 import threading
 import time
 from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -142,16 +144,56 @@ def show(number: int, directory: Directory = _DEFAULT_DIR) -> None:
     _console.print(path.read_text(errors="replace"))
 
 
+def mailbox_page(sink: MailSink, port: int) -> ThreadingHTTPServer:
+    """The mailbox as a page on 127.0.0.1:`port` (`/`: newest first, `/<n>`: one message);
+    `/` is also what the local stack's ready check asks."""
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            messages = sink.messages
+            number = self.path.strip("/")
+            if number.isdigit() and 0 < int(number) <= len(messages):
+                body = f"<pre>{html.escape(messages[int(number) - 1].as_string())}</pre>"
+            else:
+                rows = "".join(
+                    f'<tr><td><a href="/{n}">{n}</a></td><td>{html.escape(str(m["To"]))}</td>'
+                    f"<td>{html.escape(str(m['Subject']))}</td><td>{html.escape(str(m['Date']))}</td></tr>"
+                    for n, m in reversed(list(enumerate(messages, start=1)))
+                )
+                body = f"<h1>Local mailbox ({len(messages)})</h1><table>{rows}</table>"
+            raw = f"<!doctype html><meta charset=utf-8><title>mailbox</title>{body}".encode()
+            self.send_response(200)
+            self.send_header("content-type", "text/html; charset=utf-8")
+            self.send_header("content-length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer((HOST, port), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 @mail_app.command("serve")
-def serve(port: int = DEFAULT_PORT, directory: Directory = _DEFAULT_DIR) -> None:
+def serve(
+    port: int = DEFAULT_PORT,
+    directory: Directory = _DEFAULT_DIR,
+    http_port: Annotated[int, typer.Option(help="Serve the mailbox page here (0: no page).")] = 0,
+) -> None:
     """Run the sink in the foreground until interrupted."""
     sink = MailSink(port, directory).start()
-    _console.print(f"SMTP sink on {HOST}:{sink.port}, keeping messages in {directory}")
+    page = mailbox_page(sink, http_port) if http_port else None
+    where = f", page on http://{HOST}:{http_port}/" if page else ""
+    _console.print(f"SMTP sink on {HOST}:{sink.port}, keeping messages in {directory}{where}")
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
         pass
     finally:
+        if page is not None:
+            page.shutdown()
         sink.stop()
 
 
