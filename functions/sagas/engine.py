@@ -14,7 +14,8 @@ definition:
   A command still in flight is waited for first (up to its deadline): if it succeeds
   late, it is compensated like the others, in its place in the order.
 - A success that arrives after its step was given up (a timed-out command that did take
-  effect) makes the step done again and, if the saga had finished compensating, reopens it.
+  effect) makes the step done again and, if the saga had finished compensating, reopens it;
+  a step that times out resends its command once more so that such an answer comes.
 - A compensation that fails is retried after `resend_after` with a new attempt id; one that
   gets no answer is resent with the same id; after `max_attempts` sends the step and the
   saga are STUCK, announced by SagaStuck, until an operator retries.
@@ -216,6 +217,11 @@ class _Turn:
             state = saga.state(step.name)
             if state.status is StepStatus.ACTIVE:
                 if state.deadline_at and now >= _at(state.deadline_at):
+                    if step.action and state.forward:
+                        # A last resend: if the command took effect, the receiver's inbox
+                        # answers it again, the late success reopens the saga, and it is
+                        # undone; if it never arrived, it takes effect now, with the same.
+                        self._resend(step, step.action, state.forward, FORWARD)
                     self._step_failed(step, STEP_DEADLINE)
                 elif step.action and state.forward and now >= _at(state.forward.resend_at):
                     self._resend(step, step.action, state.forward, FORWARD)

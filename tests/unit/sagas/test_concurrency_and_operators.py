@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from functions.data_services.messages import StartDataService
 from functions.sagas.domain import SagaStatus
 from shared.ports.envelope import Envelope
 from tests.unit.sagas.world import World, log_of, saga
@@ -82,8 +83,8 @@ def test_two_sagas_of_one_client_at_once_do_not_mix(world: World) -> None:
     started = {
         e.payload.data_service_id: e
         for e in world.commands_seen
-        if type(e.payload).__name__ == "StartDataService"
-    }  # type: ignore[attr-defined]
+        if isinstance(e.payload, StartDataService)
+    }
     a, b = saga(world, "sub-a"), saga(world, "sub-b")
     world.inbox.extend(world.answered[started[b["facts"]["data_service_id"]].id])
     a_start = started[a["facts"]["data_service_id"]]

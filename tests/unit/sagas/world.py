@@ -48,6 +48,7 @@ from functions.subscriptions.messages import (
     SubscriptionPaid,
 )
 from shared.domain.clock import FixedClock, rfc3339
+from shared.domain.errors import TransientError
 from shared.domain.messages import Command, Event
 from shared.ports.envelope import Envelope
 from shared.service.processing import Processed
@@ -86,6 +87,7 @@ class World:
     commands_seen: list[Envelope] = field(default_factory=list)
     told_ready: set[str] = field(default_factory=set)  # subscription ids
     told_failed: set[str] = field(default_factory=set)
+    redeliver: bool = False  # on a transient error, deliver again later instead of raising
 
     # -- the subscriptions context's side ------------------------------------------------
     def create_subscription(self, subscription_id: str, plan: str = "PRO") -> Envelope:
@@ -155,9 +157,16 @@ class World:
         return envelope
 
     # -- driving ----------------------------------------------------------------------------
-    def process(self, envelope: Envelope) -> Processed:
-        """Hand one message to the saga's processor, then let the world answer what it sent."""
-        result = self.w.processor.process(envelope)
+    def process(self, envelope: Envelope) -> Processed | None:
+        """Hand one message to the saga's processor, then let the world answer what it sent.
+        A transient error is what Pub/Sub answers with a redelivery: the message goes back."""
+        try:
+            result = self.w.processor.process(envelope)
+        except TransientError:
+            if not self.redeliver:
+                raise
+            self.inbox.append(envelope)
+            return None
         self._answer_sent()
         return result
 
@@ -223,9 +232,8 @@ class World:
 
 
 def _create(world: World, cmd: CreateDataService, failing: bool) -> list[Event]:
-    # The invariant the saga keeps: a data service only for an active, paid subscription.
-    subscription = world.subscriptions[cmd.subscription_id]
-    assert subscription.status == "ACTIVE" and subscription.paid - subscription.refunded
+    # The saga asks for a data service only once the subscription is paid.
+    assert world.subscriptions[cmd.subscription_id].paid
     world.data_services[cmd.data_service_id] = "CREATED"
     return [
         DataServiceCreated(
