@@ -21,6 +21,12 @@ import functions_framework
 from werkzeug.routing import Map, Rule
 
 from functions import bootstrap
+from functions.data_services.messages import (
+    DataServiceCreated,
+    DataServiceDelivered,
+    DataServiceFailed,
+    ExpertAssigned,
+)
 from functions.ingestion.messages import ImageRejected, StudyIngested
 from functions.notifications import queries, wiring
 from functions.notifications.confirmation import link_id
@@ -136,6 +142,30 @@ def notifications_on_study_ingested(cloud_event: CloudEventLike) -> None:
 def notifications_on_image_rejected(cloud_event: CloudEventLike) -> None:
     """ImageRejected → handlers.notify (to the center)."""
     _consume(cloud_event, ImageRejected, "notifications_on_image_rejected")
+
+
+@functions_framework.cloud_event
+def notifications_on_data_service_created(cloud_event: CloudEventLike) -> None:
+    """DataServiceCreated → handlers.notify (to the client; its owner is remembered)."""
+    _consume(cloud_event, DataServiceCreated, "notifications_on_data_service_created")
+
+
+@functions_framework.cloud_event
+def notifications_on_data_service_delivered(cloud_event: CloudEventLike) -> None:
+    """DataServiceDelivered → handlers.notify (to the data service's client)."""
+    _consume(cloud_event, DataServiceDelivered, "notifications_on_data_service_delivered")
+
+
+@functions_framework.cloud_event
+def notifications_on_data_service_failed(cloud_event: CloudEventLike) -> None:
+    """DataServiceFailed → handlers.notify (to the data service's client)."""
+    _consume(cloud_event, DataServiceFailed, "notifications_on_data_service_failed")
+
+
+@functions_framework.cloud_event
+def notifications_on_expert_assigned(cloud_event: CloudEventLike) -> None:
+    """ExpertAssigned → handlers.notify (to the expert)."""
+    _consume(cloud_event, ExpertAssigned, "notifications_on_expert_assigned")
 
 
 @functions_framework.cloud_event

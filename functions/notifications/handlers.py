@@ -20,6 +20,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from functions.data_services.messages import (
+    DataServiceCreated,
+    DataServiceDelivered,
+    DataServiceFailed,
+    ExpertAssigned,
+)
 from functions.ingestion.messages import ImageRejected, StudyIngested
 from functions.notifications.domain import DEFAULT_LEASE, DEFAULT_SCHEDULE, Notification
 from functions.notifications.messages import (
@@ -29,7 +35,7 @@ from functions.notifications.messages import (
     NotificationCreated,
     SetRecipientChannels,
 )
-from functions.notifications.rules import RULES
+from functions.notifications.rules import OWNER_OF_DATA_SERVICE, RULES
 from functions.notifications.unit_of_work import NotificationsUnitOfWork
 from functions.subscriptions.messages import (
     PaymentDeclined,
@@ -71,6 +77,13 @@ def notify(event: Event, uow: NotificationsUnitOfWork, deps: Dependencies) -> No
     cause = _cause(uow)
     now = deps.clock()
     recipient_id = rule.recipient(event)
+    if isinstance(event, DataServiceCreated):
+        uow.recipients.remember(OWNER_OF_DATA_SERVICE, event.data_service_id, recipient_id, now)
+    if rule.looked_up is not None:
+        owner = uow.recipients.recall(rule.looked_up, recipient_id)
+        if owner is None:
+            raise RecipientNotYetKnown("whose data service this is is not known yet")
+        recipient_id = owner
     recipient = (
         uow.recipients.learn_email(recipient_id, event.client_email, now)
         if isinstance(event, SubscriptionCreated)
@@ -150,6 +163,10 @@ HANDLERS: Mapping[type[Message], Handler[NotificationsUnitOfWork, Any]] = {
     SubscriptionCancelled: notify,
     StudyIngested: notify,
     ImageRejected: notify,
+    DataServiceCreated: notify,
+    DataServiceDelivered: notify,
+    DataServiceFailed: notify,
+    ExpertAssigned: notify,
     DeliverNotification: claim_delivery,
     SetRecipientChannels: set_recipient_channels,
 }

@@ -66,6 +66,16 @@ class RecipientDirectory:
         self._put(recipient_id, channels, False, at)
         return Recipient(recipient_id, tuple(channels), managed=False)
 
+    def remember(self, key: str, subject: str, recipient_id: str, at: datetime) -> None:
+        """Remember who `subject` belongs to (e.g. a data service's client)."""
+        self._tx.put(
+            self._collection, f"{key}:{subject}", {"owner": recipient_id, "updated_at": rfc3339(at)}
+        )
+
+    def recall(self, key: str, subject: str) -> str | None:
+        found = self._tx.get(self._collection, f"{key}:{subject}")
+        return str(found["owner"]) if found else None
+
     def _put(
         self, recipient_id: str, channels: list[ChannelPreference], managed: bool, at: datetime
     ) -> None:

@@ -10,6 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from functions.data_services.messages import (
+    DataServiceCreated,
+    DataServiceDelivered,
+    DataServiceFailed,
+    ExpertAssigned,
+)
 from functions.ingestion.messages import ImageRejected, StudyIngested
 from functions.notifications.messages import Fact
 from functions.subscriptions.messages import (
@@ -30,6 +36,15 @@ def center(center_id: str) -> str:
     return f"center-{center_id}"
 
 
+def expert(expert_code: str) -> str:
+    return f"expert-{expert_code}"
+
+
+# The recipient of a data service's later events is its client, named only by its
+# DataServiceCreated: the handler remembers the owner then, and looks it up after.
+OWNER_OF_DATA_SERVICE = "owner-of-data-service"
+
+
 @dataclass(frozen=True)
 class Rule:
     template: str
@@ -39,6 +54,8 @@ class Rule:
     # other events: until then the event is retried. Centers are registered by command; an
     # unregistered one simply has no channel.
     waits_for_recipient: bool = False
+    # When set, `recipient` names a key to look up (the owner of a data service).
+    looked_up: str | None = None
 
     def facts_of(self, event: Event) -> dict[str, Fact]:
         return {name: getattr(event, name) for name in self.facts}
@@ -50,6 +67,14 @@ def _client(event: Event) -> str:
 
 def _center(event: Event) -> str:
     return center(str(getattr(event, "data_source")))  # noqa: B009 - every center event has it
+
+
+def _data_service(event: Event) -> str:
+    return str(getattr(event, "data_service_id"))  # noqa: B009 - every data service event has it
+
+
+def _expert(event: Event) -> str:
+    return expert(str(getattr(event, "expert_code")))  # noqa: B009
 
 
 RULES: dict[type[Event], Rule] = {
@@ -80,4 +105,20 @@ RULES: dict[type[Event], Rule] = {
         "study_ingested", _center, ("package_id", "entry_count", "anonymized", "rejected"),
     ),
     ImageRejected: Rule("image_rejected", _center, ("rejection_id", "reason", "package_id")),
+    DataServiceCreated: Rule(
+        "data_service_created", _client, ("data_service_id", "plan", "dataset_code",
+                                          "speciality"),
+        waits_for_recipient=True,
+    ),
+    DataServiceDelivered: Rule(
+        "data_service_delivered", _data_service,
+        ("data_service_id", "delivery_mode", "objects", "links_expire_at"),
+        waits_for_recipient=True, looked_up=OWNER_OF_DATA_SERVICE,
+    ),
+    DataServiceFailed: Rule(
+        "data_service_failed", _data_service, ("data_service_id", "reason"),
+        waits_for_recipient=True, looked_up=OWNER_OF_DATA_SERVICE,
+    ),
+    # Experts are registered with their channels by command (SetRecipientChannels).
+    ExpertAssigned: Rule("expert_assigned", _expert, ("data_service_id", "speciality")),
 }  # fmt: skip

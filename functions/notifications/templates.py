@@ -47,6 +47,23 @@ TEMPLATES: dict[str, Template] = {
         "An upload was quarantined",
         "Upload {rejection_id} was quarantined: {reason}.",
     ),
+    "data_service_created": Template(
+        "Your data service is being prepared",
+        "Data service {data_service_id} ({plan}): dataset {dataset_code}, {speciality}.",
+    ),
+    "data_service_delivered": Template(
+        "Your dataset is delivered",
+        "Data service {data_service_id}: {objects} objects delivered ({delivery_mode}); "
+        "links expire at {links_expire_at}.",
+    ),
+    "data_service_failed": Template(
+        "Your data service could not be delivered",
+        "Data service {data_service_id} failed ({reason}). We will contact you.",
+    ),
+    "expert_assigned": Template(
+        "You are assigned to a data service",
+        "Data service {data_service_id} needs your review ({speciality}).",
+    ),
 }
 
 
