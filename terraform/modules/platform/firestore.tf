@@ -18,7 +18,7 @@ resource "google_firestore_database" "main" {
     }
   }
 
-  depends_on = [google_project_service.api]
+  depends_on = [google_project_service.api, google_kms_crypto_key_iam_member.service_agents_encrypt]
 }
 
 resource "google_firestore_index" "index" {

@@ -9,6 +9,8 @@ resource "google_pubsub_topic" "topic" {
   kms_key_name = var.kms_key_name
   # Dead letters wait here to be replayed (docs/deploy.md) even with no subscriber.
   message_retention_duration = contains(local.dead_letter_topics, each.key) ? "604800s" : null
+
+  depends_on = [google_kms_crypto_key_iam_member.service_agents_encrypt]
 }
 
 resource "google_pubsub_subscription" "trigger" {

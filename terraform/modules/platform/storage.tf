@@ -60,6 +60,8 @@ resource "google_storage_bucket" "bucket" {
       default_kms_key_name = encryption.value
     }
   }
+
+  depends_on = [google_kms_crypto_key_iam_member.service_agents_encrypt]
 }
 
 resource "google_pubsub_topic_iam_member" "gcs_agent_notifies" {
