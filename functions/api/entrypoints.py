@@ -129,8 +129,6 @@ def _serve(request: flask.Request) -> flask.Response:
     correlation_id = plain_token(request.headers.get("X-Correlation-ID", ""))
     bind_message_context(function="api", correlation_id=correlation_id, message_type=endpoint)
     who = _authenticate(request, w) if route.roles is not None else None
-    if who is not None and route.roles is not None and who.role not in route.roles:
-        raise HttpError(403, "forbidden", "your role may not use this route")
     _limit(route, request, who, w)
     if endpoint == "openapi":
         return openapi.response(request)
@@ -141,6 +139,8 @@ def _serve(request: flask.Request) -> flask.Response:
     call = Call(request=request, who=who, args=args, wiring=w, resource=[])
     status = 500
     try:
+        if who is not None and route.roles is not None and who.role not in route.roles:
+            raise HttpError(403, "forbidden", "your role may not use this route")
         response = ENDPOINTS[endpoint](call)
         status = response.status_code
         return response
@@ -154,6 +154,7 @@ def _serve(request: flask.Request) -> flask.Response:
         status = 503
         raise
     finally:
+        # Every attempt on data by someone known (refusals included), and every login.
         if who is not None or route.limit == "login":
             action: Action = "read" if route.method == "GET" else "change"
             if route.limit == "login":

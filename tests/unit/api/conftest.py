@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import flask
 import pytest
@@ -76,9 +76,9 @@ class Api:
         if data is not None:
             sent.setdefault("Content-Type", "application/json")
         builder = EnvironBuilder(
-            path=path, method=method, data=data, headers=sent, query_string=query
+            path=path, method=method, data=data, headers=list(sent.items()), query_string=query
         )
-        response = api_http(flask.Request(builder.get_environ()))
+        response = cast(flask.Response, api_http(flask.Request(builder.get_environ())))
         return Answer(response.status_code, dict(response.headers), response.get_data())
 
     def add_user(self, username: str, role: Role, scope: str, **extra: str) -> str:
