@@ -18,6 +18,9 @@ from shared.ports.blobs import BlobExists, BlobInfo, BlobNotFound, BlobUnavailab
 
 WHOLE_READ_LIMIT = 8 * 1024 * 1024
 READ_CHUNK = 8 * 1024 * 1024
+# A stream is uploaded in resumable chunks of this size (the client's default, 100 MiB,
+# would hold that much of a large output in memory at once); a multiple of 256 KiB.
+WRITE_CHUNK = 8 * 1024 * 1024
 _TRANSIENT = (
     google_errors.ServiceUnavailable,
     google_errors.InternalServerError,
@@ -98,6 +101,7 @@ class GcsBlobStore:
         metadata: dict[str, str] | None = None,
     ) -> BlobInfo:
         blob = self._blob(bucket, name)
+        blob.chunk_size = WRITE_CHUNK
         if metadata:
             blob.metadata = dict(metadata)
         precondition = {"if_generation_match": 0} if create_only else {}

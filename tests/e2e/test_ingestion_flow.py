@@ -143,7 +143,7 @@ def test_a_zip_of_a_study_fans_out_and_is_announced_once(
     assert originals_left(client, stack.bucket("ingest"), f"{center}/") == []
     page = http.get(
         f"{stack.functions_url}/ingestion_queries_http/images",
-        params={"center": center, "limit": 100}, timeout=10,
+        params={"center": center, "limit": "100"}, timeout=10,
     ).json()  # fmt: skip
     assert len(page["items"]) == 6
 

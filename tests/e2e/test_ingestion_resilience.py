@@ -27,7 +27,7 @@ TRIGGERS = ["trigger-ingestion-on-upload", "trigger-ingestion-ingest-package-ent
 def catalogue(http: requests.Session, stack: Any, center: str) -> list[dict[str, Any]]:
     page = http.get(
         f"{stack.functions_url}/ingestion_queries_http/images",
-        params={"center": center, "limit": 100}, timeout=10,
+        params={"center": center, "limit": "100"}, timeout=10,
     )  # fmt: skip
     items: list[dict[str, Any]] = page.json()["items"]
     return items

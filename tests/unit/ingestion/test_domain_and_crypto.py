@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 import pytest
+from pydantic import SecretStr
 
 from functions.ingestion.domain import Descriptors, IngestionLimits, Upload, block_count
 from functions.ingestion.field_crypto import FieldCipher, FieldCipherError
@@ -53,12 +54,15 @@ def test_cipher_round_trip_bound_to_the_record() -> None:
 
 def test_cipher_key_from_settings() -> None:
     key = base64.b64encode(b"s" * 32).decode()
-    configured = FieldCipher.from_settings(Settings(field_encryption_key=key))
+    configured = FieldCipher.from_settings(Settings(field_encryption_key=SecretStr(key)))
     assert FieldCipher(b"s" * 32).decrypt(configured.encrypt("x", "r"), "r") == "x"
     with pytest.raises(ValueError, match="base64 of 32 bytes"):
-        FieldCipher.from_settings(Settings(field_encryption_key="short"))
+        FieldCipher.from_settings(Settings(field_encryption_key=SecretStr("short")))
     cloud = Settings(
-        environment="cloud", hmac_key="k" * 40, jwt_key="j" * 40, payment_gateway="stripe"
+        environment="cloud",
+        hmac_key=SecretStr("k" * 40),
+        jwt_key=SecretStr("j" * 40),
+        payment_gateway="stripe",
     )
     with pytest.raises(ValueError, match="must be set in the cloud"):
         FieldCipher.from_settings(cloud)

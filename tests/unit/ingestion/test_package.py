@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -10,9 +11,14 @@ from functions import bootstrap
 from functions.bootstrap import InMemoryPlatform
 from functions.ingestion import domain
 from functions.ingestion import wiring as ingestion_wiring
-from functions.ingestion.entrypoints import ingestion_ingest_package_entry, ingestion_on_upload
-from functions.ingestion.messages import NAMES
+from functions.ingestion.entrypoints import (
+    ingestion_ingest_package_entry,
+    ingestion_ingest_package_entry_v2,
+    ingestion_on_upload,
+)
+from functions.ingestion.messages import NAMES, IngestPackageEntry, IngestPackageEntryV2
 from shared.adapters.memory_blob_store import InMemoryBlobStore
+from shared.ports.envelope import Envelope
 from tests.support.cloud_events import pubsub_event
 from tests.unit.ingestion.conftest import deliver_entries
 from tests.unit.ingestion.helpers import study, upload, zipped
@@ -34,8 +40,9 @@ def test_package_fans_out_and_announces_the_study_once(
 ) -> None:
     ingestion_on_upload(upload(platform, "center-1/study.zip", package(4), {"pathology": "x"}))
     commands = platform.publisher.messages(NAMES.commands_topic)
-    assert [c.payload.entry_index for c in commands] == [0, 1, 2, 3]
-    assert {c.correlation_id for c in commands} == {commands[0].payload.package_id}
+    payloads = [c.payload.model_dump() for c in commands]
+    assert [p["entry_index"] for p in payloads] == [0, 1, 2, 3]
+    assert {c.correlation_id for c in commands} == {payloads[0]["package_id"]}
     assert blobs.list_names(platform.settings.bucket("ingest")) == ["center-1/study.zip"]
 
     assert deliver_entries(platform) == 4
@@ -82,3 +89,53 @@ def test_unreadable_entry_command_goes_to_the_dead_letter_topic(
     ingestion_ingest_package_entry(pubsub_event(b"{}", {"ce-id": "x"}, "m-1"))
     [(_, attributes)] = platform.publisher.raw[NAMES.dead_letter_topic]
     assert attributes["saludtech-rejection-reason"] == "unsupported_message"
+
+
+def test_entry_commands_name_the_package_by_its_id_only(platform: InMemoryPlatform) -> None:
+    ingestion_on_upload(upload(platform, "center-1/DOE_JANE_1962.zip", package(2)))
+    for envelope in platform.publisher.messages(NAMES.commands_topic):
+        data, attributes = envelope.to_pubsub()
+        assert envelope.type == IngestPackageEntryV2.TYPE
+        assert set(json.loads(data)) == {"package_id", "entry_index"}
+        assert "DOE" not in data.decode() + json.dumps(attributes)
+    assert deliver_entries(platform) == 2
+    assert len(events(platform, ANONYMIZED)) == 2
+
+
+def test_an_entry_of_a_package_that_never_existed_is_refused_not_retried(
+    platform: InMemoryPlatform,
+) -> None:
+    command = Envelope(
+        payload=IngestPackageEntryV2(package_id="no-such-package", entry_index=0),
+        source="/test", id="entry-of-nothing",
+    )  # fmt: skip
+    data, attributes = command.to_pubsub()
+    for attempt in range(2):  # a redelivery answers the same, from the inbox
+        ingestion_ingest_package_entry_v2(pubsub_event(data, attributes, f"m-{attempt}"))
+    published = platform.publisher.messages(NAMES.events_topic)
+    [refused] = list({e.id: e for e in published}.values())  # the same event, republished
+    assert refused.type == "co.saludtech.ingestion.command.rejected.v1"
+    assert refused.payload.model_dump()["reason"] == "unknown_package"
+    assert platform.publisher.raw.get(NAMES.dead_letter_topic, []) == []
+
+
+def test_v1_entry_commands_still_in_flight_are_ingested(
+    platform: InMemoryPlatform, blobs: InMemoryBlobStore
+) -> None:
+    event = upload(platform, "center-1/study.zip", package(1))
+    ingestion_on_upload(event)
+    [v2] = platform.publisher.messages(NAMES.commands_topic)
+    platform.publisher.clear_topic(NAMES.commands_topic)
+    resource = event.data
+    legacy = Envelope(
+        payload=IngestPackageEntry(
+            package_id=v2.payload.model_dump()["package_id"], bucket=resource["bucket"],
+            name=resource["name"], generation=int(resource["generation"]), entry_index=0,
+            entry_count=1, center_id="center-1",
+        ),
+        source="/ingestion", id=v2.id, correlation_id=v2.correlation_id,
+    )  # fmt: skip
+    data, attributes = legacy.to_pubsub()
+    ingestion_ingest_package_entry(pubsub_event(data, attributes, "m-legacy"))
+    assert len(events(platform, ANONYMIZED)) == 1 and len(events(platform, STUDY)) == 1
+    assert blobs.list_names(platform.settings.bucket("ingest")) == []

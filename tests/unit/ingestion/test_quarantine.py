@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import json
+import struct
+import zipfile
+import zlib
+from typing import Any
 
 import pytest
 
 from functions import bootstrap
 from functions.bootstrap import InMemoryPlatform
 from functions.ingestion import wiring as ingestion_wiring
-from functions.ingestion.domain import IngestionLimits
+from functions.ingestion.domain import IngestionLimits, quarantine_name, reason_name
 from functions.ingestion.entrypoints import ingestion_on_upload
 from functions.ingestion.messages import NAMES
 from shared.adapters.memory_blob_store import InMemoryBlobStore
@@ -114,3 +119,73 @@ def test_high_ratio_entry_is_a_bomb_and_the_rest_of_the_package_goes_on(
     types = platform.publisher.types(NAMES.events_topic)
     assert types.count("co.saludtech.ingestion.image.anonymized.v1") == 1
     assert types[-1] == "co.saludtech.ingestion.study.ingested.v1"
+
+
+def quarantined(p: InMemoryPlatform, blobs: InMemoryBlobStore, event: dict[str, object]) -> bytes:
+    name = str(event["quarantine_uri"]).split("/", 3)[3]
+    return blobs.read_bytes(p.settings.bucket("quarantine"), name)
+
+
+def report_of(p: InMemoryPlatform, blobs: InMemoryBlobStore, event: dict[str, object]) -> Any:
+    name = quarantine_name(str(event["data_source"]), str(event["rejection_id"]))
+    return json.loads(blobs.read_bytes(p.settings.bucket("quarantine"), reason_name(name)))
+
+
+def inflate_member(raw: bytes) -> bytes:
+    """What a reviewer does with a kept member: skip its local header, inflate the rest."""
+    assert raw[:4] == b"PK\x03\x04"
+    name_length, extra_length = struct.unpack("<HH", raw[26:30])
+    return zlib.decompress(raw[30 + name_length + extra_length :], -15)
+
+
+def test_unsafe_entry_name_is_kept_as_its_raw_member(
+    platform: InMemoryPlatform, blobs: InMemoryBlobStore
+) -> None:
+    [good, evil] = study(2)
+    package = zipped({"ok.dcm": good, "../../etc/passwd": evil})
+    ingestion_on_upload(upload(platform, "center-1/study.zip", package))
+    deliver_entries(platform)
+    [event] = rejections(platform)
+    assert event["reason"] == "zip_path_traversal"
+    raw = quarantined(platform, blobs, event)
+    assert raw in package and inflate_member(raw) == evil  # byte for byte, as sent
+    assert report_of(platform, blobs, event)["member"]["bytes"] == len(raw)
+
+
+def test_bomb_entry_is_kept_compressed_never_inflated(
+    platform: InMemoryPlatform, blobs: InMemoryBlobStore
+) -> None:
+    bomb = b"\0" * (4 * 1024 * 1024)
+    package = zipped({"1.dcm": study()[0], "2.dcm": bomb})
+    ingestion_on_upload(upload(platform, "center-1/study.zip", package))
+    deliver_entries(platform)
+    [event] = rejections(platform)
+    raw = quarantined(platform, blobs, event)
+    assert event["reason"] == "zip_bomb" and len(raw) < 64 * 1024 < len(bomb)
+    assert raw in package and inflate_member(raw) == bomb
+
+
+def test_entry_that_is_not_dicom_is_kept_as_inflated(
+    platform: InMemoryPlatform, blobs: InMemoryBlobStore
+) -> None:
+    notes = b"referral letter, not an image " * 50
+    package = zipped({"1.dcm": study()[0], "notes.txt": notes})
+    ingestion_on_upload(upload(platform, "center-1/study.zip", package))
+    deliver_entries(platform)
+    [event] = rejections(platform)
+    assert event["reason"] == "not_dicom" and quarantined(platform, blobs, event) == notes
+
+
+def test_entry_the_package_cannot_locate_keeps_the_whole_package_once(
+    platform: InMemoryPlatform, blobs: InMemoryBlobStore
+) -> None:
+    package = bytearray(zipped({"1.dcm": study()[0], "2.dcm": study(seed=8)[0]}))
+    with zipfile.ZipFile(io.BytesIO(bytes(package))) as archive:
+        second = archive.infolist()[1].header_offset
+    package[second : second + 4] = b"XX\x03\x04"  # a broken local header
+    ingestion_on_upload(upload(platform, "center-1/study.zip", bytes(package)))
+    deliver_entries(platform)
+    [event] = rejections(platform)
+    assert event["reason"] == "zip_corrupt"
+    assert quarantined(platform, blobs, event) == bytes(package)
+    assert report_of(platform, blobs, event)["kept"] == "the whole package, byte for byte"

@@ -15,7 +15,8 @@ MAIN = str(Path(__file__).parents[3] / "main.py")
 
 
 def client() -> Any:
-    return functions_framework.create_app("ingestion_queries_http", MAIN).test_client()
+    app = functions_framework.create_app("ingestion_queries_http", MAIN)  # type: ignore[no-untyped-call]
+    return app.test_client()
 
 
 def ingest(p: InMemoryPlatform, center: str, name: str, data: bytes, **meta: str) -> None:
