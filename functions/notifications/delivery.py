@@ -146,7 +146,8 @@ class DeliveryService:
         try:
             return channel.send(outgoing, preference)
         except Exception as error:  # a bug of an adapter must end the attempt, not hang it
-            log.exception("channel_error", channel=notification.channel)
+            # The type only: an exception's text may hold an address or a URL.
+            log.error("channel_error", channel=notification.channel, error=type(error).__name__)
             return Outcome(False, f"channel_error_{type(error).__name__}"[:100])
 
     def _conclude(

@@ -7,6 +7,7 @@ import threading
 
 import pytest
 
+from functions import bootstrap
 from functions.bootstrap import InMemoryPlatform
 from functions.notifications import wiring
 from functions.notifications.domain import AttemptInFlight
@@ -16,6 +17,7 @@ from shared.domain.clock import FixedClock
 from shared.domain.errors import TransientError
 from shared.ports.envelope import Envelope
 from tests.unit.notifications.helpers import (
+    CLIENT_EMAIL,
     SUBSCRIPTIONS_EVENTS,
     Bus,
     created,
@@ -73,3 +75,22 @@ def test_a_claim_whose_claimant_died_is_taken_over_after_its_lease(
     assert row["status"] == "sent"
     kinds = [e.type.rsplit(".", 2)[-2] for e in w.storage.events.read_stream(nid)]
     assert kinds == ["created", "attempt_started", "attempt_started", "sent"]
+
+
+class Broken:
+    def send(self, outgoing: object, preference: object) -> object:
+        raise RuntimeError(f"bug while sending to {CLIENT_EMAIL}")
+
+
+def test_a_failing_adapter_ends_the_attempt_and_logs_no_personal_data(
+    platform: InMemoryPlatform, bus: Bus, sink: MailSink, capsys: pytest.CaptureFixture[str]
+) -> None:
+    w = bootstrap.context(wiring.build)
+    w.delivery.channels = {**w.delivery.channels, "email": Broken()}  # type: ignore[dict-item]
+    bus.send(SUBSCRIPTIONS_EVENTS, envelope_of(created()))
+    bus.run()
+    [row] = [d for _, d in platform.store.query("notifications_view").items]
+    assert (row["status"], row["last_reason"]) == ("retrying", "channel_error_RuntimeError")
+    logged = capsys.readouterr()
+    assert "channel_error" in logged.out + logged.err
+    assert CLIENT_EMAIL not in logged.out + logged.err

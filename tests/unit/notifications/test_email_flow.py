@@ -52,11 +52,14 @@ def test_a_pro_subscription_is_told_by_email_and_each_notification_is_sent_once(
 
 
 def test_events_and_logs_of_notifications_never_carry_the_clients_address(
-    platform: InMemoryPlatform, bus: Bus, sink: MailSink
+    platform: InMemoryPlatform, bus: Bus, sink: MailSink, capsys: pytest.CaptureFixture[str]
 ) -> None:
     bus.send(SUBSCRIPTIONS_EVENTS, envelope_of(created()))
     bus.run()
     assert len(sink.messages) == 1
+    logged = capsys.readouterr()
+    assert "delivery_attempt" in logged.out + logged.err
+    assert CLIENT_EMAIL not in logged.out + logged.err
     published = [
         e.payload.model_dump_json() for e in platform.publisher.messages(NAMES.events_topic)
     ]
