@@ -21,9 +21,12 @@ from typing import Any
 import requests
 
 from infra.local.topology import Topology
+from shared.service.dead_letters import (
+    COLLECTION,
+    DEAD_LETTER_ATTRIBUTE_PREFIX,
+    REJECTION_REASON_ATTRIBUTE,
+)
 
-COLLECTION = "dead_letters"
-DEAD_LETTER_ATTRIBUTE_PREFIX = "CloudPubSubDeadLetter"
 DEAD, REDRIVEN = "dead", "redriven"
 
 
@@ -53,7 +56,10 @@ class DeadLetter:
         return {
             str(key): str(value)
             for key, value in attributes.items()
+            # What Pub/Sub and our entry points added when it died: a redriven message
+            # starts again as it was first published.
             if not str(key).startswith(DEAD_LETTER_ATTRIBUTE_PREFIX)
+            and key != REJECTION_REASON_ATTRIBUTE
         }
 
 
