@@ -47,18 +47,49 @@ class IodContext:
     def is_rt(self) -> bool:
         return self.sop_class_uid.startswith("1.2.840.10008.5.1.4.1.1.481.")
 
+    @property
+    def is_waveform(self) -> bool:
+        return self.sop_class_uid.startswith("1.2.840.10008.5.1.4.1.1.9.")
+
+    @property
+    def is_functional_group(self) -> bool:
+        """A multi-frame functional group IOD: by its functional groups or by its class.
+
+        Some enhanced objects in the wild lack the Shared Functional Groups Sequence; their
+        class still makes Content Date, Acquisition DateTime and the device Type 1.
+        """
+        return self.enhanced or self.sop_class_uid in _FUNCTIONAL_GROUP_CLASSES
+
 
 TypeRule = Callable[[IodContext], int]
 
+_FUNCTIONAL_GROUP_CLASSES = frozenset(
+    "1.2.840.10008.5.1.4.1.1." + suffix
+    for suffix in (
+        "2.1", "2.2",  # Enhanced CT, Legacy Converted Enhanced CT
+        "4.1", "4.2", "4.3", "4.4",  # Enhanced MR, MR Spectroscopy, Enhanced MR Color, Legacy
+        "128.1", "130",  # Legacy Converted Enhanced PET, Enhanced PET
+        "6.2", "6.3",  # Enhanced US Volume, Photoacoustic
+        "12.1.1", "12.2.1",  # Enhanced XA, Enhanced XRF
+        "13.1.1", "13.1.2", "13.1.3",  # X-Ray 3D Angiographic / Craniofacial, Breast Tomo
+        "14.1", "14.2",  # Intravascular OCT
+        "30", "66.4",  # Parametric Map, Segmentation
+        "77.1.5.4", "77.1.5.7", "77.1.5.8",  # Ophthalmic tomography and OCT B-scan/en face
+    )
+)
+
 # Attributes whose type depends on the IOD, with the IODs that make them Type 1 or 2.
 _TYPE_RULES: dict[int, TypeRule] = {
-    0x00080023: lambda c: 1 if c.is_sr or c.enhanced else 2,  # Content Date
-    0x00080033: lambda c: 1 if c.is_sr or c.enhanced else 2,  # Content Time
-    0x0008002A: lambda c: 1 if c.enhanced else 3,  # Acquisition DateTime (MF functional)
+    # Content Date/Time: SR Document General, MF Functional Groups, Waveform Identification.
+    0x00080023: lambda c: 1 if c.is_sr or c.is_functional_group or c.is_waveform else 2,
+    0x00080033: lambda c: 1 if c.is_sr or c.is_functional_group or c.is_waveform else 2,
+    # Acquisition DateTime: MF functional groups, Waveform Identification.
+    0x0008002A: lambda c: 1 if c.is_functional_group or c.is_waveform else 3,
+    0x00081111: lambda c: 2 if c.is_sr else 3,  # Referenced PPS Sequence (SR Document Series)
     0x00080021: lambda c: 1 if c.modality == "PT" else 3,  # Series Date (PET Series)
     0x00080031: lambda c: 1 if c.modality == "PT" else 3,  # Series Time (PET Series)
     0x00081070: lambda c: 2 if c.is_rt else 3,  # Operators' Name (RT Series)
-    0x00181000: lambda c: 1 if c.enhanced else 3,  # Device Serial Number (Enh. Equipment)
+    0x00181000: lambda c: 1 if c.is_functional_group else 3,  # Device Serial (Enh. Equipment)
     0x00102203: lambda c: 2 if c.species else 3,  # Patient's Sex Neutered (veterinary)
     0x00400555: lambda c: 2,  # Acquisition Context Sequence
     0x300A00B2: lambda c: 2 if c.is_rt else 3,  # Treatment Machine Name (RT Beams)

@@ -23,6 +23,8 @@ class Rejection(StrEnum):
     # Pixels checked for burned-in text and not proven clean: routed to review.
     PIXEL_TEXT_REMAINS = "pixel_text_remains"
     PIXEL_UNDECODABLE = "pixel_undecodable"
+    # Another input gave an output under the same UIDs with different content (CLI).
+    UID_CONFLICT = "uid_conflict"
     ZIP_CORRUPT = "zip_corrupt"
     ZIP_BOMB = "zip_bomb"
     ZIP_PATH_TRAVERSAL = "zip_path_traversal"

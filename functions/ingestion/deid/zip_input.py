@@ -35,6 +35,7 @@ class ZipEntry:
     index: int
     data: bytes | None
     reason: Rejection | None = None
+    name: str = ""  # the member's name: for the operator's report only (--report-names)
 
 
 def _unsafe_name(name: str) -> bool:
@@ -63,7 +64,7 @@ def iter_zip(source: str | os.PathLike[str] | BinaryIO, limits: ZipLimits | None
         produced = 0
         for index, info in enumerate(infos):
             if _unsafe_name(info.filename):
-                yield ZipEntry(index, None, Rejection.ZIP_PATH_TRAVERSAL)
+                yield ZipEntry(index, None, Rejection.ZIP_PATH_TRAVERSAL, info.filename)
                 continue
             ratio = info.file_size / max(info.compress_size, 1)
             if info.file_size > limits.max_entry_bytes or (
@@ -93,6 +94,6 @@ def iter_zip(source: str | os.PathLike[str] | BinaryIO, limits: ZipLimits | None
             except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError,
                     RuntimeError):
                 # RuntimeError: encrypted member; the rest of the package may still be fine.
-                yield ZipEntry(index, None, Rejection.ZIP_CORRUPT)
+                yield ZipEntry(index, None, Rejection.ZIP_CORRUPT, info.filename)
                 continue
-            yield ZipEntry(index, b"".join(chunks))
+            yield ZipEntry(index, b"".join(chunks), name=info.filename)

@@ -43,8 +43,8 @@ def test_some_rejected_gives_exit_1_and_reasons(study: Path, tmp_path: Path) -> 
     (study / "us.dcm").write_bytes(make_case(5, flag="YES", with_text=False).data)
     report = tmp_path / "report.jsonl"
     result = CliRunner().invoke(
-        app, [str(study), str(tmp_path / "out"), "--center", "c1", "--report", str(report)],
-        env=ENV)
+        app, [str(study), str(tmp_path / "out"), "--center", "c1", "--report", str(report)], env=ENV
+    )
     assert result.exit_code == 1
     assert "not_dicom" in result.output and "burned_in_annotation" in result.output
     text = report.read_text()
@@ -53,14 +53,25 @@ def test_some_rejected_gives_exit_1_and_reasons(study: Path, tmp_path: Path) -> 
 
 def test_key_errors_exit_2(study: Path, tmp_path: Path) -> None:
     runner = CliRunner()
-    assert runner.invoke(app, [str(study), str(tmp_path / "o"), "--center", "c"],
-                         env={KEY_ENV: ""}).exit_code == 2
-    assert runner.invoke(app, [str(study), str(tmp_path / "o"), "--center", "c"],
-                         env={KEY_ENV: "short"}).exit_code == 2
+    assert (
+        runner.invoke(
+            app, [str(study), str(tmp_path / "o"), "--center", "c"], env={KEY_ENV: ""}
+        ).exit_code
+        == 2
+    )
+    assert (
+        runner.invoke(
+            app, [str(study), str(tmp_path / "o"), "--center", "c"], env={KEY_ENV: "short"}
+        ).exit_code
+        == 2
+    )
     key_file = tmp_path / "key"
     key_file.write_bytes(b"k" * 32)
-    ok = runner.invoke(app, [str(study), str(tmp_path / "o"), "--center", "c",
-                             "--key-file", str(key_file)], env={KEY_ENV: ""})
+    ok = runner.invoke(
+        app,
+        [str(study), str(tmp_path / "o"), "--center", "c", "--key-file", str(key_file)],
+        env={KEY_ENV: ""},
+    )
     assert ok.exit_code == 0, ok.output
     assert runner.invoke(app, [str(study), str(tmp_path / "o")], env=ENV).exit_code == 2
 
@@ -81,15 +92,21 @@ def test_zip_input_and_workers(study: Path, tmp_path: Path) -> None:
         archive.writestr("../escape.dcm", b"x")
     out = tmp_path / "out"
     result = CliRunner().invoke(
-        app, [str(package), str(out), "--center", "c1", "--workers", "2"], env=ENV)
+        app, [str(package), str(out), "--center", "c1", "--workers", "2"], env=ENV
+    )
     assert result.exit_code == 1
     assert "zip_path_traversal" in result.output
     assert len(list(out.rglob("*.dcm"))) == 5
 
 
 def test_python_dash_m_entry_point() -> None:
-    done = subprocess.run([sys.executable, "-m", "functions.ingestion.deid", "--help"],
-                          cwd=ROOT, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "functions.ingestion.deid", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0
     assert "--center" in done.stdout
 
@@ -97,9 +114,75 @@ def test_python_dash_m_entry_point() -> None:
 def test_workers_do_not_change_the_output(study: Path, tmp_path: Path) -> None:
     runner = CliRunner()
     for workers in ("1", "2"):
-        result = runner.invoke(app, [str(study), str(tmp_path / workers), "--center", "c1",
-                                     "--workers", workers], env=ENV)
+        result = runner.invoke(
+            app,
+            [str(study), str(tmp_path / workers), "--center", "c1", "--workers", workers],
+            env=ENV,
+        )
         assert result.exit_code == 0, result.output
     one = {p.relative_to(tmp_path / "1"): p.read_bytes() for p in (tmp_path / "1").rglob("*.dcm")}
     two = {p.relative_to(tmp_path / "2"): p.read_bytes() for p in (tmp_path / "2").rglob("*.dcm")}
     assert one == two and len(one) == 5
+
+
+def _rows(report: Path) -> list[dict[str, object]]:
+    import json
+
+    return [json.loads(line) for line in report.read_text().splitlines()]
+
+
+def test_an_output_never_replaces_another(study: Path, tmp_path: Path) -> None:
+    import shutil
+
+    import pydicom
+
+    first = sorted(study.glob("*.dcm"))[0]
+    shutil.copyfile(first, study / "copy-of-first.dcm")  # identical input: a duplicate
+    changed = pydicom.dcmread(first)
+    changed.PixelData = bytes(reversed(changed.PixelData))  # other pixels, same UIDs
+    changed.save_as(study / "same-uids.dcm")  # different content: a conflict
+    out, report = tmp_path / "out", tmp_path / "report.jsonl"
+    result = CliRunner().invoke(
+        app,
+        [str(study), str(out), "--center", "c1", "--report", str(report), "--workers", "2"],
+        env=ENV,
+    )
+    assert result.exit_code == 1, result.output
+    rows = _rows(report)
+    outcomes = sorted(str(r["outcome"]) for r in rows)
+    assert outcomes.count("duplicate") == 1 and outcomes.count("conflict") == 1
+    assert len(rows) == 7 and len(list(out.rglob("*.dcm"))) == 5
+    conflict = next(r for r in rows if r["outcome"] == "conflict")
+    assert conflict["reason"] == "uid_conflict" and conflict["output"]
+    assert all(str(r["source"]).startswith("#") and "name" not in r for r in rows)
+
+
+def test_report_names_and_zips_inside_a_folder(study: Path, tmp_path: Path) -> None:
+    package = study / "more.zip"
+    with zipfile.ZipFile(package, "w") as archive:
+        archive.writestr("inner/not-dicom.dcm", b"not dicom")
+    report = tmp_path / "report.jsonl"
+    result = CliRunner().invoke(
+        app,
+        [
+            str(study),
+            str(tmp_path / "out"),
+            "--center",
+            "c1",
+            "--report",
+            str(report),
+            "--report-names",
+        ],
+        env=ENV,
+    )
+    assert result.exit_code == 1
+    rows = _rows(report)
+    assert len(rows) == 6
+    inner = next(r for r in rows if str(r["name"]).endswith("!inner/not-dicom.dcm"))
+    assert inner["reason"] == "not_dicom"  # read as a member of the zip, not as a file
+    assert all(str(r["name"]).startswith(str(study)) for r in rows)
+
+
+def test_center_is_required_in_help() -> None:
+    result = CliRunner().invoke(app, ["--help"], env=ENV)
+    assert "--center" in result.output and "required" in result.output
