@@ -37,11 +37,25 @@ resource "google_service_account" "builder" {
 }
 
 # What a function build needs: read the staged source, push the image, write build logs.
+# The source is read from the buckets Cloud Functions stages it in, and from no other (the
+# image buckets hold PHI).
 resource "google_project_iam_member" "builder" {
-  for_each = toset(["roles/logging.logWriter", "roles/artifactregistry.writer", "roles/storage.objectViewer"])
-  project  = var.project_id
-  role     = each.key
-  member   = google_service_account.builder.member
+  for_each = {
+    "roles/logging.logWriter"       = null
+    "roles/artifactregistry.writer" = null
+    "roles/storage.objectViewer"    = "resource.name.startsWith(\"projects/_/buckets/gcf-v2-sources-\") || resource.name.startsWith(\"projects/_/buckets/${google_storage_bucket.source.name}\")"
+  }
+  project = var.project_id
+  role    = each.key
+  member  = google_service_account.builder.member
+
+  dynamic "condition" {
+    for_each = each.value == null ? [] : [each.value]
+    content {
+      title      = "function sources only"
+      expression = condition.value
+    }
+  }
 }
 
 # Firestore has no per-collection IAM: the read side reads, everything else reads and writes.

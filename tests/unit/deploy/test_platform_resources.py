@@ -142,11 +142,14 @@ def test_function_privileges_are_granted_per_function_not_per_project() -> None:
     project_roles = {
         key: body for key, body in PLATFORM.items() if key[0] == "google_project_iam_member"
     }
-    text = " ".join(str(body.get("role")) for body in project_roles.values())
-    assert "roles/owner" not in text and "roles/editor" not in text
-    assert "pubsub" not in text and "storage.object" not in text.replace(
-        "roles/storage.objectViewer", ""
+    text = " ".join(
+        str(body.get("role")) + str(body.get("for_each")) for body in project_roles.values()
     )
+    assert "roles/owner" not in text and "roles/editor" not in text
+    assert "pubsub" not in text and "objectUser" not in text and "objectAdmin" not in text
+    # The builder reads function sources, not the image buckets.
+    builder = project_roles[("google_project_iam_member", "builder")]
+    assert "gcf-v2-sources-" in str(builder["for_each"]) and builder["dynamic"][0]["condition"]
     firestore = project_roles[("google_project_iam_member", "function_firestore")]
     assert "roles/datastore.viewer" in firestore["role"]
     assert "roles/datastore.user" in firestore["role"]
