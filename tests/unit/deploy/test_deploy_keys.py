@@ -20,7 +20,6 @@ from infra.local.topology import (
 )
 from shared.config import Settings
 from tests.unit.deploy.terraform_files import ENVIRONMENTS, PLATFORM_MODULE, modules_of, resources
-from tests.unit.deploy.topology_module import evaluate
 
 TOPOLOGY = load_topology()
 
@@ -47,8 +46,8 @@ def cloud_environment(environment: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def secret_grants() -> list[dict[str, Any]]:
-    return list(evaluate(DEFAULT_TOPOLOGY_PATH)["secret_grants"].values())
+def secret_grants(derived: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(derived["secret_grants"].values())
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS, ids=lambda p: p.name)

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from infra.local.topology import DEFAULT_TOPOLOGY_PATH
 from tests.unit.deploy.terraform_files import (
     ENVIRONMENTS,
     PLATFORM_MODULE,
@@ -24,7 +23,6 @@ from tests.unit.deploy.terraform_files import (
     resources,
 )
 from tests.unit.deploy.test_platform_resources import topology_output_behind
-from tests.unit.deploy.topology_module import evaluate
 
 MODULES = [TOPOLOGY_MODULE, PLATFORM_MODULE, *ENVIRONMENTS]
 
@@ -76,11 +74,6 @@ def test_every_module_input_given_is_a_variable_of_the_module(directory: Path) -
         callee = (directory / call["source"]).resolve()
         given = set(call) - {"source", "depends_on", "providers", "count", "for_each"}
         assert given <= declared(callee, "variable"), callee
-
-
-@pytest.fixture(scope="module")
-def derived() -> dict[str, Any]:
-    return evaluate(DEFAULT_TOPOLOGY_PATH)
 
 
 def test_every_item_field_a_resource_reads_is_computed(derived: dict[str, Any]) -> None:

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from infra.local.topology import (
-    DEFAULT_TOPOLOGY_PATH,
     DeliveryPolicy,
     RetryPolicy,
     Topology,
@@ -26,11 +25,6 @@ from tests.unit.deploy.topology_module import BUCKET_PREFIX, evaluate
 @pytest.fixture(scope="module")
 def topology() -> Topology:
     return load_topology()
-
-
-@pytest.fixture(scope="module")
-def derived() -> dict[str, Any]:
-    return evaluate(DEFAULT_TOPOLOGY_PATH)
 
 
 def context_of(target: str, contexts: set[str]) -> str | None:
