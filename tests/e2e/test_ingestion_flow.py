@@ -116,10 +116,16 @@ def test_bad_uploads_are_quarantined_with_their_reason(
     rejected = rejections(seen)
     assert sorted(e["reason"] for e in rejected) == sorted(r for _, r in cases.values())
     quarantine = storage(stack).bucket(stack.bucket("quarantine"))
+    sent = {reason: content for content, reason in cases.values()}
     for event in rejected:
         name = event["quarantine_uri"].split("/", 3)[3]
         report = json.loads(quarantine.blob(f"{name}.reason.json").download_as_bytes())
         assert report["reason"] == event["reason"]
+        kept = quarantine.blob(name).download_as_bytes()
+        # Byte for byte: the upload itself, or the refused entry as it sits in the zip.
+        assert kept == sent[event["reason"]] or (
+            event["reason"] == "zip_path_traversal" and kept in sent["zip_path_traversal"]
+        )
 
 
 def test_a_zip_of_a_study_fans_out_and_is_announced_once(

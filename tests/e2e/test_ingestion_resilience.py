@@ -120,3 +120,38 @@ def test_the_same_object_notified_again_gives_the_same_record_and_event(
     ]
     assert len(seen) == 3 and len({e.id for e in seen}) == 1
     assert len(catalogue(http, stack, center)) == 1
+
+
+def test_a_reupload_keeps_its_record_and_another_centers_copy_is_a_conflict(
+    stack: Any, http: requests.Session, watch: Callable[[str], TopicWatcher]
+) -> None:
+    events = watch(EVENTS)
+    center, other = f"center-{uuid.uuid4().hex[:8]}", f"center-{uuid.uuid4().hex[:8]}"
+    client = storage(stack)
+    ingest = client.bucket(stack.bucket("ingest"))
+    [data] = study(seed=61)
+    first = ingest.blob(f"{center}/scan.dcm")
+    first.metadata = {"pathology": "nodule", "clinical_history": "smoker"}
+    first.upload_from_string(data)
+    [image] = [e for e in events.wait_for(lambda f: any(map(of_center(center), f)), 60)
+               if of_center(center)(e)]  # fmt: skip
+    image_id = image.payload.model_dump()["image_id"]
+
+    # The same file again, without metadata, then the same instance from another center.
+    ingest.blob(f"{center}/scan-again.dcm").upload_from_string(data)
+    assert originals_left(client, stack.bucket("ingest"), f"{center}/", timeout=60) == []
+    ingest.blob(f"{other}/scan.dcm").upload_from_string(data)
+    found = events.wait_for(lambda f: any(map(of_center(other), f)), 60)
+    [refused] = [e.payload.model_dump() for e in found if of_center(other)(e)]
+    assert refused["reason"] == "conflicting_image"
+    assert originals_left(client, stack.bucket("ingest"), f"{other}/") == []
+
+    record = http.get(
+        f"{stack.functions_url}/ingestion_queries_http/images/{image_id}", timeout=10
+    ).json()
+    assert record["data_source"] == center and record["pathology"] == "NODULE"
+    assert record["has_clinical_history"] is True
+    announced = {(e.id, e.type) for e in found if of_center(center)(e)}
+    assert [kind for _, kind in announced] == [ANONYMIZED]  # once: the re-upload is a no-op
+    stored = [b.name for b in client.list_blobs(stack.bucket("anonymized"))]
+    assert [n for n in stored if n.endswith(f"/{image_id}.dcm")] == [record["uri"].split("/", 3)[3]]
