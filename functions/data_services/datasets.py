@@ -12,7 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from typing import Any
 
 from functions.data_services.messages import DatasetCriteria, SplitRatios
 
@@ -53,8 +54,12 @@ class ManifestEntry:
     def delivered_name(self, prefix: str) -> str:
         return f"{prefix}{self.split}/{self.image_id}.dcm"
 
+    def to_dict(self) -> dict[str, Any]:
+        # dataclasses.asdict deep-copies every field: 20x slower, and a manifest has 10^5.
+        return dict(vars(self))
+
     def json_line(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
 
 
 def matches(record: CatalogueRecord, criteria: DatasetCriteria) -> bool:

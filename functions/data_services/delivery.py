@@ -16,7 +16,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -136,7 +136,7 @@ class DeliveryService:
                         "data_service_id": service_id,
                         "manifest_id": manifest_id,
                         "chunk_index": index,
-                        "entries": [asdict(entry) for entry in entries],
+                        "entries": [entry.to_dict() for entry in entries],
                     },
                 )
 
