@@ -36,7 +36,7 @@ resource "google_cloudfunctions2_function" "function" {
     timeout_seconds                  = each.value.timeout_seconds
     all_traffic_on_latest_revision   = true
     # Pub/Sub pushes and Cloud Scheduler count as internal traffic; HTTP functions are
-    # reachable from outside but answer only callers with the invoker role (iam.tf).
+    # reachable from outside but answer only callers with the invoker role (invokers.tf).
     ingress_settings = each.value.kind == "http" ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
 
     # shared/config.py reads these; `cloud` makes it refuse development keys and settings.

@@ -41,8 +41,8 @@ resource "google_service_account" "builder" {
 # image buckets hold PHI).
 resource "google_project_iam_member" "builder" {
   for_each = {
-    "roles/logging.logWriter"       = null
-    "roles/artifactregistry.writer" = null
+    "roles/logging.logWriter"       = ""
+    "roles/artifactregistry.writer" = ""
     "roles/storage.objectViewer"    = "resource.name.startsWith(\"projects/_/buckets/gcf-v2-sources-\") || resource.name.startsWith(\"projects/_/buckets/${google_storage_bucket.source.name}\")"
   }
   project = var.project_id
@@ -50,7 +50,7 @@ resource "google_project_iam_member" "builder" {
   member  = google_service_account.builder.member
 
   dynamic "condition" {
-    for_each = each.value == null ? [] : [each.value]
+    for_each = each.value == "" ? [] : [each.value]
     content {
       title      = "function sources only"
       expression = condition.value
