@@ -180,3 +180,24 @@ def test_the_saga_deadline_fails_it_even_if_each_step_is_in_time(world: World) -
     assert found["failure"] == "step_deadline_exceeded"
     # A late success of a given-up step reopens the compensation: it is undone too.
     assert found["status"] == "COMPENSATED"
+
+
+def test_a_success_after_the_saga_was_compensated_reopens_it_and_is_undone(world: World) -> None:
+    from functions.data_services.messages import DataServiceCreated
+
+    world.faults["CreateDataService"] = "reply_lost"
+    _paid_saga(world)
+    world.tick(minutes=11)  # the step's deadline: a last resend, whose answer we hold back
+    late = [e for e in world.inbox if isinstance(e.payload, DataServiceCreated)]
+    assert late
+    for envelope in late:
+        world.inbox.remove(envelope)
+    world.run()
+    assert saga(world, "sub-1")["status"] == "COMPENSATED"
+    assert "CancelDataService" not in _compensations(world)
+    world.inbox.extend(late)
+    world.run()
+    found = saga(world, "sub-1")
+    assert found["status"] == "COMPENSATED"
+    assert _compensations(world) == ["RefundPayment", "CancelSubscription", "CancelDataService"]
+    assert set(world.data_services.values()) == {"CANCELLED"}
