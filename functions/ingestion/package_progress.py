@@ -90,8 +90,12 @@ class PackageProgress:
         }
 
         def create_if_absent(tx: DocumentTransaction) -> None:
-            if tx.get(self.collections.packages, package_id) is None:
+            existing = tx.get(self.collections.packages, package_id)
+            if existing is None:
                 tx.put(self.collections.packages, package_id, record)
+            elif not existing.get("name"):
+                # Written by a v1 fan-out (no name): v2 entry commands resolve through it.
+                tx.put(self.collections.packages, package_id, {**existing, "name": upload.name})
 
         self.store.run_in_transaction(create_if_absent)
 

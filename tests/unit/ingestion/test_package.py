@@ -139,3 +139,21 @@ def test_v1_entry_commands_still_in_flight_are_ingested(
     ingestion_ingest_package_entry(pubsub_event(data, attributes, "m-legacy"))
     assert len(events(platform, ANONYMIZED)) == 1 and len(events(platform, STUDY)) == 1
     assert blobs.list_names(platform.settings.bucket("ingest")) == []
+
+
+def test_a_package_recorded_by_a_v1_fan_out_gets_its_name_when_fanned_out_again(
+    platform: InMemoryPlatform,
+) -> None:
+    event = upload(platform, "center-1/study.zip", package(2))
+    ingestion_on_upload(event)
+    collections = bootstrap.context(ingestion_wiring.build).collections
+    [(package_id, record)] = platform.store.query(collections.packages, limit=10).items
+    v1_record = {k: v for k, v in record.items() if k not in ("name", "_version")}
+    platform.store.run_in_transaction(
+        lambda tx: tx.put(collections.packages, package_id, v1_record)
+    )
+    platform.publisher.clear_topic(NAMES.commands_topic)
+    ingestion_on_upload(event)  # the upload redelivered after v2 is deployed
+    deliver_entries(platform)
+    [announced] = events(platform, STUDY)
+    assert announced.payload.model_dump()["anonymized"] == 2
