@@ -103,7 +103,9 @@ def _saga_of(http: requests.Session, base: str, subscription_id: str) -> dict[st
 
 
 def _ended(events: TopicWatcher, subscription_id: str) -> list[Envelope]:
-    return [
+    """The saga's outcome events, each once (a redelivered message republishes its outbox:
+    the same event, same id)."""
+    found = [
         e
         for e in events.wait_for(
             lambda found: any(
@@ -116,6 +118,7 @@ def _ended(events: TopicWatcher, subscription_id: str) -> list[Envelope]:
         if e.type in (COMPLETED, COMPENSATED)
         and getattr(e.payload, "subscription_id", "") == subscription_id
     ]
+    return list({e.id: e for e in found}.values())
 
 
 def test_a_paid_pro_subscription_is_provisioned_and_announced_ready(
