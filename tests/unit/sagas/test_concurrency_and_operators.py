@@ -226,3 +226,36 @@ def test_the_log_names_ids_and_reasons_and_no_personal_data(world: World) -> Non
     stored = json.dumps([entries, saga(world, "sub-1")])
     for value in ("Pablo", "Perez", "pperez", "12345678", "example.com"):
         assert value not in stored
+
+
+def test_two_replies_racing_on_one_saga_both_count(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from functions.data_services.messages import DataServiceCreated
+
+    world.create_subscription("sub-e", plan="ENTERPRISE")
+    world.pay("sub-e")
+    world.process(world.inbox.pop(0))
+    world.process(world.inbox.pop(0))  # both data services are asked for at once
+    first, second = [e for e in world.inbox if isinstance(e.payload, DataServiceCreated)]
+    world.inbox.clear()
+    store = world.platform.store
+    original = store.run_in_transaction
+    raced: list[bool] = []
+
+    def racing(work: Any) -> Any:
+        def interleaved(tx: Any) -> Any:
+            result = work(tx)
+            if not raced:  # another instance commits the sibling's reply meanwhile
+                raced.append(True)
+                world.w.processor.process(second)
+            return result
+
+        return original(interleaved)
+
+    monkeypatch.setattr(store, "run_in_transaction", racing)
+    world.w.processor.process(first)  # its first commit loses, and it runs again
+    monkeypatch.setattr(store, "run_in_transaction", original)
+    steps = {s["name"]: s["status"] for s in saga(world, "sub-e")["steps"]}
+    assert (steps["data_service"], steps["holdout"]) == ("DONE", "DONE")
+    assert raced
