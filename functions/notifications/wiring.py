@@ -24,6 +24,11 @@ from shared.service.event_sourcing import ProjectionRunner
 from shared.service.processing import MessageProcessor
 
 PROJECTION_POSITIONS = "notifications_projection_positions"
+# Shards of the global log. Appends of one shard share its counter document, and a burst of
+# 16 concurrent deliveries over 16 shards kept colliding on the emulator (each conflict
+# waits ~2 s, and 10 in a row fail the transaction); 128 makes a collision rare. Never
+# lowered once events exist (a rebuild reads shards 0 .. LOG_SHARDS - 1).
+LOG_SHARDS = 128
 
 
 @dataclass(frozen=True)
@@ -84,7 +89,10 @@ def build(platform: Platform) -> NotificationsWiring:
     settings = platform.settings
     webhook_secrets, confirmation_keys = _keys(settings)
     events = DocumentEventStore(
-        platform.store, EventStoreCollections.named(settings.collection(NAMES.name)), platform.clock
+        platform.store,
+        EventStoreCollections.named(settings.collection(NAMES.name)),
+        platform.clock,
+        shards=LOG_SHARDS,
     )
     storage = Storage(
         events=events,
