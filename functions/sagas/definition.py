@@ -138,6 +138,7 @@ class SagaDefinition:
         before: Mapping[str, tuple[str, ...]] | None = None,
         deadline: timedelta | None = None,
         routes: tuple[tuple[str, str], ...] = (),
+        aborts: tuple[Abort, ...] = (),
     ) -> SagaDefinition:
         """This definition with more steps; `before` makes existing steps wait for new
         ones too ({"delivery": ("holdout",)}: the delivery also waits for the holdout)."""
@@ -155,6 +156,6 @@ class SagaDefinition:
             name=name,
             steps=tuple(ordered),
             deadline=deadline or self.deadline,
-            aborts=self.aborts,
+            aborts=self.aborts + aborts,
             routes=self.routes + routes,
         )

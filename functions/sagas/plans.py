@@ -250,6 +250,14 @@ ENTERPRISE = PRO.extended(
     ),
     before={"delivery": ("holdout",)},
     routes=(("holdout_id", "data_service_id"),),
+    aborts=(
+        Abort(
+            DataServiceCancelled,
+            "data_service_cancelled",
+            undoes=("holdout",),
+            matches=_is("holdout_id"),
+        ),
+    ),
 )
 
 DEFINITIONS: dict[str, SagaDefinition] = {d.name: d for d in (PRO, ENTERPRISE)}

@@ -259,3 +259,29 @@ def test_two_replies_racing_on_one_saga_both_count(
     steps = {s["name"]: s["status"] for s in saga(world, "sub-e")["steps"]}
     assert (steps["data_service"], steps["holdout"]) == ("DONE", "DONE")
     assert raced
+
+
+def test_the_holdout_cancelled_by_someone_else_ends_an_enterprise_saga(world: World) -> None:
+    from functions.data_services.messages import DataServiceCancelled
+
+    world.faults["StartDataService"] = "reply_lost"
+    world.create_subscription("sub-e", plan="ENTERPRISE")
+    world.pay("sub-e")
+    world.run()
+    holdout = saga(world, "sub-e")["facts"]["holdout_id"]
+    world.data_services[holdout] = "CANCELLED"
+    world.event(
+        DataServiceCancelled(
+            data_service_id=holdout,
+            previous_status="CREATED",
+            reason="client_request",
+            cancelled_at="2026-12-02T12:00:00.000Z",
+        )
+    )
+    world.run()
+    world.tick(hours=3)  # the delivery in flight is waited for, up to its deadline
+    world.run()
+    found = saga(world, "sub-e")
+    assert (found["status"], found["failure"]) == ("COMPENSATED", "data_service_cancelled")
+    cancels = [e for e in world.commands_seen if type(e.payload).__name__ == "CancelDataService"]
+    assert [e.payload.data_service_id for e in cancels] == [found["facts"]["data_service_id"]]  # type: ignore[attr-defined]
