@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_random_exponential
+
 from functions.notifications.confirmation import ConfirmationLinks
 from functions.notifications.domain import (
     AttemptInFlight,
@@ -96,13 +98,18 @@ class DeliveryService:
         return NotificationsUnitOfWork(tx, self.storage)
 
     def _load(self, notification_id: str) -> Notification:
-        def read(tx: DocumentTransaction) -> Notification | None:
-            return self._uow(tx).notifications.get(notification_id)
-
-        found = self.store.run_in_transaction(read)
-        if found is None:
+        """The notification as committed, read without a transaction: the many duplicate
+        deliveries of a busy attempt must not lock the stream its claimant writes to."""
+        stream = self.storage.events.read_stream(notification_id)
+        if not stream:
             raise RuntimeError("a claimed notification has a stream")
-        return found
+        notification = Notification.blank(notification_id)
+        for recorded in stream:
+            event = decode(recorded, Upcasters())
+            if event is not None:
+                notification.apply(event)
+            notification.version = recorded.version
+        return notification
 
     def _take_over(self, notification_id: str, attempt: int, envelope: Envelope) -> str | None:
         claimant = f"{envelope.id}:takeover:{uuid.uuid4().hex[:8]}"
@@ -162,7 +169,15 @@ class DeliveryService:
             uow.stage_changes()
             return uow.staged
 
-        return self.store.run_in_transaction(record)
+        # After a send, losing its outcome is what would send it again (once the lease runs
+        # out): retried for a minute against contention, whatever the store raises for it.
+        recording = Retrying(
+            retry=retry_if_exception_type(Exception),
+            stop=stop_after_delay(60),
+            wait=wait_random_exponential(multiplier=0.05, max=2),
+            reraise=True,
+        )
+        return recording(self.store.run_in_transaction, record)
 
     def _outcome_of(self, notification_id: str, attempt: int) -> list[Staged]:
         """The events that ended attempt `attempt`, as stored (to publish them again)."""

@@ -15,7 +15,8 @@ Layout (collection names get the context's prefix):
 - `<name>_snapshots/{stream_id}`: the latest snapshot of a stream.
 
 Event documents carry their shard and position, so a shard of the global log is a query
-(shard ==, position >, ordered by position; a composite index in infra/topology.yaml).
+(shard ==, position >, ordered by position; a composite index in infra/topology.yaml), and so
+is a stream read outside a transaction (stream_id ==, ordered by version; another index).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from shared.domain.clock import Clock, rfc3339
 from shared.ports.documents import Document, DocumentStore, DocumentTransaction, Filter
@@ -108,9 +110,22 @@ class DocumentEventStore:
         return DocumentEventStreams(tx, self.collections, self._clock, self._shards)
 
     def read_stream(self, stream_id: str, after_version: int = 0) -> list[RecordedEvent]:
-        return self._store.run_in_transaction(
-            lambda tx: self.streams(tx).read(stream_id, after_version)
-        )
+        # A query, not a transaction: a reader takes no lock, so it never slows a writer of
+        # the stream down (on Firestore a transaction's reads lock the documents).
+        events: list[RecordedEvent] = []
+        after: tuple[Any, str] | None = None
+        while True:
+            page = self._store.query(
+                self.collections.events,
+                [Filter("stream_id", "==", stream_id), Filter("version", ">", after_version)],
+                order_by="version",
+                limit=500,
+                after=after,
+            )
+            events += [_recorded(document) for _, document in page.items]
+            if page.next_cursor is None:
+                return events
+            after = page.next_cursor
 
     def read_shard(self, shard: int, after_position: int, limit: int) -> list[RecordedEvent]:
         page = self._store.query(
