@@ -79,6 +79,7 @@ def _print_stack(stack: LocalStack) -> None:
         "gcs": stack.gcs_url,
         "functions": f"{stack.functions_url}/<target>/",
         "bridge": f"{stack.bridge_url}/status",
+        "mail": f"http://127.0.0.1:{stack.ports.mail}/ (SMTP {stack.ports.smtp})",
     }
     total = 0
     for part in stack.status():

@@ -7,7 +7,11 @@ import socket
 from dataclasses import asdict, dataclass, fields
 
 # Away from 8080, the Firestore emulator's own default, which other tools often hold.
-DEFAULT_PORTS = {"pubsub": 8085, "firestore": 8086, "gcs": 4443, "functions": 8090, "bridge": 8091}
+# smtp: the mailbox's SMTP server (infra/local/mail.py); mail: its page.
+DEFAULT_PORTS = {
+    "pubsub": 8085, "firestore": 8086, "gcs": 4443, "functions": 8090, "bridge": 8091,
+    "smtp": 8025, "mail": 8026,
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -17,6 +21,8 @@ class StackPorts:
     gcs: int = DEFAULT_PORTS["gcs"]
     functions: int = DEFAULT_PORTS["functions"]
     bridge: int = DEFAULT_PORTS["bridge"]
+    smtp: int = DEFAULT_PORTS["smtp"]
+    mail: int = DEFAULT_PORTS["mail"]
 
     @classmethod
     def from_environment(cls, **overrides: int | None) -> StackPorts:

@@ -167,6 +167,9 @@ class LocalStack:
             "SALUDTECH_BUCKET_PREFIX": self.bucket_prefix,
             "SALUDTECH_COLLECTION_PREFIX": self.collection_prefix,
             "SALUDTECH_ENVIRONMENT": "local",
+            # The functions email through the stack's mailbox (infra/local/mail.py).
+            "SALUDTECH_SMTP_HOST": "127.0.0.1",
+            "SALUDTECH_SMTP_PORT": str(self.ports.smtp),
         }
 
     @property
@@ -257,6 +260,16 @@ class LocalStack:
                 ],
                 bridge_env,
             ),
+            # A real SMTP server keeping what the functions send (`python -m infra.local
+            # mail list`, or the page on the mail port).
+            "mail": (
+                [
+                    python, "-m", "infra.local.mail", "serve",
+                    "--port", str(self.ports.smtp), "--http-port", str(self.ports.mail),
+                    "--dir", str(self.state_dir / "mail"),
+                ],
+                base,
+            ),
         }  # fmt: skip
 
     def _fake_gcs_flags(self) -> list[str]:
@@ -300,6 +313,7 @@ class LocalStack:
             "gcs": f"{self.gcs_url}/storage/v1/b?project={self.project_id}",
             "functions": f"{self.functions_url}/",
             "bridge": f"{self.bridge_url}/status",
+            "mail": f"http://127.0.0.1:{self.ports.mail}/",
         }
 
     def start(self) -> LocalStack:
