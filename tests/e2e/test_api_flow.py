@@ -1,0 +1,221 @@
+"""The public API on the local stack: login, a command through the API to the subscriptions
+context and its outcome, the timeline (ETag, SSE), the original route, a center's upload
+through a signed URL into the pipeline, and rate-limit counters shared across instances."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from functions.api import wiring
+from functions.api.accounts import NewUser
+from functions.api.principals import Role
+from functions.bootstrap import cloud_platform
+from shared.config import Settings
+from tests.unit.subscriptions.factories import CLIENT
+
+pytestmark = [pytest.mark.emulators, pytest.mark.e2e]
+PASSWORD = "correct horse battery staple"
+
+
+def api_url(stack: Any) -> str:
+    return f"{stack.functions_url}/api_http"
+
+
+def register(role: Role, scope: str) -> str:
+    """An account made in the stack's Firestore (the test's env points at it); a cheap
+    argon2 cost, which the hash carries, so the API verifies it at that cost."""
+    settings = Settings(api_password_time_cost=1, api_password_memory_kib=64)
+    accounts = wiring.build(cloud_platform(settings)).accounts
+    username = f"{role.value}-{uuid.uuid4().hex[:10]}"
+    accounts.register(NewUser(username, PASSWORD, role, scope, f"{username}@example.com", "1"))
+    return username
+
+
+def login(stack: Any, username: str, address: str | None = None) -> dict[str, str]:
+    """Authorization headers of a fresh session (each test from its own address, so the
+    per-address login limit of one test never reaches another)."""
+    response = requests.post(
+        f"{api_url(stack)}/v1/auth/login",
+        json={"username": username, "password": PASSWORD},
+        headers={"X-Forwarded-For": address or f"10.{uuid.uuid4().int % 250}.0.1"},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def until(probe: Callable[[], Any], timeout: float = 60) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = probe()
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
+
+
+def client_body(code: str) -> dict[str, Any]:
+    return {"client": {**CLIENT, "code": code}, "plan": "PRO"}
+
+
+def test_a_subscription_through_the_api(stack: Any) -> None:
+    code = uuid.uuid4().hex[:8]
+    auth = login(stack, register(Role.CLIENT, code))
+    base = api_url(stack)
+    accepted = requests.post(
+        f"{base}/v1/subscriptions", json=client_body(code), headers=auth, timeout=10
+    )
+    assert accepted.status_code == 202, accepted.text
+    links = accepted.json()["links"]
+
+    def settled() -> dict[str, Any] | None:
+        status: dict[str, Any] = requests.get(
+            base + links["command"], headers=auth, timeout=10
+        ).json()
+        return status if status["status"] != "pending" else None
+
+    assert until(settled)["status"] == "applied"
+    view = requests.get(base + links["subscription"], headers=auth, timeout=10)
+    assert view.status_code == 200
+    assert "national_id" not in view.json()["client"]
+    first = requests.get(base + links["timeline"], headers=auth, timeout=10)
+    again = requests.get(
+        base + links["timeline"], headers={**auth, "If-None-Match": first.headers["ETag"]},
+        timeout=10,
+    )  # fmt: skip
+    assert (first.status_code, again.status_code) == (200, 304)
+    # The stream sends the settled timeline, then ends.
+    with requests.get(base + links["stream"], headers=auth, stream=True, timeout=30) as stream:
+        assert stream.headers["Content-Type"].startswith("text/event-stream")
+        lines = [line for line in stream.iter_lines(decode_unicode=True) if line]
+    events = [json.loads(line[6:]) for line in lines if line.startswith('data: {"')]
+    assert events[0]["command"]["status"] == "applied"
+    assert lines[-1] == "data: {}" and "event: end" in lines
+    listed = requests.get(f"{base}/v1/subscriptions", headers=auth, timeout=10).json()
+    assert [s["subscription_id"] for s in listed["items"]] == [accepted.json()["subscription_id"]]
+
+
+def test_the_original_route_creates_a_subscription(stack: Any) -> None:
+    code = uuid.uuid4().hex[:8]
+    auth = login(stack, register(Role.CLIENT, code))
+    original = {
+        "cliente": {
+            "codigo": code, "nombre": {"nombres": "Pablo", "apellidos": "Perez Prieto"},
+            "usuario": "pperez", "rut": {"numero": CLIENT["rut"]},
+            "cedula": {"numero": int(CLIENT["national_id"])}, "email": "pperez@example.com",
+        },
+        "plan": {"codigo": "pro", "nombre": "PRO"},
+        "facturas": [],
+    }  # fmt: skip
+    base = api_url(stack)
+    accepted = requests.post(
+        f"{base}/suscripciones/suscripcion-comando", json=original, headers=auth, timeout=10
+    )
+    assert accepted.status_code == 202, accepted.text
+    command = accepted.json()["links"]["command"]
+
+    def settled() -> dict[str, Any] | None:
+        status: dict[str, Any] = requests.get(base + command, headers=auth, timeout=10).json()
+        return status if status["status"] != "pending" else None
+
+    assert until(settled)["status"] == "applied"
+
+
+def test_a_center_uploads_through_a_signed_url_into_its_own_catalogue(
+    stack: Any, tmp_path: Path
+) -> None:
+    from infra.samples.synthetic_dicom import make_study, write_study
+
+    center = f"center-{uuid.uuid4().hex[:8]}"
+    auth = login(stack, register(Role.CENTER, center))
+    base = api_url(stack)
+    grant = requests.post(
+        f"{base}/v1/uploads", json={"file_name": "scan.dcm"}, headers=auth, timeout=10
+    ).json()
+    assert grant["object"].startswith(f"{center}/uploads/")
+    (path,) = write_study(
+        make_study("DOE^JANE", n_series=1, n_instances=1, with_sr=False), tmp_path
+    )
+    put = requests.put(grant["url"], data=path.read_bytes(), headers=grant["headers"], timeout=30)
+    assert put.status_code in (200, 201), put.text
+
+    def catalogued() -> list[dict[str, Any]]:
+        page: dict[str, Any] = requests.get(f"{base}/v1/images", headers=auth, timeout=10).json()
+        items: list[dict[str, Any]] = page["items"]
+        return items
+
+    images = until(catalogued, timeout=90)
+    assert [image["data_source"] for image in images] == [center]
+    # Another center sees none of it.
+    other = login(stack, register(Role.CENTER, f"center-{uuid.uuid4().hex[:8]}"))
+    assert requests.get(f"{base}/v1/images", headers=other, timeout=10).json()["items"] == []
+    image = images[0]["image_id"]
+    assert requests.get(f"{base}/v1/images/{image}", headers=other, timeout=10).status_code == 404
+
+
+def test_rate_limit_counters_are_shared_by_instances(stack: Any) -> None:
+    # Two instances = two Firestore clients; eight threads hit one user's route at once.
+    from google.cloud import firestore
+
+    from functions.api.adapters.firestore_counters import FirestoreWindowCounters
+
+    settings = Settings()
+    collection = settings.collection("api_rate_limits")
+    instances = [
+        FirestoreWindowCounters(firestore.Client(project=settings.project_id), collection)
+        for _ in range(2)
+    ]
+    counter = f"test-{uuid.uuid4().hex}"
+    expires = datetime.now(UTC) + timedelta(minutes=2)
+    totals: list[int] = []
+    lock = threading.Lock()
+
+    def hit(n: int) -> None:
+        for _ in range(10):
+            total = instances[n % 2].increment(counter, expires)
+            with lock:
+                totals.append(total)
+
+    threads = [threading.Thread(target=hit, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert max(totals) == 80  # every increment counted, whichever instance made it
+    assert instances[0].increment(counter, expires) == 81
+
+
+def test_a_burst_from_one_user_is_limited_across_the_functions_host(stack: Any) -> None:
+    auth = login(stack, register(Role.CLIENT, uuid.uuid4().hex[:8]))
+    limit = Settings().api_queries_per_minute
+    url = f"{api_url(stack)}/v1/me"
+    statuses: list[int] = []
+    retry_after: list[str] = []
+
+    def burst(n: int) -> None:
+        with requests.Session() as session:
+            for _ in range(n):
+                response = session.get(url, headers=auth, timeout=10)
+                statuses.append(response.status_code)
+                if response.status_code == 429:
+                    retry_after.append(response.headers["Retry-After"])
+
+    threads = [threading.Thread(target=burst, args=((limit + 40) // 4,)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # A window boundary inside the burst lets up to twice the limit through, never more.
+    assert set(statuses) <= {200, 429}
+    assert 429 in statuses
+    assert statuses.count(200) <= 2 * limit
+    assert all(0 < int(seconds) <= 60 for seconds in retry_after)
