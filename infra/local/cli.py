@@ -11,6 +11,7 @@ schedules       the topology's scheduled jobs (next run, last outcome); --run JO
 dlq             list and re-publish the dead letters the dead-letter function recorded
 mail            list and show the emails the functions sent to the stack's SMTP sink
 notifications   rebuild the notifications read model from the event store and compare
+saga            list, show (steps and log) and retry the sagas of the stack
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from infra.local.notifications_cli import notifications_app
 from infra.local.ports import StackPorts
 from infra.local.prereqs import EXIT_MISSING_PREREQUISITES, MissingPrerequisitesError
 from infra.local.processes import StartupError
+from infra.local.saga_cli import saga_app
 from infra.local.stack import DEFAULT_PROJECT, DEFAULT_STATE_DIR, LocalStack
 from infra.local.topology import TopologyError
 
@@ -42,6 +44,7 @@ app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
 app.add_typer(dlq_app, name="dlq", help="List and redrive the dead letters of the stack.")
 app.add_typer(mail_app, name="mail", help="The local mailbox: what the functions sent by email.")
 app.add_typer(notifications_app, name="notifications", help="Rebuild the notifications read model.")
+app.add_typer(saga_app, name="saga", help="List, show and retry the sagas of the stack.")
 console = Console(highlight=False)
 errors = Console(stderr=True, highlight=False)
 
