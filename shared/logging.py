@@ -67,6 +67,21 @@ def _cloud_logging_shape(
     return event
 
 
+class _StdoutLogger(structlog.PrintLogger):
+    """Prints to whatever sys.stdout is when a line is written, not when the logger was made:
+    a logger built under a captured or replaced stdout keeps working after it is restored."""
+
+    def msg(self, message: str) -> None:
+        print(message, file=sys.stdout, flush=True)
+
+    log = debug = info = warn = warning = err = error = critical = exception = fatal = msg
+
+
+class _StdoutLoggerFactory:
+    def __call__(self, *args: Any) -> _StdoutLogger:
+        return _StdoutLogger()
+
+
 def configure_logging(level: str = "INFO") -> None:
     global _configured
     if _configured:
@@ -82,7 +97,7 @@ def configure_logging(level: str = "INFO") -> None:
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        logger_factory=_StdoutLoggerFactory(),
         cache_logger_on_first_use=True,
     )
     _configured = True
