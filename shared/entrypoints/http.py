@@ -50,7 +50,14 @@ def error_response(error: HttpError) -> flask.Response:
     body: dict[str, Any] = {"reason": error.reason, "detail": error.detail}
     if error.field:
         body["field"] = error.field
-    return json_response({"error": body}, error.status)
+    response = json_response({"error": body}, error.status)
+    if error.status == 413:
+        # The rest of the body is left unread: functions-framework reads what a function
+        # left (to spare the client a reset) unless the response is streamed, and reading
+        # 300 MB to refuse them holds them in memory. Stream the refusal, close the connection.
+        response.response = iter([response.get_data()])
+        response.headers["Connection"] = "close"
+    return response
 
 
 def read_json_body(request: flask.Request, max_bytes: int = MAX_BODY_BYTES) -> Any:
