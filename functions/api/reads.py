@@ -115,3 +115,37 @@ def assignments_of(who: Principal, limit: int, cursor: str | None) -> dict[str, 
     return queries.assignments_of_expert(
         w.platform.store, w.collections, who.scope, limit=limit, cursor=cursor
     )
+
+
+def saga_of(subscription_id: str) -> dict[str, Any]:
+    """The steps of the newest saga a subscription started, as its log recorded them."""
+    from functions.sagas import queries, wiring
+
+    w = bootstrap.context(wiring.build)
+    store = w.platform.store
+    sagas = queries.sagas_of_subscription(store, subscription_id, w.collections, limit=1)
+    if not sagas["items"]:
+        return {"available": True, "steps": []}
+    saga_id = str(sagas["items"][0]["saga_id"])
+    log = queries.saga_log(store, saga_id, w.collections)["items"]
+    steps = [
+        {**entry, "name": f"{entry.get('step', '')} {entry.get('status', '')}".strip()}
+        for entry in log
+    ]
+    return {"available": True, "steps": steps}
+
+
+def notifications_of(who: Principal, limit: int = 10) -> dict[str, Any]:
+    """The newest notifications told to the caller (recipient `client-<code>`)."""
+    from functions.notifications import queries, wiring
+
+    w = bootstrap.context(wiring.build)
+    page = queries.notifications_of_recipient(
+        w.platform.store, w.storage.view.collection, f"client-{who.scope}", limit=limit,
+        cursor=None,
+    )  # fmt: skip
+    items = [
+        {**item, "summary": f"{item['template']} by {item['channel']}: {item['status']}"}
+        for item in page["items"]
+    ]
+    return {"available": True, "items": items}

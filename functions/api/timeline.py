@@ -39,10 +39,8 @@ def timeline(who: Principal, command_id: str, subject: str) -> dict[str, Any]:
     return {
         "command": status,
         "subscription": subscription,
-        # Seams: the sagas and notifications contexts answer here once they are deployed;
-        # until then the page shows that they have nothing to say yet.
-        "saga": {"available": False, "steps": []},
-        "notifications": {"available": False, "items": []},
+        "saga": reads.saga_of(subject) if subscription else {"available": True, "steps": []},
+        "notifications": reads.notifications_of(who),
     }
 
 

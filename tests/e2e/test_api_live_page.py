@@ -74,7 +74,10 @@ def test_the_live_page_shows_the_command_as_it_happens(
     log = page.inner_text("#log")
     assert "stream: timeline changed" in log
     assert page.inner_text("#error") == ""
-    assert page.inner_text("#notifications-note")  # the seam says what is not deployed
+    # The saga the PRO plan starts and the notification told to the client follow, live.
+    page.wait_for_selector("#saga-steps li", timeout=30_000)
+    page.wait_for_selector("#notifications li", timeout=30_000)
+    page.screenshot(path=str(tmp_path / "saga-and-notifications.png"), full_page=True)
     print(f"screenshots: {tmp_path}")
 
 

@@ -42,9 +42,9 @@
     for (const type of command.event_types || []) addOnce("events", type, type);
     $("subscription-status").textContent = view.subscription ? view.subscription.status : "-";
     for (const step of view.saga.steps) addOnce("saga-steps", JSON.stringify(step), step.name || JSON.stringify(step));
-    $("saga-note").textContent = view.saga.available ? "" : "the saga has nothing to say yet";
+    $("saga-note").textContent = view.saga.steps.length ? "" : "no saga steps yet";
     for (const item of view.notifications.items) addOnce("notifications", item.notification_id || JSON.stringify(item), item.summary || JSON.stringify(item));
-    $("notifications-note").textContent = view.notifications.available ? "" : "no notifications context deployed yet";
+    $("notifications-note").textContent = view.notifications.items.length ? "" : "no notifications yet";
     return SETTLED.has(command.status);
   }
 
