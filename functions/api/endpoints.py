@@ -315,6 +315,12 @@ def data_services(call: Call) -> flask.Response:
     return json_response(reads.data_services_of(call.principal, limit, cursor))
 
 
+def notifications(call: Call) -> flask.Response:
+    limit, cursor = call.page()
+    call.resource.append(f"client/{call.principal.scope}/notifications")
+    return json_response(reads.notifications_of(call.principal, limit, cursor))
+
+
 def assignments(call: Call) -> flask.Response:
     limit, cursor = call.page()
     call.resource.append(f"expert/{call.principal.scope}/assignments")
@@ -355,6 +361,7 @@ ENDPOINTS: dict[str, Callable[[Call], flask.Response]] = {
     "quarantine": quarantine,
     "create_upload": create_upload,
     "data_services": data_services,
+    "notifications": notifications,
     "assignments": assignments,
     "dead_letters": dead_letters,
     "audit": audit,

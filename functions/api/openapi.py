@@ -413,6 +413,9 @@ def _paths() -> dict[str, Any]:
         "/v1/data-services": {
             "get": _op("your data services", _CLIENT, "200", _PAGE, None, _PAGED)
         },
+        "/v1/notifications": {
+            "get": _op("what you were told, newest first", _CLIENT, "200", _PAGE, None, _PAGED)
+        },
         "/v1/assignments": {"get": _op("your assignments", ["expert"], "200", _PAGE, None, _PAGED)},
         "/v1/dead-letters": {
             "get": _op("every context's dead letters", ["operator"], "200", _PAGE, None, _PAGED)

@@ -135,17 +135,17 @@ def saga_of(subscription_id: str) -> dict[str, Any]:
     return {"available": True, "steps": steps}
 
 
-def notifications_of(who: Principal, limit: int = 10) -> dict[str, Any]:
+def notifications_of(who: Principal, limit: int = 10, cursor: str | None = None) -> dict[str, Any]:
     """The newest notifications told to the caller (recipient `client-<code>`)."""
     from functions.notifications import queries, wiring
 
     w = bootstrap.context(wiring.build)
     page = queries.notifications_of_recipient(
         w.platform.store, w.storage.view.collection, f"client-{who.scope}", limit=limit,
-        cursor=None,
+        cursor=cursor,
     )  # fmt: skip
     items = [
         {**item, "summary": f"{item['template']} by {item['channel']}: {item['status']}"}
         for item in page["items"]
     ]
-    return {"available": True, "items": items}
+    return {"available": True, "items": items, "next_cursor": page["next_cursor"]}

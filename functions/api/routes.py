@@ -52,6 +52,7 @@ ROUTES = (
     Route("/v1/quarantine", "GET", "quarantine", _CENTER, "query"),
     Route("/v1/uploads", "POST", "create_upload", _CENTER, "command"),
     Route("/v1/data-services", "GET", "data_services", _CLIENT, "query"),
+    Route("/v1/notifications", "GET", "notifications", _CLIENT, "query"),
     Route("/v1/assignments", "GET", "assignments", _EXPERT, "query"),
     Route("/v1/dead-letters", "GET", "dead_letters", _OPERATOR, "query"),
     Route("/v1/audit", "GET", "audit", _OPERATOR, "query"),

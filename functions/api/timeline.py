@@ -40,7 +40,7 @@ def timeline(who: Principal, command_id: str, subject: str) -> dict[str, Any]:
         "command": status,
         "subscription": subscription,
         "saga": reads.saga_of(subject) if subscription else {"available": True, "steps": []},
-        "notifications": reads.notifications_of(who),
+        "notifications": _without_cursor(reads.notifications_of(who)),
     }
 
 
@@ -74,3 +74,7 @@ def server_sent_events(
         yield ": waiting\n\n"
         sleep(POLL_SECONDS)
     yield "event: end\ndata: {}\n\n"
+
+
+def _without_cursor(page: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in page.items() if k != "next_cursor"}

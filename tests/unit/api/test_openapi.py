@@ -94,6 +94,8 @@ def test_answers_of_every_role_match_the_document(api: Api) -> None:
         ("/v1/quarantine", "/v1/quarantine", "GET", None, "center-a"),
         ("/v1/uploads", "/v1/uploads", "POST", {"file_name": "a.dcm"}, "center-a"),
         ("/v1/assignments", "/v1/assignments", "GET", None, "client-a"),
+        ("/v1/notifications", "/v1/notifications", "GET", None, "client-a"),
+        ("/v1/data-services", "/v1/data-services", "GET", None, "client-a"),
         ("/v1/dead-letters", "/v1/dead-letters", "GET", None, "operator"),
         ("/v1/audit", "/v1/audit", "GET", None, "operator"),
         ("/suscripciones/suscripcion-comando", "/suscripciones/suscripcion-comando", "POST", {"cliente": {}}, "client-a"),
