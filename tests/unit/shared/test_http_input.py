@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 from typing import Any
 
-import functions_framework
 import pytest
 
 from functions.bootstrap import InMemoryPlatform
-
-MAIN = str(Path(__file__).parents[3] / "main.py")
-
-
-def client(target: str) -> Any:
-    return functions_framework.create_app(target, MAIN).test_client()
-
+from tests.support.functions import function_client as client
 
 ODD_IDS = ["..", "%2e%2e", "%2E%2E", ".", "__x__", "__name__", "a%2Fb", "x" * 300, "%00", "%20"]
 

@@ -4,23 +4,15 @@ clients put in headers or free text is not echoed onto topics."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
-
-import functions_framework
 
 from functions.bootstrap import InMemoryPlatform
 from functions.subscriptions.entrypoints import subscriptions_record_dead_letter
 from functions.subscriptions.messages import NAMES
 from tests.support.cloud_events import pubsub_event
 from tests.support.delivery import deliver
+from tests.support.functions import function_client as client
 from tests.unit.subscriptions.factories import CLIENT
-
-MAIN = str(Path(__file__).parents[3] / "main.py")
-
-
-def client(target: str) -> Any:
-    return functions_framework.create_app(target, MAIN).test_client()
 
 
 def create(headers: dict[str, str] | None = None, **body: Any) -> Any:

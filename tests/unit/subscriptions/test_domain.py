@@ -136,7 +136,7 @@ def test_approved_payment_activates_and_extends_from_the_end_of_the_period() -> 
     assert subscription.paid_through == "2026-03-28T12:00:00Z"
     events = subscription.pull_events()
     assert [type(e) for e in events] == [SubscriptionPaid, SubscriptionPaid]
-    assert events[0].amount_cents == 49_900
+    assert isinstance(events[0], SubscriptionPaid) and events[0].amount_cents == 49_900
 
 
 def test_declined_payment_keeps_it_pending_and_says_why() -> None:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
-import functions_framework
 import pytest
 
 from functions.bootstrap import InMemoryPlatform
@@ -16,13 +14,8 @@ from shared.domain.errors import TransientError
 from shared.ports.envelope import Envelope
 from tests.support.cloud_events import pubsub_event
 from tests.support.delivery import deliver, function_for
+from tests.support.functions import function_client as client
 from tests.unit.subscriptions.factories import CLIENT
-
-MAIN = str(Path(__file__).parents[3] / "main.py")
-
-
-def client(target: str) -> Any:
-    return functions_framework.create_app(target, MAIN).test_client()
 
 
 def deliver_commands(p: InMemoryPlatform) -> None:
