@@ -33,7 +33,14 @@ def test_context_manager_starts_everything_and_leaves_no_process(tmp_path: Path)
         state_dir=tmp_path,
     ) as stack:
         parts = stack.status()
-        assert {p.name for p in parts} == {"pubsub", "firestore", "gcs", "functions", "bridge", "mail"}
+        assert {p.name for p in parts} == {
+            "pubsub",
+            "firestore",
+            "gcs",
+            "functions",
+            "bridge",
+            "mail",
+        }
         assert all(p.alive and p.ready for p in parts), parts
         assert stack.ready_seconds is not None
         pgids = [p.pgid for p in parts]
