@@ -20,7 +20,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from functions.ingestion.messages import CatalogueImage, ImageAnonymized
+from functions.ingestion.messages import CatalogueImage, ImageAnonymized, PixelCleaningSummary
 from shared.domain.aggregate import Aggregate
 from shared.domain.clock import rfc3339
 from shared.domain.errors import PermanentError
@@ -208,6 +208,7 @@ class CatalogueRecord(Aggregate):
     options: list[str] = field(default_factory=list)
     clinical_history_encrypted: str | None = None
     package_id: str | None = None
+    pixel_cleaning: PixelCleaningSummary | None = None
 
     @classmethod
     def catalogue(cls, command: CatalogueImage, at: datetime) -> CatalogueRecord:
@@ -231,6 +232,7 @@ class CatalogueRecord(Aggregate):
             options=list(command.options),
             clinical_history_encrypted=command.clinical_history_encrypted,
             package_id=command.package_id,
+            pixel_cleaning=command.pixel_cleaning,
         )
         record.record(
             ImageAnonymized(
@@ -248,6 +250,7 @@ class CatalogueRecord(Aggregate):
                 sha256=record.sha256,
                 ingested_at=record.ingested_at,
                 package_id=record.package_id,
+                pixel_cleaning=record.pixel_cleaning,
             )
         )
         return record

@@ -7,12 +7,29 @@ never leaves the catalogue, and there only encrypted.
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.domain.messages import Command, CommandRejected, Event
 from shared.service.context import ContextNames
 
 _ID = Field(min_length=1, max_length=200)
+
+
+class PixelCleaningSummary(BaseModel):
+    """What was done to the pixels of an image that can carry burned-in text (never the
+    text itself): how it was checked, how much was masked, and that the result was verified."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    method: str  # ocr_masked (text found, masked, verified) | ocr_no_text (pixels untouched)
+    detector: str
+    frames: int = Field(ge=0)
+    frames_checked: int = Field(ge=0)
+    regions_masked: int = Field(ge=0)
+    masked_fraction: float = Field(ge=0, le=1)
+    verified: bool
+    pixels_rewritten: bool
+    lossy_source: bool
 
 
 class IngestPackageEntry(Command):
@@ -67,6 +84,7 @@ class CatalogueImage(Command):
     sha256: str
     profile: str
     options: list[str] = Field(default_factory=list)
+    pixel_cleaning: PixelCleaningSummary | None = None
     # AES-GCM token of the clinical history (see field_crypto.py): never the plain text.
     clinical_history_encrypted: str | None = None
     package_id: str | None = None
@@ -122,6 +140,8 @@ class ImageAnonymized(Event):
     sha256: str
     ingested_at: str
     package_id: str | None = None
+    # Present when the image could carry burned-in text and its pixels were checked.
+    pixel_cleaning: PixelCleaningSummary | None = None
 
 
 class ImageRejected(Event):

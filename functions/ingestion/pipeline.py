@@ -48,6 +48,7 @@ from functions.ingestion.messages import (
     ImageAnonymized,
     IngestPackageEntry,
     IngestPackageEntryV2,
+    PixelCleaningSummary,
     RecordRejection,
 )
 from functions.ingestion.package_progress import EntryTarget, PackageProgress, entry_commands
@@ -273,6 +274,7 @@ class IngestionService:
             ),
             package_id=unit.package_id,
             entry_index=unit.entry_index,
+            pixel_cleaning=_cleaning_summary(result),
         )
 
     def _catalogued(self, image_id: str) -> CatalogueRecord | None:
@@ -456,3 +458,13 @@ class IngestionService:
 
 def _keep_nothing(bucket: str, name: str) -> dict[str, Any]:
     return {"kept": "nothing: the package was replaced or removed before this entry ran"}
+
+
+def _cleaning_summary(result: DeidResult) -> PixelCleaningSummary | None:
+    """The engine's record of what it did to the pixels, as the catalogue and event carry it."""
+    if result.pixel_cleaning is None:
+        return None
+    done = result.pixel_cleaning.as_dict()
+    return PixelCleaningSummary.model_validate(
+        {k: v for k, v in done.items() if k in PixelCleaningSummary.model_fields}
+    )

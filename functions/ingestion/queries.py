@@ -29,7 +29,7 @@ EQUALITY_FILTERS = {
 _PUBLIC_FIELDS = (
     "image_id", "patient_token", "study_id", "series_id", "modality", "anatomical_region",
     "pathology", "image_format", "data_source", "uri", "size", "sha256", "profile",
-    "options", "ingested_at", "package_id",
+    "options", "ingested_at", "package_id", "pixel_cleaning",
 )  # fmt: skip
 
 

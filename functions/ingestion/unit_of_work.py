@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from functions.ingestion.domain import CatalogueRecord
+from functions.ingestion.messages import PixelCleaningSummary
 from shared.config import Settings
 from shared.domain.messages import Event
 from shared.ports.documents import Document, DocumentTransaction
@@ -69,6 +70,9 @@ class CatalogueMapper:
             "ingested_at": aggregate.ingested_at,
             "source_unit_id": aggregate.source_unit_id,
             "package_id": aggregate.package_id,
+            "pixel_cleaning": (
+                aggregate.pixel_cleaning.model_dump() if aggregate.pixel_cleaning else None
+            ),
         }
 
     def from_document(self, aggregate_id: str, document: Document, version: int) -> CatalogueRecord:
@@ -92,6 +96,11 @@ class CatalogueMapper:
             options=list(document.get("options") or []),
             clinical_history_encrypted=document.get("clinical_history_encrypted"),
             package_id=document.get("package_id"),
+            pixel_cleaning=(
+                PixelCleaningSummary.model_validate(document["pixel_cleaning"])
+                if document.get("pixel_cleaning")
+                else None
+            ),
         )
 
 
