@@ -101,12 +101,12 @@ def raw_delivery(count: int, sequential: int) -> dict[str, dict[str, float]]:
                         time.sleep(0.0005)
                     latencies.append((time.perf_counter() - at) * 1000)
             else:
-                before = cpu_seconds(stack)
+                before = cpu_seconds(stack)  # type: ignore[assignment]
                 for future in [publisher.publish(topic, b"{}") for _ in range(n)]:
                     future.result()
                 while acked() < n:
                     time.sleep(0.002)
-                CPU["raw delivery"] = cpu_per_message(before, cpu_seconds(stack), n)
+                CPU["raw delivery"] = cpu_per_message(before, cpu_seconds(stack), n)  # type: ignore[arg-type]
             elapsed = time.perf_counter() - started
             if not latencies:  # a burst: publish → 2xx as the bridge timed each delivery
                 bridge = admin.get(f"{stack.bridge_url}/stats", timeout=5).json()

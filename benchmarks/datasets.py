@@ -90,7 +90,7 @@ CRITERIA = {
 
 def resolve(store: Any, collection: str) -> dict[str, dict[str, float]]:
     counting = CountingStore(store)
-    projections = Projections(counting, Collections.from_settings(Settings()))  # type: ignore[arg-type]
+    projections = Projections(counting, Collections.from_settings(Settings()))
     projections.collections = Collections(
         **{**asdict(projections.collections), "catalogue": collection}
     )
@@ -219,7 +219,7 @@ def main() -> None:
     if args.no_stack:
         return
     with bench_stack() as stack:
-        from google.cloud import firestore  # type: ignore[attr-defined]
+        from google.cloud import firestore
 
         from shared.adapters.firestore_store import FirestoreDocumentStore
 

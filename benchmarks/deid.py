@@ -79,7 +79,7 @@ def _header_only() -> None:
     """Pixel-checked images go to quarantine unread (the engine's no-detector fallback)."""
     from functions.ingestion.deid import pixel_step
 
-    pixel_step.available = lambda: False  # type: ignore[assignment]
+    pixel_step.available = lambda: False  # type: ignore[attr-defined]
 
 
 def _runner(tool: str):  # type: ignore[no-untyped-def]

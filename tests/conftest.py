@@ -92,7 +92,7 @@ class ProbeStack:
 
     def clients(self) -> tuple[Any, Any, Any]:
         """(publisher, subscriber, storage client) bound to this stack's emulators."""
-        from google.cloud import pubsub_v1, storage
+        from google.cloud import pubsub_v1, storage  # type: ignore[attr-defined]
 
         # The clients read the emulator variables once, when built.
         with temporary_environment(self.stack.env):

@@ -20,7 +20,7 @@ def blobs(request: pytest.FixtureRequest) -> Iterator[tuple[BlobStore, str]]:
         yield InMemoryBlobStore(), bucket
         return
     stack = request.getfixturevalue("stack")
-    from google.cloud import storage
+    from google.cloud import storage  # type: ignore[attr-defined]
 
     from shared.adapters.gcs_blob_store import GcsBlobStore
 

@@ -68,9 +68,9 @@ def test_concurrent_read_modify_writes_lose_no_update(
 
     def increment(tx: object) -> None:
         current = tx.get(collection, "counter")  # type: ignore[attr-defined]
-        tx.save(
+        tx.save(  # type: ignore[attr-defined]
             collection, "counter", {"n": current["n"] + 1}, expected_version=current["_version"]
-        )  # type: ignore[attr-defined]
+        )
 
     threads = [
         threading.Thread(target=store.run_in_transaction, args=(increment,)) for _ in range(3)

@@ -85,8 +85,8 @@ def test_poison_message_is_dead_lettered_once_not_retried_forever(
         },
     ).result(timeout=10)
     found = events.wait_for(
-        lambda es: any(e.type == REJECTED and e.payload.command_id == command_id for e in es)
-    )  # type: ignore[attr-defined]
+        lambda es: any(e.type == REJECTED and e.payload.command_id == command_id for e in es)  # type: ignore[attr-defined]
+    )
     failure = next(e for e in found if e.type == REJECTED and e.payload.command_id == command_id)  # type: ignore[attr-defined]
     assert failure.payload.reason == "malformed_json"  # type: ignore[attr-defined]
     dead.wait_for(lambda _: any(a.get("ce-id") == command_id for _, a in dead.raw), timeout=20)

@@ -20,42 +20,81 @@ from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
-REMAPPED_UIDS = frozenset({"SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID",
-                           "FrameOfReferenceUID", "MediaStorageSOPInstanceUID"})
+REMAPPED_UIDS = frozenset(
+    {
+        "SOPInstanceUID",
+        "StudyInstanceUID",
+        "SeriesInstanceUID",
+        "FrameOfReferenceUID",
+        "MediaStorageSOPInstanceUID",
+    }
+)
 UID_SYNTAX = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
 STANDARD_ROOT = "1.2.840.10008."
 
 # Attributes whose value identifies the patient, a visit, an order or a person.
 IDENTIFYING_KEYWORDS = frozenset(
     {
-        "PatientID", "OtherPatientIDs", "AccessionNumber", "PatientAddress",
-        "PatientTelephoneNumbers", "MedicalRecordLocator", "RequestedProcedureID",
-        "ScheduledProcedureStepID", "PerformedProcedureStepID", "AdmissionID",
-        "ServiceEpisodeID", "StudyID", "IssuerOfPatientID", "InsurancePlanIdentification",
-        "PatientComments", "ImageComments", "StudyComments", "AdditionalPatientHistory",
-        "TextValue", "ContributionDescription", "RequestedProcedureDescription",
-        "ProtocolName", "StudyDescription", "SeriesDescription",
+        "PatientID",
+        "OtherPatientIDs",
+        "AccessionNumber",
+        "PatientAddress",
+        "PatientTelephoneNumbers",
+        "MedicalRecordLocator",
+        "RequestedProcedureID",
+        "ScheduledProcedureStepID",
+        "PerformedProcedureStepID",
+        "AdmissionID",
+        "ServiceEpisodeID",
+        "StudyID",
+        "IssuerOfPatientID",
+        "InsurancePlanIdentification",
+        "PatientComments",
+        "ImageComments",
+        "StudyComments",
+        "AdditionalPatientHistory",
+        "TextValue",
+        "ContributionDescription",
+        "RequestedProcedureDescription",
+        "ProtocolName",
+        "StudyDescription",
+        "SeriesDescription",
     }
 )
-INSTITUTION_KEYWORDS = frozenset({"InstitutionName", "InstitutionAddress",
-                                  "InstitutionalDepartmentName"})
+INSTITUTION_KEYWORDS = frozenset(
+    {"InstitutionName", "InstitutionAddress", "InstitutionalDepartmentName"}
+)
 DEVICE_KEYWORDS = frozenset({"StationName", "DeviceSerialNumber"})
 # Coded vocabulary: a patient name equal to a code word is a coincidence, not a leak.
 DESCRIPTOR_KEYWORDS = frozenset(
     {
-        "PatientComments", "ImageComments", "StudyComments", "AdditionalPatientHistory",
-        "TextValue", "ContributionDescription", "RequestedProcedureDescription",
-        "ProtocolName", "StudyDescription", "SeriesDescription",
+        "PatientComments",
+        "ImageComments",
+        "StudyComments",
+        "AdditionalPatientHistory",
+        "TextValue",
+        "ContributionDescription",
+        "RequestedProcedureDescription",
+        "ProtocolName",
+        "StudyDescription",
+        "SeriesDescription",
     }
 )
 # UIDs that name a definition (a coding scheme, a software version), not an instance.
 DEFINITION_UID_KEYWORDS = frozenset(
-    {"CodingSchemeUID", "CreatorVersionUID", "MappingResourceUID",
-     "ContextGroupExtensionCreatorUID", "PrivateInformationCreatorUID",
-     "ImplementationClassUID", "TransferSyntaxUID"}
+    {
+        "CodingSchemeUID",
+        "CreatorVersionUID",
+        "MappingResourceUID",
+        "ContextGroupExtensionCreatorUID",
+        "PrivateInformationCreatorUID",
+        "ImplementationClassUID",
+        "TransferSyntaxUID",
+    }
 )
-CODED_KEYWORDS = frozenset({"CodeValue", "CodingSchemeDesignator", "CodeMeaning",
-                            "LongCodeValue", "URNCodeValue"})
+CODED_KEYWORDS = frozenset(
+    {"CodeValue", "CodingSchemeDesignator", "CodeMeaning", "LongCodeValue", "URNCodeValue"}
+)
 
 
 @dataclass
@@ -109,8 +148,11 @@ def read_full(source: bytes | Path) -> Dataset:
 
 
 def collect_identity(
-    ds: Dataset, keep_institution: bool = False, keep_device: bool = False,
-    keep_dates: bool = False, clean_descriptors: bool = False,
+    ds: Dataset,
+    keep_institution: bool = False,
+    keep_device: bool = False,
+    keep_dates: bool = False,
+    clean_descriptors: bool = False,
 ) -> Identity:
     """Gather names, IDs, free text, instance UIDs and dates of the input, at every depth."""
     ident = Identity()
@@ -135,10 +177,11 @@ def collect_identity(
                 if len(value) >= 8 and value[:8].isdigit() and value[:8] != "19000101":
                     ident.dates.add(value[:8])
             elif elem.VR == "UI":
-                if len(value) >= 5 and not value.startswith(STANDARD_ROOT) and (
-                    "ClassUID" not in elem.keyword
-                ) and (
-                    elem.keyword not in DEFINITION_UID_KEYWORDS
+                if (
+                    len(value) >= 5
+                    and not value.startswith(STANDARD_ROOT)
+                    and ("ClassUID" not in elem.keyword)
+                    and (elem.keyword not in DEFINITION_UID_KEYWORDS)
                 ):
                     ident.uids.add(value)
             elif elem.keyword in IDENTIFYING_KEYWORDS | INSTITUTION_KEYWORDS | DEVICE_KEYWORDS:

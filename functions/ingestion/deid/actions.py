@@ -66,15 +66,28 @@ TypeRule = Callable[[IodContext], int]
 _FUNCTIONAL_GROUP_CLASSES = frozenset(
     "1.2.840.10008.5.1.4.1.1." + suffix
     for suffix in (
-        "2.1", "2.2",  # Enhanced CT, Legacy Converted Enhanced CT
-        "4.1", "4.2", "4.3", "4.4",  # Enhanced MR, MR Spectroscopy, Enhanced MR Color, Legacy
-        "128.1", "130",  # Legacy Converted Enhanced PET, Enhanced PET
-        "6.2", "6.3",  # Enhanced US Volume, Photoacoustic
-        "12.1.1", "12.2.1",  # Enhanced XA, Enhanced XRF
-        "13.1.1", "13.1.2", "13.1.3",  # X-Ray 3D Angiographic / Craniofacial, Breast Tomo
-        "14.1", "14.2",  # Intravascular OCT
-        "30", "66.4",  # Parametric Map, Segmentation
-        "77.1.5.4", "77.1.5.7", "77.1.5.8",  # Ophthalmic tomography and OCT B-scan/en face
+        "2.1",
+        "2.2",  # Enhanced CT, Legacy Converted Enhanced CT
+        "4.1",
+        "4.2",
+        "4.3",
+        "4.4",  # Enhanced MR, MR Spectroscopy, Enhanced MR Color, Legacy
+        "128.1",
+        "130",  # Legacy Converted Enhanced PET, Enhanced PET
+        "6.2",
+        "6.3",  # Enhanced US Volume, Photoacoustic
+        "12.1.1",
+        "12.2.1",  # Enhanced XA, Enhanced XRF
+        "13.1.1",
+        "13.1.2",
+        "13.1.3",  # X-Ray 3D Angiographic / Craniofacial, Breast Tomo
+        "14.1",
+        "14.2",  # Intravascular OCT
+        "30",
+        "66.4",  # Parametric Map, Segmentation
+        "77.1.5.4",
+        "77.1.5.7",
+        "77.1.5.8",  # Ophthalmic tomography and OCT B-scan/en face
     )
 )
 

@@ -13,9 +13,7 @@ from pydicom.dataset import Dataset
 
 from .reasons import Rejection
 
-_RISKY_MODALITIES = frozenset(
-    {"US", "IVUS", "XC", "ES", "GM", "OT", "SC", "DOC", "OP", "XA", "RF"}
-)
+_RISKY_MODALITIES = frozenset({"US", "IVUS", "XC", "ES", "GM", "OT", "SC", "DOC", "OP", "XA", "RF"})
 _SECONDARY_CAPTURE_PREFIX = "1.2.840.10008.5.1.4.1.1.7"
 _ULTRASOUND_CLASSES = frozenset(
     {

@@ -89,8 +89,7 @@ def _zip_tasks(path: Path, limits: ZipLimits, first: int) -> Iterator[Task]:
     index = first
     try:
         for entry in iter_zip(path, limits):
-            yield Task(index, data=entry.data, reason=entry.reason,
-                       name=f"{path}!{entry.name}")
+            yield Task(index, data=entry.data, reason=entry.reason, name=f"{path}!{entry.name}")
             index += 1
     except DeidFailure as failure:
         yield Task(index, reason=failure.reason, name=str(path))
@@ -144,8 +143,13 @@ _WORKER: tuple[Deidentifier, str, Path | None, bool, bool] | None = None
 
 
 def _init_worker(  # noqa: PLR0917 - the process pool passes initargs positionally
-                 key: bytes, options: DeidOptions, center: str, out: Path | None,
-                 dry_run: bool, report_names: bool = False) -> None:
+    key: bytes,
+    options: DeidOptions,
+    center: str,
+    out: Path | None,
+    dry_run: bool,
+    report_names: bool = False,
+) -> None:
     global _WORKER
     _WORKER = (Deidentifier(key, options), center, out, dry_run, report_names)
 
@@ -176,8 +180,13 @@ def _process(task: Task) -> dict[str, object]:
         tmp.unlink(missing_ok=True)
         row["outcome"] = "quarantined" if result.quarantined else "failed"
         return row
-    final = (out / str(result.patient_token) / str(result.study_uid)
-             / str(result.series_uid) / f"{result.sop_instance_uid}.dcm")
+    final = (
+        out
+        / str(result.patient_token)
+        / str(result.study_uid)
+        / str(result.series_uid)
+        / f"{result.sop_instance_uid}.dcm"
+    )
     outcome, conflict = _place(tmp, final, result.sha256)
     row["outcome"] = outcome
     row["output"] = str(final.relative_to(out))
@@ -186,12 +195,14 @@ def _process(task: Task) -> dict[str, object]:
     return row
 
 
-def _run_all(tasks: Iterator[Task], total: int, workers: int,
-             init: tuple[bytes, DeidOptions, str, Path | None, bool, bool],
-             ) -> list[dict[str, object]]:
+def _run_all(
+    tasks: Iterator[Task],
+    total: int,
+    workers: int,
+    init: tuple[bytes, DeidOptions, str, Path | None, bool, bool],
+) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
-    columns = (TextColumn("de-identifying"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
+    columns = (TextColumn("de-identifying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as progress:
         bar = progress.add_task("deid", total=total)
         if workers <= 1:
@@ -200,8 +211,9 @@ def _run_all(tasks: Iterator[Task], total: int, workers: int,
                 rows.append(_process(task))
                 progress.advance(bar)
             return rows
-        with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
-                                 initargs=init) as pool:
+        with ProcessPoolExecutor(
+            max_workers=workers, initializer=_init_worker, initargs=init
+        ) as pool:
             pending: set[Future[dict[str, object]]] = set()
             for task in tasks:
                 pending.add(pool.submit(_process, task))
@@ -255,19 +267,30 @@ def deidentify(  # noqa: PLR0917 - one parameter per CLI option is how typer dec
     key_file: Annotated[Path | None, typer.Option("--key-file", help="HMAC key file")] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Processes")] = 1,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List changes only")] = False,
-    modified_dates: Annotated[bool, typer.Option(
-        "--retain-modified-dates", help="Shift dates by a keyed per-patient offset")] = False,
+    modified_dates: Annotated[
+        bool,
+        typer.Option("--retain-modified-dates", help="Shift dates by a keyed per-patient offset"),
+    ] = False,
     patient_chars: Annotated[bool, typer.Option("--retain-patient-chars")] = False,
     device_identity: Annotated[bool, typer.Option("--retain-device-identity")] = False,
     institution_identity: Annotated[bool, typer.Option("--retain-institution-identity")] = False,
     clean_descriptors: Annotated[bool, typer.Option("--clean-descriptors")] = False,
-    safe_private: Annotated[list[str] | None, typer.Option(
-        "--safe-private", help="GGGG,CREATOR,EE private element to keep (repeatable)")] = None,
-    report: Annotated[Path | None, typer.Option(
-        "--report", help="Write a JSON-lines report, one row per input (no PHI)")] = None,
-    report_names: Annotated[bool, typer.Option(
-        "--report-names", help="Name each input by its path in the report (operator only: "
-        "paths may carry patient names)")] = False,
+    safe_private: Annotated[
+        list[str] | None,
+        typer.Option("--safe-private", help="GGGG,CREATOR,EE private element to keep (repeatable)"),
+    ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option("--report", help="Write a JSON-lines report, one row per input (no PHI)"),
+    ] = None,
+    report_names: Annotated[
+        bool,
+        typer.Option(
+            "--report-names",
+            help="Name each input by its path in the report (operator only: "
+            "paths may carry patient names)",
+        ),
+    ] = False,
 ) -> None:
     """De-identify SOURCE into OUTPUT with the PS3.15 Basic Profile and the chosen options."""
     if not center:
@@ -296,8 +319,12 @@ def deidentify(  # noqa: PLR0917 - one parameter per CLI option is how typer dec
     if output is not None and not dry_run:
         output.mkdir(parents=True, exist_ok=True)
     total, tasks = _count_and_iter(source, ZipLimits())
-    rows = _run_all(tasks, total, workers, (key, options, center,
-                                            None if dry_run else output, dry_run, report_names))
+    rows = _run_all(
+        tasks,
+        total,
+        workers,
+        (key, options, center, None if dry_run else output, dry_run, report_names),
+    )
     exit_code = _summary(rows, dry_run)
     if report is not None:
         with report.open("w") as fp:

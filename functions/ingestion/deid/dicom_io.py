@@ -34,8 +34,9 @@ Source = bytes | bytearray | memoryview | str | os.PathLike[str] | BinaryIO
 BULK_TAGS = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010})
 DEFER_SIZE = 256 * 1024
 COPY_CHUNK = 1024 * 1024
-_LONG_LENGTH_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC",
-                              b"UN", b"UR", b"UT", b"UV"})
+_LONG_LENGTH_VRS = frozenset(
+    {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
+)
 _UNDEFINED = 0xFFFFFFFF
 _ITEM = 0xFFFEE000
 _SEQ_DELIMITER = 0xFFFEE0DD
@@ -79,7 +80,7 @@ class OpenedSource:
             # A large stream with no file behind it (a ranged Cloud Storage reader): reading
             # it whole would hold the pixels in memory; the pydicom path streams them.
             raise NeedsFullParser("large stream that cannot be mapped") from None
-        return memoryview(mapped)[self.origin: self.origin + self.size]
+        return memoryview(mapped)[self.origin : self.origin + self.size]
 
 
 def open_source(source: Source, spool_limit: int = 64 * 1024 * 1024) -> OpenedSource:

@@ -22,11 +22,45 @@ ITEM = 0xFFFEE000
 ITEM_DELIMITER = 0xFFFEE00D
 SEQUENCE_DELIMITER = 0xFFFEE0DD
 UNDEFINED = 0xFFFFFFFF
-LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT",
-                      "UV"})
-_VALID_VR = frozenset({"AE", "AS", "AT", "CS", "DA", "DS", "DT", "FD", "FL", "IS", "LO", "LT",
-                       "OB", "OD", "OF", "OL", "OV", "OW", "PN", "SH", "SL", "SQ", "SS", "ST",
-                       "SV", "TM", "UC", "UI", "UL", "UN", "UR", "US", "UT", "UV"})
+LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
+_VALID_VR = frozenset(
+    {
+        "AE",
+        "AS",
+        "AT",
+        "CS",
+        "DA",
+        "DS",
+        "DT",
+        "FD",
+        "FL",
+        "IS",
+        "LO",
+        "LT",
+        "OB",
+        "OD",
+        "OF",
+        "OL",
+        "OV",
+        "OW",
+        "PN",
+        "SH",
+        "SL",
+        "SQ",
+        "SS",
+        "ST",
+        "SV",
+        "TM",
+        "UC",
+        "UI",
+        "UL",
+        "UN",
+        "UR",
+        "US",
+        "UT",
+        "UV",
+    }
+)
 _VR_NAMES = {vr.encode(): vr for vr in _VALID_VR}
 MAX_DEPTH = 64
 
@@ -42,8 +76,9 @@ class Element:
 
     __slots__ = ("items", "tag", "value", "vr")
 
-    def __init__(self, tag: int, vr: str, value: Buffer | None,
-                 items: list[list[Element]] | None = None) -> None:
+    def __init__(
+        self, tag: int, vr: str, value: Buffer | None, items: list[list[Element]] | None = None
+    ) -> None:
         self.tag = tag
         self.vr = vr
         self.value = value
@@ -90,9 +125,16 @@ class Parser:
         group, element = self._tag.unpack_from(self.buf, pos)
         return int(group), int(element)
 
-    def elements(self, pos: int, end: int, *, top: bool, depth: int = 0,  # noqa: PLR0912, PLR0915
-                 in_undefined_item: bool = False,
-                 group_only: int | None = None) -> tuple[list[Element], int]:
+    def elements(  # noqa: PLR0912, PLR0915  (one hot parser loop, kept whole)
+        self,
+        pos: int,
+        end: int,
+        *,
+        top: bool,
+        depth: int = 0,
+        in_undefined_item: bool = False,
+        group_only: int | None = None,
+    ) -> tuple[list[Element], int]:
         """Elements from ``pos`` up to ``end``, an item delimiter, or (top) a bulk element.
 
         One loop with every case inline: this is the hot path of the whole engine.
@@ -153,8 +195,7 @@ class Parser:
             raise DeidFailure(Rejection.TRUNCATED, "item not terminated")
         return out, pos
 
-    def items(self, pos: int, length: int, end: int,
-              depth: int) -> tuple[list[list[Element]], int]:
+    def items(self, pos: int, length: int, end: int, depth: int) -> tuple[list[list[Element]], int]:
         """Items of a sequence value starting at ``pos``."""
         buf = self.buf
         limit = end if length == UNDEFINED else pos + length
@@ -174,8 +215,9 @@ class Parser:
             if tag != ITEM:
                 raise DeidFailure(Rejection.INVALID_DATASET, "expected an item")
             if item_length == UNDEFINED:
-                elements, pos = self.elements(pos, limit, top=False, depth=depth + 1,
-                                              in_undefined_item=True)
+                elements, pos = self.elements(
+                    pos, limit, top=False, depth=depth + 1, in_undefined_item=True
+                )
             else:
                 item_end = pos + item_length
                 if item_end > limit:
@@ -196,7 +238,7 @@ def bulk_end(buf: Buffer, start: int, size: int, implicit: bool, little: bool) -
     if implicit:
         length = struct.unpack_from(endian + "L", buf, start + 4)[0]
         pos = start + 8
-    elif bytes(buf[start + 4: start + 6]).decode("latin-1") in LONG_VRS:
+    elif bytes(buf[start + 4 : start + 6]).decode("latin-1") in LONG_VRS:
         if start + 12 > size:
             raise DeidFailure(Rejection.TRUNCATED, "pixel data header cut short")
         length = struct.unpack_from(endian + "L", buf, start + 8)[0]
@@ -223,8 +265,9 @@ def bulk_end(buf: Buffer, start: int, size: int, implicit: bool, little: bool) -
             raise DeidFailure(Rejection.TRUNCATED, "pixel data fragment cut short")
 
 
-def write_elements(elements: list[Element], implicit: bool, little: bool,
-                   parts: list[Buffer]) -> None:
+def write_elements(
+    elements: list[Element], implicit: bool, little: bool, parts: list[Buffer]
+) -> None:
     """Append the encoding of ``elements`` (sorted by tag) to ``parts``."""
     short, long_, plain = _HEADERS[little]
     for elem in sorted(elements, key=_TAG):
@@ -237,8 +280,11 @@ def write_elements(elements: list[Element], implicit: bool, little: bool,
                 body.append(plain.pack(0xFFFE, 0xE000, sum(map(len, item_parts))))
                 body.extend(item_parts)
             length = sum(map(len, body))
-            parts.append(plain.pack(group, element, length) if implicit
-                         else long_.pack(group, element, b"SQ", 0, length))
+            parts.append(
+                plain.pack(group, element, length)
+                if implicit
+                else long_.pack(group, element, b"SQ", 0, length)
+            )
             parts.extend(body)
             continue
         value = elem.value if elem.value is not None else b""

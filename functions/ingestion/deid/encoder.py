@@ -18,8 +18,9 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import correct_ambiguous_vr_element, write_data_element
 
-_LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR",
-                       "UT", "UV"})
+_LONG_VRS = frozenset(
+    {"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"}
+)
 _UNDEFINED = 0xFFFFFFFF
 PREAMBLE = b"\x00" * 128 + b"DICM"
 
@@ -35,14 +36,21 @@ def _meta_element(tag: int, vr: bytes, value: bytes) -> bytes:
 def encode_file_meta(meta: FileMetaDataset) -> bytes:
     """Preamble, DICM prefix and the file meta group (always explicit little endian)."""
     return encode_meta_values(
-        str(meta.MediaStorageSOPClassUID), str(meta.MediaStorageSOPInstanceUID),
-        str(meta.TransferSyntaxUID), str(meta.ImplementationClassUID),
+        str(meta.MediaStorageSOPClassUID),
+        str(meta.MediaStorageSOPInstanceUID),
+        str(meta.TransferSyntaxUID),
+        str(meta.ImplementationClassUID),
         str(meta.ImplementationVersionName),
     )
 
 
-def encode_meta_values(sop_class: str, sop_instance: str, transfer_syntax: str,
-                       implementation_uid: str, implementation_version: str) -> bytes:
+def encode_meta_values(
+    sop_class: str,
+    sop_instance: str,
+    transfer_syntax: str,
+    implementation_uid: str,
+    implementation_version: str,
+) -> bytes:
     """The file meta group from its values (fresh: nothing of the source's meta is kept)."""
     body = b"".join(
         (
@@ -58,16 +66,34 @@ def encode_meta_values(sop_class: str, sop_instance: str, transfer_syntax: str,
     return PREAMBLE + group_length + body
 
 
-def encode_dataset(ds: Dataset, implicit: bool, little: bool,
-                   encodings: Any = None) -> bytes:
+def encode_dataset(ds: Dataset, implicit: bool, little: bool, encodings: Any = None) -> bytes:
     """Encode ``ds`` (no file meta) in the given transfer syntax encoding."""
     parts: list[bytes] = []
     _encode(ds, implicit, little, encodings, parts)
     return b"".join(parts)
 
 
-_ASCII_TEXT_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH",
-                             "ST", "TM", "UC", "UI", "UR", "UT"})
+_ASCII_TEXT_VRS = frozenset(
+    {
+        "AE",
+        "AS",
+        "CS",
+        "DA",
+        "DS",
+        "DT",
+        "IS",
+        "LO",
+        "LT",
+        "PN",
+        "SH",
+        "ST",
+        "TM",
+        "UC",
+        "UI",
+        "UR",
+        "UT",
+    }
+)
 
 
 def _fast_text(elem: DataElement) -> bytes | None:
@@ -91,8 +117,9 @@ def _fast_text(elem: DataElement) -> bytes | None:
     return data
 
 
-def _slow(elem: DataElement | RawDataElement, implicit: bool, little: bool,
-          encodings: Any) -> bytes:
+def _slow(
+    elem: DataElement | RawDataElement, implicit: bool, little: bool, encodings: Any
+) -> bytes:
     fp = DicomBytesIO()
     fp.is_implicit_VR = implicit
     fp.is_little_endian = little
@@ -100,8 +127,9 @@ def _slow(elem: DataElement | RawDataElement, implicit: bool, little: bool,
     return fp.getvalue()
 
 
-def _header(group: int, element: int, vr: object, length: int, *, implicit: bool,
-            endian: str) -> bytes:
+def _header(
+    group: int, element: int, vr: object, length: int, *, implicit: bool, endian: str
+) -> bytes:
     if implicit:
         return struct.pack(endian + "HHL", group, element, length)
     name = str(vr)
@@ -110,8 +138,9 @@ def _header(group: int, element: int, vr: object, length: int, *, implicit: bool
     return struct.pack(endian + "HH2sH", group, element, name.encode(), length)
 
 
-def _encode(ds: Dataset, implicit: bool, little: bool, parent_encodings: Any,
-            parts: list[bytes]) -> None:
+def _encode(
+    ds: Dataset, implicit: bool, little: bool, parent_encodings: Any, parts: list[bytes]
+) -> None:
     endian = "<" if little else ">"
     item_header = struct.Struct(endian + "HHL")
     elements = ds._dict
@@ -131,8 +160,11 @@ def _encode(ds: Dataset, implicit: bool, little: bool, parent_encodings: Any,
             elif elem.value is None or elem.length == _UNDEFINED:
                 parts.append(_slow(elem, implicit, little, encodings))
             else:
-                parts.append(_header(group, element, elem.VR, len(elem.value), implicit=implicit,
-                                     endian=endian))
+                parts.append(
+                    _header(
+                        group, element, elem.VR, len(elem.value), implicit=implicit, endian=endian
+                    )
+                )
                 parts.append(elem.value)
             continue
         if elem.VR == "SQ":

@@ -215,8 +215,9 @@ class Deidentifier:
             return self._to_path(source, center_id, Path(output), record_changes)
         return self._to_stream(source, center_id, output, record_changes)
 
-    def _to_stream(self, source: Source, center_id: str, output: BinaryIO | None,
-                   record_changes: bool) -> DeidResult:
+    def _to_stream(
+        self, source: Source, center_id: str, output: BinaryIO | None, record_changes: bool
+    ) -> DeidResult:
         try:
             opened = open_source(source)
         except OSError as exc:
@@ -239,8 +240,9 @@ class Deidentifier:
             _QUIET.active = False
             opened.close()
 
-    def _to_path(self, source: Source, center_id: str, target: Path,
-                 record_changes: bool) -> DeidResult:
+    def _to_path(
+        self, source: Source, center_id: str, target: Path, record_changes: bool
+    ) -> DeidResult:
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.partial")
         try:
@@ -303,28 +305,46 @@ class Deidentifier:
         body_part = _str(ds, "BodyPartExamined") or None
         try:
             cleaned = run_pixel_step(
-                facts_from_dataset(ds), has_pixels, fp=opened.fp, origin=opened.origin,
+                facts_from_dataset(ds),
+                has_pixels,
+                fp=opened.fp,
+                origin=opened.origin,
                 dataset=None if parsed.streamed else ds,
                 identity={k: _str(ds, k) for _, k in IDENTITY_KEYWORDS if k in ds},
-                implicit=parsed.implicit, little=parsed.little)
+                implicit=parsed.implicit,
+                little=parsed.little,
+            )
         except DeidFailure as failure:
             if not failure.reason.is_quarantine:
                 raise
             return DeidResult(
-                ok=False, reason=failure.reason, detail=failure.detail,
-                provenance=self.provenance, modality=modality, body_part=body_part,
-                sop_class_uid=sop_class, transfer_syntax=str(transfer_syntax),
+                ok=False,
+                reason=failure.reason,
+                detail=failure.detail,
+                provenance=self.provenance,
+                modality=modality,
+                body_part=body_part,
+                sop_class_uid=sop_class,
+                transfer_syntax=str(transfer_syntax),
             )
         try:
-            return self._clean_header(opened, parsed, center_id, output, record=record,
-                                      cleaned=cleaned)
+            return self._clean_header(
+                opened, parsed, center_id, output, record=record, cleaned=cleaned
+            )
         finally:
             if cleaned is not None:
                 cleaned.close()
 
-    def _clean_header(self, opened: OpenedSource, parsed: ParsedObject, center_id: str,
-                      output: BinaryIO | None, *, record: bool,
-                      cleaned: CleanedPixels | None) -> DeidResult:
+    def _clean_header(
+        self,
+        opened: OpenedSource,
+        parsed: ParsedObject,
+        center_id: str,
+        output: BinaryIO | None,
+        *,
+        record: bool,
+        cleaned: CleanedPixels | None,
+    ) -> DeidResult:
         ds = parsed.dataset
         transfer_syntax = UID(str(ds.file_meta.TransferSyntaxUID))
         sop_uid, sop_class = _identity_uids(ds)
@@ -370,9 +390,7 @@ class Deidentifier:
             ds.walk(lambda _ds, _elem: None)
             dcmwrite(header_buffer, ds, enforce_file_format=True)
             header = header_buffer.getvalue()
-        trailer_bytes = {
-            id(t): encode_dataset(t, parsed.implicit, parsed.little) for t in trailers
-        }
+        trailer_bytes = {id(t): encode_dataset(t, parsed.implicit, parsed.little) for t in trailers}
         if parsed.streamed:
             scanned = [header, *trailer_bytes.values()]
         else:
@@ -384,10 +402,14 @@ class Deidentifier:
         hit = needles.first_hit(*scanned)
         if hit is not None:
             return DeidResult(
-                ok=False, reason=Rejection.LEAK_DETECTED,
+                ok=False,
+                reason=Rejection.LEAK_DETECTED,
                 detail=f"{hit.kind.value} value from {hit.source} found in output",
-                provenance=provenance, modality=modality, body_part=body_part,
-                sop_class_uid=sop_class, transfer_syntax=str(transfer_syntax),
+                provenance=provenance,
+                modality=modality,
+                body_part=body_part,
+                sop_class_uid=sop_class,
+                transfer_syntax=str(transfer_syntax),
                 changes=tuple(changes or ()),
             )
 

@@ -43,12 +43,18 @@ UID_SYNTAX = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
 _PROVENANCE_TAGS = frozenset({0x00120062, 0x00120063, 0x00120064, 0x00280303})
 # (tag, kind) of the patient identity: needles, and terms to clean descriptors with.
 IDENTITY_TAGS = (
-    (0x00100010, NeedleKind.NAME), (0x00100020, NeedleKind.IDENTIFIER),
-    (0x00101000, NeedleKind.IDENTIFIER), (0x00101001, NeedleKind.NAME),
-    (0x00101005, NeedleKind.NAME), (0x00101060, NeedleKind.NAME),
-    (0x00100030, NeedleKind.DATE), (0x00080050, NeedleKind.IDENTIFIER),
-    (0x00080090, NeedleKind.NAME), (0x00101040, NeedleKind.TEXT),
-    (0x00102154, NeedleKind.IDENTIFIER), (0x00101090, NeedleKind.IDENTIFIER),
+    (0x00100010, NeedleKind.NAME),
+    (0x00100020, NeedleKind.IDENTIFIER),
+    (0x00101000, NeedleKind.IDENTIFIER),
+    (0x00101001, NeedleKind.NAME),
+    (0x00101005, NeedleKind.NAME),
+    (0x00101060, NeedleKind.NAME),
+    (0x00100030, NeedleKind.DATE),
+    (0x00080050, NeedleKind.IDENTIFIER),
+    (0x00080090, NeedleKind.NAME),
+    (0x00101040, NeedleKind.TEXT),
+    (0x00102154, NeedleKind.IDENTIFIER),
+    (0x00101090, NeedleKind.IDENTIFIER),
     (0x00200010, NeedleKind.IDENTIFIER),
 )
 
@@ -71,11 +77,17 @@ class Engine:
 
 def provenance_elements(provenance: Provenance) -> tuple[Element, ...]:
     """The PS3.15 provenance attributes as ready-encoded elements (same for every object)."""
-    methods = [provenance.engine, "PS3.15 E.1-1 " + provenance.table_edition.split()[2],
-               *[name.upper() for name in provenance.options]]
+    methods = [
+        provenance.engine,
+        "PS3.15 E.1-1 " + provenance.table_edition.split()[2],
+        *[name.upper() for name in provenance.options],
+    ]
     items = [
-        [text_element(0x00080100, "SH", code), text_element(0x00080102, "SH", "DCM"),
-         text_element(0x00080104, "LO", meaning)]
+        [
+            text_element(0x00080100, "SH", code),
+            text_element(0x00080102, "SH", "DCM"),
+            text_element(0x00080104, "LO", meaning),
+        ]
         for code, meaning in provenance.method_codes
     ]
     return (
@@ -92,8 +104,9 @@ def _text(elem: Element | None) -> str:
     return bytes(elem.value).decode("latin-1").strip(" \x00")
 
 
-def identity_terms(pairs: Iterable[tuple[str, NeedleKind, bytes]], needles: NeedleSet,
-                   compile_terms: bool) -> re.Pattern[str] | None:
+def identity_terms(
+    pairs: Iterable[tuple[str, NeedleKind, bytes]], needles: NeedleSet, compile_terms: bool
+) -> re.Pattern[str] | None:
     """Record the patient identity as needles; optionally a pattern to clean descriptors."""
     terms: set[str] = set()
     for source, kind, raw in pairs:
@@ -116,12 +129,14 @@ def _meta(buf: memoryview, size: int) -> tuple[dict[int, str], int]:
     else:
         raise NeedsFullParser("no DICM prefix: let the full parser name the problem")
     elements, pos = Parser(buf, implicit=False, little=True).elements(
-        pos, size, top=False, group_only=0x0002)
+        pos, size, top=False, group_only=0x0002
+    )
     return {e.tag: _text(e) for e in elements}, pos
 
 
-def _parse(buf: memoryview, pos: int, origin: int, implicit: bool,
-           little: bool) -> tuple[list[Element], list[BulkSegment | list[Element]]]:
+def _parse(
+    buf: memoryview, pos: int, origin: int, implicit: bool, little: bool
+) -> tuple[list[Element], list[BulkSegment | list[Element]]]:
     """Header elements, then bulk segments and trailing element groups in file order."""
     size = len(buf)
     parser = Parser(buf, implicit=implicit, little=little)
@@ -149,8 +164,9 @@ def _routing_facts(index: dict[int, Element], sop_class: str, modality: str) -> 
     }
 
 
-def run_fast(engine: Engine, opened: OpenedSource, center_id: str, output: BinaryIO | None,
-             record: bool) -> DeidResult:
+def run_fast(
+    engine: Engine, opened: OpenedSource, center_id: str, output: BinaryIO | None, record: bool
+) -> DeidResult:
     """De-identify one object over the element tree."""
     buf = opened.buffer()
     size = len(buf)
@@ -179,21 +195,50 @@ def run_fast(engine: Engine, opened: OpenedSource, center_id: str, output: Binar
     has_pixels = any(isinstance(p, BulkSegment) for p in parts)
     try:
         cleaned = run_pixel_step(
-            _routing_facts(index, sop_class, modality), has_pixels, fp=opened.fp,
-            origin=opened.origin, dataset=None,
+            _routing_facts(index, sop_class, modality),
+            has_pixels,
+            fp=opened.fp,
+            origin=opened.origin,
+            dataset=None,
             identity={k: _text(index.get(t)) for t, k in IDENTITY_KEYWORDS if t in index},
-            implicit=implicit, little=little)
+            implicit=implicit,
+            little=little,
+        )
     except DeidFailure as failure:
         if not failure.reason.is_quarantine:
             raise
-        return DeidResult(ok=False, reason=failure.reason, detail=failure.detail,
-                          provenance=engine.provenance, modality=modality or None,
-                          body_part=body_part, sop_class_uid=sop_class,
-                          transfer_syntax=transfer_syntax)
+        return DeidResult(
+            ok=False,
+            reason=failure.reason,
+            detail=failure.detail,
+            provenance=engine.provenance,
+            modality=modality or None,
+            body_part=body_part,
+            sop_class_uid=sop_class,
+            transfer_syntax=transfer_syntax,
+        )
     try:
-        return _deidentify(engine, opened, center_id, output, record=record, cleaned=cleaned,
-                           facts=_Facts(index, top, parts, meta, sop_uid, sop_class, modality,
-                                  body_part, frames_text, implicit, little))
+        return _deidentify(
+            engine,
+            opened,
+            center_id,
+            output,
+            record=record,
+            cleaned=cleaned,
+            facts=_Facts(
+                index,
+                top,
+                parts,
+                meta,
+                sop_uid,
+                sop_class,
+                modality,
+                body_part,
+                frames_text,
+                implicit,
+                little,
+            ),
+        )
     finally:
         if cleaned is not None:
             cleaned.close()
@@ -223,15 +268,24 @@ def _edited(elements: list[Element], edits: tuple[HeaderEdit, ...], little: bool
     kept = [e for e in elements if e.tag not in replace]
     for edit in replace.values():
         if isinstance(edit.value, int):
-            kept.append(Element(edit.tag, edit.vr, struct.pack("<H" if little else ">H",
-                                                               edit.value)))
+            kept.append(
+                Element(edit.tag, edit.vr, struct.pack("<H" if little else ">H", edit.value))
+            )
         else:
             kept.append(text_element(edit.tag, edit.vr, edit.value))
     return kept
 
 
-def _deidentify(engine: Engine, opened: OpenedSource, center_id: str, output: BinaryIO | None,
-                *, record: bool, cleaned: CleanedPixels | None, facts: _Facts) -> DeidResult:
+def _deidentify(
+    engine: Engine,
+    opened: OpenedSource,
+    center_id: str,
+    output: BinaryIO | None,
+    *,
+    record: bool,
+    cleaned: CleanedPixels | None,
+    facts: _Facts,
+) -> DeidResult:
     index, top, parts = facts.index, facts.top, facts.parts
     sop_uid, sop_class, modality = facts.sop_uid, facts.sop_class, facts.modality
     body_part, frames_text = facts.body_part, facts.frames_text
@@ -246,35 +300,53 @@ def _deidentify(engine: Engine, opened: OpenedSource, center_id: str, output: Bi
 
     patient_id = _text(index.get(0x00100020))
     study = _text(index.get(0x0020000D))
-    patient_key = ("pid:" + patient_id if patient_id
-                   else ("study:" + study if study else "sop:" + sop_uid))
+    patient_key = (
+        "pid:" + patient_id if patient_id else ("study:" + study if study else "sop:" + sop_uid)
+    )
     token = engine.pseudonyms.patient_token(center_id, patient_key)
     options = engine.options
     needles = NeedleSet()
-    pairs = [(keyword_of(t), kind, bytes(index[t].value or b""))
-             for t, kind in IDENTITY_TAGS if t in index and index[t].value is not None]
+    pairs = [
+        (keyword_of(t), kind, bytes(index[t].value or b""))
+        for t, kind in IDENTITY_TAGS
+        if t in index and index[t].value is not None
+    ]
     changes: list[Change] | None = [] if record else None
     walker = TreeWalker(
         profile=engine.profile,
         pseudonyms=engine.pseudonyms,
-        ctx=IodContext(sop_class, modality, 0x52009229 in index, 0x00102201 in index,
-                       _text(index.get(0x300E0002)).upper()),
-        day_shift=(engine.pseudonyms.date_offset_days(center_id, patient_key)
-                   if options.retain_longitudinal_modified_dates else None),
+        ctx=IodContext(
+            sop_class,
+            modality,
+            0x52009229 in index,
+            0x00102201 in index,
+            _text(index.get(0x300E0002)).upper(),
+        ),
+        day_shift=(
+            engine.pseudonyms.date_offset_days(center_id, patient_key)
+            if options.retain_longitudinal_modified_dates
+            else None
+        ),
         safe_private=options.retain_safe_private,
         needles=needles,
         identity_terms=identity_terms(
-            pairs, needles, options.clean_descriptors or options.retain_patient_characteristics),
+            pairs, needles, options.clean_descriptors or options.retain_patient_characteristics
+        ),
         little=little,
         encodings=encodings_of(index[0x00080005].value if 0x00080005 in index else None),
         record=changes,
     )
-    out = [e for e in walker.walk(top)
-           if e.tag not in _PROVENANCE_TAGS and e.tag not in (0x00100010, 0x00100020)]
+    out = [
+        e
+        for e in walker.walk(top)
+        if e.tag not in _PROVENANCE_TAGS and e.tag not in (0x00100010, 0x00100020)
+    ]
     # Z allows a dummy value: the keyed token keeps the patient linkable for us only.
-    out += [Element(0x00100010, "PN", pad(token.encode(), "PN")),
-            Element(0x00100020, "LO", pad(token.encode(), "LO")),
-            *provenance_items]
+    out += [
+        Element(0x00100010, "PN", pad(token.encode(), "PN")),
+        Element(0x00100020, "LO", pad(token.encode(), "LO")),
+        *provenance_items,
+    ]
     if cleaned is not None:
         out = _edited(out, cleaned.edits, little)
     trailers = {id(p): walker.walk(p) for p in parts if isinstance(p, list)}
@@ -283,32 +355,48 @@ def _deidentify(engine: Engine, opened: OpenedSource, center_id: str, output: Bi
     if not new_sop or new_sop == sop_uid:
         raise DeidFailure(Rejection.MISSING_UID, "SOP Instance UID was not remapped")
 
-    header = encode_meta_values(sop_class, new_sop, transfer_syntax, engine.implementation_uid,
-                                engine.implementation_version) + _encode(out, implicit, little)
-    trailer_bytes = {key: _encode(elements, implicit, little)
-                     for key, elements in trailers.items()}
+    header = encode_meta_values(
+        sop_class,
+        new_sop,
+        transfer_syntax,
+        engine.implementation_uid,
+        engine.implementation_version,
+    ) + _encode(out, implicit, little)
+    trailer_bytes = {key: _encode(elements, implicit, little) for key, elements in trailers.items()}
     needles.allow_public(walker.public, walker.coded)
     hit = needles.first_hit(header, *trailer_bytes.values())
     if hit is not None:
         return DeidResult(
-            ok=False, reason=Rejection.LEAK_DETECTED,
+            ok=False,
+            reason=Rejection.LEAK_DETECTED,
             detail=f"{hit.kind.value} value from {hit.source} found in output",
-            provenance=provenance, modality=modality or None, body_part=body_part,
-            sop_class_uid=sop_class, transfer_syntax=transfer_syntax,
+            provenance=provenance,
+            modality=modality or None,
+            body_part=body_part,
+            sop_class_uid=sop_class,
+            transfer_syntax=transfer_syntax,
             changes=tuple(changes or ()),
         )
     emitted = with_payload(list(parts), cleaned.payload if cleaned else None)
     size_out, digest = emit(opened, emitted, header, trailer_bytes, output)
     return DeidResult(
-        ok=True, reason=None, detail="", provenance=provenance,
+        ok=True,
+        reason=None,
+        detail="",
+        provenance=provenance,
         patient_token=token,
         study_uid=_text(new_index.get(0x0020000D)) or None,
         series_uid=_text(new_index.get(0x0020000E)) or None,
-        sop_instance_uid=new_sop, sop_class_uid=sop_class, modality=modality or None,
-        body_part=body_part, transfer_syntax=transfer_syntax,
+        sop_instance_uid=new_sop,
+        sop_class_uid=sop_class,
+        modality=modality or None,
+        body_part=body_part,
+        transfer_syntax=transfer_syntax,
         image_format=UID(transfer_syntax).name,
         number_of_frames=int(frames_text) if frames_text.isdigit() else None,
-        size=size_out, sha256=digest, changes=tuple(changes or ()),
+        size=size_out,
+        sha256=digest,
+        changes=tuple(changes or ()),
         pixel_cleaning=cleaned.summary if cleaned else None,
     )
 
@@ -319,9 +407,13 @@ def _encode(elements: list[Element], implicit: bool, little: bool) -> bytes:
     return b"".join(chunks)
 
 
-def emit(opened: OpenedSource, parts: list[BulkSegment | Payload | list[Element]],
-         header: bytes, trailer_bytes: dict[int, bytes],
-         output: BinaryIO | None) -> tuple[int, str | None]:
+def emit(
+    opened: OpenedSource,
+    parts: list[BulkSegment | Payload | list[Element]],
+    header: bytes,
+    trailer_bytes: dict[int, bytes],
+    output: BinaryIO | None,
+) -> tuple[int, str | None]:
     """Write header, pixel bytes (verbatim or cleaned) and trailing elements; size, sha256."""
     import hashlib
 
@@ -340,7 +432,7 @@ def emit(opened: OpenedSource, parts: list[BulkSegment | Payload | list[Element]
             if data is None:
                 size += copy_range(opened.fp, part.start, part.end, output, digest)
                 continue
-            chunk = data[part.start - opened.origin: part.end - opened.origin]
+            chunk = data[part.start - opened.origin : part.end - opened.origin]
             output.write(chunk)
             digest.update(chunk)
             size += len(chunk)

@@ -70,5 +70,10 @@ def compile_profile(options: DeidOptions) -> CompiledProfile:
         else:
             codes[int(tag, 16)] = code
     single_actions = {tag: Action(code) for tag, code in codes.items() if not is_combined(code)}
-    return CompiledProfile(codes=codes, single_actions=single_actions, curves=curves,
-                           overlays=overlays, private=private)
+    return CompiledProfile(
+        codes=codes,
+        single_actions=single_actions,
+        curves=curves,
+        overlays=overlays,
+        private=private,
+    )

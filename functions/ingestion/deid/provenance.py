@@ -47,8 +47,9 @@ class Provenance:
             "table_edition": self.table_edition,
             "engine": self.engine,
             "options": list(self.options),
-            "method_codes": [{"code": c, "meaning": m, "scheme": "DCM"} for c, m in
-                             self.method_codes],
+            "method_codes": [
+                {"code": c, "meaning": m, "scheme": "DCM"} for c, m in self.method_codes
+            ],
             "longitudinal_temporal_information": self.longitudinal_temporal_information,
         }
 

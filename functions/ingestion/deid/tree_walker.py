@@ -33,13 +33,34 @@ from .walker import (
 )
 
 _TEXT_DUMMY = {
-    "AE": b"ANONYMOUS ", "AS": b"000Y", "CS": b"ANONYMIZED", "DA": b"19000101",
-    "DT": b"19000101000000", "TM": b"000000", "DS": b"0 ", "IS": b"0 ", "LO": b"ANONYMIZED",
-    "LT": b"ANONYMIZED", "PN": b"ANONYMIZED", "SH": b"ANONYMIZED", "ST": b"ANONYMIZED",
-    "UC": b"ANONYMIZED", "UT": b"ANONYMIZED", "UR": b"",
+    "AE": b"ANONYMOUS ",
+    "AS": b"000Y",
+    "CS": b"ANONYMIZED",
+    "DA": b"19000101",
+    "DT": b"19000101000000",
+    "TM": b"000000",
+    "DS": b"0 ",
+    "IS": b"0 ",
+    "LO": b"ANONYMIZED",
+    "LT": b"ANONYMIZED",
+    "PN": b"ANONYMIZED",
+    "SH": b"ANONYMIZED",
+    "ST": b"ANONYMIZED",
+    "UC": b"ANONYMIZED",
+    "UT": b"ANONYMIZED",
+    "UR": b"",
 }
-_NUMBER_FORMAT = {"FL": "f", "FD": "d", "SL": "l", "SS": "h", "UL": "L", "US": "H", "SV": "q",
-                  "UV": "Q", "AT": "L"}
+_NUMBER_FORMAT = {
+    "FL": "f",
+    "FD": "d",
+    "SL": "l",
+    "SS": "h",
+    "UL": "L",
+    "US": "H",
+    "SV": "q",
+    "UV": "Q",
+    "AT": "L",
+}
 _TEXT_VRS = frozenset({"LO", "SH", "LT", "ST", "UT", "UC", "AE", "CS", "PN"})
 _PERSON_CODE_SEQUENCES = frozenset({0x00401101})
 
@@ -98,8 +119,7 @@ class TreeWalker:
                     self._harvest(elem.items, depth + 1)
                     continue
                 code = self.profile.code_for(elem.tag)
-                self._needle(elem, self._vr(elem),
-                             Action.UID if code == "U" else Action.REMOVE)
+                self._needle(elem, self._vr(elem), Action.UID if code == "U" else Action.REMOVE)
 
     @staticmethod
     def _vr(elem: Element) -> str:
@@ -188,9 +208,11 @@ class TreeWalker:
         if elem.items is not None:
             if elem.tag in _PERSON_CODE_SEQUENCES:
                 self._harvest(elem.items)
-                item = [text_element(0x00080100, "SH", "ANONYMIZED"),
-                        text_element(0x00080102, "SH", "99SALUD"),
-                        text_element(0x00080104, "LO", "Anonymized")]
+                item = [
+                    text_element(0x00080100, "SH", "ANONYMIZED"),
+                    text_element(0x00080102, "SH", "99SALUD"),
+                    text_element(0x00080104, "LO", "Anonymized"),
+                ]
                 return Element(elem.tag, "SQ", None, [item])
             # Structural sequences (SR trees, graphic annotations, verifying observers):
             # their items are replaced element by element with the same table.
@@ -226,19 +248,26 @@ class TreeWalker:
             if self.day_shift is None:
                 return Element(elem.tag, vr, b"")
             text = _ascii(elem.value)
-            shifted = shift_da(text, self.day_shift) if vr == "DA" else shift_dt(
-                text, self.day_shift)
+            shifted = (
+                shift_da(text, self.day_shift) if vr == "DA" else shift_dt(text, self.day_shift)
+            )
             return text_element(elem.tag, vr, shifted)
         if vr in _TEXT_VRS and elem.value is not None and len(elem.value):
             raw = bytes(elem.value)
-            text = decode_bytes(raw, self.encodings, set()) if not raw.isascii() else raw.decode(
-                "ascii")
+            text = (
+                decode_bytes(raw, self.encodings, set())
+                if not raw.isascii()
+                else raw.decode("ascii")
+            )
             cleaned = _CLEAN_PATTERNS.sub("*", text.rstrip(" \x00"))
             if self.identity_terms is not None:
                 cleaned = self.identity_terms.sub("*", cleaned)
             if cleaned != text.rstrip(" \x00"):
-                data = cleaned.encode("ascii") if cleaned.isascii() else encode_string(
-                    cleaned, self.encodings)
+                data = (
+                    cleaned.encode("ascii")
+                    if cleaned.isascii()
+                    else encode_string(cleaned, self.encodings)
+                )
                 return Element(elem.tag, vr, pad(data, vr))
         return elem  # times, numbers and codes carry no free text
 
@@ -248,21 +277,29 @@ class TreeWalker:
         if self.safe_private and self.profile.private == "C":
             creators = {
                 (e.tag >> 16, e.tag & 0xFFFF): _ascii(e.value)
-                for e in elements if 0x10 <= e.tag & 0xFFFF <= 0xFF and e.items is None
+                for e in elements
+                if 0x10 <= e.tag & 0xFFFF <= 0xFF and e.items is None
             }
             kept_blocks: set[tuple[int, int]] = set()
             for elem in elements:
                 group, low = elem.tag >> 16, elem.tag & 0xFFFF
                 block = low >> 8
                 creator = creators.get((group, block))
-                if block >= 0x10 and creator is not None and SafePrivateTag(
-                    group, creator, low & 0xFF
-                ) in self.safe_private:
+                if (
+                    block >= 0x10
+                    and creator is not None
+                    and SafePrivateTag(group, creator, low & 0xFF) in self.safe_private
+                ):
                     keep.append(self._recurse(elem) if elem.items is not None else elem)
                     kept_blocks.add((group, block))
             for group, block in kept_blocks:
-                keep.append(Element(group << 16 | block, "LO",
-                                    pad(creators[(group, block)].encode("latin-1"), "LO")))
+                keep.append(
+                    Element(
+                        group << 16 | block,
+                        "LO",
+                        pad(creators[(group, block)].encode("latin-1"), "LO"),
+                    )
+                )
         kept_tags = {e.tag for e in keep}
         for elem in elements:
             if elem.tag not in kept_tags:

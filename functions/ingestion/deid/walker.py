@@ -56,8 +56,9 @@ _BINARY_DUMMY = b"\x00\x00"
 # Controlled vocabulary a name word may coincide with: Code Value, Coding Scheme Designator,
 # Code Meaning, Long Code Value, URN Code Value, and Image Type's defined terms. Other CS
 # values are not trusted as vocabulary: a name typed into one must still be caught.
-_CODE_ITEM_TAGS = frozenset({0x00080100, 0x00080102, 0x00080104, 0x00080119, 0x00080120,
-                             0x00080008})
+_CODE_ITEM_TAGS = frozenset(
+    {0x00080100, 0x00080102, 0x00080104, 0x00080119, 0x00080120, 0x00080008}
+)
 _PUBLIC_TEXT_VRS = frozenset({"LO", "SH", "LT", "ST", "UT", "UC", "CS"})
 _TEXT_VRS = frozenset({"LO", "SH", "LT", "ST", "UT", "UC", "AE", "CS", "PN"})
 _ID_SUFFIXES = ("ID", "IDs", "Number", "Numbers", "Identifier", "Locator")
@@ -93,11 +94,19 @@ def keyword_of(tag: int) -> str:
 
 
 # UIDs outside the table that name a definition (class, syntax, scheme), not an instance.
-_DEFINITION_UIDS = frozenset({
-    "PrivateInformationCreatorUID", "CodingSchemeUID", "ContextGroupExtensionCreatorUID",
-    "ContextUID", "MappingResourceUID", "CreatorVersionUID", "RetrieveLocationUID",
-    "SegmentationTemplateUID", "ReferencedContentItem",
-})
+_DEFINITION_UIDS = frozenset(
+    {
+        "PrivateInformationCreatorUID",
+        "CodingSchemeUID",
+        "ContextGroupExtensionCreatorUID",
+        "ContextUID",
+        "MappingResourceUID",
+        "CreatorVersionUID",
+        "RetrieveLocationUID",
+        "SegmentationTemplateUID",
+        "ReferencedContentItem",
+    }
+)
 
 
 def untabled_action(tag: int, vr: str, shifting: bool) -> Action | None:
@@ -289,9 +298,7 @@ class Walker:
         if private_tags:
             self._private(ds, private_tags)
 
-    def _untabled(
-        self, ds: Dataset, tag: int, elem: DataElement | RawDataElement, vr: str
-    ) -> None:
+    def _untabled(self, ds: Dataset, tag: int, elem: DataElement | RawDataElement, vr: str) -> None:
         """An element the table does not list: kept, but its items and names are handled."""
         action = untabled_action(tag, vr, self.day_shift is not None)
         if action is not None:
@@ -404,8 +411,8 @@ class Walker:
             if self.day_shift is None:
                 ds[tag] = DataElement(tag, vr, None)
                 return
-            shifted = shift_da(text, self.day_shift) if vr == "DA" else shift_dt(
-                text, self.day_shift
+            shifted = (
+                shift_da(text, self.day_shift) if vr == "DA" else shift_dt(text, self.day_shift)
             )
             ds[tag] = DataElement(tag, vr, shifted or None)
             return
@@ -435,9 +442,11 @@ class Walker:
                 group, low = tag >> 16, tag & 0xFFFF
                 block = low >> 8
                 creator_name = creators.get((group, block))
-                if block >= 0x10 and creator_name is not None and SafePrivateTag(
-                    group, creator_name, low & 0xFF
-                ) in self.safe_private:
+                if (
+                    block >= 0x10
+                    and creator_name is not None
+                    and SafePrivateTag(group, creator_name, low & 0xFF) in self.safe_private
+                ):
                     keep.add(tag)
                     keep_creators.add(group << 16 | block)
         for tag in tags:

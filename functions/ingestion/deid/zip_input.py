@@ -43,8 +43,9 @@ def _unsafe_name(name: str) -> bool:
     return path.is_absolute() or ".." in path.parts or (len(name) > 1 and name[1] == ":")
 
 
-def iter_zip(source: str | os.PathLike[str] | BinaryIO, limits: ZipLimits | None = None
-             ) -> Iterator[ZipEntry]:
+def iter_zip(
+    source: str | os.PathLike[str] | BinaryIO, limits: ZipLimits | None = None
+) -> Iterator[ZipEntry]:
     """Yield the file members of a zip, each as bytes or with the reason it was refused.
 
     Raises DeidFailure (zip_corrupt or zip_bomb) when the package as a whole is refused.
@@ -84,15 +85,23 @@ def iter_zip(source: str | os.PathLike[str] | BinaryIO, limits: ZipLimits | None
                         if (
                             size > limits.max_entry_bytes
                             or produced > limits.max_total_bytes
-                            or (size > _CHUNK and size / max(info.compress_size, 1)
-                                > limits.max_ratio)
+                            or (
+                                size > _CHUNK
+                                and size / max(info.compress_size, 1) > limits.max_ratio
+                            )
                         ):
                             raise DeidFailure(Rejection.ZIP_BOMB, "inflated size over the limit")
                         chunks.append(chunk)
             except DeidFailure:
                 raise
-            except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError,
-                    RuntimeError):
+            except (
+                zipfile.BadZipFile,
+                OSError,
+                EOFError,
+                ValueError,
+                NotImplementedError,
+                RuntimeError,
+            ):
                 # RuntimeError: encrypted member; the rest of the package may still be fine.
                 yield ZipEntry(index, None, Rejection.ZIP_CORRUPT, info.filename)
                 continue

@@ -86,14 +86,14 @@ def test_a_crash_in_the_middle_of_a_chunk_resumes_without_copying_twice(
             with lock:
                 if len(placed) == 2:
                     raise RuntimeError("the instance died")
-                result = target.place(*args)  # type: ignore[arg-type]
+                result = target.place(*args)
                 placed.append(args[3])
                 return result
 
         def __getattr__(self, name: str) -> Any:
             return getattr(target, name)
 
-    the_wiring().delivery.target = CrashAfterTwo()  # type: ignore[assignment]
+    the_wiring().delivery.target = CrashAfterTwo()
     with pytest.raises(RuntimeError):
         pump.run(limit=1)
     generations = {n: platform.blobs.stat(DELIVERY, n).generation for n in placed}  # type: ignore[union-attr]
@@ -133,7 +133,7 @@ def test_a_redelivered_start_fans_out_the_same_chunks(platform: InMemoryPlatform
         for e in platform.publisher.messages("data-services-events")
         if e.type.endswith("started.v1")
     ]
-    assert stored(platform, service_id)["manifest"]["manifest_id"] == started.payload.manifest_id
+    assert stored(platform, service_id)["manifest"]["manifest_id"] == started.payload.manifest_id  # type: ignore[attr-defined]
     pump.run()
     send(StartDataService(data_service_id=service_id))
     assert last_event(platform).reason == "already_started"
@@ -171,7 +171,7 @@ def test_finish_revokes_every_copy(platform: InMemoryPlatform) -> None:
         for e in platform.publisher.messages("data-services-events")
         if e.type.endswith("finished.v1")
     ]
-    assert finished[0].payload.objects_delivered == 10
+    assert finished[0].payload.objects_delivered == 10  # type: ignore[attr-defined]
     expert = platform.store.get(
         "data_services_experts", stored(platform, service_id)["expert_code"]
     )
@@ -211,7 +211,7 @@ def test_a_target_that_refuses_writes_fails_the_service_once(platform: InMemoryP
         for e in platform.publisher.messages("data-services-events")
         if e.type.endswith("failed.v1")
     ]
-    assert failed[0].payload.reason == "delivery_refused"
+    assert failed[0].payload.reason == "delivery_refused"  # type: ignore[attr-defined]
 
 
 def test_a_missing_image_fails_the_delivery(platform: InMemoryPlatform) -> None:

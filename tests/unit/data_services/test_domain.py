@@ -39,7 +39,7 @@ def event_names(service: DataService) -> list[str]:
 
 
 def created(**criteria: object) -> DataService:
-    return DataService.create(create_command(anatomical_region="chest", **criteria), NOW)
+    return DataService.create(create_command(anatomical_region="chest", **criteria), NOW)  # type: ignore[arg-type]
 
 
 def test_the_whole_life_of_a_service() -> None:

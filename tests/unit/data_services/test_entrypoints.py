@@ -23,7 +23,7 @@ MAIN = str(Path(__file__).parents[3] / "main.py")
 
 
 def client(target: str) -> Any:
-    return functions_framework.create_app(target, MAIN).test_client()
+    return functions_framework.create_app(target, MAIN).test_client()  # type: ignore[no-untyped-call]
 
 
 def create_body(**changes: Any) -> dict[str, Any]:

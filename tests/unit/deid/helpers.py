@@ -56,5 +56,3 @@ def to_bytes(ds: Dataset) -> bytes:
     fp = io.BytesIO()
     ds.save_as(fp, enforce_file_format=True)
     return fp.getvalue()
-
-

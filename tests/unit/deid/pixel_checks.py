@@ -17,7 +17,7 @@ import subprocess
 import cv2
 import numpy as np
 import numpy.typing as npt
-from pydicom.pixels import iter_pixels
+from pydicom.pixels import iter_pixels  # type: ignore[attr-defined]
 
 from infra.samples.burned_in import BurnedInCase
 
@@ -61,7 +61,7 @@ def tesseract_text(frame: Frame) -> str:
     """What Tesseract reads in a frame (upscaled twice: small glyphs read better)."""
     assert TESSERACT is not None
     picture = (
-        frame if frame.dtype == np.uint8 else cv2.normalize(frame, None, 0, 255, cv2.NORM_MINMAX)
+        frame if frame.dtype == np.uint8 else cv2.normalize(frame, None, 0, 255, cv2.NORM_MINMAX)  # type: ignore[arg-type]
     )
     if picture.ndim == 3:
         picture = cv2.cvtColor(np.ascontiguousarray(picture), cv2.COLOR_RGB2GRAY)

@@ -18,8 +18,13 @@ SR = "1.2.840.10008.5.1.4.1.1.88.33"
 RT_PLAN = "1.2.840.10008.5.1.4.1.1.481.5"
 
 
-def ctx(sop: str = CT, modality: str = "CT", enhanced: bool = False, species: bool = False,
-        approval: str = "") -> IodContext:
+def ctx(
+    sop: str = CT,
+    modality: str = "CT",
+    enhanced: bool = False,
+    species: bool = False,
+    approval: str = "",
+) -> IodContext:
     return IodContext(sop, modality, enhanced, species, approval)
 
 
@@ -90,11 +95,16 @@ def test_k_keeps_attributes_outside_the_table(run: Run) -> None:
 
 def test_u_remaps_uids_everywhere_consistently(run: Run) -> None:
     ds = minimal(FrameOfReferenceUID="1.2.826.0.1.3680043.10.1347.1.9")
-    ds.ReferencedSeriesSequence = Sequence([item(
-        SeriesInstanceUID=ds.SeriesInstanceUID,
-        ReferencedInstanceSequence=Sequence([item(
-            ReferencedSOPClassUID=CT, ReferencedSOPInstanceUID=ds.SOPInstanceUID)]),
-    )])
+    ds.ReferencedSeriesSequence = Sequence(
+        [
+            item(
+                SeriesInstanceUID=ds.SeriesInstanceUID,
+                ReferencedInstanceSequence=Sequence(
+                    [item(ReferencedSOPClassUID=CT, ReferencedSOPInstanceUID=ds.SOPInstanceUID)]
+                ),
+            )
+        ]
+    )
     result, out = run(ds)
     assert out is not None
     p = Pseudonymizer(KEY)
@@ -109,8 +119,9 @@ def test_u_remaps_uids_everywhere_consistently(run: Run) -> None:
 
 def test_x_z_u_star_keeps_references_with_remapped_uids(run: Run) -> None:
     ds = minimal()
-    ds.ReferencedImageSequence = Sequence([item(
-        ReferencedSOPClassUID=CT, ReferencedSOPInstanceUID="1.2.826.0.1.3680043.10.1347.7")])
+    ds.ReferencedImageSequence = Sequence(
+        [item(ReferencedSOPClassUID=CT, ReferencedSOPInstanceUID="1.2.826.0.1.3680043.10.1347.7")]
+    )
     _, out = run(ds)
     assert out is not None
     ref = out.ReferencedImageSequence[0]
@@ -127,8 +138,14 @@ def test_z_d_on_ct_empties_and_on_sr_dummies(run: Run) -> None:
 
 
 def test_x_z_d_removes_on_ct(run: Run) -> None:
-    _, out = run(minimal(InstitutionName="HOSPITAL X", StationName="CT01",
-                         OperatorsName="TECH^A", DeviceSerialNumber="SN1"))
+    _, out = run(
+        minimal(
+            InstitutionName="HOSPITAL X",
+            StationName="CT01",
+            OperatorsName="TECH^A",
+            DeviceSerialNumber="SN1",
+        )
+    )
     assert out is not None
     for keyword in ("InstitutionName", "StationName", "OperatorsName", "DeviceSerialNumber"):
         assert keyword not in out
@@ -164,14 +181,22 @@ def test_private_overlay_curve_and_group_length_are_removed(run: Run) -> None:
 
 def test_table_applies_at_depth_three_inside_kept_sequences(run: Run) -> None:
     ds = minimal()
-    ds.ContributingEquipmentSequence = Sequence([item(
-        Manufacturer="ACME",
-        InstitutionName="HOSPITAL X",
-        OperatorIdentificationSequence=Sequence([item(
-            PersonName="HOUSE^G",
-            InstitutionName="DEEP HOSPITAL",
-        )]),
-    )])
+    ds.ContributingEquipmentSequence = Sequence(
+        [
+            item(
+                Manufacturer="ACME",
+                InstitutionName="HOSPITAL X",
+                OperatorIdentificationSequence=Sequence(
+                    [
+                        item(
+                            PersonName="HOUSE^G",
+                            InstitutionName="DEEP HOSPITAL",
+                        )
+                    ]
+                ),
+            )
+        ]
+    )
     _, out = run(ds)
     assert out is not None
     equipment = out.ContributingEquipmentSequence[0]
@@ -190,17 +215,29 @@ def test_names_outside_the_table_are_replaced(run: Run) -> None:
 
 
 def test_sr_content_tree_is_deidentified_at_every_depth(run: Run) -> None:
-    text = item(RelationshipType="CONTAINS", ValueType="TEXT",
-                TextValue="PEREZ LUCIA ID-778812 nodule")
+    text = item(
+        RelationshipType="CONTAINS", ValueType="TEXT", TextValue="PEREZ LUCIA ID-778812 nodule"
+    )
     person = item(RelationshipType="HAS OBS CONTEXT", ValueType="PNAME", PersonName="HOUSE^G")
     when = item(RelationshipType="HAS OBS CONTEXT", ValueType="DATE", Date="20240105")
-    uidref = item(RelationshipType="HAS OBS CONTEXT", ValueType="UIDREF",
-                  UID="1.2.826.0.1.3680043.10.1347.1.2")
-    deep = item(RelationshipType="CONTAINS", ValueType="CONTAINER",
-                ContentSequence=Sequence([item(RelationshipType="CONTAINS", ValueType="TEXT",
-                                               TextValue="seen by HOUSE")]))
-    ds = minimal(SOPClassUID=SR, Modality="SR", ValueType="CONTAINER",
-                 ContentSequence=Sequence([text, person, when, uidref, deep]))
+    uidref = item(
+        RelationshipType="HAS OBS CONTEXT",
+        ValueType="UIDREF",
+        UID="1.2.826.0.1.3680043.10.1347.1.2",
+    )
+    deep = item(
+        RelationshipType="CONTAINS",
+        ValueType="CONTAINER",
+        ContentSequence=Sequence(
+            [item(RelationshipType="CONTAINS", ValueType="TEXT", TextValue="seen by HOUSE")]
+        ),
+    )
+    ds = minimal(
+        SOPClassUID=SR,
+        Modality="SR",
+        ValueType="CONTAINER",
+        ContentSequence=Sequence([text, person, when, uidref, deep]),
+    )
     ds.file_meta.MediaStorageSOPClassUID = UID(SR)
     _, out = run(ds)
     assert out is not None
@@ -271,7 +308,7 @@ def test_unknown_public_tags_are_removed(run: Run) -> None:
     marker = b"\x20\x00\x10\x00SH"
     at = data.find(marker)
     assert at > 0
-    data[at + 2: at + 4] = b"\x1a\x00"
+    data[at + 2 : at + 4] = b"\x1a\x00"
     _, out = run(bytes(data))
     assert out is not None
     assert 0x0020001A not in out

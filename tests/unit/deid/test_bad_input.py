@@ -44,8 +44,11 @@ def test_not_dicom(data: bytes) -> None:
 
 def test_truncated_header_and_truncated_pixels() -> None:
     data = to_bytes(make_study(n_series=1, n_instances=1, with_sr=False)[0])
-    assert _deid(data[: len(data) // 3]) in {Rejection.TRUNCATED, Rejection.INVALID_DATASET,
-                                            Rejection.MISSING_UID}
+    assert _deid(data[: len(data) // 3]) in {
+        Rejection.TRUNCATED,
+        Rejection.INVALID_DATASET,
+        Rejection.MISSING_UID,
+    }
     assert _deid(data[:-10]) is Rejection.TRUNCATED
 
 
@@ -59,9 +62,17 @@ def test_missing_file_meta() -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["MR_small_bigendian.dcm", "JPEG2000.dcm", "SC_rgb_rle.dcm", "MR_small_jpeg_ls_lossless.dcm",
-     "JPEG-lossy.dcm", "MR_small_RLE.dcm", "emri_small_jpeg_2k_lossless.dcm", "CT_small.dcm",
-     "MR_small_implicit.dcm"],
+    [
+        "MR_small_bigendian.dcm",
+        "JPEG2000.dcm",
+        "SC_rgb_rle.dcm",
+        "MR_small_jpeg_ls_lossless.dcm",
+        "JPEG-lossy.dcm",
+        "MR_small_RLE.dcm",
+        "emri_small_jpeg_2k_lossless.dcm",
+        "CT_small.dcm",
+        "MR_small_implicit.dcm",
+    ],
 )
 def test_transfer_syntaxes_pass_pixel_bytes_through(name: str) -> None:
     source = corpus_file(name)
@@ -79,8 +90,15 @@ def test_transfer_syntaxes_pass_pixel_bytes_through(name: str) -> None:
 
 @pytest.mark.parametrize(
     "syntax",
-    [JPEGBaseline8Bit, JPEGLosslessSV1, JPEGLSLossless, JPEG2000Lossless, JPEG2000,
-     RLELossless, HTJ2KLossless],
+    [
+        JPEGBaseline8Bit,
+        JPEGLosslessSV1,
+        JPEGLSLossless,
+        JPEG2000Lossless,
+        JPEG2000,
+        RLELossless,
+        HTJ2KLossless,
+    ],
 )
 def test_encapsulated_syntaxes_copy_fragments_verbatim(syntax: str) -> None:
     ds = make_study(n_series=1, n_instances=1, with_sr=False, rows=16, cols=16, frames=3)[0]
@@ -193,9 +211,10 @@ _VALID = to_bytes(make_study(n_series=1, n_instances=1, with_sr=False, rows=8, c
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(cut=st.integers(min_value=0, max_value=len(_VALID)),
-       flips=st.lists(st.tuples(st.integers(0, len(_VALID) - 1), st.integers(0, 255)),
-                      max_size=6))
+@given(
+    cut=st.integers(min_value=0, max_value=len(_VALID)),
+    flips=st.lists(st.tuples(st.integers(0, len(_VALID) - 1), st.integers(0, 255)), max_size=6),
+)
 def test_damaged_files_never_crash_and_never_leak_in_reasons(
     cut: int, flips: list[tuple[int, int]]
 ) -> None:
@@ -223,8 +242,9 @@ def test_damaged_files_never_crash_and_never_leak_in_reasons(
 
 
 @pytest.mark.parametrize("path", ["fast", "full"])
-def test_streams_positioned_past_their_start(path: str, monkeypatch: pytest.MonkeyPatch,
-                                             tmp_path: Path) -> None:
+def test_streams_positioned_past_their_start(
+    path: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     if path == "full":
         from functions.ingestion.deid import engine as engine_module
         from functions.ingestion.deid.element_tree import NeedsFullParser
@@ -260,8 +280,9 @@ def test_output_to_a_path_is_written_only_on_success(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["clean.dcm"]
 
 
-def test_no_log_record_or_warning_escapes(caplog: pytest.LogCaptureFixture,
-                                          recwarn: pytest.WarningsRecorder) -> None:
+def test_no_log_record_or_warning_escapes(
+    caplog: pytest.LogCaptureFixture, recwarn: pytest.WarningsRecorder
+) -> None:
     import logging
 
     caplog.set_level(logging.DEBUG)

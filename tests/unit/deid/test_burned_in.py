@@ -19,9 +19,17 @@ SC = "1.2.840.10008.5.1.4.1.1.7"
 
 
 def image(**attrs: object) -> object:
-    ds = minimal(Rows=2, Columns=2, BitsAllocated=8, BitsStored=8, HighBit=7,
-                 SamplesPerPixel=1, PixelRepresentation=0,
-                 PhotometricInterpretation="MONOCHROME2", **attrs)
+    ds = minimal(
+        Rows=2,
+        Columns=2,
+        BitsAllocated=8,
+        BitsStored=8,
+        HighBit=7,
+        SamplesPerPixel=1,
+        PixelRepresentation=0,
+        PhotometricInterpretation="MONOCHROME2",
+        **attrs,
+    )
     ds.PixelData = b"\x00" * 4
     ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
     return ds

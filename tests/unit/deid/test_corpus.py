@@ -50,8 +50,12 @@ OPTION_SETS = {
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     base = tmp_path_factory.mktemp("synthetic")
     files = write_study(make_study(n_series=2, n_instances=2, seed=1), base / "ct")
-    files += write_study(make_study("GARCIA^PEDRO^ANTONIO", n_series=1, n_instances=2,
-                                    frames=3, modality="MR", seed=2), base / "mf")
+    files += write_study(
+        make_study(
+            "GARCIA^PEDRO^ANTONIO", n_series=1, n_instances=2, frames=3, modality="MR", seed=2
+        ),
+        base / "mf",
+    )
     return pydicom_corpus() + files
 
 
@@ -65,8 +69,11 @@ def _valid(path: Path) -> bool:
         return False
     meta = getattr(ds, "file_meta", None)
     return bool(
-        meta is not None and meta.get("TransferSyntaxUID") and ds.get("SOPInstanceUID")
-        and ds.get("SOPClassUID") and "DirectoryRecordSequence" not in ds
+        meta is not None
+        and meta.get("TransferSyntaxUID")
+        and ds.get("SOPInstanceUID")
+        and ds.get("SOPClassUID")
+        and "DirectoryRecordSequence" not in ds
     )
 
 
@@ -74,6 +81,7 @@ def _valid(path: Path) -> bool:
 def engine_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Run a test on the fast (element tree) path and again on the pydicom path."""
     if request.param == "full":
+
         def refuse(*_args: object, **_kwargs: object) -> None:
             raise NeedsFullParser("forced by the test")
 
@@ -82,8 +90,9 @@ def engine_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
 
 
 @pytest.mark.parametrize("option_set", list(OPTION_SETS))
-def test_no_identifying_value_in_any_output(corpus: list[Path], option_set: str,
-                                            engine_path: str) -> None:
+def test_no_identifying_value_in_any_output(
+    corpus: list[Path], option_set: str, engine_path: str
+) -> None:
     options = OPTION_SETS[option_set]
     deid = Deidentifier(KEY, options)
     problems: list[str] = []
@@ -147,8 +156,11 @@ def test_referential_integrity_across_separate_uploads(tmp_path: Path) -> None:
     sr = next(ds for ds in outputs if ds.Modality == "SR")
     evidence = sr.CurrentRequestedProcedureEvidenceSequence[0]
     assert evidence.StudyInstanceUID == images[0].StudyInstanceUID
-    refs = {r.ReferencedSOPInstanceUID for s in evidence.ReferencedSeriesSequence
-            for r in s.ReferencedSOPSequence}
+    refs = {
+        r.ReferencedSOPInstanceUID
+        for s in evidence.ReferencedSeriesSequence
+        for r in s.ReferencedSOPSequence
+    }
     assert refs == {ds.SOPInstanceUID for ds in images}
     assert len({ds.PatientID for ds in outputs}) == 1
     assert {ds.FrameOfReferenceUID for ds in images}.__len__() == 1
@@ -158,8 +170,9 @@ def test_private_creator_allow_list_is_the_only_way_to_keep_private(corpus: list
     from functions.ingestion.deid import SafePrivateTag
 
     synthetic = next(p for p in corpus if "synthetic" in str(p))
-    options = DeidOptions(retain_safe_private=frozenset({SafePrivateTag(0x0009, PRIVATE_CREATOR,
-                                                                        0x03)}))
+    options = DeidOptions(
+        retain_safe_private=frozenset({SafePrivateTag(0x0009, PRIVATE_CREATOR, 0x03)})
+    )
     out = io.BytesIO()
     result = Deidentifier(KEY, options).deidentify(synthetic, CENTER, out)
     assert result.ok
@@ -171,8 +184,9 @@ def test_private_creator_allow_list_is_the_only_way_to_keep_private(corpus: list
     assert Rejection.LEAK_DETECTED.value == "leak_detected"
 
 
-def test_both_paths_give_the_same_pseudonyms(corpus: list[Path],
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_both_paths_give_the_same_pseudonyms(
+    corpus: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """An object that falls back to pydicom still links to the rest of its study."""
     synthetic = [p for p in corpus if "synthetic" in str(p)]
     fast = [Deidentifier(KEY).deidentify(p, CENTER, None) for p in synthetic]
@@ -185,7 +199,11 @@ def test_both_paths_give_the_same_pseudonyms(corpus: list[Path],
     for a, b in zip(fast, full, strict=True):
         assert a.ok and b.ok
         assert (a.patient_token, a.study_uid, a.series_uid, a.sop_instance_uid) == (
-            b.patient_token, b.study_uid, b.series_uid, b.sop_instance_uid)
+            b.patient_token,
+            b.study_uid,
+            b.series_uid,
+            b.sop_instance_uid,
+        )
 
 
 def _tags(ds: pydicom.Dataset, prefix: str = "") -> list[str]:
@@ -203,7 +221,7 @@ def test_both_paths_make_the_same_decision_for_every_element(
 ) -> None:
     """Same output tags (at every depth) and the same change records, file by file."""
     deid = Deidentifier(KEY)
-    fast_run = engine_module.run_fast
+    fast_run = engine_module.run_fast  # type: ignore[attr-defined]
 
     def refuse(*_args: object, **_kwargs: object) -> None:
         raise NeedsFullParser("forced by the test")

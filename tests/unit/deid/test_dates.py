@@ -29,9 +29,11 @@ def test_unparseable_dates_are_dropped_not_passed() -> None:
     assert shift_dt("tomorrow", 1) == ""
 
 
-@given(st.dates(min_value=date(1900, 1, 1), max_value=date(2100, 1, 1)),
-       st.dates(min_value=date(1900, 1, 1), max_value=date(2100, 1, 1)),
-       st.integers(min_value=1, max_value=3652))
+@given(
+    st.dates(min_value=date(1900, 1, 1), max_value=date(2100, 1, 1)),
+    st.dates(min_value=date(1900, 1, 1), max_value=date(2100, 1, 1)),
+    st.integers(min_value=1, max_value=3652),
+)
 def test_intervals_are_preserved(a: date, b: date, days: int) -> None:
     sa = shift_da(a.strftime("%Y%m%d"), days)
     sb = shift_da(b.strftime("%Y%m%d"), days)

@@ -21,8 +21,12 @@ def _as_date(text: str) -> date:
 
 def test_modified_dates_shift_by_a_keyed_per_patient_offset(run: Run) -> None:
     options = DeidOptions(retain_longitudinal_modified_dates=True)
-    ds = minimal(StudyDate="20240110", AcquisitionDate="20240112",
-                 AcquisitionDateTime="20240112093000.5", StudyTime="093000")
+    ds = minimal(
+        StudyDate="20240110",
+        AcquisitionDate="20240112",
+        AcquisitionDateTime="20240112093000.5",
+        StudyTime="093000",
+    )
     result, out = run(ds, options)
     assert out is not None
     offset = Pseudonymizer(KEY).date_offset_days(CENTER, "pid:ID-778812")

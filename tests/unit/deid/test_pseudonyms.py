@@ -83,8 +83,11 @@ def test_same_key_same_pseudonyms_across_processes(tmp_path: Path) -> None:
     paths = [str(p) for p in write_study(make_study(n_series=2, n_instances=2), tmp_path)]
     code = _CHILD.format(root=str(ROOT), key=KEY, paths=paths, center=CENTER)
     runs = [
-        json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True,
-                                  check=True, text=True).stdout)
+        json.loads(
+            subprocess.run(
+                [sys.executable, "-c", code], capture_output=True, check=True, text=True
+            ).stdout
+        )
         for _ in range(2)
     ]
     deid = Deidentifier(KEY)
@@ -92,8 +95,15 @@ def test_same_key_same_pseudonyms_across_processes(tmp_path: Path) -> None:
     for path in paths:
         out = io.BytesIO()
         r = deid.deidentify(path, CENTER, out)
-        here.append([r.patient_token, r.study_uid, r.series_uid, r.sop_instance_uid,
-                     hashlib.sha256(out.getvalue()).hexdigest()])
+        here.append(
+            [
+                r.patient_token,
+                r.study_uid,
+                r.series_uid,
+                r.sop_instance_uid,
+                hashlib.sha256(out.getvalue()).hexdigest(),
+            ]
+        )
     assert runs[0] == runs[1] == here
     # Whole outputs are byte-identical, and the study is shared by all its instances.
     assert len({row[1] for row in here}) == 1

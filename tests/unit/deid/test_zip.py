@@ -13,8 +13,9 @@ from functions.ingestion.deid.reasons import DeidFailure
 from functions.ingestion.deid.zip_input import ZipLimits, iter_zip
 
 
-def _zip(tmp_path: Path, members: dict[str, bytes],
-         compression: int = zipfile.ZIP_DEFLATED) -> Path:
+def _zip(
+    tmp_path: Path, members: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED
+) -> Path:
     path = tmp_path / "package.zip"
     with zipfile.ZipFile(path, "w", compression=compression) as archive:
         for name, data in members.items():
@@ -31,8 +32,11 @@ def test_members_are_read(tmp_path: Path) -> None:
 def test_path_traversal_entries_are_refused_one_by_one(tmp_path: Path) -> None:
     path = _zip(tmp_path, {"../../etc/evil.dcm": b"x", "/abs.dcm": b"y", "ok.dcm": b"z"})
     entries = list(iter_zip(path))
-    assert [e.reason for e in entries] == [Rejection.ZIP_PATH_TRAVERSAL,
-                                          Rejection.ZIP_PATH_TRAVERSAL, None]
+    assert [e.reason for e in entries] == [
+        Rejection.ZIP_PATH_TRAVERSAL,
+        Rejection.ZIP_PATH_TRAVERSAL,
+        None,
+    ]
 
 
 def test_corrupt_zip(tmp_path: Path) -> None:
@@ -66,7 +70,7 @@ def test_lying_declared_sizes_are_caught_while_inflating(tmp_path: Path) -> None
     raw = bytearray(buffer.getvalue())
     # Patch the central directory's uncompressed size to claim 1 KiB.
     central = raw.rfind(b"PK\x01\x02")
-    raw[central + 24: central + 28] = (1024).to_bytes(4, "little")
+    raw[central + 24 : central + 28] = (1024).to_bytes(4, "little")
     path = tmp_path / "liar.zip"
     path.write_bytes(bytes(raw))
     entries_or_error: list[object] = []
@@ -74,6 +78,4 @@ def test_lying_declared_sizes_are_caught_while_inflating(tmp_path: Path) -> None
         entries_or_error.extend(iter_zip(path, ZipLimits(max_entry_bytes=4 * 1024 * 1024)))
     except DeidFailure as failure:
         entries_or_error.append(failure.reason)
-    assert entries_or_error and all(
-        getattr(e, "data", None) != data for e in entries_or_error
-    )
+    assert entries_or_error and all(getattr(e, "data", None) != data for e in entries_or_error)
