@@ -22,44 +22,38 @@ def get_saga(store: DocumentStore, saga_id: str, c: SagaCollections) -> dict[str
     return saga_view(document) if document else None
 
 
-def sagas_of_subscription(
+def sagas_where(
     store: DocumentStore,
-    subscription_id: str,
+    field: str,
+    value: str,
     c: SagaCollections,
     *,
     limit: int = 20,
     cursor: str | None = None,
 ) -> dict[str, Any]:
-    """Newest first. Needs the composite index (subscription_id ASC, started_at DESC)."""
+    """Newest first, by one field: `subscription_id` (a client's sagas) or `status` (what an
+    operator looks for: the STUCK ones). Indexes (field ASC, started_at DESC)."""
     return newest_first(
         store,
         c.sagas,
-        [Filter("subscription_id", "==", subscription_id)],
+        [Filter(field, "==", value)],
         order_by="started_at",
         view=saga_view,
         limit=limit,
         cursor=cursor,
     )
+
+
+def sagas_of_subscription(
+    store: DocumentStore, subscription_id: str, c: SagaCollections, **page: Any
+) -> dict[str, Any]:
+    return sagas_where(store, "subscription_id", subscription_id, c, **page)
 
 
 def sagas_in_status(
-    store: DocumentStore,
-    status: str,
-    c: SagaCollections,
-    *,
-    limit: int = 20,
-    cursor: str | None = None,
+    store: DocumentStore, status: str, c: SagaCollections, **page: Any
 ) -> dict[str, Any]:
-    """What an operator looks for: the STUCK ones. Index (status ASC, started_at DESC)."""
-    return newest_first(
-        store,
-        c.sagas,
-        [Filter("status", "==", status)],
-        order_by="started_at",
-        view=saga_view,
-        limit=limit,
-        cursor=cursor,
-    )
+    return sagas_where(store, "status", status, c, **page)
 
 
 def saga_log(
