@@ -57,7 +57,7 @@ def register_all(functions_url: str) -> list[str]:
             f"{functions_url.rstrip('/')}/data_services_commands_http/experts",
             json=expert,
             headers={"Idempotency-Key": f"seed-{expert['expert_code']}"},
-            timeout=10,
+            timeout=60,  # the first request of a cold functions host under load
         )
         response.raise_for_status()
         ids.append(response.json()["command_id"])
