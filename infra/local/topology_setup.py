@@ -39,7 +39,7 @@ def create_pubsub_topology(
     base = f"http://{pubsub_host}/v1/projects/{project}"
     with requests.Session() as http:
         for topic in topology.topics:
-            _check(http.put(f"{base}/topics/{topic}", json={}, timeout=10), f"topic {topic}")
+            _check(http.put(f"{base}/topics/{topic}", json={}, timeout=30), f"topic {topic}")
         subscriptions: dict[str, dict[str, object]] = {}
         for trigger in topology.trigger_subscriptions():
             # A pull subscription: the bridge does the retrying, dead-lettering and
@@ -61,7 +61,7 @@ def create_pubsub_topology(
 
         def create(item: tuple[str, dict[str, object]]) -> None:
             name, body = item
-            _check(http.put(f"{base}/subscriptions/{name}", json=body, timeout=10), name)
+            _check(http.put(f"{base}/subscriptions/{name}", json=body, timeout=30), name)
 
         # The emulator answers each call in a few ms; a few threads hide the round trips.
         with ThreadPoolExecutor(4) as pool:
@@ -87,7 +87,7 @@ def create_buckets(topology: Topology, gcs_url: str, project: str, prefix: str) 
                 f"{gcs_url}/storage/v1/b",
                 params={"project": project},
                 json=bucket_resource(name, bucket.lifecycle_delete_after_days),
-                timeout=10,
+                timeout=30,
             )
             _check(response, f"bucket {name}")
             names.append(name)

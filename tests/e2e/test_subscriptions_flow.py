@@ -148,10 +148,12 @@ def test_chaos_duplicates_and_reordering_give_one_effect_per_command(
     )
     count = 150
     created: list[dict[str, Any]] = []
+    # BASIC: a paid PRO subscription starts the PRO saga, whose own commands (and, with no
+    # expert seeded, its compensation) would add events this test does not count.
     with ThreadPoolExecutor(8) as pool:
         created = list(
             pool.map(
-                lambda _: post(http, stack, "/subscriptions", {"client": CLIENT, "plan": "PRO"}),
+                lambda _: post(http, stack, "/subscriptions", {"client": CLIENT, "plan": "BASIC"}),
                 range(count),
             )
         )

@@ -60,6 +60,10 @@ def _children_of(owner_pid: int) -> dict[int, bytes]:
     return found
 
 
+# Every part a stack starts, each in its own process group with its own log.
+PARTS = ("pubsub", "firestore", "gcs", "functions", "bridge", "mail")
+
+
 def _watchdogs_of(owner_pid: int) -> list[int]:
     return [pid for pid, cmd in _children_of(owner_pid).items() if b"infra.local.watchdog" in cmd]
 
@@ -74,7 +78,7 @@ def test_a_sigkilled_owner_leaves_no_part_running(tmp_path: Path) -> None:
     try:
         assert owner.stdout is not None
         pgids: list[int] = json.loads(owner.stdout.readline())
-        assert len(pgids) == 5 and all(group_members(pgid) for pgid in pgids)
+        assert len(pgids) == len(PARTS) and all(group_members(pgid) for pgid in pgids)
         watchdogs = _watchdogs_of(owner.pid)
         assert len(watchdogs) == 1
     finally:
@@ -128,12 +132,13 @@ def test_ctrl_c_while_the_stack_starts_stops_what_had_started(tmp_path: Path) ->
     try:
         # The parts' logs appear as they are spawned: the emulators are far from ready then.
         deadline = time.monotonic() + 60
-        while not (tmp_path / "logs" / "latest" / "bridge.log").exists():
+        logs = tmp_path / "logs" / "latest"
+        while not all((logs / f"{part}.log").exists() for part in PARTS):
             assert time.monotonic() < deadline and up.poll() is None
             time.sleep(0.01)
         parts = [pid for pid, cmd in _children_of(up.pid).items()
                  if b"infra.local.watchdog" not in cmd]  # fmt: skip
-        assert len(parts) == 5
+        assert len(parts) == len(PARTS)
         os.killpg(up.pid, signal.SIGINT)
         output, _ = up.communicate(timeout=60)
     finally:
