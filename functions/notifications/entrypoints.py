@@ -52,7 +52,7 @@ from shared.entrypoints.http import (
     match_route,
     read_json_body,
 )
-from shared.entrypoints.pubsub import CloudEventLike, consume, record_dead_letter
+from shared.entrypoints.pubsub import CloudEventLike, consume, processed_by, record_dead_letter
 from shared.logging import get_logger
 from shared.ports.envelope import Envelope, derived_id, parse_payload
 from shared.service.pagination import page_size, refuse_unknown_parameters
@@ -89,7 +89,7 @@ def _wiring() -> wiring.NotificationsWiring:
 
 def _consume(cloud_event: CloudEventLike, expects: type[Message], function: str) -> None:
     w = _wiring()
-    handle: Callable[[Envelope], str] = lambda envelope: w.processor.process(envelope).outcome  # noqa: E731
+    handle: Callable[[Envelope], str] = processed_by(w.processor)
     if expects is DeliverNotification:
         handle = w.delivery.deliver
     consume(

@@ -43,7 +43,7 @@ from functions.subscriptions.messages import (
 )
 from shared.domain.messages import Message
 from shared.entrypoints.http import HttpError, answers_errors, json_response, match_route
-from shared.entrypoints.pubsub import CloudEventLike, consume, record_dead_letter
+from shared.entrypoints.pubsub import CloudEventLike, consume, processed_by, record_dead_letter
 from shared.logging import bind_message_context, get_logger
 from shared.ports.envelope import Envelope, derived_id
 from shared.service.pagination import page_size, refuse_unknown_parameters
@@ -72,7 +72,7 @@ def _consume(cloud_event: CloudEventLike, expects: type[Message], function: str)
     consume(
         cloud_event,
         expects,
-        lambda envelope: w.processor.process(envelope).outcome,
+        processed_by(w.processor),
         function=function,
         context=NAMES,
         publisher=w.platform.publisher,

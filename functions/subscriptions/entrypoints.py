@@ -36,7 +36,7 @@ from shared.entrypoints.http import (
     match_route,
     read_json_body,
 )
-from shared.entrypoints.pubsub import CloudEventLike, consume, record_dead_letter
+from shared.entrypoints.pubsub import CloudEventLike, consume, processed_by, record_dead_letter
 from shared.logging import bind_message_context, get_logger, trace_from_header
 from shared.ports.envelope import Envelope, derived_id, parse_payload
 from shared.service.command_log import request_digest
@@ -73,7 +73,7 @@ def _consume(cloud_event: CloudEventLike, expects: type[Command], function: str)
     consume(
         cloud_event,
         expects,
-        lambda envelope: w.processor.process(envelope).outcome,
+        processed_by(w.processor),
         function=function,
         context=NAMES,
         publisher=w.platform.publisher,

@@ -25,6 +25,7 @@ from shared.ports.envelope import (
 from shared.ports.publishing import Publisher
 from shared.service.context import ContextNames
 from shared.service.dead_letters import REJECTION_REASON_ATTRIBUTE, DeadLetterLog, DeadMessage
+from shared.service.processing import MessageProcessor
 
 log = get_logger(__name__)
 
@@ -68,6 +69,11 @@ def consume(
         log.warning("message_retry", error=type(error).__name__, detail=str(error)[:200])
         raise
     log.info("message_processed", outcome=outcome)
+
+
+def processed_by(processor: MessageProcessor[Any, Any]) -> Callable[[Envelope], str]:
+    """The usual `handle` of consume(): the context's idempotent processor, its outcome."""
+    return lambda envelope: processor.process(envelope).outcome
 
 
 def record_dead_letter(
