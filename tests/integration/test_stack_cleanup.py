@@ -130,15 +130,17 @@ def test_ctrl_c_while_the_stack_starts_stops_what_had_started(tmp_path: Path) ->
         start_new_session=True,
     )  # fmt: skip
     try:
-        # The parts' logs appear as they are spawned: the emulators are far from ready then.
+        # Every part spawned (a part's log is opened just before its process starts): the
+        # emulators are far from ready then.
         deadline = time.monotonic() + 60
         logs = tmp_path / "logs" / "latest"
-        while not all((logs / f"{part}.log").exists() for part in PARTS):
-            assert time.monotonic() < deadline and up.poll() is None
+        parts: list[int] = []
+        while not (all((logs / f"{part}.log").exists() for part in PARTS)
+                   and len(parts) == len(PARTS)):  # fmt: skip
+            assert time.monotonic() < deadline and up.poll() is None, parts
             time.sleep(0.01)
-        parts = [pid for pid, cmd in _children_of(up.pid).items()
-                 if b"infra.local.watchdog" not in cmd]  # fmt: skip
-        assert len(parts) == len(PARTS)
+            parts = [pid for pid, cmd in _children_of(up.pid).items()
+                     if b"infra.local.watchdog" not in cmd]  # fmt: skip
         os.killpg(up.pid, signal.SIGINT)
         output, _ = up.communicate(timeout=60)
     finally:
