@@ -39,7 +39,8 @@ def main() -> None:
 
 
 @app.command()
-def create(
+def create(  # typer passes options by keyword
+    *,
     role: Annotated[Role, typer.Option(help="What the account may see.")],
     username: Annotated[str, typer.Option(help="The login name (case-insensitive).")],
     email: Annotated[str, typer.Option(help="Where the account is told things.")],
