@@ -84,10 +84,34 @@ def _finalized_object(cloud_event: CloudEventLike) -> object | None:
         raw, attributes, _ = unwrap_pubsub_push(cloud_event.data)
         if attributes.get("eventType") != "OBJECT_FINALIZE":
             return None
+        if attributes.get("payloadFormat") == "NONE":
+            return _stat_notified_object(attributes)
         resource: object = json.loads(raw)
-    except (InvalidMessage, ValueError):
+    except (InvalidMessage, ValueError, KeyError):
         return None
     return resource
+
+
+def _stat_notified_object(attributes: dict[str, str]) -> object | None:
+    """The resource of a notification sent with `payload_format = NONE` (what Terraform
+    sets): the object's metadata, clinical history included, then never travels on a topic;
+    only its bucket, name and generation do, as attributes. Read it from the object itself.
+    A generation that is no longer the live one was replaced (its successor has its own
+    notification) or deleted: nothing to ingest."""
+    bucket, name = attributes["bucketId"], attributes["objectId"]
+    generation = int(attributes["objectGeneration"])
+    info = _wiring().platform.blobs.stat(bucket, name)
+    if info is None or info.generation != generation:
+        log.info("upload_superseded")
+        return None
+    return {
+        "bucket": bucket,
+        "name": name,
+        "generation": str(generation),
+        "size": str(info.size),
+        "contentType": info.content_type or "",
+        "metadata": info.metadata,
+    }
 
 
 @functions_framework.cloud_event

@@ -75,10 +75,12 @@ resource "google_pubsub_topic_iam_member" "gcs_agent_notifies" {
 # The GCS trigger: the bucket notifies its topic, whose `trigger-<function>` subscription
 # (filtered on the bucket and OBJECT_FINALIZE) pushes to the function, with a dead-letter topic.
 resource "google_storage_notification" "notification" {
-  for_each       = module.topology.bucket_notifications
-  bucket         = google_storage_bucket.bucket[each.value.bucket].name
-  topic          = google_pubsub_topic.topic[each.value.topic].id
-  payload_format = "JSON_API_V1"
+  for_each = module.topology.bucket_notifications
+  bucket   = google_storage_bucket.bucket[each.value.bucket].name
+  topic    = google_pubsub_topic.topic[each.value.topic].id
+  # NONE: the object's custom metadata (clinical history) never travels on the topic; the
+  # function stats the object named by the notification's attributes.
+  payload_format = "NONE"
   event_types    = each.value.event_types
 
   depends_on = [google_pubsub_topic_iam_member.gcs_agent_notifies]

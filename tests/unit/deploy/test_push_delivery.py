@@ -116,3 +116,50 @@ def test_other_bucket_notifications_are_acknowledged_and_ignored(
     response = push(gcs.target, gcs.topic, b"{}", {"eventType": "OBJECT_DELETE"})
     assert response.status_code == 200
     assert platform.publisher.messages("ingestion-events") == []
+
+
+def _notified(platform: InMemoryPlatform, name: str, metadata: dict[str, str]) -> tuple[Any, Any]:
+    [gcs] = [s for s in TOPOLOGY.trigger_subscriptions() if s.kind == "gcs"]
+    bucket = platform.settings.bucket(gcs.bucket or "")
+    [data] = study(seed=77)
+    info = platform.blobs.write(
+        bucket, name, data, create_only=False, content_type="application/dicom", metadata=metadata
+    )
+    return gcs, {
+        "eventType": "OBJECT_FINALIZE",
+        "bucketId": bucket,
+        "objectId": name,
+        "objectGeneration": str(info.generation),
+        "payloadFormat": "NONE",
+    }
+
+
+def test_a_notification_without_payload_is_ingested_from_the_object_itself(
+    platform: InMemoryPlatform,
+) -> None:
+    """Terraform sets payload_format = NONE, so the object's metadata (clinical history) never
+    travels on the topic: the function reads size, type and metadata from the object."""
+    gcs, attributes = _notified(
+        platform, "center-1/scan.dcm", {"anatomical_region": "knee", "clinical_history": "x"}
+    )
+
+    response = push(gcs.target, gcs.topic, b"", attributes)
+
+    assert response.status_code == 200
+    [event] = platform.publisher.messages("ingestion-events")
+    assert event.type == "co.saludtech.ingestion.image.anonymized.v1"
+    assert event.payload.anatomical_region == "KNEE"  # from the object metadata, normalised
+
+
+def test_a_notification_of_a_replaced_generation_ingests_nothing(
+    platform: InMemoryPlatform,
+) -> None:
+    gcs, attributes = _notified(platform, "center-1/scan.dcm", {})
+    platform.blobs.write(
+        attributes["bucketId"], "center-1/scan.dcm", b"newer", create_only=False
+    )  # its own notification follows
+
+    response = push(gcs.target, gcs.topic, b"", attributes)
+
+    assert response.status_code == 200
+    assert platform.publisher.messages("ingestion-events") == []
