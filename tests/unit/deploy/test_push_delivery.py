@@ -16,6 +16,7 @@ from typing import Any
 import functions_framework
 
 from functions.bootstrap import InMemoryPlatform
+from functions.ingestion.messages import ImageAnonymized
 from infra.local.topology import load_topology
 from tests.unit.deploy.terraform_files import REPO_ROOT
 from tests.unit.ingestion.helpers import study
@@ -148,6 +149,7 @@ def test_a_notification_without_payload_is_ingested_from_the_object_itself(
     assert response.status_code == 200
     [event] = platform.publisher.messages("ingestion-events")
     assert event.type == "co.saludtech.ingestion.image.anonymized.v1"
+    assert isinstance(event.payload, ImageAnonymized)
     assert event.payload.anatomical_region == "KNEE"  # from the object metadata, normalised
 
 
