@@ -1,5 +1,5 @@
-"""Delivery that scales: the start resolves the dataset into a frozen manifest and fans out
-one DeliverChunk command per CHUNK_SIZE objects; each chunk copies its objects into the
+"""Delivery that scales: the prepare resolves the dataset into a frozen manifest; the start
+fans out one DeliverChunk command per CHUNK_SIZE objects of it; each chunk copies its objects into the
 delivery bucket (or signs links to them) and leaves one progress record; whichever chunk
 sees every record writes the manifest files and records the delivery; finish, cancel and
 failure fan out RevokeChunk commands that delete the copies.
@@ -33,6 +33,7 @@ from functions.data_services.messages import (
     CompleteDelivery,
     DeliverChunk,
     FailDelivery,
+    PrepareDataset,
     RevokeChunk,
     StartDataService,
 )
@@ -79,22 +80,40 @@ class DeliveryService:
     clock: Clock
     chunk_size: int = CHUNK_SIZE  # objects per DeliverChunk command
 
-    # -- start ------------------------------------------------------------------------------
+    # -- prepare, then start ----------------------------------------------------------------
+    def prepare(self, envelope: Envelope) -> str:
+        """Resolve the dataset (outside any transaction: it reads the catalogue page by
+        page), then let the domain freeze it or refuse it (empty, too large, started)."""
+        command = envelope.payload
+        assert isinstance(command, PrepareDataset)
+        loaded = self._service(command.data_service_id)
+        if (
+            loaded is not None
+            and loaded.status in (Status.CREATED, Status.EXPERT_ASSIGNED)
+            and loaded.manifest is None
+            and not self._resolved_for(loaded.id, envelope.id)
+        ):
+            self._resolve(loaded, envelope.id)
+        return self.processor.process(envelope).outcome
+
     def start(self, envelope: Envelope) -> str:
         command = envelope.payload
         assert isinstance(command, StartDataService)
-        loaded = self._service(command.data_service_id)
-        if loaded is not None and loaded.status is Status.EXPERT_ASSIGNED:
-            self._resolve(loaded)
-        # The domain decides (no expert, started already, an empty or too large dataset).
+        # The domain decides (no expert, no prepared dataset, started already).
         result = self.processor.process(envelope)
         if result.outcome == "applied":
             self._fan_out(envelope, command.data_service_id, DeliverChunk, "deliver")
         return result.outcome
 
-    def _resolve(self, service: DataService) -> None:
-        """Resolve the dataset and write the manifest, then its header: the start handler
-        freezes the header it finds for this version of the service."""
+    def _resolved_for(self, service_id: str, command_id: str) -> bool:
+        """A redelivered prepare whose resolution was written already (a crash before the
+        commit) freezes that one instead of resolving again."""
+        header = self.store.get(self.collections.manifests, service_id)
+        return header is not None and header.get("for_command") == command_id
+
+    def _resolve(self, service: DataService, command_id: str) -> None:
+        """Resolve the dataset and write the manifest, then its header: the prepare handler
+        freezes the header it finds for its own command."""
         criteria, allowance = service.criteria, service.allowance
         limit = criteria.max_images or allowance.max_images
         chosen = select(self.projections.matching(criteria), criteria, limit)
@@ -117,6 +136,7 @@ class DeliveryService:
             "bytes": manifest.bytes,
             "splits": manifest.splits,
             "digest": manifest.digest,
+            "for_command": command_id,
             "for_version": service.version,
             "resolved_at": rfc3339(self.clock()),
         }

@@ -3,8 +3,10 @@
     CREATED → EXPERT_ASSIGNED → STARTED → DELIVERED → FINISHED
     (CANCELLED from any state before FINISHED; FAILED from STARTED)
 
-Every invariant breaks with a DataServiceError whose reason is a stable code: no start
-without an expert and a dataset, no double start, finish only after delivery, an expert of
+The dataset is prepared (resolved into a frozen manifest) before the start, in CREATED or
+EXPERT_ASSIGNED, independently of the expert: `prepared_at` records it, the status does
+not change. Every invariant breaks with a DataServiceError whose reason is a stable code:
+no start without an expert and a prepared dataset, no double start, finish only after delivery, an expert of
 the right speciality and not over capacity (experts.py), a dataset no larger than the plan.
 """
 
@@ -27,6 +29,7 @@ from functions.data_services.messages import (
     DataServiceFinished,
     DataServiceStarted,
     DatasetCriteria,
+    DatasetPrepared,
     ExpertAssigned,
 )
 from functions.data_services.plans import PlanAllowance, find_allowance
@@ -195,6 +198,7 @@ class DataService(Aggregate):
     assigned_at: str | None = None
     manifest: ManifestSummary | None = None
     delivery: Delivery | None = None
+    prepared_at: str | None = None
     started_at: str | None = None
     ended_at: str | None = None
     end_reason: str | None = None
@@ -277,17 +281,18 @@ class DataService(Aggregate):
         )
         return previous
 
-    # -- start and delivery -----------------------------------------------------------------
-    def ensure_startable(self) -> None:
-        if self.status is Status.CREATED or self.expert_code is None:
-            raise DataServiceError("expert_required", "assign an expert before the start")
-        if self.status is not Status.EXPERT_ASSIGNED:
+    # -- the dataset, then the start -------------------------------------------------------
+    def ensure_preparable(self) -> None:
+        if self.status in _ENDED:
+            raise DataServiceError("service_ended", f"the service is {self.status.value}")
+        if self.status not in (Status.CREATED, Status.EXPERT_ASSIGNED):
             raise DataServiceError("already_started", f"the service is {self.status.value}")
+        if self.manifest is not None:
+            raise DataServiceError("dataset_already_prepared", "the manifest is frozen already")
 
-    def start(self, manifest: ManifestSummary | None, now: datetime) -> None:
-        self.ensure_startable()
-        if manifest is None:
-            raise DataServiceError("dataset_required", "the dataset has not been resolved")
+    def prepare(self, manifest: ManifestSummary, now: datetime) -> None:
+        """Freeze the resolved dataset: the start delivers exactly these images."""
+        self.ensure_preparable()
         if manifest.images == 0:
             raise DataServiceError("dataset_empty", "the criteria match no image")
         if manifest.images > self.allowance.max_images:
@@ -295,6 +300,35 @@ class DataService(Aggregate):
                 "dataset_exceeds_plan", f"the plan allows {self.allowance.max_images} images"
             )
         self.manifest = manifest
+        self.prepared_at = rfc3339(now)
+        self.record(
+            DatasetPrepared(
+                data_service_id=self.id,
+                manifest_id=manifest.manifest_id,
+                images=manifest.images,
+                patients=manifest.patients,
+                chunks=manifest.chunks,
+                splits=manifest.splits,
+                manifest_digest=manifest.digest,
+                prepared_at=self.prepared_at,
+            )
+        )
+
+    def ensure_startable(self) -> None:
+        if self.status in _ENDED:
+            raise DataServiceError("service_ended", f"the service is {self.status.value}")
+        if self.status is Status.CREATED or self.expert_code is None:
+            raise DataServiceError("expert_required", "assign an expert before the start")
+        if self.status is not Status.EXPERT_ASSIGNED:
+            raise DataServiceError("already_started", f"the service is {self.status.value}")
+        if self.manifest is None:
+            raise DataServiceError("dataset_required", "prepare the dataset before the start")
+
+    def start(self, now: datetime) -> None:
+        """Deliver the prepared manifest (an expert and a prepared dataset: both required)."""
+        self.ensure_startable()
+        manifest = self.manifest
+        assert manifest is not None
         self.status = Status.STARTED
         self.started_at = rfc3339(now)
         self.record(
@@ -398,4 +432,8 @@ class DataService(Aggregate):
     @property
     def has_copies(self) -> bool:
         """Whether objects may have been copied to the delivery bucket (to revoke)."""
-        return self.manifest is not None and self.mode is DeliveryMode.BUCKET
+        return (
+            self.started_at is not None
+            and self.manifest is not None
+            and self.mode is DeliveryMode.BUCKET
+        )

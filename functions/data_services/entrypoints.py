@@ -29,6 +29,7 @@ from functions.data_services.messages import (
     CreateDataService,
     DeliverChunk,
     FinishDataService,
+    PrepareDataset,
     RegisterExpert,
     RevokeChunk,
     StartDataService,
@@ -54,6 +55,7 @@ log = get_logger(__name__)
 QUERIES_PATH = "/data_services_queries_http"
 _SERVICE_COMMANDS: dict[str, type[Command]] = {
     "assign": AssignExpert,
+    "prepare": PrepareDataset,
     "start": StartDataService,
     "finish": FinishDataService,
     "cancel": CancelDataService,
@@ -63,6 +65,7 @@ _COMMAND_ROUTES = Map(
     [
         Rule("/data-services", endpoint="create", methods=["POST"]),
         Rule("/data-services/<data_service_id>/expert", endpoint="assign", methods=["POST"]),
+        Rule("/data-services/<data_service_id>/dataset", endpoint="prepare", methods=["POST"]),
         Rule("/data-services/<data_service_id>/start", endpoint="start", methods=["POST"]),
         Rule("/data-services/<data_service_id>/finish", endpoint="finish", methods=["POST"]),
         Rule("/data-services/<data_service_id>/cancel", endpoint="cancel", methods=["POST"]),
@@ -123,8 +126,19 @@ def data_services_register_expert(cloud_event: CloudEventLike) -> None:
 
 
 @functions_framework.cloud_event
+def data_services_prepare_dataset(cloud_event: CloudEventLike) -> None:
+    """PrepareDataset → delivery.DeliveryService.prepare (resolve, then freeze the manifest)."""
+    _consume(
+        cloud_event,
+        PrepareDataset,
+        "data_services_prepare_dataset",
+        lambda w: w.delivery.prepare,
+    )
+
+
+@functions_framework.cloud_event
 def data_services_start_data_service(cloud_event: CloudEventLike) -> None:
-    """StartDataService → delivery.DeliveryService.start (resolve, freeze, fan out)."""
+    """StartDataService → delivery.DeliveryService.start (deliver the prepared manifest)."""
     _consume(
         cloud_event,
         StartDataService,

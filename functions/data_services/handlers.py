@@ -3,8 +3,8 @@
 PROCESSOR_HANDLERS are run by the idempotent MessageProcessor (shared/service/processing.py)
 inside one transaction with the inbox and outbox. HANDLERS maps every message the context
 consumes from a topic: each entry is one Cloud Function in main.py and one filtered
-trigger subscription in infra/topology.yaml. The start, the chunks and the end go through
-delivery.py first, since they do work (reads of the catalogue, copies) that no transaction
+trigger subscription in infra/topology.yaml. The prepare, the start, the chunks and the end
+go through delivery.py first, since they do work (reads of the catalogue, copies) that no transaction
 should hold; the projections (projections.py) are plain idempotent writes.
 """
 
@@ -30,6 +30,7 @@ from functions.data_services.messages import (
     DeliverChunk,
     FailDelivery,
     FinishDataService,
+    PrepareDataset,
     RegisterExpert,
     RevokeChunk,
     StartDataService,
@@ -92,20 +93,28 @@ def assign_expert(cmd: AssignExpert, uow: DataServicesUnitOfWork, deps: Dependen
             replaced.release(service.id)
 
 
-def start_data_service(
-    cmd: StartDataService, uow: DataServicesUnitOfWork, deps: Dependencies
-) -> None:
+def prepare_dataset(cmd: PrepareDataset, uow: DataServicesUnitOfWork, deps: Dependencies) -> None:
     service = _load(uow, cmd.data_service_id)
-    service.ensure_startable()
-    # delivery.DeliveryService.start resolved the dataset just before, for this version of
-    # the service; a proposal for another version means the service changed in between.
+    service.ensure_preparable()
+    # delivery.DeliveryService.prepare resolved the dataset just before, for this very
+    # command (the criteria of a service never change, so an expert assigned in between
+    # does not matter); a header of another command is an older resolution.
     proposal = uow.tx.get(uow.collections.manifests, service.id)
-    if proposal is None or proposal.get("for_version") != service.version:
-        raise NotYetKnown("the manifest of this version is not resolved yet")
-    service.start(
+    cause = uow.cause.id if uow.cause is not None else None
+    if proposal is None or proposal.get("for_command") != cause:
+        raise NotYetKnown("the dataset of this command is not resolved yet")
+    service.prepare(
         ManifestSummary(**{k: proposal[k] for k in ManifestSummary.__dataclass_fields__}),
         deps.clock(),
     )
+
+
+def start_data_service(
+    cmd: StartDataService, uow: DataServicesUnitOfWork, deps: Dependencies
+) -> None:
+    """Deliver the prepared manifest; the domain refuses a start without an expert or a
+    prepared dataset."""
+    _load(uow, cmd.data_service_id).start(deps.clock())
 
 
 def complete_delivery(
@@ -180,6 +189,7 @@ def _release_expert(uow: DataServicesUnitOfWork, service: DataService) -> None:
 PROCESSOR_HANDLERS: Mapping[type[Message], Handler[DataServicesUnitOfWork, Any]] = {
     CreateDataService: create_data_service,
     AssignExpert: assign_expert,
+    PrepareDataset: prepare_dataset,
     StartDataService: start_data_service,
     CompleteDelivery: complete_delivery,
     FailDelivery: fail_delivery,
@@ -195,6 +205,7 @@ HANDLERS: Mapping[type[Message], Callable[..., object]] = {
     CreateDataService: create_data_service,
     AssignExpert: assign_expert,
     RegisterExpert: register_expert,
+    PrepareDataset: DeliveryService.prepare,
     StartDataService: DeliveryService.start,
     DeliverChunk: DeliveryService.deliver_chunk,
     RevokeChunk: DeliveryService.revoke_chunk,

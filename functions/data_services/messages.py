@@ -112,7 +112,21 @@ class AssignExpert(Command):
     expert_code: Code | None = None
 
 
+class PrepareDataset(Command):
+    """Resolve the service's dataset criteria into its frozen manifest (before the start,
+    and independent of the expert: the PRO saga runs both at once). Refused with
+    `dataset_empty` or `dataset_exceeds_plan`; a second one with `dataset_already_prepared`."""
+
+    TYPE = f"{_PREFIX}.prepare_dataset.v1"
+    SUBJECT_FIELD = "data_service_id"
+
+    data_service_id: Id
+
+
 class StartDataService(Command):
+    """Deliver the prepared manifest: refused without an expert (`expert_required`) or a
+    prepared dataset (`dataset_required`)."""
+
     TYPE = f"{_PREFIX}.start.v1"
     SUBJECT_FIELD = "data_service_id"
 
@@ -228,6 +242,22 @@ class ExpertAssigned(Event):
     previous_expert_code: Code | None = None
     speciality: Code
     assigned_at: Timestamp
+
+
+class DatasetPrepared(Event):
+    """The dataset is resolved and frozen: these are the images the service will deliver."""
+
+    TYPE = f"{_PREFIX}.dataset_prepared.v1"
+    SUBJECT_FIELD = "data_service_id"
+
+    data_service_id: Id
+    manifest_id: Id
+    images: Count
+    patients: Count
+    chunks: Count
+    splits: dict[str, Count]
+    manifest_digest: str
+    prepared_at: Timestamp
 
 
 class DataServiceStarted(Event):

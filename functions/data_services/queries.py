@@ -26,6 +26,7 @@ def data_service_view(document: Document) -> dict[str, Any]:
         "expert_code": document.get("expert_code"),
         "created_at": document["created_at"],
         "assigned_at": document.get("assigned_at"),
+        "prepared_at": document.get("prepared_at"),
         "started_at": document.get("started_at"),
         "ended_at": document.get("ended_at"),
         "end_reason": document.get("end_reason"),

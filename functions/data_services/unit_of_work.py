@@ -25,7 +25,7 @@ class Collections:
     experts: str  # the expert registry, one Expert per document
     catalogue: str  # the projection of ImageAnonymized, one image per document
     subscriptions: str  # the projection of SubscriptionCreated: which client owns which
-    manifests: str  # one header per resolved manifest (the one a service froze, and others)
+    manifests: str  # the header of a service's latest resolution, for the prepare to freeze
     manifest_chunks: str  # the entries of a manifest, CHUNK_SIZE per document
     deliveries: str  # one record per delivered chunk: progress with no hot document
     revocations: str  # one record per revoked chunk
@@ -78,6 +78,7 @@ class DataServiceMapper:
             "assigned_at": aggregate.assigned_at,
             "manifest": asdict(aggregate.manifest) if aggregate.manifest else None,
             "delivery": asdict(aggregate.delivery) if aggregate.delivery else None,
+            "prepared_at": aggregate.prepared_at,
             "started_at": aggregate.started_at,
             "ended_at": aggregate.ended_at,
             "end_reason": aggregate.end_reason,
@@ -103,6 +104,8 @@ class DataServiceMapper:
             assigned_at=document.get("assigned_at"),
             manifest=ManifestSummary(**manifest) if manifest else None,
             delivery=Delivery(**delivery) if delivery else None,
+            # A service started before datasets were prepared apart was prepared then.
+            prepared_at=document.get("prepared_at") or (document.get("started_at") if manifest else None),
             started_at=document.get("started_at"),
             ended_at=document.get("ended_at"),
             end_reason=document.get("end_reason"),

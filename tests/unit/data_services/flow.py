@@ -9,7 +9,12 @@ from typing import Any
 from functions import bootstrap
 from functions.bootstrap import InMemoryPlatform
 from functions.data_services import wiring
-from functions.data_services.messages import NAMES, AssignExpert, StartDataService
+from functions.data_services.messages import (
+    NAMES,
+    AssignExpert,
+    PrepareDataset,
+    StartDataService,
+)
 from shared.domain.messages import Message
 from shared.ports.envelope import Envelope
 from tests.support.delivery import deliver
@@ -84,7 +89,14 @@ def assigned_service(platform: InMemoryPlatform, **create: Any) -> str:
     return command.data_service_id
 
 
-def start(platform: InMemoryPlatform, service_id: str) -> Pump:
+def prepare(service_id: str) -> Envelope:
+    return send(PrepareDataset(data_service_id=service_id))
+
+
+def start(platform: InMemoryPlatform, service_id: str, *, prepared: bool = False) -> Pump:
+    """Prepare the dataset (unless `prepared`), then start: the pump holds the chunks."""
+    if not prepared:
+        prepare(service_id)
     pump = Pump(platform, delivered=len(platform.publisher.messages(NAMES.commands_topic)))
     send(StartDataService(data_service_id=service_id))
     return pump

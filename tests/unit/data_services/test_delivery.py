@@ -16,12 +16,14 @@ from functions.data_services.messages import (
     StartDataService,
 )
 from functions.data_services.ports import DeliveryRefused, Placed
-from tests.unit.data_services.factories import DELIVERY
+from tests.support.delivery import deliver
+from tests.unit.data_services.factories import DELIVERY, register_command
 from tests.unit.data_services.flow import (
     assigned_service,
     catalogue,
     events,
     last_event,
+    prepare,
     send,
     start,
     the_wiring,
@@ -52,7 +54,7 @@ def test_a_dataset_is_delivered_in_chunks_with_its_manifest_and_checksums(
     service_id = assigned_service(platform)
     pump = start(platform, service_id)
     assert pump.run() == 3  # 10 images in chunks of 4
-    assert events(platform)[-3:] == ["expert_assigned", "started", "delivered"]
+    assert events(platform)[-4:] == ["expert_assigned", "dataset_prepared", "started", "delivered"]
     document = stored(platform, service_id)
     assert document["status"] == "DELIVERED"
     assert document["manifest"]["images"] == 10 and document["manifest"]["chunks"] == 3
@@ -227,7 +229,7 @@ def test_a_missing_image_fails_the_delivery(platform: InMemoryPlatform) -> None:
     ("criteria", "reason"),
     [({"modality": "MR"}, "dataset_empty"), ({}, "dataset_exceeds_plan")],
 )
-def test_an_empty_or_too_large_dataset_is_rejected_at_the_start(
+def test_an_empty_or_too_large_dataset_is_refused_at_the_prepare_and_nothing_starts(
     platform: InMemoryPlatform,
     monkeypatch: pytest.MonkeyPatch,
     criteria: dict[str, Any],
@@ -240,10 +242,54 @@ def test_an_empty_or_too_large_dataset_is_rejected_at_the_start(
     )
     catalogue(platform, 6)
     service_id = assigned_service(platform, **criteria)
-    pump = start(platform, service_id)
+    prepare(service_id)
     rejection = last_event(platform)
-    assert rejection.reason == reason and rejection.command_type.endswith("start.v1")
+    assert rejection.reason == reason and rejection.command_type.endswith("prepare_dataset.v1")
+    assert stored(platform, service_id)["manifest"] is None
+    pump = start(platform, service_id, prepared=True)  # an expert, but no dataset
+    assert last_event(platform).reason == "dataset_required"
     assert pump.pending() == [] and stored(platform, service_id)["status"] == "EXPERT_ASSIGNED"
+
+
+def test_a_redelivered_prepare_freezes_one_manifest(platform: InMemoryPlatform) -> None:
+    catalogue(platform, 6)
+    service_id = assigned_service(platform)
+    first = prepare(service_id)
+    frozen = stored(platform, service_id)["manifest"]
+    deliver("data-services-commands", first)  # the same message again: the inbox answers
+    catalogue(platform, 9)
+    prepare(service_id)  # another prepare: refused, the manifest stays frozen
+    assert last_event(platform).reason == "dataset_already_prepared"
+    assert stored(platform, service_id)["manifest"] == frozen and frozen["images"] == 6
+    prepared = {
+        e.id
+        for e in platform.publisher.messages("data-services-events")
+        if e.type.endswith("dataset_prepared.v1")
+    }
+    assert len(prepared) == 1  # the redelivery published the very same event again
+
+
+def test_the_dataset_is_prepared_while_the_expert_is_assigned(platform: InMemoryPlatform) -> None:
+    """The saga's parallel branches: prepare before the expert; the start needs both."""
+    from functions.data_services.messages import AssignExpert
+    from tests.unit.data_services.factories import create_command, subscription_created
+
+    catalogue(platform, 5)
+    send(subscription_created())
+    send(register_command(0))
+    command = create_command(anatomical_region="chest")
+    send(command)
+    service_id = command.data_service_id
+    prepare(service_id)
+    assert stored(platform, service_id)["status"] == "CREATED"
+    send(StartDataService(data_service_id=service_id))
+    assert last_event(platform).reason == "expert_required"
+    send(AssignExpert(data_service_id=service_id))
+    start(platform, service_id, prepared=True).run()
+    assert stored(platform, service_id)["status"] == "DELIVERED"
+    assert events(platform)[-5:] == [
+        "dataset_prepared", "rejected", "expert_assigned", "started", "delivered"
+    ]  # fmt: skip
 
 
 def test_the_same_service_delivers_the_same_images_after_the_catalogue_grows(

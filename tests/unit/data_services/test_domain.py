@@ -42,17 +42,32 @@ def created(**criteria: object) -> DataService:
     return DataService.create(create_command(anatomical_region="chest", **criteria), NOW)  # type: ignore[arg-type]
 
 
-def test_the_whole_life_of_a_service() -> None:
-    service = created()
+def ready(service: DataService) -> DataService:
+    """An expert assigned and the dataset prepared: what a start needs."""
     service.assign(expert(), NOW)
-    service.start(manifest(), NOW)
+    service.prepare(manifest(), NOW)
+    return service
+
+
+def test_the_whole_life_of_a_service() -> None:
+    service = ready(created())
+    service.start(NOW)
     service.record_delivery("m-1", delivery())
     service.finish(NOW)
     assert service.status is Status.FINISHED
     assert event_names(service) == [
-        "DataServiceCreated", "ExpertAssigned", "DataServiceStarted", "DataServiceDelivered",
-        "DataServiceFinished",
+        "DataServiceCreated", "ExpertAssigned", "DatasetPrepared", "DataServiceStarted",
+        "DataServiceDelivered", "DataServiceFinished",
     ]  # fmt: skip
+
+
+def test_the_dataset_is_prepared_before_or_after_the_expert() -> None:
+    service = created()
+    service.prepare(manifest(), NOW)  # no expert yet: the two run in parallel
+    assert service.status is Status.CREATED and service.prepared_at
+    service.assign(expert(), NOW)
+    service.start(NOW)
+    assert service.status is Status.STARTED and service.manifest == manifest()
 
 
 def test_the_speciality_is_the_dataset_region_by_default() -> None:
@@ -63,49 +78,64 @@ def test_the_speciality_is_the_dataset_region_by_default() -> None:
     ("prepare", "reason"),
     [
         (lambda s: None, "expert_required"),
-        (lambda s: (s.assign(expert(), NOW), s.start(manifest(), NOW)), "already_started"),
+        (lambda s: s.prepare(manifest(), NOW), "expert_required"),
+        (lambda s: s.assign(expert(), NOW), "dataset_required"),
+        (lambda s: (ready(s), s.start(NOW)), "already_started"),
+        (lambda s: (ready(s), s.cancel("", NOW)), "service_ended"),
     ],
 )
-def test_no_start_without_an_expert_and_no_double_start(prepare: object, reason: str) -> None:
+def test_no_start_without_an_expert_and_a_prepared_dataset_and_no_double_start(
+    prepare: object, reason: str
+) -> None:
     service = created()
     prepare(service)  # type: ignore[operator]
     with pytest.raises(DataServiceError) as refused:
-        service.start(manifest(), NOW)
+        service.start(NOW)
     assert refused.value.reason == reason
 
 
 @pytest.mark.parametrize(
     ("resolved", "reason"),
-    [
-        (None, "dataset_required"),
-        (manifest(0), "dataset_empty"),
-        (manifest(10_001), "dataset_exceeds_plan"),
-    ],
+    [(manifest(0), "dataset_empty"), (manifest(10_001), "dataset_exceeds_plan")],
 )
-def test_no_start_without_a_dataset_the_plan_allows(
-    resolved: ManifestSummary | None, reason: str
+def test_no_dataset_prepared_beyond_what_the_plan_allows(
+    resolved: ManifestSummary, reason: str
 ) -> None:
     service = created()
     service.assign(expert(), NOW)
     with pytest.raises(DataServiceError) as refused:
-        service.start(resolved, NOW)
+        service.prepare(resolved, NOW)
     assert refused.value.reason == reason
-    assert service.status is Status.EXPERT_ASSIGNED
+    assert service.status is Status.EXPERT_ASSIGNED and service.manifest is None
+
+
+@pytest.mark.parametrize(
+    ("before", "reason"),
+    [
+        (lambda s: s.prepare(manifest(), NOW), "dataset_already_prepared"),
+        (lambda s: (ready(s), s.start(NOW)), "already_started"),
+        (lambda s: s.cancel("", NOW), "service_ended"),
+    ],
+)
+def test_a_frozen_manifest_is_never_prepared_again(before: object, reason: str) -> None:
+    service = created()
+    before(service)  # type: ignore[operator]
+    with pytest.raises(DataServiceError) as refused:
+        service.prepare(manifest(3), NOW)
+    assert refused.value.reason == reason
 
 
 def test_finish_only_after_the_delivery() -> None:
-    service = created()
-    service.assign(expert(), NOW)
-    service.start(manifest(), NOW)
+    service = ready(created())
+    service.start(NOW)
     with pytest.raises(DataServiceError) as refused:
         service.finish(NOW)
     assert refused.value.reason == "not_delivered"
 
 
 def test_a_delivery_of_another_manifest_is_refused() -> None:
-    service = created()
-    service.assign(expert(), NOW)
-    service.start(manifest(), NOW)
+    service = ready(created())
+    service.start(NOW)
     with pytest.raises(DataServiceError):
         service.record_delivery("m-other", delivery())
 
@@ -149,9 +179,8 @@ def test_cancel_from_any_open_state_and_never_twice() -> None:
 
 
 def test_a_failed_delivery_ends_the_service() -> None:
-    service = created()
-    service.assign(expert(), NOW)
-    service.start(manifest(), NOW)
+    service = ready(created())
+    service.start(NOW)
     service.fail("m-1", "delivery_refused", "", NOW)
     assert service.status is Status.FAILED
     assert event_names(service)[-1] == "DataServiceFailed"

@@ -56,7 +56,7 @@ def test_a_dataset_ordered_over_http_is_delivered_and_queried(
     assert created.status_code == 202
     service_id = created.get_json()["subject"]
     pump.run()
-    for step in ("expert", "start"):
+    for step in ("expert", "dataset", "start"):
         assert commands.post(f"/data-services/{service_id}/{step}", json={}).status_code == 202
         pump.run()
     view = queries.get(f"/data-services/{service_id}").get_json()
