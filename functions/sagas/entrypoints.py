@@ -210,7 +210,12 @@ def sagas_operations_http(request: flask.Request) -> flask.Response:
     log.info("saga_retry", outcome=result.outcome)
     if result.outcome == "rejected":
         raise HttpError(409, result.reason or "rejected", "the saga refused the retry")
-    return json_response(queries.get_saga(w.platform.store, saga_id, w.collections), status=202)
+    # The retry is a command: its id (X-Command-ID) finds its outcome in the sagas' inbox.
+    return json_response(
+        queries.get_saga(w.platform.store, saga_id, w.collections),
+        status=202,
+        headers={"X-Command-ID": envelope.id},
+    )
 
 
 @functions_framework.http
