@@ -85,6 +85,8 @@ class Step:
     awaits: tuple[Reply, ...] = ()
     compensation: Action | None = None
     timeout: timedelta = timedelta(minutes=10)
+    # Retryable failures (a declined card) the step outlives before it fails; None: any.
+    max_failures: int | None = None
     # Done as the saga starts: the fact that started it (the subscription was created).
     done_on_start: bool = False
 

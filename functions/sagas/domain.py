@@ -77,6 +77,8 @@ class StepState:
     compensation: Sent | None = None
     # Sends of the compensation so far, across attempts (stuck past the action's maximum).
     compensation_sends: int = 0
+    # Retryable failures so far (declined payments): the step fails at its max_failures.
+    failures: int = 0
     reason: str | None = None
 
 

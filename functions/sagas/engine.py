@@ -7,7 +7,8 @@ of the saga can be traced to the request that started it. Rules that hold for an
 definition:
 
 - A step starts when every step it comes `after` is done; steps ready together run in
-  parallel. The saga completes when every step is done.
+  parallel. The saga completes when every step is done. A retryable failure (a declined
+  card) is logged; the step fails at its `max_failures`.
 - When a step fails (its failure event, its context's rejection, a dead letter, its
   deadline, the saga's deadline, or an abort from outside), steps not started are skipped
   and the done steps are compensated one by one in the reverse order they were done.
@@ -293,6 +294,10 @@ class _Turn:
             return
         if outcome == "retryable":
             self.log(step.name, FORWARD, LogStatus.FAILED, reason=reason)
+            if state.status is StepStatus.ACTIVE:
+                state.failures += 1
+                if step.max_failures is not None and state.failures >= step.max_failures:
+                    self._step_failed(step, reason)
             return
         if outcome == "done":
             if state.status is StepStatus.ACTIVE:

@@ -26,6 +26,7 @@ from functions.data_services.messages import (
     DataServiceFailed,
     DataServicesCommandRejected,
     DataServiceStarted,
+    DatasetPrepared,
     ExpertAssigned,
 )
 from functions.sagas import queries, wiring
@@ -131,6 +132,12 @@ def sagas_on_data_service_created(cloud_event: CloudEventLike) -> None:
 def sagas_on_expert_assigned(cloud_event: CloudEventLike) -> None:
     """ExpertAssigned → handlers.on_reply."""
     _consume(cloud_event, ExpertAssigned, "sagas_on_expert_assigned")
+
+
+@functions_framework.cloud_event
+def sagas_on_dataset_prepared(cloud_event: CloudEventLike) -> None:
+    """DatasetPrepared → handlers.on_reply."""
+    _consume(cloud_event, DatasetPrepared, "sagas_on_dataset_prepared")
 
 
 @functions_framework.cloud_event

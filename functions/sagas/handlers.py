@@ -22,6 +22,7 @@ from functions.data_services.messages import (
     DataServiceFailed,
     DataServicesCommandRejected,
     DataServiceStarted,
+    DatasetPrepared,
     ExpertAssigned,
 )
 from functions.sagas.domain import ENDED, Saga
@@ -180,6 +181,7 @@ HANDLERS: Mapping[type[Message], Handler[SagasUnitOfWork, Any]] = {
     SubscriptionCommandRejected: on_reply,
     DataServiceCreated: on_reply,
     ExpertAssigned: on_reply,
+    DatasetPrepared: on_reply,
     DataServiceStarted: on_reply,
     DataServiceDelivered: on_reply,
     DataServiceFailed: on_reply,

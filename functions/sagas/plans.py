@@ -1,7 +1,8 @@
 """The sagas of the plans that provision a data service, as data (definition.py).
 
 PRO: the subscription is created (or changed to PRO) → the client pays → a data service is
-created → an expert is assigned → the dataset is delivered → SagaCompleted, from which the
+created → an expert is assigned and the dataset is prepared, in parallel → the dataset is
+delivered → SagaCompleted, from which the
 notifications context tells the client it is ready. Undone in reverse: cancel the data
 service (which revokes a delivery and frees the expert), refund the payment, cancel the
 subscription (or change it back to its previous plan) → SagaCompensated, from which the
@@ -29,9 +30,12 @@ from functions.data_services.messages import (
     DataServiceFailed,
     DataServicesCommandRejected,
     DataServiceStarted,
+    DatasetCriteria,
+    DatasetPrepared,
     DatasetSpec,
     ExpertAssigned,
     PlanRef,
+    PrepareDataset,
     StartDataService,
 )
 from functions.sagas.definition import (
@@ -170,6 +174,22 @@ ASSIGN = Action(
     rejection=DataServicesCommandRejected,
 )
 
+# Runs beside ASSIGN: both only need the data service; the start needs both.
+PREPARE = Action(
+    name="prepare_dataset",
+    command=lambda facts, directory: PrepareDataset(data_service_id=facts["data_service_id"]),
+    replies=(
+        Reply(
+            DatasetPrepared,
+            "done",
+            facts=lambda event: {"manifest_id": event.manifest_id},
+            matches=_is("data_service_id"),
+        ),
+    ),
+    rejection=DataServicesCommandRejected,
+    resend_after=timedelta(minutes=5),  # a resolution over a large catalogue takes a while
+)
+
 DELIVER = Action(
     name="start_data_service",
     command=lambda facts, directory: StartDataService(data_service_id=facts["data_service_id"]),
@@ -188,7 +208,12 @@ DELIVER = Action(
     resend_after=timedelta(minutes=5),
 )
 
-STANDARD_DATASET = DatasetSpec(code="standard", name="The plan's standard dataset")
+# At most the PRO allowance, so a growing catalogue never makes it too large for the plan.
+STANDARD_DATASET = DatasetSpec(
+    code="standard",
+    name="The plan's standard dataset",
+    criteria=DatasetCriteria(max_images=1_000),
+)
 
 PRO = SagaDefinition(
     name="PRO",
@@ -204,6 +229,8 @@ PRO = SagaDefinition(
             ),
             compensation=REFUND,
             timeout=timedelta(hours=24),
+            # Three cards declined: the client is told it failed and may subscribe again.
+            max_failures=3,
         ),
         Step(
             "data_service",
@@ -211,9 +238,17 @@ PRO = SagaDefinition(
             action=_provision("data_service_id", "main", STANDARD_DATASET),
             compensation=_cancel("data_service_id"),
         ),
-        # No compensation of its own: cancelling the data service frees the expert.
+        # Two parallel branches, no compensation of their own: cancelling the data service
+        # frees the expert and drops the frozen manifest (a branch done before its sibling
+        # failed is undone by it, in its place in the reverse order).
         Step("expert", after=("data_service",), action=ASSIGN),
-        Step("delivery", after=("expert",), action=DELIVER, timeout=timedelta(hours=2)),
+        Step("dataset", after=("data_service",), action=PREPARE, timeout=timedelta(hours=1)),
+        Step(
+            "delivery",
+            after=("expert", "dataset"),
+            action=DELIVER,
+            timeout=timedelta(hours=2),
+        ),
     ),
     deadline=timedelta(hours=30),
     aborts=(

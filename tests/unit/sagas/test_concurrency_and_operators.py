@@ -24,7 +24,7 @@ def test_enterprise_runs_its_holdout_in_parallel_and_completes(world: World) -> 
     found = saga(world, "sub-e")
     assert found["status"] == "COMPLETED"
     assert _kinds(world)[:2] == ["CreateDataService", "CreateDataService"]  # both at once
-    assert len(found["steps"]) == 6
+    assert len(found["steps"]) == 7
 
 
 def test_a_branch_done_before_its_sibling_failed_is_compensated_too(world: World) -> None:

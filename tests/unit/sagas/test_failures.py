@@ -29,6 +29,7 @@ def _compensations(world: World) -> list[str]:
     [
         ("CreateDataService", ["RefundPayment", "CancelSubscription"]),
         ("AssignExpert", UNDO_ALL),
+        ("PrepareDataset", UNDO_ALL),
         ("StartDataService", UNDO_ALL),
     ],
 )
@@ -54,7 +55,9 @@ def test_a_delivery_that_fails_after_its_start_is_compensated(world: World) -> N
     assert world.data_services and set(world.data_services.values()) == {"CANCELLED"}
 
 
-@pytest.mark.parametrize("command", ["CreateDataService", "AssignExpert", "StartDataService"])
+@pytest.mark.parametrize(
+    "command", ["CreateDataService", "AssignExpert", "PrepareDataset", "StartDataService"]
+)
 def test_a_lost_command_is_resent_with_the_same_id_then_times_out(
     world: World, command: str
 ) -> None:
@@ -72,7 +75,7 @@ def test_a_lost_command_is_resent_with_the_same_id_then_times_out(
     assert not world.told_ready
 
 
-@pytest.mark.parametrize("command", ["CreateDataService", "AssignExpert"])
+@pytest.mark.parametrize("command", ["CreateDataService", "AssignExpert", "PrepareDataset"])
 def test_a_lost_reply_is_recovered_by_resending_the_same_command(
     world: World, command: str
 ) -> None:
@@ -105,6 +108,7 @@ def test_a_duplicated_and_reordered_reply_changes_nothing(world: World) -> None:
     assert sorted(kind for kind, _ in sent) == [
         "AssignExpert",
         "CreateDataService",
+        "PrepareDataset",
         "StartDataService",
     ]
 
@@ -201,3 +205,83 @@ def test_a_success_after_the_saga_was_compensated_reopens_it_and_is_undone(world
     assert found["status"] == "COMPENSATED"
     assert _compensations(world) == ["RefundPayment", "CancelSubscription", "CancelDataService"]
     assert set(world.data_services.values()) == {"CANCELLED"}
+
+
+# -- the parallel branches: the expert and the dataset ------------------------------------
+def _branches(world: World) -> dict[str, str]:
+    steps = {s["name"]: s["status"] for s in saga(world, "sub-1")["steps"]}
+    return {name: steps[name] for name in ("expert", "dataset", "delivery")}
+
+
+@pytest.mark.parametrize(
+    ("failing", "finished"), [("PrepareDataset", "expert"), ("AssignExpert", "dataset")]
+)
+def test_a_branch_that_fails_after_its_sibling_finished_undoes_the_sibling_too(
+    world: World, failing: str, finished: str
+) -> None:
+    """The dataset resolves to no image after the expert was assigned (or no expert is free
+    after the dataset was frozen): the finished branch is undone with the data service."""
+    world.faults[failing] = "rejected"
+    world.fault_reason[failing] = (
+        "dataset_empty" if failing == "PrepareDataset" else "no_expert_available"
+    )
+    world.create_subscription("sub-1")
+    world.pay("sub-1")
+    for _ in range(3):  # started, paid, data service created: both branches sent at once
+        world.process(world.inbox.pop(0))
+    sent = [type(e.payload).__name__ for e in world.commands_seen]
+    assert sent[-2:] == ["AssignExpert", "PrepareDataset"]
+    # The sibling's success is delivered first, then the failure.
+    world.inbox.sort(key=lambda e: "Rejected" in type(e.payload).__name__)
+    world.run()
+    found = saga(world, "sub-1")
+    assert (found["status"], found["failed_step"]) == (
+        "COMPENSATED",
+        "dataset" if failing == "PrepareDataset" else "expert",
+    )
+    assert found["failure"] == world.fault_reason[failing]
+    steps = _branches(world)
+    assert steps[finished] == "COMPENSATED" and steps["delivery"] == "SKIPPED"
+    assert _compensations(world) == UNDO_ALL  # the data service first: it frees the expert
+    assert set(world.data_services.values()) == {"CANCELLED"}
+    assert "StartDataService" not in sent and not world.told_ready
+    undone = [e for e in log_of(world, "sub-1") if e["step"] == finished]
+    assert undone[-1]["phase"] == "compensation" and undone[-1]["status"] == "PROCESSED"
+
+
+def test_a_branch_in_flight_when_its_sibling_fails_is_waited_for_then_undone(
+    world: World,
+) -> None:
+    world.faults["AssignExpert"] = "rejected"
+    world.faults["PrepareDataset"] = "reply_lost"  # frozen, its reply late
+    _paid_saga(world)
+    assert saga(world, "sub-1")["status"] == "COMPENSATING"  # waits for the dataset
+    assert "CancelDataService" not in _compensations(world)
+    [prepare] = [e for e in world.commands_seen if type(e.payload).__name__ == "PrepareDataset"]
+    world.inbox.extend(world.answered[prepare.id])
+    world.run()
+    assert saga(world, "sub-1")["status"] == "COMPENSATED"
+    assert _branches(world)["dataset"] == "COMPENSATED"
+    assert _compensations(world) == UNDO_ALL
+
+
+def test_three_declined_cards_fail_the_payment_and_cancel_the_subscription(world: World) -> None:
+    from functions.subscriptions.messages import PaymentDeclined
+
+    world.create_subscription("sub-1")
+    world.run()
+    for attempt in range(3):
+        world.event(
+            PaymentDeclined(
+                subscription_id="sub-1", client_code="0001", plan="PRO",
+                payment_id=f"pay-{attempt}", amount_cents=49_900, currency="USD",
+                reason="card_declined", declined_at="2026-12-02T12:00:00.000Z",
+            )
+        )  # fmt: skip
+        world.run()
+        expected = "RUNNING" if attempt < 2 else "COMPENSATED"
+        assert saga(world, "sub-1")["status"] == expected
+    found = saga(world, "sub-1")
+    assert (found["failed_step"], found["failure"]) == ("payment", "card_declined")
+    assert _compensations(world) == ["CancelSubscription"]
+    assert world.told_failed == {"sub-1"}

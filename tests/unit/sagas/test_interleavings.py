@@ -4,7 +4,9 @@ After every run, once the saga is left alone long enough for every deadline to p
 ends COMPLETED, COMPENSATED or STUCK (visible), never half-way; a data service was only
 ever created for an active, paid subscription (world.py asserts it when the command
 arrives); no data service is left for a saga that did not complete; a client is told
-"ready" only for a completed saga.
+"ready" only for a completed saga; a start is only ever sent for a data service with an
+expert and a prepared dataset, whatever the order of the two parallel branches (world.py
+asserts it too).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ FAULTS = ["", "", "lost", "reply_lost", "rejected", "dead_lettered", "failed"]
 COMMANDS = [
     "CreateDataService",
     "AssignExpert",
+    "PrepareDataset",
     "StartDataService",
     "CancelDataService",
     "RefundPayment",
@@ -52,7 +55,7 @@ def _settle(world: World) -> None:
     world.run(limit=400)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     plan=st.sampled_from(["PRO", "ENTERPRISE"]),
     faults=st.dictionaries(st.sampled_from(COMMANDS), st.sampled_from(FAULTS), max_size=3),

@@ -29,7 +29,9 @@ from functions.data_services.messages import (
     DataServiceFailed,
     DataServicesCommandRejected,
     DataServiceStarted,
+    DatasetPrepared,
     ExpertAssigned,
+    PrepareDataset,
     StartDataService,
 )
 from functions.sagas import wiring
@@ -83,6 +85,9 @@ class World:
     fault_reason: dict[str, str] = field(default_factory=dict)
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
     data_services: dict[str, str] = field(default_factory=dict)  # id -> status
+    # Data services with an expert, and with a frozen manifest: a start needs both.
+    staffed: set[str] = field(default_factory=set)
+    prepared: set[str] = field(default_factory=set)
     answered: dict[str, list[Envelope]] = field(default_factory=dict)  # command id -> replies
     commands_seen: list[Envelope] = field(default_factory=list)
     told_ready: set[str] = field(default_factory=set)  # subscription ids
@@ -251,6 +256,7 @@ def _create(world: World, cmd: CreateDataService, failing: bool) -> list[Event]:
 
 
 def _assign(world: World, cmd: AssignExpert, failing: bool) -> list[Event]:
+    world.staffed.add(cmd.data_service_id)
     return [
         ExpertAssigned(
             data_service_id=cmd.data_service_id,
@@ -261,7 +267,26 @@ def _assign(world: World, cmd: AssignExpert, failing: bool) -> list[Event]:
     ]
 
 
+def _prepare(world: World, cmd: PrepareDataset, failing: bool) -> list[Event]:
+    world.prepared.add(cmd.data_service_id)
+    return [
+        DatasetPrepared(
+            data_service_id=cmd.data_service_id,
+            manifest_id="man-1",
+            images=3,
+            patients=1,
+            chunks=1,
+            splits={"train": 3},
+            manifest_digest="d",
+            prepared_at=NOW,
+        )
+    ]
+
+
 def _start(world: World, cmd: StartDataService, failing: bool) -> list[Event]:
+    # The data services domain refuses a start without an expert and a prepared dataset:
+    # the saga sends it only once both parallel branches are done.
+    assert cmd.data_service_id in world.staffed and cmd.data_service_id in world.prepared
     world.data_services[cmd.data_service_id] = "STARTED"
     started = DataServiceStarted(
         data_service_id=cmd.data_service_id,
@@ -364,6 +389,7 @@ def _change_plan(world: World, cmd: ChangePlan, failing: bool) -> list[Event]:
 _EFFECTS: dict[type[Command], Callable[[World, Any, bool], list[Event]]] = {
     CreateDataService: _create,
     AssignExpert: _assign,
+    PrepareDataset: _prepare,
     StartDataService: _start,
     CancelDataService: _cancel_data_service,
     RefundPayment: _refund,
