@@ -21,6 +21,7 @@ from functions.data_services.entrypoints import (
     data_services_register_expert,
     data_services_revoke_chunk,
     data_services_start_data_service,
+    data_services_submit_data_request,
 )
 from functions.ingestion.entrypoints import (
     ingestion_ingest_package_entry,
@@ -95,6 +96,7 @@ __all__ = [
     "data_services_register_expert",
     "data_services_revoke_chunk",
     "data_services_start_data_service",
+    "data_services_submit_data_request",
     "ingestion_ingest_package_entry",
     "ingestion_ingest_package_entry_v2",
     "ingestion_on_upload",

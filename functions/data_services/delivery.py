@@ -1,8 +1,8 @@
 """Delivery that scales: the prepare resolves the dataset into a frozen manifest; the start
-fans out one DeliverChunk command per CHUNK_SIZE objects of it; each chunk copies its objects into the
-delivery bucket (or signs links to them) and leaves one progress record; whichever chunk
-sees every record writes the manifest files and records the delivery; finish, cancel and
-failure fan out RevokeChunk commands that delete the copies.
+fans out one DeliverChunk command per CHUNK_SIZE objects of it; each chunk copies its
+objects into the delivery bucket (or signs links to them) and leaves one progress record;
+whichever chunk sees every record writes the manifest files and records the delivery;
+finish, cancel and failure fan out RevokeChunk commands that delete the copies.
 
 Nothing here holds a transaction while it reads the catalogue or copies objects: those
 steps are idempotent on their own (a copy that is there already is not made again, a

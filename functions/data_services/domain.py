@@ -6,8 +6,9 @@
 The dataset is prepared (resolved into a frozen manifest) before the start, in CREATED or
 EXPERT_ASSIGNED, independently of the expert: `prepared_at` records it, the status does
 not change. Every invariant breaks with a DataServiceError whose reason is a stable code:
-no start without an expert and a prepared dataset, no double start, finish only after delivery, an expert of
-the right speciality and not over capacity (experts.py), a dataset no larger than the plan.
+no start without an expert and a prepared dataset, no double start, finish only after
+delivery, an expert of the right speciality and not over capacity (experts.py), a dataset
+no larger than the plan.
 """
 
 from __future__ import annotations
@@ -147,14 +148,20 @@ def validate_client(client: ClientRef) -> None:
         )
 
 
+def validate_dataset_code(code: str) -> None:
+    if not _CODE.match(code):
+        raise DataServiceError(
+            "invalid_dataset_code", "1-32 letters, digits, _ or -", field="dataset.code"
+        )
+
+
 def validate_create(command: CreateDataService) -> tuple[PlanAllowance, DatasetCriteria]:
     """The rules a create command can be checked against without any state (the HTTP door
     runs them too, so a client learns at once what is wrong)."""
     validate_client(command.client)
     allowance = allowance_or_error(command.plan.code)
     delivery_mode(command.cloud)
-    if not _CODE.match(command.dataset.code):
-        raise DataServiceError("invalid_dataset_code", "1-32 letters, digits, _ or -")
+    validate_dataset_code(command.dataset.code)
     return allowance, normalized_criteria(command.dataset.criteria, allowance)
 
 

@@ -20,7 +20,11 @@ from werkzeug.routing import Map, Rule
 
 from functions import bootstrap
 from functions.data_services import queries, wiring
-from functions.data_services.domain import validate_create
+from functions.data_services.domain import (
+    delivery_mode,
+    validate_create,
+    validate_dataset_code,
+)
 from functions.data_services.experts import Expert
 from functions.data_services.messages import (
     NAMES,
@@ -33,6 +37,7 @@ from functions.data_services.messages import (
     RegisterExpert,
     RevokeChunk,
     StartDataService,
+    SubmitDataRequest,
 )
 from functions.ingestion.messages import ImageAnonymized
 from functions.subscriptions.messages import SubscriptionCreated
@@ -70,6 +75,7 @@ _COMMAND_ROUTES = Map(
         Rule("/data-services/<data_service_id>/finish", endpoint="finish", methods=["POST"]),
         Rule("/data-services/<data_service_id>/cancel", endpoint="cancel", methods=["POST"]),
         Rule("/experts", endpoint="register", methods=["POST"]),
+        Rule("/subscriptions/<subscription_id>/data-request", endpoint="request", methods=["POST"]),
     ],
     strict_slashes=False,
 )
@@ -111,6 +117,12 @@ def _consume(
 def data_services_create_data_service(cloud_event: CloudEventLike) -> None:
     """CreateDataService → handlers.create_data_service."""
     _consume(cloud_event, CreateDataService, "data_services_create_data_service")
+
+
+@functions_framework.cloud_event
+def data_services_submit_data_request(cloud_event: CloudEventLike) -> None:
+    """SubmitDataRequest → handlers.submit_data_request."""
+    _consume(cloud_event, SubmitDataRequest, "data_services_submit_data_request")
 
 
 @functions_framework.cloud_event
@@ -245,6 +257,8 @@ def data_services_commands_http(request: flask.Request) -> flask.Response:
     links = {"command": status_url}
     if endpoint == "register":
         links["expert"] = f"{QUERIES_PATH}/experts/{envelope.subject}"
+    elif endpoint == "request":
+        pass  # the data service it shapes does not exist yet
     else:
         links["data_service"] = f"{QUERIES_PATH}/data-services/{envelope.subject}"
     return json_response(
@@ -270,7 +284,7 @@ def _ensure_targets_exist(w: wiring.DataServicesWiring, command: Message) -> Non
     expert_code = getattr(command, "expert_code", None)
     if expert_code and store.get(c.experts, expert_code) is None:
         raise HttpError(404, "expert_not_found", "no such expert", field="expert_code")
-    if isinstance(command, CreateDataService):
+    if isinstance(command, CreateDataService | SubmitDataRequest):
         if store.get(c.subscriptions, command.subscription_id) is None:
             raise HttpError(
                 404, "subscription_not_found", "no such subscription", field="subscription_id"
@@ -302,6 +316,13 @@ def _command(endpoint: str, args: dict[str, Any], body: dict[str, Any], command_
         create = parse_payload(CreateDataService, body)
         validate_create(create)
         return create
+    if endpoint == "request":
+        request = parse_payload(
+            SubmitDataRequest, {**body, "subscription_id": args["subscription_id"]}
+        )
+        delivery_mode(request.cloud)
+        validate_dataset_code(request.dataset.code)
+        return request
     if endpoint == "register":
         register = parse_payload(RegisterExpert, body)
         Expert.register(register, utc_now())  # the registry's rules, on a throwaway

@@ -4,8 +4,8 @@ PROCESSOR_HANDLERS are run by the idempotent MessageProcessor (shared/service/pr
 inside one transaction with the inbox and outbox. HANDLERS maps every message the context
 consumes from a topic: each entry is one Cloud Function in main.py and one filtered
 trigger subscription in infra/topology.yaml. The prepare, the start, the chunks and the end
-go through delivery.py first, since they do work (reads of the catalogue, copies) that no transaction
-should hold; the projections (projections.py) are plain idempotent writes.
+go through delivery.py first, since they do work (reads of the catalogue, copies) that no
+transaction should hold; the projections (projections.py) are plain idempotent writes.
 """
 
 from __future__ import annotations
@@ -20,13 +20,20 @@ from functions.data_services.domain import (
     DataServiceError,
     Delivery,
     ManifestSummary,
+    allowance_or_error,
+    delivery_mode,
+    normalized_criteria,
+    validate_dataset_code,
 )
-from functions.data_services.experts import Expert, choose_expert
+from functions.data_services.experts import Expert, choose_expert, speciality_code
 from functions.data_services.messages import (
     AssignExpert,
     CancelDataService,
+    CloudTarget,
     CompleteDelivery,
     CreateDataService,
+    DataRequestSubmitted,
+    DatasetSpec,
     DeliverChunk,
     FailDelivery,
     FinishDataService,
@@ -34,6 +41,7 @@ from functions.data_services.messages import (
     RegisterExpert,
     RevokeChunk,
     StartDataService,
+    SubmitDataRequest,
 )
 from functions.data_services.projections import Projections
 from functions.data_services.unit_of_work import DataServicesUnitOfWork
@@ -61,6 +69,16 @@ class NotYetKnown(TransientError):
 def create_data_service(
     cmd: CreateDataService, uow: DataServicesUnitOfWork, deps: Dependencies
 ) -> None:
+    if cmd.from_client_request:
+        request = uow.tx.get(uow.collections.requests, cmd.subscription_id)
+        if request is not None:
+            cmd = cmd.model_copy(
+                update={
+                    "dataset": DatasetSpec.model_validate(request["dataset"]),
+                    "cloud": CloudTarget.model_validate(request["cloud"]),
+                    "speciality": request.get("speciality"),
+                }
+            )
     service = DataService.create(cmd, deps.clock())
     subscription = uow.tx.get(uow.collections.subscriptions, cmd.subscription_id)
     if subscription is None:
@@ -76,6 +94,44 @@ def create_data_service(
     uow.services.add(service)
     if cmd.expert_code:
         service.assign(_expert(uow, cmd.expert_code), deps.clock())
+
+
+def submit_data_request(
+    cmd: SubmitDataRequest, uow: DataServicesUnitOfWork, deps: Dependencies
+) -> None:
+    """Keep what the client wants of its subscription's data service, checked against the
+    rules a create is checked against (the plan of the subscription included)."""
+    subscription = uow.tx.get(uow.collections.subscriptions, cmd.subscription_id)
+    if subscription is None:
+        raise NotYetKnown("the subscription is not projected yet")
+    allowance = allowance_or_error(str(subscription.get("plan", "")))
+    mode = delivery_mode(cmd.cloud)
+    validate_dataset_code(cmd.dataset.code)
+    criteria = normalized_criteria(cmd.dataset.criteria, allowance)
+    speciality = speciality_code(cmd.speciality) if cmd.speciality else None
+    now = rfc3339(deps.clock())
+    uow.tx.put(
+        uow.collections.requests,
+        cmd.subscription_id,
+        {
+            "subscription_id": cmd.subscription_id,
+            "client_code": subscription["client_code"],
+            "dataset": cmd.dataset.model_copy(update={"criteria": criteria}).model_dump(),
+            "cloud": cmd.cloud.model_dump(),
+            "speciality": speciality,
+            "submitted_at": now,
+        },
+    )
+    uow.events.append(
+        DataRequestSubmitted(
+            subscription_id=cmd.subscription_id,
+            client_code=subscription["client_code"],
+            dataset_code=cmd.dataset.code,
+            cloud_type=mode.value,
+            speciality=speciality,
+            submitted_at=now,
+        )
+    )
 
 
 def assign_expert(cmd: AssignExpert, uow: DataServicesUnitOfWork, deps: Dependencies) -> None:
@@ -188,6 +244,7 @@ def _release_expert(uow: DataServicesUnitOfWork, service: DataService) -> None:
 
 PROCESSOR_HANDLERS: Mapping[type[Message], Handler[DataServicesUnitOfWork, Any]] = {
     CreateDataService: create_data_service,
+    SubmitDataRequest: submit_data_request,
     AssignExpert: assign_expert,
     PrepareDataset: prepare_dataset,
     StartDataService: start_data_service,
@@ -203,6 +260,7 @@ PROCESSOR_HANDLERS: Mapping[type[Message], Handler[DataServicesUnitOfWork, Any]]
 # (CompleteDelivery, FailDelivery) are processed in-process and have none.
 HANDLERS: Mapping[type[Message], Callable[..., object]] = {
     CreateDataService: create_data_service,
+    SubmitDataRequest: submit_data_request,
     AssignExpert: assign_expert,
     RegisterExpert: register_expert,
     PrepareDataset: DeliveryService.prepare,

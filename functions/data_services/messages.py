@@ -20,6 +20,7 @@ from shared.service.context import ContextNames
 
 _PREFIX = "co.saludtech.data_services.data_service"
 _EXPERT = "co.saludtech.data_services.expert"
+_REQUEST = "co.saludtech.data_services.data_request"
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 Code = Annotated[str, Field(min_length=1, max_length=32)]
 Name = Annotated[str, Field(min_length=1, max_length=100)]
@@ -99,6 +100,24 @@ class CreateDataService(Command):
     speciality: Code | None = None
     # An expert asked for by name (code); otherwise AssignExpert picks one by load.
     expert_code: Code | None = None
+    # Use the dataset, cloud and speciality of the client's data request for the
+    # subscription (SubmitDataRequest), if it made one; the command's own otherwise. The
+    # PRO saga sends the plan's standard dataset with this set.
+    from_client_request: bool = False
+
+
+class SubmitDataRequest(Command):
+    """What the client wants of the data service its subscription pays for: a dataset, a
+    delivery target, a speciality. Kept for the subscription; the latest one before the
+    service is created is the one used."""
+
+    TYPE = f"{_REQUEST}.submit.v1"
+    SUBJECT_FIELD = "subscription_id"
+
+    subscription_id: Id
+    dataset: DatasetSpec
+    cloud: CloudTarget
+    speciality: Code | None = None
 
 
 class AssignExpert(Command):
@@ -324,6 +343,18 @@ class DataServiceFailed(Event):
     reason: Code
     detail: str = ""
     failed_at: Timestamp
+
+
+class DataRequestSubmitted(Event):
+    TYPE = f"{_REQUEST}.submitted.v1"
+    SUBJECT_FIELD = "subscription_id"
+
+    subscription_id: Id
+    client_code: Code
+    dataset_code: Code
+    cloud_type: Code
+    speciality: Code | None = None
+    submitted_at: Timestamp
 
 
 class ExpertRegistered(Event):

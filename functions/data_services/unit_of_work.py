@@ -25,6 +25,7 @@ class Collections:
     experts: str  # the expert registry, one Expert per document
     catalogue: str  # the projection of ImageAnonymized, one image per document
     subscriptions: str  # the projection of SubscriptionCreated: which client owns which
+    requests: str  # the client's data request per subscription (SubmitDataRequest)
     manifests: str  # the header of a service's latest resolution, for the prepare to freeze
     manifest_chunks: str  # the entries of a manifest, CHUNK_SIZE per document
     deliveries: str  # one record per delivered chunk: progress with no hot document
@@ -42,6 +43,7 @@ class Collections:
             experts=name("_experts"),
             catalogue=name("_catalogue"),
             subscriptions=name("_subscriptions"),
+            requests=name("_requests"),
             manifests=name("_manifests"),
             manifest_chunks=name("_manifest_chunks"),
             deliveries=name("_deliveries"),
@@ -104,8 +106,7 @@ class DataServiceMapper:
             assigned_at=document.get("assigned_at"),
             manifest=ManifestSummary(**manifest) if manifest else None,
             delivery=Delivery(**delivery) if delivery else None,
-            # A service started before datasets were prepared apart was prepared then.
-            prepared_at=document.get("prepared_at") or (document.get("started_at") if manifest else None),
+            prepared_at=document.get("prepared_at"),
             started_at=document.get("started_at"),
             ended_at=document.get("ended_at"),
             end_reason=document.get("end_reason"),

@@ -133,6 +133,8 @@ def _create(fact: str, role: str, dataset: DatasetSpec) -> Any:
             plan=PlanRef(code=facts["plan"]),
             cloud=CloudTarget(code="links", name="Signed links", type="links"),
             dataset=dataset,
+            # The main service: what the client asked for (SubmitDataRequest), if it did.
+            from_client_request=role == "main",
         )
 
     return create

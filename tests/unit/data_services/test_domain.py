@@ -64,10 +64,10 @@ def test_the_whole_life_of_a_service() -> None:
 def test_the_dataset_is_prepared_before_or_after_the_expert() -> None:
     service = created()
     service.prepare(manifest(), NOW)  # no expert yet: the two run in parallel
-    assert service.status is Status.CREATED and service.prepared_at
+    assert (service.status, bool(service.prepared_at)) == (Status.CREATED, True)
     service.assign(expert(), NOW)
     service.start(NOW)
-    assert service.status is Status.STARTED and service.manifest == manifest()
+    assert (service.status, service.manifest) == (Status.STARTED, manifest())
 
 
 def test_the_speciality_is_the_dataset_region_by_default() -> None:

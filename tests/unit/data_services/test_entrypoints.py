@@ -105,6 +105,18 @@ def test_a_dataset_ordered_over_http_is_delivered_and_queried(
             "dataset_exceeds_plan",
         ),
         ("/experts", {**register_command().model_dump(), "email": "nope"}, 400, "invalid_email"),
+        (
+            "/subscriptions/sub-nobody/data-request",
+            {"dataset": {"code": "d"}, "cloud": {"code": "c", "type": "bucket"}},
+            404,
+            "subscription_not_found",
+        ),
+        (
+            "/subscriptions/sub-1/data-request",
+            {"dataset": {"code": "d"}, "cloud": {"code": "c", "type": "ftp"}},
+            400,
+            "unknown_cloud_type",
+        ),
     ],
 )
 def test_bad_input_is_a_4xx_with_a_reason_and_nothing_is_published(
@@ -117,6 +129,21 @@ def test_bad_input_is_a_4xx_with_a_reason_and_nothing_is_published(
     assert response.status_code == status
     assert response.get_json()["error"]["reason"] == reason
     assert platform.publisher.messages(NAMES.commands_topic) == []
+
+
+def test_a_data_request_is_accepted_for_a_projected_subscription(
+    platform: InMemoryPlatform, doors: tuple[Any, Any, Pump]
+) -> None:
+    commands, queries, pump = doors
+    body = {
+        "dataset": {"code": "d", "criteria": {"modality": "ct"}},
+        "cloud": {"code": "c", "type": "links"},
+    }
+    answer = commands.post("/subscriptions/sub-1/data-request", json=body)
+    assert answer.status_code == 202, answer.get_json()
+    pump.run()
+    status = queries.get(answer.get_json()["links"]["command"].split("_http", 1)[1]).get_json()
+    assert status["status"] == "applied"
 
 
 def test_queries_answer_404_and_refuse_unknown_parameters(doors: tuple[Any, Any, Pump]) -> None:

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from functions.bootstrap import InMemoryPlatform
-from functions.data_services.messages import AssignExpert, CancelDataService
+from functions.data_services.messages import AssignExpert, CancelDataService, SubmitDataRequest
 from functions.ingestion.messages import ImageAnonymized
 from shared.domain.errors import TransientError
 from shared.ports.envelope import Envelope
@@ -122,3 +122,66 @@ def test_the_catalogue_projection_rebuilds_from_zero(platform: InMemoryPlatform)
     rebuilt = platform.store.query("rebuilt", limit=100).items
     assert len(built) == 40 and built == rebuilt
     assert [d["pathology"] for _, d in built[:6]] == ["EFFUSION"] * 5 + ["NODULE"]
+
+
+# -- the client's data request: what the saga's data service is made of ---------------------
+def _request(**changes: object) -> SubmitDataRequest:
+    body: dict[str, object] = {
+        "subscription_id": "sub-1",
+        "dataset": {"code": "neuro", "criteria": {"anatomical_region": "head"}},
+        "cloud": {"code": "c1", "type": "bucket"},
+        **changes,
+    }
+    return SubmitDataRequest.model_validate(body)
+
+
+@pytest.mark.usefixtures("registry")
+def test_a_create_from_the_client_request_takes_its_dataset_cloud_and_speciality(
+    platform: InMemoryPlatform,
+) -> None:
+    send(_request(speciality="neuro"))
+    assert last_event(platform).dataset_code == "neuro"
+    standard = create_command(cloud_type="links")
+    send(standard.model_copy(update={"from_client_request": True}))
+    stored = platform.store.get("data_services", standard.data_service_id)
+    assert stored is not None
+    assert (stored["dataset"]["code"], stored["cloud"]["type"], stored["speciality"]) == (
+        "neuro", "bucket", "NEURO",
+    )  # fmt: skip
+    assert stored["dataset"]["criteria"]["anatomical_region"] == "HEAD"
+    plain = create_command(cloud_type="links")  # without the flag: the command's own
+    send(plain)
+    other = platform.store.get("data_services", plain.data_service_id)
+    assert other is not None and other["dataset"]["code"] == "chest-ct"
+
+
+@pytest.mark.usefixtures("registry")
+def test_without_a_request_the_command_dataset_is_used(platform: InMemoryPlatform) -> None:
+    standard = create_command().model_copy(update={"from_client_request": True})
+    send(standard)
+    stored = platform.store.get("data_services", standard.data_service_id)
+    assert stored is not None and stored["dataset"]["code"] == "chest-ct"
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"cloud": {"code": "c", "type": "ftp"}}, "unknown_cloud_type"),
+        ({"dataset": {"code": "d", "criteria": {"max_images": 10**6}}}, "dataset_exceeds_plan"),
+        ({"dataset": {"code": "no spaces"}}, "invalid_dataset_code"),
+    ],
+)
+def test_a_request_no_service_could_meet_is_refused(
+    platform: InMemoryPlatform, changes: dict[str, object], reason: str
+) -> None:
+    send(subscription_created())
+    send(_request(**changes))
+    assert last_event(platform).reason == reason
+    assert platform.store.get("data_services_requests", "sub-1") is None
+
+
+def test_a_request_for_a_subscription_not_projected_yet_is_retried(
+    platform: InMemoryPlatform,
+) -> None:
+    with pytest.raises(TransientError):
+        send(_request())
