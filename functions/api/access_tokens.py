@@ -42,6 +42,7 @@ class AccessTokens:
             "iat": issued,
             "exp": issued + self.lifetime_seconds,
             "jti": uuid.uuid4().hex,
+            "ver": principal.token_version,
         }
         return jwt.encode(
             claims,
@@ -66,8 +67,14 @@ class AccessTokens:
             )
             if claims["exp"] <= now.timestamp():  # our clock, not the library's
                 raise InvalidToken("expired")
+            version = claims.get("ver", 0)
+            if not isinstance(version, int) or isinstance(version, bool):
+                raise InvalidToken("version")
             return Principal(
-                user_id=str(claims["sub"]), role=Role(claims["role"]), scope=str(claims["scope"])
+                user_id=str(claims["sub"]),
+                role=Role(claims["role"]),
+                scope=str(claims["scope"]),
+                token_version=version,
             )
         except (jwt.PyJWTError, KeyError, ValueError, TypeError) as error:
             raise InvalidToken(type(error).__name__) from error

@@ -4,6 +4,11 @@ Stored in the api's own collections. The email and national id are sealed with t
 field cipher (AES-GCM, bound to the user id and the field name); usernames are found
 through an HMAC of their lowercase form, so the lookup documents hold no username.
 Refresh tokens are random, stored only as their SHA-256, and revocable one by one.
+
+Access tokens are revoked early through the account's `token_version`: every token carries
+the version it was issued under, every request compares it with the stored one (one
+document read), and a logout, a password change or an operator disabling the account
+raises it. A password change and a disabling also revoke every refresh token of the account.
 """
 
 from __future__ import annotations
@@ -20,7 +25,13 @@ from functions.api.passwords import MAX_LENGTH, MIN_LENGTH, Passwords
 from functions.api.principals import Principal, Role
 from shared.domain.clock import Clock, rfc3339
 from shared.domain.errors import PermanentError
-from shared.ports.documents import Document, DocumentExists, DocumentStore, DocumentTransaction
+from shared.ports.documents import (
+    Document,
+    DocumentExists,
+    DocumentStore,
+    DocumentTransaction,
+    Filter,
+)
 from shared.service.field_crypto import FieldCipher
 
 USERS, USERNAMES, IDENTITIES, REFRESH_TOKENS = (
@@ -69,6 +80,8 @@ class Accounts:
             "scope": new.scope,
             "password_hash": self.passwords.hash(new.password),
             "created_at": rfc3339(self.clock()),
+            "token_version": 0,
+            "disabled": False,
         }
         for name in _SEALED_FIELDS:
             value = getattr(new, name)
@@ -108,12 +121,65 @@ class Accounts:
         if not self.passwords.verify(user["password_hash"] if user else None, password):
             return None
         assert user is not None  # verify is False without a stored hash
-        return principal_of(user)
+        return None if user.get("disabled") else principal_of(user)
 
     def by_google_subject(self, subject: str) -> Principal | None:
         found = self.store.get(self.collections[IDENTITIES], self._key("google", subject))
         user = self.user(found["user_id"]) if found else None
-        return principal_of(user) if user else None
+        return principal_of(user) if user and not user.get("disabled") else None
+
+    # -- early revocation of access tokens ---------------------------------------------
+    def is_current(self, principal: Principal) -> bool:
+        """Whether an access token of this principal still stands: the account exists, is
+        not disabled, and its token version is the token's (checked on every request)."""
+        user = self.user(principal.user_id)
+        return (
+            user is not None
+            and not user.get("disabled")
+            and int(user.get("token_version", 0)) == principal.token_version
+        )
+
+    def _bump(self, user_id: str, **changes: Any) -> Document | None:
+        """Raise the account's token version (with `changes`); the account, or None."""
+
+        def write(tx: DocumentTransaction) -> Document | None:
+            user = tx.get(self.collections[USERS], user_id)
+            if user is None:
+                return None
+            changed = {**user, **changes, "token_version": int(user.get("token_version", 0)) + 1}
+            tx.put(self.collections[USERS], user_id, changed)
+            return changed
+
+        return self.store.run_in_transaction(write)
+
+    def revoke_access(self, user_id: str) -> bool:
+        """Every live access token of the account stops working now."""
+        return self._bump(user_id) is not None
+
+    def change_password(self, principal: Principal, current: str, new: str) -> Principal | None:
+        """The principal under the new token version, or None when `current` is wrong.
+        Every access and refresh token issued before stops working."""
+        if not MIN_LENGTH <= len(new) <= MAX_LENGTH:
+            raise PermanentError(
+                "weak_password", f"{MIN_LENGTH} to {MAX_LENGTH} characters", field="new_password"
+            )
+        user = self.user(principal.user_id)
+        if user is None or not self.passwords.verify(user["password_hash"], current):
+            return None
+        changed = self._bump(principal.user_id, password_hash=self.passwords.hash(new))
+        if changed is None:
+            return None
+        self._revoke_sessions_of(principal.user_id)
+        return principal_of(changed)
+
+    def set_disabled(self, user_id: str, disabled: bool) -> bool:
+        """Disable (every token of the account revoked, no login) or enable an account;
+        False when there is no such account."""
+        if self._bump(user_id, disabled=disabled) is None:
+            return False
+        if disabled:
+            self._revoke_sessions_of(user_id)
+        return True
 
     # -- refresh tokens ----------------------------------------------------------------
     def open_session(self, principal: Principal) -> str:
@@ -141,24 +207,52 @@ class Accounts:
 
         user_id = self.store.run_in_transaction(spend)
         user = self.user(user_id) if user_id else None
-        if user is None:
+        if user is None or user.get("disabled"):
             return None
         principal = principal_of(user)
         return principal, self.open_session(principal)
 
-    def revoke_session(self, token: str) -> None:
+    def revoke_session(self, token: str) -> str | None:
+        """Revoke a refresh token; the id of its account, or None for an unknown token."""
         key = _digest(token)
 
-        def revoke(tx: DocumentTransaction) -> None:
+        def revoke(tx: DocumentTransaction) -> str | None:
             record = tx.get(self.collections[REFRESH_TOKENS], key)
-            if record is not None:
-                tx.put(self.collections[REFRESH_TOKENS], key, {**record, "revoked": True})
+            if record is None:
+                return None
+            tx.put(self.collections[REFRESH_TOKENS], key, {**record, "revoked": True})
+            return str(record["user_id"])
 
-        self.store.run_in_transaction(revoke)
+        return self.store.run_in_transaction(revoke)
+
+    def _revoke_sessions_of(self, user_id: str) -> None:
+        """Revoke every refresh token of an account (rare: a password change, a disabling)."""
+        collection = self.collections[REFRESH_TOKENS]
+        after = None
+        while True:
+            page = self.store.query(
+                collection, [Filter("user_id", "==", user_id)], limit=100, after=after
+            )
+            live = [(key, record) for key, record in page.items if not record["revoked"]]
+
+            def revoke(tx: DocumentTransaction, live: Any = live) -> None:
+                for key, record in live:
+                    tx.put(collection, key, {**record, "revoked": True})
+
+            if live:
+                self.store.run_in_transaction(revoke)
+            if page.next_cursor is None:
+                return
+            after = page.next_cursor
 
 
 def principal_of(user: Document) -> Principal:
-    return Principal(user_id=user["user_id"], role=Role(user["role"]), scope=user["scope"])
+    return Principal(
+        user_id=user["user_id"],
+        role=Role(user["role"]),
+        scope=user["scope"],
+        token_version=int(user.get("token_version", 0)),
+    )
 
 
 def _digest(token: str) -> str:

@@ -15,6 +15,7 @@ import flask
 from functions.api import reads, timeline
 from functions.api.access_tokens import InvalidToken
 from functions.api.accounts import NewUser
+from functions.api.commands import SAGAS
 from functions.api.original_payload import v1_create_body
 from functions.api.principals import Principal, Role
 from functions.api.wiring import ApiWiring
@@ -112,8 +113,44 @@ def refresh(call: Call) -> flask.Response:
 
 
 def logout(call: Call) -> flask.Response:
-    call.wiring.accounts.revoke_session(call.text(call.body(), "refresh_token"))
+    """Revoke the refresh token and, early, every live access token of its account (the
+    account's other devices refresh theirs)."""
+    accounts = call.wiring.accounts
+    user_id = accounts.revoke_session(call.text(call.body(), "refresh_token"))
+    if user_id is not None:
+        accounts.revoke_access(user_id)
+        call.resource.append(f"user/{user_id}")
     return flask.Response(status=204)
+
+
+def change_password(call: Call) -> flask.Response:
+    """Every token issued before is revoked; the answer is a new pair for this device."""
+    body = call.body()
+    current, new = call.text(body, "current_password"), call.text(body, "new_password")
+    call.resource.append(f"user/{call.principal.user_id}")
+    changed = call.wiring.accounts.change_password(call.principal, current, new)
+    if changed is None:
+        raise HttpError(403, "wrong_password", "the current password is wrong")
+    return _tokens(call, changed, call.wiring.accounts.open_session(changed))
+
+
+def _set_disabled(call: Call, disabled: bool) -> flask.Response:
+    refuse_unknown_parameters(call.request.args, set())
+    user_id = str(call.args["user_id"])
+    call.resource.append(f"user/{user_id}")
+    if disabled and user_id == call.principal.user_id:
+        raise HttpError(409, "cannot_disable_yourself", "another operator must do it")
+    if not call.wiring.accounts.set_disabled(user_id, disabled):
+        raise HttpError(404, "user_not_found", "no such user")
+    return json_response({"user_id": user_id, "disabled": disabled})
+
+
+def disable_user(call: Call) -> flask.Response:
+    return _set_disabled(call, True)
+
+
+def enable_user(call: Call) -> flask.Response:
+    return _set_disabled(call, False)
 
 
 def me(call: Call) -> flask.Response:
@@ -230,8 +267,9 @@ def get_subscription(call: Call) -> flask.Response:
 
 
 # -- commands and their timeline -----------------------------------------------------------
-def _own_command(call: Call) -> tuple[str, str]:
-    """(command id, its subject) of a command the caller sent (an operator: any)."""
+def _own_command(call: Call) -> tuple[str, str, str]:
+    """(command id, its subject, its context) of a command the caller sent (an operator:
+    any)."""
     command_id = str(call.args["command_id"])
     call.resource.append(f"command/{command_id}")
     found = call.wiring.platform.store.get(call.wiring.commands.collection, command_id)
@@ -241,12 +279,14 @@ def _own_command(call: Call) -> tuple[str, str]:
     if not mine:
         raise HttpError(404, "command_not_found", "no such command")
     assert found is not None
-    return command_id, str(found["subject"])
+    return command_id, str(found["subject"]), str(found.get("context", ""))
 
 
 def command(call: Call) -> flask.Response:
     refuse_unknown_parameters(call.request.args, set())
-    command_id, _ = _own_command(call)
+    command_id, _, context = _own_command(call)
+    if context == SAGAS:
+        return json_response(reads.saga_command_status(command_id))
     status = reads.command_status(command_id)
     if status is None:
         raise HttpError(404, "command_not_found", "no such command")
@@ -255,8 +295,8 @@ def command(call: Call) -> flask.Response:
 
 def timeline_of(call: Call) -> flask.Response:
     refuse_unknown_parameters(call.request.args, set())
-    command_id, subject = _own_command(call)
-    current = timeline.timeline(call.principal, command_id, subject)
+    command_id, subject, context = _own_command(call)
+    current = timeline.timeline(call.principal, command_id, subject, context)
     tag = timeline.etag(current)
     headers = {"ETag": tag, "Cache-Control": "no-cache"}
     if tag in [t.strip() for t in call.request.headers.get("If-None-Match", "").split(",")]:
@@ -266,12 +306,12 @@ def timeline_of(call: Call) -> flask.Response:
 
 def stream(call: Call) -> flask.Response:
     refuse_unknown_parameters(call.request.args, set())
-    command_id, subject = _own_command(call)
+    command_id, subject, context = _own_command(call)
     who = call.principal
-    first: list[dict[str, Any]] = [timeline.timeline(who, command_id, subject)]  # 404 first
+    first = [timeline.timeline(who, command_id, subject, context)]  # 404 first
 
     def compose() -> dict[str, Any]:
-        return first.pop() if first else timeline.timeline(who, command_id, subject)
+        return first.pop() if first else timeline.timeline(who, command_id, subject, context)
 
     return flask.Response(
         timeline.server_sent_events(compose),
@@ -339,13 +379,57 @@ def audit(call: Call) -> flask.Response:
     return json_response(call.wiring.audit.page(limit, cursor))
 
 
+# -- sagas (the sagas context's read side and its operator retry) ------------------------
+def list_sagas(call: Call) -> flask.Response:
+    limit, cursor = call.page({"subscription_id", "status", "limit", "cursor"})
+    args = call.request.args
+    subscription_id, status = args.get("subscription_id", ""), args.get("status", "")
+    call.resource.append(f"subscription/{subscription_id}/sagas" if subscription_id else "sagas")
+    return json_response(reads.sagas_listed(call.principal, subscription_id, status, limit, cursor))
+
+
+def get_saga(call: Call) -> flask.Response:
+    refuse_unknown_parameters(call.request.args, {"log_limit", "log_cursor"})
+    saga_id = str(call.args["saga_id"])
+    call.resource.append(f"saga/{saga_id}")
+    log_limit = page_size(call.request.args.get("log_limit"), default=100)
+    return json_response(
+        reads.saga_with_log(call.principal, saga_id, log_limit, call.request.args.get("log_cursor"))
+    )
+
+
+def retry_saga(call: Call) -> flask.Response:
+    """202 with the retry's command resource: the sagas retry a STUCK saga's compensations
+    (409 saga_not_stuck otherwise)."""
+    from functions.sagas.messages import RetrySaga
+
+    refuse_unknown_parameters(call.request.args, set())
+    saga_id = str(call.args["saga_id"])
+    call.resource.append(f"saga/{saga_id}")
+    reads.saga_for(call.principal, saga_id)  # 404 before anything is sent
+    accepted = call.wiring.commands.retry_saga(call.principal, saga_id)
+    status_url = f"/v1/commands/{accepted.command_id}"
+    answer = {
+        "command_id": accepted.command_id,
+        "command_type": RetrySaga.TYPE,
+        "saga_id": saga_id,
+        "status": "accepted",
+        "saga_status": accepted.answer.get("status"),
+        "links": {"command": status_url, "saga": f"/v1/sagas/{saga_id}"},
+    }
+    return json_response(answer, status=202, headers={"Location": status_url})
+
+
 ENDPOINTS: dict[str, Callable[[Call], flask.Response]] = {
     "login": login,
     "google_login": google_login,
     "refresh": refresh,
     "logout": logout,
     "me": me,
+    "change_password": change_password,
     "create_user": create_user,
+    "disable_user": disable_user,
+    "enable_user": enable_user,
     "create_subscription": create_subscription,
     "original_create": original_create,
     "list_subscriptions": list_subscriptions,
@@ -365,4 +449,7 @@ ENDPOINTS: dict[str, Callable[[Call], flask.Response]] = {
     "assignments": assignments,
     "dead_letters": dead_letters,
     "audit": audit,
+    "list_sagas": list_sagas,
+    "get_saga": get_saga,
+    "retry_saga": retry_saga,
 }

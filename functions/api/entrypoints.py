@@ -74,9 +74,13 @@ def _authenticate(request: flask.Request, w: wiring.ApiWiring) -> Principal:
     if scheme.lower() != "bearer" or not token.strip():
         raise Refused(401, "missing_token", "send Authorization: Bearer <token>", challenge)
     try:
-        return w.tokens.verify(token.strip(), w.platform.clock())
+        who = w.tokens.verify(token.strip(), w.platform.clock())
     except InvalidToken as error:
         raise Refused(401, "invalid_token", "the access token is not valid", challenge) from error
+    # Revoked early (logout, password change, account disabled): one read of the account.
+    if not w.accounts.is_current(who):
+        raise Refused(401, "invalid_token", "the access token is not valid", challenge)
+    return who
 
 
 def _limit(

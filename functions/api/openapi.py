@@ -17,6 +17,7 @@ import flask
 _ID = {"type": "string", "pattern": r"^[A-Za-z0-9_.:@+=-]{1,200}$"}
 _TEXT = {"type": "string", "minLength": 1, "maxLength": 256}
 _NULLABLE_TEXT = {"type": ["string", "null"]}
+_SAGA_STATUSES = ["RUNNING", "COMPLETED", "COMPENSATING", "COMPENSATED", "STUCK"]
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -87,6 +88,64 @@ SCHEMAS: dict[str, Any] = {
             "links": _object(
                 ["command", "timeline", "stream", "subscription"],
                 {k: {"type": "string"} for k in ("command", "timeline", "stream", "subscription")},
+            ),
+        },
+    ),
+    "UserState": _object(
+        ["user_id", "disabled"], {"user_id": _ID, "disabled": {"type": "boolean"}}
+    ),
+    "Saga": _object(
+        ["saga_id", "definition", "subscription_id", "status", "started_at", "steps"],
+        {
+            "saga_id": {"type": "string"},
+            "definition": {"type": "string"},
+            "subscription_id": {"type": "string"},
+            "client_code": {"type": "string"},
+            "correlation_id": {"type": "string"},
+            "status": {"enum": _SAGA_STATUSES},
+            "started_at": {"type": "string"},
+            "deadline_at": _NULLABLE_TEXT,
+            "ended_at": _NULLABLE_TEXT,
+            "failed_step": _NULLABLE_TEXT,
+            "failure": _NULLABLE_TEXT,
+            "steps": {"type": "array", "items": {"type": "object"}},
+            "version": {"type": "integer"},
+        },
+    ),
+    "SagaLog": _object(
+        ["items", "next_cursor"],
+        {
+            "items": {
+                "type": "array",
+                "items": _object(
+                    ["saga_id", "seq", "at", "step", "status"],
+                    {
+                        "saga_id": {"type": "string"},
+                        "seq": {"type": "integer"},
+                        "at": {"type": "string"},
+                        "step": {"type": "string"},
+                        "phase": {"type": "string"},
+                        "status": {"enum": ["RECEIVED", "PROCESSED", "FAILED"]},
+                        "message_id": _NULLABLE_TEXT,
+                        "message_type": _NULLABLE_TEXT,
+                        "command_ids": {"type": "array", "items": {"type": "string"}},
+                        "reason": _NULLABLE_TEXT,
+                    },
+                ),
+            },
+            "next_cursor": _NULLABLE_TEXT,
+        },
+    ),
+    "SagaRetryAccepted": _object(
+        ["command_id", "command_type", "saga_id", "status", "links"],
+        {
+            "command_id": {"type": "string"},
+            "command_type": {"type": "string"},
+            "saga_id": {"type": "string"},
+            "status": {"const": "accepted"},
+            "saga_status": {"enum": _SAGA_STATUSES},
+            "links": _object(
+                ["command", "saga"], {k: {"type": "string"} for k in ("command", "saga")}
             ),
         },
     ),
@@ -165,6 +224,11 @@ _BODIES: dict[str, Any] = {
     "Login": _object(["username", "password"], {"username": _TEXT, "password": _TEXT}, True),
     "GoogleLogin": _object(["id_token"], {"id_token": {"type": "string"}}, True),
     "RefreshToken": _object(["refresh_token"], {"refresh_token": _TEXT}, True),
+    "NewPassword": _object(
+        ["current_password", "new_password"],
+        {"current_password": _TEXT, "new_password": _TEXT},
+        True,
+    ),
     "NewUser": _object(
         ["username", "password", "role", "email"],
         {
@@ -293,11 +357,46 @@ def _paths() -> dict[str, Any]:
             )
         },
         "/v1/auth/logout": {
-            "post": _op("revoke a refresh token", None, "204", None, "RefreshToken")
+            "post": _op(
+                "revoke a refresh token and the account's live access tokens",
+                None,
+                "204",
+                None,
+                "RefreshToken",
+            )
         },
         "/v1/me": {"get": _op("your account", _ANY, "200", _ref("Profile"))},
+        "/v1/me/password": {
+            "post": _op(
+                "change your password: every earlier token is revoked, new ones are answered",
+                _ANY,
+                "200",
+                _ref("Tokens"),
+                "NewPassword",
+            )
+        },
         "/v1/users": {
             "post": _op("create an account", ["operator"], "201", _ref("CreatedUser"), "NewUser")
+        },
+        "/v1/users/{user_id}/disable": {
+            "post": _op(
+                "disable an account: its tokens are revoked at once, it cannot log in",
+                ["operator"],
+                "200",
+                _ref("UserState"),
+                None,
+                [_path_id("user_id")],
+            )
+        },
+        "/v1/users/{user_id}/enable": {
+            "post": _op(
+                "enable a disabled account",
+                ["operator"],
+                "200",
+                _ref("UserState"),
+                None,
+                [_path_id("user_id")],
+            )
         },
         "/v1/subscriptions": {
             "post": _op(
@@ -422,6 +521,49 @@ def _paths() -> dict[str, Any]:
         },
         "/v1/audit": {
             "get": _op("who read or changed what", ["operator"], "200", _PAGE, None, _PAGED)
+        },
+        "/v1/sagas": {
+            "get": _op(
+                "sagas newest first: an operator's by status (STUCK by default) or by "
+                "subscription; a client's by one of its subscriptions",
+                ["client", "operator"],
+                "200",
+                _PAGE,
+                None,
+                [
+                    {"name": "subscription_id", "in": "query", "schema": _ID},
+                    {"name": "status", "in": "query", "schema": {"enum": _SAGA_STATUSES}},
+                    *_PAGED,
+                ],
+            )
+        },
+        "/v1/sagas/{saga_id}": {
+            "get": _op(
+                "a saga with its log (RECEIVED / PROCESSED / FAILED, oldest first)",
+                ["client", "operator"],
+                "200",
+                {"allOf": [_ref("Saga"), _object(["log"], {"log": _ref("SagaLog")})]},
+                None,
+                [
+                    _path_id("saga_id"),
+                    {
+                        "name": "log_limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 100},
+                    },
+                    {"name": "log_cursor", "in": "query", "schema": {"type": "string"}},
+                ],
+            )
+        },
+        "/v1/sagas/{saga_id}/retry": {
+            "post": _op(
+                "retry a STUCK saga's compensations (RetrySaga)",
+                ["operator"],
+                "202",
+                _ref("SagaRetryAccepted"),
+                None,
+                [_path_id("saga_id")],
+            )
         },
         "/suscripciones/suscripcion-comando": {
             "post": _op(

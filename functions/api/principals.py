@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 
@@ -23,3 +23,6 @@ class Principal:
     role: Role
     # The center id, client code or expert id the user acts for ("" for an operator).
     scope: str
+    # The account's token version when the access token was issued: a logout, a password
+    # change or an operator disabling the account raises it, and older tokens stop working.
+    token_version: int = field(default=0, compare=False)

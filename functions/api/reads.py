@@ -2,7 +2,8 @@
 
 Each function takes the caller and answers only what that role may see: a center its own
 catalogue entries and quarantine, a client its own subscriptions and data services, an
-expert their assignments, an operator the dead letters. Something that exists but belongs
+expert their assignments, an operator the dead letters and every saga (a client the sagas of
+its own subscriptions). Something that exists but belongs
 to someone else is answered exactly like something that does not exist (404), so ids
 cannot be probed.
 """
@@ -13,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from functions import bootstrap
-from functions.api.principals import Principal
+from functions.api.principals import Principal, Role
 from functions.ingestion import queries as ingestion_queries
 from functions.ingestion import wiring as ingestion_wiring
 from functions.subscriptions import queries as subscription_queries
@@ -117,22 +118,109 @@ def assignments_of(who: Principal, limit: int, cursor: str | None) -> dict[str, 
     )
 
 
+def _sagas() -> Any:
+    from functions.sagas import wiring
+
+    return bootstrap.context(wiring.build)
+
+
 def saga_of(subscription_id: str) -> dict[str, Any]:
     """The steps of the newest saga a subscription started, as its log recorded them."""
-    from functions.sagas import queries, wiring
+    from functions.sagas import queries
 
-    w = bootstrap.context(wiring.build)
-    store = w.platform.store
-    sagas = queries.sagas_of_subscription(store, subscription_id, w.collections, limit=1)
+    w = _sagas()
+    sagas = queries.sagas_of_subscription(w.platform.store, subscription_id, w.collections, limit=1)
     if not sagas["items"]:
         return {"available": True, "steps": []}
-    saga_id = str(sagas["items"][0]["saga_id"])
-    log = queries.saga_log(store, saga_id, w.collections)["items"]
+    return saga_steps(str(sagas["items"][0]["saga_id"]))
+
+
+def saga_steps(saga_id: str) -> dict[str, Any]:
+    """A saga's log as the timeline shows it."""
+    from functions.sagas import queries
+
+    w = _sagas()
+    log = queries.saga_log(w.platform.store, saga_id, w.collections)["items"]
     steps = [
         {**entry, "name": f"{entry.get('step', '')} {entry.get('status', '')}".strip()}
         for entry in log
     ]
     return {"available": True, "steps": steps}
+
+
+def saga_for(who: Principal, saga_id: str) -> dict[str, Any]:
+    """One saga: any for an operator, one of its own subscriptions' for a client."""
+    from functions.sagas import queries
+
+    w = _sagas()
+    found = queries.get_saga(w.platform.store, saga_id, w.collections)
+    if found is None or (who.role is not Role.OPERATOR and found.get("client_code") != who.scope):
+        raise HttpError(404, "saga_not_found", "no such saga")
+    return found
+
+
+def saga_with_log(
+    who: Principal, saga_id: str, log_limit: int, log_cursor: str | None
+) -> dict[str, Any]:
+    from functions.sagas import queries
+
+    saga = saga_for(who, saga_id)
+    w = _sagas()
+    log = queries.saga_log(
+        w.platform.store, saga_id, w.collections, limit=log_limit, cursor=log_cursor
+    )
+    return {**saga, "log": log}
+
+
+def sagas_listed(
+    who: Principal, subscription_id: str, status: str, limit: int, cursor: str | None
+) -> dict[str, Any]:
+    """Newest first: an operator's by status (STUCK when none is given) or by subscription;
+    a client's by one of its own subscriptions only."""
+    from functions.sagas import queries
+    from functions.sagas.domain import SagaStatus
+
+    w = _sagas()
+    store, collections = w.platform.store, w.collections
+    if subscription_id and status:
+        raise HttpError(400, "conflicting_parameters", "give subscription_id or status")
+    if who.role is not Role.OPERATOR or subscription_id:
+        if not subscription_id:
+            raise HttpError(
+                400, "missing_parameter", "give subscription_id", field="subscription_id"
+            )
+        if who.role is not Role.OPERATOR:
+            subscription_of(who, subscription_id)  # 404 when it is not the caller's
+        page = queries.sagas_of_subscription(
+            store, subscription_id, collections, limit=limit, cursor=cursor
+        )
+        if who.role is not Role.OPERATOR:  # never another client's, whatever is stored
+            page["items"] = [s for s in page["items"] if s.get("client_code") == who.scope]
+        return page
+    status = status or SagaStatus.STUCK.value
+    if status not in SagaStatus.__members__:
+        raise HttpError(400, "invalid_status", "a saga status, e.g. STUCK", field="status")
+    return queries.sagas_in_status(store, status, collections, limit=limit, cursor=cursor)
+
+
+def saga_command_status(command_id: str) -> dict[str, Any]:
+    """What became of a saga retry: the sagas' inbox record of the command (it is processed
+    in the request that accepts it)."""
+    from shared.service.processing import inbox_id
+
+    w = _sagas()
+    processed = w.platform.store.get(w.processor.inbox_collection, inbox_id(command_id))
+    if processed is None:
+        return {"command_id": command_id, "command_type": None, "status": "pending"}
+    return {
+        "command_id": command_id,
+        "command_type": processed.get("message_type"),
+        "status": processed["outcome"],
+        "reason": processed.get("reason"),
+        "processed_at": processed.get("processed_at"),
+        "event_types": processed.get("event_types", []),
+        "correlation_id": processed.get("correlation_id"),
+    }
 
 
 def notifications_of(who: Principal, limit: int = 10, cursor: str | None = None) -> dict[str, Any]:

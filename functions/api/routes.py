@@ -17,6 +17,7 @@ Limit = Literal["query", "command", "login", "public"]
 _ALL = frozenset(Role)
 _CLIENT, _CENTER = frozenset({Role.CLIENT}), frozenset({Role.CENTER})
 _EXPERT, _OPERATOR = frozenset({Role.EXPERT}), frozenset({Role.OPERATOR})
+_CLIENT_OR_OPERATOR = frozenset({Role.CLIENT, Role.OPERATOR})
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,10 @@ ROUTES = (
     Route("/v1/auth/refresh", "POST", "refresh", None, "login"),
     Route("/v1/auth/logout", "POST", "logout", None, "login"),
     Route("/v1/me", "GET", "me", _ALL, "query"),
+    Route("/v1/me/password", "POST", "change_password", _ALL, "command"),
     Route("/v1/users", "POST", "create_user", _OPERATOR, "command"),
+    Route("/v1/users/<user_id>/disable", "POST", "disable_user", _OPERATOR, "command"),
+    Route("/v1/users/<user_id>/enable", "POST", "enable_user", _OPERATOR, "command"),
     Route("/v1/subscriptions", "POST", "create_subscription", _CLIENT, "command"),
     Route("/v1/subscriptions", "GET", "list_subscriptions", _CLIENT, "query"),
     Route("/v1/subscriptions/<subscription_id>", "GET", "get_subscription", _CLIENT, "query"),
@@ -56,6 +60,9 @@ ROUTES = (
     Route("/v1/assignments", "GET", "assignments", _EXPERT, "query"),
     Route("/v1/dead-letters", "GET", "dead_letters", _OPERATOR, "query"),
     Route("/v1/audit", "GET", "audit", _OPERATOR, "query"),
+    Route("/v1/sagas", "GET", "list_sagas", _CLIENT_OR_OPERATOR, "query"),
+    Route("/v1/sagas/<saga_id>", "GET", "get_saga", _CLIENT_OR_OPERATOR, "query"),
+    Route("/v1/sagas/<saga_id>/retry", "POST", "retry_saga", _OPERATOR, "command"),
     # The original design's BFF route and nested Spanish payload: a v1 create-subscription.
     Route("/suscripciones/suscripcion-comando", "POST", "original_create", _CLIENT, "command"),
 )

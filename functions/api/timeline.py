@@ -26,7 +26,14 @@ POLL_SECONDS = 0.3
 _SETTLED = {"applied", "rejected", "dead_lettered"}
 
 
-def timeline(who: Principal, command_id: str, subject: str) -> dict[str, Any]:
+def timeline(who: Principal, command_id: str, subject: str, context: str = "") -> dict[str, Any]:
+    if context == "sagas":  # an operator's saga retry: the retry and that saga's log
+        return {
+            "command": reads.saga_command_status(command_id),
+            "subscription": None,
+            "saga": reads.saga_steps(subject),
+            "notifications": {"available": True, "items": []},
+        }
     status = reads.command_status(command_id)
     if status is None:
         raise HttpError(404, "command_not_found", "no such command")

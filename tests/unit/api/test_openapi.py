@@ -98,6 +98,13 @@ def test_answers_of_every_role_match_the_document(api: Api) -> None:
         ("/v1/data-services", "/v1/data-services", "GET", None, "client-a"),
         ("/v1/dead-letters", "/v1/dead-letters", "GET", None, "operator"),
         ("/v1/audit", "/v1/audit", "GET", None, "operator"),
+        ("/v1/sagas", "/v1/sagas", "GET", None, "operator"),
+        ("/v1/sagas", "/v1/sagas", "GET", None, "client-a"),
+        ("/v1/sagas/{saga_id}", "/v1/sagas/nope", "GET", None, "operator"),
+        ("/v1/sagas/{saga_id}/retry", "/v1/sagas/nope/retry", "POST", None, "operator"),
+        ("/v1/me/password", "/v1/me/password", "POST", {"current_password": "no", "new_password": "p" * 20}, "center-a"),
+        ("/v1/users/{user_id}/disable", "/v1/users/nope/disable", "POST", None, "operator"),
+        ("/v1/users/{user_id}/enable", "/v1/users/nope/enable", "POST", None, "operator"),
         ("/suscripciones/suscripcion-comando", "/suscripciones/suscripcion-comando", "POST", {"cliente": {}}, "client-a"),
     ]  # fmt: skip
     for documented, concrete, method, body, user in cases:

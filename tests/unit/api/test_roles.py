@@ -3,6 +3,8 @@ answered exactly like data that does not exist."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from functions import bootstrap
@@ -15,11 +17,7 @@ USER_OF_ROLE = {"center": "center-a", "client": "client-a", "expert": "expert-a"
 
 
 def _concrete(path: str) -> str:
-    return (
-        path.replace("<subscription_id>", "s-1")
-        .replace("<command_id>", "c-1")
-        .replace("<image_id>", "i-1")
-    )
+    return re.sub(r"<([a-z]+)_id>", lambda m: f"{m.group(1)[0]}-1", path)
 
 
 @pytest.mark.parametrize("route", [r for r in ROUTES if r.roles], ids=lambda r: r.endpoint)
