@@ -330,6 +330,8 @@ class CloudBucket(_Strict):
 
 class CloudSettings(_Strict):
     public_functions: list[str] = Field(default_factory=list)
+    # Collections Firestore empties by a TTL policy: collection -> its Timestamp field.
+    firestore_ttl: dict[str, str] = Field(default_factory=dict)
     access: dict[str, ContextAccess] = Field(default_factory=dict)
     buckets: dict[str, CloudBucket] = Field(default_factory=dict)
 

@@ -1,6 +1,7 @@
 # The Firestore database the code opens (the default one), the topology's composite indexes
 # (the emulator enforces none, the cloud refuses the queries without them), and a TTL policy
-# on every context's inbox, longer-lived than any redelivery (docs/decisions/0003).
+# on every context's inbox, longer-lived than any redelivery (docs/decisions/0003), and on
+# the collections `cloud.firestore_ttl` names (the api's rate-limit shards).
 
 resource "google_firestore_database" "main" {
   project                           = var.project_id
@@ -43,6 +44,19 @@ resource "google_firestore_field" "inbox_ttl" {
   database   = google_firestore_database.main.name
   collection = each.key
   field      = var.inbox_ttl_field
+
+  ttl_config {}
+
+  # Nobody queries the expiry: no single-field index, no index writes.
+  index_config {}
+}
+
+resource "google_firestore_field" "ttl" {
+  for_each   = module.topology.ttl_fields
+  project    = var.project_id
+  database   = google_firestore_database.main.name
+  collection = each.key
+  field      = each.value
 
   ttl_config {}
 

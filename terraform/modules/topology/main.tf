@@ -146,6 +146,10 @@ locals {
   # shared/service/processing.py names each context's inbox `<context>_inbox`.
   inbox_collections = toset([for c in local.contexts : "${replace(c, "-", "_")}_inbox"])
 
+  # Other collections Firestore empties by TTL (cloud.firestore_ttl): collection -> field,
+  # e.g. the api's rate-limit shards on `expires_at`.
+  ttl_fields = { for collection, field in try(local.cloud.firestore_ttl, {}) : collection => field }
+
   secrets = {
     for id, s in try(local.topology.secrets, {}) : id => {
       env      = s.env

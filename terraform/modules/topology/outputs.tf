@@ -43,6 +43,11 @@ output "inbox_collections" {
   value       = local.inbox_collections
 }
 
+output "ttl_fields" {
+  description = "Other collections with a TTL policy: collection -> its Timestamp field (cloud.firestore_ttl)."
+  value       = local.ttl_fields
+}
+
 output "secrets" {
   description = "Every Secret Manager secret the code reads: the environment variable and the contexts."
   value       = local.secrets

@@ -38,6 +38,7 @@ ITERATED_FROM = {
     ("google_storage_notification", "notification"): "bucket_notifications",
     ("google_firestore_index", "index"): "firestore_indexes",
     ("google_firestore_field", "inbox_ttl"): "inbox_collections",
+    ("google_firestore_field", "ttl"): "ttl_fields",
     ("google_secret_manager_secret", "secret"): "secrets",
     ("google_cloud_scheduler_job", "job"): "schedules",
     ("google_pubsub_topic_iam_member", "function_publishes"): "publish_grants",
@@ -236,3 +237,11 @@ def test_the_source_zip_holds_the_deployed_code_and_nothing_else() -> None:
     for left_out in ("tests/", "terraform/", ".venv/", ".git/", "infra/", "docs/"):
         assert not any(f.startswith(left_out) for f in zipped), left_out
     assert "pyproject.toml" not in zipped
+
+
+def test_ttl_policies_expire_on_the_field_they_name_without_an_index() -> None:
+    for name in ("inbox_ttl", "ttl"):
+        ttl = PLATFORM[("google_firestore_field", name)]
+        assert ttl["collection"] == "${each.key}", name
+        assert "ttl_config" in ttl and "index_config" in ttl, name
+    assert PLATFORM[("google_firestore_field", "ttl")]["field"] == "${each.value}"

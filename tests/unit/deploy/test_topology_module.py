@@ -123,6 +123,20 @@ def test_every_context_inbox_gets_a_ttl(topology: Topology, derived: dict[str, A
     )
 
 
+def test_every_ttl_collection_gets_its_field(topology: Topology, derived: dict[str, Any]) -> None:
+    assert derived["ttl_fields"] == topology.cloud.firestore_ttl
+    # The api's rate-limit shards carry `expires_at` as a Timestamp (adapters/firestore_counters)
+    from functions.api.rate_limits import COLLECTION as RATE_LIMITS
+
+    assert derived["ttl_fields"][RATE_LIMITS] == "expires_at"
+
+
+def test_only_the_public_api_is_public(derived: dict[str, Any]) -> None:
+    public = {name for name, f in derived["functions"].items() if f["public"]}
+    assert public == {"api"}
+    assert derived["functions"]["api"]["kind"] == "http"
+
+
 def test_secrets_mounted_by_context(topology: Topology, derived: dict[str, Any]) -> None:
     expected = {
         (name, secret_id)
