@@ -59,6 +59,13 @@ PUBLISH_BATCH = 100
 COPY_THREADS = 8  # copies in flight per chunk
 CHUNKS_PER_TRANSACTION = 20  # manifest chunk documents written together (<10 MiB)
 _ENDED = frozenset({Status.FINISHED, Status.CANCELLED, Status.FAILED})
+# How long a delivery holds a chunk it copies: the deliver-chunk trigger's ack deadline
+# (infra/topology.yaml), after which Pub/Sub redelivers the message of a holder that died.
+CLAIM_LEASE = timedelta(seconds=300)
+
+
+class ChunkHeld(TransientError):
+    """Another delivery of the chunk holds its lease: retried later, never copied twice."""
 
 
 def split_uri(uri: str) -> tuple[str, str]:
@@ -174,20 +181,89 @@ class DeliveryService:
         if service is None or not service.is_delivering(command.manifest_id):
             return "ignored"  # cancelled or failed meanwhile: nothing more is delivered
         entries = self._entries(command.manifest_id, command.chunk_index)
+        token = self._claim(key, command, envelope)
+        # None: recorded by another delivery since the first look.
+        outcome = "duplicate" if token is None else self._copy(envelope, service, entries, token)
+        if outcome in ("duplicate", "delivered"):
+            self._check_completion(envelope, command)
+        return outcome
+
+    def _copy(
+        self, envelope: Envelope, service: DataService, entries: list[ManifestEntry], token: str
+    ) -> str:
+        """Copy (or sign) a claimed chunk and record it."""
+        command = envelope.payload
+        assert isinstance(command, DeliverChunk)
+        key = chunk_doc_id(command.manifest_id, command.chunk_index)
         try:
             record = self._deliver(service, command, entries)
         except (DeliveryRefused, SourceMissing) as failure:
             self._fail(envelope, command, failure.reason, failure.detail)
             return "failed"
-        collection = self.collections.deliveries
-        self.store.run_in_transaction(lambda tx: tx.put(collection, key, record))
+        except BaseException:
+            self._release(key, token)  # a retry may copy at once; the copies made stay
+            raise
+        if not self._record(key, record):
+            return "duplicate"
         again = self._service(command.data_service_id)
         if again is not None and again.status in _ENDED and again.has_copies:
             # Ended while this chunk copied: its revocation may have run before the copies.
             self._remove(service.prefix, entries, with_files=False)
             return "revoked"
-        self._check_completion(envelope, command)
         return "delivered"
+
+    def _claim(self, key: str, command: DeliverChunk, envelope: Envelope) -> str | None:
+        """Take the chunk's lease in a transaction (None: the chunk is recorded already).
+        A lease held by another delivery raises ChunkHeld: Pub/Sub retries that delivery
+        later, when the chunk is recorded (a duplicate) or the holder died (lease over)."""
+        token = uuid.uuid4().hex
+        now = self.clock()
+        claims, deliveries = self.collections.claims, self.collections.deliveries
+
+        def claim(tx: DocumentTransaction) -> str | None:
+            if tx.get(deliveries, key) is not None:
+                return None
+            held = tx.get(claims, key)
+            if held is not None and str(held["lease_until"]) > rfc3339(now):
+                raise ChunkHeld("another delivery of the chunk is copying it")
+            tx.put(
+                claims,
+                key,
+                {
+                    "data_service_id": command.data_service_id,
+                    "manifest_id": command.manifest_id,
+                    "chunk_index": command.chunk_index,
+                    "token": token,
+                    "message_id": envelope.id,
+                    "lease_until": rfc3339(now + CLAIM_LEASE),
+                },
+            )
+            return token
+
+        return self.store.run_in_transaction(claim)
+
+    def _release(self, key: str, token: str) -> None:
+        claims = self.collections.claims
+
+        def release(tx: DocumentTransaction) -> None:
+            held = tx.get(claims, key)
+            if held is not None and held.get("token") == token:
+                tx.put(claims, key, {**held, "lease_until": rfc3339(self.clock())})
+
+        self.store.run_in_transaction(release)
+
+    def _record(self, key: str, record: Document) -> bool:
+        """The chunk's one progress record, create-only: a second writer never replaces
+        the first one's counts."""
+        deliveries = self.collections.deliveries
+
+        def write(tx: DocumentTransaction) -> bool:
+            if tx.get(deliveries, key) is not None:
+                return False
+            tx.create(deliveries, key, record)
+            return True
+
+        return self.store.run_in_transaction(write)
 
     def _deliver(
         self, service: DataService, command: DeliverChunk, entries: list[ManifestEntry]

@@ -29,6 +29,7 @@ class Collections:
     manifests: str  # the header of a service's latest resolution, for the prepare to freeze
     manifest_chunks: str  # the entries of a manifest, CHUNK_SIZE per document
     deliveries: str  # one record per delivered chunk: progress with no hot document
+    claims: str  # one lease per chunk being copied: two deliveries of it never both copy
     revocations: str  # one record per revoked chunk
     inbox: str
     commands: str
@@ -47,6 +48,7 @@ class Collections:
             manifests=name("_manifests"),
             manifest_chunks=name("_manifest_chunks"),
             deliveries=name("_deliveries"),
+            claims=name("_delivery_claims"),
             revocations=name("_revocations"),
             inbox=name("_inbox"),
             commands=name("_commands"),

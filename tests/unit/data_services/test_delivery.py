@@ -16,6 +16,7 @@ from functions.data_services.messages import (
     StartDataService,
 )
 from functions.data_services.ports import DeliveryRefused, Placed
+from shared.ports.envelope import Envelope
 from tests.support.delivery import deliver
 from tests.unit.data_services.factories import DELIVERY, register_command
 from tests.unit.data_services.flow import (
@@ -302,3 +303,75 @@ def test_the_same_service_delivers_the_same_images_after_the_catalogue_grows(
     catalogue(platform, 12)  # more matching images arrive after the start
     assert stored(platform, service_id)["manifest"] == frozen
     assert len(images_in_bucket(platform, service_id)) == 6
+
+
+def test_two_deliveries_of_one_chunk_racing_copy_each_object_once(
+    platform: InMemoryPlatform,
+) -> None:
+    """Pub/Sub may deliver a chunk again while the first delivery still copies it (an ack
+    deadline passed, a duplicate): the chunk is claimed in a transaction, so the second one
+    copies nothing, is retried, and then finds the chunk recorded; the progress is the
+    first one's."""
+    from functions.data_services.delivery import ChunkHeld
+
+    catalogue(platform, CHUNK)  # one chunk
+    service_id = assigned_service(platform)
+    pump = start(platform, service_id)
+    [chunk] = pump.pending()
+    delivery, target = the_wiring().delivery, the_wiring().delivery.target
+    copying, go_on, lock = threading.Event(), threading.Event(), threading.Lock()
+    copied: list[bool] = []
+
+    class Slow:
+        def place(self, *args: str) -> Placed:
+            copying.set()
+            go_on.wait(5)
+            placed = target.place(*args)
+            with lock:
+                copied.append(placed.copied)
+            return placed
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(target, name)
+
+    delivery.target = Slow()
+    first: list[str] = []
+    holder = threading.Thread(target=lambda: first.append(delivery.deliver_chunk(chunk)))
+    holder.start()
+    assert copying.wait(5)
+    racing = Envelope(payload=chunk.payload, source="/tests")  # another message, same chunk
+    with pytest.raises(ChunkHeld):
+        delivery.deliver_chunk(racing)
+    go_on.set()
+    holder.join(5)
+    assert first == ["delivered"]
+    assert delivery.deliver_chunk(racing) == "duplicate"  # its retry
+    assert copied == [True] * CHUNK  # every object copied once, by the holder
+    [(_, record)] = platform.store.query("data_services_deliveries", limit=10).items
+    assert (record["objects"], record["copied"]) == (CHUNK, CHUNK)
+    assert stored(platform, service_id)["status"] == "DELIVERED"
+    assert events(platform).count("delivered") == 1
+
+
+def test_the_lease_of_a_delivery_that_died_ends_and_the_chunk_is_delivered(
+    platform: InMemoryPlatform,
+) -> None:
+    from datetime import timedelta
+
+    from functions.data_services.delivery import CLAIM_LEASE, ChunkHeld
+    from shared.domain.clock import rfc3339, utc_now
+
+    catalogue(platform, CHUNK)
+    service_id = assigned_service(platform)
+    [chunk] = start(platform, service_id).pending()
+    payload = chunk.payload
+    key = f"{payload.manifest_id}-00000"  # type: ignore[attr-defined]
+    died = {"token": "t-dead", "lease_until": rfc3339(utc_now() + CLAIM_LEASE)}
+    platform.store.run_in_transaction(lambda tx: tx.put("data_services_delivery_claims", key, died))
+    delivery = the_wiring().delivery
+    with pytest.raises(ChunkHeld):  # the holder may still be copying: nothing is copied
+        delivery.deliver_chunk(chunk)
+    assert images_in_bucket(platform, service_id) == []
+    delivery.clock = lambda: utc_now() + CLAIM_LEASE + timedelta(seconds=1)
+    assert delivery.deliver_chunk(chunk) == "delivered"  # the ack deadline passed: taken over
+    assert len(images_in_bucket(platform, service_id)) == CHUNK
