@@ -49,6 +49,10 @@ class SagaCompensated(Event):
     failed_step: Code
     reason: Code
     compensated_at: Timestamp
+    # The steps whose effect was undone, in the order they were undone (e.g. "data_service",
+    # "payment": refunded, "subscription"), so the client can be told what was reversed.
+    # Optional (additive): an empty list says nothing of what was undone.
+    undone: list[Code] = Field(default_factory=list)
 
 
 class SagaStuck(Event):
