@@ -5,8 +5,11 @@ commands): create a PRO subscription over HTTP, pay it with a card the sandbox d
 it again with one it approves, and shows the command outcomes, the stored subscription and
 the events that were published, as they arrive. Then it uploads a synthetic DICOM image
 full of planted PHI to the ingest bucket with the storage client, waits for ImageAnonymized
-and shows the catalogue record. `python -m infra.local.demo` runs it against a stack started
-with `up --detach`.
+and shows the catalogue record. Last, a dataset of that image is delivered: the sample
+experts registered, a second PRO subscription with the client's data request (its centre's
+images, copied to a bucket), paid, and its saga (data service, expert and dataset in
+parallel, delivery) shown with the delivered files. `python -m infra.local.demo` runs it
+against a stack started with `up --detach`.
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ from rich.table import Table
 from infra.local.environment import temporary_environment
 from infra.local.stack import LocalStack
 from infra.samples.clients import SAMPLE_CLIENT
+from infra.samples.experts import register_all
+
+DEMO_CENTER = "hospital-demo"
 
 
 class _EventWatch:
@@ -122,7 +128,8 @@ def run_demo(stack: LocalStack, console: Console) -> bool:
     finally:
         watch.close()
         http.close()
-    return run_ingestion_demo(stack, console) and ok
+    ingested = run_ingestion_demo(stack, console)
+    return ingested and run_dataset_demo(stack, console) and ok
 
 
 def run_ingestion_demo(stack: LocalStack, console: Console) -> bool:
@@ -144,7 +151,7 @@ def run_ingestion_demo(stack: LocalStack, console: Console) -> bool:
             data = io.BytesIO()
             image.save_as(data, enforce_file_format=True)
             bucket = storage.Client(project=stack.project_id).bucket(stack.bucket("ingest"))
-            blob = bucket.blob(f"hospital-demo/{uuid.uuid4().hex[:8]}.dcm")
+            blob = bucket.blob(f"{DEMO_CENTER}/{uuid.uuid4().hex[:8]}.dcm")
             blob.metadata = {"pathology": "nodule", "clinical_history": "smoker, 20 years"}
             started = time.perf_counter()
             blob.upload_from_string(data.getvalue(), content_type="application/dicom")
@@ -167,6 +174,99 @@ def run_ingestion_demo(stack: LocalStack, console: Console) -> bool:
     console.print("  GET /ingestion_queries_http/images/<image_id> →")
     console.print_json(json.dumps(record))
     return bool(record.get("image_id") == image_id)
+
+
+def run_dataset_demo(stack: LocalStack, console: Console) -> bool:
+    """A PRO subscription whose saga delivers a dataset of the images the demo ingested."""
+    console.rule("[bold]Demo: a PRO subscription's saga delivers a dataset")
+    base, http = stack.functions_url, requests.Session()
+    started = time.perf_counter()
+    try:
+        register_all(base)
+        client = {**SAMPLE_CLIENT, "code": f"d{uuid.uuid4().hex[:8]}"}
+        created = http.post(
+            f"{base}/subscriptions_commands_http/subscriptions",
+            json={"client": client, "plan": "PRO"},
+            timeout=10,
+        ).json()
+        sid = created["subscription_id"]
+        request = {
+            "dataset": {"code": "demo", "criteria": {"sources": [DEMO_CENTER]}},
+            "cloud": {"code": "demo", "name": "Demo bucket", "type": "bucket"},
+            "speciality": "CHEST",
+        }  # fmt: skip
+        url = f"{base}/data_services_commands_http/subscriptions/{sid}/data-request"
+        answer = _until(lambda: (r := http.post(url, json=request, timeout=10)).ok and r, 30)
+        if not answer:
+            console.print("[red]✗[/] the data request was not accepted")
+            return False
+        console.print(f"  data request for {DEMO_CENTER}'s images, delivered to a bucket → 202")
+        http.post(
+            f"{base}/subscriptions_commands_http/subscriptions/{sid}/payments",
+            json={"card_token": "tok_visa"},
+            timeout=10,
+        )
+        console.print("  paid with tok_visa; the saga runs")
+        sagas = f"{base}/sagas_queries_http/sagas"
+
+        def ended() -> dict[str, Any] | None:
+            page = http.get(sagas, params={"subscription_id": sid}, timeout=10).json()
+            saga: dict[str, Any] | None = (page.get("items") or [None])[0]
+            done = saga and saga["status"] in ("COMPLETED", "COMPENSATED", "STUCK")
+            return saga if done else None
+
+        saga = _until(ended, 120)
+        if not saga:
+            console.print("[red]✗[/] the saga did not end within 120 s")
+            return False
+        steps = ", ".join(f"{s['name']}={s['status']}" for s in saga["steps"])
+        elapsed = (time.perf_counter() - started) * 1000
+        good = saga["status"] == "COMPLETED"
+        mark = "[green]✓" if good else "[red]✗"
+        console.print(f"{mark}[/] saga {saga['status']} in {elapsed:.0f} ms: {steps}")
+        service_id = saga["facts"]["data_service_id"]
+        view = http.get(
+            f"{base}/data_services_queries_http/data-services/{service_id}", timeout=10
+        ).json()
+        manifest, delivery = view.get("manifest") or {}, view.get("delivery") or {}
+        console.print(
+            f"  data service: status={view.get('status')} expert={view.get('expert_code')} "
+            f"images={manifest.get('images')} splits={manifest.get('splits')}"
+        )
+        console.print(
+            f"  delivered: {delivery.get('manifest_uri')}, {delivery.get('checksums_uri')}"
+        )
+        with temporary_environment(stack.env):
+            from google.cloud import storage  # type: ignore[attr-defined,unused-ignore]
+
+            names = [
+                b.name
+                for b in storage.Client(project=stack.project_id).list_blobs(
+                    stack.bucket("delivery"), prefix=f"{service_id}/"
+                )
+            ]
+        for name in names:
+            console.print(f"    gs://{stack.bucket('delivery')}/{name}")
+        # Finished at once, so that a demo run again (`up --persist`) finds a free expert.
+        http.post(
+            f"{base}/data_services_commands_http/data-services/{service_id}/finish",
+            json={},
+            timeout=10,
+        )
+        console.print("  finished: the copies are revoked, the expert is free again")
+        return bool(good and view.get("status") == "DELIVERED")
+    finally:
+        http.close()
+
+
+def _until(probe: Any, seconds: float) -> Any:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = probe()
+        if found:
+            return found
+        time.sleep(0.3)
+    return None
 
 
 def _wait_for_event(watch: _EventWatch, correlation_id: str) -> dict[str, str] | None:
