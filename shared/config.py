@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     confirmation_keys: SecretStr = SecretStr("local-development-confirmation-key")
     public_url: str = "http://127.0.0.1:8090"
     notification_retry_schedule: str = "5s,5m,30m,2h,5h,10h,10h"
+    # Who is told of what needs an operator (a stuck saga); empty: such a notification fails
+    # with no_channel (announced, and logged as an error), unless set by command.
+    operator_email: str = ""
     # Publishing: where the events and commands of each context go.
     environment: str = "local"  # local | test | cloud
     log_level: str = "INFO"

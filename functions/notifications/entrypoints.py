@@ -36,6 +36,7 @@ from functions.notifications.messages import (
     DeliverNotification,
     SetRecipientChannels,
 )
+from functions.sagas.messages import SagaCompensated, SagaCompleted, SagaStuck
 from functions.subscriptions.messages import (
     PaymentDeclined,
     PlanChanged,
@@ -166,6 +167,24 @@ def notifications_on_data_service_failed(cloud_event: CloudEventLike) -> None:
 def notifications_on_expert_assigned(cloud_event: CloudEventLike) -> None:
     """ExpertAssigned → handlers.notify (to the expert)."""
     _consume(cloud_event, ExpertAssigned, "notifications_on_expert_assigned")
+
+
+@functions_framework.cloud_event
+def notifications_on_saga_completed(cloud_event: CloudEventLike) -> None:
+    """SagaCompleted → handlers.notify (the client's "ready": template data_service_ready)."""
+    _consume(cloud_event, SagaCompleted, "notifications_on_saga_completed")
+
+
+@functions_framework.cloud_event
+def notifications_on_saga_compensated(cloud_event: CloudEventLike) -> None:
+    """SagaCompensated → handlers.notify (the client: it failed, and what was undone)."""
+    _consume(cloud_event, SagaCompensated, "notifications_on_saga_compensated")
+
+
+@functions_framework.cloud_event
+def notifications_on_saga_stuck(cloud_event: CloudEventLike) -> None:
+    """SagaStuck → handlers.notify (the operator, from configuration)."""
+    _consume(cloud_event, SagaStuck, "notifications_on_saga_stuck")
 
 
 @functions_framework.cloud_event

@@ -30,13 +30,16 @@ from functions.ingestion.messages import ImageRejected, StudyIngested
 from functions.notifications.domain import DEFAULT_LEASE, DEFAULT_SCHEDULE, Notification
 from functions.notifications.messages import (
     ChannelKind,
+    ChannelPreference,
     ConfirmNotification,
     DeliverNotification,
     NotificationCreated,
     SetRecipientChannels,
 )
+from functions.notifications.recipients import Recipient
 from functions.notifications.rules import OWNER_OF_DATA_SERVICE, RULES
 from functions.notifications.unit_of_work import NotificationsUnitOfWork
+from functions.sagas.messages import SagaCompensated, SagaCompleted, SagaStuck
 from functions.subscriptions.messages import (
     PaymentDeclined,
     PlanChanged,
@@ -47,8 +50,11 @@ from functions.subscriptions.messages import (
 from shared.domain.clock import Clock, rfc3339
 from shared.domain.errors import PermanentError, TransientError
 from shared.domain.messages import Event, Message
+from shared.logging import get_logger
 from shared.ports.envelope import Envelope, derived_id
 from shared.service.processing import Handler
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,8 @@ class Dependencies:
     clock: Clock
     schedule: tuple[timedelta, ...] = DEFAULT_SCHEDULE
     lease: timedelta = DEFAULT_LEASE
+    # How the operator on call is reached (SALUDTECH_OPERATOR_EMAIL), unless set by command.
+    operator_channels: tuple[ChannelPreference, ...] = ()
 
 
 class RecipientNotYetKnown(TransientError):
@@ -84,11 +92,13 @@ def notify(event: Event, uow: NotificationsUnitOfWork, deps: Dependencies) -> No
         if owner is None:
             raise RecipientNotYetKnown("whose data service this is is not known yet")
         recipient_id = owner
-    recipient = (
-        uow.recipients.learn_email(recipient_id, event.client_email, now)
-        if isinstance(event, SubscriptionCreated)
-        else uow.recipients.get(recipient_id)
-    )
+    recipient: Recipient | None
+    if isinstance(event, SubscriptionCreated):
+        recipient = uow.recipients.learn_email(recipient_id, event.client_email, now)
+    elif rule.configured:
+        recipient = uow.recipients.learn_configured(recipient_id, deps.operator_channels, now)
+    else:
+        recipient = uow.recipients.get(recipient_id)
     if recipient is None and rule.waits_for_recipient:
         raise RecipientNotYetKnown("the client is not known yet")
     channels: list[ChannelKind] = (
@@ -114,6 +124,9 @@ def notify(event: Event, uow: NotificationsUnitOfWork, deps: Dependencies) -> No
             if recipient is None or not recipient.channels
             else "no_channel_for_template"
         )
+        if channel == "none" and rule.configured:
+            # Never silently: the failed notification is announced, and this line alerts.
+            log.error("configured_recipient_unreachable", template=rule.template, reason=reason)
         uow.notifications.add(Notification.create(created, no_channel_reason=reason))
 
 
@@ -167,6 +180,9 @@ HANDLERS: Mapping[type[Message], Handler[NotificationsUnitOfWork, Any]] = {
     DataServiceDelivered: notify,
     DataServiceFailed: notify,
     ExpertAssigned: notify,
+    SagaCompleted: notify,
+    SagaCompensated: notify,
+    SagaStuck: notify,
     DeliverNotification: claim_delivery,
     SetRecipientChannels: set_recipient_channels,
 }

@@ -66,6 +66,20 @@ class RecipientDirectory:
         self._put(recipient_id, channels, False, at)
         return Recipient(recipient_id, tuple(channels), managed=False)
 
+    def learn_configured(
+        self, recipient_id: str, channels: tuple[ChannelPreference, ...], at: datetime
+    ) -> Recipient | None:
+        """A recipient whose channels come from configuration (the operator): written here
+        so the delivery finds them, unless they were set by command."""
+        known = self.get(recipient_id)
+        if known is not None and known.managed:
+            return known
+        if not channels:
+            return None
+        if known is None or known.channels != channels:
+            self._put(recipient_id, list(channels), False, at)
+        return Recipient(recipient_id, channels, managed=False)
+
     def remember(self, key: str, subject: str, recipient_id: str, at: datetime) -> None:
         """Remember who `subject` belongs to (e.g. a data service's client)."""
         self._tx.put(

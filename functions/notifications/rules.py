@@ -18,6 +18,7 @@ from functions.data_services.messages import (
 )
 from functions.ingestion.messages import ImageRejected, StudyIngested
 from functions.notifications.messages import Fact
+from functions.sagas.messages import SagaCompensated, SagaCompleted, SagaStuck
 from functions.subscriptions.messages import (
     PaymentDeclined,
     PlanChanged,
@@ -40,6 +41,11 @@ def expert(expert_code: str) -> str:
     return f"expert-{expert_code}"
 
 
+# The operator on call: its channels come from configuration (SALUDTECH_OPERATOR_EMAIL),
+# unless they were set by command (SetRecipientChannels), which always win.
+OPERATOR = "operator"
+
+
 # The recipient of a data service's later events is its client, named only by its
 # DataServiceCreated: the handler remembers the owner then, and looks it up after.
 OWNER_OF_DATA_SERVICE = "owner-of-data-service"
@@ -56,9 +62,16 @@ class Rule:
     waits_for_recipient: bool = False
     # When set, `recipient` names a key to look up (the owner of a data service).
     looked_up: str | None = None
+    # The recipient's channels come from configuration (the operator).
+    configured: bool = False
+    # Facts that are not a field of the event as it is (picked from inside it, or joined).
+    derived: Callable[[Event], dict[str, Fact]] | None = None
 
     def facts_of(self, event: Event) -> dict[str, Fact]:
-        return {name: getattr(event, name) for name in self.facts}
+        facts: dict[str, Fact] = {name: getattr(event, name) for name in self.facts}
+        if self.derived is not None:
+            facts.update(self.derived(event))
+        return facts
 
 
 def _client(event: Event) -> str:
@@ -75,6 +88,30 @@ def _data_service(event: Event) -> str:
 
 def _expert(event: Event) -> str:
     return expert(str(getattr(event, "expert_code")))  # noqa: B009
+
+
+def _operator(event: Event) -> str:
+    return OPERATOR
+
+
+def _ready_facts(event: Event) -> dict[str, Fact]:
+    """Of the ids a completed saga collected, only the data services the client bought."""
+    assert isinstance(event, SagaCompleted)
+    return {
+        "plan": event.definition,
+        "data_service_id": event.facts.get("data_service_id"),
+        "holdout_id": event.facts.get("holdout_id"),
+    }
+
+
+def _undone_facts(event: Event) -> dict[str, Fact]:
+    assert isinstance(event, SagaCompensated)
+    return {"plan": event.definition, "undone": ",".join(event.undone)}
+
+
+def _stuck_facts(event: Event) -> dict[str, Fact]:
+    assert isinstance(event, SagaStuck)
+    return {"plan": event.definition}
 
 
 RULES: dict[type[Event], Rule] = {
@@ -121,4 +158,20 @@ RULES: dict[type[Event], Rule] = {
     ),
     # Experts are registered with their channels by command (SetRecipientChannels).
     ExpertAssigned: Rule("expert_assigned", _expert, ("data_service_id", "speciality")),
+    # The PRO saga's outcomes. "Ready" only from SagaCompleted, which the saga announces
+    # once every step is done; a compensated saga's template says what was undone and never
+    # that anything is ready; a stuck one goes to the operator, never to the client.
+    SagaCompleted: Rule(
+        "data_service_ready", _client, ("saga_id", "subscription_id"),
+        waits_for_recipient=True, derived=_ready_facts,
+    ),
+    SagaCompensated: Rule(
+        "data_service_setup_failed", _client,
+        ("saga_id", "subscription_id", "failed_step", "reason"),
+        waits_for_recipient=True, derived=_undone_facts,
+    ),
+    SagaStuck: Rule(
+        "saga_stuck", _operator, ("saga_id", "subscription_id", "step", "reason"),
+        configured=True, derived=_stuck_facts,
+    ),
 }  # fmt: skip

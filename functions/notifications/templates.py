@@ -18,6 +18,28 @@ def _money(facts: dict[str, Fact], field: str) -> str:
     return f"{int(cents) / 100:.2f} {facts.get('currency', '')}" if isinstance(cents, int) else ""
 
 
+# How a compensated saga's undone steps read to the client (a step not listed: its code).
+UNDONE_STEPS: dict[str, str] = {
+    "delivery": "the delivery was revoked",
+    "data_service": "the data service was cancelled and any delivery of it revoked",
+    "holdout": "the evaluation data service was cancelled",
+    "payment": "your payment was refunded",
+    "subscription": "the subscription was cancelled, or returned to its previous plan",
+}
+
+
+def _undone(facts: dict[str, Fact]) -> str:
+    steps = [s for s in str(facts.get("undone") or "").split(",") if s]
+    if not steps:
+        return "Everything that had been done for it has been undone."
+    return "What we undid: " + "; ".join(UNDONE_STEPS.get(s, s) for s in steps) + "."
+
+
+def _holdout(facts: dict[str, Fact]) -> str:
+    held = facts.get("holdout_id")
+    return f" Its held-out evaluation data service is {held}." if held else ""
+
+
 TEMPLATES: dict[str, Template] = {
     "subscription_created": Template(
         "Your {plan} subscription is created",
@@ -64,6 +86,24 @@ TEMPLATES: dict[str, Template] = {
         "You are assigned to a data service",
         "Data service {data_service_id} needs your review ({speciality}).",
     ),
+    # The PRO saga's outcomes (functions/sagas): the only "ready" a client hears.
+    "data_service_ready": Template(
+        "Your data service is ready",
+        "The {plan} data service {data_service_id} of subscription {subscription_id} is "
+        "ready: its dataset is delivered and an expert is assigned.{holdout_text}",
+    ),
+    "data_service_setup_failed": Template(
+        "We could not set up your data service",
+        "Setting up the {plan} data service of subscription {subscription_id} failed at "
+        "step {failed_step} ({reason}). {undone_text}",
+    ),
+    "saga_stuck": Template(
+        "Operator action needed: saga {saga_id} is stuck",
+        "The {plan} saga {saga_id} (subscription {subscription_id}) is stuck at step {step} "
+        "({reason}): its compensation kept failing. See GET /v1/sagas/{saga_id} or "
+        "`python -m infra.local saga show {saga_id}`, and retry it once the cause is fixed "
+        "(POST /v1/sagas/{saga_id}/retry).",
+    ),
 }
 
 
@@ -74,5 +114,7 @@ def render(template: str, facts: dict[str, Fact]) -> tuple[str, str]:
         **{k: "" if v is None else v for k, v in facts.items()},
         "price": _money(facts, "price_cents"),
         "amount": _money(facts, "amount_cents"),
+        "undone_text": _undone(facts),
+        "holdout_text": _holdout(facts),
     }
     return chosen.subject.format_map(values), chosen.body.format_map(values)

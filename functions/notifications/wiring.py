@@ -12,7 +12,7 @@ from functions.notifications.confirmation import ConfirmationLinks
 from functions.notifications.delivery import DeliveryService
 from functions.notifications.domain import DEFAULT_LEASE, parse_schedule
 from functions.notifications.handlers import HANDLERS, INTERNAL_HANDLERS, Dependencies
-from functions.notifications.messages import NAMES
+from functions.notifications.messages import NAMES, ChannelPreference
 from functions.notifications.projection import COLLECTION as VIEW
 from functions.notifications.projection import NotificationsView
 from functions.notifications.recipients import COLLECTION as RECIPIENTS
@@ -104,6 +104,11 @@ def build(platform: Platform) -> NotificationsWiring:
         clock=platform.clock,
         schedule=parse_schedule(settings.notification_retry_schedule),
         lease=DEFAULT_LEASE,
+        operator_channels=tuple(
+            ChannelPreference(channel="email", address=address.strip())
+            for address in settings.operator_email.split(",")[:1]
+            if address.strip()
+        ),
     )
     processor: MessageProcessor[NotificationsUnitOfWork, Dependencies] = MessageProcessor(
         consumer=NAMES.name,

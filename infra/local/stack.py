@@ -170,6 +170,8 @@ class LocalStack:
             # The functions email through the stack's mailbox (infra/local/mail.py).
             "SALUDTECH_SMTP_HOST": "127.0.0.1",
             "SALUDTECH_SMTP_PORT": str(self.ports.smtp),
+            # A stuck saga is told to the operator on call (the mailbox keeps it).
+            "SALUDTECH_OPERATOR_EMAIL": "operator@saludtech.local",
         }
 
     @property

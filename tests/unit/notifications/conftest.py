@@ -20,6 +20,7 @@ from shared.domain.clock import FixedClock
 from tests.unit.notifications.helpers import Bus, WebhookReceiver
 
 WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+OPERATOR_EMAIL = "oncall@example.com"
 OLD_WEBHOOK_SECRET = "whsec_bG9jYWwtZGV2ZWxvcG1lbnQtd2ViaG9vay1rZXktMQ=="
 
 
@@ -45,6 +46,7 @@ def clock() -> FixedClock:
 def platform(sink: MailSink, clock: FixedClock) -> Iterator[InMemoryPlatform]:
     settings = Settings(
         smtp_port=sink.port,
+        operator_email=OPERATOR_EMAIL,
         webhook_secrets=f"{WEBHOOK_SECRET},{OLD_WEBHOOK_SECRET}",  # type: ignore[arg-type]
     )
     p = InMemoryPlatform(
