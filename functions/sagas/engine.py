@@ -384,8 +384,19 @@ class _Turn:
                 failed_step=saga.failed_step or SAGA,
                 reason=saga.failure or "unknown",
                 compensated_at=saga.ended_at,
+                undone=self._undone(),
             )
         )
+
+    def _undone(self) -> list[str]:
+        """The steps whose effect was undone (by their compensation, or by the abort that
+        ended the saga), in the order undone: the reverse of the order they were done."""
+        undone = [
+            state
+            for state in self.saga.in_status(StepStatus.COMPENSATED)
+            if state.done_order is not None and self.definition.step(state.name).compensation
+        ]
+        return [s.name for s in sorted(undone, key=lambda s: -(s.done_order or 0))]
 
     def _compensation_reply(self, step: Step, event: Event, route: Route) -> None:
         saga = self.saga

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from functions.sagas.messages import SagaCompensated
 from tests.unit.sagas.world import World, log_of, saga
 
 UNDO_ALL = ["CancelDataService", "RefundPayment", "CancelSubscription"]
@@ -43,6 +44,15 @@ def test_a_refused_step_undoes_every_done_step_in_reverse_order(
     assert found["status"] == "COMPENSATED", found
     assert _compensations(world) == undone
     assert world.told_failed == {"sub-1"} and not world.told_ready
+    # What the client is told was reversed, in the order it was: the steps of those commands.
+    steps = {"CancelDataService": "data_service", "RefundPayment": "payment",
+             "CancelSubscription": "subscription"}  # fmt: skip
+    [compensated] = [
+        e.payload
+        for e in world.platform.publisher.messages("sagas-events")
+        if isinstance(e.payload, SagaCompensated)
+    ]
+    assert compensated.undone == [steps[kind] for kind in undone]
     assert world.subscriptions["sub-1"].status == "CANCELLED"
     assert world.subscriptions["sub-1"].refunded == {"pay-1"}
 
