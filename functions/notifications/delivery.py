@@ -3,14 +3,20 @@
 Sending cannot sit inside a transaction that may run again, so a delivery is three steps:
 1. the message processor runs `claim_delivery` with the inbox: of two deliveries of one
    DeliverNotification, one commits the claim and the other finds the inbox record;
-2. the winner, and only it, sends (outside any transaction);
-3. the outcome is appended at the version after the claim, and published.
-A claimant that dies between 1 and 3 leaves the attempt claimed; once the claim's lease has
-run out, a redelivery takes the attempt over with a new claim (again: one winner) and sends.
-That is the one window in which a message can go out twice, and its Message-ID or
-webhook-id (the notification id) lets the receiver see it is the same one.
-A redelivery after step 3 publishes that attempt's outcome again (same ids), in case the
-first publish was lost.
+2. the winner, and only it, sends (outside any transaction), and only while its claim is
+   young (domain.SEND_WINDOW): whatever it then does ends before the claim's lease;
+3. the channel's yes is written at once to the delivery ledger (`notifications_deliveries`,
+   one document per notification, nothing else writes it), then the outcome is appended at
+   the version after the claim, and published; recording is retried until shortly before
+   the lease ends.
+Every other delivery of the attempt, concurrent or late, sends nothing: while the claim's
+lease runs it is told to come back (AttemptInFlight); after `sent` is recorded, or once
+the ledger holds the yes, it publishes the stored outcome or records `sent` from the
+ledger. Only a claimant that is gone (a crash, or a store unreachable from the SMTP
+server's yes until the lease ends) leaves an attempt whose yes is not recorded: once the
+lease has run out a redelivery takes it over with a new claim (again: one winner) and
+sends again, under the same Message-ID or webhook-id (the notification id), so the
+receiver can see it is the same one.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_random_exponential
@@ -25,6 +32,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_r
 from functions.notifications.confirmation import ConfirmationLinks
 from functions.notifications.domain import (
     AttemptInFlight,
+    ClaimTooOld,
     Notification,
     Outcome,
     Status,
@@ -53,6 +61,10 @@ from shared.service.processing import MessageProcessor
 
 log = get_logger(__name__)
 
+# Recording an outcome stops trying this long before the claim's lease ends, so a takeover
+# never races a live claimant.
+RECORD_MARGIN = timedelta(seconds=15)
+
 
 @dataclass
 class DeliveryService:
@@ -71,27 +83,38 @@ class DeliveryService:
         processed = self.processor.process(envelope)  # NotYetDue, AttemptInFlight: retried
         if processed.outcome == "rejected":
             return "rejected"
-        notification = self._load(command.notification_id)
-        attempt = command.attempt
+        nid, attempt = command.notification_id, command.attempt
+        notification = self._load(nid)
         if notification.holds(attempt, envelope.id) and not processed.duplicate:
             claimant = envelope.id
         elif notification.status == Status.SENDING and notification.attempts == attempt:
+            # Claimed by another delivery, or by an earlier delivery of this very message.
             lease = notification.lease_until or ""
             if rfc3339(self.deps.clock()) < lease:
                 raise AttemptInFlight("the attempt is claimed and its lease runs")
-            taken = self._take_over(command.notification_id, attempt, envelope)
+            taken = self._take_over(nid, attempt, envelope)
             if taken is None:
                 return "taken_over_elsewhere"
             claimant = taken
+            notification = self._load(nid)
         else:
-            self._publish(self._outcome_of(command.notification_id, attempt), envelope)
+            self._publish(self._outcome_of(nid, attempt), envelope)
             return "nothing_to_send"
-        outcome = self._send(notification)
-        staged = self._conclude(command.notification_id, attempt, claimant, outcome)
+        if self._accepted(nid):
+            # An earlier claimant's send was accepted and its outcome never recorded.
+            outcome, how = Outcome(True), "recorded_from_ledger"
+        elif not notification.may_start_send(self.deps.clock()):
+            raise ClaimTooOld("the claim is too old to start a send")
+        else:
+            outcome = self._send(notification)
+            how = "sent" if outcome.delivered else f"attempt_failed:{outcome.reason}"
+            if outcome.delivered:
+                self._write_ledger(nid, attempt, notification, claimant)
+        staged = self._conclude(nid, attempt, claimant, outcome, notification.lease_until)
         self._publish(staged, envelope)
         log.info("delivery_attempt", attempt=attempt, channel=notification.channel,
-                 delivered=outcome.delivered, reason=outcome.reason)  # fmt: skip
-        return "sent" if outcome.delivered else f"attempt_failed:{outcome.reason}"
+                 delivered=outcome.delivered, reason=outcome.reason, how=how)  # fmt: skip
+        return how
 
     # -- steps -----------------------------------------------------------------------------
     def _uow(self, tx: DocumentTransaction) -> NotificationsUnitOfWork:
@@ -157,8 +180,42 @@ class DeliveryService:
             log.error("channel_error", channel=notification.channel, error=type(error).__name__)
             return Outcome(False, f"channel_error_{type(error).__name__}"[:100])
 
+    def _accepted(self, notification_id: str) -> bool:
+        return self.store.get(self.storage.deliveries, notification_id) is not None
+
+    def _write_ledger(
+        self, notification_id: str, attempt: int, notification: Notification, claimant: str
+    ) -> None:
+        """The channel said yes: written before anything else, in a document only this step
+        writes (no contention), so that a later claimant records `sent` instead of sending."""
+        accepted = {
+            "notification_id": notification_id,
+            "attempt": attempt,
+            "channel": notification.channel,
+            "claimed_by": claimant,
+            "accepted_at": rfc3339(self.deps.clock()),
+        }
+        writing = Retrying(
+            retry=retry_if_exception_type(Exception),
+            stop=stop_after_delay(20),
+            wait=wait_random_exponential(multiplier=0.05, max=1),
+            reraise=True,
+        )
+        try:
+            writing(
+                self.store.run_in_transaction,
+                lambda tx: tx.put(self.storage.deliveries, notification_id, accepted),
+            )
+        except Exception as error:  # the outcome's own record below may still succeed
+            log.error("delivery_ledger_unwritten", error=type(error).__name__)
+
     def _conclude(
-        self, notification_id: str, attempt: int, claimant: str, outcome: Outcome
+        self,
+        notification_id: str,
+        attempt: int,
+        claimant: str,
+        outcome: Outcome,
+        lease_until: str | None,
     ) -> list[Staged]:
         def record(tx: DocumentTransaction) -> list[Staged]:
             uow = self._uow(tx)
@@ -169,11 +226,12 @@ class DeliveryService:
             uow.stage_changes()
             return uow.staged
 
-        # After a send, losing its outcome is what would send it again (once the lease runs
-        # out): retried for a minute against contention, whatever the store raises for it.
+        # Retried against contention, whatever the store raises for it, until shortly before
+        # the claim's lease ends: past it, a redelivery may take the attempt over, and finds
+        # the channel's yes in the ledger.
         recording = Retrying(
             retry=retry_if_exception_type(Exception),
-            stop=stop_after_delay(60),
+            stop=stop_after_delay(_seconds_left(lease_until, self.deps.clock())),
             wait=wait_random_exponential(multiplier=0.05, max=2),
             reraise=True,
         )
@@ -213,3 +271,11 @@ class DeliveryService:
                 )
         for topic, envelopes in by_topic.items():
             self.publisher.publish(topic, envelopes)
+
+
+def _seconds_left(lease_until: str | None, now: datetime) -> float:
+    """Real seconds a claimant may keep recording: up to RECORD_MARGIN before its lease."""
+    if not lease_until:
+        return 5.0
+    until = datetime.fromisoformat(lease_until.replace("Z", "+00:00")) - RECORD_MARGIN
+    return max(5.0, min((until - now).total_seconds(), 300.0))

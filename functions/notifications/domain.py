@@ -40,8 +40,14 @@ DEFAULT_SCHEDULE: tuple[timedelta, ...] = (
     timedelta(hours=10),
 )
 # How long a claimed attempt may stay without an outcome before another delivery may take it
-# over (the claimant died between the claim and recording what happened).
-DEFAULT_LEASE = timedelta(minutes=2)
+# over (the claimant died between the claim and recording what happened). It outlives
+# everything a live claimant does with its claim: a send starts only in the first
+# SEND_WINDOW of the lease, a send is bounded by its channel's timeouts (well under a
+# minute and a half), and recording the outcome stops trying before the lease ends. So a
+# takeover only ever finds a claimant that is gone (in the cloud the function's own
+# timeout, 120 s, ends it long before).
+DEFAULT_LEASE = timedelta(minutes=5)
+SEND_WINDOW = timedelta(minutes=2)
 
 
 def parse_schedule(text: str) -> tuple[timedelta, ...]:
@@ -73,6 +79,11 @@ class AttemptInFlight(TransientError):
     """Another delivery holds the attempt and its lease runs: ask again after it."""
 
 
+class ClaimTooOld(TransientError):
+    """This delivery's claim is too far into its lease to start a send that could outlast
+    it: it sends nothing, and a redelivery takes the attempt over once the lease ends."""
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What a channel answered for one attempt."""
@@ -95,6 +106,7 @@ class Notification(EventSourcedAggregate):
     status: Status = Status.PENDING
     attempts: int = 0  # attempts claimed so far
     claimed_by: str | None = None
+    claimed_at: str | None = None
     lease_until: str | None = None
     next_attempt_at: str | None = None
     last_reason: str | None = None
@@ -147,6 +159,13 @@ class Notification(EventSourcedAggregate):
             )
         )
         return True
+
+    def may_start_send(self, now: datetime, window: timedelta = SEND_WINDOW) -> bool:
+        """Whether the current claim is young enough for a send to start (see DEFAULT_LEASE)."""
+        if self.claimed_at is None:
+            return False
+        started = datetime.fromisoformat(self.claimed_at.replace("Z", "+00:00"))
+        return now <= started + window
 
     def holds(self, attempt: int, claimed_by: str) -> bool:
         return (
@@ -225,20 +244,21 @@ class Notification(EventSourcedAggregate):
             self.status = Status.SENDING
             self.attempts = event.attempt
             self.claimed_by = event.claimed_by
+            self.claimed_at = event.started_at
             self.lease_until = event.lease_until
         elif isinstance(event, DeliveryAttemptFailed):
             self.status = Status.RETRYING
             self.last_reason = event.reason
             self.next_attempt_at = event.retry_at
-            self.claimed_by = self.lease_until = None
+            self.claimed_by = self.claimed_at = self.lease_until = None
         elif isinstance(event, NotificationSent):
             self.status = Status.SENT
             self.sent_at = event.sent_at
-            self.next_attempt_at = self.claimed_by = self.lease_until = None
+            self.next_attempt_at = self.claimed_by = self.claimed_at = self.lease_until = None
         elif isinstance(event, NotificationFailed):
             self.status = Status.FAILED
             self.last_reason = event.reason
-            self.next_attempt_at = self.claimed_by = self.lease_until = None
+            self.next_attempt_at = self.claimed_by = self.claimed_at = self.lease_until = None
         elif isinstance(event, NotificationConfirmed):
             self.status = Status.CONFIRMED
             self.confirmed_at = event.confirmed_at

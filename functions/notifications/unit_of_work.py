@@ -29,6 +29,7 @@ class Storage:
     view: NotificationsView
     recipients: str  # collection
     inbox: str  # collection
+    deliveries: str = "notifications_deliveries"  # collection: the channels' yes (delivery.py)
     snapshot_every: int = 50
 
 

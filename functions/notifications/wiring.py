@@ -24,6 +24,7 @@ from shared.service.event_sourcing import ProjectionRunner
 from shared.service.processing import MessageProcessor
 
 PROJECTION_POSITIONS = "notifications_projection_positions"
+DELIVERIES = "notifications_deliveries"
 # Shards of the global log. Appends of one shard share its counter document, and a burst of
 # 16 concurrent deliveries over 16 shards kept colliding on the emulator (each conflict
 # waits ~2 s, and 10 in a row fail the transaction); 128 makes a collision rare. Never
@@ -99,6 +100,7 @@ def build(platform: Platform) -> NotificationsWiring:
         view=NotificationsView(settings.collection(VIEW)),
         recipients=settings.collection(RECIPIENTS),
         inbox=settings.collection(f"{NAMES.name}_inbox"),
+        deliveries=settings.collection(DELIVERIES),
     )
     deps = Dependencies(
         clock=platform.clock,

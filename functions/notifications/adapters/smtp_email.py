@@ -3,11 +3,14 @@
 The Message-ID is derived from the notification id, so a mail that had to be sent again
 (its first attempt's outcome was lost) is recognisable as the same one. Reply codes decide:
 5xx refusals are permanent (`smtp_550`), 4xx and an unreachable or slow server are retried
-on the schedule; the socket timeout bounds how long a slow server holds one delivery.
+on the schedule; the socket timeout bounds how long a slow server holds one delivery. Once
+the server has answered the end of DATA with 2xx the mail is delivered, whatever QUIT then
+answers: treating a failed QUIT as a failed attempt used to send the mail again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
 import ssl
 from email.message import EmailMessage
@@ -54,19 +57,37 @@ class SmtpEmailChannel:
             return Outcome(False, "no_email_address", permanent=True)
         mail = self.message(outgoing, preference.address)
         try:
-            with smtplib.SMTP(self._host, self._port, timeout=self._timeout) as server:
+            server = smtplib.SMTP(self._host, self._port, timeout=self._timeout)
+        except (smtplib.SMTPException, OSError) as error:
+            return _refusal(error)
+        try:
+            try:
                 if self._starttls:
                     server.starttls(context=ssl.create_default_context())
                 if self._username:
                     server.login(self._username, self._password)
                 server.send_message(mail)
-        except smtplib.SMTPRecipientsRefused as refused:
-            code = next(iter(refused.recipients.values()))[0]
-            return Outcome(False, f"smtp_{code}", permanent=500 <= code < 600)
-        except smtplib.SMTPResponseException as error:
-            return Outcome(False, f"smtp_{error.smtp_code}", permanent=500 <= error.smtp_code < 600)
-        except (TimeoutError, smtplib.SMTPServerDisconnected):
-            return Outcome(False, "smtp_timeout")
-        except OSError:
-            return Outcome(False, "smtp_unreachable")
-        return Outcome(True)
+            except (smtplib.SMTPException, OSError) as error:
+                return _refusal(error)
+            # The server answered the end of DATA with 2xx: the mail is its now. Whatever
+            # QUIT answers (4xx, a drop, a timeout) must not make it an attempt to repeat.
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                server.quit()
+            return Outcome(True)
+        finally:
+            server.close()
+
+
+def _refusal(error: Exception) -> Outcome:
+    """What a failure before the server took the mail means (reply codes, never its text)."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        code = next(iter(error.recipients.values()))[0]
+        return Outcome(False, f"smtp_{code}", permanent=500 <= code < 600)
+    if isinstance(error, smtplib.SMTPResponseException):
+        code = error.smtp_code
+        return Outcome(False, f"smtp_{code}", permanent=500 <= code < 600)
+    if isinstance(error, TimeoutError | smtplib.SMTPServerDisconnected):
+        return Outcome(False, "smtp_timeout")
+    if isinstance(error, OSError):
+        return Outcome(False, "smtp_unreachable")
+    return Outcome(False, f"smtp_{type(error).__name__}"[:100])

@@ -10,7 +10,7 @@ import pytest
 from functions import bootstrap
 from functions.bootstrap import InMemoryPlatform
 from functions.notifications import wiring
-from functions.notifications.domain import AttemptInFlight
+from functions.notifications.domain import AttemptInFlight, ClaimTooOld
 from functions.notifications.messages import NAMES
 from infra.local.mail import MailSink
 from shared.domain.clock import FixedClock
@@ -67,7 +67,11 @@ def test_a_claim_whose_claimant_died_is_taken_over_after_its_lease(
     with pytest.raises(AttemptInFlight):
         deliver(NAMES.commands_topic, command)
     assert sink.messages == []
-    clock.advance(minutes=3)
+    clock.advance(minutes=4)  # the lease (5 minutes) still runs: nobody sends
+    with pytest.raises(AttemptInFlight):
+        deliver(NAMES.commands_topic, command)
+    assert sink.messages == []
+    clock.advance(minutes=2)
     deliver(NAMES.commands_topic, command)
     deliver(NAMES.commands_topic, command)
     assert len(sink.messages) == 1
@@ -94,3 +98,62 @@ def test_a_failing_adapter_ends_the_attempt_and_logs_no_personal_data(
     logged = capsys.readouterr()
     assert "channel_error" in logged.out + logged.err
     assert CLIENT_EMAIL not in logged.out + logged.err
+
+
+def test_a_yes_whose_outcome_was_not_recorded_is_recorded_by_the_takeover_not_sent_again(
+    platform: InMemoryPlatform, bus: Bus, sink: MailSink, clock: FixedClock,
+    w: wiring.NotificationsWiring, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    command = first_delivery(platform, bus)
+    record = w.delivery._conclude
+    calls: list[int] = []
+
+    def unreachable_once(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 1:
+            raise ConnectionError("the store went away after the SMTP server said yes")
+        return record(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(w.delivery, "_conclude", unreachable_once)
+    with pytest.raises(ConnectionError):
+        deliver(NAMES.commands_topic, command)
+    assert len(sink.messages) == 1
+    with pytest.raises(AttemptInFlight):  # a redelivery while the lease runs sends nothing
+        deliver(NAMES.commands_topic, command)
+    clock.advance(minutes=6)
+    deliver(NAMES.commands_topic, command)  # takes over, finds the yes in the ledger
+    deliver(NAMES.commands_topic, command)  # late duplicate: sent is recorded
+    assert len(sink.messages) == 1
+    [(nid, row)] = platform.store.query("notifications_view").items
+    assert (row["status"], row["attempts"]) == ("sent", 1)
+    kinds = [e.type.rsplit(".", 2)[-2] for e in w.storage.events.read_stream(nid)]
+    assert kinds == ["created", "attempt_started", "attempt_started", "sent"]
+    sent = {
+        e.id for e in platform.publisher.messages(NAMES.events_topic) if e.type.endswith(".sent.v1")
+    }
+    assert len(sent) == 1  # published again by the late duplicate, under the same id
+
+
+def test_a_claimant_too_far_into_its_lease_sends_nothing_and_is_taken_over_later(
+    platform: InMemoryPlatform, bus: Bus, sink: MailSink, clock: FixedClock,
+    w: wiring.NotificationsWiring, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    command = first_delivery(platform, bus)
+    claim = w.processor.process
+
+    def slow_claim(envelope: Envelope) -> object:
+        processed = claim(envelope)
+        clock.advance(minutes=3)  # the claimant stalled after its claim committed
+        return processed
+
+    monkeypatch.setattr(w.delivery.processor, "process", slow_claim)
+    with pytest.raises(ClaimTooOld):
+        deliver(NAMES.commands_topic, command)
+    monkeypatch.setattr(w.delivery.processor, "process", claim)
+    assert sink.messages == []
+    with pytest.raises(AttemptInFlight):
+        deliver(NAMES.commands_topic, command)
+    clock.advance(minutes=3)
+    deliver(NAMES.commands_topic, command)
+    deliver(NAMES.commands_topic, command)
+    assert len(sink.messages) == 1
