@@ -364,3 +364,4 @@ def test_a_failure_at_each_step_is_undone_in_reverse_order(
     for case, run in runs.items():
         [ended] = _ended(events, run["subscription_id"])
         assert ended.type == COMPENSATED and ended.payload.failed_step == case  # type: ignore[attr-defined]
+        assert ended.payload.undone == FAILURES[case]["undo"]  # type: ignore[attr-defined]
