@@ -111,7 +111,9 @@ def test_images_ingested_in_the_run_are_delivered_as_a_dataset_then_revoked(
     ]
     for step in ("expert", "dataset"):  # the expert, and the dataset frozen into a manifest
         applied(
-            http, stack, http.post(f"{doors}/data-services/{service_id}/{step}", json={}, timeout=30)
+            http,
+            stack,
+            http.post(f"{doors}/data-services/{service_id}/{step}", json={}, timeout=30),
         )
     http.post(f"{doors}/data-services/{service_id}/start", json={}, timeout=30)
 
