@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from functions import bootstrap
+from functions.subscriptions.messages import PaymentDeclined
 from tests.unit.sagas.world import World, new_world, saga
 
 FAULTS = ["", "", "lost", "reply_lost", "rejected", "dead_lettered", "failed"]
@@ -28,7 +29,22 @@ COMMANDS = [
 ]
 # Pub/Sub loses nothing: a message is late (reordered) or repeated, never gone; commands
 # are lost or their replies lost through the faults, and the saga's resends recover them.
-ACTIONS = st.sampled_from(["next", "next", "next", "duplicate", "reorder", "tick", "cancel"])
+ACTIONS = st.sampled_from(
+    ["next", "next", "next", "duplicate", "reorder", "tick", "cancel", "decline"]
+)
+
+
+def _decline(world: World, subscription_id: str) -> None:
+    """A card declined, delivered first (before or after the payment that succeeded): the
+    third one fails the payment step, and a payment that then arrives is refunded."""
+    world.event(
+        PaymentDeclined(
+            subscription_id=subscription_id, client_code="0001", plan="PRO",
+            payment_id=f"declined-{len(world.inbox)}", amount_cents=49_900, currency="USD",
+            reason="card_declined", declined_at="2026-12-02T12:00:00.000Z",
+        )
+    )  # fmt: skip
+    world.inbox.insert(0, world.inbox.pop())
 
 
 def _drive(world: World, actions: list[str], subscriptions: list[str]) -> None:
@@ -37,6 +53,8 @@ def _drive(world: World, actions: list[str], subscriptions: list[str]) -> None:
             world.tick(minutes=7)
         elif action == "cancel":
             world.cancel_by_client(subscriptions[0])
+        elif action == "decline":
+            _decline(world, subscriptions[-1])
         elif not world.inbox:
             continue
         elif action == "next":
@@ -55,7 +73,7 @@ def _settle(world: World) -> None:
     world.run(limit=400)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     plan=st.sampled_from(["PRO", "ENTERPRISE"]),
     faults=st.dictionaries(st.sampled_from(COMMANDS), st.sampled_from(FAULTS), max_size=3),
