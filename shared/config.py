@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     )
     confirmation_keys: SecretStr = SecretStr("local-development-confirmation-key")
     public_url: str = "http://127.0.0.1:8090"
+    # Webhooks may go to loopback and private addresses (the local stack's receivers only;
+    # refused in the cloud, where a webhook to 169.254.169.254 would read our metadata).
+    webhook_allow_private: bool = False
     notification_retry_schedule: str = "5s,5m,30m,2h,5h,10h,10h"
     # Who is told of what needs an operator (a stuck saga); empty: such a notification fails
     # with no_channel (announced, and logged as an error), unless set by command.

@@ -29,6 +29,7 @@ from functions.data_services.messages import (
 )
 from functions.ingestion.messages import ImageRejected, StudyIngested
 from functions.notifications import queries, wiring
+from functions.notifications.adapters.webhook_guard import UrlRefused
 from functions.notifications.confirmation import link_id
 from functions.notifications.messages import (
     NAMES,
@@ -222,6 +223,14 @@ def notifications_commands_http(request: flask.Request) -> flask.Response:
     if not isinstance(body, dict):
         raise HttpError(400, "schema_violation", "the body must be a JSON object")
     command = parse_payload(SetRecipientChannels, {**body, "recipient_id": args["recipient_id"]})
+    for preference in command.channels:
+        if preference.channel == "webhook" and preference.url:
+            try:  # every address the host resolves to, now; the send checks them again
+                w.webhook_guard.resolve(preference.url)
+            except UrlRefused as refused:
+                raise HttpError(
+                    422, refused.reason, "this webhook URL is refused", field="url"
+                ) from None
     envelope = Envelope(
         payload=command,
         source=NAMES.source,

@@ -15,7 +15,7 @@ Function in main.py and one filtered trigger subscription in infra/topology.yaml
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -64,6 +64,9 @@ class Dependencies:
     lease: timedelta = DEFAULT_LEASE
     # How the operator on call is reached (SALUDTECH_OPERATOR_EMAIL), unless set by command.
     operator_channels: tuple[ChannelPreference, ...] = ()
+    # Refuses a webhook URL with a reason code (the lookup-free part of the SSRF guard:
+    # adapters/webhook_guard.py; the door and the send check the resolved addresses too).
+    check_webhook_url: Callable[[str], None] | None = None
 
 
 class RecipientNotYetKnown(TransientError):
@@ -150,12 +153,13 @@ def set_recipient_channels(
             raise PermanentError(
                 "invalid_email", "an email channel needs an address", field="address"
             )
-        if preference.channel == "webhook" and not (
-            preference.url and preference.url.startswith(("https://", "http://"))
-        ):
-            raise PermanentError(
-                "invalid_url", "a webhook channel needs an http(s) url", field="url"
-            )
+        if preference.channel == "webhook":
+            if not (preference.url and preference.url.startswith(("https://", "http://"))):
+                raise PermanentError(
+                    "invalid_url", "a webhook channel needs an http(s) url", field="url"
+                )
+            if deps.check_webhook_url is not None:
+                deps.check_webhook_url(preference.url)
     uow.recipients.set(cmd.recipient_id, list(cmd.channels), deps.clock())
 
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from functions.notifications.adapters.smtp_email import SmtpEmailChannel
+from functions.notifications.adapters.webhook_guard import UrlRefused, WebhookGuard
 from functions.notifications.adapters.webhooks import WebhookChannel
 from functions.notifications.confirmation import ConfirmationLinks
 from functions.notifications.delivery import DeliveryService
@@ -19,6 +20,7 @@ from functions.notifications.recipients import COLLECTION as RECIPIENTS
 from functions.notifications.unit_of_work import NotificationsUnitOfWork, Storage
 from shared.adapters.document_event_store import DocumentEventStore, EventStoreCollections
 from shared.config import Settings
+from shared.domain.errors import PermanentError
 from shared.platform import Platform
 from shared.service.event_sourcing import ProjectionRunner
 from shared.service.processing import MessageProcessor
@@ -39,6 +41,7 @@ class NotificationsWiring:
     processor: MessageProcessor[NotificationsUnitOfWork, Dependencies]
     delivery: DeliveryService
     links: ConfirmationLinks
+    webhook_guard: WebhookGuard
 
     def projection_runner(self, collection: str | None = None) -> ProjectionRunner:
         """The read model from the global log (into `collection` to compare with the live one)."""
@@ -72,7 +75,25 @@ def _keys(settings: Settings) -> tuple[list[str], list[bytes]]:
     return webhook, confirm
 
 
-def channels(settings: Settings, webhook_secrets: list[str]) -> Mapping[str, object]:
+def webhook_guard(settings: Settings) -> WebhookGuard:
+    """https only in the cloud; private addresses only where the setting allows them (the
+    local stack's receivers; Settings refuses it in the cloud)."""
+    return WebhookGuard(
+        allow_http=settings.environment != "cloud",
+        allow_private=settings.webhook_allow_private,
+    )
+
+
+def _refuse_as_permanent(guard: WebhookGuard, url: str) -> None:
+    try:
+        guard.check_literal(url)
+    except UrlRefused as refused:
+        raise PermanentError(refused.reason, "this webhook URL is refused", field="url") from None
+
+
+def channels(
+    settings: Settings, webhook_secrets: list[str], guard: WebhookGuard
+) -> Mapping[str, object]:
     return {
         "email": SmtpEmailChannel(
             settings.smtp_host,
@@ -82,7 +103,11 @@ def channels(settings: Settings, webhook_secrets: list[str]) -> Mapping[str, obj
             password=settings.smtp_password.get_secret_value(),
             starttls=settings.smtp_starttls,
         ),
-        "webhook": WebhookChannel(webhook_secrets, now=lambda: int(time.time())),
+        "webhook": WebhookChannel(
+            webhook_secrets,
+            now=lambda: int(time.time()),
+            guard=guard,
+        ),
     }
 
 
@@ -102,7 +127,9 @@ def build(platform: Platform) -> NotificationsWiring:
         inbox=settings.collection(f"{NAMES.name}_inbox"),
         deliveries=settings.collection(DELIVERIES),
     )
+    guard = webhook_guard(settings)
     deps = Dependencies(
+        check_webhook_url=lambda url: _refuse_as_permanent(guard, url),
         clock=platform.clock,
         schedule=parse_schedule(settings.notification_retry_schedule),
         lease=DEFAULT_LEASE,
@@ -132,8 +159,8 @@ def build(platform: Platform) -> NotificationsWiring:
         store=platform.store,
         storage=storage,
         publisher=platform.publisher,
-        channels=channels(settings, webhook_secrets),  # type: ignore[arg-type]
+        channels=channels(settings, webhook_secrets, guard),  # type: ignore[arg-type]
         links=links,
         deps=deps,
     )
-    return NotificationsWiring(platform, storage, processor, delivery, links)
+    return NotificationsWiring(platform, storage, processor, delivery, links, guard)

@@ -172,6 +172,8 @@ class LocalStack:
             "SALUDTECH_SMTP_PORT": str(self.ports.smtp),
             # A stuck saga is told to the operator on call (the mailbox keeps it).
             "SALUDTECH_OPERATOR_EMAIL": "operator@saludtech.local",
+            # Webhooks to receivers on this machine (127.0.0.1); refused in the cloud.
+            "SALUDTECH_WEBHOOK_ALLOW_PRIVATE": "true",
         }
 
     @property
