@@ -8,6 +8,7 @@ The Google client libraries read the standard emulator variables themselves
 
 from __future__ import annotations
 
+import base64
 from functools import lru_cache
 from typing import Literal
 
@@ -106,7 +107,27 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "SALUDTECH_PAYMENT_GATEWAY=sandbox charges nobody: not in the cloud"
                 )
+            self._no_development_notification_keys()
+            if self.webhook_allow_private:
+                raise ValueError(
+                    "SALUDTECH_WEBHOOK_ALLOW_PRIVATE would let webhooks reach our own network:"
+                    " not in the cloud"
+                )
         return self
+
+    def _no_development_notification_keys(self) -> None:
+        """The webhook signing secrets and the confirmation-link keys: a default left
+        unset is no key at all in the cloud (the notifications functions then refuse to
+        start; the others never use them), and a development key given is refused."""
+        for name in ("webhook_secrets", "confirmation_keys"):
+            if name not in self.model_fields_set:
+                setattr(self, name, SecretStr(""))
+                continue
+            for key in getattr(self, name).get_secret_value().split(","):
+                if _is_development_key(key.strip()):
+                    raise ValueError(
+                        f"SALUDTECH_{name.upper()} holds a public development key: not in the cloud"
+                    )
 
     def jwt_keyring(self) -> dict[str, str]:
         """kid -> secret of every access-token key currently accepted."""
@@ -127,6 +148,19 @@ class Settings(BaseSettings):
 
     def collection(self, name: str) -> str:
         return f"{self.collection_prefix}{name}"
+
+
+def _is_development_key(key: str) -> bool:
+    """A key with the development mark, as written or inside a `whsec_` base64 secret."""
+    if _DEVELOPMENT_KEY_MARK in key:
+        return True
+    if key.startswith("whsec_"):
+        try:
+            decoded = base64.b64decode(key.removeprefix("whsec_"), validate=True)
+        except ValueError:
+            return False
+        return _DEVELOPMENT_KEY_MARK.encode() in decoded
+    return False
 
 
 @lru_cache(maxsize=1)
