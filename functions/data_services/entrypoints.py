@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -43,6 +42,7 @@ from functions.ingestion.messages import ImageAnonymized
 from functions.subscriptions.messages import SubscriptionCreated
 from shared.domain.clock import utc_now
 from shared.domain.messages import Command, Message
+from shared.entrypoints.command_door import CommandDoor
 from shared.entrypoints.http import (
     HttpError,
     answers_errors,
@@ -51,7 +51,7 @@ from shared.entrypoints.http import (
     read_json_body,
 )
 from shared.entrypoints.pubsub import CloudEventLike, consume, processed_by, record_dead_letter
-from shared.logging import bind_message_context, get_logger, trace_from_header
+from shared.logging import get_logger
 from shared.ports.envelope import Envelope, derived_id, parse_payload
 from shared.service.command_log import request_digest
 from shared.service.pagination import page_size, refuse_unknown_parameters
@@ -233,45 +233,28 @@ def data_services_commands_http(request: flask.Request) -> flask.Response:
     body = read_json_body(request)
     if not isinstance(body, dict):
         raise HttpError(400, "schema_violation", "the body must be a JSON object")
-    command_id = _command_id(request, endpoint, args)
-    envelope = Envelope(
-        payload=_command(endpoint, args, body, command_id),
-        source=NAMES.source,
-        id=command_id,
-        correlation_id=request.headers.get("X-Correlation-ID", ""),
-    )
     w = _wiring()
-    trace = request.headers.get("X-Cloud-Trace-Context")
-    bind_message_context(
+    door = CommandDoor(
+        context=NAMES,
+        commands=w.commands,
+        publisher=w.platform.publisher,
+        project_id=w.platform.settings.project_id,
         function="data_services_commands_http",
-        correlation_id=envelope.correlation_id,
-        message_id=envelope.id,
-        message_type=envelope.type,
-        trace=trace_from_header(trace, w.platform.settings.project_id) or "",
+        queries_path=QUERIES_PATH,
+    )
+    envelope = door.envelope(
+        request, endpoint, args, lambda command_id: _command(endpoint, args, body, command_id)
     )
     _ensure_targets_exist(w, envelope.payload)
-    w.commands.accept(envelope, request_digest(endpoint, args, body))
-    w.platform.publisher.publish(NAMES.commands_topic, [envelope])
-    log.info("command_accepted")
-    status_url = f"{QUERIES_PATH}/commands/{envelope.id}"
-    links = {"command": status_url}
+    door.accept_and_publish(envelope, request_digest(endpoint, args, body))
     if endpoint == "register":
-        links["expert"] = f"{QUERIES_PATH}/experts/{envelope.subject}"
-    elif endpoint == "request":
-        pass  # the data service it shapes does not exist yet
-    else:
-        links["data_service"] = f"{QUERIES_PATH}/data-services/{envelope.subject}"
-    return json_response(
-        {
-            "command_id": envelope.id,
-            "command_type": envelope.type,
-            "subject": envelope.subject,
-            "correlation_id": envelope.correlation_id,
-            "status": "accepted",
-            "links": links,
-        },
-        status=202,
-        headers={"Location": status_url},
+        return door.accepted(
+            envelope, "subject", expert=f"{QUERIES_PATH}/experts/{envelope.subject}"
+        )
+    if endpoint == "request":  # the data service it shapes does not exist yet
+        return door.accepted(envelope, "subject")
+    return door.accepted(
+        envelope, "subject", data_service=f"{QUERIES_PATH}/data-services/{envelope.subject}"
     )
 
 
@@ -296,16 +279,6 @@ def _ensure_targets_exist(w: wiring.DataServicesWiring, command: Message) -> Non
     if w.commands.accepted_for(subject, CreateDataService.TYPE):
         return
     raise HttpError(404, "data_service_not_found", "no such data service")
-
-
-def _command_id(request: flask.Request, endpoint: str, args: dict[str, Any]) -> str:
-    """With an Idempotency-Key, a retried request is the same command (same ids)."""
-    key = request.headers.get("Idempotency-Key", "").strip()
-    if not key:
-        return derived_id("data-services-http", endpoint, str(args), str(uuid.uuid4()))
-    if len(key) > 128:
-        raise HttpError(400, "invalid_idempotency_key", "at most 128 characters")
-    return derived_id("data-services-http", endpoint, str(args), key)
 
 
 def _command(endpoint: str, args: dict[str, Any], body: dict[str, Any], command_id: str) -> Command:
