@@ -57,7 +57,16 @@ def test_a_refused_account_says_why_and_exits_1(
 
 
 def test_a_taken_username_is_refused() -> None:
-    options = ["--role", "center", "--scope", "hospital-1", "--username", "h1", "--email", "h@x.org"]
+    options = [
+        "--role",
+        "center",
+        "--scope",
+        "hospital-1",
+        "--username",
+        "h1",
+        "--email",
+        "h@x.org",
+    ]
     assert create(*options)[0] == 0
     code, _, err = create(*options)
     assert code == 1 and "account_exists" in err
