@@ -27,7 +27,7 @@ from tests.unit.notifications.helpers import created, declined, paid
 
 pytestmark = pytest.mark.emulators
 # Three events each (created, declined, paid): 300 events, each one email. Measured on two
-# shared cores: 150 events took 34 s (load ~9); 300 take about twice that.
+# shared cores: 150 events took 34 s (load ~9), 300 took 71 s (load ~3).
 CLIENTS = 100
 
 
