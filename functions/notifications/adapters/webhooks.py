@@ -56,7 +56,9 @@ class WebhookChannel:
         now: Callable[[], int],
         guard: WebhookGuard | None = None,
         timeout: tuple[float, float] = (3.0, 10.0),
+        ca_certs: str | None = None,  # the CA bundle; certifi's by default
     ) -> None:
+        self._ca_certs = ca_certs or certifi.where()
         self._secrets = list(secrets)
         self._now = now
         self._guard = guard or WebhookGuard()
@@ -95,7 +97,7 @@ class WebhookChannel:
             pool = urllib3.HTTPSConnectionPool(
                 target.address, target.port, timeout=self._timeout, retries=False,
                 server_hostname=target.host, assert_hostname=target.host,
-                cert_reqs="CERT_REQUIRED", ca_certs=certifi.where(),
+                cert_reqs="CERT_REQUIRED", ca_certs=self._ca_certs,
             )  # fmt: skip
         else:
             pool = urllib3.HTTPConnectionPool(

@@ -6,11 +6,17 @@ at registration (a 4xx with its reason) and at send time (a failed notification)
 from __future__ import annotations
 
 import ipaddress
+import ssl
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import functions_framework
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from functions import bootstrap
 from functions.bootstrap import InMemoryPlatform
@@ -222,3 +228,56 @@ def test_a_command_with_a_private_url_is_rejected_and_a_name_turning_private_fai
     bus.run()
     [row] = [d for _, d in platform.store.query(live.storage.view.collection).items]
     assert (row["status"], row["last_reason"]) == ("failed", "webhook_address_private")
+
+
+def _certificate(tmp: Path, name: str) -> tuple[Path, Path]:
+    """A self-signed certificate for `name` (a test CA of its own)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp / "cert.pem", tmp / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def test_https_to_the_checked_address_verifies_the_certificate_of_the_urls_host(
+    tmp_path: Path, hooks: WebhookReceiver
+) -> None:
+    cert, key = _certificate(tmp_path, "hooks.test")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = hooks._server
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    port = server.server_port
+    pinned = WebhookGuard(allow_private=True, resolver=resolving_to("127.0.0.1"))
+    channel = WebhookChannel(
+        [WEBHOOK_SECRET], now=lambda: 1, guard=pinned, ca_certs=str(cert), timeout=(2, 2)
+    )
+    right = ChannelPreference(channel="webhook", url=f"https://hooks.test:{port}/hooks")
+    assert channel.send(outgoing(), right).delivered
+    [(headers, _)] = hooks.received
+    assert headers["host"] == f"hooks.test:{port}"
+    # Same address, another name: the certificate does not name it, nothing is sent.
+    wrong = ChannelPreference(channel="webhook", url=f"https://other.test:{port}/hooks")
+    outcome = channel.send(outgoing(), wrong)
+    assert (outcome.delivered, outcome.reason) == (False, "webhook_unreachable")
+    assert len(hooks.received) == 1
