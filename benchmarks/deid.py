@@ -76,10 +76,22 @@ def build_corpus(directory: Path, patients: int) -> list[Path]:
 
 # -- one tool, in a child process ----------------------------------------------------------------
 def _header_only() -> None:
-    """Pixel-checked images go to quarantine unread (the engine's no-detector fallback)."""
+    """Screen-like images and YES flags go to quarantine unread (the no-detector fallback);
+    CT/MR/CR... checked only because their flag is absent are not checked (the peers never
+    look at pixels either; "ours+ocr" pays for those checks)."""
     from functions.ingestion.deid import pixel_step
+    from functions.ingestion.deid.burned_in import checked_for_flag_only
 
-    pixel_step.available = lambda: False  # type: ignore[attr-defined]
+    routed = pixel_step.pixel_check_reason
+    pixel_step.available = lambda: False
+    if getattr(routed, "header_view", False):
+        return
+
+    def header_view(facts: dict[str, str], has_pixels: bool) -> Any:
+        return None if checked_for_flag_only(facts) else routed(facts, has_pixels)
+
+    header_view.header_view = True  # type: ignore[attr-defined]
+    pixel_step.pixel_check_reason = header_view
 
 
 def _runner(tool: str):  # type: ignore[no-untyped-def]

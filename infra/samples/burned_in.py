@@ -3,9 +3,13 @@
 Ultrasound-like frames (a speckled sector on black, banners of patient data around it) and
 screenshot-like ones (a coloured window with title bar, panels and a picture), single and
 multi-frame, in every transfer syntax the cleaner reads, with Burned In Annotation YES, NO
-or absent, plus images with no text at all. Every rendered string is returned with its
-bounding box (the ground truth the tests and the benchmark check outputs against), and the
-identifying ones with the header attribute they copy.
+or absent, plus images with no text at all. Also CT-like slices (signed 16-bit: a body with
+fat, lungs and their vessels, heart, spine, ribs and the table) and MR-like head slices
+(unsigned 12-bit), with no flag, with and without scanner text in the corners
+(``make_tomo_corpus``): the detector must find the text there and paint nothing else.
+Every rendered string is returned with its bounding box (the ground truth the tests and the
+benchmark check outputs against), and the identifying ones with the header attribute they
+copy.
 
 The names are synthetic; fonts, sizes, colours and positions vary with the seed.
 """
@@ -34,6 +38,15 @@ from pydicom.uid import (
 )
 
 US_IMAGE = "1.2.840.10008.5.1.4.1.1.6.1"
+CT_IMAGE = "1.2.840.10008.5.1.4.1.1.2"
+MR_IMAGE = "1.2.840.10008.5.1.4.1.1.4"
+# Lossless syntaxes for 16-bit slices (JPEG baseline is 8-bit only).
+TOMO_SYNTAXES: tuple[UID, ...] = (
+    ExplicitVRLittleEndian,
+    RLELossless,
+    JPEGLSLossless,
+    JPEG2000Lossless,
+)
 US_MULTIFRAME = "1.2.840.10008.5.1.4.1.1.3.1"
 SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
 SYNTAXES: tuple[UID, ...] = (
@@ -76,7 +89,7 @@ class BurnedInCase:
 
     label: str  # kind, frames, syntax, flag: never identifying
     data: bytes
-    kind: str  # "ultrasound" or "screenshot"
+    kind: str  # "ultrasound", "screenshot", "ct" or "mr"
     transfer_syntax: str
     frames: int
     flag: str | None
@@ -131,6 +144,76 @@ def _screenshot(rows: int, cols: int, rng: np.random.Generator, shift: int) -> F
     cv2.circle(frame, centre, rows // 4, (120, 110, 100), -1)
     noise = rng.normal(0, 6, (rows, cols, 1)).astype(np.int16)
     return (frame.astype(np.int16) + noise).clip(0, 255).astype(np.uint8)
+
+
+def _ellipse(
+    canvas: npt.NDArray[np.float32],
+    centre: tuple[int, int],
+    axes: tuple[int, int],
+    value: float,
+    angle: float = 0.0,
+) -> None:
+    mask = np.zeros(canvas.shape, dtype=np.uint8)
+    cv2.ellipse(mask, centre, axes, angle, 0, 360, 1, -1)
+    canvas[mask > 0] = value
+
+
+def _ct(rows: int, cols: int, rng: np.random.Generator, slice_index: int) -> npt.NDArray[np.int16]:
+    """A chest slice in Hounsfield units: air, fat, muscle, lungs, vessels, bone, table."""
+    hu = np.full((rows, cols), -1000.0, dtype=np.float32)
+    cx, cy = cols // 2, rows // 2 - rows // 20
+    jitter = int(rng.integers(-6, 7))
+    w, h = cols * 2 // 5 + jitter, rows * 3 // 10 + jitter // 2
+    _ellipse(hu, (cx, cy), (w, h), -100.0)  # subcutaneous fat
+    _ellipse(hu, (cx, cy), (w - 12, h - 12), 45.0)  # muscle and mediastinum
+    for side in (-1, 1):
+        lung = (cx + side * w // 2, cy - h // 10)
+        _ellipse(hu, lung, (w * 2 // 5, h * 7 // 10), -850.0, angle=side * 8.0)
+        for _ in range(14):  # vessels: small bright dots and short branches
+            x = lung[0] + int(rng.integers(-w // 3, w // 3))
+            y = lung[1] + int(rng.integers(-h // 2, h // 2))
+            _ellipse(hu, (x, y), (int(rng.integers(2, 6)), int(rng.integers(2, 4))), 40.0)
+    _ellipse(hu, (cx + w // 10, cy + h // 6), (w // 4, h // 3), 55.0, angle=20.0)  # heart
+    spine = (cx, cy + h * 2 // 3)
+    _ellipse(hu, spine, (w // 9, h // 6), 700.0)
+    _ellipse(hu, spine, (w // 16, h // 10), 250.0)
+    for k in range(-5, 6):  # ribs around the chest wall
+        angle = np.pi / 2 + k * 0.27
+        x = int(cx + (w - 8) * np.cos(angle + np.pi))
+        y = int(cy - (h - 8) * np.sin(angle + np.pi))
+        _ellipse(hu, (x, y), (7, 4), 650.0, angle=float(np.degrees(angle)))
+    table = np.zeros((rows, cols), dtype=np.uint8)
+    top = cy + h + 18 + slice_index % 3
+    cv2.ellipse(table, (cx, top - 300), (cols // 2 - 20, 300), 0, 40, 140, 1, 5)
+    hu[table > 0] = 200.0
+    hu += rng.normal(0.0, 12.0, hu.shape).astype(np.float32)
+    # Outside the reconstruction circle: padding, as scanners store it.
+    outside = np.ones((rows, cols), dtype=np.uint8)
+    cv2.circle(outside, (cols // 2, rows // 2), min(rows, cols) // 2 - 1, 0, -1)
+    hu[outside > 0] = -2000.0
+    return np.asarray(hu.clip(-2000, 3071).round(), dtype=np.int16)
+
+
+def _mr(rows: int, cols: int, rng: np.random.Generator, slice_index: int) -> npt.NDArray[np.uint16]:
+    """An axial head slice, 12-bit magnitude: skull, grey and white matter, ventricles."""
+    signal = np.zeros((rows, cols), dtype=np.float32)
+    cx, cy = cols // 2, rows // 2
+    w, h = cols * 3 // 8, rows * 9 // 20 - slice_index % 4
+    _ellipse(signal, (cx, cy), (w, h), 1500.0)  # scalp fat, bright on T1
+    _ellipse(signal, (cx, cy), (w - 6, h - 6), 150.0)  # skull
+    _ellipse(signal, (cx, cy), (w - 12, h - 12), 1100.0)  # grey matter
+    _ellipse(signal, (cx, cy), (w - 26, h - 30), 1450.0)  # white matter
+    for side in (-1, 1):
+        _ellipse(signal, (cx + side * w // 8, cy - h // 12), (w // 12, h // 4), 350.0, side * 12.0)
+    signal += np.abs(rng.normal(0.0, 40.0, signal.shape)).astype(np.float32)
+    return np.asarray(signal.clip(0, 4095).round(), dtype=np.uint16)
+
+
+def _burn(frame: npt.NDArray[np.generic], canvas: Frame, value: int) -> npt.NDArray[np.generic]:
+    """Text drawn on ``canvas`` (0-255, anti-aliased) composited into a 16-bit slice."""
+    alpha = canvas.astype(np.float32) / 255.0
+    mixed = frame.astype(np.float32) * (1.0 - alpha) + value * alpha
+    return np.asarray(mixed.round(), dtype=frame.dtype)
 
 
 def _put(
@@ -283,6 +366,102 @@ def make_case(
     )
 
 
+def make_tomo_case(  # noqa: PLR0915 - a flat builder reads like the object it builds
+    seed: int,
+    *,
+    kind: str = "ct",
+    syntax: UID = ExplicitVRLittleEndian,
+    with_text: bool = True,
+    flag: str | None = None,
+    rows: int = 512,
+    cols: int = 512,
+) -> BurnedInCase:
+    """A CT-like (signed 16-bit) or MR-like (12-bit) slice; text, if any, in the corners."""
+    rng = random.Random(seed)
+    noise = np.random.default_rng(seed)
+    identity = _identity(rng)
+    if kind == "ct":
+        pixels: npt.NDArray[np.generic] = _ct(rows, cols, noise, seed)
+        white, bits, signed = 3071, 16, True
+    else:
+        pixels = _mr(rows, cols, noise, seed)
+        white, bits, signed = 4095, 12, False
+    texts: list[PlantedText] = []
+    if with_text:
+        canvas = np.zeros((rows, cols), dtype=np.uint8)
+        texts = _layout(canvas, identity, rng)
+        pixels = _burn(pixels, canvas, white)
+
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.SOPClassUID = CT_IMAGE if kind == "ct" else MR_IMAGE
+    ds.Modality = kind.upper()
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
+    ds.SOPInstanceUID = generate_uid(entropy_srcs=[f"tomo-sop-{seed}"])
+    ds.StudyInstanceUID = generate_uid(entropy_srcs=[f"tomo-study-{seed}"])
+    ds.SeriesInstanceUID = generate_uid(entropy_srcs=[f"tomo-series-{seed}"])
+    for keyword, value in identity.items():
+        setattr(ds, keyword, value)
+    ds.StudyDate, ds.StudyTime = "20240611", "101500"
+    ds.PatientSex = rng.choice(("F", "M"))
+    ds.StudyID = str(rng.randint(1000, 9999))
+    ds.ReferringPhysicianName = ""
+    ds.SeriesNumber, ds.InstanceNumber = 1, 1
+    ds.Manufacturer = "SYNTHETIC"
+    ds.PatientOrientation = ""
+    if kind == "ct":
+        ds.RescaleIntercept, ds.RescaleSlope, ds.RescaleType = 0, 1, "HU"
+        ds.WindowCenter, ds.WindowWidth = 40, 400
+    if flag is not None:
+        ds.BurnedInAnnotation = flag
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.Rows, ds.Columns = rows, cols
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, bits, bits - 1
+    ds.PixelRepresentation = int(signed)
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.PixelData = np.ascontiguousarray(pixels).tobytes()
+    ds["PixelData"].VR = "OW"
+    if UID(syntax).is_compressed:
+        ds.compress(syntax)
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    content = "text" if with_text else "blank"
+    label = f"{kind}-1f-{UID(syntax).keyword}-{flag or 'absent'}-{content}"
+    return BurnedInCase(
+        label,
+        buffer.getvalue(),
+        kind,
+        str(syntax),
+        1,
+        flag,
+        tuple(texts),
+        identity if with_text else {},
+    )
+
+
+def make_tomo_corpus(seed: int = 0, *, blank_slices: int = 8) -> list[BurnedInCase]:
+    """CT (512x512) and MR (256x256) slices with no flag, in every lossless syntax, with and
+    without scanner text, plus ``blank_slices`` more text-free CT slices (false positives)."""
+    cases = []
+    number = 50_000 + seed * 1000
+    for kind, size in (("ct", 512), ("mr", 256)):
+        for syntax in TOMO_SYNTAXES:
+            for with_text in (True, False):
+                number += 1
+                cases.append(
+                    make_tomo_case(
+                        number, kind=kind, syntax=syntax, with_text=with_text, rows=size, cols=size
+                    )
+                )
+    for _ in range(blank_slices):
+        number += 1
+        cases.append(make_tomo_case(number, with_text=False))
+    return cases
+
+
 def make_corpus(
     seed: int = 0, *, rows: int = 240, cols: int = 320, multiframe: int = 6
 ) -> list[BurnedInCase]:
@@ -323,4 +502,11 @@ def make_corpus(
     return cases
 
 
-__all__ = ["BurnedInCase", "PlantedText", "make_case", "make_corpus"]
+__all__ = [
+    "BurnedInCase",
+    "PlantedText",
+    "make_case",
+    "make_corpus",
+    "make_tomo_case",
+    "make_tomo_corpus",
+]

@@ -1,10 +1,14 @@
 """Which images must have their pixels checked for burned-in text.
 
-Flags lie, so the flag alone never clears an image: every image of a kind that usually has
-text in its pixels (ultrasound, secondary captures and screenshots, endoscopy/photography,
-angiography and fluoroscopy, "other" captures, anything converted) is checked whatever its
-Burned In Annotation says, and so is any image that says YES. The reason returned is the
-quarantine reason used when the check cannot run (no detector installed).
+Flags lie, so the flag alone never clears an image that usually has text in its pixels:
+every ultrasound, secondary capture and screenshot, endoscopy/photography, angiography and
+fluoroscopy, "other" capture, anything converted, is checked whatever its Burned In
+Annotation says. Every other image (CT, MR, PT, NM, CR, DX, MG...) is checked too unless it
+says ``NO``: a flag that is absent, empty or any other value is not a trusted "no". Only a
+``NO`` on a reconstruction or detector modality, whose pixels do not come from a screen,
+skips the detector. Segmentations and dose grids (SEG, RTDOSE) are not pictures: their
+Pixel Data are computed labels or doses, which no device annotates. The reason returned is
+the quarantine reason used when the check cannot run (no detector installed).
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ _ULTRASOUND_CLASSES = frozenset(
     }
 )
 _SCREEN_WORDS = ("SCREEN", "SCREENSHOT", "SCREEN SAVE")
+# Pixel Data that is not a picture: segment bitmaps, dose grids.
+_NOT_PICTURES = frozenset({"SEG", "RTDOSE"})
 
 
 FACT_KEYWORDS = ("BurnedInAnnotation", "SOPClassUID", "ImageType", "Modality", "ConversionType")
@@ -46,7 +52,7 @@ def facts_from_dataset(ds: Dataset) -> dict[str, str]:
 
 
 def text_risk(facts: dict[str, str]) -> bool:
-    """True for the kinds of image that usually carry text in their pixels."""
+    """True for the kinds of image that usually carry text in their pixels (screens)."""
     sop_class = facts.get("SOPClassUID", "")
     image_type = facts.get("ImageType", "")
     return (
@@ -59,12 +65,31 @@ def text_risk(facts: dict[str, str]) -> bool:
     )
 
 
+def trusted_no(facts: dict[str, str]) -> bool:
+    """A ``NO`` the engine believes: said by an image that does not come from a screen."""
+    return facts.get("BurnedInAnnotation", "") == "NO" and not text_risk(facts)
+
+
+def not_a_picture(facts: dict[str, str]) -> bool:
+    """Segment bitmaps and dose grids: computed values, never annotated by a device."""
+    return facts.get("Modality", "") in _NOT_PICTURES and not text_risk(facts)
+
+
+def checked_for_flag_only(facts: dict[str, str]) -> bool:
+    """Checked only because its flag is not a trusted NO (a CT, MR... with no flag, or odd)."""
+    return (
+        facts.get("BurnedInAnnotation", "") not in ("YES", "NO")
+        and not text_risk(facts)
+        and not not_a_picture(facts)
+    )
+
+
 def pixel_check_reason(facts: dict[str, str], has_pixels: bool) -> Rejection | None:
     """Why the pixels must be checked (the reason to quarantine if they cannot be), or None."""
     if not has_pixels:
         return None
     if facts.get("BurnedInAnnotation", "") == "YES":
         return Rejection.BURNED_IN_ANNOTATION
-    if text_risk(facts):
-        return Rejection.BURNED_IN_RISK
-    return None
+    if trusted_no(facts) or not_a_picture(facts):
+        return None
+    return Rejection.BURNED_IN_RISK

@@ -45,6 +45,7 @@ from .leak_check import NeedleKind, NeedleSet
 from .options import DeidOptions
 from .pixel_step import IDENTITY_KEYWORDS, run_pixel_step, with_payload
 from .pixels import CleanedPixels, Payload
+from .policy import code_string
 from .profile import compile_profile
 from .provenance import ENGINE_NAME, ENGINE_VERSION, build_provenance, stamp
 from .pseudonyms import Pseudonymizer
@@ -301,8 +302,8 @@ class Deidentifier:
         has_pixels = bool(parsed.parts and any(isinstance(p, BulkSegment) for p in parsed.parts))
         has_pixels = has_pixels or any(tag in ds for tag in BULK_TAGS)
         _, sop_class = _identity_uids(ds)
-        modality = _str(ds, "Modality") or None
-        body_part = _str(ds, "BodyPartExamined") or None
+        modality = code_string(_str(ds, "Modality"), upper=True)
+        body_part = code_string(_str(ds, "BodyPartExamined"))
         try:
             cleaned = run_pixel_step(
                 facts_from_dataset(ds),
@@ -348,8 +349,8 @@ class Deidentifier:
         ds = parsed.dataset
         transfer_syntax = UID(str(ds.file_meta.TransferSyntaxUID))
         sop_uid, sop_class = _identity_uids(ds)
-        modality = _str(ds, "Modality") or None
-        body_part = _str(ds, "BodyPartExamined") or None
+        modality = code_string(_str(ds, "Modality"), upper=True)
+        body_part = code_string(_str(ds, "BodyPartExamined"))
         frames_text = _str(ds, "NumberOfFrames")
         frames = int(frames_text) if frames_text.isdigit() else None
         provenance = self.provenance if cleaned is None else self.pixel_provenance

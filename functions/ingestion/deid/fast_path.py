@@ -30,6 +30,7 @@ from .leak_check import NeedleKind, NeedleSet
 from .options import DeidOptions
 from .pixel_step import IDENTITY_KEYWORDS, run_pixel_step, with_payload
 from .pixels import CleanedPixels, HeaderEdit, Payload
+from .policy import code_string
 from .profile import CompiledProfile
 from .provenance import Provenance
 from .pseudonyms import Pseudonymizer
@@ -189,8 +190,8 @@ def run_fast(
         raise DeidFailure(Rejection.MISSING_UID, "SOP Instance or SOP Class UID missing")
     if not UID_SYNTAX.match(sop_class):
         raise DeidFailure(Rejection.INVALID_DATASET, "SOP Class UID is not a valid UID")
-    modality = _text(index.get(0x00080060)).upper()
-    body_part = _text(index.get(0x00180015)) or None
+    modality = code_string(_text(index.get(0x00080060)), upper=True) or ""
+    body_part = code_string(_text(index.get(0x00180015)))
     frames_text = _text(index.get(0x00280008))
     has_pixels = any(isinstance(p, BulkSegment) for p in parts)
     try:

@@ -29,6 +29,7 @@ IDENTITY_KEYWORDS = (
     (0x00080020, "StudyDate"),
 )
 PIXEL_DATA = 0x7FE00010
+__all__ = ["IDENTITY_KEYWORDS", "available", "pixel_check_reason", "run_pixel_step", "with_payload"]
 T = TypeVar("T")
 
 

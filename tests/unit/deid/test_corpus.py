@@ -16,6 +16,7 @@ import pytest
 
 from functions.ingestion.deid import Deidentifier, DeidOptions, Rejection, pixel_step
 from functions.ingestion.deid import engine as engine_module
+from functions.ingestion.deid.burned_in import checked_for_flag_only
 from functions.ingestion.deid.element_tree import NeedsFullParser
 from infra.samples.synthetic_dicom import PRIVATE_CREATOR, make_study, write_study
 from tests.support.leak_checker import check_output, collect_identity, read_full
@@ -27,11 +28,19 @@ from .helpers import CENTER, KEY, pydicom_corpus
 def _header_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """These tests judge the header: images whose pixels need a text check stay out of them.
 
-    With no detector, such images are quarantined before any header work (as before pixel
-    cleaning existed); their pixels are covered by test_pixels, and OCR over pydicom's
-    large multi-frame colour files would cost minutes per run here.
+    With no detector, screen-like images and YES flags are quarantined before any header
+    work (as before pixel cleaning existed), and CT/MR/CR... checked only because their flag
+    is absent go through unchecked (as before issue 8's step 1); their pixels are covered by
+    test_pixels and test_burned_in, and OCR over pydicom's large multi-frame colour files
+    would cost minutes per run here.
     """
     monkeypatch.setattr(pixel_step, "available", lambda: False)
+    routed = pixel_step.pixel_check_reason
+
+    def header_view(facts: dict[str, str], has_pixels: bool) -> Rejection | None:
+        return None if checked_for_flag_only(facts) else routed(facts, has_pixels)
+
+    monkeypatch.setattr(pixel_step, "pixel_check_reason", header_view)
 
 
 OPTION_SETS = {

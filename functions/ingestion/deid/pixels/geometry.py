@@ -73,7 +73,10 @@ def geometry_of(ds: Dataset) -> Geometry:
             if default is None:
                 raise DeidFailure(Rejection.PIXEL_UNDECODABLE, f"{keyword} missing")
             return default
-        return int(value)
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise DeidFailure(Rejection.PIXEL_UNDECODABLE, f"{keyword} not a number") from None
 
     syntax = UID(str(ds.file_meta.get("TransferSyntaxUID", "")))
     geometry = Geometry(
