@@ -3,7 +3,10 @@
 Corpus (infra/samples/burned_in.py): ultrasound-like and screenshot-like images with the
 patient's name, id, birth date, accession number and institution rendered in varied fonts,
 sizes, colours and positions; single and multi-frame; in every transfer syntax the cleaner
-reads; with Burned In Annotation YES, NO and absent; plus images without text.
+reads; with Burned In Annotation YES, NO and absent; plus images without text. Also CT-like
+(512x512, signed 16-bit) and MR-like (256x256, 12-bit) slices with no flag, with and without
+scanner text, and pydicom's own CT/MR/CR/... files that carry no flag (real anatomy): the
+false positives are the text-free ones whose pixels changed or that were not released.
 
 Everything runs in one child process, ONNX Runtime with one thread; seconds are CPU seconds
 of that process (one core's work). Printed, never judged:
@@ -14,6 +17,8 @@ of that process (one core's work). Printed, never judged:
   the outputs (goal 0), next to what it reads in the inputs (its sensitivity);
 * planted boxes not fully painted over (ground truth), and the share of pixels outside the
   planted text boxes (grown by the mask margin) that changed (goal <= 1%);
+* false-positive images: text-free CT/MR slices (generated and real) changed or refused
+  (goal 0), and CPU seconds per CT frame;
 * CPU seconds per single-frame file and per multi-frame frame, as a ratio to a plain pydicom
   read + decode + write of the same files, and peak RSS.
 
@@ -71,9 +76,11 @@ def child(rows: int, cols: int, frames: int, seed: int) -> None:
     os.environ["SALUDTECH_OCR_THREADS"] = "1"
     warnings.simplefilter("ignore")
     from functions.ingestion.deid import Deidentifier
+    from functions.ingestion.deid.burned_in import checked_for_flag_only, facts_from_dataset
     from functions.ingestion.deid.pixels.cleaner import clean_pixels  # noqa: F401 - warm import
     from functions.ingestion.deid.pixels.detector import engine
-    from infra.samples.burned_in import make_corpus
+    from infra.samples.burned_in import make_corpus, make_tomo_corpus
+    from tests.unit.deid.helpers import pydicom_corpus
     from tests.unit.deid.pixel_checks import (
         TESSERACT,
         frames_of,
@@ -82,7 +89,7 @@ def child(rows: int, cols: int, frames: int, seed: int) -> None:
         uncovered_boxes,
     )
 
-    cases = make_corpus(seed, rows=rows, cols=cols, multiframe=frames)
+    cases = make_corpus(seed, rows=rows, cols=cols, multiframe=frames) + make_tomo_corpus(seed)
     build = time.process_time()
     engine()
     build = time.process_time() - build
@@ -101,6 +108,14 @@ def child(rows: int, cols: int, frames: int, seed: int) -> None:
         "single": [0.0, 0.0, 0],  # ours, baseline, files (single-frame ultrasound)
         "single_sc": [0.0, 0.0, 0],
         "multi": [0.0, 0.0, 0],  # ours, baseline, frames
+        "ct": [0.0, 0.0, 0],  # generated CT slices, 512x512 (per frame)
+        "mr": [0.0, 0.0, 0],
+        "real": [0.0, 0.0, 0],  # pydicom's flag-less CT/MR/CR/... (per frame)
+        "tomo_blank": 0,
+        "tomo_fp": 0,
+        "real_files": 0,
+        "real_fp": 0,
+        "real_reasons": {},
         "tesseract": TESSERACT is not None,
         "read_in": 0,
         "read_out": 0,
@@ -112,7 +127,11 @@ def child(rows: int, cols: int, frames: int, seed: int) -> None:
         result = deid.deidentify(case.data, "bench-center", out)
         seconds = time.process_time() - start
         base = _baseline_seconds(case.data)
-        if case.frames > 1:
+        tomo = case.kind in ("ct", "mr")
+        if tomo:
+            bucket = stats[case.kind]
+            bucket[2] += 1
+        elif case.frames > 1:
             bucket = stats["multi"]
             bucket[2] += case.frames
         else:
@@ -125,6 +144,7 @@ def child(rows: int, cols: int, frames: int, seed: int) -> None:
         output = out.getvalue()
         if not case.has_text:
             stats["blank_files"] += 1
+            same = False
             if result.ok:
                 import pydicom
 
@@ -133,6 +153,9 @@ def child(rows: int, cols: int, frames: int, seed: int) -> None:
                     == pydicom.dcmread(io.BytesIO(case.data)).PixelData
                 )
                 stats["blank_untouched"] += int(same)
+            if tomo:
+                stats["tomo_blank"] += 1
+                stats["tomo_fp"] += int(not same)
             continue
         stats["text_files"] += 1
         if not result.ok:
@@ -152,6 +175,34 @@ def child(rows: int, cols: int, frames: int, seed: int) -> None:
             stats["read_out"] += sum(
                 len(identity_read(case, tesseract_text(frame))) for frame in sampled
             )
+    import pydicom
+
+    for path in pydicom_corpus():
+        try:
+            header = pydicom.dcmread(path, stop_before_pixels=True)
+            data = path.read_bytes()
+            if b"\xe0\x7f\x10\x00" not in data or not checked_for_flag_only(
+                facts_from_dataset(header)
+            ):
+                continue
+            count = max(1, int(header.get("NumberOfFrames", 1) or 1))
+            source_pixels = pydicom.dcmread(io.BytesIO(data)).PixelData
+        except Exception:  # unreadable test files are not this measure's business
+            continue
+        out = io.BytesIO()
+        start = time.process_time()
+        result = deid.deidentify(data, "bench-center", out)
+        stats["real"][0] += time.process_time() - start
+        stats["real"][1] += _baseline_seconds(data)
+        stats["real"][2] += count
+        stats["real_files"] += 1
+        if result.reason is not None:
+            reasons = stats["real_reasons"]
+            reasons[result.reason.value] = reasons.get(result.reason.value, 0) + 1
+        changed = not result.ok or (
+            pydicom.dcmread(io.BytesIO(out.getvalue())).PixelData != source_pixels
+        )
+        stats["real_fp"] += int(changed)
     with open("/proc/self/status") as status:
         peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
     stats["peak_rss_mb"] = peak / 1024
@@ -190,6 +241,15 @@ def report(stats: dict[str, Any], rows: int, cols: int, frames: int) -> None:
     print("single-frame ultrasound: " + per(stats["single"], "file"))
     print("single-frame screenshot: " + per(stats["single_sc"], "file"))
     print("multi-frame: " + per(stats["multi"], "frame"))
+    print("CT slice 512x512, no flag: " + per(stats["ct"], "frame"))
+    print("MR slice 256x256, no flag: " + per(stats["mr"], "frame"))
+    print(
+        f"false positives: text-free generated CT/MR changed or refused "
+        f"{stats['tomo_fp']}/{stats['tomo_blank']}; pydicom's flag-less CT/MR/CR/... files "
+        f"changed or refused {stats['real_fp']}/{stats['real_files']} "
+        f"(reasons {stats['real_reasons']}) (goal 0)"
+    )
+    print("pydicom's flag-less CT/MR/CR/... files: " + per(stats["real"], "frame"))
     print(f"peak RSS: {stats['peak_rss_mb']:.0f} MB")
 
 
