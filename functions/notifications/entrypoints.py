@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import html
-import uuid
 from collections.abc import Callable
 
 import flask
@@ -47,6 +46,7 @@ from functions.subscriptions.messages import (
 )
 from shared.domain.errors import PermanentError
 from shared.domain.messages import Message
+from shared.entrypoints.command_door import CommandDoor
 from shared.entrypoints.http import (
     HttpError,
     answers_errors,
@@ -57,6 +57,7 @@ from shared.entrypoints.http import (
 from shared.entrypoints.pubsub import CloudEventLike, consume, processed_by, record_dead_letter
 from shared.logging import get_logger
 from shared.ports.envelope import Envelope, derived_id, parse_payload
+from shared.service.command_log import request_digest
 from shared.service.pagination import page_size, refuse_unknown_parameters
 
 log = get_logger(__name__)
@@ -68,11 +69,13 @@ _COMMAND_ROUTES = Map(
     ],
     strict_slashes=False,
 )
+QUERIES_PATH = "/notifications_queries_http"
 _QUERY_ROUTES = Map(
     [
         Rule("/recipients/<recipient_id>/notifications", endpoint="of_recipient", methods=["GET"]),
         Rule("/notifications/<notification_id>", endpoint="get", methods=["GET"]),
         Rule("/causes/<event_id>/notifications", endpoint="caused_by", methods=["GET"]),
+        Rule("/commands/<command_id>", endpoint="command", methods=["GET"]),
     ],
     strict_slashes=False,
 )
@@ -222,7 +225,29 @@ def notifications_commands_http(request: flask.Request) -> flask.Response:
     body = read_json_body(request)
     if not isinstance(body, dict):
         raise HttpError(400, "schema_violation", "the body must be a JSON object")
-    command = parse_payload(SetRecipientChannels, {**body, "recipient_id": args["recipient_id"]})
+    door = CommandDoor(
+        context=NAMES,
+        commands=w.commands,
+        publisher=w.platform.publisher,
+        project_id=w.platform.settings.project_id,
+        function="notifications_commands_http",
+        queries_path=QUERIES_PATH,
+    )
+    envelope = door.envelope(
+        request, endpoint, args, lambda _: _channels_command(w, args["recipient_id"], body)
+    )
+    door.accept_and_publish(envelope, request_digest(endpoint, args, body))
+    return door.accepted(
+        envelope,
+        "recipient_id",
+        notifications=f"{QUERIES_PATH}/recipients/{envelope.subject}/notifications",
+    )
+
+
+def _channels_command(
+    w: wiring.NotificationsWiring, recipient_id: str, body: dict[str, object]
+) -> SetRecipientChannels:
+    command = parse_payload(SetRecipientChannels, {**body, "recipient_id": recipient_id})
     for preference in command.channels:
         if preference.channel == "webhook" and preference.url:
             try:  # every address the host resolves to, now; the send checks them again
@@ -231,18 +256,7 @@ def notifications_commands_http(request: flask.Request) -> flask.Response:
                 raise HttpError(
                     422, refused.reason, "this webhook URL is refused", field="url"
                 ) from None
-    envelope = Envelope(
-        payload=command,
-        source=NAMES.source,
-        id=derived_id("notifications-http", "channels", str(uuid.uuid4())),
-        correlation_id=request.headers.get("X-Correlation-ID", ""),
-    )
-    w.platform.publisher.publish(NAMES.commands_topic, [envelope])
-    log.info("command_accepted", message_type=envelope.type)
-    return json_response(
-        {"command_id": envelope.id, "recipient_id": command.recipient_id, "status": "accepted"},
-        status=202,
-    )
+    return command
 
 
 def _confirm(w: wiring.NotificationsWiring, request: flask.Request) -> flask.Response:
@@ -290,6 +304,12 @@ def notifications_queries_http(request: flask.Request) -> flask.Response:
         if found is None:
             raise HttpError(404, "notification_not_found", "no such notification")
         return json_response(found)
+    if endpoint == "command":
+        refuse_unknown_parameters(request.args, set())
+        status = w.commands.status(args["command_id"])
+        if status is None:
+            raise HttpError(404, "command_not_found", "no such command")
+        return json_response(status)
     refuse_unknown_parameters(request.args, {"limit", "cursor"})
     limit, cursor = page_size(request.args.get("limit")), request.args.get("cursor")
     if endpoint == "of_recipient":

@@ -22,6 +22,7 @@ from shared.adapters.document_event_store import DocumentEventStore, EventStoreC
 from shared.config import Settings
 from shared.domain.errors import PermanentError
 from shared.platform import Platform
+from shared.service.command_log import CommandLog
 from shared.service.event_sourcing import ProjectionRunner
 from shared.service.processing import MessageProcessor
 
@@ -42,6 +43,7 @@ class NotificationsWiring:
     delivery: DeliveryService
     links: ConfirmationLinks
     webhook_guard: WebhookGuard
+    commands: CommandLog
 
     def projection_runner(self, collection: str | None = None) -> ProjectionRunner:
         """The read model from the global log (into `collection` to compare with the live one)."""
@@ -163,4 +165,11 @@ def build(platform: Platform) -> NotificationsWiring:
         links=links,
         deps=deps,
     )
-    return NotificationsWiring(platform, storage, processor, delivery, links, guard)
+    commands = CommandLog(
+        store=platform.store,
+        collection=settings.collection(f"{NAMES.name}_commands"),
+        inbox_collection=storage.inbox,
+        dead_letters=platform.dead_letters,
+        clock=platform.clock,
+    )
+    return NotificationsWiring(platform, storage, processor, delivery, links, guard, commands)
