@@ -165,3 +165,17 @@ def test_a_client_reads_only_the_sagas_of_its_own_subscriptions(scene: Scene) ->
     retry = api.call("POST", f"/v1/sagas/{saga_id}/retry", token=mine)
     assert (retry.status, retry.body["error"]["reason"]) == (403, "forbidden")
     assert saga(world, "sub-1")["status"] == "STUCK"
+
+
+def test_forged_cursors_and_limits_are_refused_not_failed(scene: Scene) -> None:
+    api, world = scene.api, scene.world
+    saga_id = _completed(world, "sub-1")
+    token = api.login("operator")
+    for path, query in (
+        ("/v1/sagas", {"cursor": "not-a-cursor"}),
+        ("/v1/sagas", {"limit": "many"}),
+        (f"/v1/sagas/{saga_id}", {"log_cursor": "not-a-cursor"}),
+        (f"/v1/sagas/{saga_id}", {"log_limit": "0"}),
+    ):
+        answer = _get(api, path, token, **query)
+        assert 400 <= answer.status < 500, (path, query, answer.body)
