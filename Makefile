@@ -26,6 +26,11 @@ prereqs: ## check Python 3.11+, the Google Cloud CLI with its emulators, Java 17
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	@# A venv made before wheels/opencv_python-*+headless holds opencv-python's own cv2 (libGL):
+	@# remove it (and the headless build) first, or the swap would delete the files they share.
+	@$(PY) -m pip show opencv-python 2>/dev/null | grep -q '^Version: .*+headless' || \
+		$(PY) -m pip uninstall --quiet --disable-pip-version-check -y opencv-python \
+		opencv-python-headless >/dev/null 2>&1 || true
 	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@# the console scripts (saludtech-local, saludtech-deid); setuptools' notes go to a log
 	@$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e . \
