@@ -40,12 +40,12 @@ from .dicom_io import (
 )
 from .element_tree import NeedsFullParser
 from .encoder import encode_dataset, encode_file_meta
-from .fast_path import UID_SYNTAX, Engine, provenance_elements, run_fast
-from .leak_check import NeedleKind, NeedleSet
+from .fast_path import Engine, provenance_elements, run_fast
+from .leak_check import NeedleSet
 from .options import DeidOptions
 from .pixel_step import IDENTITY_KEYWORDS, run_pixel_step, with_payload
 from .pixels import CleanedPixels, Payload
-from .policy import code_string
+from .policy import IDENTITY, UID_SYNTAX, code_string, identity_pattern
 from .profile import compile_profile
 from .provenance import ENGINE_NAME, ENGINE_VERSION, build_provenance, stamp
 from .pseudonyms import Pseudonymizer
@@ -69,21 +69,7 @@ IMPLEMENTATION_CLASS_UID = "2.25.216744178061946046337352349183146423471"
 IMPLEMENTATION_VERSION = f"{ENGINE_NAME[:8]}_{ENGINE_VERSION}"
 
 # Values of the patient identity that also serve to clean descriptors of this patient.
-_IDENTITY_KEYWORDS = (
-    ("PatientName", NeedleKind.NAME),
-    ("PatientID", NeedleKind.IDENTIFIER),
-    ("OtherPatientIDs", NeedleKind.IDENTIFIER),
-    ("OtherPatientNames", NeedleKind.NAME),
-    ("PatientBirthName", NeedleKind.NAME),
-    ("PatientMotherBirthName", NeedleKind.NAME),
-    ("PatientBirthDate", NeedleKind.DATE),
-    ("AccessionNumber", NeedleKind.IDENTIFIER),
-    ("ReferringPhysicianName", NeedleKind.NAME),
-    ("PatientAddress", NeedleKind.TEXT),
-    ("PatientTelephoneNumbers", NeedleKind.IDENTIFIER),
-    ("MedicalRecordLocator", NeedleKind.IDENTIFIER),
-    ("StudyID", NeedleKind.IDENTIFIER),
-)
+_IDENTITY_KEYWORDS = tuple((keyword, kind) for _tag, keyword, kind in IDENTITY)
 
 
 def _str(ds: Dataset, keyword: str) -> str:
@@ -102,22 +88,15 @@ def _patient_key(ds: Dataset) -> str:
 
 def _identity_pattern(ds: Dataset, needles: NeedleSet) -> re.Pattern[str] | None:
     """Collect the patient's identity as needles and as a pattern to clean descriptors."""
-    terms: set[str] = set()
+    texts: list[str] = []
     for keyword, kind in _IDENTITY_KEYWORDS:
-        elem = ds.get(keyword)
-        if elem is None:
+        if ds.get(keyword) is None:
             continue
-        raw = ds[keyword]
-        value = raw.value
+        value = ds[keyword].value
         text = "\\".join(str(v) for v in value) if isinstance(value, list) else str(value or "")
         needles.add_text(text.encode("utf-8", "replace"), kind, keyword)
-        for part in re.split(r"[\\^=\s,]+", text):
-            if len(part) >= 3:
-                terms.add(part)
-    if not terms:
-        return None
-    alternation = "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True))
-    return re.compile(rf"(?<![A-Za-z0-9])(?:{alternation})(?![A-Za-z0-9])", re.IGNORECASE)
+        texts.append(text)
+    return identity_pattern(texts)
 
 
 def _context(ds: Dataset) -> IodContext:

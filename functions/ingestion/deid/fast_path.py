@@ -30,34 +30,18 @@ from .leak_check import NeedleKind, NeedleSet
 from .options import DeidOptions
 from .pixel_step import IDENTITY_KEYWORDS, run_pixel_step, with_payload
 from .pixels import CleanedPixels, HeaderEdit, Payload
-from .policy import code_string
+from .policy import IDENTITY, UID_SYNTAX, Change, code_string, identity_pattern, keyword_of
 from .profile import CompiledProfile
 from .provenance import Provenance
 from .pseudonyms import Pseudonymizer
 from .reasons import DeidFailure, Rejection
 from .result import DeidResult
 from .tree_walker import TreeWalker, encodings_of, pad, text_element
-from .walker import Change, keyword_of
 
 MEDIA_DIRECTORY = "1.2.840.10008.1.3.10"
-UID_SYNTAX = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
 _PROVENANCE_TAGS = frozenset({0x00120062, 0x00120063, 0x00120064, 0x00280303})
-# (tag, kind) of the patient identity: needles, and terms to clean descriptors with.
-IDENTITY_TAGS = (
-    (0x00100010, NeedleKind.NAME),
-    (0x00100020, NeedleKind.IDENTIFIER),
-    (0x00101000, NeedleKind.IDENTIFIER),
-    (0x00101001, NeedleKind.NAME),
-    (0x00101005, NeedleKind.NAME),
-    (0x00101060, NeedleKind.NAME),
-    (0x00100030, NeedleKind.DATE),
-    (0x00080050, NeedleKind.IDENTIFIER),
-    (0x00080090, NeedleKind.NAME),
-    (0x00101040, NeedleKind.TEXT),
-    (0x00102154, NeedleKind.IDENTIFIER),
-    (0x00101090, NeedleKind.IDENTIFIER),
-    (0x00200010, NeedleKind.IDENTIFIER),
-)
+# (tag, kind) of the patient identity: needles, and terms to clean descriptors.
+IDENTITY_TAGS = tuple((tag, kind) for tag, _keyword, kind in IDENTITY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,16 +93,12 @@ def identity_terms(
     pairs: Iterable[tuple[str, NeedleKind, bytes]], needles: NeedleSet, compile_terms: bool
 ) -> re.Pattern[str] | None:
     """Record the patient identity as needles; optionally a pattern to clean descriptors."""
-    terms: set[str] = set()
+    texts: list[str] = []
     for source, kind, raw in pairs:
         needles.add_text(raw, kind, source)
         if compile_terms:
-            text = raw.decode("latin-1")
-            terms.update(p for p in re.split(r"[\\^=\s,]+", text) if len(p.strip()) >= 3)
-    if not terms:
-        return None
-    alternation = "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True))
-    return re.compile(rf"(?<![A-Za-z0-9])(?:{alternation})(?![A-Za-z0-9])", re.IGNORECASE)
+            texts.append(raw.decode("latin-1"))
+    return identity_pattern(texts)
 
 
 def _meta(buf: memoryview, size: int) -> tuple[dict[int, str], int]:

@@ -1,7 +1,7 @@
 """Applies the compiled profile to a lean element tree (the fast path of ``walker``).
 
-Same rules as ``walker.Walker`` (which serves the pydicom path): every element at every
-depth goes through the table; kept elements stay as untouched byte slices; everything
+The rules are ``policy``'s, shared with ``walker.Walker`` (the pydicom path): every element
+at every depth goes through the table; kept elements stay as untouched byte slices; everything
 removed or replaced is recorded as a needle for the leak check. Tests run both paths over
 the same corpus.
 """
@@ -19,9 +19,7 @@ from .dates import shift_da, shift_dt
 from .element_tree import Element, implicit_vr
 from .leak_check import NeedleSet
 from .options import SafePrivateTag
-from .profile import CompiledProfile
-from .pseudonyms import Pseudonymizer
-from .walker import (
+from .policy import (
     _CLEAN_PATTERNS,
     _CODE_ITEM_TAGS,
     _PUBLIC_TEXT_VRS,
@@ -31,6 +29,8 @@ from .walker import (
     keyword_of,
     untabled_action,
 )
+from .profile import CompiledProfile
+from .pseudonyms import Pseudonymizer
 
 _TEXT_DUMMY = {
     "AE": b"ANONYMOUS ",

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from pydicom.datadict import dictionary_VR, keyword_for_tag
+from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
@@ -19,10 +19,22 @@ from pydicom.sequence import Sequence
 
 from .actions import Action, IodContext, is_combined, resolve
 from .dates import shift_da, shift_dt
-from .leak_check import NeedleKind, NeedleSet
+from .leak_check import NeedleSet
 from .options import SafePrivateTag
+from .policy import (
+    _CODE_ITEM_TAGS,
+    _PUBLIC_TEXT_VRS,
+    Change,
+    _needle_kind,
+    change_at,
+    clean_text,
+    keyword_of,
+    untabled_action,
+)
 from .profile import CompiledProfile
 from .pseudonyms import Pseudonymizer
+
+__all__ = ["BULK_TAGS", "Change", "Walker", "change_at", "clean_text", "keyword_of"]
 
 BULK_TAGS = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010})
 
@@ -53,82 +65,10 @@ _DUMMY: dict[str, object] = {
     "UV": 0,
 }
 _BINARY_DUMMY = b"\x00\x00"
-# Controlled vocabulary a name word may coincide with: Code Value, Coding Scheme Designator,
-# Code Meaning, Long Code Value, URN Code Value, and Image Type's defined terms. Other CS
-# values are not trusted as vocabulary: a name typed into one must still be caught.
-_CODE_ITEM_TAGS = frozenset(
-    {0x00080100, 0x00080102, 0x00080104, 0x00080119, 0x00080120, 0x00080008}
-)
-_PUBLIC_TEXT_VRS = frozenset({"LO", "SH", "LT", "ST", "UT", "UC", "CS"})
 _TEXT_VRS = frozenset({"LO", "SH", "LT", "ST", "UT", "UC", "AE", "CS", "PN"})
-_ID_SUFFIXES = ("ID", "IDs", "Number", "Numbers", "Identifier", "Locator")
 # Sequences whose items are codes that identify a person: a dummy code replaces them.
 _PERSON_CODE_SEQUENCES = frozenset({0x00401101})
 _HARVEST_LIMIT = 256 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """One attribute the profile changed: where (keywords), which tag, which action; no value."""
-
-    path: str
-    tag: str
-    action: str
-
-
-def change_at(path: list[str], tag: int, action: str) -> Change:
-    """The Change of `tag` under the sequence path (keywords), as both walkers record it."""
-    keyword = "Private" if tag >> 16 & 1 else (keyword_of(tag) or "Unknown")
-    return Change(">".join([*path, keyword]), f"({tag >> 16:04X},{tag & 0xFFFF:04X})", action)
-
-
-_KEYWORDS: dict[int, str] = {}
-
-
-def keyword_of(tag: int) -> str:
-    """Keyword of a tag ("" when unknown), cached: it is asked for on every element."""
-    keyword = _KEYWORDS.get(tag)
-    if keyword is None:
-        keyword = _KEYWORDS[tag] = keyword_for_tag(tag)
-    return keyword
-
-
-# UIDs outside the table that name a definition (class, syntax, scheme), not an instance.
-_DEFINITION_UIDS = frozenset(
-    {
-        "PrivateInformationCreatorUID",
-        "CodingSchemeUID",
-        "ContextGroupExtensionCreatorUID",
-        "ContextUID",
-        "MappingResourceUID",
-        "CreatorVersionUID",
-        "RetrieveLocationUID",
-        "SegmentationTemplateUID",
-        "ReferencedContentItem",
-    }
-)
-
-
-def untabled_action(tag: int, vr: str, shifting: bool) -> Action | None:
-    """Local hardening for an element the table does not list (None: keep it).
-
-    The table assumes it lists every identifying attribute, but real files carry attributes
-    it does not name: unknown public tags (vendor misuse, corruption) are dropped; person
-    names get a dummy; instance UIDs are remapped like the table's own (so references hold);
-    dates are shifted with the modified-dates option and otherwise replaced by a dummy.
-    """
-    keyword = keyword_of(tag)
-    if not keyword:
-        return Action.REMOVE
-    if vr == "PN":
-        return Action.DUMMY
-    if vr == "UI":
-        if "Class" in keyword or "TransferSyntax" in keyword or keyword in _DEFINITION_UIDS:
-            return None
-        return Action.UID
-    if vr in ("DA", "DT"):
-        return Action.CLEAN if shifting else Action.DUMMY
-    return None
 
 
 def _vr_of(elem: DataElement | RawDataElement, tag: int) -> str:
@@ -165,45 +105,6 @@ def _text_value(elem: DataElement) -> str:
     if isinstance(value, (MultiValue, list, tuple)):
         return "\\".join(str(v) for v in value)
     return str(value)
-
-
-_KIND_CACHE: dict[tuple[int, str, bool], NeedleKind | None] = {}
-
-
-def _needle_kind(tag: int, vr: str, action: Action) -> NeedleKind | None:
-    """What kind of identifying value an element holds (cached: asked for every removal)."""
-    key = (tag, vr, action is Action.UID or action is Action.DUMMY)
-    try:
-        return _KIND_CACHE[key]
-    except KeyError:
-        kind = _KIND_CACHE[key] = _compute_needle_kind(tag, vr, action)
-        return kind
-
-
-def _compute_needle_kind(tag: int, vr: str, action: Action) -> NeedleKind | None:
-    if vr == "PN":
-        return NeedleKind.NAME
-    if vr in ("DA", "DT"):
-        return NeedleKind.DATE
-    if vr == "UI":
-        return NeedleKind.UID if action in (Action.UID, Action.DUMMY) else None
-    if vr in ("LO", "SH", "AE", "LT", "ST", "UT", "UC"):
-        keyword = keyword_of(tag)
-        if keyword.endswith(_ID_SUFFIXES):
-            return NeedleKind.IDENTIFIER
-        return NeedleKind.TEXT
-    return None
-
-
-_CLEAN_PATTERNS = re.compile(
-    r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}|\d{4,}|[\w.+-]+@[\w-]+\.[\w.]+", re.ASCII
-)
-
-
-def clean_text(value: str, terms: re.Pattern[str] | None) -> str:
-    """Clean a descriptor: drop identity terms of this patient, dates, long numbers, emails."""
-    value = _CLEAN_PATTERNS.sub("*", value)
-    return terms.sub("*", value) if terms is not None else value
 
 
 @dataclass(slots=True)
