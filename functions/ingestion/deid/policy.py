@@ -76,6 +76,36 @@ def code_string(text: str, *, upper: bool = False) -> str | None:
 _CODE_ITEM_TAGS = frozenset(
     {0x00080100, 0x00080102, 0x00080104, 0x00080119, 0x00080120, 0x00080008}
 )
+# The dummy of each VR (D): the same value on both paths (tree_walker pads it to even length).
+_DUMMY: dict[str, object] = {
+    "AE": "ANONYMOUS",
+    "AS": "000Y",
+    "CS": "ANONYMIZED",
+    "DA": "19000101",
+    "DT": "19000101000000",
+    "TM": "000000",
+    "DS": "0",
+    "IS": "0",
+    "LO": "ANONYMIZED",
+    "LT": "ANONYMIZED",
+    "PN": "ANONYMIZED",
+    "SH": "ANONYMIZED",
+    "ST": "ANONYMIZED",
+    "UC": "ANONYMIZED",
+    "UT": "ANONYMIZED",
+    "UR": "",
+    "FL": 0.0,
+    "FD": 0.0,
+    "SL": 0,
+    "SS": 0,
+    "UL": 0,
+    "US": 0,
+    "SV": 0,
+    "UV": 0,
+}
+_TEXT_VRS = frozenset({"LO", "SH", "LT", "ST", "UT", "UC", "AE", "CS", "PN"})
+# Sequences whose items are codes that identify a person: a dummy code replaces them.
+_PERSON_CODE_SEQUENCES = frozenset({0x00401101})
 _PUBLIC_TEXT_VRS = frozenset({"LO", "SH", "LT", "ST", "UT", "UC", "CS"})
 _ID_SUFFIXES = ("ID", "IDs", "Number", "Numbers", "Identifier", "Locator")
 

@@ -22,7 +22,10 @@ from .options import SafePrivateTag
 from .policy import (
     _CLEAN_PATTERNS,
     _CODE_ITEM_TAGS,
+    _DUMMY,
+    _PERSON_CODE_SEQUENCES,
     _PUBLIC_TEXT_VRS,
+    _TEXT_VRS,
     Change,
     _needle_kind,
     change_at,
@@ -32,24 +35,6 @@ from .policy import (
 from .profile import CompiledProfile
 from .pseudonyms import Pseudonymizer
 
-_TEXT_DUMMY = {
-    "AE": b"ANONYMOUS ",
-    "AS": b"000Y",
-    "CS": b"ANONYMIZED",
-    "DA": b"19000101",
-    "DT": b"19000101000000",
-    "TM": b"000000",
-    "DS": b"0 ",
-    "IS": b"0 ",
-    "LO": b"ANONYMIZED",
-    "LT": b"ANONYMIZED",
-    "PN": b"ANONYMIZED",
-    "SH": b"ANONYMIZED",
-    "ST": b"ANONYMIZED",
-    "UC": b"ANONYMIZED",
-    "UT": b"ANONYMIZED",
-    "UR": b"",
-}
 _NUMBER_FORMAT = {
     "FL": "f",
     "FD": "d",
@@ -61,8 +46,6 @@ _NUMBER_FORMAT = {
     "UV": "Q",
     "AT": "L",
 }
-_TEXT_VRS = frozenset({"LO", "SH", "LT", "ST", "UT", "UC", "AE", "CS", "PN"})
-_PERSON_CODE_SEQUENCES = frozenset({0x00401101})
 
 
 def pad(data: bytes, vr: str) -> bytes:
@@ -70,6 +53,10 @@ def pad(data: bytes, vr: str) -> bytes:
     if len(data) % 2:
         return data + (b"\x00" if vr == "UI" else b" ")
     return data
+
+
+# policy's dummies as the bytes this path writes (even length).
+_TEXT_DUMMY = {vr: pad(v.encode("ascii"), vr) for vr, v in _DUMMY.items() if isinstance(v, str)}
 
 
 def text_element(tag: int, vr: str, text: str) -> Element:

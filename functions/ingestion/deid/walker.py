@@ -23,7 +23,10 @@ from .leak_check import NeedleSet
 from .options import SafePrivateTag
 from .policy import (
     _CODE_ITEM_TAGS,
+    _DUMMY,
+    _PERSON_CODE_SEQUENCES,
     _PUBLIC_TEXT_VRS,
+    _TEXT_VRS,
     Change,
     _needle_kind,
     change_at,
@@ -38,36 +41,7 @@ __all__ = ["BULK_TAGS", "Change", "Walker", "change_at", "clean_text", "keyword_
 
 BULK_TAGS = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010})
 
-_DUMMY: dict[str, object] = {
-    "AE": "ANONYMOUS",
-    "AS": "000Y",
-    "CS": "ANONYMIZED",
-    "DA": "19000101",
-    "DT": "19000101000000",
-    "TM": "000000",
-    "DS": "0",
-    "IS": "0",
-    "LO": "ANONYMIZED",
-    "LT": "ANONYMIZED",
-    "PN": "ANONYMIZED",
-    "SH": "ANONYMIZED",
-    "ST": "ANONYMIZED",
-    "UC": "ANONYMIZED",
-    "UT": "ANONYMIZED",
-    "UR": "",
-    "FL": 0.0,
-    "FD": 0.0,
-    "SL": 0,
-    "SS": 0,
-    "UL": 0,
-    "US": 0,
-    "SV": 0,
-    "UV": 0,
-}
 _BINARY_DUMMY = b"\x00\x00"
-_TEXT_VRS = frozenset({"LO", "SH", "LT", "ST", "UT", "UC", "AE", "CS", "PN"})
-# Sequences whose items are codes that identify a person: a dummy code replaces them.
-_PERSON_CODE_SEQUENCES = frozenset({0x00401101})
 _HARVEST_LIMIT = 256 * 1024
 
 
