@@ -228,7 +228,7 @@ def _tags(ds: pydicom.Dataset, prefix: str = "") -> list[str]:
 def test_both_paths_make_the_same_decision_for_every_element(
     corpus: list[Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Same output tags (at every depth) and the same change records, file by file."""
+    """Same output tags (at every depth), change records and reported facts, file by file."""
     deid = Deidentifier(KEY)
     fast_run = engine_module.run_fast  # type: ignore[attr-defined]
 
@@ -254,7 +254,9 @@ def test_both_paths_make_the_same_decision_for_every_element(
         tags_full = _tags(pydicom.dcmread(io.BytesIO(full_out.getvalue())))
         changes_fast = sorted((c.path, c.tag, c.action) for c in fast.changes)
         changes_full = sorted((c.path, c.tag, c.action) for c in full.changes)
-        if tags_fast != tags_full or changes_fast != changes_full:
+        facts_fast = (fast.modality, fast.body_part, fast.transfer_syntax, fast.number_of_frames)
+        facts_full = (full.modality, full.body_part, full.transfer_syntax, full.number_of_frames)
+        if tags_fast != tags_full or changes_fast != changes_full or facts_fast != facts_full:
             differences.append(path.name)
     assert compared > 100
     assert not differences, differences
