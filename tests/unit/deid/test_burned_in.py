@@ -9,6 +9,7 @@ with no flag are checked, their scanner text masked and their anatomy left alone
 from __future__ import annotations
 
 import io
+import itertools
 
 import pydicom
 import pytest
@@ -177,3 +178,21 @@ def test_a_damaged_code_string_is_never_reported() -> None:
 def test_objects_without_pixels_are_never_routed(run: Run) -> None:
     result, _ = run(minimal(Modality="US", SOPClassUID=US))
     assert result.ok
+
+
+def test_large_frames_are_read_in_overlapping_tiles_that_cover_them() -> None:
+    from functions.ingestion.deid.pixels import detector
+
+    for length in (1, detector.TILE, detector.TILE + 1, 1955, 4096):
+        starts = detector._tiles(length)
+        assert starts[0] == 0 and starts[-1] + min(length, detector.TILE) == length
+        for a, b in itertools.pairwise(starts):
+            assert 0 < b - a <= detector.TILE - 64  # neighbours overlap by 64 px at least
+
+
+def test_text_on_a_large_radiograph_sized_slice_is_found_across_tiles() -> None:
+    case = make_tomo_case(5, rows=1400, cols=1400)
+    out = io.BytesIO()
+    result = Deidentifier(KEY).deidentify(case.data, CENTER, out)
+    assert result.ok, (result.reason, result.detail)
+    assert uncovered_boxes(case, out.getvalue()) == []
