@@ -227,3 +227,44 @@ def test_a_burst_from_one_user_is_limited_across_the_functions_host(stack: Any) 
     assert 429 in statuses
     assert statuses.count(200) <= 2 * limit
     assert all(0 < int(seconds) <= 60 for seconds in retry_after)
+
+
+def test_logout_and_disabling_revoke_live_tokens_and_operators_read_sagas(stack: Any) -> None:
+    """On Firestore: the per-request token-version check refuses a token the moment its
+    account logs out or is disabled, well inside its 10 minutes; an operator reads the STUCK
+    list and a client its own subscription's sagas (the sagas' read side, composed)."""
+    base = api_url(stack)
+    username = register(Role.CLIENT, uuid.uuid4().hex[:8])
+    address = {"X-Forwarded-For": f"10.{uuid.uuid4().int % 250}.1.1"}
+
+    def session() -> dict[str, str]:
+        answer = requests.post(
+            f"{base}/v1/auth/login", json={"username": username, "password": PASSWORD},
+            headers=address, timeout=10,
+        )  # fmt: skip
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())
+
+    def me(access_token: str) -> int:
+        headers = {"Authorization": f"Bearer {access_token}"}
+        return requests.get(f"{base}/v1/me", headers=headers, timeout=10).status_code
+
+    first = session()
+    assert me(first["access_token"]) == 200
+    logout = requests.post(
+        f"{base}/v1/auth/logout", json={"refresh_token": first["refresh_token"]}, timeout=10
+    )
+    assert logout.status_code == 204
+    assert me(first["access_token"]) == 401
+    second = session()
+    assert me(second["access_token"]) == 200
+    operator = login(stack, register(Role.OPERATOR, ""))
+    user_id = requests.get(
+        f"{base}/v1/me", headers={"Authorization": f"Bearer {second['access_token']}"}, timeout=10
+    ).json()["user_id"]
+    disabled = requests.post(f"{base}/v1/users/{user_id}/disable", headers=operator, timeout=10)
+    assert disabled.status_code == 200, disabled.text
+    assert me(second["access_token"]) == 401
+    stuck = requests.get(f"{base}/v1/sagas", headers=operator, timeout=10)
+    assert stuck.status_code == 200 and "items" in stuck.json()
+    assert all(s["status"] == "STUCK" for s in stuck.json()["items"])
