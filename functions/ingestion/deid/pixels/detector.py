@@ -97,7 +97,7 @@ class Reading:
 
 # Frames larger than this are read in overlapping tiles at native resolution: the detector's
 # memory grows with its input (a 1955x1841 radiograph read whole peaked at 810 MB, in 640 px
-# tiles at 400 MB; the functions have 512 MiB), and downscaling would shrink small glyphs
+# tiles at 400 MB; a function's default is 512 MiB), and downscaling would shrink small glyphs
 # below what it reads.
 TILE = 640
 _OVERLAP = 64
