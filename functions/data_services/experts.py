@@ -7,6 +7,7 @@ one of them is decided again. Pure Python, no I/O.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -127,10 +128,31 @@ def _fields(command: RegisterExpert) -> dict[str, Any]:
     }
 
 
-def choose_expert(candidates: Iterable[Expert], speciality: str) -> Expert:
-    """The least loaded expert of the speciality with a free place (ties by code, so the
-    choice is the same on every retry)."""
-    able = [e for e in candidates if e.covers(speciality) and e.has_room]
-    if not able:
-        raise ExpertError("no_expert_available", f"no expert of {speciality} has a free place")
-    return min(able, key=lambda e: (e.load / e.capacity, e.load, e.id))
+@dataclass(frozen=True)
+class ExpertLoad:
+    """What a query outside the transaction saw of an expert: enough to rank experts, not to
+    decide (the assignment reads the chosen expert again inside its transaction)."""
+
+    code: str
+    specialities: tuple[str, ...]
+    load: int
+    capacity: int
+
+
+LOAD_BAND = 0.25  # experts whose load differs by less than a quarter of capacity are equals
+
+
+def rank_experts(seen: Iterable[ExpertLoad], speciality: str, data_service_id: str) -> list[str]:
+    """The codes of the experts of `speciality` that had a free place: the least loaded (by
+    quarter of capacity) first; among equals, an order derived from the service id
+    (rendezvous hashing). So concurrent assignments spread over equally loaded experts instead
+    of all contending for the one document of the least loaded, and a retry of the same
+    service ranks them the same way."""
+    able = [e for e in seen if speciality in e.specialities and e.load < e.capacity]
+
+    def key(e: ExpertLoad) -> tuple[int, str]:
+        band = int(e.load / e.capacity / LOAD_BAND)
+        spread = hashlib.sha256(f"{data_service_id}/{e.code}".encode()).hexdigest()
+        return band, spread
+
+    return [e.code for e in sorted(able, key=key)]

@@ -25,7 +25,13 @@ from functions.data_services.domain import (
     normalized_criteria,
     validate_dataset_code,
 )
-from functions.data_services.experts import Expert, choose_expert, speciality_code
+from functions.data_services.experts import (
+    Expert,
+    ExpertError,
+    ExpertLoad,
+    rank_experts,
+    speciality_code,
+)
 from functions.data_services.messages import (
     AssignExpert,
     CancelDataService,
@@ -56,9 +62,16 @@ from shared.service.processing import Handler
 @dataclass(frozen=True)
 class Dependencies:
     clock: Clock
-    # Codes of the registered experts of a speciality (a query outside the transaction;
-    # each candidate is then read, and its load checked, inside it).
-    experts_of: Callable[[str], list[str]]
+    # The registered experts of a speciality as a query outside the transaction saw them;
+    # the chosen one is read, and its load checked, inside it.
+    experts_of: Callable[[str], list[ExpertLoad]]
+
+
+EXPERTS_TRIED = 3  # ranked experts read in one assignment before it is retried afresh
+
+
+class ExpertsBusy(TransientError):
+    """Every expert tried filled up since the ranking's query: retried with a fresh one."""
 
 
 class NotYetKnown(TransientError):
@@ -139,14 +152,32 @@ def assign_expert(cmd: AssignExpert, uow: DataServicesUnitOfWork, deps: Dependen
     if cmd.expert_code:
         expert = _expert(uow, cmd.expert_code)
     else:
-        candidates = [uow.experts.get(code) for code in deps.experts_of(service.speciality)]
-        others = [e for e in candidates if e is not None and e.id != service.expert_code]
-        expert = choose_expert(others, service.speciality)
+        expert = _expert_with_room(uow, deps, service.speciality, service.id, service.expert_code)
     previous = service.assign(expert, deps.clock())
     if previous is not None:
         replaced = uow.experts.get(previous)
         if replaced is not None:
             replaced.release(service.id)
+
+
+def _expert_with_room(
+    uow: DataServicesUnitOfWork,
+    deps: Dependencies,
+    speciality: str,
+    data_service_id: str,
+    current: str | None,
+) -> Expert:
+    """The first ranked expert that still has a free place, read inside the transaction: only
+    the experts tried join its read set, so concurrent assignments rarely conflict."""
+    seen = [e for e in deps.experts_of(speciality) if e.code != current]
+    ranked = rank_experts(seen, speciality, data_service_id)
+    if not ranked:
+        raise ExpertError("no_expert_available", f"no expert of {speciality} has a free place")
+    for code in ranked[:EXPERTS_TRIED]:
+        expert = uow.experts.get(code)
+        if expert is not None and expert.covers(speciality) and expert.has_room:
+            return expert
+    raise ExpertsBusy("the experts seen with a free place filled up meanwhile")
 
 
 def prepare_dataset(cmd: PrepareDataset, uow: DataServicesUnitOfWork, deps: Dependencies) -> None:

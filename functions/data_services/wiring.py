@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from functions.data_services.adapters.bucket_target import BucketDeliveryTarget
 from functions.data_services.delivery import DeliveryService
+from functions.data_services.experts import ExpertLoad
 from functions.data_services.handlers import PROCESSOR_HANDLERS, Dependencies
 from functions.data_services.messages import NAMES
 from functions.data_services.ports import UrlSigner
@@ -50,13 +51,21 @@ def build(platform: Platform) -> DataServicesWiring:
     settings, store = platform.settings, platform.store
     collections = Collections.from_settings(settings)
 
-    def experts_of(speciality: str) -> list[str]:
+    def experts_of(speciality: str) -> list[ExpertLoad]:
         page = store.query(
             collections.experts,
             [Filter("specialities", "array_contains", speciality)],
             limit=MAX_EXPERTS_PER_SPECIALITY,
         )
-        return [doc_id for doc_id, _ in page.items]
+        return [
+            ExpertLoad(
+                code=doc_id,
+                specialities=tuple(doc.get("specialities", ())),
+                load=len(doc.get("assignments", ())),
+                capacity=int(doc.get("capacity", 0)),
+            )
+            for doc_id, doc in page.items
+        ]
 
     processor = MessageProcessor(
         consumer=NAMES.name,

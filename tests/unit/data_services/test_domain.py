@@ -13,7 +13,7 @@ from functions.data_services.domain import (
     ManifestSummary,
     Status,
 )
-from functions.data_services.experts import Expert, ExpertError, choose_expert
+from functions.data_services.experts import Expert, ExpertError, ExpertLoad, rank_experts
 from tests.unit.data_services.factories import create_command, register_command
 
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
@@ -206,17 +206,23 @@ def test_create_refuses_what_no_service_can_be(changes: dict[str, object], reaso
     assert refused.value.reason == reason
 
 
-def test_the_least_loaded_expert_of_the_speciality_is_chosen() -> None:
-    a, b = expert(0, capacity=2), expert(1, capacity=2)
-    a.take("ds-1", "CHEST")
-    assert choose_expert([a, b], "CHEST") is b
-    b.take("ds-2", "CHEST")
-    b.take("ds-3", "CHEST")
-    assert choose_expert([a, b], "CHEST") is a
-    a.take("ds-4", "CHEST")
-    with pytest.raises(ExpertError) as none:
-        choose_expert([a, b], "CHEST")
-    assert none.value.reason == "no_expert_available"
+def _seen(code: str, load: int, capacity: int = 4, speciality: str = "CHEST") -> ExpertLoad:
+    return ExpertLoad(code=code, specialities=(speciality,), load=load, capacity=capacity)
+
+
+def test_experts_are_ranked_least_loaded_first_and_full_or_other_ones_left_out() -> None:
+    seen = [_seen("a", 2), _seen("b", 0), _seen("c", 4), _seen("d", 0, speciality="MR")]
+    assert rank_experts(seen, "CHEST", "ds-1") == ["b", "a"]
+    assert rank_experts([_seen("c", 4)], "CHEST", "ds-1") == []
+
+
+def test_equally_loaded_experts_are_spread_over_services_and_a_retry_ranks_the_same() -> None:
+    """Concurrent assignments must not all contend for one expert's document."""
+    seen = [_seen(f"e{n}", 0, capacity=100) for n in range(5)]
+    firsts = [rank_experts(seen, "CHEST", f"ds-{n}")[0] for n in range(200)]
+    assert set(firsts) == {f"e{n}" for n in range(5)}
+    assert min(firsts.count(f"e{n}") for n in range(5)) > 20  # about 40 each
+    assert rank_experts(seen, "CHEST", "ds-7") == rank_experts(seen, "CHEST", "ds-7")
 
 
 def test_capacity_cannot_drop_below_the_load() -> None:
