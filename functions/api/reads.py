@@ -206,21 +206,11 @@ def sagas_listed(
 def saga_command_status(command_id: str) -> dict[str, Any]:
     """What became of a saga retry: the sagas' inbox record of the command (it is processed
     in the request that accepts it)."""
-    from shared.service.processing import inbox_id
+    from shared.service.command_log import processed_status
 
     w = _sagas()
-    processed = w.platform.store.get(w.processor.inbox_collection, inbox_id(command_id))
-    if processed is None:
-        return {"command_id": command_id, "command_type": None, "status": "pending"}
-    return {
-        "command_id": command_id,
-        "command_type": processed.get("message_type"),
-        "status": processed["outcome"],
-        "reason": processed.get("reason"),
-        "processed_at": processed.get("processed_at"),
-        "event_types": processed.get("event_types", []),
-        "correlation_id": processed.get("correlation_id"),
-    }
+    processed = processed_status(w.platform.store, w.processor.inbox_collection, command_id)
+    return processed or {"command_id": command_id, "command_type": None, "status": "pending"}
 
 
 def notifications_of(who: Principal, limit: int = 10, cursor: str | None = None) -> dict[str, Any]:

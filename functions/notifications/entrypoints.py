@@ -225,14 +225,7 @@ def notifications_commands_http(request: flask.Request) -> flask.Response:
     body = read_json_body(request)
     if not isinstance(body, dict):
         raise HttpError(400, "schema_violation", "the body must be a JSON object")
-    door = CommandDoor(
-        context=NAMES,
-        commands=w.commands,
-        publisher=w.platform.publisher,
-        project_id=w.platform.settings.project_id,
-        function="notifications_commands_http",
-        queries_path=QUERIES_PATH,
-    )
+    door = CommandDoor(NAMES, w.commands, w.platform)
     envelope = door.envelope(
         request, endpoint, args, lambda _: _channels_command(w, args["recipient_id"], body)
     )

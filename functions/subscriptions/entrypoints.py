@@ -130,14 +130,7 @@ def subscriptions_commands_http(request: flask.Request) -> flask.Response:
     if not isinstance(body, dict):
         raise HttpError(400, "schema_violation", "the body must be a JSON object")
     w = _wiring()
-    door = CommandDoor(
-        context=NAMES,
-        commands=w.commands,
-        publisher=w.platform.publisher,
-        project_id=w.platform.settings.project_id,
-        function="subscriptions_commands_http",
-        queries_path=QUERIES_PATH,
-    )
+    door = CommandDoor(NAMES, w.commands, w.platform)
     envelope = door.envelope(
         request, endpoint, args, lambda command_id: _command(endpoint, args, body, command_id)
     )

@@ -22,8 +22,8 @@ import flask
 from shared.domain.messages import Command
 from shared.entrypoints.http import HttpError, json_response
 from shared.logging import bind_message_context, get_logger, trace_from_header
+from shared.platform import Platform
 from shared.ports.envelope import Envelope, derived_id
-from shared.ports.publishing import Publisher
 from shared.service.command_log import CommandLog
 from shared.service.context import ContextNames
 
@@ -33,12 +33,20 @@ MAX_IDEMPOTENCY_KEY = 128
 
 @dataclass(frozen=True)
 class CommandDoor:
+    """The door of the function `<context>_commands_http`; a command's status is read at
+    `/<context>_queries_http/commands/<id>`."""
+
     context: ContextNames
     commands: CommandLog
-    publisher: Publisher
-    project_id: str
-    function: str  # the HTTP function's name, for the log lines
-    queries_path: str  # where the command's status is read: <queries_path>/commands/<id>
+    platform: Platform
+
+    @property
+    def function(self) -> str:
+        return f"{self.context.name}_commands_http"
+
+    @property
+    def queries_path(self) -> str:
+        return f"/{self.context.name}_queries_http"
 
     def command_id(self, request: flask.Request, endpoint: str, args: dict[str, Any]) -> str:
         """Random, or with an Idempotency-Key derived from it: the same request again is the
@@ -73,14 +81,14 @@ class CommandDoor:
             correlation_id=envelope.correlation_id,
             message_id=envelope.id,
             message_type=envelope.type,
-            trace=trace_from_header(trace, self.project_id) or "",
+            trace=trace_from_header(trace, self.platform.settings.project_id) or "",
         )
         return envelope
 
     def accept_and_publish(self, envelope: Envelope, digest: str) -> None:
         """Record, then publish (a retried request publishes again: consumers dedupe)."""
         self.commands.accept(envelope, digest)
-        self.publisher.publish(self.context.commands_topic, [envelope])
+        self.platform.publisher.publish(self.context.commands_topic, [envelope])
         log.info("command_accepted")
 
     def accepted(self, envelope: Envelope, subject_field: str, **links: str) -> flask.Response:

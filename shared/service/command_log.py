@@ -37,6 +37,24 @@ def request_digest(*parts: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def processed_status(
+    store: DocumentStore, inbox_collection: str, command_id: str
+) -> dict[str, Any] | None:
+    """A command's outcome as its consumer's inbox recorded it, or None (not processed)."""
+    processed = store.get(inbox_collection, inbox_id(command_id))
+    if processed is None:
+        return None
+    return {
+        "command_id": command_id,
+        "command_type": processed.get("message_type"),
+        "status": processed["outcome"],
+        "reason": processed.get("reason"),
+        "processed_at": processed.get("processed_at"),
+        "event_types": processed.get("event_types", []),
+        "correlation_id": processed.get("correlation_id"),
+    }
+
+
 @dataclass
 class CommandLog:
     store: DocumentStore
@@ -83,17 +101,9 @@ class CommandLog:
 
     def status(self, command_id: str) -> dict[str, Any] | None:
         """What became of a command, or None when no such command was ever accepted."""
-        processed = self.store.get(self.inbox_collection, inbox_id(command_id))
+        processed = processed_status(self.store, self.inbox_collection, command_id)
         if processed is not None:
-            return {
-                "command_id": command_id,
-                "command_type": processed.get("message_type"),
-                "status": processed["outcome"],
-                "reason": processed.get("reason"),
-                "processed_at": processed.get("processed_at"),
-                "event_types": processed.get("event_types", []),
-                "correlation_id": processed.get("correlation_id"),
-            }
+            return processed
         accepted = self.store.get(self.collection, command_id)
         died = self.dead_letters.of_message(command_id)
         if died is not None:
