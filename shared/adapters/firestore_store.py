@@ -2,7 +2,10 @@
 
 Writes are staged and applied when the work returns, because Firestore refuses a read after
 a write inside a transaction. The client library retries the whole work on contention
-(ABORTED); an optimistic `_version` check covers writes based on a read made elsewhere.
+(ABORTED) a few times, keeping its place in line; when it gives up, TransactionContended (a
+ConcurrencyConflict) lets the caller run it again after a random pause: two transactions that
+deadlock on the emulator's locks otherwise retry in lockstep and time out together for ever.
+An optimistic `_version` check covers writes based on a read made elsewhere.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from shared.ports.documents import (
     Page,
     StaleVersion,
     T,
+    TransactionContended,
 )
 
 _OPERATORS = {"array_contains": "array_contains"}
@@ -37,7 +41,7 @@ TRANSIENT = (
 
 
 class FirestoreDocumentStore:
-    def __init__(self, client: firestore.Client, max_attempts: int = 10) -> None:
+    def __init__(self, client: firestore.Client, max_attempts: int = 3) -> None:
         self._client = client
         self._max_attempts = max_attempts
 
@@ -51,6 +55,13 @@ class FirestoreDocumentStore:
 
         try:
             return attempt(self._client.transaction(max_attempts=self._max_attempts))  # type: ignore[no-any-return]
+        except ValueError as error:
+            # The client's "Failed to commit transaction in N attempts", from its last ABORTED.
+            if isinstance(error.__cause__, google_errors.Aborted):
+                raise TransactionContended("firestore: transaction aborted") from error
+            raise
+        except google_errors.Aborted as error:  # a Conflict too: not a document that exists
+            raise TransactionContended("firestore: transaction aborted") from error
         except (google_errors.AlreadyExists, google_errors.Conflict) as error:
             raise DocumentExists(str(error.message)) from error
         except TRANSIENT as error:

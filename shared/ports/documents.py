@@ -41,6 +41,11 @@ class StaleVersion(ConcurrencyConflict):
     """A versioned save found another version than the one it was based on."""
 
 
+class TransactionContended(ConcurrencyConflict):
+    """The store gave up on a transaction that other transactions held locks against (its
+    own retries included): worth running the work again after a random pause."""
+
+
 @dataclass(frozen=True)
 class Filter:
     field: str
