@@ -2,9 +2,10 @@
 
 Writes are staged and applied when the work returns, because Firestore refuses a read after
 a write inside a transaction. The client library retries the whole work on contention
-(ABORTED) a few times, keeping its place in line; when it gives up, TransactionContended (a
-ConcurrencyConflict) lets the caller run it again after a random pause: two transactions that
-deadlock on the emulator's locks otherwise retry in lockstep and time out together for ever.
+(ABORTED) a few times, keeping its place in line; when it gives up, the adapter runs it again
+after a random pause (two transactions that deadlock on the emulator's locks otherwise retry
+in lockstep and time out together for minutes), and after a few such rounds raises
+TransactionContended, a ConcurrencyConflict, never a 500 or a DocumentExists.
 An optimistic `_version` check covers writes based on a read made elsewhere.
 """
 
@@ -17,6 +18,7 @@ from typing import Any
 from google.api_core import exceptions as google_errors
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from shared.domain.errors import TransientError
 from shared.ports.documents import (
@@ -31,6 +33,7 @@ from shared.ports.documents import (
 )
 
 _OPERATORS = {"array_contains": "array_contains"}
+_ROUNDS = 4  # of the client's attempts, before TransactionContended reaches the caller
 TRANSIENT = (
     google_errors.ServiceUnavailable,
     google_errors.DeadlineExceeded,
@@ -53,8 +56,22 @@ class FirestoreDocumentStore:
             tx.flush()
             return result
 
+        # The client's own attempts keep their place in line (production Firestore); rounds of
+        # them apart by a random pause break the lockstep of the emulator's lock timeouts.
+        for round_ in Retrying(
+            retry=retry_if_exception_type(TransactionContended),
+            stop=stop_after_attempt(_ROUNDS),
+            wait=wait_random_exponential(multiplier=0.05, max=1.0),
+            reraise=True,
+        ):
+            with round_:
+                result: T = self._transaction(attempt)
+                return result
+        raise AssertionError("unreachable: the last round re-raises")  # pragma: no cover
+
+    def _transaction(self, attempt: Any) -> Any:
         try:
-            return attempt(self._client.transaction(max_attempts=self._max_attempts))  # type: ignore[no-any-return]
+            return attempt(self._client.transaction(max_attempts=self._max_attempts))
         except ValueError as error:
             # The client's "Failed to commit transaction in N attempts", from its last ABORTED.
             if isinstance(error.__cause__, google_errors.Aborted):
