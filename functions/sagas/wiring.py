@@ -46,5 +46,8 @@ def build(platform: Platform) -> SagasWiring:
         handlers={**HANDLERS, **INTERNAL_HANDLERS},
         deps=Dependencies(clock=platform.clock, engine=Engine(DEFINITIONS, directory)),
         clock=platform.clock,
+        # A saga's replies carry its correlation id, and they all change its one document
+        # (the parallel branches' replies arrive together): one at a time per instance.
+        serialize_by=lambda envelope: envelope.correlation_id,
     )
     return SagasWiring(platform=platform, processor=processor, collections=collections)

@@ -33,7 +33,7 @@ from shared.ports.documents import (
 )
 
 _OPERATORS = {"array_contains": "array_contains"}
-_ROUNDS = 4  # of the client's attempts, before TransactionContended reaches the caller
+_ROUNDS = 3  # of the client's attempts, before TransactionContended reaches the caller
 TRANSIENT = (
     google_errors.ServiceUnavailable,
     google_errors.DeadlineExceeded,
@@ -44,7 +44,7 @@ TRANSIENT = (
 
 
 class FirestoreDocumentStore:
-    def __init__(self, client: firestore.Client, max_attempts: int = 3) -> None:
+    def __init__(self, client: firestore.Client, max_attempts: int = 10) -> None:
         self._client = client
         self._max_attempts = max_attempts
 
