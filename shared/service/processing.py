@@ -10,6 +10,7 @@ recorded the same way, with a failure event as its outbox.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 from collections.abc import Callable, Mapping
@@ -96,9 +97,10 @@ class MessageProcessor(Generic[U, D]):
     # Documents the handler of a message will read, fetched with the inbox record in one
     # round trip (a latency optimisation only: the handler reads them as usual).
     prefetch: Callable[[Envelope], list[tuple[str, str]]] = lambda envelope: []
-    # What two messages share when they change the same state (by default: being the same
-    # message, delivered twice); such messages are processed one at a time per instance.
-    serialize_by: Callable[[Envelope], str] = lambda envelope: envelope.id
+    # What two messages share when they change the same state, for a context whose handlers
+    # never process another message inside their own: such messages are processed one at a
+    # time per instance (None: no lock; nested processing under striped locks can deadlock).
+    serialize_by: Callable[[Envelope], str] | None = None
 
     # Two deliveries of one message racing each other: the loser finds the winner's record
     # on its next attempt and answers as a duplicate.
@@ -109,7 +111,8 @@ class MessageProcessor(Generic[U, D]):
         reraise=True,
     )
     def process(self, envelope: Envelope) -> Processed:
-        with _stripe(f"{self.consumer}/{self.serialize_by(envelope) or envelope.id}"):
+        key = self.serialize_by(envelope) if self.serialize_by else ""
+        with _stripe(f"{self.consumer}/{key}") if key else contextlib.nullcontext():
             try:
                 result = self.store.run_in_transaction(lambda tx: self._apply(tx, envelope))
             except PermanentError as error:
