@@ -15,6 +15,7 @@ from functions.data_services.projections import Projections
 from functions.data_services.unit_of_work import Collections, DataServicesUnitOfWork
 from shared.platform import Platform
 from shared.ports.documents import Filter
+from shared.ports.envelope import Envelope
 from shared.service.command_log import CommandLog
 from shared.service.processing import MessageProcessor
 
@@ -45,6 +46,11 @@ def url_signer(platform: Platform) -> UrlSigner:
     endpoint = os.environ.get("STORAGE_EMULATOR_HOST") or "http://127.0.0.1:4443"
     key = settings.hmac_key.get_secret_value().encode()
     return LocalUrlSigner(endpoint, key, platform.clock)
+
+
+def _service_of(envelope: Envelope) -> str:
+    """The data service a message changes ("" for one that changes none)."""
+    return envelope.subject if ".data_service." in envelope.type else ""
 
 
 def build(platform: Platform) -> DataServicesWiring:
@@ -78,8 +84,11 @@ def build(platform: Platform) -> DataServicesWiring:
         deps=Dependencies(clock=platform.clock, experts_of=experts_of),
         clock=platform.clock,
         prefetch=lambda envelope: (
-            [(collections.services, envelope.subject)] if ".data_service." in envelope.type else []
+            [(collections.services, service)] if (service := _service_of(envelope)) else []
         ),
+        # The PRO saga's two branches (assign an expert, prepare the dataset) and their
+        # duplicates change one data service at once.
+        serialize_by=_service_of,
     )
     projections = Projections(store=store, collections=collections)
     delivery = DeliveryService(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Generic, Literal, TypeVar
@@ -21,9 +21,9 @@ from typing import Any, Generic, Literal, TypeVar
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from shared.domain.clock import Clock, rfc3339
-from shared.domain.errors import ConcurrencyConflict, PermanentError
+from shared.domain.errors import PermanentError
 from shared.domain.messages import Command, Message
-from shared.ports.documents import DocumentStore, DocumentTransaction
+from shared.ports.documents import DocumentExists, DocumentStore, DocumentTransaction, StaleVersion
 from shared.ports.envelope import Envelope
 from shared.ports.publishing import EventPublisher
 from shared.service.context import ContextNames
@@ -66,15 +66,27 @@ class Processed:
 
 
 # Deliveries in one instance that would contend for the same documents run one after the
-# other: a functions instance serves many requests at once, and two transactions that read the
-# same document and then write it wait on each other's locks until one times out (seconds on
-# the Firestore emulator, where it took the PRO saga's parallel branches minutes). Striped, so
-# the locks are bounded; re-entrant, so a handler may process another message in-process.
-_STRIPES = [threading.RLock() for _ in range(64)]
+# other: a functions instance serves many requests at once, and transactions that all read a
+# document and then write it wait on each other's locks. Production Firestore aborts one of
+# them; the emulator can leave every commit hanging for minutes (the PRO saga's two branches
+# and their duplicates on one data service, firebase-tools#2452). Striped, so the locks are
+# bounded; a thread holds at most one (processing nested in a handler takes none), so two
+# threads can never wait on each other's stripes.
+_STRIPES = [threading.Lock() for _ in range(64)]
+_holding = threading.local()
 
 
-def _stripe(key: str) -> threading.RLock:
-    return _STRIPES[int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % len(_STRIPES)]
+@contextlib.contextmanager
+def _serialized(key: str) -> Iterator[None]:
+    if not key or getattr(_holding, "stripe", False):
+        yield
+        return
+    with _STRIPES[int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % len(_STRIPES)]:
+        _holding.stripe = True
+        try:
+            yield
+        finally:
+            _holding.stripe = False
 
 
 def inbox_id(message_id: str) -> str:
@@ -97,22 +109,23 @@ class MessageProcessor(Generic[U, D]):
     # Documents the handler of a message will read, fetched with the inbox record in one
     # round trip (a latency optimisation only: the handler reads them as usual).
     prefetch: Callable[[Envelope], list[tuple[str, str]]] = lambda envelope: []
-    # What two messages share when they change the same state, for a context whose handlers
-    # never process another message inside their own: such messages are processed one at a
-    # time per instance (None: no lock; nested processing under striped locks can deadlock).
+    # What two messages share when they change the same state ("" or None: nothing): such
+    # messages are processed one at a time per instance.
     serialize_by: Callable[[Envelope], str] | None = None
 
     # Two deliveries of one message racing each other: the loser finds the winner's record
-    # on its next attempt and answers as a duplicate.
+    # on its next attempt and answers as a duplicate; a write based on a stale read reads
+    # afresh. Contention the store already retried (TransactionContended) is not retried
+    # again here: it goes back to Pub/Sub, whose redelivery backs off.
     @retry(
-        retry=retry_if_exception_type(ConcurrencyConflict),
+        retry=retry_if_exception_type((DocumentExists, StaleVersion)),
         stop=stop_after_attempt(5),
         wait=wait_random_exponential(multiplier=0.02, max=0.5),
         reraise=True,
     )
     def process(self, envelope: Envelope) -> Processed:
         key = self.serialize_by(envelope) if self.serialize_by else ""
-        with _stripe(f"{self.consumer}/{key}") if key else contextlib.nullcontext():
+        with _serialized(f"{self.consumer}/{key}" if key else ""):
             try:
                 result = self.store.run_in_transaction(lambda tx: self._apply(tx, envelope))
             except PermanentError as error:

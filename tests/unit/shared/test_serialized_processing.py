@@ -1,30 +1,59 @@
 """MessageProcessor runs the deliveries that share a serialization key one at a time in an
-instance (two transactions on one document otherwise wait on each other's locks)."""
+instance (transactions on one document otherwise wait on each other's locks), and a thread
+holds at most one lock, so nested processing cannot deadlock."""
 
 from __future__ import annotations
 
 import threading
 import time
 
-from shared.service.processing import _stripe
+from shared.service.processing import _serialized
 
 
-def test_deliveries_with_one_key_never_overlap_and_the_lock_is_reentrant() -> None:
+def _run_together(*targets: object) -> None:
+    threads = [threading.Thread(target=t) for t in targets]  # type: ignore[arg-type]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert not any(thread.is_alive() for thread in threads), "deadlocked"
+
+
+def test_deliveries_with_one_key_never_overlap() -> None:
     inside, overlaps = [0], [0]
 
     def work() -> None:
-        with _stripe("sagas/correlation-1"):
+        with _serialized("sagas/correlation-1"):
             inside[0] += 1
             overlaps[0] = max(overlaps[0], inside[0])
             time.sleep(0.05)
             inside[0] -= 1
 
-    threads = [threading.Thread(target=work) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _run_together(*[work] * 4)
     assert overlaps[0] == 1
-    # Re-entrant: a handler may process another message with the same key in-process.
-    with _stripe("sagas/correlation-1"), _stripe("sagas/correlation-1"):
+
+
+def test_deliveries_with_other_keys_or_none_run_side_by_side() -> None:
+    started = threading.Barrier(3, timeout=5)
+
+    def work(key: str) -> None:
+        with _serialized(key):
+            started.wait()  # all three inside at once, or the barrier breaks
+
+    _run_together(lambda: work("a/1"), lambda: work("a/2"), lambda: work(""))
+
+
+def test_processing_nested_in_a_handler_takes_no_second_lock() -> None:
+    # Thread one holds A and processes B inside; thread two the other way round. Were the
+    # nested ones to take their locks, each would wait on the other for ever.
+    both_inside = threading.Barrier(2, timeout=5)
+
+    def nested(outer: str, inner: str) -> None:
+        with _serialized(outer):
+            both_inside.wait()
+            with _serialized(inner):
+                pass
+
+    _run_together(lambda: nested("a/1", "a/2"), lambda: nested("a/2", "a/1"))
+    with _serialized("a/1"), _serialized("a/1"):  # and the same key nested is no deadlock
         pass
