@@ -2,10 +2,11 @@
 
 Writes are staged and applied when the work returns, because Firestore refuses a read after
 a write inside a transaction. The client library retries the whole work on contention
-(ABORTED) a few times, keeping its place in line; when it gives up, the adapter runs it again
-after a random pause (two transactions that deadlock on the emulator's locks otherwise retry
-in lockstep and time out together for minutes), and after a few such rounds raises
-TransactionContended, a ConcurrencyConflict, never a 500 or a DocumentExists.
+(ABORTED) up to ten times, keeping its place in line; when it gives up, the adapter raises
+TransactionContended, a ConcurrencyConflict (transient), never a 500 or a DocumentExists:
+the message goes back to Pub/Sub, whose redelivery backs off. One retry policy per layer:
+retrying again here, in rounds, piled attempts that each waited out the emulator's lock
+timeout into minutes-long deliveries that the bridge redelivered meanwhile.
 An optimistic `_version` check covers writes based on a read made elsewhere.
 """
 
@@ -18,7 +19,6 @@ from typing import Any
 from google.api_core import exceptions as google_errors
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from shared.domain.errors import TransientError
 from shared.ports.documents import (
@@ -33,7 +33,6 @@ from shared.ports.documents import (
 )
 
 _OPERATORS = {"array_contains": "array_contains"}
-_ROUNDS = 3  # of the client's attempts, before TransactionContended reaches the caller
 TRANSIENT = (
     google_errors.ServiceUnavailable,
     google_errors.DeadlineExceeded,
@@ -56,22 +55,8 @@ class FirestoreDocumentStore:
             tx.flush()
             return result
 
-        # The client's own attempts keep their place in line (production Firestore); rounds of
-        # them apart by a random pause break the lockstep of the emulator's lock timeouts.
-        for round_ in Retrying(
-            retry=retry_if_exception_type(TransactionContended),
-            stop=stop_after_attempt(_ROUNDS),
-            wait=wait_random_exponential(multiplier=0.05, max=1.0),
-            reraise=True,
-        ):
-            with round_:
-                result: T = self._transaction(attempt)
-                return result
-        raise AssertionError("unreachable: the last round re-raises")  # pragma: no cover
-
-    def _transaction(self, attempt: Any) -> Any:
         try:
-            return attempt(self._client.transaction(max_attempts=self._max_attempts))
+            return attempt(self._client.transaction(max_attempts=self._max_attempts))  # type: ignore[no-any-return]
         except ValueError as error:
             # The client's "Failed to commit transaction in N attempts", from its last ABORTED.
             if isinstance(error.__cause__, google_errors.Aborted):
