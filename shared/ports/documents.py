@@ -43,7 +43,7 @@ class StaleVersion(ConcurrencyConflict):
 
 class TransactionContended(ConcurrencyConflict):
     """The store gave up on a transaction that other transactions held locks against (its
-    own retries included): worth running the work again after a random pause."""
+    own retries included): transient, so the message is redelivered later, not retried here."""
 
 
 @dataclass(frozen=True)

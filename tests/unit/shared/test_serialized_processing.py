@@ -6,17 +6,28 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 from shared.service.processing import _serialized
 
 
-def _run_together(*targets: object) -> None:
-    threads = [threading.Thread(target=t) for t in targets]  # type: ignore[arg-type]
+def _run_together(*targets: Callable[[], None]) -> None:
+    """Run the targets in threads; a thread's exception (a broken barrier) fails the test."""
+    errors: list[BaseException] = []
+
+    def guarded(target: Callable[[], None]) -> None:
+        try:
+            target()
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=guarded, args=(t,)) for t in targets]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=10)
     assert not any(thread.is_alive() for thread in threads), "deadlocked"
+    assert not errors, errors
 
 
 def test_deliveries_with_one_key_never_overlap() -> None:
@@ -40,6 +51,7 @@ def test_deliveries_with_other_keys_or_none_run_side_by_side() -> None:
         with _serialized(key):
             started.wait()  # all three inside at once, or the barrier breaks
 
+    # "a/1" and "a/2" fall on different stripes (43 and 4 of 64).
     _run_together(lambda: work("a/1"), lambda: work("a/2"), lambda: work(""))
 
 
