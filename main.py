@@ -11,6 +11,7 @@ from functions.data_services.entrypoints import (
     data_services_cancel_data_service,
     data_services_commands_http,
     data_services_create_data_service,
+    data_services_create_data_service_v2,
     data_services_deliver_chunk,
     data_services_finish_data_service,
     data_services_prepare_dataset,
@@ -23,6 +24,7 @@ from functions.data_services.entrypoints import (
     data_services_start_data_service,
     data_services_submit_data_request,
 )
+from functions.identity.entrypoints import identity_commands_http, identity_queries_http
 from functions.ingestion.entrypoints import (
     ingestion_ingest_package_entry,
     ingestion_ingest_package_entry_v2,
@@ -89,6 +91,7 @@ __all__ = [
     "data_services_cancel_data_service",
     "data_services_commands_http",
     "data_services_create_data_service",
+    "data_services_create_data_service_v2",
     "data_services_deliver_chunk",
     "data_services_finish_data_service",
     "data_services_prepare_dataset",
@@ -100,6 +103,8 @@ __all__ = [
     "data_services_revoke_chunk",
     "data_services_start_data_service",
     "data_services_submit_data_request",
+    "identity_commands_http",
+    "identity_queries_http",
     "ingestion_ingest_package_entry",
     "ingestion_ingest_package_entry_v2",
     "ingestion_on_upload",

@@ -43,6 +43,9 @@ from infra.samples.clients import SAMPLE_CLIENT  # noqa: E402
 from infra.samples.experts import register_all  # noqa: E402
 from shared.config import Settings  # noqa: E402
 from shared.ports.documents import Page  # noqa: E402
+from shared.service.context import database_of  # noqa: E402
+
+DATA_SERVICES_DB = database_of("data_services")  # whose catalogue projection is read
 
 MODALITIES = ("CT", "MR", "CR", "US")
 PATHOLOGIES = ("NODULE", "EFFUSION", "FRACTURE", "NORMAL")
@@ -131,7 +134,7 @@ def deliver(stack: Any, objects: int) -> dict[str, float]:
 
     gcs = storage.Client(project=stack.project_id)
     anonymized, delivery = stack.bucket("anonymized"), stack.bucket("delivery")
-    db = firestore.Client(project=stack.project_id)
+    db = firestore.Client(project=stack.project_id, database=DATA_SERVICES_DB)
     catalogue = db.collection("data_services_catalogue")
     source = f"bench-{uuid.uuid4().hex[:6]}"
     with ThreadPoolExecutor(8) as pool:
@@ -228,7 +231,7 @@ def main() -> None:
 
         from shared.adapters.firestore_store import FirestoreDocumentStore
 
-        client = firestore.Client(project=stack.project_id)
+        client = firestore.Client(project=stack.project_id, database=DATA_SERVICES_DB)
         # The emulator writes about 70 documents a second here: 100,000 would take 25 min.
         seeded = seed_firestore(client, "bench_catalogue", args.emulator_records)
         print(

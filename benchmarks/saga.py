@@ -37,6 +37,9 @@ from benchmarks.support import Arrivals, bench_stack, percentile
 from infra.local.mail import MailSink
 from infra.samples.clients import SAMPLE_CLIENT
 from infra.samples.experts import SAMPLE_EXPERTS
+from shared.service.context import database_of
+
+DATA_SERVICES_DB = database_of("data_services")  # whose catalogue projection is read
 
 CREATED = "co.saludtech.subscriptions.subscription.created.v1"
 COMPLETED = "co.saludtech.sagas.saga.completed.v1"
@@ -103,7 +106,7 @@ def _images_in_catalogue(stack: Any) -> None:
     for index, data in enumerate(study(n_instances=2, seed=97)):
         ingest.blob(f"{center}/{index}.dcm").upload_from_string(data)
     prefix = stack.env.get("SALUDTECH_COLLECTION_PREFIX", "")
-    catalogue = firestore.Client(project=stack.project_id).collection(
+    catalogue = firestore.Client(project=stack.project_id, database=DATA_SERVICES_DB).collection(
         f"{prefix}data_services_catalogue"
     )
     deadline = time.monotonic() + 120

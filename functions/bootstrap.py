@@ -1,18 +1,23 @@
 """The composition root: the one place where the shared adapters are picked.
 
-`platform()` is built once per function instance, on the first request rather than at
-import, so a cold start that serves a query pays for no client it does not use. Each context
-wires itself from it (`functions/<context>/wiring.py: build(platform)`); `context(build)`
-caches that wiring beside the platform. Unit tests install an in-memory platform with `use()`.
+Each context gets its own platform, built on the first request of that context rather than
+at import (a cold start that serves a query pays for no client it does not use): the same
+publisher, blob store and doors, but a document store on the context's own Firestore
+database (`saludtech-<context>`), so no context can read or write another's state. A
+context wires itself from it (`functions/<context>/wiring.py: build(platform)`), and
+`context(build)` caches that wiring beside the platform. Unit tests install one in-memory
+platform for every context with `use()`.
 """
 
 from __future__ import annotations
 
+import importlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
+from shared.adapters.in_process_doors import DoorFunction, InProcessDoors
 from shared.adapters.memory_blob_store import InMemoryBlobStore
 from shared.adapters.memory_publisher import InMemoryPublisher
 from shared.adapters.memory_store import InMemoryDocumentStore
@@ -20,24 +25,51 @@ from shared.config import Settings, get_settings
 from shared.domain.clock import utc_now
 from shared.logging import configure_logging
 from shared.platform import Platform
+from shared.ports.doors import Doors
+from shared.service.context import database_of
 
 W = TypeVar("W")
 
 
-def cloud_platform(settings: Settings) -> Platform:
-    """Google Cloud, or the emulators when the *_EMULATOR_HOST variables are set."""
-    from google.cloud import firestore, storage  # type: ignore[attr-defined]
+def _main_target(target: str) -> DoorFunction:
+    """A door by its entry point, for doors called in-process (main.py exports them all)."""
+    return cast(DoorFunction, getattr(importlib.import_module("main"), target))
+
+
+def doors(settings: Settings) -> Doors:
+    if not settings.door_url_template:
+        return InProcessDoors(_main_target)
+    from shared.adapters.http_doors import HttpDoors, metadata_id_tokens
+
+    id_tokens = metadata_id_tokens() if settings.environment == "cloud" else None
+    return HttpDoors(settings.door_url_template, id_tokens)
+
+
+def cloud_platform(settings: Settings, database: str, shared: Platform | None = None) -> Platform:
+    """Google Cloud, or the emulators when the *_EMULATOR_HOST variables are set; `shared`
+    lends its publisher, blobs and doors (one of each per instance)."""
+    from google.cloud import firestore
 
     from shared.adapters.firestore_store import FirestoreDocumentStore
+
+    store = FirestoreDocumentStore(firestore.Client(project=settings.project_id, database=database))
+    if shared is not None:
+        return Platform(
+            settings=settings, store=store, publisher=shared.publisher, blobs=shared.blobs,
+            clock=shared.clock, doors=shared.doors,
+        )  # fmt: skip
+    from google.cloud import storage  # type: ignore[attr-defined]
+
     from shared.adapters.gcs_blob_store import GcsBlobStore
     from shared.adapters.pubsub_publisher import PubSubPublisher
 
     return Platform(
         settings=settings,
-        store=FirestoreDocumentStore(firestore.Client(project=settings.project_id)),
+        store=store,
         publisher=PubSubPublisher(settings.project_id),
         blobs=GcsBlobStore(storage.Client(project=settings.project_id)),
         clock=utc_now,
+        doors=doors(settings),
     )
 
 
@@ -58,36 +90,49 @@ def in_memory_platform(settings: Settings | None = None) -> InMemoryPlatform:
         publisher=InMemoryPublisher(),
         blobs=InMemoryBlobStore(),
         clock=utc_now,
+        doors=InProcessDoors(_main_target),
     )
 
 
-_platform: Platform | None = None
+_override: Platform | None = None
+_platforms: dict[str, Platform] = {}
 _wirings: dict[Callable[[Platform], Any], Any] = {}
 _lock = threading.RLock()
 
 
-def platform() -> Platform:
-    global _platform
+def platform(context: str) -> Platform:
+    """The platform of one context (`ingestion`, `data_services`, ...)."""
     with _lock:
-        if _platform is None:
+        if _override is not None:
+            return _override
+        if context not in _platforms:
             settings = get_settings()
             configure_logging(settings.log_level)
-            _platform = cloud_platform(settings)
-        return _platform
+            first = next(iter(_platforms.values()), None)
+            _platforms[context] = cloud_platform(settings, database_of(context), first)
+        return _platforms[context]
+
+
+def context_of(build: Callable[..., Any]) -> str:
+    """`functions.<context>.wiring.build` -> `<context>`."""
+    parts = build.__module__.split(".")
+    if len(parts) < 3 or parts[0] != "functions":
+        raise ValueError(f"{build.__module__} is not a context's wiring")
+    return parts[1]
 
 
 def context(build: Callable[[Platform], W]) -> W:
-    """The wiring a context's `build` makes from the platform, made once per instance."""
+    """The wiring a context's `build` makes from its platform, made once per instance."""
     with _lock:
-        current = platform()
         if build not in _wirings:
-            _wirings[build] = build(current)
+            _wirings[build] = build(platform(context_of(build)))
         return cast(W, _wirings[build])
 
 
 def use(replacement: Platform | None) -> None:
-    """Install another platform (tests), or None to go back to the cloud one."""
-    global _platform
+    """Install one platform for every context (tests), or None to go back to the cloud."""
+    global _override
     with _lock:
-        _platform = replacement
+        _override = replacement
+        _platforms.clear()
         _wirings.clear()

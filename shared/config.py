@@ -87,6 +87,12 @@ class Settings(BaseSettings):
     # Who is told of what needs an operator (a stuck saga); empty: such a notification fails
     # with no_channel (announced, and logged as an error), unless set by command.
     operator_email: str = ""
+    # Where a context's HTTP doors are (shared/adapters/http_doors.py): `{target}` is the
+    # entry point, `{function}` the deployed function's name. Locally the stack's functions
+    # host (http://127.0.0.1:8090/{target}); in the cloud each function's own URL
+    # (https://<region>-<project>.cloudfunctions.net/{function}), called with an ID token.
+    # Empty: the doors are called in-process (unit tests).
+    door_url_template: str = ""
     # Publishing: where the events and commands of each context go.
     environment: str = "local"  # local | test | cloud
     log_level: str = "INFO"

@@ -13,6 +13,7 @@ from shared.config import Settings
 from shared.domain.clock import Clock
 from shared.ports.blobs import BlobStore
 from shared.ports.documents import DocumentStore
+from shared.ports.doors import Doors
 from shared.ports.publishing import Publisher
 from shared.service import dead_letters
 from shared.service.dead_letters import DeadLetterLog
@@ -20,15 +21,19 @@ from shared.service.dead_letters import DeadLetterLog
 
 @dataclass(frozen=True)
 class Platform:
+    """One context's view of the platform: `store` is that context's own database (no
+    context can open another's), the rest is shared."""
+
     settings: Settings
     store: DocumentStore
     publisher: Publisher
     blobs: BlobStore
     clock: Clock
+    doors: Doors
 
     @property
     def dead_letters(self) -> DeadLetterLog:
-        """Every context's dead letters, in one collection an operator reads."""
+        """The context's dead letters, in its own database (its query door serves them)."""
         return DeadLetterLog(
             store=self.store,
             collection=self.settings.collection(dead_letters.COLLECTION),

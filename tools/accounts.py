@@ -1,4 +1,5 @@
-"""`python -m tools.accounts create`: make an account of the public API without the API.
+"""`python -m tools.accounts create`: make an account without the API (an operator's tool of
+the identity context, which owns accounts).
 
 The first operator cannot be created through `/v1/users` (only an operator may call it), so
 an operator with access to the project's Firestore runs this once, and creates the other
@@ -10,9 +11,10 @@ accounts through the API afterwards (or here, e.g. for the local stack):
         --email pperez@example.com
 
 In the cloud it runs with Application Default Credentials and the same SALUDTECH_*
-settings as the api function (project, collection prefix, field encryption and lookup keys
-from Secret Manager), since the account is written exactly as the api writes one
-(functions/api/accounts.py: argon2id hash, sealed email and national id). The password is
+settings as the identity functions (project, collection prefix, field encryption and lookup
+keys from Secret Manager), since the account is written into identity's database
+(`saludtech-identity`) exactly as identity writes one (functions/identity/accounts.py:
+argon2id hash, sealed email and national id). The password is
 read from a prompt, or from standard input with --password-stdin; it is never an argument
 (shell history) and never printed.
 """
@@ -25,9 +27,8 @@ from typing import Annotated
 import typer
 
 from functions import bootstrap
-from functions.api import wiring
-from functions.api.accounts import NewUser
-from functions.api.principals import Role
+from functions.identity import wiring
+from functions.identity.domain import NewAccount, Role
 from shared.domain.errors import PermanentError
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
@@ -35,7 +36,7 @@ app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
 
 @app.callback()
 def main() -> None:
-    """Accounts of the public API."""
+    """Accounts of the identity context (who may use the public API)."""
 
 
 @app.command()
@@ -61,7 +62,7 @@ def create(  # typer passes options by keyword
     accounts = bootstrap.context(wiring.build).accounts
     try:
         user_id = accounts.register(
-            NewUser(username, password, role, scope, email, national_id=national_id)
+            NewAccount(username, password, role, scope, email, national_id=national_id)
         )
     except PermanentError as refused:
         typer.echo(f"refused: {refused.reason}: {refused.detail}", err=True)

@@ -1,65 +1,41 @@
-"""Commands sent to the contexts: through each context's own command door, in-process.
+"""Commands sent to the contexts, through each context's own command door.
 
-The API calls the context's HTTP door function (e.g. subscriptions_commands_http) with a
-request built here, in the same process, instead of over the network or by publishing on
-its own. So a command passes the context's own validation, is recorded in the context's
-command log (status pending/applied/rejected/dead_lettered, Idempotency-Key reuse) and is
-published to the context's command topic exactly as the context does it, with no second
-copy of any of that and no extra hop. Swapping this for an HTTP call to the internal
-function (with an ID token of the api's service account) changes this file only.
+A client's subscription command is POSTed to subscriptions_commands_http at the path that
+door defines (`/subscriptions`, `/subscriptions/<id>/plan`, ...), so it passes the
+context's own validation, is recorded in its command log (status pending / applied /
+rejected / dead_lettered, Idempotency-Key reuse) and is published to its command topic,
+exactly as the context does it, with no second copy of any of that in the api. The caller's
+X-Correlation-ID goes along; its Idempotency-Key is made per user first (two users who pick
+the same key send two commands).
 
-An operator's saga retry goes the same way through sagas_operations_http, which processes
-the retry command in the request and names it (X-Command-ID); its outcome is then read from
-the sagas' inbox (reads.saga_command_status).
+An operator's saga retry is POSTed to sagas_operations_http `/sagas/<id>/retry`, which
+processes the retry in the request and names it (X-Command-ID); its outcome is read at the
+sagas' query door (reads.saga_command_status).
+
+The api keeps one record of its own per command (COMMANDS, in its own database): who sent
+it, so that the command resource /v1/commands/<id> is answered to its sender only.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, cast
+from dataclasses import dataclass
+from typing import Any
 
-import flask
-from werkzeug.test import EnvironBuilder
-
+from functions.api.context_doors import (
+    SAGAS_OPERATIONS,
+    SUBSCRIPTIONS_COMMANDS,
+    answered,
+    segment,
+)
 from functions.api.principals import Principal
-from functions.subscriptions.entrypoints import subscriptions_commands_http
-from shared.entrypoints.http import HttpError
+from functions.sagas.messages import RetrySaga
 from shared.ports.documents import DocumentStore, Filter
+from shared.ports.doors import Doors, DoorUnavailable
 
 COMMANDS = "api_commands"  # command id -> who sent it (the command resource's owner)
-Door = Callable[[flask.Request], flask.Response]
 SAGAS = "sagas"  # the `context` of a command record sent to the sagas (else subscriptions)
-
-
-def _sagas_door(request: flask.Request) -> flask.Response:
-    from functions.sagas.entrypoints import sagas_operations_http
-
-    return cast(flask.Response, sagas_operations_http(request))
-
-
-def _call(door: Door, path: str, body: dict[str, Any], headers: list[tuple[str, str]]) -> Any:
-    """Call a door in-process; (response, its JSON), or the door's refusal raised as is."""
-    builder = EnvironBuilder(
-        path=path, method="POST", data=json.dumps(body), headers=headers,
-        content_type="application/json",
-    )  # fmt: skip
-    try:
-        response = door(flask.Request(builder.get_environ()))
-    finally:
-        builder.close()
-    answer: dict[str, Any] = json.loads(response.get_data())
-    if response.status_code != 202:
-        error = answer.get("error", {})
-        raise HttpError(
-            response.status_code,
-            str(error.get("reason", "refused")),
-            str(error.get("detail", "")),
-            error.get("field"),
-        )
-    return response, answer
+COMMAND_ID_HEADER = "x-command-id"
 
 
 @dataclass(frozen=True)
@@ -73,8 +49,7 @@ class Accepted:
 class ContextCommands:
     store: DocumentStore
     collection: str
-    door: Door = field(default=cast(Door, subscriptions_commands_http))
-    sagas_door: Door = field(default=_sagas_door)
+    doors: Doors
 
     def send(
         self,
@@ -84,24 +59,28 @@ class ContextCommands:
         idempotency_key: str,
         correlation_id: str,
     ) -> Accepted:
-        headers: list[tuple[str, str]] = []
+        headers: dict[str, str] = {}
         if correlation_id:
-            headers.append(("X-Correlation-ID", correlation_id))
+            headers["X-Correlation-ID"] = correlation_id
         if idempotency_key:
             # Keys are per user: two users who pick the same key send two commands.
             scoped = f"{who.user_id}:{idempotency_key}".encode()
-            headers.append(("Idempotency-Key", hashlib.sha256(scoped).hexdigest()))
-        _, answer = _call(self.door, path, body, headers)
-        accepted = Accepted(str(answer["command_id"]), str(answer["subscription_id"]), answer)
-        self._record(who, accepted, str(answer["command_type"]))
+            headers["Idempotency-Key"] = hashlib.sha256(scoped).hexdigest()
+        answer = self.doors.call(SUBSCRIPTIONS_COMMANDS, "POST", path, body=body, headers=headers)
+        found: dict[str, Any] = answered(SUBSCRIPTIONS_COMMANDS, answer, expected=202)
+        accepted = Accepted(str(found["command_id"]), str(found["subscription_id"]), found)
+        self._record(who, accepted, str(found["command_type"]))
         return accepted
 
     def retry_saga(self, who: Principal, saga_id: str) -> Accepted:
         """An operator's retry of a stuck saga; its answer is the saga after the retry."""
-        from functions.sagas.messages import RetrySaga
-
-        response, answer = _call(self.sagas_door, f"/sagas/{saga_id}/retry", {}, [])
-        accepted = Accepted(str(response.headers["X-Command-ID"]), saga_id, answer)
+        path = f"/sagas/{segment(saga_id)}/retry"
+        answer = self.doors.call(SAGAS_OPERATIONS, "POST", path, body={})
+        saga: dict[str, Any] = answered(SAGAS_OPERATIONS, answer, expected=202)
+        headers = {name.lower(): value for name, value in answer.headers.items()}
+        if not headers.get(COMMAND_ID_HEADER):
+            raise DoorUnavailable(f"{SAGAS_OPERATIONS} named no command")
+        accepted = Accepted(headers[COMMAND_ID_HEADER], saga_id, saga)
         self._record(who, accepted, RetrySaga.TYPE, context=SAGAS)
         return accepted
 

@@ -13,13 +13,21 @@ from typing import Any
 import flask
 
 from functions.api import reads, timeline
-from functions.api.access_tokens import InvalidToken
-from functions.api.accounts import NewUser
 from functions.api.commands import SAGAS
 from functions.api.original_payload import v1_create_body
 from functions.api.principals import Principal, Role
 from functions.api.wiring import ApiWiring
+from functions.identity.messages import (
+    Credentials,
+    GoogleLogin,
+    NewUser,
+    PasswordChange,
+    RefreshRequest,
+    TokenPair,
+)
 from shared.entrypoints.http import HttpError, json_response, read_json_body
+from shared.ports.doors import Doors
+from shared.ports.envelope import plain_token
 from shared.service.pagination import page_size, refuse_unknown_parameters
 
 PAGED = {"limit", "cursor"}
@@ -65,60 +73,39 @@ class Call:
         return page_size(self.request.args.get("limit")), self.request.args.get("cursor")
 
 
-# -- sessions ------------------------------------------------------------------------------
-def _tokens(call: Call, who: Principal, refresh_token: str) -> flask.Response:
-    w = call.wiring
-    return json_response(
-        {
-            "token_type": "Bearer",
-            "access_token": w.tokens.issue(who, w.platform.clock()),
-            "expires_in": w.tokens.lifetime_seconds,
-            "refresh_token": refresh_token,
-            "role": who.role.value,
-        }
-    )
+# -- sessions and users: the identity context's, asked at its doors -----------------------
+def _correlation(call: Call) -> str:
+    return plain_token(call.request.headers.get("X-Correlation-ID", ""))
+
+
+def _tokens(call: Call, pair: TokenPair) -> flask.Response:
+    call.resource.append(f"user/{pair.user_id}")
+    return json_response(pair.model_dump(mode="json", exclude={"user_id"}))
 
 
 def login(call: Call) -> flask.Response:
     body = call.body()
     username, password = call.text(body, "username", 64), call.text(body, "password")
-    who = call.wiring.accounts.check_password(username, password)
-    if who is None:
-        raise HttpError(401, "invalid_credentials", "unknown username or wrong password")
-    call.resource.append(f"user/{who.user_id}")
-    return _tokens(call, who, call.wiring.accounts.open_session(who))
+    credentials = Credentials(username=username, password=password)
+    return _tokens(call, call.wiring.identity.log_in(credentials, _correlation(call)))
 
 
 def google_login(call: Call) -> flask.Response:
-    w = call.wiring
-    token = call.text(call.body(), "id_token", 4096)
-    try:
-        claims = w.google.verify(token, w.platform.clock().timestamp())
-    except InvalidToken as error:
-        raise HttpError(401, "invalid_token", "the ID token is not valid") from error
-    who = w.accounts.by_google_subject(claims["sub"])
-    if who is None:
-        raise HttpError(401, "unknown_identity", "no account is linked to this identity")
-    call.resource.append(f"user/{who.user_id}")
-    return _tokens(call, who, w.accounts.open_session(who))
+    id_token = GoogleLogin(id_token=call.text(call.body(), "id_token", 4096))
+    return _tokens(call, call.wiring.identity.log_in_with_google(id_token, _correlation(call)))
 
 
 def refresh(call: Call) -> flask.Response:
-    rotated = call.wiring.accounts.rotate_session(call.text(call.body(), "refresh_token"))
-    if rotated is None:
-        raise HttpError(401, "invalid_token", "the refresh token is not valid")
-    who, token = rotated
-    call.resource.append(f"user/{who.user_id}")
-    return _tokens(call, who, token)
+    request = RefreshRequest(refresh_token=call.text(call.body(), "refresh_token"))
+    return _tokens(call, call.wiring.identity.refresh(request, _correlation(call)))
 
 
 def logout(call: Call) -> flask.Response:
-    """Revoke the refresh token and, early, every live access token of its account (the
-    account's other devices refresh theirs)."""
-    accounts = call.wiring.accounts
-    user_id = accounts.revoke_session(call.text(call.body(), "refresh_token"))
+    """Identity revokes the refresh token and, early, every live access token of its
+    account (the account's other devices refresh theirs)."""
+    request = RefreshRequest(refresh_token=call.text(call.body(), "refresh_token"))
+    user_id = call.wiring.identity.revoke(request, _correlation(call))
     if user_id is not None:
-        accounts.revoke_access(user_id)
         call.resource.append(f"user/{user_id}")
     return flask.Response(status=204)
 
@@ -127,11 +114,11 @@ def change_password(call: Call) -> flask.Response:
     """Every token issued before is revoked; the answer is a new pair for this device."""
     body = call.body()
     current, new = call.text(body, "current_password"), call.text(body, "new_password")
-    call.resource.append(f"user/{call.principal.user_id}")
-    changed = call.wiring.accounts.change_password(call.principal, current, new)
-    if changed is None:
-        raise HttpError(403, "wrong_password", "the current password is wrong")
-    return _tokens(call, changed, call.wiring.accounts.open_session(changed))
+    user_id = call.principal.user_id
+    call.resource.append(f"user/{user_id}")
+    change = PasswordChange(current_password=current, new_password=new)
+    pair = call.wiring.identity.change_password(user_id, change, _correlation(call))
+    return json_response(pair.model_dump(mode="json", exclude={"user_id"}))
 
 
 def _set_disabled(call: Call, disabled: bool) -> flask.Response:
@@ -140,9 +127,8 @@ def _set_disabled(call: Call, disabled: bool) -> flask.Response:
     call.resource.append(f"user/{user_id}")
     if disabled and user_id == call.principal.user_id:
         raise HttpError(409, "cannot_disable_yourself", "another operator must do it")
-    if not call.wiring.accounts.set_disabled(user_id, disabled):
-        raise HttpError(404, "user_not_found", "no such user")
-    return json_response({"user_id": user_id, "disabled": disabled})
+    status = call.wiring.identity.set_disabled(user_id, disabled, _correlation(call))
+    return json_response(status.model_dump(mode="json"))
 
 
 def disable_user(call: Call) -> flask.Response:
@@ -155,11 +141,9 @@ def enable_user(call: Call) -> flask.Response:
 
 def me(call: Call) -> flask.Response:
     refuse_unknown_parameters(call.request.args, set())
-    profile = call.wiring.accounts.profile(call.principal.user_id)
-    if profile is None:
-        raise HttpError(404, "user_not_found", "no such user")
+    profile = call.wiring.identity.profile(call.principal.user_id, _correlation(call))
     call.resource.append(f"user/{call.principal.user_id}")
-    return json_response(profile)
+    return json_response(profile.model_dump(mode="json"))
 
 
 def create_user(call: Call) -> flask.Response:
@@ -171,22 +155,29 @@ def create_user(call: Call) -> flask.Response:
     scope = body.get("scope", "")
     if not isinstance(scope, str) or len(scope) > 64:
         raise HttpError(400, "schema_violation", "scope: a string", field="scope")
-    user_id = call.wiring.accounts.register(
+    created = call.wiring.identity.create_user(
         NewUser(
             username=call.text(body, "username", 64),
             password=call.text(body, "password"),
-            role=role,
+            role=role.value,
             scope=scope,
             email=call.text(body, "email", 254),
             national_id=str(body.get("national_id") or "")[:20],
             google_subject=str(body.get("google_subject") or "")[:128],
-        )
+        ),
+        _correlation(call),
     )
-    call.resource.append(f"user/{user_id}")
-    return json_response({"user_id": user_id, "role": role.value}, status=201)
+    call.resource.append(f"user/{created.user_id}")
+    return json_response(created.model_dump(mode="json"), status=201)
 
 
 # -- subscriptions -------------------------------------------------------------------------
+def _doors(call: Call) -> Doors:
+    """The contexts' doors: every data route reads and commands through them (reads.py,
+    commands.py), never another context's code or store."""
+    return call.wiring.platform.doors
+
+
 def _accepted(call: Call, path: str, body: dict[str, Any]) -> flask.Response:
     w = call.wiring
     accepted = w.commands.send(
@@ -232,7 +223,7 @@ def original_create(call: Call) -> flask.Response:
 def _owned_subscription(call: Call) -> str:
     subscription_id = str(call.args["subscription_id"])
     try:
-        reads.subscription_of(call.principal, subscription_id)
+        reads.subscription_of(_doors(call), call.principal, subscription_id)
     except HttpError:
         if not call.wiring.commands.sent_for(call.principal, subscription_id):
             raise
@@ -257,13 +248,14 @@ def pay(call: Call) -> flask.Response:
 def list_subscriptions(call: Call) -> flask.Response:
     limit, cursor = call.page()
     call.resource.append(f"client/{call.principal.scope}/subscriptions")
-    return json_response(reads.subscriptions_of(call.principal, limit, cursor))
+    return json_response(reads.subscriptions_of(_doors(call), call.principal, limit, cursor))
 
 
 def get_subscription(call: Call) -> flask.Response:
     refuse_unknown_parameters(call.request.args, set())
     call.resource.append(f"subscription/{call.args['subscription_id']}")
-    return json_response(reads.subscription_of(call.principal, call.args["subscription_id"]))
+    subscription_id = str(call.args["subscription_id"])
+    return json_response(reads.subscription_of(_doors(call), call.principal, subscription_id))
 
 
 # -- commands and their timeline -----------------------------------------------------------
@@ -286,8 +278,8 @@ def command(call: Call) -> flask.Response:
     refuse_unknown_parameters(call.request.args, set())
     command_id, _, context = _own_command(call)
     if context == SAGAS:
-        return json_response(reads.saga_command_status(command_id))
-    status = reads.command_status(command_id)
+        return json_response(reads.saga_command_status(_doors(call), command_id))
+    status = reads.command_status(_doors(call), command_id)
     if status is None:
         raise HttpError(404, "command_not_found", "no such command")
     return json_response(status)
@@ -296,7 +288,7 @@ def command(call: Call) -> flask.Response:
 def timeline_of(call: Call) -> flask.Response:
     refuse_unknown_parameters(call.request.args, set())
     command_id, subject, context = _own_command(call)
-    current = timeline.timeline(call.principal, command_id, subject, context)
+    current = timeline.timeline(_doors(call), call.principal, command_id, subject, context)
     tag = timeline.etag(current)
     headers = {"ETag": tag, "Cache-Control": "no-cache"}
     if tag in [t.strip() for t in call.request.headers.get("If-None-Match", "").split(",")]:
@@ -307,11 +299,13 @@ def timeline_of(call: Call) -> flask.Response:
 def stream(call: Call) -> flask.Response:
     refuse_unknown_parameters(call.request.args, set())
     command_id, subject, context = _own_command(call)
-    who = call.principal
-    first = [timeline.timeline(who, command_id, subject, context)]  # 404 first
+    who, doors = call.principal, _doors(call)
+    first = [timeline.timeline(doors, who, command_id, subject, context)]  # 404 first
 
     def compose() -> dict[str, Any]:
-        return first.pop() if first else timeline.timeline(who, command_id, subject, context)
+        if first:
+            return first.pop()
+        return timeline.timeline(doors, who, command_id, subject, context)
 
     return flask.Response(
         timeline.server_sent_events(compose),
@@ -322,23 +316,22 @@ def stream(call: Call) -> flask.Response:
 
 # -- centers -------------------------------------------------------------------------------
 def list_images(call: Call) -> flask.Response:
-    from functions.ingestion.queries import QUERY_PARAMETERS
-
-    limit, cursor = call.page(set(QUERY_PARAMETERS) - {"center"})
+    limit, cursor = call.page(set(reads.CATALOGUE_FILTERS) | PAGED)  # never `center`
     call.resource.append(f"center/{call.principal.scope}/images")
-    return json_response(reads.images_of(call.principal, call.request.args, limit, cursor))
+    filters = call.request.args
+    return json_response(reads.images_of(_doors(call), call.principal, filters, limit, cursor))
 
 
 def get_image(call: Call) -> flask.Response:
     refuse_unknown_parameters(call.request.args, set())
     call.resource.append(f"image/{call.args['image_id']}")
-    return json_response(reads.image_of(call.principal, call.args["image_id"]))
+    return json_response(reads.image_of(_doors(call), call.principal, call.args["image_id"]))
 
 
 def quarantine(call: Call) -> flask.Response:
     limit, cursor = call.page()
     call.resource.append(f"center/{call.principal.scope}/quarantine")
-    return json_response(reads.quarantine_of(call.principal, limit, cursor))
+    return json_response(reads.quarantine_of(_doors(call), call.principal, limit, cursor))
 
 
 def create_upload(call: Call) -> flask.Response:
@@ -352,25 +345,27 @@ def create_upload(call: Call) -> flask.Response:
 def data_services(call: Call) -> flask.Response:
     limit, cursor = call.page()
     call.resource.append(f"client/{call.principal.scope}/data-services")
-    return json_response(reads.data_services_of(call.principal, limit, cursor))
+    return json_response(reads.data_services_of(_doors(call), call.principal, limit, cursor))
 
 
 def notifications(call: Call) -> flask.Response:
     limit, cursor = call.page()
     call.resource.append(f"client/{call.principal.scope}/notifications")
-    return json_response(reads.notifications_of(call.principal, limit, cursor))
+    return json_response(reads.notifications_of(_doors(call), call.principal, limit, cursor))
 
 
 def assignments(call: Call) -> flask.Response:
     limit, cursor = call.page()
     call.resource.append(f"expert/{call.principal.scope}/assignments")
-    return json_response(reads.assignments_of(call.principal, limit, cursor))
+    return json_response(reads.assignments_of(_doors(call), call.principal, limit, cursor))
 
 
 def dead_letters(call: Call) -> flask.Response:
-    limit, cursor = call.page()
+    """Every context's, merged newest first, or one `context`'s (api/dead_letters.py)."""
+    limit, cursor = call.page(PAGED | {"context"})
+    context = call.request.args.get("context")
     call.resource.append("dead-letters")
-    return json_response(reads.dead_letters(limit, cursor))
+    return json_response(reads.dead_letters(_doors(call), context, limit, cursor))
 
 
 def audit(call: Call) -> flask.Response:
@@ -385,7 +380,11 @@ def list_sagas(call: Call) -> flask.Response:
     args = call.request.args
     subscription_id, status = args.get("subscription_id", ""), args.get("status", "")
     call.resource.append(f"subscription/{subscription_id}/sagas" if subscription_id else "sagas")
-    return json_response(reads.sagas_listed(call.principal, subscription_id, status, limit, cursor))
+    listed = reads.sagas_listed(
+        _doors(call), call.principal, subscription_id=subscription_id, status=status,
+        limit=limit, cursor=cursor,
+    )  # fmt: skip
+    return json_response(listed)
 
 
 def get_saga(call: Call) -> flask.Response:
@@ -394,7 +393,9 @@ def get_saga(call: Call) -> flask.Response:
     call.resource.append(f"saga/{saga_id}")
     log_limit = page_size(call.request.args.get("log_limit"), default=100)
     return json_response(
-        reads.saga_with_log(call.principal, saga_id, log_limit, call.request.args.get("log_cursor"))
+        reads.saga_with_log(
+            _doors(call), call.principal, saga_id, log_limit, call.request.args.get("log_cursor")
+        )
     )
 
 
@@ -406,7 +407,7 @@ def retry_saga(call: Call) -> flask.Response:
     refuse_unknown_parameters(call.request.args, set())
     saga_id = str(call.args["saga_id"])
     call.resource.append(f"saga/{saga_id}")
-    reads.saga_for(call.principal, saga_id)  # 404 before anything is sent
+    reads.saga_for(_doors(call), call.principal, saga_id)  # 404 before anything is sent
     accepted = call.wiring.commands.retry_saga(call.principal, saga_id)
     status_url = f"/v1/commands/{accepted.command_id}"
     answer = {

@@ -1,8 +1,11 @@
-"""Who is calling: a user with one role, and the part of the platform that role may see."""
+"""Who is calling: a user with one role, and the part of the platform that role may see.
+
+The api's own small types, built from what the identity context answers for an access
+token (functions/api/identity_doors.py); accounts live in identity."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -23,6 +26,3 @@ class Principal:
     role: Role
     # The center id, client code or expert id the user acts for ("" for an operator).
     scope: str
-    # The account's token version when the access token was issued: a logout, a password
-    # change or an operator disabling the account raises it, and older tokens stop working.
-    token_version: int = field(default=0, compare=False)

@@ -1,5 +1,6 @@
 """What became of a command, as the live page shows it: the command's status and the events
-it produced, the subscription it made, the saga's steps and the notifications sent.
+it produced, the subscription it made, the saga's steps and the notifications sent, each
+read at its context's query door (reads.py).
 
 Served three ways from one composition: as JSON with an ETag (a poll answered 304 when
 nothing changed), and as server-sent events (a gen2 HTTP function streams up to its
@@ -19,6 +20,7 @@ from functions.api import reads
 from functions.api.principals import Principal
 from shared.domain.errors import TransientError
 from shared.entrypoints.http import HttpError
+from shared.ports.doors import Doors
 
 STREAM_SECONDS = 25.0
 SETTLED_GRACE_SECONDS = 3.0
@@ -26,28 +28,31 @@ POLL_SECONDS = 0.3
 _SETTLED = {"applied", "rejected", "dead_lettered"}
 
 
-def timeline(who: Principal, command_id: str, subject: str, context: str = "") -> dict[str, Any]:
+def timeline(
+    doors: Doors, who: Principal, command_id: str, subject: str, context: str = ""
+) -> dict[str, Any]:
     if context == "sagas":  # an operator's saga retry: the retry and that saga's log
         return {
-            "command": reads.saga_command_status(command_id),
+            "command": reads.saga_command_status(doors, command_id),
             "subscription": None,
-            "saga": reads.saga_steps(subject),
+            "saga": reads.saga_steps(doors, subject),
             "notifications": {"available": True, "items": []},
         }
-    status = reads.command_status(command_id)
+    status = reads.command_status(doors, command_id)
     if status is None:
         raise HttpError(404, "command_not_found", "no such command")
     subscription = None
     if subject:
         try:
-            subscription = reads.subscription_of(who, subject)
+            subscription = reads.subscription_of(doors, who, subject)
         except HttpError:
             subscription = None  # not stored yet (or not the caller's)
+    saga = reads.saga_of(doors, who, subject) if subscription else {"available": True, "steps": []}
     return {
         "command": status,
         "subscription": subscription,
-        "saga": reads.saga_of(subject) if subscription else {"available": True, "steps": []},
-        "notifications": _without_cursor(reads.notifications_of(who)),
+        "saga": saga,
+        "notifications": _without_cursor(reads.notifications_of(doors, who)),
     }
 
 

@@ -6,18 +6,15 @@ import os
 from dataclasses import dataclass
 from datetime import timedelta
 
-from functions.api.access_tokens import AccessTokens
-from functions.api.accounts import IDENTITIES, REFRESH_TOKENS, USERNAMES, USERS, Accounts
 from functions.api.audit import COLLECTION as AUDIT
 from functions.api.audit import AuditLog
 from functions.api.commands import COMMANDS, ContextCommands
-from functions.api.google_tokens import GoogleIdTokens, http_certificates
-from functions.api.passwords import Passwords
+from functions.api.identity_doors import IdentityDoors
 from functions.api.rate_limits import COLLECTION as RATE_LIMITS
 from functions.api.rate_limits import RateLimiter, WindowCounters
 from functions.api.uploads import UploadSigner, UploadUrls
 from shared.platform import Platform
-from shared.service.field_crypto import FieldCipher
+from shared.service.context import database_of
 
 INGEST_BUCKET = "ingest"
 
@@ -25,9 +22,8 @@ INGEST_BUCKET = "ingest"
 @dataclass(frozen=True)
 class ApiWiring:
     platform: Platform
-    accounts: Accounts
-    tokens: AccessTokens
-    google: GoogleIdTokens
+    # Accounts, sessions and access tokens are the identity context's: asked at its doors.
+    identity: IdentityDoors
     limiter: RateLimiter
     audit: AuditLog
     commands: ContextCommands
@@ -44,7 +40,7 @@ def window_counters(platform: Platform) -> WindowCounters:
 
         from functions.api.adapters.firestore_counters import FirestoreWindowCounters
 
-        client = firestore.Client(project=platform.settings.project_id)
+        client = firestore.Client(project=platform.settings.project_id, database=database_of("api"))
         return FirestoreWindowCounters(client, platform.settings.collection(RATE_LIMITS))
     from functions.api.adapters.memory_counters import InMemoryWindowCounters
 
@@ -68,32 +64,12 @@ def upload_signer(platform: Platform) -> UploadSigner:
 
 def build(platform: Platform) -> ApiWiring:
     settings = platform.settings
-    collections = {
-        name: settings.collection(name) for name in (USERS, USERNAMES, IDENTITIES, REFRESH_TOKENS)
-    }
     return ApiWiring(
         platform=platform,
-        accounts=Accounts(
-            store=platform.store,
-            passwords=Passwords(settings.api_password_time_cost, settings.api_password_memory_kib),
-            cipher=FieldCipher.from_settings(settings),
-            lookup_key=settings.hmac_key.get_secret_value().encode(),
-            clock=platform.clock,
-            collections=collections,
-            refresh_seconds=settings.api_refresh_token_seconds,
-        ),
-        tokens=AccessTokens(
-            keyring=settings.jwt_keyring(),
-            active_kid=settings.jwt_active_kid,
-            lifetime_seconds=settings.api_access_token_seconds,
-        ),
-        google=GoogleIdTokens(
-            audience=settings.google_id_audience,
-            fetch=http_certificates(settings.google_id_certs_url),
-        ),
+        identity=IdentityDoors(platform.doors),
         limiter=RateLimiter(counters=window_counters(platform), clock=platform.clock),
         audit=AuditLog(platform.store, settings.collection(AUDIT), platform.clock),
-        commands=ContextCommands(platform.store, settings.collection(COMMANDS)),
+        commands=ContextCommands(platform.store, settings.collection(COMMANDS), platform.doors),
         uploads=UploadUrls(
             signer=upload_signer(platform),
             bucket=settings.bucket(INGEST_BUCKET),

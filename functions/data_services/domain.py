@@ -20,9 +20,8 @@ from enum import StrEnum
 
 from functions.data_services.experts import Expert, ExpertError, speciality_code
 from functions.data_services.messages import (
-    ClientRef,
     CloudTarget,
-    CreateDataService,
+    CreateDataServiceV2,
     DataServiceCancelled,
     DataServiceCreated,
     DataServiceDelivered,
@@ -141,10 +140,10 @@ def normalized_criteria(criteria: DatasetCriteria, allowance: PlanAllowance) -> 
     )
 
 
-def validate_client(client: ClientRef) -> None:
-    if not _CODE.match(client.code):
+def validate_client_code(code: str) -> None:
+    if not _CODE.match(code):
         raise DataServiceError(
-            "invalid_client_code", "1-32 letters, digits, _ or -", field="client.code"
+            "invalid_client_code", "1-32 letters, digits, _ or -", field="client_code"
         )
 
 
@@ -155,10 +154,10 @@ def validate_dataset_code(code: str) -> None:
         )
 
 
-def validate_create(command: CreateDataService) -> tuple[PlanAllowance, DatasetCriteria]:
+def validate_create(command: CreateDataServiceV2) -> tuple[PlanAllowance, DatasetCriteria]:
     """The rules a create command can be checked against without any state (the HTTP door
     runs them too, so a client learns at once what is wrong)."""
-    validate_client(command.client)
+    validate_client_code(command.client_code)
     allowance = allowance_or_error(command.plan.code)
     delivery_mode(command.cloud)
     validate_dataset_code(command.dataset.code)
@@ -192,7 +191,9 @@ class Delivery:
 @dataclass(kw_only=True, eq=False)
 class DataService(Aggregate):
     subscription_id: str
-    client: ClientRef
+    # The client by code only: nothing here needs its names (the subscriptions context
+    # holds the person).
+    client_code: str
     plan_code: str
     cloud: CloudTarget
     dataset_code: str
@@ -211,13 +212,13 @@ class DataService(Aggregate):
     end_reason: str | None = None
 
     @classmethod
-    def create(cls, command: CreateDataService, now: datetime) -> DataService:
+    def create(cls, command: CreateDataServiceV2, now: datetime) -> DataService:
         allowance, criteria = validate_create(command)
         speciality = speciality_code(command.speciality or criteria.anatomical_region or GENERAL)
         service = cls(
             id=command.data_service_id,
             subscription_id=command.subscription_id,
-            client=command.client,
+            client_code=command.client_code,
             plan_code=allowance.code,
             cloud=command.cloud,
             dataset_code=command.dataset.code,
@@ -231,7 +232,7 @@ class DataService(Aggregate):
             DataServiceCreated(
                 data_service_id=service.id,
                 subscription_id=service.subscription_id,
-                client_code=command.client.code,
+                client_code=service.client_code,
                 plan=allowance.code,
                 cloud_type=service.mode.value,
                 dataset_code=service.dataset_code,

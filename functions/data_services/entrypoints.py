@@ -5,7 +5,8 @@
   trigger subscription: the commands, the chunk commands, and the projections of
   ImageAnonymized and SubscriptionCreated.
 - data_services_record_dead_letter: records what died on data-services-dead-letter.
-- data_services_queries_http: the read side (queries.py) and the status of a command.
+- data_services_queries_http: the read side (queries.py), the status of a command and the
+  context's dead letters.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from functions.data_services.messages import (
     AssignExpert,
     CancelDataService,
     CreateDataService,
+    CreateDataServiceV2,
     DeliverChunk,
     FinishDataService,
     PrepareDataset,
@@ -43,6 +45,7 @@ from functions.subscriptions.messages import SubscriptionCreated
 from shared.domain.clock import utc_now
 from shared.domain.messages import Command, Message
 from shared.entrypoints.command_door import CommandDoor
+from shared.entrypoints.dead_letter_door import serves_dead_letters
 from shared.entrypoints.http import (
     HttpError,
     answers_errors,
@@ -115,8 +118,14 @@ def _consume(
 
 @functions_framework.cloud_event
 def data_services_create_data_service(cloud_event: CloudEventLike) -> None:
-    """CreateDataService → handlers.create_data_service."""
+    """CreateDataService (v1, deprecated) → handlers.create_data_service_v1."""
     _consume(cloud_event, CreateDataService, "data_services_create_data_service")
+
+
+@functions_framework.cloud_event
+def data_services_create_data_service_v2(cloud_event: CloudEventLike) -> None:
+    """CreateDataServiceV2 → handlers.create_data_service."""
+    _consume(cloud_event, CreateDataServiceV2, "data_services_create_data_service_v2")
 
 
 @functions_framework.cloud_event
@@ -251,6 +260,9 @@ def data_services_commands_http(request: flask.Request) -> flask.Response:
     )
 
 
+_CREATES = (CreateDataServiceV2, CreateDataService)
+
+
 def _ensure_targets_exist(w: wiring.DataServicesWiring, command: Message) -> None:
     """A command for something that will never exist is refused here, not retried until it
     dies; a data service whose creation was accepted but not processed yet is let through."""
@@ -260,7 +272,7 @@ def _ensure_targets_exist(w: wiring.DataServicesWiring, command: Message) -> Non
     expert_code = getattr(command, "expert_code", None)
     if expert_code and store.get(c.experts, expert_code) is None:
         raise HttpError(404, "expert_not_found", "no such expert", field="expert_code")
-    if isinstance(command, CreateDataService | SubmitDataRequest):
+    if isinstance(command, CreateDataServiceV2 | SubmitDataRequest):
         if store.get(c.subscriptions, command.subscription_id) is None:
             raise HttpError(
                 404, "subscription_not_found", "no such subscription", field="subscription_id"
@@ -269,7 +281,8 @@ def _ensure_targets_exist(w: wiring.DataServicesWiring, command: Message) -> Non
     subject = command.subject
     if store.get(c.services, subject) is not None:
         return
-    if w.commands.accepted_for(subject, CreateDataService.TYPE):
+    # A creation accepted before v2 was deployed was logged as v1.
+    if any(w.commands.accepted_for(subject, t.TYPE) for t in _CREATES):
         return
     raise HttpError(404, "data_service_not_found", "no such data service")
 
@@ -279,7 +292,12 @@ def _command(endpoint: str, args: dict[str, Any], body: dict[str, Any], command_
     without state, so a client learns at once what is wrong."""
     if endpoint == "create":
         body = {**body, "data_service_id": derived_id(command_id, "data_service")}
-        create = parse_payload(CreateDataService, body)
+        # A body of the v1 shape (`client` with names) is still taken, checked as before,
+        # and published as v2: the names stop here, never on the topic.
+        if "client" in body:
+            create = parse_payload(CreateDataService, body).upgraded()
+        else:
+            create = parse_payload(CreateDataServiceV2, body)
         validate_create(create)
         return create
     if endpoint == "request":
@@ -299,6 +317,7 @@ def _command(endpoint: str, args: dict[str, Any], body: dict[str, Any], command_
 
 @functions_framework.http
 @answers_errors
+@serves_dead_letters(lambda: _wiring().platform)
 def data_services_queries_http(request: flask.Request) -> flask.Response:
     w = _wiring()
     store, c = w.platform.store, w.collections

@@ -38,6 +38,7 @@ from functions.data_services.messages import (
     CloudTarget,
     CompleteDelivery,
     CreateDataService,
+    CreateDataServiceV2,
     DataRequestSubmitted,
     DatasetSpec,
     DeliverChunk,
@@ -80,7 +81,7 @@ class NotYetKnown(TransientError):
 
 
 def create_data_service(
-    cmd: CreateDataService, uow: DataServicesUnitOfWork, deps: Dependencies
+    cmd: CreateDataServiceV2, uow: DataServicesUnitOfWork, deps: Dependencies
 ) -> None:
     if cmd.from_client_request:
         request = uow.tx.get(uow.collections.requests, cmd.subscription_id)
@@ -96,9 +97,9 @@ def create_data_service(
     subscription = uow.tx.get(uow.collections.subscriptions, cmd.subscription_id)
     if subscription is None:
         raise NotYetKnown("the subscription is not projected yet")
-    if subscription.get("client_code") != cmd.client.code:
+    if subscription.get("client_code") != cmd.client_code:
         raise DataServiceError(
-            "unknown_client", "the subscription belongs to another client", field="client.code"
+            "unknown_client", "the subscription belongs to another client", field="client_code"
         )
     if uow.services.get(cmd.data_service_id) is not None:
         raise DataServiceError(
@@ -107,6 +108,13 @@ def create_data_service(
     uow.services.add(service)
     if cmd.expert_code:
         service.assign(_expert(uow, cmd.expert_code), deps.clock())
+
+
+def create_data_service_v1(
+    cmd: CreateDataService, uow: DataServicesUnitOfWork, deps: Dependencies
+) -> None:
+    """A deprecated v1 command still on the topic: created as its v2 (the names dropped)."""
+    create_data_service(cmd.upgraded(), uow, deps)
 
 
 def submit_data_request(
@@ -274,7 +282,8 @@ def _release_expert(uow: DataServicesUnitOfWork, service: DataService) -> None:
 
 
 PROCESSOR_HANDLERS: Mapping[type[Message], Handler[DataServicesUnitOfWork, Any]] = {
-    CreateDataService: create_data_service,
+    CreateDataServiceV2: create_data_service,
+    CreateDataService: create_data_service_v1,
     SubmitDataRequest: submit_data_request,
     AssignExpert: assign_expert,
     PrepareDataset: prepare_dataset,
@@ -290,7 +299,8 @@ PROCESSOR_HANDLERS: Mapping[type[Message], Handler[DataServicesUnitOfWork, Any]]
 # Consumed from topics: each entry is one Cloud Function (entrypoints.py). Internal commands
 # (CompleteDelivery, FailDelivery) are processed in-process and have none.
 HANDLERS: Mapping[type[Message], Callable[..., object]] = {
-    CreateDataService: create_data_service,
+    CreateDataServiceV2: create_data_service,
+    CreateDataService: create_data_service_v1,
     SubmitDataRequest: submit_data_request,
     AssignExpert: assign_expert,
     RegisterExpert: register_expert,

@@ -2,11 +2,12 @@
 
 Original names: ComandoCrearServicioDatos → CreateDataService, ComandoAsignarExperto →
 AssignExpert, ComandoIniciarServicioDatos → StartDataService, ComandoTerminarServicioDatos →
-FinishDataService, and their events (see GLOSSARY.md).
+FinishDataService, and their events (see docs/glossary.md).
 
 Commands carry what the original payload needs and no more: an expert is named by code (the
-registry holds the person), a client by code, names and username. Events carry ids and
-codes only, never an expert's national id or email, never a client's name.
+registry holds the person), a client by code (CreateDataServiceV2; the deprecated v1 also
+carried its names and username). Events carry ids and codes only, never an expert's national
+id or email, never a client's name.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class _Value(BaseModel):
 
 
 class ClientRef(_Value):
-    """The client as the original CreateDataService payload carried it."""
+    """The client as the original CreateDataService payload carried it (v1 only)."""
 
     code: Code
     first_names: Name
@@ -86,13 +87,17 @@ class DatasetSpec(_Value):
 
 
 # -- commands ------------------------------------------------------------------------------
-class CreateDataService(Command):
-    TYPE = f"{_PREFIX}.create.v1"
+class CreateDataServiceV2(Command):
+    """Create a data service for a subscription. The client is named by its code only:
+    the code is all data services uses (it checks the subscription belongs to that client,
+    against its own projection of SubscriptionCreated, and lists a client's services by it)."""
+
+    TYPE = f"{_PREFIX}.create.v2"
     SUBJECT_FIELD = "data_service_id"
 
     data_service_id: Id
     subscription_id: Id
-    client: ClientRef
+    client_code: Code
     plan: PlanRef
     cloud: CloudTarget
     dataset: DatasetSpec
@@ -104,6 +109,34 @@ class CreateDataService(Command):
     # subscription (SubmitDataRequest), if it made one; the command's own otherwise. The
     # PRO saga sends the plan's standard dataset with this set.
     from_client_request: bool = False
+
+
+class CreateDataService(Command):
+    """Deprecated: v1, superseded by CreateDataServiceV2 and no longer published. It carries
+    the client's names and username, personal data that data services never used. Still
+    consumed, as the same command without the names, so that v1 commands already on
+    data-services-commands are processed; removed once the topic holds none."""
+
+    # So that the exported schema says it too, to tools as well as to people.
+    model_config = ConfigDict(json_schema_extra={"deprecated": True})
+
+    TYPE = f"{_PREFIX}.create.v1"
+    SUBJECT_FIELD = "data_service_id"
+
+    data_service_id: Id
+    subscription_id: Id
+    client: ClientRef
+    plan: PlanRef
+    cloud: CloudTarget
+    dataset: DatasetSpec
+    speciality: Code | None = None
+    expert_code: Code | None = None
+    from_client_request: bool = False
+
+    def upgraded(self) -> CreateDataServiceV2:
+        """The same command as v2: the client's code stays, its names are dropped."""
+        fields = self.model_dump(exclude={"client"})
+        return CreateDataServiceV2(**fields, client_code=self.client.code)
 
 
 class SubmitDataRequest(Command):

@@ -17,7 +17,8 @@ def data_service_view(document: Document) -> dict[str, Any]:
     return {
         "data_service_id": document["data_service_id"],
         "subscription_id": document["subscription_id"],
-        "client": document["client"],
+        # The code only, also of a service stored with the names a v1 command carried.
+        "client": {"code": document["client_code"]},
         "plan": document["plan_code"],
         "cloud": document["cloud"],
         "dataset": document["dataset"],

@@ -12,7 +12,7 @@ from functions.data_services.domain import (
     Status,
 )
 from functions.data_services.experts import Expert
-from functions.data_services.messages import ClientRef, CloudTarget, DatasetCriteria
+from functions.data_services.messages import CloudTarget, DatasetCriteria
 from shared.config import Settings
 from shared.domain.messages import Event
 from shared.ports.documents import Document, DocumentTransaction
@@ -66,8 +66,10 @@ class DataServiceMapper:
         return {
             "data_service_id": aggregate.id,
             "subscription_id": aggregate.subscription_id,
-            "client": aggregate.client.model_dump(),
-            "client_code": aggregate.client.code,
+            # The code only: a service created from a v1 command kept the client's names
+            # here too, and loses them on its next save (nothing reads them).
+            "client": {"code": aggregate.client_code},
+            "client_code": aggregate.client_code,
             "plan_code": aggregate.plan_code,
             "cloud": aggregate.cloud.model_dump(),
             "dataset": {
@@ -95,7 +97,7 @@ class DataServiceMapper:
             id=aggregate_id,
             version=version,
             subscription_id=document["subscription_id"],
-            client=ClientRef(**document["client"]),
+            client_code=document["client_code"],
             plan_code=document["plan_code"],
             cloud=CloudTarget(**document["cloud"]),
             dataset_code=dataset["code"],

@@ -5,7 +5,8 @@
 - ingestion_ingest_package_entry_v2: IngestPackageEntryV2, one entry of a zip package.
 - ingestion_ingest_package_entry: IngestPackageEntry v1 (no longer published: drains).
 - ingestion_record_dead_letter: records what died on ingestion-dead-letter.
-- ingestion_queries_http: the catalogue (GET /images/<id>, GET /images?...).
+- ingestion_queries_http: the catalogue (GET /images/<id>, GET /images?...), a center's
+  quarantined uploads (GET /rejections?center=...) and the context's dead letters.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from functions.ingestion import queries, wiring
 from functions.ingestion.domain import Upload
 from functions.ingestion.messages import NAMES, IngestPackageEntry, IngestPackageEntryV2
 from shared.domain.errors import InvalidMessage, PermanentError, TransientError
+from shared.entrypoints.dead_letter_door import serves_dead_letters
 from shared.entrypoints.http import HttpError, answers_errors, json_response, match_route
 from shared.entrypoints.pubsub import CloudEventLike, consume, record_dead_letter
 from shared.logging import bind_message_context, get_logger
@@ -34,6 +36,7 @@ _QUERY_ROUTES = Map(
     [
         Rule("/images", endpoint="list", methods=["GET"]),
         Rule("/images/<image_id>", endpoint="get", methods=["GET"]),
+        Rule("/rejections", endpoint="rejections", methods=["GET"]),
     ],
     strict_slashes=False,
 )
@@ -156,16 +159,29 @@ def ingestion_record_dead_letter(cloud_event: CloudEventLike) -> None:
 
 @functions_framework.http
 @answers_errors
+@serves_dead_letters(lambda: _wiring().platform)
 def ingestion_queries_http(request: flask.Request) -> flask.Response:
     w = _wiring()
     store, collection = w.platform.store, w.collections.images
     endpoint, args = match_route(_QUERY_ROUTES, request)
     if endpoint == "get":
-        refuse_unknown_parameters(request.args, set())
+        # `center`: only that center's (another's is answered as if it did not exist).
+        refuse_unknown_parameters(request.args, {"center"})
         found = queries.get_image(store, collection, args["image_id"])
-        if found is None:
+        center = request.args.get("center")
+        if found is None or center not in (None, found["data_source"]):
             raise HttpError(404, "image_not_found", "no such image")
         return json_response(found)
+    if endpoint == "rejections":
+        refuse_unknown_parameters(request.args, {"center", "limit", "cursor"})
+        center = request.args.get("center", "")
+        if not center:
+            raise HttpError(400, "missing_parameter", "center is required", field="center")
+        limit, cursor = page_size(request.args.get("limit")), request.args.get("cursor")
+        rejections = w.collections.rejections
+        return json_response(
+            queries.rejections_of_center(store, rejections, center, limit=limit, cursor=cursor)
+        )
     return json_response(
         queries.list_images(
             store,

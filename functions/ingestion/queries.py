@@ -1,4 +1,5 @@
-"""Read side of the catalogue (original: ObtenerImagenAnonimizada): one image, or a page.
+"""Read side of the catalogue (original: ObtenerImagenAnonimizada): one image, or a page;
+and a center's quarantine (the uploads it sent that were rejected), newest first.
 
 Clinical history is never returned, not even encrypted: the catalogue's readers are the
 clients who buy data, and the history is for the platform's own curation only.
@@ -30,6 +31,11 @@ _PUBLIC_FIELDS = (
     "image_id", "patient_token", "study_id", "series_id", "modality", "anatomical_region",
     "pathology", "image_format", "data_source", "uri", "size", "sha256", "profile",
     "options", "ingested_at", "package_id", "pixel_cleaning",
+)  # fmt: skip
+
+
+_REJECTION_FIELDS = (
+    "rejection_id", "reason", "detail", "package_id", "entry_index", "rejected_at", "data_source",
 )  # fmt: skip
 
 
@@ -86,4 +92,19 @@ def list_images(
     return newest_first(
         store, collection, where, order_by="ingested_at", view=image_view, limit=limit,
         cursor=cursor,
+    )  # fmt: skip
+
+
+def rejection_view(document: Document) -> dict[str, Any]:
+    return {name: document.get(name) for name in _REJECTION_FIELDS}
+
+
+def rejections_of_center(
+    store: DocumentStore, collection: str, center: str, *, limit: int, cursor: str | None
+) -> dict[str, Any]:
+    """A center's quarantined uploads, newest first. Needs the composite index
+    (data_source ASC, rejected_at DESC)."""
+    return newest_first(
+        store, collection, [Filter("data_source", "==", center)], order_by="rejected_at",
+        view=rejection_view, limit=limit, cursor=cursor,
     )  # fmt: skip

@@ -7,7 +7,7 @@
 - notifications_record_dead_letter: records what died on notifications-dead-letter.
 - notifications_commands_http: set channels (202), and the confirmation link
   (GET shows a button, POST confirms: a mail scanner that fetches links confirms nothing).
-- notifications_queries_http: the read side (queries.py).
+- notifications_queries_http: the read side (queries.py) and the context's dead letters.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from functions.subscriptions.messages import (
 from shared.domain.errors import PermanentError
 from shared.domain.messages import Message
 from shared.entrypoints.command_door import CommandDoor
+from shared.entrypoints.dead_letter_door import serves_dead_letters
 from shared.entrypoints.http import (
     HttpError,
     answers_errors,
@@ -287,6 +288,7 @@ def _confirm(w: wiring.NotificationsWiring, request: flask.Request) -> flask.Res
 
 @functions_framework.http
 @answers_errors
+@serves_dead_letters(lambda: _wiring().platform)
 def notifications_queries_http(request: flask.Request) -> flask.Response:
     w = _wiring()
     endpoint, args = match_route(_QUERY_ROUTES, request)

@@ -7,5 +7,6 @@ domain (saga state and its log), engine (how a definition drives a saga: advance
 compensate in reverse order, deadlines, stuck), routing (which saga an event belongs to),
 handlers (one per consumed event, and the map of them), unit_of_work (where sagas, their
 logs and routes are stored), queries (the read side), entrypoints (the Cloud Functions),
-wiring (how it is put together), directory (the client data a command needs, never stored).
+wiring (how it is put together). The sagas read no other context's store: what a command
+needs (ids, the client's code) is among a saga's facts, learned from the events it consumes.
 """

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from shared.domain.messages import Command, CommandRejected, Event
 
@@ -22,14 +22,9 @@ Facts = Mapping[str, str]
 Outcome = Literal["done", "failed", "retryable", "noted"]
 
 
-class Directory(Protocol):
-    """What a command needs and a saga must not keep: the client's names, looked up when
-    the command is built (they travel in the command, never in the saga or its log)."""
-
-    def client(self, subscription_id: str) -> Mapping[str, str]: ...
-
-
-CommandFactory = Callable[[Facts, Directory], Command]
+# A command is built from the saga's facts alone: it carries ids and codes, which the saga
+# knows, so building it reads no store (the engine does no I/O).
+CommandFactory = Callable[[Facts], Command]
 
 
 def _no_facts(event: Any) -> dict[str, str]:

@@ -32,7 +32,6 @@ from typing import Any
 from functions.sagas.definition import (
     Abort,
     Action,
-    Directory,
     Facts,
     Outcome,
     SagaDefinition,
@@ -106,9 +105,8 @@ def _at(text: str) -> datetime:
 class Engine:
     """Drives sagas by their definitions; each call is one turn on one saga."""
 
-    def __init__(self, definitions: Mapping[str, SagaDefinition], directory: Directory) -> None:
+    def __init__(self, definitions: Mapping[str, SagaDefinition]) -> None:
         self.definitions = definitions
-        self.directory = directory
 
     def start(
         self,
@@ -132,9 +130,14 @@ class Engine:
             started_at=rfc3339(now),
             deadline_at=rfc3339(now + definition.deadline),
             steps={step.name: StepState(step.name) for step in definition.steps},
-            facts={"saga_id": saga_id, "subscription_id": subscription_id, **facts},
+            facts={
+                "saga_id": saga_id,
+                "subscription_id": subscription_id,
+                "client_code": client_code,
+                **facts,
+            },
         )
-        _Turn(saga, definition, self.directory, cause, now).start()
+        _Turn(saga, definition, cause, now).start()
         return saga
 
     def on_event(self, saga: Saga, event: Event, route: Route, cause: Cause, now: datetime) -> None:
@@ -151,7 +154,7 @@ class Engine:
         self._turn(saga, cause, now).retry()
 
     def _turn(self, saga: Saga, cause: Cause, now: datetime) -> _Turn:
-        return _Turn(saga, self.definitions[saga.definition], self.directory, cause, now)
+        return _Turn(saga, self.definitions[saga.definition], cause, now)
 
 
 class _Turn:
@@ -161,13 +164,11 @@ class _Turn:
         self,
         saga: Saga,
         definition: SagaDefinition,
-        directory: Directory,
         cause: Cause,
         now: datetime,
     ) -> None:
         self.saga = saga
         self.definition = definition
-        self.directory = directory
         self.cause = cause
         self.now = now
 
@@ -537,7 +538,7 @@ class _Turn:
 
     def _dispatch(self, action: Action, identifier: str) -> None:
         saga = self.saga
-        command = action.command(saga.facts, self.directory)
+        command = action.command(saga.facts)
         envelope = Envelope(
             payload=command,
             source=NAMES.source,

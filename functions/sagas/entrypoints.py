@@ -6,7 +6,8 @@
   locally): wakes every saga whose deadline or resend time has come.
 - sagas_operations_http: `POST /sagas/{id}/retry`, an operator's retry of a stuck saga.
 - sagas_queries_http: `GET /sagas/{id}`, `GET /sagas/{id}/log`,
-  `GET /sagas?subscription_id=…` (or `?status=STUCK`).
+  `GET /sagas?subscription_id=…` (or `?status=STUCK`), each `&client_code=…` to see only
+  that client's; `GET /commands/{id}`, what became of a retry; the context's dead letters.
 - sagas_record_dead_letter: records what died on sagas-dead-letter.
 """
 
@@ -43,6 +44,7 @@ from functions.subscriptions.messages import (
     SubscriptionPaid,
 )
 from shared.domain.messages import Message
+from shared.entrypoints.dead_letter_door import serves_dead_letters
 from shared.entrypoints.http import HttpError, answers_errors, json_response, match_route
 from shared.entrypoints.pubsub import CloudEventLike, consume, processed_by, record_dead_letter
 from shared.logging import bind_message_context, get_logger
@@ -56,6 +58,7 @@ _QUERY_ROUTES = Map(
         Rule("/sagas", endpoint="list", methods=["GET"]),
         Rule("/sagas/<saga_id>", endpoint="get", methods=["GET"]),
         Rule("/sagas/<saga_id>/log", endpoint="log", methods=["GET"]),
+        Rule("/commands/<command_id>", endpoint="command", methods=["GET"]),
     ],
     strict_slashes=False,
 )
@@ -227,16 +230,25 @@ def sagas_operations_http(request: flask.Request) -> flask.Response:
 
 @functions_framework.http
 @answers_errors
+@serves_dead_letters(lambda: _wiring().platform)
 def sagas_queries_http(request: flask.Request) -> flask.Response:
     w = _wiring()
     endpoint, args = match_route(_QUERY_ROUTES, request)
     store, collections = w.platform.store, w.collections
     if endpoint == "get":
-        refuse_unknown_parameters(request.args, set())
+        # `client_code`: only that client's (another's is answered as if it did not exist).
+        refuse_unknown_parameters(request.args, {"client_code"})
         found = queries.get_saga(store, args["saga_id"], collections)
-        if found is None:
+        client_code = request.args.get("client_code")
+        if found is None or client_code not in (None, found.get("client_code")):
             raise HttpError(404, "saga_not_found", "no such saga")
         return json_response(found)
+    if endpoint == "command":
+        refuse_unknown_parameters(request.args, set())
+        status = queries.command_status(store, w.processor.inbox_collection, args["command_id"])
+        if status is None:
+            raise HttpError(404, "command_not_found", "no such command")
+        return json_response(status)
     if endpoint == "log":
         refuse_unknown_parameters(request.args, {"limit", "cursor"})
         if queries.get_saga(store, args["saga_id"], collections) is None:
@@ -250,8 +262,13 @@ def sagas_queries_http(request: flask.Request) -> flask.Response:
                 cursor=request.args.get("cursor"),
             )
         )
-    refuse_unknown_parameters(request.args, {"subscription_id", "status", "limit", "cursor"})
-    return json_response(_listing(w, request.args))
+    known = {"subscription_id", "status", "client_code", "limit", "cursor"}
+    refuse_unknown_parameters(request.args, known)
+    page = _listing(w, request.args)
+    client_code = request.args.get("client_code")
+    if client_code is not None:  # never another client's, whatever the filter matched
+        page["items"] = [s for s in page["items"] if s.get("client_code") == client_code]
+    return json_response(page)
 
 
 def _listing(w: wiring.SagasWiring, args: Any) -> dict[str, Any]:

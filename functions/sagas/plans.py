@@ -21,9 +21,8 @@ from typing import Any
 from functions.data_services.messages import (
     AssignExpert,
     CancelDataService,
-    ClientRef,
     CloudTarget,
-    CreateDataService,
+    CreateDataServiceV2,
     DataServiceCancelled,
     DataServiceCreated,
     DataServiceDelivered,
@@ -41,7 +40,6 @@ from functions.data_services.messages import (
 from functions.sagas.definition import (
     Abort,
     Action,
-    Directory,
     Facts,
     Reply,
     SagaDefinition,
@@ -69,7 +67,7 @@ def data_service_id(saga_id: str, role: str = "main") -> str:
 
 
 # -- subscription: done when the saga starts; undone by cancelling it, or by changing it back
-def _undo_subscription(facts: Facts, directory: Directory) -> Command:
+def _undo_subscription(facts: Facts) -> Command:
     if facts.get("trigger") == "plan_changed":
         return ChangePlan(subscription_id=facts["subscription_id"], plan=facts["previous_plan"])
     return CancelSubscription(subscription_id=facts["subscription_id"], reason=FAILED)
@@ -89,7 +87,7 @@ UNDO_SUBSCRIPTION = Action(
 
 
 # -- payment: the client's own (an awaited event); undone by a refund ---------------------
-def _refund(facts: Facts, directory: Directory) -> Command:
+def _refund(facts: Facts) -> Command:
     return RefundPayment(
         subscription_id=facts["subscription_id"],
         payment_id=facts["payment_id"],
@@ -118,18 +116,12 @@ def _is(fact: str) -> Any:
 
 
 def _create(fact: str, role: str, dataset: DatasetSpec) -> Any:
-    def create(facts: Facts, directory: Directory) -> Command:
-        # The client's names travel in the command and nowhere in the saga.
-        client = directory.client(facts["subscription_id"])
-        return CreateDataService(
+    def create(facts: Facts) -> Command:
+        # The client by code, a fact since SubscriptionCreated: no personal data to look up.
+        return CreateDataServiceV2(
             data_service_id=facts[fact],
             subscription_id=facts["subscription_id"],
-            client=ClientRef(
-                code=client["code"],
-                first_names=client["first_names"],
-                last_names=client["last_names"],
-                username=client["username"],
-            ),
+            client_code=facts["client_code"],
             plan=PlanRef(code=facts["plan"]),
             cloud=CloudTarget(code="links", name="Signed links", type="links"),
             dataset=dataset,
@@ -152,9 +144,7 @@ def _provision(fact: str, role: str, dataset: DatasetSpec) -> Action:
 def _cancel(fact: str) -> Action:
     return Action(
         name="cancel_data_service",
-        command=lambda facts, directory: CancelDataService(
-            data_service_id=facts[fact], reason=FAILED
-        ),
+        command=lambda facts: CancelDataService(data_service_id=facts[fact], reason=FAILED),
         replies=(Reply(DataServiceCancelled, "done", matches=_is(fact)),),
         rejection=DataServicesCommandRejected,
         # Finished, failed or cancelled already: its delivery is revoked, its expert free.
@@ -164,7 +154,7 @@ def _cancel(fact: str) -> Action:
 
 ASSIGN = Action(
     name="assign_expert",
-    command=lambda facts, directory: AssignExpert(data_service_id=facts["data_service_id"]),
+    command=lambda facts: AssignExpert(data_service_id=facts["data_service_id"]),
     replies=(
         Reply(
             ExpertAssigned,
@@ -179,7 +169,7 @@ ASSIGN = Action(
 # Runs beside ASSIGN: both only need the data service; the start needs both.
 PREPARE = Action(
     name="prepare_dataset",
-    command=lambda facts, directory: PrepareDataset(data_service_id=facts["data_service_id"]),
+    command=lambda facts: PrepareDataset(data_service_id=facts["data_service_id"]),
     replies=(
         Reply(
             DatasetPrepared,
@@ -194,7 +184,7 @@ PREPARE = Action(
 
 DELIVER = Action(
     name="start_data_service",
-    command=lambda facts, directory: StartDataService(data_service_id=facts["data_service_id"]),
+    command=lambda facts: StartDataService(data_service_id=facts["data_service_id"]),
     # Started is progress: the client hears "ready" only once the dataset is delivered.
     replies=(
         Reply(

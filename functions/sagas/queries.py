@@ -1,4 +1,5 @@
-"""Read side: a saga as an operator sees it, the sagas of a subscription, a saga's log.
+"""Read side: a saga as an operator sees it, the sagas of a subscription, a saga's log,
+what became of an operator's retry.
 
 The saga document and its log hold ids, codes and reasons only, so they are shown whole.
 """
@@ -9,6 +10,7 @@ from typing import Any
 
 from functions.sagas.unit_of_work import SagaCollections
 from shared.ports.documents import VERSION_FIELD, Document, DocumentStore, Filter
+from shared.service.command_log import processed_status
 from shared.service.pagination import decode_cursor, encode_cursor, newest_first
 
 
@@ -84,3 +86,11 @@ def sagas_due(
     """(saga id, wake time) of the sagas whose deadline or resend time has come."""
     page = store.query(c.sagas, [Filter("wake_at", "<=", now)], order_by="wake_at", limit=limit)
     return [(doc_id, str(document["wake_at"])) for doc_id, document in page.items]
+
+
+def command_status(
+    store: DocumentStore, inbox_collection: str, command_id: str
+) -> dict[str, Any] | None:
+    """An operator's retry (RetrySaga) is processed in the request that accepts it, so its
+    inbox record is its status; None: no such command was processed here."""
+    return processed_status(store, inbox_collection, command_id)

@@ -113,7 +113,9 @@ class SagaMapper:
             wake_at=document.get("wake_at"),
             log_length=int(document.get("log_length", 0)),
             done_count=int(document.get("done_count", 0)),
-            facts=dict(document.get("facts", {})),
+            # A saga started before the client's code was among its facts has it beside
+            # them: its data service commands name the client by that code.
+            facts={"client_code": document["client_code"], **document.get("facts", {})},
             steps={s["name"]: _step(s) for s in document["steps"]},
         )
 

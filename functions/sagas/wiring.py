@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from functions.sagas.directory import SubscriptionsDirectory
 from functions.sagas.engine import Engine
 from functions.sagas.handlers import HANDLERS, INTERNAL_HANDLERS, Dependencies
 from functions.sagas.messages import NAMES
@@ -16,7 +15,6 @@ from functions.sagas.unit_of_work import (
     SagaCollections,
     SagasUnitOfWork,
 )
-from functions.subscriptions.unit_of_work import COLLECTION as SUBSCRIPTIONS
 from shared.platform import Platform
 from shared.service.processing import MessageProcessor
 
@@ -35,7 +33,6 @@ def build(platform: Platform) -> SagasWiring:
         log=settings.collection(LOG_COLLECTION),
         routes=settings.collection(ROUTES_COLLECTION),
     )
-    directory = SubscriptionsDirectory(platform.store, settings.collection(SUBSCRIPTIONS))
     processor = MessageProcessor(
         consumer=NAMES.name,
         context=NAMES,
@@ -44,7 +41,7 @@ def build(platform: Platform) -> SagasWiring:
         publisher=platform.publisher,
         make_uow=lambda tx: SagasUnitOfWork(tx, collections),
         handlers={**HANDLERS, **INTERNAL_HANDLERS},
-        deps=Dependencies(clock=platform.clock, engine=Engine(DEFINITIONS, directory)),
+        deps=Dependencies(clock=platform.clock, engine=Engine(DEFINITIONS)),
         clock=platform.clock,
         # A saga's replies carry its correlation id, and they all change its one document
         # (the parallel branches' replies arrive together): one at a time per instance.

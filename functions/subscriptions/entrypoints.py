@@ -5,7 +5,8 @@
   _refund_payment: one function per command (handlers.py), each behind its own filtered
   trigger subscription.
 - subscriptions_record_dead_letter: records what died on subscriptions-dead-letter.
-- subscriptions_queries_http: the read side (queries.py) and the status of a command.
+- subscriptions_queries_http: the read side (queries.py), the status of a command and the
+  context's dead letters.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from functions.subscriptions.messages import (
 )
 from shared.domain.messages import Command
 from shared.entrypoints.command_door import CommandDoor
+from shared.entrypoints.dead_letter_door import serves_dead_letters
 from shared.entrypoints.http import (
     HttpError,
     answers_errors,
@@ -176,13 +178,16 @@ def _command(endpoint: str, args: dict[str, Any], body: dict[str, Any], command_
 
 @functions_framework.http
 @answers_errors
+@serves_dead_letters(lambda: _wiring().platform)
 def subscriptions_queries_http(request: flask.Request) -> flask.Response:
     w = _wiring()
     endpoint, args = match_route(_QUERY_ROUTES, request)
     if endpoint == "get":
-        refuse_unknown_parameters(request.args, set())
+        # `client_code`: only that client's (another's is answered as if it did not exist).
+        refuse_unknown_parameters(request.args, {"client_code"})
         found = queries.get_subscription(w.platform.store, args["subscription_id"], w.collection)
-        if found is None:
+        client_code = request.args.get("client_code")
+        if found is None or client_code not in (None, found["client"]["code"]):
             raise HttpError(404, "subscription_not_found", "no such subscription")
         return json_response(found)
     if endpoint == "list":

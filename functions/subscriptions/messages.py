@@ -1,7 +1,7 @@
 """The commands and events of the subscriptions context: its public contract (schema v1).
 
 Original names: ComandoCrearSuscripcion → CreateSubscription, EventoSuscripcionCreada →
-SubscriptionCreated, and so on (see GLOSSARY.md).
+SubscriptionCreated, and so on (see docs/glossary.md).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The dead letters of a running stack: read them, and publish them again (redrive).
 
 Each context's dead-letter function records every message it was handed in the Firestore
-collection `<collection_prefix>dead_letters` (shared/service/dead_letters.py): the message
+collection `<collection_prefix>dead_letters` of that context's own database
+(shared/service/dead_letters.py), so the desk reads every context's database: the message
 bytes (`data_b64`), its attributes, where it died (`source_subscription`, e.g.
 `trigger-subscriptions-handle-command`) and why. A redrive publishes the bytes and the
 attributes again, without the `CloudPubSubDeadLetter*` ones Pub/Sub added, to the topic the
@@ -13,14 +14,16 @@ Reading goes through the Firestore client; publishing is one REST call to the em
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import requests
 
 from infra.local.topology import Topology
+from shared.service.context import database_of
 from shared.service.dead_letters import (
     COLLECTION,
     DEAD_LETTER_ATTRIBUTE_PREFIX,
@@ -40,6 +43,7 @@ class DeadLetter:
 
     id: str
     fields: Mapping[str, Any]
+    database: str = ""
 
     @property
     def status(self) -> str:
@@ -67,6 +71,12 @@ def collection_name(collection_prefix: str) -> str:
     return f"{collection_prefix}{COLLECTION}"
 
 
+def product_databases() -> list[str]:
+    """The database of every context of the source tree (a folder with a wiring.py)."""
+    functions = Path(__file__).parents[2] / "functions"
+    return [database_of(p.parent.name) for p in sorted(functions.glob("*/wiring.py"))]
+
+
 def original_topic(letter: DeadLetter, topology: Topology) -> str | None:
     """The topic the subscription it died on reads, by the topology's trigger subscriptions."""
     name = letter.source_subscription
@@ -80,26 +90,39 @@ class DeadLetterDesk:
     """List and redrive the dead letters of one project's emulators."""
 
     def __init__(
-        self, project_id: str, collection_prefix: str, pubsub_host: str, firestore: Any
+        self,
+        project_id: str,
+        collection_prefix: str,
+        pubsub_host: str,
+        firestore: Callable[[str], Any],
+        databases: list[str] | None = None,
     ) -> None:
         self.project_id = project_id
         self.collection = collection_name(collection_prefix)
         self.pubsub_host = pubsub_host
-        self._firestore = firestore  # google.cloud.firestore.Client, untyped
+        # database -> google.cloud.firestore.Client (untyped), one per context's database
+        self._clients = {name: firestore(name) for name in databases or product_databases()}
 
     def list(self, status: str | None = None) -> list[DeadLetter]:
-        """Every record (or those with `status`), oldest first."""
-        query = self._firestore.collection(self.collection)
-        if status is not None:
-            query = query.where(filter=_field_filter("status", "==", status))
-        letters = [DeadLetter(id=doc.id, fields=doc.to_dict() or {}) for doc in query.stream()]
+        """Every record of every context (or those with `status`), oldest first."""
+        letters: list[DeadLetter] = []
+        for database, client in self._clients.items():
+            query = client.collection(self.collection)
+            if status is not None:
+                query = query.where(filter=_field_filter("status", "==", status))
+            letters += [
+                DeadLetter(id=doc.id, fields=doc.to_dict() or {}, database=database)
+                for doc in query.stream()
+            ]
         return sorted(letters, key=lambda letter: str(letter.fields.get("recorded_at") or ""))
 
     def get(self, dead_letter_id: str) -> DeadLetter | None:
-        snapshot = self._firestore.collection(self.collection).document(dead_letter_id).get()
-        if not snapshot.exists:
-            return None
-        return DeadLetter(id=snapshot.id, fields=snapshot.to_dict() or {})
+        for database, client in self._clients.items():
+            snapshot = client.collection(self.collection).document(dead_letter_id).get()
+            if snapshot.exists:
+                fields = snapshot.to_dict() or {}
+                return DeadLetter(id=snapshot.id, fields=fields, database=database)
+        return None
 
     def redrive(self, letter: DeadLetter, topology: Topology, topic: str | None = None) -> str:
         """Publish it again and mark it redriven; returns the topic it went to."""
@@ -127,7 +150,8 @@ class DeadLetterDesk:
                 f"{letter.id}: publishing to {destination} failed: HTTP {response.status_code}"
             )
         # One update: the three fields change together or not at all.
-        self._firestore.collection(self.collection).document(letter.id).update(
+        client = self._clients[letter.database]
+        client.collection(self.collection).document(letter.id).update(
             {
                 "status": REDRIVEN,
                 "redriven_at": rfc3339_now(),

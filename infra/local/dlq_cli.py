@@ -36,8 +36,10 @@ def _desk(state_dir: Path) -> tuple[LocalStack, DeadLetterDesk]:
     from google.cloud import firestore
 
     # The client reads FIRESTORE_EMULATOR_HOST when it is built.
-    with temporary_environment(stack.env):
-        client: Any = firestore.Client(project=stack.project_id)
+    def client(database: str) -> Any:
+        with temporary_environment(stack.env):
+            return firestore.Client(project=stack.project_id, database=database)
+
     desk = DeadLetterDesk(stack.project_id, stack.collection_prefix, stack.pubsub_host, client)
     return stack, desk
 

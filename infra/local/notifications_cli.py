@@ -44,8 +44,9 @@ def rebuild(
     from functions.bootstrap import cloud_platform
     from functions.notifications import wiring
     from shared.config import Settings
+    from shared.service.context import database_of
 
-    w = wiring.build(cloud_platform(Settings()))
+    w = wiring.build(cloud_platform(Settings(), database_of("notifications")))
     live_collection = w.storage.view.collection
     target = None if apply else f"{live_collection}_rebuild"
     result = w.projection_runner(target).rebuild()

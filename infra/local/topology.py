@@ -8,6 +8,7 @@ cloud, the local bridge's here).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -153,6 +154,8 @@ class IndexField(_Strict):
 class FirestoreIndex(_Strict):
     """A composite index, for Terraform: the emulator does not enforce indexes."""
 
+    # The context owning the collection: the index is created in that context's database.
+    context: str
     collection: str
     fields: list[IndexField] = Field(min_length=2)
 
@@ -318,7 +321,9 @@ class ContextAccess(_Strict):
 
     buckets: dict[str, str] = Field(default_factory=dict)  # logical bucket -> IAM role
     publishes: list[str] = Field(default_factory=list)
-    invokes: list[str] = Field(default_factory=list)  # internal HTTP functions
+    # Internal HTTP functions, by name or `*<suffix>` (every HTTP function whose name ends
+    # with it, e.g. `*-queries-http`: a context's doors added later are covered too).
+    invokes: list[str] = Field(default_factory=list)
     signs_urls: bool = False  # signed GCS URLs, through IAM signBlob as itself
 
 
@@ -328,12 +333,49 @@ class CloudBucket(_Strict):
     retention_days: int | None = Field(default=None, ge=1)
 
 
+class FirestoreTtl(_Strict):
+    """A collection Firestore empties by a TTL policy, in the database of its context."""
+
+    context: str
+    collection: str
+    field: str  # a Timestamp field
+
+
 class CloudSettings(_Strict):
     public_functions: list[str] = Field(default_factory=list)
-    # Collections Firestore empties by a TTL policy: collection -> its Timestamp field.
-    firestore_ttl: dict[str, str] = Field(default_factory=dict)
+    firestore_ttl: list[FirestoreTtl] = Field(default_factory=list)
     access: dict[str, ContextAccess] = Field(default_factory=dict)
     buckets: dict[str, CloudBucket] = Field(default_factory=dict)
+
+
+# The bounded contexts of the product, by their Python name (functions/<context>). Terraform
+# derives the same set from the topology (deploy_contexts, with `-` for `_`); a unit test
+# keeps the two in step.
+CONTEXTS = (
+    "api",
+    "identity",
+    "ingestion",
+    "subscriptions",
+    "data_services",
+    "notifications",
+    "sagas",
+)
+DATABASE_PREFIX = "saludtech-"
+
+
+def context_of(target: str) -> str:
+    """The context an entry point belongs to: the longest context name prefixing it, so
+    `data_services_x` is of data_services even if a context `data` existed."""
+    matches = [c for c in CONTEXTS if target == c or target.startswith(f"{c}_")]
+    if not matches:
+        raise ValueError(f"{target} does not start with a context name ({', '.join(CONTEXTS)})")
+    return max(matches, key=len)
+
+
+def database_of(context: str) -> str:
+    """The Firestore database a context owns, as Terraform names it. Database ids need 4 to
+    63 characters (`api` alone is too short), hence the prefix; `-` for `_` as in topics."""
+    return DATABASE_PREFIX + context.replace("_", "-")
 
 
 def deploy_contexts(topology: Topology) -> set[str]:
@@ -343,6 +385,23 @@ def deploy_contexts(topology: Topology) -> set[str]:
         t.removesuffix("-dead-letter") for t in topology.topics if t.endswith("-dead-letter")
     }
     return with_messages | set(topology.cloud.access)
+
+
+def invoked_functions(topology: Topology, context: str) -> set[str]:
+    """The HTTP functions the functions of `context` may call, as Terraform grants them:
+    the names `cloud.access.<context>.invokes` gives, and the HTTP functions its
+    `*<suffix>` entries match."""
+    access = topology.cloud.access.get(context)
+    if access is None:
+        return set()
+    http = {n for n, f in topology.functions.items() if f.trigger.kind == "http"}
+    called: set[str] = set()
+    for wanted in access.invokes:
+        if wanted.startswith("*"):
+            called |= {n for n in http if n.endswith(wanted[1:])}
+        else:
+            called.add(wanted)
+    return called
 
 
 def deploy_problems(topology: Topology) -> list[str]:
@@ -384,12 +443,42 @@ def deploy_problems(topology: Topology) -> list[str]:
         problems += [
             f"cloud.access.{context}: {f} is not an HTTP function"
             for f in access.invokes
-            if f not in http
+            if not f.startswith("*") and f not in http
+        ]
+        # Terraform matches a pattern by suffix only: `*` anywhere else would not mean what
+        # it says, and a pattern matching nothing is a typo that would grant nothing.
+        problems += [
+            f"cloud.access.{context}: {f} is not `*<suffix>` matching an HTTP function"
+            for f in access.invokes
+            if f.startswith("*")
+            and (
+                re.fullmatch(r"\*[a-z0-9-]+", f) is None
+                or not any(name.endswith(f[1:]) for name in http)
+            )
         ]
     problems += [
         f"cloud.buckets: {b} is not in buckets"
         for b in topology.cloud.buckets
         if b not in topology.buckets
+    ]
+    # Each index and TTL policy lives in its context's database: the context must exist.
+    problems += [
+        f"firestore_indexes: {i.collection}: context {i.context} has no {i.context}-dead-letter "
+        "topic nor cloud.access entry"
+        for i in topology.firestore_indexes
+        if i.context not in contexts
+    ]
+    problems += [
+        f"cloud.firestore_ttl: {ttl.collection}: context {ttl.context} has no "
+        f"{ttl.context}-dead-letter topic nor cloud.access entry"
+        for ttl in topology.cloud.firestore_ttl
+        if ttl.context not in contexts
+    ]
+    ttl_keys = [(ttl.context, ttl.collection) for ttl in topology.cloud.firestore_ttl]
+    problems += [
+        f"cloud.firestore_ttl: {collection} of {context} is given twice"
+        for context, collection in sorted(set(ttl_keys))
+        if ttl_keys.count((context, collection)) > 1
     ]
     return problems
 

@@ -16,11 +16,13 @@ from typing import Any
 import pytest
 import requests
 
-from functions.api import wiring
-from functions.api.accounts import NewUser
 from functions.api.principals import Role
 from functions.bootstrap import cloud_platform
+from functions.identity import wiring as identity_wiring
+from functions.identity.domain import NewAccount
+from functions.identity.domain import Role as IdentityRole
 from shared.config import Settings
+from shared.service.context import database_of
 from tests.unit.subscriptions.factories import CLIENT
 
 pytestmark = [pytest.mark.emulators, pytest.mark.e2e]
@@ -32,12 +34,15 @@ def api_url(stack: Any) -> str:
 
 
 def register(role: Role, scope: str) -> str:
-    """An account made in the stack's Firestore (the test's env points at it); a cheap
-    argon2 cost, which the hash carries, so the API verifies it at that cost."""
+    """An account made in identity's database of the stack's Firestore (the test's env points
+    at it); a cheap argon2 cost, which the hash carries, so identity verifies it at that
+    cost."""
     settings = Settings(api_password_time_cost=1, api_password_memory_kib=64)
-    accounts = wiring.build(cloud_platform(settings)).accounts
+    platform = cloud_platform(settings, database_of("identity"))
+    accounts = identity_wiring.build(platform).accounts
     username = f"{role.value}-{uuid.uuid4().hex[:10]}"
-    accounts.register(NewUser(username, PASSWORD, role, scope, f"{username}@example.com", "1"))
+    email = f"{username}@example.com"
+    accounts.register(NewAccount(username, PASSWORD, IdentityRole(role.value), scope, email, "1"))
     return username
 
 

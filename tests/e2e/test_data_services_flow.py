@@ -16,8 +16,11 @@ import requests
 import functions.data_services.messages  # noqa: F401 - registers the types the watcher reads
 from infra.samples.clients import SAMPLE_CLIENT
 from infra.samples.experts import register_all
+from shared.service.context import database_of
 from tests.e2e.conftest import TopicWatcher
 from tests.unit.ingestion.helpers import study
+
+DATA_SERVICES_DB = database_of("data_services")  # whose catalogue projection is read
 
 pytestmark = [pytest.mark.emulators, pytest.mark.e2e]
 DELIVERED = "co.saludtech.data_services.data_service.delivered.v1"
@@ -73,7 +76,7 @@ def test_images_ingested_in_the_run_are_delivered_as_a_dataset_then_revoked(
         blob.metadata = {"anatomical_region": "chest", "pathology": "nodule"}
         blob.upload_from_string(data)
 
-    db = firestore.Client(project=stack.project_id)
+    db = firestore.Client(project=stack.project_id, database=DATA_SERVICES_DB)
     prefix = stack.env.get("SALUDTECH_COLLECTION_PREFIX", "")
     catalogue = db.collection(f"{prefix}data_services_catalogue")
     projected = eventually(

@@ -24,9 +24,12 @@ import functions.sagas.messages  # noqa: F401 - registers the types the watchers
 from infra.samples.clients import SAMPLE_CLIENT
 from infra.samples.experts import register_all
 from shared.ports.envelope import Envelope
+from shared.service.context import database_of
 from tests.conftest import ChaosSwitch
 from tests.e2e.conftest import TopicWatcher
 from tests.unit.ingestion.helpers import study
+
+DATA_SERVICES_DB = database_of("data_services")  # whose catalogue projection is read
 
 pytestmark = [pytest.mark.emulators, pytest.mark.e2e]
 COMPLETED = "co.saludtech.sagas.saga.completed.v1"
@@ -69,7 +72,7 @@ def _images_in_catalogue(stack: Any) -> None:
     for index, data in enumerate(study(n_instances=2, seed=71)):
         ingest.blob(f"{center}/{index}.dcm").upload_from_string(data)
     prefix = stack.env.get("SALUDTECH_COLLECTION_PREFIX", "")
-    catalogue = firestore.Client(project=stack.project_id).collection(
+    catalogue = firestore.Client(project=stack.project_id, database=DATA_SERVICES_DB).collection(
         f"{prefix}data_services_catalogue"
     )
     found = eventually(
@@ -162,7 +165,7 @@ def test_a_paid_pro_subscription_is_provisioned_and_announced_ready(
     mine = [e for e in commands.envelopes() if e.causation_id and e.source == "/saludtech/sagas"]
     ours = [e for e in mine if e.correlation_id == correlation]
     assert {type(e.payload).__name__ for e in ours} == {
-        "CreateDataService",
+        "CreateDataServiceV2",
         "AssignExpert",
         "PrepareDataset",
         "StartDataService",
@@ -249,7 +252,7 @@ def _own_images(stack: Any) -> tuple[str, list[dict[str, Any]]]:
     for index, data in enumerate(study(n_instances=2, seed=73)):
         ingest.blob(f"{center}/{index}.dcm").upload_from_string(data)
     prefix = stack.env.get("SALUDTECH_COLLECTION_PREFIX", "")
-    catalogue = firestore.Client(project=stack.project_id).collection(
+    catalogue = firestore.Client(project=stack.project_id, database=DATA_SERVICES_DB).collection(
         f"{prefix}data_services_catalogue"
     )
     query = catalogue.where(filter=FieldFilter("data_source", "==", center))

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from infra.local.cli import app
 from infra.local.dead_letters import collection_name
 from infra.local.environment import temporary_environment
+from shared.service.context import database_of
 from tests.conftest import ProbeStack
 
 pytestmark = pytest.mark.emulators
@@ -33,7 +34,8 @@ def _collection(probe: ProbeStack) -> Any:
 
     stack = probe.stack
     with temporary_environment(stack.env):
-        client = firestore.Client(project=stack.project_id)
+        # Any context's database: the desk reads them all (ingestion's, here).
+        client = firestore.Client(project=stack.project_id, database=database_of("ingestion"))
     return client.collection(collection_name(stack.collection_prefix))
 
 

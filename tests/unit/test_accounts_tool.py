@@ -1,5 +1,5 @@
 """tools/accounts.py: the first operator (and any account) made without the API, written
-exactly as the API writes one: the API then logs it in."""
+into the identity context exactly as its doors write one: identity then logs it in."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from functions import bootstrap
-from functions.api import wiring
-from functions.api.principals import Role
+from functions.identity import wiring
+from functions.identity.domain import Role
 from tools.accounts import app
 
 PASSWORD = "a long enough passphrase"

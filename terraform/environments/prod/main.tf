@@ -3,7 +3,7 @@
 #   terraform -chdir=terraform/environments/prod init -backend-config=bucket=<state bucket>
 
 terraform {
-  required_version = ">= 1.6"
+  required_version = ">= 1.7"
 
   backend "gcs" {
     prefix = "saludtech/prod"

@@ -25,6 +25,8 @@ resource "google_cloud_run_v2_service_iam_member" "scheduler_invokes" {
   member   = google_service_account.scheduler.member
 }
 
+# A function calls another only where the topology says so (cloud.access.<context>.invokes:
+# the public API calls the contexts' HTTP doors with an ID token of its own account).
 resource "google_cloud_run_v2_service_iam_member" "function_invokes" {
   for_each = module.topology.invoke_grants
   project  = var.project_id

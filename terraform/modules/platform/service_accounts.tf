@@ -58,12 +58,21 @@ resource "google_project_iam_member" "builder" {
   }
 }
 
-# Firestore has no per-collection IAM: the read side reads, everything else reads and writes.
+# Each function may open its own context's database and no other: Firestore's datastore roles
+# exist only on the project, so the grant carries the IAM condition Firestore documents for
+# per-database access (resource.name=="projects/<project>/databases/<database>"). Firestore
+# has no per-collection IAM: the read side reads, everything else reads and writes.
 resource "google_project_iam_member" "function_firestore" {
   for_each = local.functions
   project  = var.project_id
   role     = each.value.read_only ? "roles/datastore.viewer" : "roles/datastore.user"
   member   = google_service_account.function[each.key].member
+
+  condition {
+    title       = "${each.value.context} database only"
+    description = "The ${each.key} function opens the database of its context, ${each.value.context}, and no other."
+    expression  = "resource.name==\"projects/${var.project_id}/databases/${google_firestore_database.context[each.value.context].name}\""
+  }
 }
 
 resource "google_pubsub_topic_iam_member" "function_publishes" {

@@ -20,6 +20,11 @@ locals {
     keys(local.access),
   )
 
+  # Each context owns one Firestore database and only its functions may open it. Database ids
+  # are 4 to 63 characters of [a-z0-9-] (`api` alone is too short), hence the prefix and `-`
+  # for `_`; shared/service/context.py names the same database at run time.
+  databases = { for c in local.contexts : c => "saludtech-${replace(c, "_", "-")}" }
+
   # A function belongs to the context its entry point is named after
   # (`ingestion_on_upload` -> ingestion); the longest match wins, so `data_services_x`
   # is not taken for a context called `data`. Null when none matches: the platform module
@@ -53,7 +58,9 @@ locals {
       target  = f.target
       kind    = local.function_kind[name]
       context = local.function_context[name]
-      public  = contains(local.public_functions, name)
+      # The only database it may open: its context's (null when it has no context).
+      database = try(local.databases[local.function_context[name]], null)
+      public   = contains(local.public_functions, name)
       # The read side (CQRS: `<context>_queries_http`) only reads: no publishing, Firestore
       # and buckets read-only. An entry may say otherwise with `read_only: false`.
       read_only = try(f.read_only, endswith(f.target, "_queries_http"))
@@ -134,21 +141,33 @@ locals {
     ]) : n.key => n
   }
 
-  # Keyed by what the index is, so reordering the YAML list changes nothing in the cloud.
+  # Keyed by what the index is, so reordering the YAML list changes nothing in the cloud;
+  # each in the database of the context owning its collection (`context:`).
   firestore_indexes = {
     for index in try(local.topology.firestore_indexes, []) :
-    "${index.collection}(${join(",", [for f in index.fields : "${f.field} ${try(f.order, "ASCENDING")}"])})" => {
+    "${index.context}/${index.collection}(${join(",", [for f in index.fields : "${f.field} ${try(f.order, "ASCENDING")}"])})" => {
+      context    = index.context
+      database   = try(local.databases[index.context], null)
       collection = index.collection
       fields     = [for f in index.fields : { field = f.field, order = try(f.order, "ASCENDING") }]
     }
   }
 
-  # shared/service/processing.py names each context's inbox `<context>_inbox`.
-  inbox_collections = toset([for c in local.contexts : "${replace(c, "-", "_")}_inbox"])
+  # shared/service/processing.py names each context's inbox `<context>_inbox`, in the
+  # context's own database: context -> collection.
+  inbox_collections = { for c in local.contexts : c => "${replace(c, "-", "_")}_inbox" }
 
-  # Other collections Firestore empties by TTL (cloud.firestore_ttl): collection -> field,
-  # e.g. the api's rate-limit shards on `expires_at`.
-  ttl_fields = { for collection, field in try(local.cloud.firestore_ttl, {}) : collection => field }
+  # Other collections Firestore empties by TTL (cloud.firestore_ttl), each in its context's
+  # database, e.g. the api's rate-limit shards on `expires_at`. Keyed `<context>/<collection>`:
+  # two databases may hold collections of the same name.
+  ttl_fields = {
+    for ttl in try(local.cloud.firestore_ttl, []) : "${ttl.context}/${ttl.collection}" => {
+      context    = ttl.context
+      database   = try(local.databases[ttl.context], null)
+      collection = ttl.collection
+      field      = ttl.field
+    }
+  }
 
   secrets = {
     for id, s in try(local.topology.secrets, {}) : id => {
@@ -197,11 +216,21 @@ locals {
     ]) : g.key => g
   }
 
-  # Internal HTTP functions a context's functions call with their own identity.
+  # Internal HTTP functions a context's functions call with their own identity: the names
+  # `cloud.access.<context>.invokes` gives, and every HTTP function a `*<suffix>` entry
+  # matches (`*-queries-http`: each context's query door, those added later too).
+  http_functions = [for name, kind in local.function_kind : name if kind == "http"]
+  invoked = {
+    for context, a in local.access : context => distinct(flatten([
+      for wanted in try(a.invokes, []) : startswith(wanted, "*") ? [
+        for h in local.http_functions : h if endswith(h, substr(wanted, 1, -1))
+      ] : [wanted]
+    ]))
+  }
   invoke_grants = {
     for g in flatten([
       for name, f in local.functions : [
-        for callee in try(local.access[f.context].invokes, []) : { key = "${name}/${callee}", caller = name, callee = callee }
+        for callee in try(local.invoked[f.context], []) : { key = "${name}/${callee}", caller = name, callee = callee }
       ] if f.context != null
     ]) : g.key => g
   }

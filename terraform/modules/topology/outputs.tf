@@ -8,6 +8,11 @@ output "contexts" {
   value       = local.contexts
 }
 
+output "databases" {
+  description = "The Firestore database of every context: context -> database id."
+  value       = local.databases
+}
+
 output "functions" {
   description = "Every function: entry point, trigger kind, context, service account id, knobs."
   value       = local.functions
@@ -34,17 +39,17 @@ output "bucket_notifications" {
 }
 
 output "firestore_indexes" {
-  description = "Every composite index, keyed by collection and fields."
+  description = "Every composite index, keyed by context, collection and fields, with its context's database."
   value       = local.firestore_indexes
 }
 
 output "inbox_collections" {
-  description = "The inbox collection of every context (a TTL policy each)."
+  description = "The inbox collection of every context, by context (a TTL policy each, in its database)."
   value       = local.inbox_collections
 }
 
 output "ttl_fields" {
-  description = "Other collections with a TTL policy: collection -> its Timestamp field (cloud.firestore_ttl)."
+  description = "Other collections with a TTL policy (cloud.firestore_ttl), keyed `<context>/<collection>`: context, database, collection, Timestamp field."
   value       = local.ttl_fields
 }
 

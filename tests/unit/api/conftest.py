@@ -1,5 +1,5 @@
 """The api function on an in-memory platform, with a clock the tests move, and one account
-per role."""
+per role (made in the identity context, which the api asks through its doors in-process)."""
 
 from __future__ import annotations
 
@@ -16,10 +16,12 @@ from werkzeug.test import EnvironBuilder
 
 from functions import bootstrap
 from functions.api import wiring
-from functions.api.accounts import NewUser
 from functions.api.entrypoints import api_http
 from functions.api.principals import Role
 from functions.bootstrap import InMemoryPlatform
+from functions.identity import wiring as identity_wiring
+from functions.identity.domain import NewAccount
+from functions.identity.domain import Role as IdentityRole
 from infra.samples.clients import SAMPLE_CLIENT
 from shared.config import Settings
 
@@ -59,6 +61,10 @@ class Api:
     def wiring(self) -> wiring.ApiWiring:
         return bootstrap.context(wiring.build)
 
+    @property
+    def identity(self) -> identity_wiring.IdentityWiring:
+        return bootstrap.context(identity_wiring.build)
+
     def call(
         self,
         method: str,
@@ -82,9 +88,9 @@ class Api:
         return Answer(response.status_code, dict(response.headers), response.get_data())
 
     def add_user(self, username: str, role: Role, scope: str, **extra: str) -> str:
-        user_id = self.wiring.accounts.register(
-            NewUser(username, PASSWORD, role, scope, f"{username}@example.com", "12345678",
-                    **extra)
+        user_id = self.identity.accounts.register(
+            NewAccount(username, PASSWORD, IdentityRole(role.value), scope,
+                       f"{username}@example.com", "12345678", **extra)
         )  # fmt: skip
         self.users[username] = user_id
         return user_id

@@ -116,7 +116,7 @@ def test_a_token_naming_another_version_is_refused(api: Api) -> None:
     token = api.login("client-a")
     claims = jwt.decode(token, options={"verify_signature": False})
     assert claims["ver"] == 0
-    api.wiring.accounts.revoke_access(api.users["client-a"])
+    api.identity.accounts.revoke_access(api.users["client-a"])
     _refused(api, token)
     fresh = api.login("client-a")
     assert jwt.decode(fresh, options={"verify_signature": False})["ver"] == 1

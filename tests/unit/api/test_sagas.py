@@ -4,6 +4,7 @@ as a command resource; and a client reading only the sagas of its own subscripti
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, cast
@@ -12,13 +13,12 @@ import pytest
 
 from functions import bootstrap
 from functions.api.principals import Role
-from functions.bootstrap import InMemoryPlatform
 from functions.sagas import wiring
 from shared.config import Settings
 from shared.domain.clock import FixedClock
 from tests.unit.api.conftest import CHEAP_PASSWORDS, Api, Clock
 from tests.unit.api.test_openapi import conforms
-from tests.unit.sagas.world import T0, World, saga
+from tests.unit.sagas.world import NOW, T0, World, saga
 
 
 @dataclass
@@ -32,10 +32,7 @@ def scene() -> Iterator[Scene]:
     clock = FixedClock(T0)
     settings: dict[str, Any] = dict(CHEAP_PASSWORDS)
     base = bootstrap.in_memory_platform(Settings(**settings))
-    platform = InMemoryPlatform(
-        settings=base.settings, store=base.store, publisher=base.publisher, blobs=base.blobs,
-        clock=clock,
-    )  # fmt: skip
+    platform = dataclasses.replace(base, clock=clock)
     bootstrap.use(platform)
     world = World(platform=platform, clock=clock, w=bootstrap.context(wiring.build))
     api = Api(platform=platform, clock=cast(Clock, clock))
@@ -56,6 +53,17 @@ def _stuck(world: World, subscription_id: str = "sub-1") -> str:
         world.tick(minutes=3)
         world.run()
     return str(saga(world, subscription_id)["saga_id"])
+
+
+def _subscribed(api: Api, subscription_id: str, client_code: str = "0001") -> None:
+    """The subscriptions context's record of a subscription of the world (which plays only
+    its events): the api checks a client's ownership at subscriptions' query door."""
+    from functions.subscriptions import wiring as subscriptions
+
+    collection = bootstrap.context(subscriptions.build).collection
+    document = {"subscription_id": subscription_id, "client": {"code": client_code},
+                "plan": "PRO", "status": "ACTIVE", "created_at": NOW}  # fmt: skip
+    api.platform.store.run_in_transaction(lambda tx: tx.put(collection, subscription_id, document))
 
 
 def _completed(world: World, subscription_id: str) -> str:
@@ -148,6 +156,7 @@ def test_the_operator_retries_a_stuck_saga_and_follows_its_command(scene: Scene)
 def test_a_client_reads_only_the_sagas_of_its_own_subscriptions(scene: Scene) -> None:
     api, world = scene.api, scene.world
     saga_id = _stuck(world)
+    _subscribed(api, "sub-1")
     mine, theirs = api.login("client-a"), api.login("client-b")
     listed = _get(api, "/v1/sagas", mine, subscription_id="sub-1").body
     assert [s["saga_id"] for s in listed["items"]] == [saga_id]

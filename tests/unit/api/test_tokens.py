@@ -1,18 +1,14 @@
-"""Access tokens: expired, forged, wrong audience or issuer, unknown or retired kid, "none";
-a key rotation keeps tokens signed with the previous kid valid until it is removed."""
+"""Access tokens through /v1: the api asks identity (POST /tokens/verify) and answers its
+refusals as 401 invalid_token with a challenge: expired, forged, wrong audience or issuer,
+unknown kid, "none". (Key rotation: tests/unit/identity/test_access_tokens.py.)"""
 
 from __future__ import annotations
-
-from datetime import UTC, datetime
 
 import jwt
 import pytest
 
-from functions.api.access_tokens import AUDIENCE, ISSUER, AccessTokens, InvalidToken
-from functions.api.principals import Principal, Role
+from functions.identity.access_tokens import AUDIENCE, ISSUER
 from tests.unit.api.conftest import Api
-
-WHO = Principal("u-1", Role.CLIENT, "0001")
 
 
 def test_a_token_opens_the_routes_of_its_role(api: Api) -> None:
@@ -63,6 +59,7 @@ def test_forged_and_misaddressed_tokens_are_refused(
     token = jwt.encode(_claims(api, **changes), secret, algorithm="HS256", headers={"kid": kid})
     answer = api.call("GET", "/v1/dead-letters", token=token)
     assert (answer.status, answer.body["error"]["reason"]) == (401, "invalid_token")
+    assert answer.headers["WWW-Authenticate"].startswith("Bearer")
 
 
 def test_alg_none_is_refused(api: Api) -> None:
@@ -73,16 +70,3 @@ def test_alg_none_is_refused(api: Api) -> None:
 def test_garbage_is_refused(api: Api) -> None:
     for token in ["x", "a.b.c", "Bearer", "ey" * 400]:
         assert api.call("GET", "/v1/me", token=token).status == 401
-
-
-def test_rotation_keeps_old_kids_valid_until_they_are_removed() -> None:
-    now = datetime.now(UTC)
-    before = AccessTokens({"k1": "one" * 12}, "k1", 600)
-    during = AccessTokens({"k1": "one" * 12, "k2": "two" * 12}, "k2", 600)
-    after = AccessTokens({"k2": "two" * 12}, "k2", 600)
-    old, new = before.issue(WHO, now), during.issue(WHO, now)
-    assert jwt.get_unverified_header(new)["kid"] == "k2"
-    assert during.verify(old, now) == WHO
-    assert after.verify(new, now) == WHO
-    with pytest.raises(InvalidToken):
-        after.verify(old, now)

@@ -12,6 +12,7 @@ from functions.data_services.messages import (
     ClientRef,
     CloudTarget,
     CreateDataService,
+    CreateDataServiceV2,
     DatasetCriteria,
     DatasetSpec,
     PlanRef,
@@ -23,7 +24,9 @@ from infra.samples.experts import SAMPLE_EXPERTS
 
 ANONYMIZED = "saludtech-local-anonymized"
 DELIVERY = "saludtech-local-delivery"
-CLIENT = ClientRef(code="0001", first_names="Pablo", last_names="Perez", username="pperez")
+CLIENT_CODE = "0001"
+# The client as only the deprecated CreateDataService v1 named it.
+CLIENT_V1 = ClientRef(code=CLIENT_CODE, first_names="Pablo", last_names="Perez", username="pperez")
 
 
 def create_command(
@@ -32,18 +35,25 @@ def create_command(
     plan: str = "PRO",
     cloud_type: str = "bucket",
     expert_code: str | None = None,
-    client: ClientRef = CLIENT,
+    client_code: str = CLIENT_CODE,
     **criteria: Any,
-) -> CreateDataService:
-    return CreateDataService(
+) -> CreateDataServiceV2:
+    return CreateDataServiceV2(
         data_service_id=f"ds-{uuid.uuid4().hex[:12]}",
         subscription_id=subscription_id,
-        client=client,
+        client_code=client_code,
         plan=PlanRef(code=plan, name=plan.title()),
         cloud=CloudTarget(code="c1", name="client bucket", type=cloud_type),
         dataset=DatasetSpec(code="chest-ct", name="Chest CT", criteria=DatasetCriteria(**criteria)),
         expert_code=expert_code,
     )
+
+
+def create_command_v1(**changes: Any) -> CreateDataService:
+    """The same command as a v1 one already on the topic, with the client's names."""
+    v2 = create_command(**changes)
+    client = CLIENT_V1.model_copy(update={"code": v2.client_code})
+    return CreateDataService(**v2.model_dump(exclude={"client_code"}), client=client)
 
 
 def register_command(index: int = 0, **changes: Any) -> RegisterExpert:

@@ -12,7 +12,7 @@ import pytest
 from functions.bootstrap import InMemoryPlatform
 from functions.data_services.messages import NAMES
 from tests.unit.data_services.factories import (
-    CLIENT,
+    CLIENT_CODE,
     create_command,
     register_command,
     subscription_created,
@@ -68,7 +68,7 @@ def test_a_dataset_ordered_over_http_is_delivered_and_queried(
     assert view["delivery"]["manifest_uri"].endswith(f"{service_id}/manifest.jsonl")
     page = queries.get(f"/data-services/{service_id}/manifest?chunk=2").get_json()
     assert len(page["entries"]) == 1 and page["next_chunk"] is None
-    mine = queries.get(f"/data-services?client_code={CLIENT.code}").get_json()["items"]
+    mine = queries.get(f"/data-services?client_code={CLIENT_CODE}").get_json()["items"]
     assert [s["data_service_id"] for s in mine] == [service_id]
     work = queries.get("/experts/EXP-001/assignments").get_json()["items"]
     assert [s["data_service_id"] for s in work] == [service_id]

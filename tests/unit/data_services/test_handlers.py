@@ -13,7 +13,6 @@ from shared.domain.errors import TransientError
 from shared.ports.envelope import Envelope
 from tests.support.delivery import deliver
 from tests.unit.data_services.factories import (
-    CLIENT,
     create_command,
     image_event,
     register_command,
@@ -49,7 +48,7 @@ def test_a_create_for_a_subscription_not_projected_yet_is_retried(
 @pytest.mark.parametrize(
     ("create", "reason"),
     [
-        ({"client": CLIENT.model_copy(update={"code": "0002"})}, "unknown_client"),
+        ({"client_code": "0002"}, "unknown_client"),
         ({"plan": "BASIC"}, "unknown_plan"),
         ({"expert_code": "EXP-404"}, "unknown_expert"),
         ({"expert_code": "EXP-003"}, "expert_speciality_mismatch"),

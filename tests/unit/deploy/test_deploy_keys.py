@@ -15,6 +15,8 @@ from infra.local.topology import (
     DEFAULT_TOPOLOGY_PATH,
     Topology,
     TopologyError,
+    context_of,
+    database_of,
     deploy_contexts,
     load_topology,
 )
@@ -90,6 +92,7 @@ def test_every_trigger_fits_pubsub_in_the_cloud() -> None:
         assert policy.retry.max_backoff_seconds <= 600, subscription.name
 
 
+INDEXED = "collection: c, fields: [{field: a}, {field: b}]"
 BASE = """
 topics: [shop-commands, shop-dead-letter]
 buckets: {drop: {}}
@@ -113,6 +116,21 @@ functions:
         ("cloud: {access: {shop: {buckets: {drop: objectUser}}}}", "not an IAM role"),
         ("cloud: {access: {shop: {publishes: [nowhere]}}}", "topic nowhere"),
         ("cloud: {access: {shop: {invokes: [shop-handle]}}}", "not an HTTP function"),
+        ("cloud: {access: {shop: {invokes: ['*-nowhere']}}}", "matching an HTTP function"),
+        ("cloud: {access: {shop: {invokes: ['*']}}}", "matching an HTTP function"),
+        ("cloud: {access: {shop: {invokes: ['shop-*']}}}", "not an HTTP function"),
+        (f"firestore_indexes: [{{context: billing, {INDEXED}}}]", "context billing"),
+        (f"firestore_indexes: [{{{INDEXED}}}]", "context"),
+        (
+            "cloud: {firestore_ttl: [{context: billing, collection: c, field: f}]}",
+            "context billing",
+        ),
+        (
+            "cloud: {firestore_ttl: [{context: shop, collection: c, field: f}, "
+            "{context: shop, collection: c, field: g}]}",
+            "given twice",
+        ),
+        ("cloud: {firestore_ttl: {c: expires_at}}", "firestore_ttl"),
         ("cloud: {buckets: {nowhere: {versioning: true}}}", "nowhere is not in buckets"),
         ("cloud: {buckets: {drop: {versionning: true}}}", "versionning"),
     ],
@@ -130,6 +148,38 @@ def test_the_base_of_those_cases_is_valid(tmp_path: Path) -> None:
     path = tmp_path / "topology.yaml"
     path.write_text(BASE, encoding="utf-8")
     assert isinstance(load_topology(path), Topology)
+    valid = (
+        f"firestore_indexes: [{{context: shop, {INDEXED}}}]\n"
+        "cloud:\n"
+        "  firestore_ttl: [{context: shop, collection: c, field: f}]\n"
+        "  access: {shop: {invokes: ['*-http']}}\n"
+    )
+    path.write_text(BASE + valid, encoding="utf-8")
+    assert isinstance(load_topology(path), Topology)
+
+
+@pytest.mark.parametrize(
+    ("target", "context", "database"),
+    [
+        ("api_http", "api", "saludtech-api"),
+        ("identity_commands_http", "identity", "saludtech-identity"),
+        ("data_services_assign_expert", "data_services", "saludtech-data-services"),
+        ("subscriptions_queries_http", "subscriptions", "saludtech-subscriptions"),
+        ("sagas_tick", "sagas", "saludtech-sagas"),
+    ],
+)
+def test_the_context_of_an_entry_point_and_its_database(
+    target: str, context: str, database: str
+) -> None:
+    assert context_of(target) == context
+    assert database_of(context) == database
+
+
+def test_an_entry_point_of_no_context_is_refused() -> None:
+    with pytest.raises(ValueError, match="context"):
+        context_of("billing_http")
+    with pytest.raises(ValueError, match="context"):
+        context_of("apix_http")  # a prefix of the name is not a context
 
 
 class _RefusingDuplicates(yaml.SafeLoader):

@@ -36,6 +36,7 @@ ITERATED_FROM = {
     ("google_project_iam_member", "function_firestore"): "functions",
     ("google_storage_bucket", "bucket"): "buckets",
     ("google_storage_notification", "notification"): "bucket_notifications",
+    ("google_firestore_database", "context"): "databases",
     ("google_firestore_index", "index"): "firestore_indexes",
     ("google_firestore_field", "inbox_ttl"): "inbox_collections",
     ("google_firestore_field", "ttl"): "ttl_fields",
@@ -154,6 +155,9 @@ def test_function_privileges_are_granted_per_function_not_per_project() -> None:
     firestore = project_roles[("google_project_iam_member", "function_firestore")]
     assert "roles/datastore.viewer" in firestore["role"]
     assert "roles/datastore.user" in firestore["role"]
+    # On the project, but only on the function's own database (test_context_data.py).
+    [condition] = firestore["condition"]
+    assert "google_firestore_database.context[each.value.context]" in condition["expression"]
 
 
 def test_only_public_functions_are_open_to_all_users() -> None:
@@ -242,6 +246,9 @@ def test_the_source_zip_holds_the_deployed_code_and_nothing_else() -> None:
 def test_ttl_policies_expire_on_the_field_they_name_without_an_index() -> None:
     for name in ("inbox_ttl", "ttl"):
         ttl = PLATFORM[("google_firestore_field", name)]
-        assert ttl["collection"] == "${each.key}", name
         assert "ttl_config" in ttl and "index_config" in ttl, name
-    assert PLATFORM[("google_firestore_field", "ttl")]["field"] == "${each.value}"
+    # inbox_collections is context -> collection; ttl_fields items name both.
+    assert PLATFORM[("google_firestore_field", "inbox_ttl")]["collection"] == "${each.value}"
+    ttl = PLATFORM[("google_firestore_field", "ttl")]
+    assert ttl["collection"] == "${each.value.collection}"
+    assert ttl["field"] == "${each.value.field}"

@@ -16,7 +16,9 @@ from infra.local.topology import (
     DeliveryPolicy,
     RetryPolicy,
     Topology,
+    database_of,
     deploy_contexts,
+    invoked_functions,
     load_topology,
 )
 from tests.unit.deploy.topology_module import BUCKET_PREFIX, evaluate
@@ -100,11 +102,11 @@ def test_every_bucket_and_notification(topology: Topology, derived: dict[str, An
 
 def test_every_composite_index(topology: Topology, derived: dict[str, Any]) -> None:
     expected = sorted(
-        (i.collection, tuple((f.field, f.order) for f in i.fields))
+        (i.context, i.collection, tuple((f.field, f.order) for f in i.fields))
         for i in topology.firestore_indexes
     )
     cloud = sorted(
-        (i["collection"], tuple((f["field"], f["order"]) for f in i["fields"]))
+        (i["context"], i["collection"], tuple((f["field"], f["order"]) for f in i["fields"]))
         for i in derived["firestore_indexes"].values()
     )
     assert cloud == expected
@@ -118,17 +120,25 @@ def test_every_pull_subscription(topology: Topology, derived: dict[str, Any]) ->
 
 
 def test_every_context_inbox_gets_a_ttl(topology: Topology, derived: dict[str, Any]) -> None:
-    assert sorted(derived["inbox_collections"]) == sorted(
-        f"{c.replace('-', '_')}_inbox" for c in deploy_contexts(topology)
-    )
+    assert derived["inbox_collections"] == {
+        c: f"{c.replace('-', '_')}_inbox" for c in deploy_contexts(topology)
+    }
 
 
 def test_every_ttl_collection_gets_its_field(topology: Topology, derived: dict[str, Any]) -> None:
-    assert derived["ttl_fields"] == topology.cloud.firestore_ttl
+    assert derived["ttl_fields"] == {
+        f"{ttl.context}/{ttl.collection}": {
+            "context": ttl.context,
+            "database": database_of(ttl.context),
+            "collection": ttl.collection,
+            "field": ttl.field,
+        }
+        for ttl in topology.cloud.firestore_ttl
+    }
     # The api's rate-limit shards carry `expires_at` as a Timestamp (adapters/firestore_counters)
     from functions.api.rate_limits import COLLECTION as RATE_LIMITS
 
-    assert derived["ttl_fields"][RATE_LIMITS] == "expires_at"
+    assert derived["ttl_fields"][f"api/{RATE_LIMITS}"]["field"] == "expires_at"
 
 
 def test_only_the_public_api_is_public(derived: dict[str, Any]) -> None:
@@ -188,13 +198,18 @@ functions:
   api-login-http:
     target: api_login_http
     trigger: {http: {}}
+firestore_indexes:
+  - {context: data_shop, collection: data_shop_orders, fields: [{field: a}, {field: b}]}
 schedules:
   tick: {function: data-shop-tick, schedule: "* * * * *"}
 cloud:
   public_functions: [data-shop-queries-http]
+  firestore_ttl:
+    - {context: shop, collection: counters, field: expires_at}
+    - {context: api, collection: counters, field: ends_at}
   access:
     shop: {publishes: [bulk-notes], invokes: [data-shop-tick]}
-    api: {signs_urls: true}
+    api: {signs_urls: true, invokes: ["*-queries-http", "*-tick"]}
 """
 
 
@@ -236,10 +251,41 @@ def test_long_names_the_longest_context_and_deploy_keys(tmp_path: Path) -> None:
         "body": "{}",
     }
     callers = {(g["caller"], g["callee"]) for g in derived["invoke_grants"].values()}
+    topology = load_topology(write(tmp_path, MINIMAL))
+    # A name, or every HTTP function a `*<suffix>` matches: what the local reading says.
+    assert callers == {
+        (name, callee)
+        for name, f in functions.items()
+        for callee in invoked_functions(topology, f["context"])
+    }
     assert ("shop-handle-order-with-a-rather-long-name", "data-shop-tick") in callers
+    assert {c for a, c in callers if a == "api-login-http"} == {
+        "data-shop-queries-http",
+        "data-shop-tick",
+    }
     topics = {
         g["topic"]
         for g in derived["publish_grants"].values()
         if g["function"] == "shop-handle-order-with-a-rather-long-name"
     }
     assert topics == {"shop-commands", "shop-events", "shop-dead-letter", "bulk-notes"}
+
+
+def test_each_context_its_database_and_each_index_and_ttl_in_its_context_database(
+    tmp_path: Path,
+) -> None:
+    derived = evaluate(write(tmp_path, MINIMAL))
+    assert derived["databases"] == {
+        "shop": "saludtech-shop",
+        "data": "saludtech-data",
+        "data_shop": "saludtech-data-shop",  # database ids have no `_`
+        "api": "saludtech-api",
+    }
+    assert derived["functions"]["data-shop-tick"]["database"] == "saludtech-data-shop"
+    [index] = derived["firestore_indexes"].values()
+    assert (index["context"], index["database"]) == ("data_shop", "saludtech-data-shop")
+    # One collection name in two databases: two TTL policies.
+    assert {k: (v["database"], v["field"]) for k, v in derived["ttl_fields"].items()} == {
+        "shop/counters": ("saludtech-shop", "expires_at"),
+        "api/counters": ("saludtech-api", "ends_at"),
+    }

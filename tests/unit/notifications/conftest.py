@@ -3,6 +3,7 @@ real webhook receiver (both on 127.0.0.1)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -12,9 +13,6 @@ from functions import bootstrap
 from functions.bootstrap import InMemoryPlatform
 from functions.notifications import wiring
 from infra.local.mail import MailSink
-from shared.adapters.memory_blob_store import InMemoryBlobStore
-from shared.adapters.memory_publisher import InMemoryPublisher
-from shared.adapters.memory_store import InMemoryDocumentStore
 from shared.config import Settings
 from shared.domain.clock import FixedClock
 from tests.unit.notifications.helpers import Bus, WebhookReceiver
@@ -50,13 +48,7 @@ def platform(sink: MailSink, clock: FixedClock) -> Iterator[InMemoryPlatform]:
         webhook_allow_private=True,  # the receivers of these tests listen on 127.0.0.1
         webhook_secrets=f"{WEBHOOK_SECRET},{OLD_WEBHOOK_SECRET}",  # type: ignore[arg-type]
     )
-    p = InMemoryPlatform(
-        settings=settings,
-        store=InMemoryDocumentStore(),
-        publisher=InMemoryPublisher(),
-        blobs=InMemoryBlobStore(),
-        clock=clock,
-    )
+    p = dataclasses.replace(bootstrap.in_memory_platform(settings), clock=clock)
     bootstrap.use(p)
     yield p
     bootstrap.use(None)

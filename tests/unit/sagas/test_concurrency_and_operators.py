@@ -23,7 +23,7 @@ def test_enterprise_runs_its_holdout_in_parallel_and_completes(world: World) -> 
     world.run()
     found = saga(world, "sub-e")
     assert found["status"] == "COMPLETED"
-    assert _kinds(world)[:2] == ["CreateDataService", "CreateDataService"]  # both at once
+    assert _kinds(world)[:2] == ["CreateDataServiceV2", "CreateDataServiceV2"]  # both at once
     assert len(found["steps"]) == 7
 
 
@@ -44,12 +44,12 @@ def test_a_branch_done_before_its_sibling_failed_is_compensated_too(world: World
 
 
 def test_a_branch_still_in_flight_is_waited_for_then_undone_when_it_succeeds(world: World) -> None:
-    world.faults["CreateDataService"] = "reply_lost"
+    world.faults["CreateDataServiceV2"] = "reply_lost"
     world.create_subscription("sub-e", plan="ENTERPRISE")
     world.pay("sub-e")
     world.run()
     main, holdout = [
-        e for e in world.commands_seen if type(e.payload).__name__ == "CreateDataService"
+        e for e in world.commands_seen if type(e.payload).__name__ == "CreateDataServiceV2"
     ]
     # The main data service is refused; the holdout's reply is still on its way.
     from functions.data_services.messages import DataServicesCommandRejected
@@ -142,7 +142,7 @@ def test_a_plan_change_to_pro_starts_a_saga_undone_by_changing_back(world: World
             changed_at="2026-12-02T12:00:00.000Z",
         )
     )
-    world.faults["CreateDataService"] = "rejected"
+    world.faults["CreateDataServiceV2"] = "rejected"
     world.pay("sub-1")
     world.run()
     assert saga(world, "sub-1")["status"] == "COMPENSATED"
@@ -170,7 +170,7 @@ def test_a_crash_after_commit_publishes_the_same_commands_on_redelivery(
     monkeypatch.setattr(publisher, "publish", original)
     world.process(paid)  # the redelivery: recorded already, its outbox published again
     world.process(paid)
-    creates = [e for e in world.commands_seen if type(e.payload).__name__ == "CreateDataService"]
+    creates = [e for e in world.commands_seen if type(e.payload).__name__ == "CreateDataServiceV2"]
     assert len({e.id for e in creates}) == 1
     world.run()
     assert saga(world, "sub-1")["status"] == "COMPLETED"

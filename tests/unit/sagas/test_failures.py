@@ -28,7 +28,7 @@ def _compensations(world: World) -> list[str]:
 @pytest.mark.parametrize(
     ("command", "undone"),
     [
-        ("CreateDataService", ["RefundPayment", "CancelSubscription"]),
+        ("CreateDataServiceV2", ["RefundPayment", "CancelSubscription"]),
         ("AssignExpert", UNDO_ALL),
         ("PrepareDataset", UNDO_ALL),
         ("StartDataService", UNDO_ALL),
@@ -66,7 +66,7 @@ def test_a_delivery_that_fails_after_its_start_is_compensated(world: World) -> N
 
 
 @pytest.mark.parametrize(
-    "command", ["CreateDataService", "AssignExpert", "PrepareDataset", "StartDataService"]
+    "command", ["CreateDataServiceV2", "AssignExpert", "PrepareDataset", "StartDataService"]
 )
 def test_a_lost_command_is_resent_with_the_same_id_then_times_out(
     world: World, command: str
@@ -85,7 +85,7 @@ def test_a_lost_command_is_resent_with_the_same_id_then_times_out(
     assert not world.told_ready
 
 
-@pytest.mark.parametrize("command", ["CreateDataService", "AssignExpert", "PrepareDataset"])
+@pytest.mark.parametrize("command", ["CreateDataServiceV2", "AssignExpert", "PrepareDataset"])
 def test_a_lost_reply_is_recovered_by_resending_the_same_command(
     world: World, command: str
 ) -> None:
@@ -103,7 +103,7 @@ def test_a_duplicated_and_reordered_reply_changes_nothing(world: World) -> None:
     world.create_subscription("sub-1")
     world.pay("sub-1")
     world.process(world.inbox.pop(0))  # the saga starts
-    world.process(world.inbox.pop(0))  # paid: CreateDataService is sent
+    world.process(world.inbox.pop(0))  # paid: CreateDataServiceV2 is sent
     created = world.inbox.pop(0)
     world.process(created)
     world.process(created)  # the very same reply again
@@ -117,7 +117,7 @@ def test_a_duplicated_and_reordered_reply_changes_nothing(world: World) -> None:
     sent = {(type(e.payload).__name__, e.id) for e in world.commands_seen}
     assert sorted(kind for kind, _ in sent) == [
         "AssignExpert",
-        "CreateDataService",
+        "CreateDataServiceV2",
         "PrepareDataset",
         "StartDataService",
     ]
@@ -199,7 +199,7 @@ def test_the_saga_deadline_fails_it_even_if_each_step_is_in_time(world: World) -
 def test_a_success_after_the_saga_was_compensated_reopens_it_and_is_undone(world: World) -> None:
     from functions.data_services.messages import DataServiceCreated
 
-    world.faults["CreateDataService"] = "reply_lost"
+    world.faults["CreateDataServiceV2"] = "reply_lost"
     _paid_saga(world)
     world.tick(minutes=11)  # the step's deadline: a last resend, whose answer we hold back
     late = [e for e in world.inbox if isinstance(e.payload, DataServiceCreated)]

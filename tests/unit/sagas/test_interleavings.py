@@ -20,7 +20,7 @@ from tests.unit.sagas.world import World, new_world, saga
 
 FAULTS = ["", "", "lost", "reply_lost", "rejected", "dead_lettered", "failed"]
 COMMANDS = [
-    "CreateDataService",
+    "CreateDataServiceV2",
     "AssignExpert",
     "PrepareDataset",
     "StartDataService",

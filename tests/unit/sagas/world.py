@@ -12,6 +12,7 @@ Failure injection, per command type:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ from functions.bootstrap import InMemoryPlatform
 from functions.data_services.messages import (
     AssignExpert,
     CancelDataService,
-    CreateDataService,
+    CreateDataServiceV2,
     DataServiceCancelled,
     DataServiceCreated,
     DataServiceDelivered,
@@ -57,13 +58,8 @@ from shared.service.processing import Processed
 
 T0 = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 NOW = rfc3339(T0)
-CLIENT = {
-    "code": "0001",
-    "first_names": "Pablo",
-    "last_names": "Perez Prieto",
-    "username": "pperez",
-    "email": "pperez@example.com",
-}
+# What the subscriptions context's events say of the client (its names they never carry).
+CLIENT = {"code": "0001", "email": "pperez@example.com"}
 
 
 @dataclass
@@ -96,19 +92,9 @@ class World:
 
     # -- the subscriptions context's side ------------------------------------------------
     def create_subscription(self, subscription_id: str, plan: str = "PRO") -> Envelope:
+        # Only the event: the saga reads no subscriptions store (it could not: each context
+        # has its own database).
         self.subscriptions[subscription_id] = Subscription(plan)
-        document = {
-            "subscription_id": subscription_id,
-            "client": {**CLIENT, "rut": "12345678-5", "national_id": "123457890"},
-            "plan": {"code": plan},
-            "status": "PENDING_PAYMENT",
-            "created_at": NOW,
-        }
-        self.platform.store.run_in_transaction(
-            lambda tx: tx.put(
-                self.platform.settings.collection("subscriptions"), subscription_id, document
-            )
-        )
         return self.event(
             SubscriptionCreated(
                 subscription_id=subscription_id,
@@ -236,7 +222,7 @@ class World:
         return handler(self, command, failing)
 
 
-def _create(world: World, cmd: CreateDataService, failing: bool) -> list[Event]:
+def _create(world: World, cmd: CreateDataServiceV2, failing: bool) -> list[Event]:
     # The saga asks for a data service only once the subscription is paid.
     assert world.subscriptions[cmd.subscription_id].paid
     world.data_services[cmd.data_service_id] = "CREATED"
@@ -244,7 +230,7 @@ def _create(world: World, cmd: CreateDataService, failing: bool) -> list[Event]:
         DataServiceCreated(
             data_service_id=cmd.data_service_id,
             subscription_id=cmd.subscription_id,
-            client_code=cmd.client.code,
+            client_code=cmd.client_code,
             plan=cmd.plan.code,
             cloud_type=cmd.cloud.type,
             dataset_code=cmd.dataset.code,
@@ -387,7 +373,7 @@ def _change_plan(world: World, cmd: ChangePlan, failing: bool) -> list[Event]:
 
 
 _EFFECTS: dict[type[Command], Callable[[World, Any, bool], list[Event]]] = {
-    CreateDataService: _create,
+    CreateDataServiceV2: _create,
     AssignExpert: _assign,
     PrepareDataset: _prepare,
     StartDataService: _start,
@@ -401,13 +387,7 @@ _EFFECTS: dict[type[Command], Callable[[World, Any, bool], list[Event]]] = {
 def new_world() -> World:
     clock = FixedClock(T0)
     platform = bootstrap.in_memory_platform()
-    platform = InMemoryPlatform(
-        settings=platform.settings,
-        store=platform.store,
-        publisher=platform.publisher,
-        blobs=platform.blobs,
-        clock=clock,
-    )
+    platform = dataclasses.replace(platform, clock=clock)
     bootstrap.use(platform)
     return World(platform=platform, clock=clock, w=bootstrap.context(wiring.build))
 

@@ -19,7 +19,7 @@ import jwt
 import requests
 from cryptography.x509 import load_pem_x509_certificate
 
-from functions.api.access_tokens import InvalidToken
+from functions.identity.domain import InvalidToken
 
 # (certificates by kid, seconds they may be kept)
 CertificateFetch = Callable[[], tuple[dict[str, str], float]]
@@ -39,6 +39,8 @@ def http_certificates(url: str) -> CertificateFetch:
 
 @dataclass
 class GoogleIdTokens:
+    """ports.IdTokenVerifier for Google-issued ID tokens."""
+
     audience: str
     fetch: CertificateFetch
     monotonic: Callable[[], float] = time.monotonic

@@ -8,10 +8,10 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-MIN_LENGTH, MAX_LENGTH = 12, 256
 
+class Argon2Passwords:
+    """ports.PasswordHasher with argon2id."""
 
-class Passwords:
     def __init__(self, time_cost: int, memory_kib: int) -> None:
         self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
         # Verified against when the account does not exist, so a wrong username costs as

@@ -1,5 +1,6 @@
 """Google-issued ID tokens, checked against certificates from a local endpoint (a key pair
-made here), fetched once and cached; forged, expired and misaddressed tokens refused."""
+made here), fetched once and cached; forged, expired and misaddressed tokens refused; a
+linked identity exchanged for a token pair at POST /sessions/google."""
 
 from __future__ import annotations
 
@@ -17,10 +18,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from functions.api.access_tokens import InvalidToken
-from functions.api.google_tokens import GoogleIdTokens, http_certificates
-from functions.api.principals import Role
-from tests.unit.api.conftest import make_api
+from functions.identity.adapters.google_id_tokens import GoogleIdTokens, http_certificates
+from functions.identity.domain import InvalidToken, Role
+from tests.unit.identity.conftest import Identity, make_identity, reason
 
 AUDIENCE = "saludtech-test"
 
@@ -130,15 +130,28 @@ def test_an_unknown_kid_refetches_at_most_once_a_minute(certificates: Certificat
     assert certificates.fetches == 2
 
 
-def test_the_api_exchanges_a_linked_google_identity_for_its_tokens(
-    certificates: CertificateServer,
-) -> None:
-    api = next(make_api(google_id_audience=AUDIENCE, google_id_certs_url=certificates.url))
-    api.add_user("linked", Role.CLIENT, "0042", google_subject="google-user-1")
-    api.clock.now = datetime.now(UTC)
-    answer = api.call("POST", "/v1/auth/google", {"id_token": google_token()})
-    assert answer.status == 200, answer.body
-    me = api.call("GET", "/v1/me", token=answer.body["access_token"]).body
-    assert (me["username"], me["scope"]) == ("linked", "0042")
-    stranger = api.call("POST", "/v1/auth/google", {"id_token": google_token(sub="nobody")})
-    assert (stranger.status, stranger.body["error"]["reason"]) == (401, "unknown_identity")
+def test_a_linked_google_identity_opens_a_session(certificates: CertificateServer) -> None:
+    identity = next(
+        make_identity(google_id_audience=AUDIENCE, google_id_certs_url=certificates.url)
+    )
+    user_id = identity.add_user("linked", Role.CLIENT, "0042", google_subject="google-user-1")
+    identity.clock.now = datetime.now(UTC)
+    answer = identity.commands.post("/sessions/google", json={"id_token": google_token()})
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.get_json()["user_id"] == user_id
+    verified = identity.verify(answer.get_json()["access_token"]).get_json()
+    assert (verified["user_id"], verified["scope"]) == (user_id, "0042")
+    stranger = identity.commands.post(
+        "/sessions/google", json={"id_token": google_token(sub="nobody")}
+    )
+    assert reason(stranger) == (401, "unknown_identity")
+    forged = identity.commands.post(
+        "/sessions/google", json={"id_token": google_token(key=OTHER_KEY)}
+    )
+    assert reason(forged) == (401, "invalid_token")
+
+
+def test_without_an_audience_google_sign_in_is_off(identity: Identity) -> None:
+    """Settings without SALUDTECH_GOOGLE_ID_AUDIENCE: every ID token is invalid."""
+    answer = identity.commands.post("/sessions/google", json={"id_token": google_token()})
+    assert reason(answer) == (401, "invalid_token")

@@ -1,14 +1,15 @@
-"""Accounts: users with a role and a scope, their password hashes and their sessions.
+"""Where accounts and their sessions are stored: identity's own collections, in its own
+database (`saludtech-identity`).
 
-Stored in the api's own collections. The email and national id are sealed with the shared
-field cipher (AES-GCM, bound to the user id and the field name); usernames are found
-through an HMAC of their lowercase form, so the lookup documents hold no username.
-Refresh tokens are random, stored only as their SHA-256, and revocable one by one.
+The email and national id are sealed with the shared field cipher (AES-GCM, bound to the
+user id and the field name); usernames are found through an HMAC of their lowercase form,
+so the lookup documents hold no username. Refresh tokens are random, stored only as their
+SHA-256, and revocable one by one.
 
-Access tokens are revoked early through the account's `token_version`: every token carries
-the version it was issued under, every request compares it with the stored one (one
-document read), and a logout, a password change or an operator disabling the account
-raises it. A password change and a disabling also revoke every refresh token of the account.
+Access tokens are revoked early through the account's `token_version` (domain.py): a
+logout, a password change or an operator disabling the account raises it, and every
+/tokens/verify compares it with the token's (one document read). A password change and a
+disabling also revoke every refresh token of the account.
 """
 
 from __future__ import annotations
@@ -21,8 +22,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from functions.api.passwords import MAX_LENGTH, MIN_LENGTH, Passwords
-from functions.api.principals import Principal, Role
+from functions.identity.domain import (
+    Account,
+    NewAccount,
+    Principal,
+    Role,
+    ensure_password_allowed,
+)
+from functions.identity.ports import PasswordHasher
 from shared.domain.clock import Clock, rfc3339
 from shared.domain.errors import PermanentError
 from shared.ports.documents import (
@@ -35,26 +42,16 @@ from shared.ports.documents import (
 from shared.service.field_crypto import FieldCipher
 
 USERS, USERNAMES, IDENTITIES, REFRESH_TOKENS = (
-    "api_users", "api_usernames", "api_identities", "api_refresh_tokens"
+    "identity_users", "identity_usernames", "identity_google_subjects", "identity_refresh_tokens"
 )  # fmt: skip
+COLLECTIONS = (USERS, USERNAMES, IDENTITIES, REFRESH_TOKENS)
 _SEALED_FIELDS = ("email", "national_id")
-
-
-@dataclass(frozen=True)
-class NewUser:
-    username: str
-    password: str
-    role: Role
-    scope: str
-    email: str
-    national_id: str = ""
-    google_subject: str = ""
 
 
 @dataclass
 class Accounts:
     store: DocumentStore
-    passwords: Passwords
+    passwords: PasswordHasher
     cipher: FieldCipher
     lookup_key: bytes
     clock: Clock
@@ -64,14 +61,10 @@ class Accounts:
     def _key(self, kind: str, value: str) -> str:
         return hmac.new(self.lookup_key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
 
-    def register(self, new: NewUser) -> str:
-        """The new user's id; PermanentError when the username or identity is taken."""
-        if not MIN_LENGTH <= len(new.password) <= MAX_LENGTH:
-            raise PermanentError(
-                "weak_password", f"{MIN_LENGTH} to {MAX_LENGTH} characters", field="password"
-            )
-        if new.role is not Role.OPERATOR and not new.scope:
-            raise PermanentError("missing_scope", "this role acts for a scope", field="scope")
+    def register(self, new: NewAccount) -> str:
+        """The new user's id; PermanentError when a rule is broken or the username or
+        identity is taken."""
+        new.validate()
         user_id = uuid.uuid4().hex
         document: Document = {
             "user_id": user_id,
@@ -104,6 +97,10 @@ class Accounts:
     def user(self, user_id: str) -> Document | None:
         return self.store.get(self.collections[USERS], user_id)
 
+    def account(self, user_id: str) -> Account | None:
+        found = self.user(user_id)
+        return account_of(found) if found else None
+
     def profile(self, user_id: str) -> dict[str, Any] | None:
         """What a user sees of their own account (the sealed fields opened)."""
         found = self.user(user_id)
@@ -121,23 +118,19 @@ class Accounts:
         if not self.passwords.verify(user["password_hash"] if user else None, password):
             return None
         assert user is not None  # verify is False without a stored hash
-        return None if user.get("disabled") else principal_of(user)
+        account = account_of(user)
+        return account.principal if account.may_log_in() else None
 
     def by_google_subject(self, subject: str) -> Principal | None:
         found = self.store.get(self.collections[IDENTITIES], self._key("google", subject))
-        user = self.user(found["user_id"]) if found else None
-        return principal_of(user) if user and not user.get("disabled") else None
+        account = self.account(found["user_id"]) if found else None
+        return account.principal if account and account.may_log_in() else None
 
     # -- early revocation of access tokens ---------------------------------------------
     def is_current(self, principal: Principal) -> bool:
-        """Whether an access token of this principal still stands: the account exists, is
-        not disabled, and its token version is the token's (checked on every request)."""
-        user = self.user(principal.user_id)
-        return (
-            user is not None
-            and not user.get("disabled")
-            and int(user.get("token_version", 0)) == principal.token_version
-        )
+        """Whether an access token of this principal still stands (domain.Account)."""
+        account = self.account(principal.user_id)
+        return account is not None and account.is_current(principal)
 
     def _bump(self, user_id: str, **changes: Any) -> Document | None:
         """Raise the account's token version (with `changes`); the account, or None."""
@@ -156,21 +149,19 @@ class Accounts:
         """Every live access token of the account stops working now."""
         return self._bump(user_id) is not None
 
-    def change_password(self, principal: Principal, current: str, new: str) -> Principal | None:
-        """The principal under the new token version, or None when `current` is wrong.
-        Every access and refresh token issued before stops working."""
-        if not MIN_LENGTH <= len(new) <= MAX_LENGTH:
-            raise PermanentError(
-                "weak_password", f"{MIN_LENGTH} to {MAX_LENGTH} characters", field="new_password"
-            )
-        user = self.user(principal.user_id)
+    def change_password(self, user_id: str, current: str, new: str) -> Principal | None:
+        """The principal under the new token version, or None when `current` is wrong (or
+        there is no such account). Every access and refresh token issued before stops
+        working."""
+        ensure_password_allowed(new, "new_password")
+        user = self.user(user_id)
         if user is None or not self.passwords.verify(user["password_hash"], current):
             return None
-        changed = self._bump(principal.user_id, password_hash=self.passwords.hash(new))
+        changed = self._bump(user_id, password_hash=self.passwords.hash(new))
         if changed is None:
             return None
-        self._revoke_sessions_of(principal.user_id)
-        return principal_of(changed)
+        self._revoke_sessions_of(user_id)
+        return account_of(changed).principal
 
     def set_disabled(self, user_id: str, disabled: bool) -> bool:
         """Disable (every token of the account revoked, no login) or enable an account;
@@ -206,11 +197,10 @@ class Accounts:
             return str(record["user_id"])
 
         user_id = self.store.run_in_transaction(spend)
-        user = self.user(user_id) if user_id else None
-        if user is None or user.get("disabled"):
+        account = self.account(user_id) if user_id else None
+        if account is None or not account.may_log_in():
             return None
-        principal = principal_of(user)
-        return principal, self.open_session(principal)
+        return account.principal, self.open_session(account.principal)
 
     def revoke_session(self, token: str) -> str | None:
         """Revoke a refresh token; the id of its account, or None for an unknown token."""
@@ -246,12 +236,13 @@ class Accounts:
             after = page.next_cursor
 
 
-def principal_of(user: Document) -> Principal:
-    return Principal(
+def account_of(user: Document) -> Account:
+    return Account(
         user_id=user["user_id"],
         role=Role(user["role"]),
         scope=user["scope"],
         token_version=int(user.get("token_version", 0)),
+        disabled=bool(user.get("disabled")),
     )
 
 

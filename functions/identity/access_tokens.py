@@ -1,4 +1,5 @@
-"""Short-lived access tokens: HS256 JWTs with a `kid`, signed and checked by this API only.
+"""Short-lived access tokens: HS256 JWTs with a `kid`, signed and checked by identity only
+(the api asks POST /tokens/verify; no other function holds the keys).
 
 The keyring comes from settings (Secret Manager in the cloud): tokens are signed with the
 active kid and verified with whichever listed kid they name, so a key rotation adds the new
@@ -14,15 +15,13 @@ from datetime import datetime
 
 import jwt
 
-from functions.api.principals import Principal, Role
+from functions.identity.domain import InvalidToken, Principal, Role
 
+# The names tokens were issued under before identity was a context of its own: kept, so the
+# tokens in flight when it moved stayed valid (and the public api is still their audience).
 ISSUER = "saludtech-api"
 AUDIENCE = "saludtech-api"
 _ALGORITHM = "HS256"
-
-
-class InvalidToken(Exception):
-    """Missing, malformed, forged, expired, wrong audience or issuer: all look alike outside."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,61 @@
+"""The contexts' doors the api calls for its data routes, by entry point, and how a door's
+answer becomes the api's.
+
+The api holds no other context's code or store: it sends commands to a context's command
+door and reads its query door (shared/ports/doors.py), over HTTP with an ID token in the
+cloud, in-process in unit tests. Each door here must be in infra/topology.yaml's
+`cloud.access.api.invokes` (a unit test holds the two together).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from shared.entrypoints.http import HttpError
+from shared.ports.doors import DoorAnswer, DoorUnavailable
+
+SUBSCRIPTIONS_COMMANDS = "subscriptions_commands_http"
+SUBSCRIPTIONS_QUERIES = "subscriptions_queries_http"
+INGESTION_QUERIES = "ingestion_queries_http"
+DATA_SERVICES_QUERIES = "data_services_queries_http"
+NOTIFICATIONS_QUERIES = "notifications_queries_http"
+SAGAS_QUERIES = "sagas_queries_http"
+SAGAS_OPERATIONS = "sagas_operations_http"
+# Every context that records dead letters, and the queries door that shows them.
+DEAD_LETTER_DOORS = {
+    "data_services": DATA_SERVICES_QUERIES,
+    "ingestion": INGESTION_QUERIES,
+    "notifications": NOTIFICATIONS_QUERIES,
+    "sagas": SAGAS_QUERIES,
+    "subscriptions": SUBSCRIPTIONS_QUERIES,
+}
+DOORS = frozenset(
+    {SUBSCRIPTIONS_COMMANDS, SAGAS_OPERATIONS, *DEAD_LETTER_DOORS.values()}
+)  # every door above
+
+
+def segment(value: str) -> str:
+    """A path id as one path segment (the door decodes it; its router checks it)."""
+    return quote(value, safe="")
+
+
+def refusal(answer: DoorAnswer) -> HttpError:
+    """A door's 4xx, answered by the api as it came: status, reason, detail, field."""
+    error = answer.error
+    return HttpError(
+        answer.status,
+        str(error.get("reason") or "refused"),
+        str(error.get("detail") or ""),
+        error.get("field") or None,
+    )
+
+
+def answered(target: str, answer: DoorAnswer, expected: int = 200) -> Any:
+    """The body of the answer the api expects; a refusal is raised as the door gave it, any
+    other success is a door that broke its contract (503, like one that did not answer)."""
+    if not answer.ok:
+        raise refusal(answer)
+    if answer.status != expected:
+        raise DoorUnavailable(f"{target} answered {answer.status}, not {expected}")
+    return answer.body

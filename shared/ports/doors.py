@@ -1,0 +1,56 @@
+"""The port through which one context calls another context's HTTP door.
+
+A context's doors (`<context>_queries_http`, `<context>_commands_http`, ...) are its only
+surface besides its messages: the public api reaches every context through them and never
+through their stores or their code. `target` names the door by its entry point in main.py
+(`subscriptions_queries_http`); the adapter turns it into a URL (the function's own in the
+cloud, the local functions host's `/<target>` on a laptop) or calls it in-process (unit
+tests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from shared.domain.errors import TransientError
+
+
+@dataclass(frozen=True)
+class DoorAnswer:
+    status: int
+    body: Any  # the parsed JSON answer, or None when there is no body
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def error(self) -> Mapping[str, Any]:
+        """The door's refusal in the shared error shape ({} for a success)."""
+        if self.ok or not isinstance(self.body, dict):
+            return {}
+        found = self.body.get("error")
+        return found if isinstance(found, dict) else {}
+
+
+class DoorUnavailable(TransientError):
+    """The door did not answer, or answered 5xx: the caller answers 503, a message retries."""
+
+
+class Doors(Protocol):
+    def call(
+        self,
+        target: str,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> DoorAnswer:
+        """Call `path` on the door `target`; a 4xx is an answer, a 5xx or no answer raises
+        DoorUnavailable."""
+        ...
