@@ -86,7 +86,7 @@ $(CHECKOV_STAMP):
 
 .PHONY: deploy-check
 deploy-check: $(CHECKOV_STAMP) ## Terraform offline: fmt -check and checkov (init/validate/plan need the registry: CI)
-	@command -v terraform >/dev/null || { echo "terraform is not installed. Install Terraform 1.6+ from HashiCorp: their apt repository (sudo apt-get install terraform) or the zip of the binary from their releases page, put on PATH."; exit 3; }
+	@command -v terraform >/dev/null || { echo "terraform is not installed. Install Terraform 1.7+ from HashiCorp: their apt repository (sudo apt-get install terraform) or the zip of the binary from their releases page, put on PATH."; exit 3; }
 	CHECKPOINT_DISABLE=1 terraform fmt -check -recursive -diff terraform
 	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --directory terraform --framework terraform --skip-download --quiet --compact
 

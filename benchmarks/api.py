@@ -114,13 +114,16 @@ def in_process_steps(count: int, user_id: str, token: str) -> dict[str, dict[str
     from functions.api import wiring
     from functions.api.commands import Accepted
     from functions.api.principals import Principal, Role
+    from functions.identity import wiring as identity_wiring
 
     w = bootstrap.context(wiring.build)
-    clock = w.platform.clock
-    who = w.tokens.verify(token, clock())
+    identity = bootstrap.context(identity_wiring.build)  # its steps, inside its door
+    tokens, clock = identity.identity.tokens, w.platform.clock
+    verified = tokens.verify(token, clock())
+    who = Principal(verified.user_id, Role(verified.role.value), verified.scope)
     steps: dict[str, Callable[[int], Any]] = {
-        "JWT check (signature, claims)": lambda _: w.tokens.verify(token, clock()),
-        "revocation check (read the account)": lambda _: w.accounts.is_current(who),
+        "JWT check (signature, claims)": lambda _: tokens.verify(token, clock()),
+        "revocation check (read the account)": lambda _: identity.accounts.is_current(verified),
         "rate limit (Increment + read 8 shards)": lambda _: w.limiter.hit(
             f"user:{user_id}", "bench", 1_000_000, 60
         ),
@@ -145,7 +148,7 @@ def in_process_steps(count: int, user_id: str, token: str) -> dict[str, dict[str
 
 def argon2_verify(count: int) -> dict[str, float]:
     from functions import bootstrap
-    from functions.api import wiring
+    from functions.identity import wiring
 
     passwords = bootstrap.context(wiring.build).accounts.passwords
     stored = passwords.hash(PASSWORD)
@@ -170,13 +173,13 @@ def main() -> None:
     with bench_stack(extra_env=LIMITS) as stack:
         os.environ.update(LIMITS)
         from functions import bootstrap
-        from functions.api import wiring
-        from functions.api.accounts import NewUser
-        from functions.api.principals import Role
+        from functions.identity import wiring
+        from functions.identity.domain import NewAccount, Role
 
         bootstrap.use(None)  # the platform of this stack's environment
         accounts = bootstrap.context(wiring.build).accounts
-        user_id = accounts.register(NewUser(code, PASSWORD, Role.CLIENT, code, client["email"]))
+        new = NewAccount(code, PASSWORD, Role.CLIENT, code, client["email"])
+        user_id = accounts.register(new)
         base = stack.functions_url
         api = f"{base}/api_http/v1"
         http = requests.Session()
