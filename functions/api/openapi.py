@@ -14,10 +14,15 @@ from typing import Any
 
 import flask
 
+from functions.api.context_doors import DEAD_LETTER_DOORS
+
 _ID = {"type": "string", "pattern": r"^[A-Za-z0-9_.:@+=-]{1,200}$"}
 _TEXT = {"type": "string", "minLength": 1, "maxLength": 256}
 _NULLABLE_TEXT = {"type": ["string", "null"]}
 _SAGA_STATUSES = ["RUNNING", "COMPLETED", "COMPENSATING", "COMPENSATED", "STUCK"]
+_DEAD_LETTER_CONTEXT = {
+    "name": "context", "in": "query", "schema": {"enum": sorted(DEAD_LETTER_DOORS)}
+}  # fmt: skip
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -517,7 +522,15 @@ def _paths() -> dict[str, Any]:
         },
         "/v1/assignments": {"get": _op("your assignments", ["expert"], "200", _PAGE, None, _PAGED)},
         "/v1/dead-letters": {
-            "get": _op("every context's dead letters", ["operator"], "200", _PAGE, None, _PAGED)
+            "get": _op(
+                "every context's dead letters merged newest first, or one context's; a "
+                "cursor continues the listing it came from",
+                ["operator"],
+                "200",
+                _PAGE,
+                None,
+                [_DEAD_LETTER_CONTEXT, *_PAGED],
+            )
         },
         "/v1/audit": {
             "get": _op("who read or changed what", ["operator"], "200", _PAGE, None, _PAGED)

@@ -174,6 +174,9 @@ class LocalStack:
             "SALUDTECH_OPERATOR_EMAIL": "operator@saludtech.local",
             # Webhooks to receivers on this machine (127.0.0.1); refused in the cloud.
             "SALUDTECH_WEBHOOK_ALLOW_PRIVATE": "true",
+            # The contexts' doors (shared/adapters/http_doors.py): the functions host serves
+            # every entry point at /<target>, and a door's own paths below it.
+            "SALUDTECH_DOOR_URL_TEMPLATE": f"{self.functions_url}/{{target}}",
         }
 
     @property

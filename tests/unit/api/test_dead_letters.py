@@ -15,12 +15,19 @@ from functions import bootstrap
 from functions.api import dead_letters
 from functions.api.context_doors import DEAD_LETTER_DOORS
 from functions.bootstrap import InMemoryPlatform
-from shared.adapters.in_process_doors import InProcessDoors
+from shared.adapters.in_process_doors import DoorFunction, InProcessDoors
 from shared.domain.errors import PermanentError
 from shared.entrypoints.dead_letter_door import VIEW_FIELDS, serves_dead_letters
 from shared.entrypoints.http import HttpError, answers_errors
 from tests.unit.api.conftest import Api
 from tests.unit.api.test_openapi import conforms
+
+
+def _door(platform: InMemoryPlatform) -> DoorFunction:
+    def nothing_else(_: flask.Request) -> flask.Response:
+        return flask.Response(status=404)
+
+    return answers_errors(serves_dead_letters(lambda: platform)(nothing_else))
 
 
 class Contexts:
@@ -29,12 +36,7 @@ class Contexts:
 
     def __init__(self) -> None:
         self.platforms = {c: bootstrap.in_memory_platform() for c in DEAD_LETTER_DOORS}
-        doors = {
-            target: answers_errors(serves_dead_letters(lambda c=context: self.platforms[c])(
-                lambda _: flask.Response(status=404)
-            ))
-            for context, target in DEAD_LETTER_DOORS.items()
-        }  # fmt: skip
+        doors = {t: _door(self.platforms[c]) for c, t in DEAD_LETTER_DOORS.items()}
         self.doors = InProcessDoors(doors.__getitem__)
 
     def record(self, context: str, dead_letter_id: str, second: int) -> None:
@@ -89,7 +91,7 @@ def test_a_dead_letter_recorded_while_paging_neither_repeats_nor_hides_others(
     contexts.record("ingestion", "dl-late", 59)  # newer than every position
     rest = [d["dead_letter_id"] for d in contexts.walk(2, first["next_cursor"])]
     assert rest == ["dl-1", "dl-0"]
-    assert [d["dead_letter_id"] for d in contexts.walk(10)][0] == "dl-late"
+    assert next(contexts.walk(10))["dead_letter_id"] == "dl-late"
 
 
 def test_one_context_pages_with_its_own_cursor_and_cursors_do_not_cross(
