@@ -273,7 +273,7 @@ def main() -> None:
             f"    of which the api's own steps {mine:.1f} ms (the token check at identity's door"
             f" {steps[TOKEN_CHECK]['p50_ms']:.1f} ms); the rest, {overhead - mine:.1f} ms, is"
             " what the hop costs beyond the door itself (a second HTTP exchange) and the"
-            " api's framing"
+            " api's framing (locally one functions-host process serves all three)"
         )
     print(
         f"{'login, through /v1':<44}{login_latency['p50_ms']:>9.1f}"

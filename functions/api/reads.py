@@ -30,7 +30,7 @@ from functions.api.context_doors import (
 )
 from functions.api.principals import Principal, Role
 from shared.entrypoints.http import HttpError
-from shared.ports.doors import Doors
+from shared.ports.doors import Doors, DoorUnavailable
 
 # The catalogue filters a center may give /v1/images (the center is always its own).
 CATALOGUE_FILTERS = frozenset(
@@ -61,11 +61,23 @@ def _find(doors: Doors, target: str, path: str, params: Params | None = None) ->
 
 
 def _page(
-    doors: Doors, target: str, path: str, params: Params, mine: Callable[[dict[str, Any]], bool]
+    doors: Doors,
+    target: str,
+    path: str,
+    params: Params,
+    mine: Callable[[dict[str, Any]], bool],
+    *,
+    owner_in_path: bool = False,
 ) -> dict[str, Any]:
-    """A page of the caller's own: a 404 (an owner id the door's router refuses) is an
-    empty page, and an item that is not the caller's is dropped, whatever the door sent."""
-    page = _find(doors, target, path, params) or {"items": [], "next_cursor": None}
+    """A page of the caller's own: an item that is not the caller's is dropped, whatever
+    the door sent. A 404 is an empty page when the owner is in the path (an id the door's
+    router refuses owns nothing); of a listing route it is a door without that route (a
+    deploy half done): 503, never an empty page that looks like an answer."""
+    page = _find(doors, target, path, params)
+    if page is None:
+        if not owner_in_path:
+            raise DoorUnavailable(f"{target} has no route for {path}")
+        page = {"items": [], "next_cursor": None}
     return {"items": [i for i in page["items"] if mine(i)], "next_cursor": page["next_cursor"]}
 
 
@@ -149,8 +161,9 @@ def assignments_of(doors: Doors, who: Principal, limit: int, cursor: str | None)
     path = f"/experts/{segment(who.scope)}/assignments"
     params = {"limit": limit, "cursor": cursor}
     return _page(
-        doors, DATA_SERVICES_QUERIES, path, params, lambda s: s["expert_code"] == who.scope
-    )
+        doors, DATA_SERVICES_QUERIES, path, params, lambda s: s["expert_code"] == who.scope,
+        owner_in_path=True,
+    )  # fmt: skip
 
 
 def notifications_of(
@@ -161,7 +174,7 @@ def notifications_of(
     path = f"/recipients/{segment(recipient)}/notifications"
     page = _page(
         doors, NOTIFICATIONS_QUERIES, path, {"limit": limit, "cursor": cursor},
-        lambda n: n["recipient_id"] == recipient,
+        lambda n: n["recipient_id"] == recipient, owner_in_path=True,
     )  # fmt: skip
     items = [
         {**item, "summary": f"{item['template']} by {item['channel']}: {item['status']}"}
@@ -192,7 +205,8 @@ def saga_of(doors: Doors, who: Principal, subscription_id: str) -> dict[str, Any
 def saga_steps(doors: Doors, saga_id: str) -> dict[str, Any]:
     """A saga's log as the timeline shows it."""
     path = f"/sagas/{segment(saga_id)}/log"
-    log = _page(doors, SAGAS_QUERIES, path, {"limit": SAGA_STEPS_SHOWN}, lambda _: True)
+    params = {"limit": SAGA_STEPS_SHOWN}
+    log = _page(doors, SAGAS_QUERIES, path, params, lambda _: True, owner_in_path=True)
     steps = [
         {**entry, "name": f"{entry.get('step', '')} {entry.get('status', '')}".strip()}
         for entry in log["items"]
