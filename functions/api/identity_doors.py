@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from functions.api.context_doors import refusal
 from functions.api.principals import Principal, Role
 from functions.identity.messages import (
     COMMANDS_DOOR,
@@ -31,18 +32,7 @@ from functions.identity.messages import (
     UserProfile,
     UserStatus,
 )
-from shared.entrypoints.http import HttpError
 from shared.ports.doors import DoorAnswer, Doors
-
-
-def refusal(answer: DoorAnswer) -> HttpError:
-    error = answer.error
-    return HttpError(
-        answer.status,
-        str(error.get("reason") or "refused"),
-        str(error.get("detail") or ""),
-        error.get("field") or None,
-    )
 
 
 @dataclass(frozen=True)
