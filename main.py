@@ -1,159 +1,65 @@
 """Every Cloud Function entry point of SaludTech, one source tree deployed as N functions.
 
-Each name here is a deploy target (`--entry-point`) and the function one entry of
+Each name in `__all__` is a deploy target (`--entry-point`) and the function one entry of
 infra/topology.yaml calls (tests/unit/test_deployment_map.py keeps the two and every
-context's handler map in step). One hop to the handler: open the module a name comes from.
+context's HANDLERS in step).
+
+One hop to the handler. A Pub/Sub function is made from its context's HANDLERS and named
+after the message it consumes: target `<context>_<command>` or `<context>_on_<event>` (snake
+case) runs that message's entry of functions/<context>/handlers.py HANDLERS, e.g.
+`data_services_assign_expert` is HANDLERS[AssignExpert] there (handlers.assign_expert) and
+`notifications_on_saga_stuck` is HANDLERS[SagaStuck] of notifications (handlers.notify).
+Three targets keep the names they were deployed under before the rule (the `renamed=` of
+functions/data_services/entrypoints.py and functions/sagas/entrypoints.py say which).
+`<context>_record_dead_letter` records what died on the context's dead-letter topic. The
+others (the `*_http` doors, `sagas_tick`, `ingestion_on_upload`) are written out in
+functions/<context>/entrypoints.py.
 """
 
 from functions.api.entrypoints import api_http
+from functions.data_services import entrypoints as data_services
 from functions.data_services.entrypoints import (
-    data_services_assign_expert,
-    data_services_cancel_data_service,
     data_services_commands_http,
-    data_services_create_data_service,
-    data_services_create_data_service_v2,
-    data_services_deliver_chunk,
-    data_services_finish_data_service,
-    data_services_prepare_dataset,
-    data_services_project_image,
-    data_services_project_subscription,
     data_services_queries_http,
-    data_services_record_dead_letter,
-    data_services_register_expert,
-    data_services_revoke_chunk,
-    data_services_start_data_service,
-    data_services_submit_data_request,
 )
 from functions.identity.entrypoints import identity_commands_http, identity_queries_http
-from functions.ingestion.entrypoints import (
-    ingestion_ingest_package_entry,
-    ingestion_ingest_package_entry_v2,
-    ingestion_on_upload,
-    ingestion_queries_http,
-    ingestion_record_dead_letter,
-)
+from functions.ingestion import entrypoints as ingestion
+from functions.ingestion.entrypoints import ingestion_queries_http
+from functions.notifications import entrypoints as notifications
 from functions.notifications.entrypoints import (
     notifications_commands_http,
-    notifications_deliver_notification,
-    notifications_on_data_service_created,
-    notifications_on_data_service_delivered,
-    notifications_on_data_service_failed,
-    notifications_on_expert_assigned,
-    notifications_on_image_rejected,
-    notifications_on_payment_declined,
-    notifications_on_plan_changed,
-    notifications_on_saga_compensated,
-    notifications_on_saga_completed,
-    notifications_on_saga_stuck,
-    notifications_on_study_ingested,
-    notifications_on_subscription_cancelled,
-    notifications_on_subscription_created,
-    notifications_on_subscription_paid,
     notifications_queries_http,
-    notifications_record_dead_letter,
-    notifications_set_recipient_channels,
 )
-from functions.sagas.entrypoints import (
-    sagas_on_data_service_cancelled,
-    sagas_on_data_service_created,
-    sagas_on_data_service_delivered,
-    sagas_on_data_service_failed,
-    sagas_on_data_service_started,
-    sagas_on_data_services_command_rejected,
-    sagas_on_dataset_prepared,
-    sagas_on_expert_assigned,
-    sagas_on_payment_declined,
-    sagas_on_payment_refunded,
-    sagas_on_plan_changed,
-    sagas_on_subscription_cancelled,
-    sagas_on_subscription_created,
-    sagas_on_subscription_paid,
-    sagas_on_subscriptions_command_rejected,
-    sagas_operations_http,
-    sagas_queries_http,
-    sagas_record_dead_letter,
-    sagas_tick,
-)
+from functions.sagas import entrypoints as sagas
+from functions.sagas.entrypoints import sagas_operations_http, sagas_queries_http, sagas_tick
+from functions.subscriptions import entrypoints as subscriptions
 from functions.subscriptions.entrypoints import (
-    subscriptions_cancel_subscription,
-    subscriptions_change_plan,
     subscriptions_commands_http,
-    subscriptions_create_subscription,
-    subscriptions_pay_subscription,
     subscriptions_queries_http,
-    subscriptions_record_dead_letter,
-    subscriptions_refund_payment,
 )
 
-__all__ = [
-    "api_http",
-    "data_services_assign_expert",
-    "data_services_cancel_data_service",
-    "data_services_commands_http",
-    "data_services_create_data_service",
-    "data_services_create_data_service_v2",
-    "data_services_deliver_chunk",
-    "data_services_finish_data_service",
-    "data_services_prepare_dataset",
-    "data_services_project_image",
-    "data_services_project_subscription",
-    "data_services_queries_http",
-    "data_services_record_dead_letter",
-    "data_services_register_expert",
-    "data_services_revoke_chunk",
-    "data_services_start_data_service",
-    "data_services_submit_data_request",
-    "identity_commands_http",
-    "identity_queries_http",
-    "ingestion_ingest_package_entry",
-    "ingestion_ingest_package_entry_v2",
-    "ingestion_on_upload",
-    "ingestion_queries_http",
-    "ingestion_record_dead_letter",
-    "notifications_commands_http",
-    "notifications_deliver_notification",
-    "notifications_on_data_service_created",
-    "notifications_on_data_service_delivered",
-    "notifications_on_data_service_failed",
-    "notifications_on_expert_assigned",
-    "notifications_on_image_rejected",
-    "notifications_on_payment_declined",
-    "notifications_on_plan_changed",
-    "notifications_on_saga_compensated",
-    "notifications_on_saga_completed",
-    "notifications_on_saga_stuck",
-    "notifications_on_study_ingested",
-    "notifications_on_subscription_cancelled",
-    "notifications_on_subscription_created",
-    "notifications_on_subscription_paid",
-    "notifications_queries_http",
-    "notifications_record_dead_letter",
-    "notifications_set_recipient_channels",
-    "sagas_on_data_service_cancelled",
-    "sagas_on_data_service_created",
-    "sagas_on_data_service_delivered",
-    "sagas_on_data_service_failed",
-    "sagas_on_data_service_started",
-    "sagas_on_data_services_command_rejected",
-    "sagas_on_dataset_prepared",
-    "sagas_on_expert_assigned",
-    "sagas_on_payment_declined",
-    "sagas_on_payment_refunded",
-    "sagas_on_plan_changed",
-    "sagas_on_subscription_cancelled",
-    "sagas_on_subscription_created",
-    "sagas_on_subscription_paid",
-    "sagas_on_subscriptions_command_rejected",
-    "sagas_operations_http",
-    "sagas_queries_http",
-    "sagas_record_dead_letter",
-    "sagas_tick",
-    "subscriptions_cancel_subscription",
-    "subscriptions_change_plan",
-    "subscriptions_commands_http",
-    "subscriptions_create_subscription",
-    "subscriptions_pay_subscription",
-    "subscriptions_queries_http",
-    "subscriptions_record_dead_letter",
-    "subscriptions_refund_payment",
-]
+# Written out: the HTTP doors and the sagas' scheduled tick.
+_WRITTEN = (
+    api_http,
+    data_services_commands_http,
+    data_services_queries_http,
+    identity_commands_http,
+    identity_queries_http,
+    ingestion_queries_http,
+    notifications_commands_http,
+    notifications_queries_http,
+    sagas_operations_http,
+    sagas_queries_http,
+    sagas_tick,
+    subscriptions_commands_http,
+    subscriptions_queries_http,
+)
+# Made from each context's HANDLERS (shared/entrypoints/pubsub.py: entry_points()), with its
+# dead-letter recorder and ingestion's upload function. Attributes of this module, since
+# functions-framework finds a target by its name here.
+_MADE = (data_services, ingestion, notifications, sagas, subscriptions)
+for _context in _MADE:
+    globals().update(_context.ENTRY_POINTS)
+
+__all__ = [function.__name__ for function in _WRITTEN]
+__all__ += [name for context in _MADE for name in context.ENTRY_POINTS]

@@ -9,13 +9,23 @@ The Google client libraries read the standard emulator variables themselves
 from __future__ import annotations
 
 import base64
+import ipaddress
 from functools import lru_cache
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _DEVELOPMENT_KEY_MARK = "local-development"
+# Plain settings whose local defaults point at this machine (the stack's functions host and
+# mail sink): in the cloud one left unset is empty, and one given must not be loopback.
+_LOCAL_ADDRESSES = ("public_url", "smtp_host")
+
+
+class MissingSetting(ValueError):
+    """A setting the code about to use it needs is empty: in the cloud, a key that
+    infra/topology.yaml does not mount into this function, or an address not configured."""
 
 
 class Settings(BaseSettings):
@@ -30,7 +40,10 @@ class Settings(BaseSettings):
     # Every Firestore collection of a context lives under `<collection_prefix><context>_...`;
     # empty in the cloud (one database per context), set by tests to isolate runs.
     collection_prefix: str = ""
-    # Keys. The local defaults are for the emulators only; a deployed function refuses them.
+    # Keys. The local defaults are for the emulators only. In the cloud a key left unset is
+    # empty, since only the functions that use a key get it (infra/topology.yaml `secrets:`),
+    # and the code that uses one asks for it with require_*() or jwt_keyring(), which refuse
+    # an empty key; a key given must not be a development key.
     hmac_key: SecretStr = SecretStr("local-development-hmac-key-not-for-production")
     jwt_key: SecretStr = SecretStr("local-development-jwt-key-not-for-production")
     field_encryption_key: SecretStr = SecretStr("")
@@ -68,7 +81,10 @@ class Settings(BaseSettings):
     payment_api_url: str = "https://api.stripe.com"
     # Notifications: the SMTP server (the stack's sink locally), the Standard Webhooks signing
     # secrets and the confirmation-link keys (comma-separated, the first one signs, all of
-    # them verify: rotation), where confirmation links point, and the retry schedule.
+    # them verify: rotation), where confirmation links point, and the retry schedule. The
+    # SMTP host and public_url default to this machine: in the cloud, unset is empty (the
+    # code that sends mail or builds links asks with require_smtp_host(), require_public_url())
+    # and loopback is refused; Terraform sets public_url to the public API's URL.
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
     smtp_sender: str = "SaludTech <notifications@saludtech.local>"
@@ -101,31 +117,38 @@ class Settings(BaseSettings):
     def _no_development_keys_in_the_cloud(self) -> Settings:
         # A deployed function must get its keys from Secret Manager; falling back to the
         # public development keys would make every pseudonym reversible by anyone.
-        keyring = self.jwt_keyring()
-        if self.jwt_active_kid not in keyring or not all(keyring.values()):
-            raise ValueError("SALUDTECH_JWT_KEYS must hold SALUDTECH_JWT_ACTIVE_KID, kid:secret")
         if self.environment == "cloud":
-            for name in ("hmac_key", "jwt_key"):
-                value = getattr(self, name).get_secret_value()
-                if not value or _DEVELOPMENT_KEY_MARK in value:
-                    raise ValueError(f"SALUDTECH_{name.upper()} must be set in the cloud")
+            self._no_development_keys()
+            self._no_local_addresses()
             if self.payment_gateway == "sandbox":
                 raise ValueError(
                     "SALUDTECH_PAYMENT_GATEWAY=sandbox charges nobody: not in the cloud"
                 )
-            self._no_development_notification_keys()
             if self.webhook_allow_private:
                 raise ValueError(
                     "SALUDTECH_WEBHOOK_ALLOW_PRIVATE would let webhooks reach our own network:"
                     " not in the cloud"
                 )
+        # A keyring given must be usable; a cloud function that got none never signs.
+        if (
+            self.environment != "cloud"
+            or self.jwt_keys.get_secret_value()
+            or self.jwt_key.get_secret_value()
+        ):
+            keyring = self.jwt_keyring()  # refuses an empty secret
+            if self.jwt_active_kid not in keyring:
+                raise ValueError(
+                    "SALUDTECH_JWT_KEYS must hold SALUDTECH_JWT_ACTIVE_KID, kid:secret"
+                )
         return self
 
-    def _no_development_notification_keys(self) -> None:
-        """The webhook signing secrets and the confirmation-link keys: a default left
-        unset is no key at all in the cloud (the notifications functions then refuse to
-        start; the others never use them), and a development key given is refused."""
-        for name in ("webhook_secrets", "confirmation_keys"):
+    def _no_development_keys(self) -> None:
+        """Every key, one by one: a key left unset is no key at all in the cloud (not the
+        public development default), so a function that never reads it needs no secret;
+        a key given is refused when it is a development key (in a rotation list too)."""
+        for name, field in type(self).model_fields.items():
+            if field.annotation is not SecretStr:
+                continue
             if name not in self.model_fields_set:
                 setattr(self, name, SecretStr(""))
                 continue
@@ -135,18 +158,64 @@ class Settings(BaseSettings):
                         f"SALUDTECH_{name.upper()} holds a public development key: not in the cloud"
                     )
 
+    def _no_local_addresses(self) -> None:
+        """Where confirmation links point and the SMTP server: unset is empty (the code that
+        sends mail or builds links refuses it), given must not be this machine."""
+        for name in _LOCAL_ADDRESSES:
+            value = str(getattr(self, name)).strip()
+            if name not in self.model_fields_set or not value:
+                setattr(self, name, "")
+                continue
+            url = urlsplit(value if "://" in value else f"//{value}")
+            if _is_loopback(url.hostname or ""):
+                raise ValueError(
+                    f"SALUDTECH_{name.upper()}={value} is this machine: not in the cloud"
+                )
+            if name == "public_url" and url.scheme != "https":
+                raise ValueError(f"SALUDTECH_PUBLIC_URL={value}: links in the cloud are https")
+
+    def _required(self, name: str, value: str, where: str) -> str:
+        if not value.strip():
+            raise MissingSetting(
+                f"SALUDTECH_{name.upper()} is not set, and this code needs it: {where}"
+            )
+        return value
+
+    def require_hmac_key(self) -> str:
+        """The key of pseudonyms and lookup tokens; refuses an empty one."""
+        return self._required("hmac_key", self.hmac_key.get_secret_value(), _MOUNT)
+
+    def require_payment_api_key(self) -> str:
+        """The payment provider's secret key; refuses an empty one."""
+        return self._required("payment_api_key", self.payment_api_key.get_secret_value(), _MOUNT)
+
+    def require_public_url(self) -> str:
+        """Where links sent to people point (confirmation links); refuses an empty one."""
+        return self._required("public_url", self.public_url, _SET).rstrip("/")
+
+    def require_smtp_host(self) -> str:
+        """The SMTP server mail is sent through; refuses an empty one."""
+        return self._required("smtp_host", self.smtp_host, _SET)
+
     def jwt_keyring(self) -> dict[str, str]:
-        """kid -> secret of every access-token key currently accepted."""
+        """kid -> secret of every access-token key currently accepted; refuses an empty
+        keyring or an empty secret (a token signed with no key would be anyone's)."""
         raw = self.jwt_keys.get_secret_value().strip()
-        if not raw:
-            return {"k0": self.jwt_key.get_secret_value()}
-        if ":" not in raw:  # one secret, no kid: the active kid's key
-            return {self.jwt_active_kid: raw}
         keyring: dict[str, str] = {}
-        for item in raw.split(","):
-            kid, _, secret = item.partition(":")
-            if kid.strip():
-                keyring[kid.strip()] = secret.strip()
+        if not raw:
+            keyring = {"k0": self.jwt_key.get_secret_value()}
+        elif ":" not in raw:  # one secret, no kid: the active kid's key
+            keyring = {self.jwt_active_kid: raw}
+        else:
+            for item in raw.split(","):
+                kid, _, secret = item.partition(":")
+                if kid.strip():
+                    keyring[kid.strip()] = secret.strip()
+        if not keyring or not all(keyring.values()):
+            raise MissingSetting(
+                "SALUDTECH_JWT_KEYS is not set or holds an empty secret (kid:secret pairs),"
+                f" and this code needs it: {_MOUNT}"
+            )
         return keyring
 
     def bucket(self, logical_name: str) -> str:
@@ -154,6 +223,22 @@ class Settings(BaseSettings):
 
     def collection(self, name: str) -> str:
         return f"{self.collection_prefix}{name}"
+
+
+_MOUNT = "in the cloud, infra/topology.yaml `secrets:` must mount it into this function"
+_SET = "in the cloud, set it in the deployment's settings (docs/deploy.md)"
+
+
+def _is_loopback(host: str) -> bool:
+    """localhost, 127.0.0.0/8, ::1, or the unspecified address (this machine as well)."""
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
 
 
 def _is_development_key(key: str) -> bool:

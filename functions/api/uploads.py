@@ -12,12 +12,15 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
+from functions.api.answers import UploadGrant
 from functions.api.principals import Principal
 from shared.domain.errors import PermanentError
 
-_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+# The body's model declares it too (bodies.UploadBody): no "/", so no other prefix.
+FILE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+_FILE_NAME = re.compile(FILE_NAME_PATTERN)
 CONTENT_TYPES = {".dcm": "application/dicom", ".zip": "application/zip"}
 
 
@@ -32,8 +35,8 @@ class UploadUrls:
     bucket: str
     lifetime: timedelta
 
-    def grant(self, who: Principal, file_name: Any, now: datetime) -> dict[str, Any]:
-        if not isinstance(file_name, str) or not _FILE_NAME.match(file_name):
+    def grant(self, who: Principal, file_name: str, now: datetime) -> UploadGrant:
+        if not _FILE_NAME.match(file_name):
             raise PermanentError(
                 "invalid_file_name", "letters, digits, '.', '_', '-', at most 128",
                 field="file_name",
@@ -43,10 +46,9 @@ class UploadUrls:
             raise PermanentError("unsupported_file_type", "a .dcm or a .zip", field="file_name")
         name = f"{who.scope}/uploads/{uuid.uuid4().hex}/{file_name}"
         content_type = CONTENT_TYPES[suffix]
-        return {
-            "method": "PUT",
-            "url": self.signer.sign_upload(self.bucket, name, content_type, self.lifetime),
-            "headers": {"Content-Type": content_type},
-            "object": name,
-            "expires_at": (now + self.lifetime).isoformat(timespec="seconds"),
-        }
+        return UploadGrant(
+            url=self.signer.sign_upload(self.bucket, name, content_type, self.lifetime),
+            headers={"Content-Type": content_type},
+            object=name,
+            expires_at=(now + self.lifetime).isoformat(timespec="seconds"),
+        )

@@ -1,11 +1,14 @@
 """Command handlers: load the aggregates, let them decide, leave saving to the unit of work.
 
-PROCESSOR_HANDLERS are run by the idempotent MessageProcessor (shared/service/processing.py)
-inside one transaction with the inbox and outbox. HANDLERS maps every message the context
-consumes from a topic: each entry is one Cloud Function in main.py and one filtered
-trigger subscription in infra/topology.yaml. The prepare, the start, the chunks and the end
-go through delivery.py first, since they do work (reads of the catalogue, copies) that no
-transaction should hold; the projections (projections.py) are plain idempotent writes.
+HANDLERS maps every message the context consumes from a topic: each entry is one Cloud
+Function, made from it by entrypoints.py (named by the message: data_services_assign_expert
+for AssignExpert), and one filtered trigger subscription in infra/topology.yaml. A plain
+handler is run by the idempotent MessageProcessor (shared/service/processing.py) inside one
+transaction with the inbox and outbox. The prepare, the start, the chunks and the end are
+Consumers of delivery.py, since they do work (reads of the catalogue, copies) that no
+transaction should hold; they hand the processor what to record, whose handlers are in
+IN_PROCESS_HANDLERS with the internal commands. The projections (projections.py) are plain
+idempotent writes.
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ from functions.subscriptions.messages import SubscriptionCreated
 from shared.domain.clock import Clock, rfc3339
 from shared.domain.errors import TransientError
 from shared.domain.messages import Message
-from shared.service.processing import Handler
+from shared.service.processing import Consumer, MessageHandler
 
 
 @dataclass(frozen=True)
@@ -281,35 +284,28 @@ def _release_expert(uow: DataServicesUnitOfWork, service: DataService) -> None:
             expert.release(service.id)
 
 
-PROCESSOR_HANDLERS: Mapping[type[Message], Handler[DataServicesUnitOfWork, Any]] = {
+HANDLERS: Mapping[type[Message], MessageHandler[DataServicesUnitOfWork, Any]] = {
     CreateDataServiceV2: create_data_service,
     CreateDataService: create_data_service_v1,
     SubmitDataRequest: submit_data_request,
     AssignExpert: assign_expert,
+    RegisterExpert: register_expert,
+    PrepareDataset: Consumer(DeliveryService.prepare),
+    StartDataService: Consumer(DeliveryService.start),
+    DeliverChunk: Consumer(DeliveryService.deliver_chunk),
+    RevokeChunk: Consumer(DeliveryService.revoke_chunk),
+    FinishDataService: Consumer(DeliveryService.end),
+    CancelDataService: Consumer(DeliveryService.end),
+    ImageAnonymized: Consumer(Projections.project_image),
+    SubscriptionCreated: Consumer(Projections.project_subscription),
+}
+# Run by the processor when delivery.py hands it a command: those of its Consumers above, and
+# the internal ones it records the end of a delivery with (no function: never on a topic).
+IN_PROCESS_HANDLERS: Mapping[type[Message], MessageHandler[DataServicesUnitOfWork, Any]] = {
     PrepareDataset: prepare_dataset,
     StartDataService: start_data_service,
-    CompleteDelivery: complete_delivery,
-    FailDelivery: fail_delivery,
     FinishDataService: finish_data_service,
     CancelDataService: cancel_data_service,
-    RegisterExpert: register_expert,
-}
-
-
-# Consumed from topics: each entry is one Cloud Function (entrypoints.py). Internal commands
-# (CompleteDelivery, FailDelivery) are processed in-process and have none.
-HANDLERS: Mapping[type[Message], Callable[..., object]] = {
-    CreateDataServiceV2: create_data_service,
-    CreateDataService: create_data_service_v1,
-    SubmitDataRequest: submit_data_request,
-    AssignExpert: assign_expert,
-    RegisterExpert: register_expert,
-    PrepareDataset: DeliveryService.prepare,
-    StartDataService: DeliveryService.start,
-    DeliverChunk: DeliveryService.deliver_chunk,
-    RevokeChunk: DeliveryService.revoke_chunk,
-    FinishDataService: DeliveryService.end,
-    CancelDataService: DeliveryService.end,
-    ImageAnonymized: Projections.project_image,
-    SubscriptionCreated: Projections.project_subscription,
+    CompleteDelivery: complete_delivery,
+    FailDelivery: fail_delivery,
 }

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functions.data_services.adapters.bucket_target import BucketDeliveryTarget
 from functions.data_services.delivery import DeliveryService
 from functions.data_services.experts import ExpertLoad
-from functions.data_services.handlers import PROCESSOR_HANDLERS, Dependencies
+from functions.data_services.handlers import HANDLERS, IN_PROCESS_HANDLERS, Dependencies
 from functions.data_services.messages import NAMES
 from functions.data_services.ports import UrlSigner
 from functions.data_services.projections import Projections
@@ -17,7 +17,7 @@ from shared.platform import Platform
 from shared.ports.documents import Filter
 from shared.ports.envelope import Envelope
 from shared.service.command_log import CommandLog
-from shared.service.processing import MessageProcessor
+from shared.service.processing import MessageProcessor, processor_handlers
 
 DELIVERY_BUCKET = "delivery"  # logical name (infra/topology.yaml `buckets:`)
 MAX_EXPERTS_PER_SPECIALITY = 200
@@ -80,7 +80,7 @@ def build(platform: Platform) -> DataServicesWiring:
         store=store,
         publisher=platform.publisher,
         make_uow=lambda tx: DataServicesUnitOfWork(tx, collections),
-        handlers=PROCESSOR_HANDLERS,
+        handlers=processor_handlers(HANDLERS, IN_PROCESS_HANDLERS),
         deps=Dependencies(clock=platform.clock, experts_of=experts_of),
         clock=platform.clock,
         prefetch=lambda envelope: (

@@ -2,9 +2,10 @@
 
 - ingestion_on_upload: `google.cloud.storage.object.v1.finalized` on the ingest bucket, or
   (in the cloud) the bucket's OBJECT_FINALIZE notification pushed by Pub/Sub.
-- ingestion_ingest_package_entry_v2: IngestPackageEntryV2, one entry of a zip package.
-- ingestion_ingest_package_entry: IngestPackageEntry v1 (no longer published: drains).
-- ingestion_record_dead_letter: records what died on ingestion-dead-letter.
+- ENTRY_POINTS: the upload's function, and one function per command of handlers.HANDLERS,
+  made from it: ingestion_ingest_package_entry_v2 (IngestPackageEntryV2, one entry of a zip
+  package) and ingestion_ingest_package_entry (IngestPackageEntry v1, no longer published:
+  drains); and ingestion_record_dead_letter, which records what died on ingestion-dead-letter.
 - ingestion_queries_http: the catalogue (GET /images/<id>, GET /images?...), a center's
   quarantined uploads (GET /rejections?center=...) and the context's dead letters.
 """
@@ -15,31 +16,21 @@ import json
 
 import flask
 import functions_framework
-from werkzeug.routing import Map, Rule
 
 from functions import bootstrap
-from functions.ingestion import queries, wiring
+from functions.ingestion import doors, wiring
 from functions.ingestion.domain import Upload
-from functions.ingestion.messages import NAMES, IngestPackageEntry, IngestPackageEntryV2
+from functions.ingestion.handlers import HANDLERS
+from functions.ingestion.messages import NAMES
 from shared.domain.errors import InvalidMessage, PermanentError, TransientError
-from shared.entrypoints.dead_letter_door import serves_dead_letters
-from shared.entrypoints.http import HttpError, answers_errors, json_response, match_route
-from shared.entrypoints.pubsub import CloudEventLike, consume, record_dead_letter
+from shared.domain.messages import Message
+from shared.entrypoints.http_app import serve
+from shared.entrypoints.pubsub import CloudEventLike, consume, entry_points, handled_by
 from shared.logging import bind_message_context, get_logger
 from shared.ports.envelope import PUBSUB_PUBLISHED, unwrap_pubsub_push
-from shared.service.pagination import page_size, refuse_unknown_parameters
 
 log = get_logger(__name__)
 STORAGE_FINALIZED = "google.cloud.storage.object.v1.finalized"
-
-_QUERY_ROUTES = Map(
-    [
-        Rule("/images", endpoint="list", methods=["GET"]),
-        Rule("/images/<image_id>", endpoint="get", methods=["GET"]),
-        Rule("/rejections", endpoint="rejections", methods=["GET"]),
-    ],
-    strict_slashes=False,
-)
 
 
 def _wiring() -> wiring.IngestionWiring:
@@ -117,77 +108,28 @@ def _stat_notified_object(attributes: dict[str, str]) -> object | None:
     }
 
 
-@functions_framework.cloud_event
-def ingestion_ingest_package_entry_v2(cloud_event: CloudEventLike) -> None:
-    """IngestPackageEntryV2 → pipeline.IngestionService.ingest_entry_v2."""
+def _consume(cloud_event: CloudEventLike, expects: type[Message], function: str) -> None:
     w = _wiring()
     consume(
         cloud_event,
-        IngestPackageEntryV2,
-        w.service.ingest_entry_v2,
-        function="ingestion_ingest_package_entry_v2",
+        expects,
+        handled_by(HANDLERS[expects], w.service.processor, w.service),
+        function=function,
         context=NAMES,
         publisher=w.platform.publisher,
     )
 
 
-@functions_framework.cloud_event
-def ingestion_ingest_package_entry(cloud_event: CloudEventLike) -> None:
-    """IngestPackageEntry v1 → pipeline.IngestionService.ingest_entry (kept until no v1
-    command is left in flight; nothing publishes v1 any more)."""
-    w = _wiring()
-    consume(
-        cloud_event,
-        IngestPackageEntry,
-        w.service.ingest_entry,
-        function="ingestion_ingest_package_entry",
-        context=NAMES,
-        publisher=w.platform.publisher,
-    )
-
-
-@functions_framework.cloud_event
-def ingestion_record_dead_letter(cloud_event: CloudEventLike) -> None:
-    """Whatever reached ingestion-dead-letter → shared/service/dead_letters.py."""
-    record_dead_letter(
-        cloud_event,
-        function="ingestion_record_dead_letter",
-        context=NAMES,
-        dead_letters=_wiring().platform.dead_letters,
-    )
+# ingestion_<command> for each command of handlers.HANDLERS, ingestion_record_dead_letter,
+# and the upload's function above, which takes a storage event rather than a message (main.py
+# exports them).
+ENTRY_POINTS = {
+    **entry_points(NAMES, HANDLERS, _consume, lambda: _wiring().platform.dead_letters),
+    "ingestion_on_upload": ingestion_on_upload,
+}
 
 
 @functions_framework.http
-@answers_errors
-@serves_dead_letters(lambda: _wiring().platform)
 def ingestion_queries_http(request: flask.Request) -> flask.Response:
-    w = _wiring()
-    store, collection = w.platform.store, w.collections.images
-    endpoint, args = match_route(_QUERY_ROUTES, request)
-    if endpoint == "get":
-        # `center`: only that center's (another's is answered as if it did not exist).
-        refuse_unknown_parameters(request.args, {"center"})
-        found = queries.get_image(store, collection, args["image_id"])
-        center = request.args.get("center")
-        if found is None or center not in (None, found["data_source"]):
-            raise HttpError(404, "image_not_found", "no such image")
-        return json_response(found)
-    if endpoint == "rejections":
-        refuse_unknown_parameters(request.args, {"center", "limit", "cursor"})
-        center = request.args.get("center", "")
-        if not center:
-            raise HttpError(400, "missing_parameter", "center is required", field="center")
-        limit, cursor = page_size(request.args.get("limit")), request.args.get("cursor")
-        rejections = w.collections.rejections
-        return json_response(
-            queries.rejections_of_center(store, rejections, center, limit=limit, cursor=cursor)
-        )
-    return json_response(
-        queries.list_images(
-            store,
-            collection,
-            request.args,
-            limit=page_size(request.args.get("limit")),
-            cursor=request.args.get("cursor"),
-        )
-    )
+    """The catalogue, the quarantine, the dead letters: doors.queries."""
+    return serve(doors.queries, request)

@@ -1,8 +1,11 @@
 """The catalogue's write side: handlers run by the idempotent MessageProcessor.
 
-CATALOGUE_HANDLERS are run in-process by the ingestion functions (their commands never
-travel on a topic); HANDLERS maps what the context consumes from its topics, each entry one
-Cloud Function in main.py and one filtered trigger subscription in infra/topology.yaml.
+HANDLERS maps what the context consumes from its topics, each entry one Cloud Function, made
+from it by entrypoints.py (named by the message: ingestion_ingest_package_entry_v2 for
+IngestPackageEntryV2), and one filtered trigger subscription in infra/topology.yaml. Its
+entries are Consumers of the pipeline, which reads and de-identifies an entry before anything
+is recorded. IN_PROCESS_HANDLERS are what the pipeline then hands the processor in-process
+(their commands never travel on a topic).
 
 The heavy work (reading, de-identifying, storing objects) happens before, outside any
 transaction; these handlers only record its result, in the same transaction as the inbox
@@ -14,7 +17,7 @@ records comes from the injected clock.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +37,7 @@ from shared.domain.clock import Clock, rfc3339
 from shared.domain.errors import PermanentError, TransientError
 from shared.domain.messages import Message
 from shared.ports.documents import Document
-from shared.service.processing import Handler
+from shared.service.processing import Consumer, MessageHandler
 
 
 def _entry(package_id: str, index: int, outcome: str, **facts: Any) -> Document:
@@ -141,16 +144,17 @@ def refuse_entry_of_unknown_package(
     raise TransientError("the package record appeared: ingest the entry")
 
 
-CATALOGUE_HANDLERS: Mapping[type[Message], Handler[IngestionUnitOfWork, Any]] = {
+# Consumed from ingestion-commands. v1 stays until no v1 command is left in flight (see
+# IngestPackageEntry).
+HANDLERS: Mapping[type[Message], MessageHandler[IngestionUnitOfWork, Any]] = {
+    IngestPackageEntry: Consumer(IngestionService.ingest_entry),
+    IngestPackageEntryV2: Consumer(IngestionService.ingest_entry_v2),
+}
+# Handed to the processor by the pipeline (an upload's or an entry's outcome, a package's
+# end) and by ingest_entry_v2, for an entry of a package that has no record.
+IN_PROCESS_HANDLERS: Mapping[type[Message], MessageHandler[IngestionUnitOfWork, Any]] = {
     CatalogueImage: catalogue_image,
     RecordRejection: record_rejection,
     CompletePackage: complete_package,
     IngestPackageEntryV2: refuse_entry_of_unknown_package,
-}
-# Consumed from ingestion-commands. The handlers are the pipeline's: an entry is read and
-# de-identified before anything is recorded (through CATALOGUE_HANDLERS). v1 stays until
-# no v1 command is left in flight (see IngestPackageEntry).
-HANDLERS: Mapping[type[Message], Callable[..., object]] = {
-    IngestPackageEntry: IngestionService.ingest_entry,
-    IngestPackageEntryV2: IngestionService.ingest_entry_v2,
 }

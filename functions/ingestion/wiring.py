@@ -8,12 +8,12 @@ from typing import Any
 
 from functions.ingestion.domain import IngestionLimits
 from functions.ingestion.field_crypto import FieldCipher
-from functions.ingestion.handlers import CATALOGUE_HANDLERS, Dependencies
+from functions.ingestion.handlers import HANDLERS, IN_PROCESS_HANDLERS, Dependencies
 from functions.ingestion.messages import NAMES, CatalogueImage
 from functions.ingestion.pipeline import IngestionService
 from functions.ingestion.unit_of_work import Collections, IngestionUnitOfWork
 from shared.platform import Platform
-from shared.service.processing import MessageProcessor
+from shared.service.processing import MessageProcessor, processor_handlers
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ def build(platform: Platform) -> IngestionWiring:
         store=platform.store,
         publisher=platform.publisher,
         make_uow=lambda tx: IngestionUnitOfWork(tx, collections),
-        handlers=CATALOGUE_HANDLERS,
+        handlers=processor_handlers(HANDLERS, IN_PROCESS_HANDLERS),
         deps=Dependencies(clock=platform.clock),
         clock=platform.clock,
         prefetch=lambda envelope: (

@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_random_exponential
 
@@ -38,7 +38,6 @@ from functions.notifications.domain import (
     Status,
     follow_ups,
 )
-from functions.notifications.handlers import Dependencies
 from functions.notifications.messages import (
     NAMES,
     PUBLIC_EVENTS,
@@ -58,6 +57,11 @@ from shared.ports.envelope import Envelope, derived_id
 from shared.ports.publishing import EventPublisher
 from shared.service.event_sourcing import Staged, Upcasters, decode
 from shared.service.processing import MessageProcessor
+
+if TYPE_CHECKING:
+    # Only named in annotations: handlers.py imports this module (DeliverNotification's
+    # Consumer is DeliveryService.deliver), so importing it back at run time would be a cycle.
+    from functions.notifications.handlers import Dependencies
 
 log = get_logger(__name__)
 

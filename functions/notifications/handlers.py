@@ -5,12 +5,17 @@ of work, dependencies) run by the message processor in one transaction with the 
   recipient (or one `failed` with reason no_channel). A notification's id is derived from the
   causing event's id, the recipient and the channel, so however often and in whatever order
   an event arrives, it creates each notification once.
-- `claim_delivery` claims an attempt (delivery.py sends after the claim commits).
+- `claim_delivery` claims an attempt: DeliverNotification's Consumer,
+  delivery.DeliveryService.deliver, hands it to the processor, and sends after the claim
+  commits.
 - `set_recipient_channels` stores a recipient's preferences.
 - `confirm_notification` records a followed confirmation link (internal).
 
 HANDLERS is the map of what the context consumes from topics: each entry is one Cloud
-Function in main.py and one filtered trigger subscription in infra/topology.yaml.
+Function, made from it by entrypoints.py (named by the message: notifications_on_saga_stuck
+for SagaStuck, notifications_set_recipient_channels for SetRecipientChannels), and one
+filtered trigger subscription in infra/topology.yaml. IN_PROCESS_HANDLERS are run by the
+processor when the context hands it a message itself.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from functions.data_services.messages import (
     ExpertAssigned,
 )
 from functions.ingestion.messages import ImageRejected, StudyIngested
+from functions.notifications.delivery import DeliveryService
 from functions.notifications.domain import DEFAULT_LEASE, DEFAULT_SCHEDULE, Notification
 from functions.notifications.messages import (
     ChannelKind,
@@ -52,7 +58,7 @@ from shared.domain.errors import PermanentError, TransientError
 from shared.domain.messages import Event, Message
 from shared.logging import get_logger
 from shared.ports.envelope import Envelope, derived_id
-from shared.service.processing import Handler
+from shared.service.processing import Consumer, MessageHandler
 
 log = get_logger(__name__)
 
@@ -172,7 +178,7 @@ def confirm_notification(
     notification.confirm(deps.clock())
 
 
-HANDLERS: Mapping[type[Message], Handler[NotificationsUnitOfWork, Any]] = {
+HANDLERS: Mapping[type[Message], MessageHandler[NotificationsUnitOfWork, Any]] = {
     SubscriptionCreated: notify,
     SubscriptionPaid: notify,
     PaymentDeclined: notify,
@@ -187,10 +193,12 @@ HANDLERS: Mapping[type[Message], Handler[NotificationsUnitOfWork, Any]] = {
     SagaCompleted: notify,
     SagaCompensated: notify,
     SagaStuck: notify,
-    DeliverNotification: claim_delivery,
+    DeliverNotification: Consumer(DeliveryService.deliver),
     SetRecipientChannels: set_recipient_channels,
 }
-# Run in-process by the HTTP function that checks a confirmation link (never on a topic).
-INTERNAL_HANDLERS: Mapping[type[Message], Handler[NotificationsUnitOfWork, Any]] = {
+# DeliverNotification's claim, handed to the processor by DeliveryService.deliver; and a
+# followed confirmation link, by the HTTP function that checks it (never on a topic).
+IN_PROCESS_HANDLERS: Mapping[type[Message], MessageHandler[NotificationsUnitOfWork, Any]] = {
+    DeliverNotification: claim_delivery,
     ConfirmNotification: confirm_notification,
 }

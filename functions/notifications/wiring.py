@@ -12,7 +12,7 @@ from functions.notifications.adapters.webhooks import WebhookChannel
 from functions.notifications.confirmation import ConfirmationLinks
 from functions.notifications.delivery import DeliveryService
 from functions.notifications.domain import DEFAULT_LEASE, parse_schedule
-from functions.notifications.handlers import HANDLERS, INTERNAL_HANDLERS, Dependencies
+from functions.notifications.handlers import HANDLERS, IN_PROCESS_HANDLERS, Dependencies
 from functions.notifications.messages import NAMES, ChannelPreference
 from functions.notifications.projection import COLLECTION as VIEW
 from functions.notifications.projection import NotificationsView
@@ -24,7 +24,7 @@ from shared.domain.errors import PermanentError
 from shared.platform import Platform
 from shared.service.command_log import CommandLog
 from shared.service.event_sourcing import ProjectionRunner
-from shared.service.processing import MessageProcessor
+from shared.service.processing import MessageProcessor, processor_handlers
 
 PROJECTION_POSITIONS = "notifications_projection_positions"
 DELIVERIES = "notifications_deliveries"
@@ -148,7 +148,7 @@ def build(platform: Platform) -> NotificationsWiring:
         store=platform.store,
         publisher=platform.publisher,
         make_uow=lambda tx: NotificationsUnitOfWork(tx, storage),
-        handlers={**HANDLERS, **INTERNAL_HANDLERS},
+        handlers=processor_handlers(HANDLERS, IN_PROCESS_HANDLERS),
         deps=deps,
         clock=platform.clock,
     )

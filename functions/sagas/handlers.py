@@ -4,8 +4,10 @@ Each handler is a plain function of (message, unit of work, dependencies) run by
 MessageProcessor (shared/service/processing.py) in one transaction with the inbox and
 outbox: the saga's new state, its log entries and the commands it sends commit together
 with the consumed event, or not at all. HANDLERS maps every event the context consumes
-from a topic (one Cloud Function each); INTERNAL_HANDLERS the commands the tick and the
-operator's retry hand the processor in-process.
+from a topic: each entry is one Cloud Function, made from it by entrypoints.py (named by
+the event: sagas_on_plan_changed for PlanChanged), and one filtered trigger subscription in
+infra/topology.yaml. IN_PROCESS_HANDLERS maps the commands the tick and the operator's
+retry hand the processor in-process.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from shared.domain.clock import Clock
 from shared.domain.errors import TransientError
 from shared.domain.messages import Event, Message
 from shared.ports.envelope import Envelope, derived_id
-from shared.service.processing import Handler
+from shared.service.processing import MessageHandler
 
 ROUTE_FIELDS = route_fields(DEFINITIONS.values())
 
@@ -171,7 +173,7 @@ def retry_saga(cmd: RetrySaga, uow: SagasUnitOfWork, deps: Dependencies) -> None
     deps.engine.retry(saga, Cause(cause.id, cause.type), deps.clock())
 
 
-HANDLERS: Mapping[type[Message], Handler[SagasUnitOfWork, Any]] = {
+HANDLERS: Mapping[type[Message], MessageHandler[SagasUnitOfWork, Any]] = {
     SubscriptionCreated: start_on_subscription_created,
     PlanChanged: on_plan_changed,
     SubscriptionPaid: on_reply,
@@ -189,7 +191,7 @@ HANDLERS: Mapping[type[Message], Handler[SagasUnitOfWork, Any]] = {
     DataServicesCommandRejected: on_reply,
 }
 
-INTERNAL_HANDLERS: Mapping[type[Message], Handler[SagasUnitOfWork, Any]] = {
+IN_PROCESS_HANDLERS: Mapping[type[Message], MessageHandler[SagasUnitOfWork, Any]] = {
     WakeSaga: wake_saga,
     RetrySaga: retry_saga,
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from functions.sagas.engine import Engine
-from functions.sagas.handlers import HANDLERS, INTERNAL_HANDLERS, Dependencies
+from functions.sagas.handlers import HANDLERS, IN_PROCESS_HANDLERS, Dependencies
 from functions.sagas.messages import NAMES
 from functions.sagas.plans import DEFINITIONS
 from functions.sagas.unit_of_work import (
@@ -16,7 +16,7 @@ from functions.sagas.unit_of_work import (
     SagasUnitOfWork,
 )
 from shared.platform import Platform
-from shared.service.processing import MessageProcessor
+from shared.service.processing import MessageProcessor, processor_handlers
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ def build(platform: Platform) -> SagasWiring:
         store=platform.store,
         publisher=platform.publisher,
         make_uow=lambda tx: SagasUnitOfWork(tx, collections),
-        handlers={**HANDLERS, **INTERNAL_HANDLERS},
+        handlers=processor_handlers(HANDLERS, IN_PROCESS_HANDLERS),
         deps=Dependencies(clock=platform.clock, engine=Engine(DEFINITIONS)),
         clock=platform.clock,
         # A saga's replies carry its correlation id, and they all change its one document

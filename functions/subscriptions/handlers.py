@@ -2,8 +2,10 @@
 
 Each handler is a plain function of (command, unit of work, dependencies); the message
 processor (shared/service/processing.py) runs it inside one transaction with the inbox and
-outbox. HANDLERS is the context's map of every command it consumes: each entry is one Cloud
-Function in main.py and one filtered trigger subscription in infra/topology.yaml.
+outbox. HANDLERS is the context's map of every command it consumes from its topic: each entry
+is one Cloud Function, made from it by entrypoints.py (named by the message:
+subscriptions_create_subscription for CreateSubscription), and one filtered trigger
+subscription in infra/topology.yaml.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from functions.subscriptions.unit_of_work import SubscriptionsUnitOfWork
 from shared.domain.clock import Clock
 from shared.domain.errors import TransientError
 from shared.domain.messages import Message
-from shared.service.processing import Handler
+from shared.service.processing import MessageHandler
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,7 @@ def _load(uow: SubscriptionsUnitOfWork, subscription_id: str) -> Subscription:
     return subscription
 
 
-HANDLERS: Mapping[type[Message], Handler[SubscriptionsUnitOfWork, Any]] = {
+HANDLERS: Mapping[type[Message], MessageHandler[SubscriptionsUnitOfWork, Any]] = {
     CreateSubscription: create_subscription,
     ChangePlan: change_plan,
     CancelSubscription: cancel_subscription,

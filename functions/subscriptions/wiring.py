@@ -10,7 +10,7 @@ from functions.subscriptions.ports import PaymentGateway
 from functions.subscriptions.unit_of_work import COLLECTION, SubscriptionsUnitOfWork
 from shared.platform import Platform
 from shared.service.command_log import CommandLog
-from shared.service.processing import MessageProcessor
+from shared.service.processing import MessageProcessor, processor_handlers
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ def build(platform: Platform) -> SubscriptionsWiring:
         store=platform.store,
         publisher=platform.publisher,
         make_uow=lambda tx: SubscriptionsUnitOfWork(tx, collection),
-        handlers=HANDLERS,
+        handlers=processor_handlers(HANDLERS),
         deps=Dependencies(clock=platform.clock, payments=payment_gateway(platform)),
         clock=platform.clock,
         prefetch=lambda envelope: [(collection, envelope.subject)],

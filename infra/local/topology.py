@@ -302,8 +302,17 @@ class SecretSpec(_Strict):
     """A Secret Manager secret: the variable the code reads it from, and who gets it."""
 
     env: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
-    # Contexts whose functions get it mounted; "*" is every function.
-    contexts: list[str] = Field(min_length=1)
+    # Contexts whose functions all get it mounted ("*" is every function), and single
+    # functions that get it besides: a key only some functions of a context use goes to
+    # those only (least privilege), once the others start without it.
+    contexts: list[str] = Field(default_factory=list)
+    functions: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _granted_to_someone(self) -> SecretSpec:
+        if not self.contexts and not self.functions:
+            raise ValueError("a secret is mounted into `contexts`, `functions` or both")
+        return self
 
 
 class Schedule(_Strict):
@@ -324,7 +333,9 @@ class ContextAccess(_Strict):
     # Internal HTTP functions, by name or `*<suffix>` (every HTTP function whose name ends
     # with it, e.g. `*-queries-http`: a context's doors added later are covered too).
     invokes: list[str] = Field(default_factory=list)
-    signs_urls: bool = False  # signed GCS URLs, through IAM signBlob as itself
+    # Signed GCS URLs, through IAM signBlob as itself: the functions of the context that
+    # sign (the token creator role on their own account), or `true` for all of them.
+    signs_urls: bool | list[str] = False
 
 
 class CloudBucket(_Strict):
@@ -341,11 +352,53 @@ class FirestoreTtl(_Strict):
     field: str  # a Timestamp field
 
 
+# Memory sizes as Cloud Functions takes them: 512Mi, 1Gi, 256M, 2G.
+_MEMORY = r"^\d+(\.\d+)?(Mi|Gi|M|G)$"
+# Cloud Run's CPU counts: a fraction below 1 (concurrency 1 then), or one of these.
+_WHOLE_CPUS = (1, 2, 4, 6, 8)
+# Least memory a CPU count takes, and most memory it allows (Cloud Run: CPU limits), MiB.
+_CPU_MEMORY_MIB = {1: (0, 4096), 2: (0, 8192), 4: (2048, 16384), 6: (4096, 24576), 8: (4096, 32768)}
+
+
+class CapacitySpec(_Strict):
+    """Deployment knobs of one function; what is not given is the module's default."""
+
+    memory: str | None = Field(default=None, pattern=_MEMORY)
+    cpu: float | None = Field(default=None, ge=0.08, le=8)
+    concurrency: int | None = Field(default=None, ge=1, le=1000)
+    min_instances: int | None = Field(default=None, ge=0, le=1000)
+    max_instances: int | None = Field(default=None, ge=1, le=1000)
+    timeout_seconds: int | None = Field(default=None, ge=1, le=3600)
+
+
+class Capacity(_Strict):
+    """What a function runs with in the cloud, as terraform/modules/topology resolves it:
+    `cloud.capacity.<function>`, else the same key on the function's entry, else these
+    defaults (cpu None: Cloud Functions derives it from memory, a fraction below 2Gi)."""
+
+    memory: str = "512Mi"
+    cpu: float | None = None
+    concurrency: int = 1
+    min_instances: int = 0
+    max_instances: int = 10
+    timeout_seconds: int = 60
+
+
+def memory_mib(memory: str) -> float:
+    """512Mi -> 512.0; 1Gi -> 1024.0; 256M -> 244.1 (M and G are powers of ten)."""
+    match = re.fullmatch(r"([\d.]+)(Mi|Gi|M|G)", memory)
+    if match is None:
+        raise ValueError(f"{memory} is not a memory size such as 512Mi or 1Gi")
+    scale = {"Mi": 1.0, "Gi": 1024.0, "M": 1e6 / 2**20, "G": 1e9 / 2**20}[match.group(2)]
+    return float(match.group(1)) * scale
+
+
 class CloudSettings(_Strict):
     public_functions: list[str] = Field(default_factory=list)
     firestore_ttl: list[FirestoreTtl] = Field(default_factory=list)
     access: dict[str, ContextAccess] = Field(default_factory=dict)
     buckets: dict[str, CloudBucket] = Field(default_factory=dict)
+    capacity: dict[str, CapacitySpec] = Field(default_factory=dict)
 
 
 # The bounded contexts of the product, by their Python name (functions/<context>). Terraform
@@ -404,6 +457,124 @@ def invoked_functions(topology: Topology, context: str) -> set[str]:
     return called
 
 
+def signing_functions(topology: Topology) -> set[str]:
+    """The functions that sign URLs through IAM signBlob, as Terraform derives them."""
+    signing: set[str] = set()
+    for name, function in topology.functions.items():
+        context = _deploy_context_of(topology, function.target)
+        access = topology.cloud.access.get(context or "")
+        if access is None:
+            continue
+        wanted = access.signs_urls
+        if wanted is True or (isinstance(wanted, list) and name in wanted):
+            signing.add(name)
+    return signing
+
+
+def secret_grants(topology: Topology) -> set[tuple[str, str]]:
+    """(function, secret) pairs: the secrets mounted into each function, as Terraform
+    derives them from `secrets:` (its contexts' functions and the functions it names)."""
+    grants: set[tuple[str, str]] = set()
+    for name, function in topology.functions.items():
+        context = _deploy_context_of(topology, function.target)
+        for secret_id, spec in topology.secrets.items():
+            if "*" in spec.contexts or context in spec.contexts or name in spec.functions:
+                grants.add((name, secret_id))
+    return grants
+
+
+def _deploy_context_of(topology: Topology, target: str) -> str | None:
+    """The deploy context (`data-services`) a target (`data_services_x`) belongs to, as
+    Terraform matches it: the longest context whose name, `-` for `_`, prefixes it."""
+    matches = [c for c in deploy_contexts(topology) if target.startswith(f"{c.replace('-', '_')}_")]
+    return max(matches, key=len) if matches else None
+
+
+_CAPACITY_KNOBS = tuple(CapacitySpec.model_fields)
+
+
+def capacity_of(topology: Topology, name: str) -> Capacity:
+    """The capacity `name` runs with in the cloud (see Capacity); raises ValueError when a
+    knob of its entry is not valid."""
+    function = topology.functions[name]
+    given = {k: v for k, v in (function.model_extra or {}).items() if k in _CAPACITY_KNOBS}
+    spec = topology.cloud.capacity.get(name)
+    if spec is not None:
+        given |= spec.model_dump(exclude_none=True)
+    delivery = function.trigger.pubsub or function.trigger.gcs
+    defaults = {"timeout_seconds": delivery.ack_deadline_seconds if delivery else 60}
+    # Validated as the YAML gives it first (ranges, the memory's form), then resolved.
+    CapacitySpec.model_validate(given)
+    return Capacity.model_validate({**defaults, **given})
+
+
+def capacity_problems(topology: Topology) -> list[str]:
+    """Capacities Cloud Functions (Cloud Run underneath) would refuse at apply time."""
+    problems: list[str] = []
+    for name, function in topology.functions.items():
+        extra, spec = function.model_extra or {}, topology.cloud.capacity.get(name)
+        twice = sorted(
+            k for k in _CAPACITY_KNOBS if k in extra and spec and k in spec.model_fields_set
+        )
+        if twice:
+            problems.append(f"function {name}: {twice} given in functions and cloud.capacity")
+        try:
+            capacity = capacity_of(topology, name)
+        except ValidationError as error:
+            problems.append(f"function {name}: capacity: {error.errors()[0]['msg']}")
+            continue
+        problems += [f"function {name}: {p}" for p in _capacity_problems(capacity)]
+        delivery = function.trigger.pubsub or function.trigger.gcs
+        if delivery is not None and capacity.timeout_seconds > delivery.ack_deadline_seconds:
+            # Past its ack deadline Pub/Sub pushes the message again: two runs at once.
+            problems.append(
+                f"function {name}: timeout_seconds {capacity.timeout_seconds} is longer than "
+                f"its trigger's ack_deadline_seconds {delivery.ack_deadline_seconds}"
+            )
+    return problems
+
+
+def _capacity_problems(capacity: Capacity) -> list[str]:
+    cpu, memory = capacity.cpu, memory_mib(capacity.memory)
+    problems: list[str] = []
+    if capacity.min_instances > capacity.max_instances:
+        problems.append("min_instances is above max_instances")
+    # Without cpu, Cloud Functions gives a fraction of one below 2Gi: say cpu >= 1.
+    if capacity.concurrency > 1 and (cpu is None or cpu < 1):
+        problems.append("concurrency > 1 needs cpu >= 1")
+    if cpu is None:
+        return problems
+    if cpu >= 1 and cpu not in _WHOLE_CPUS:
+        problems.append(f"cpu {cpu:g}: above 1, one of {', '.join(map(str, _WHOLE_CPUS))}")
+    elif cpu >= 1:
+        least, most = _CPU_MEMORY_MIB[int(cpu)]
+        if not least <= memory <= most:
+            problems.append(f"cpu {cpu:g} takes {least} to {most} MiB, not {capacity.memory}")
+    elif (cpu < 0.5 and memory > 512) or memory > 1024:
+        problems.append(f"cpu {cpu:g} is too little for {capacity.memory}")
+    return problems
+
+
+def dangling_functions(topology: Topology) -> list[str]:
+    """Functions the deploy-only keys name that the topology does not hold. Not refused on
+    loading: a topology cut down to some contexts (tests/e2e/notifications_stack.py) keeps
+    the other contexts' entries, and Terraform ignores them as well; a unit test refuses
+    them in infra/topology.yaml, where they would be typos."""
+    functions = set(topology.functions)
+    named = [
+        *(f"secret {s}: {f}" for s, spec in topology.secrets.items() for f in spec.functions),
+        *(
+            f"cloud.access.{c}.signs_urls: {f}"
+            for c, access in topology.cloud.access.items()
+            for f in (access.signs_urls if isinstance(access.signs_urls, list) else [])
+        ),
+        *(f"cloud.capacity: {f}" for f in topology.cloud.capacity),
+    ]
+    return [
+        f"{where} is not a function" for where in named if where.rsplit(": ", 1)[1] not in functions
+    ]
+
+
 def deploy_problems(topology: Topology) -> list[str]:
     """References of the deploy-only keys that do not resolve (Terraform would fail later)."""
     topics, contexts = set(topology.topics), deploy_contexts(topology)
@@ -424,7 +595,15 @@ def deploy_problems(topology: Topology) -> list[str]:
         for c in spec.contexts
         if c != "*" and c not in contexts
     ]
+    problems += capacity_problems(topology)
     for context, access in topology.cloud.access.items():
+        # A function signs as itself: only a function of this context can be named here.
+        problems += [
+            f"cloud.access.{context}: signs_urls: {f} is not a function of {context}"
+            for f in (access.signs_urls if isinstance(access.signs_urls, list) else [])
+            if f in topology.functions
+            and _deploy_context_of(topology, topology.functions[f].target) != context
+        ]
         problems += [
             f"cloud.access.{context}: bucket {b} is not in buckets"
             for b in access.buckets

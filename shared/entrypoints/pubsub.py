@@ -6,15 +6,22 @@ subscription filters on `ce-type`); a message it cannot read, or of a type it do
 consume, is kept unchanged on the context's dead-letter topic and announced by the
 context's failure event, then acknowledged. A dead-letter topic's own function records what
 arrives there (shared/service/dead_letters.py).
+
+The functions themselves are not written out: entry_points() makes one per entry of a
+context's HANDLERS, named by entry_point_name(), plus the context's dead-letter recorder.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+import functions_framework
+from functions_framework import CloudEventFunction
+
 from shared.domain.errors import InvalidMessage, TransientError
-from shared.domain.messages import Message
+from shared.domain.messages import Event, Message
 from shared.logging import bind_message_context, get_logger
 from shared.ports.envelope import (
     PUBSUB_PUBLISHED,
@@ -25,7 +32,7 @@ from shared.ports.envelope import (
 from shared.ports.publishing import Publisher
 from shared.service.context import ContextNames
 from shared.service.dead_letters import REJECTION_REASON_ATTRIBUTE, DeadLetterLog, DeadMessage
-from shared.service.processing import MessageProcessor
+from shared.service.processing import Consumer, MessageHandler, MessageProcessor
 
 log = get_logger(__name__)
 
@@ -74,6 +81,101 @@ def consume(
 def processed_by(processor: MessageProcessor[Any, Any]) -> Callable[[Envelope], str]:
     """The usual `handle` of consume(): the context's idempotent processor, its outcome."""
     return lambda envelope: processor.process(envelope).outcome
+
+
+def handled_by(
+    handler: MessageHandler[Any, Any], processor: MessageProcessor[Any, Any], *services: object
+) -> Callable[[Envelope], str]:
+    """The `handle` of consume() for an entry of HANDLERS: a Consumer's step on the service
+    it belongs to (one of `services`), a Handler through the processor (which runs it)."""
+    if isinstance(handler, Consumer):
+        return handler.on(*services)
+    return processed_by(processor)
+
+
+# What a context's entry points hand a message to: (the CloudEvent, the type its function
+# consumes, the function's name); the context's wiring decides how it is handled.
+Consume = Callable[[CloudEventLike, type[Message], str], None]
+_WORD_START = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def entry_point_name(context: str, message_type: type[Message]) -> str:
+    """The deployed name of the function of a message type: `<context>_<command>` or
+    `<context>_on_<event>`, snake case (AssignExpert in data_services:
+    data_services_assign_expert; SagaStuck in notifications: notifications_on_saga_stuck).
+    Named after the message, not the handler's function, since one handler may take several
+    types (notify, on_reply) and renaming a function must not rename a deployed one."""
+    words = _WORD_START.sub("_", message_type.__name__).lower()
+    return f"{context}_on_{words}" if issubclass(message_type, Event) else f"{context}_{words}"
+
+
+def entry_points(
+    context: ContextNames,
+    handlers: Mapping[type[Message], MessageHandler[Any, Any]],
+    consume: Consume,
+    dead_letters: Callable[[], DeadLetterLog],
+    *,
+    renamed: Mapping[type[Message], str] | None = None,
+) -> dict[str, CloudEventFunction]:
+    """One Cloud Function per entry of a context's HANDLERS, each consuming its type through
+    `consume`, named by entry_point_name() unless `renamed` keeps an older deployed name;
+    and the context's dead-letter recorder, `<context>_record_dead_letter`. Each is
+    registered with functions-framework under its name, the `--target` that deploys it."""
+    renamed = renamed or {}
+    stale = [t.__name__ for t in renamed if t not in handlers]
+    if stale:
+        raise ValueError(f"renamed names types {context.name} does not handle: {stale}")
+    made: dict[str, CloudEventFunction] = {}
+    for message_type, handler in handlers.items():
+        name = renamed.get(message_type) or entry_point_name(context.name, message_type)
+        if name in made:
+            raise ValueError(f"two entry points of {context.name} are named {name}")
+        made[name] = _consumer(name, message_type, _where(handler), consume)
+    recorder = f"{context.name}_record_dead_letter"
+    made[recorder] = _recorder(recorder, context, dead_letters)
+    return made
+
+
+def consumed_type(function: object) -> type[Message] | None:
+    """The message type a function made by entry_points() consumes (None for anything else)."""
+    found = getattr(function, "consumes", None)
+    return found if isinstance(found, type) and issubclass(found, Message) else None
+
+
+def _where(handler: MessageHandler[Any, Any]) -> str:
+    function = handler.step if isinstance(handler, Consumer) else handler
+    return f"{function.__module__}.{function.__qualname__}"
+
+
+def _consumer(
+    name: str, message_type: type[Message], where: str, consume: Consume
+) -> CloudEventFunction:
+    def function(cloud_event: CloudEventLike) -> None:
+        consume(cloud_event, message_type, name)
+
+    _name(function, name, consume.__module__, f"{message_type.__name__} → {where}.")
+    # What consumed_type() reads (functions-framework's wrapper copies it).
+    vars(function)["consumes"] = message_type
+    return functions_framework.cloud_event(function)
+
+
+def _recorder(
+    name: str, context: ContextNames, dead_letters: Callable[[], DeadLetterLog]
+) -> CloudEventFunction:
+    def function(cloud_event: CloudEventLike) -> None:
+        record_dead_letter(cloud_event, function=name, context=context, dead_letters=dead_letters())
+
+    doc = f"Whatever reached {context.dead_letter_topic} → shared/service/dead_letters.py."
+    _name(function, name, dead_letters.__module__, doc)
+    return functions_framework.cloud_event(function)
+
+
+def _name(function: Callable[..., None], name: str, module: str, doc: str) -> None:
+    # functions-framework registers a function's signature type under its __name__ and
+    # finds it by that name, so the name is set before the decorator sees it.
+    function.__name__ = function.__qualname__ = name
+    function.__module__ = module
+    function.__doc__ = doc
 
 
 def record_dead_letter(

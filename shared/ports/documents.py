@@ -20,7 +20,9 @@ VERSION_FIELD = "_version"
 Operator = Literal["==", "<", "<=", ">", ">=", "in", "array_contains"]
 
 
-_DOCUMENT_ID = re.compile(r"^[A-Za-z0-9_.:@+=-]{1,200}$")
+# The characters of an id of ours (the HTTP doors document it as the pattern of a path id).
+DOCUMENT_ID_PATTERN = r"^[A-Za-z0-9_.:@+=-]{1,200}$"
+_DOCUMENT_ID = re.compile(DOCUMENT_ID_PATTERN)
 
 
 def is_document_id(value: str) -> bool:

@@ -31,6 +31,7 @@ from shared.service.unit_of_work import UnitOfWork
 
 U = TypeVar("U", bound=UnitOfWork)
 D = TypeVar("D")
+S = TypeVar("S")
 # A handler decides with what it is given: the message, the unit of work of its context and
 # the context's dependencies (a clock at least), never a global.
 Handler = Callable[[Any, U, D], None]
@@ -38,6 +39,49 @@ Outcome = Literal["applied", "rejected"]
 # Inbox records are kept this long (Firestore's TTL policy deletes them after `expires_at`):
 # far longer than Pub/Sub keeps retrying a message (7 days at most).
 INBOX_RETENTION = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class Consumer(Generic[S]):
+    """A message's handler that the MessageProcessor does not run: a step of one of the
+    context's services (a method of S given the envelope, e.g. DeliveryService.prepare), for
+    work no transaction should hold (reading the catalogue, copying objects, de-identifying,
+    sending). The step hands the processor what to record, if anything (that handler is then
+    in the context's IN_PROCESS_HANDLERS), and answers what became of the message."""
+
+    step: Callable[[S, Envelope], str]
+
+    def on(self, *services: object) -> Callable[[Envelope], str]:
+        """The step of whichever of `services` it is a method of. Looked up on the instance,
+        as `service.step` would be, so what a test patches on the instance is what runs."""
+        name = self.step.__name__
+        for service in services:
+            if getattr(type(service), name, None) is self.step:
+                bound: Callable[[Envelope], str] = getattr(service, name)
+                return bound
+        raise LookupError(f"no service given for {self.step.__qualname__}")
+
+
+# What a context's HANDLERS (and IN_PROCESS_HANDLERS) map a message type to: a Handler the
+# MessageProcessor runs in its transaction, or a Consumer that works outside one.
+MessageHandler = Handler[U, D] | Consumer[Any]
+
+
+def processor_handlers(
+    *maps: Mapping[type[Message], MessageHandler[U, D]],
+) -> dict[type[Message], Handler[U, D]]:
+    """What a context's MessageProcessor runs: every Handler of its maps (HANDLERS, then
+    IN_PROCESS_HANDLERS). A Consumer is not the processor's to run; what it hands the
+    processor has its Handler in IN_PROCESS_HANDLERS."""
+    found: dict[type[Message], Handler[U, D]] = {}
+    for handlers in maps:
+        for message_type, handler in handlers.items():
+            if isinstance(handler, Consumer):
+                continue
+            if message_type in found:
+                raise ValueError(f"two processor handlers for {message_type.__name__}")
+            found[message_type] = handler
+    return found
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,11 @@
 """main.py, infra/topology.yaml and every context's handler map describe one deployment.
 
-Each command or event handler is its own Cloud Function: one entry point in main.py, one
-topology function whose trigger subscription filters on the message's `ce-type`, one entry
-in its context's HANDLERS. A function added to one place and forgotten in another fails here.
+Each command or event handler is its own Cloud Function: one entry in its context's
+HANDLERS, from which entrypoints.py makes the entry point main.py exports, and one topology
+function whose trigger subscription filters on the message's `ce-type`. The topology is
+written out (Terraform reads it and cannot import Python), so a handler listed without its
+topology function, a topology function naming a target nobody makes, or a filter naming a
+type its function does not take fails here.
 """
 
 from __future__ import annotations
@@ -17,12 +20,21 @@ import pytest
 import main
 from functions.bootstrap import InMemoryPlatform
 from infra.local.topology import Topology, load_topology
-from shared.domain.messages import Command, registered_messages
+from shared.domain.messages import Command, Message, registered_messages
+from shared.entrypoints.pubsub import consumed_type, entry_point_name
+from shared.service.processing import Consumer, processor_handlers
 from tests.support.cloud_events import pubsub_event
 
 FUNCTIONS = Path(__file__).parents[2] / "functions"
 CONTEXTS = sorted(p.parent.name for p in FUNCTIONS.glob("*/handlers.py"))
 _FILTER = re.compile(r'^attributes\.ce-type = "([a-z0-9_.]+)"$')
+
+
+def handlers_of(context: str, name: str = "HANDLERS") -> dict[type[Message], Any]:
+    found: dict[type[Message], Any] = getattr(
+        importlib.import_module(f"functions.{context}.handlers"), name, {}
+    )
+    return found
 
 
 def handler_maps() -> dict[str, set[str]]:
@@ -73,6 +85,50 @@ def test_every_handler_has_its_own_filtered_function_and_no_function_lacks_a_han
     for type_name, consumers in consumed.items():
         for name, target in consumers:
             assert type_name in maps.get(_owner(target), set()), f"{name} has no handler"
+
+
+def test_each_context_makes_one_entry_point_per_handled_type_and_a_recorder() -> None:
+    for context in CONTEXTS:
+        entry_points = importlib.import_module(f"functions.{context}.entrypoints").ENTRY_POINTS
+        made = {consumed_type(function) for function in entry_points.values()} - {None}
+        assert made == set(handlers_of(context)), context
+        assert f"{context}_record_dead_letter" in entry_points
+        for name, function in entry_points.items():
+            assert function.__name__ == name  # what functions-framework registers it under
+            assert getattr(main, name) is function
+    # The names keep to entry_point_name() but for these, deployed before the rule.
+    renamed = {
+        target
+        for target in main.__all__
+        if (consumed := consumed_type(getattr(main, target))) is not None
+        and target != entry_point_name(_owner(target), consumed)
+    }
+    assert renamed == {
+        "data_services_project_image",
+        "data_services_project_subscription",
+        "sagas_on_subscriptions_command_rejected",
+    }
+
+
+def test_each_filtered_function_targets_the_entry_point_of_its_type() -> None:
+    for type_name, consumers in filtered_functions(load_topology()).items():
+        for name, target in consumers:
+            made = consumed_type(getattr(main, target, None))
+            assert made is not None, f"{name}: {target} is not made from a HANDLERS entry"
+            assert type_name == made.TYPE, f"{name} filters on {type_name}, {target} takes {made}"
+
+
+def test_in_process_handlers_never_travel_alone_and_the_processor_gets_one_per_type() -> None:
+    """A type handled in-process is either internal (no function) or one a Consumer of
+    HANDLERS hands the processor; either way the context's processor has one handler for it."""
+    for context in CONTEXTS:
+        handlers, in_process = handlers_of(context), handlers_of(context, "IN_PROCESS_HANDLERS")
+        for message_type in in_process:
+            if message_type in handlers:
+                assert isinstance(handlers[message_type], Consumer), message_type
+            else:
+                assert getattr(message_type, "INTERNAL", True), f"{message_type} is published"
+        processor_handlers(handlers, in_process)  # raises on two handlers of one type
 
 
 def test_every_public_command_is_handled_by_its_own_context() -> None:

@@ -28,7 +28,7 @@ variable "alert_emails" {
 }
 
 variable "settings" {
-  description = "More plain (non-secret) settings of shared/config.py for every function, e.g. SALUDTECH_SMTP_HOST, SALUDTECH_PUBLIC_URL."
+  description = "More plain (non-secret) settings of shared/config.py for every function, e.g. SALUDTECH_SMTP_HOST (mail needs it); SALUDTECH_PUBLIC_URL overrides the public API's URL."
   type        = map(string)
   default     = {}
 }

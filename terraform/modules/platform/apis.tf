@@ -1,5 +1,6 @@
-# The services this module uses. serviceusage and cloudresourcemanager must already be on
-# (docs/deploy.md, bootstrap): Terraform needs them to turn on the others.
+# The services this module and the functions' code use (tests/unit/deploy/test_apis.py
+# derives them from the resources and the code). serviceusage and cloudresourcemanager must
+# already be on (docs/deploy.md, bootstrap): Terraform needs them to turn on the others.
 
 resource "google_project_service" "api" {
   for_each = toset([
@@ -9,6 +10,8 @@ resource "google_project_service" "api" {
     "cloudscheduler.googleapis.com",
     "firestore.googleapis.com",
     "iam.googleapis.com",
+    # signBlob: the functions that sign GCS URLs (topology `signs_urls`) hold no key.
+    "iamcredentials.googleapis.com",
     "logging.googleapis.com",
     "monitoring.googleapis.com",
     "pubsub.googleapis.com",

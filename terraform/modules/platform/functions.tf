@@ -40,7 +40,9 @@ resource "google_cloudfunctions2_function" "function" {
     ingress_settings = each.value.kind == "http" ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
 
     # shared/config.py reads these; `cloud` makes it refuse development keys and settings.
+    # The deployer's settings may override the derived ones (a custom domain), not the last.
     environment_variables = merge(
+      local.derived_settings,
       var.function_environment,
       each.value.signs_urls ? { SALUDTECH_API_SIGNING_SERVICE_ACCOUNT = google_service_account.function[each.key].email } : {},
       {
@@ -73,4 +75,16 @@ resource "google_cloudfunctions2_function" "function" {
 
 locals {
   function_uri = { for name, f in google_cloudfunctions2_function.function : name => f.service_config[0].uri }
+
+  # Every gen2 function also answers at https://<region>-<project>.cloudfunctions.net/<name>:
+  # known before any function exists, so one function's settings can name another's URL
+  # (function_uri cannot: a function's settings would depend on the functions themselves).
+  function_base_url = "https://${var.region}-${var.project_id}.cloudfunctions.net"
+  derived_settings = merge(
+    # The api calls the contexts' doors at their own URLs, with an ID token for that URL;
+    # without it the doors would run inside the api, which may open no context's database.
+    { SALUDTECH_DOOR_URL_TEMPLATE = "${local.function_base_url}/{function}" },
+    # Links sent to people (confirmation links) point at the public API.
+    module.topology.front_door == null ? {} : { SALUDTECH_PUBLIC_URL = "${local.function_base_url}/${module.topology.front_door}" },
+  )
 }

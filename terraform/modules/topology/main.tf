@@ -52,6 +52,12 @@ locals {
   }
 
   public_functions = toset(try(local.cloud.public_functions, []))
+  # The public function links sent to people point at (confirmation links): the one
+  # public function, or null when there are several (the deployer names the URL then).
+  front_door = length(local.public_functions) == 1 ? one(local.public_functions) : null
+
+  # cloud.capacity: knobs per function, beside those a function entry may carry.
+  capacity = try(local.cloud.capacity, {})
 
   functions = {
     for name, f in local.raw_fns : name => {
@@ -64,20 +70,31 @@ locals {
       # The read side (CQRS: `<context>_queries_http`) only reads: no publishing, Firestore
       # and buckets read-only. An entry may say otherwise with `read_only: false`.
       read_only = try(f.read_only, endswith(f.target, "_queries_http"))
-      # Signs GCS URLs through IAM signBlob as itself (functions hold no private key).
-      signs_urls = try(local.access[local.function_context[name]].signs_urls, false)
+      # Signs GCS URLs through IAM signBlob as itself (functions hold no private key):
+      # named in its context's `signs_urls` list, or every function of it for `true`.
+      signs_urls = try(
+        contains(local.access[local.function_context[name]].signs_urls, name),
+        local.access[local.function_context[name]].signs_urls == true,
+        false,
+      )
       # Service account ids are 6-30 characters: long function names keep a hash suffix
       # so two long names never collide.
       account_id = length(name) <= 27 ? "fn-${name}" : "fn-${substr(name, 0, 18)}-${substr(sha1(name), 0, 8)}"
-      # Deployment knobs a function entry may carry (the local stack ignores them).
-      memory        = try(f.memory, "512Mi")
-      cpu           = try(tostring(f.cpu), null)
-      concurrency   = try(f.concurrency, 1)
-      min_instances = try(f.min_instances, 0)
-      max_instances = try(f.max_instances, 10)
+      # Deployment knobs: cloud.capacity.<function>, else the function entry's, else the
+      # defaults (infra/local/topology.py: Capacity, the same; the local stack ignores them).
+      memory        = try(local.capacity[name].memory, f.memory, "512Mi")
+      cpu           = try(tostring(local.capacity[name].cpu), tostring(f.cpu), null)
+      concurrency   = try(local.capacity[name].concurrency, f.concurrency, 1)
+      min_instances = try(local.capacity[name].min_instances, f.min_instances, 0)
+      max_instances = try(local.capacity[name].max_instances, f.max_instances, 10)
       # A pushed message is redelivered once its ack deadline passes, so an event function
-      # gets at least that long to answer; HTTP functions answer people, quickly.
-      timeout_seconds = try(f.timeout_seconds, try(local.delivery[name].ack_deadline_seconds, 60))
+      # gets that long to answer; HTTP functions answer people, quickly.
+      timeout_seconds = try(
+        local.capacity[name].timeout_seconds,
+        f.timeout_seconds,
+        local.delivery[name].ack_deadline_seconds,
+        60,
+      )
     }
   }
 
@@ -169,10 +186,13 @@ locals {
     }
   }
 
+  # Mounted into every function of `contexts` ("*": every function) and the `functions`
+  # named: a key goes only where the code reads it.
   secrets = {
     for id, s in try(local.topology.secrets, {}) : id => {
-      env      = s.env
-      contexts = toset(s.contexts)
+      env       = s.env
+      contexts  = toset(try(s.contexts, []))
+      functions = toset(try(s.functions, []))
     }
   }
 
@@ -211,7 +231,7 @@ locals {
     for g in flatten([
       for name, f in local.functions : [
         for id, s in local.secrets : { key = "${name}/${id}", function = name, secret = id, env = s.env }
-        if contains(s.contexts, "*") || contains(s.contexts, coalesce(f.context, "-"))
+        if contains(s.contexts, "*") || contains(s.contexts, coalesce(f.context, "-")) || contains(s.functions, name)
       ]
     ]) : g.key => g
   }

@@ -82,3 +82,8 @@ output "invoke_grants" {
   description = "(caller, callee) pairs: the internal HTTP functions each function may call."
   value       = local.invoke_grants
 }
+
+output "front_door" {
+  description = "The public function links sent to people point at: the one of cloud.public_functions, or null when there are several."
+  value       = local.front_door
+}

@@ -50,8 +50,10 @@ def _service(api: Api, service_id: str, client: str, expert: str | None, at: str
     collection = bootstrap.context(data_services.build).collections.services
     _put(api, collection, service_id, {
         "data_service_id": service_id, "subscription_id": f"sub-{service_id}",
-        "client_code": client, "plan_code": "PRO", "cloud": {"provider": "gcp"},
-        "dataset": {"code": "CT"}, "speciality": None, "status": "ASSIGNED",
+        "client_code": client, "plan_code": "PRO",
+        "cloud": {"code": "GCP", "name": "", "type": "bucket"},
+        "dataset": {"code": "CT", "name": "", "criteria": {}}, "speciality": "RADIOLOGY",
+        "status": "EXPERT_ASSIGNED" if expert else "CREATED",
         "created_at": at, "expert_code": expert, "assigned_at": at if expert else None,
     })  # fmt: skip
 
@@ -73,12 +75,12 @@ def test_a_client_reads_only_the_notifications_told_to_it(api: Api) -> None:
     for index, recipient in enumerate(["client-0001", "client-0002", "center-hospital-1"]):
         _put(api, collection, f"n-{index}", {
             "notification_id": f"n-{index}", "recipient_id": recipient, "channel": "email",
-            "template": "subscription_created", "status": "SENT",
+            "template": "subscription_created", "status": "sent",
             "created_at": f"2026-03-01T00:00:0{index}.000Z",
         })  # fmt: skip
     told = api.call("GET", "/v1/notifications", token=api.login("client-a")).body
     assert [n["notification_id"] for n in told["items"]] == ["n-0"]
-    assert told["items"][0]["summary"] == "subscription_created by email: SENT"
+    assert told["items"][0]["summary"] == "subscription_created by email: sent"
 
 
 def test_a_door_that_does_not_answer_is_a_503(api: Api, monkeypatch: Any) -> None:

@@ -24,6 +24,7 @@ def test_every_check_runs_before_the_plan_and_the_plan_before_the_deploy() -> No
         "terraform-fmt",
         "terraform-validate",
         "terraform-plan",
+        "deploy-tests",
         "deploy",
         "smoke-test",
     ]
@@ -47,3 +48,24 @@ def test_the_smoke_test_calls_the_deployed_api_with_and_without_identity() -> No
     assert "401|403" in smoke
     outputs = script("deploy")
     assert "smoke_public_url" in outputs and "smoke_url" in outputs
+
+
+def test_the_deploy_tests_run_right_before_the_apply() -> None:
+    # What the apply is about to do is checked on the very tree it applies: the topology,
+    # the secrets and roles it needs, the APIs, what each function gets.
+    assert "python -m pytest" in script("deploy-tests")
+    assert "tests/unit/deploy" in script("deploy-tests")
+    assert ORDER.index("deploy-tests") == ORDER.index("deploy") - 1
+    # `terraform console` evaluates the topology module: the binary of the first step.
+    assert "/tools" in script("deploy-tests")
+    assert {"name": "tools", "path": "/tools"} in STEPS["deploy-tests"]["volumes"]
+
+
+def test_every_step_is_one_cloud_build_takes() -> None:
+    ids = [step["id"] for step in PIPELINE["steps"]]
+    assert len(set(ids)) == len(ids)
+    for step in PIPELINE["steps"]:
+        assert set(step) <= {"id", "name", "entrypoint", "args", "volumes", "env", "waitFor"}, step
+        assert step["name"] and isinstance(step.get("args", []), list), step["id"]
+        for volume in step.get("volumes", []):
+            assert set(volume) == {"name", "path"}, step["id"]

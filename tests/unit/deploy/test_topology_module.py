@@ -20,6 +20,8 @@ from infra.local.topology import (
     deploy_contexts,
     invoked_functions,
     load_topology,
+    secret_grants,
+    signing_functions,
 )
 from tests.unit.deploy.topology_module import BUCKET_PREFIX, evaluate
 
@@ -147,14 +149,16 @@ def test_only_the_public_api_is_public(derived: dict[str, Any]) -> None:
     assert derived["functions"]["api"]["kind"] == "http"
 
 
-def test_secrets_mounted_by_context(topology: Topology, derived: dict[str, Any]) -> None:
-    expected = {
-        (name, secret_id)
-        for name, function in derived["functions"].items()
-        for secret_id, spec in topology.secrets.items()
-        if "*" in spec.contexts or function["context"] in spec.contexts
-    }
-    assert {(g["function"], g["secret"]) for g in derived["secret_grants"].values()} == expected
+def test_secrets_mounted_by_context_and_function(
+    topology: Topology, derived: dict[str, Any]
+) -> None:
+    mounted = {(g["function"], g["secret"]) for g in derived["secret_grants"].values()}
+    assert mounted == secret_grants(topology)
+
+
+def test_url_signers_by_function(topology: Topology, derived: dict[str, Any]) -> None:
+    signing = {name for name, f in derived["functions"].items() if f["signs_urls"]}
+    assert signing == signing_functions(topology)
 
 
 def test_publishers_get_their_context_topics_and_readers_none(derived: dict[str, Any]) -> None:
@@ -202,6 +206,10 @@ firestore_indexes:
   - {context: data_shop, collection: data_shop_orders, fields: [{field: a}, {field: b}]}
 schedules:
   tick: {function: data-shop-tick, schedule: "* * * * *"}
+secrets:
+  shop-key: {env: SHOP_KEY, contexts: [shop]}
+  tick-key: {env: TICK_KEY, functions: [data-shop-tick]}
+  both-key: {env: BOTH_KEY, contexts: [api], functions: [data-shop-queries-http]}
 cloud:
   public_functions: [data-shop-queries-http]
   firestore_ttl:
@@ -210,6 +218,7 @@ cloud:
   access:
     shop: {publishes: [bulk-notes], invokes: [data-shop-tick]}
     api: {signs_urls: true, invokes: ["*-queries-http", "*-tick"]}
+    data_shop: {signs_urls: [data-shop-tick]}
 """
 
 
@@ -230,6 +239,7 @@ def test_defaults_are_the_local_stack_defaults(tmp_path: Path) -> None:
 
 
 def test_long_names_the_longest_context_and_deploy_keys(tmp_path: Path) -> None:
+    topology = load_topology(write(tmp_path, MINIMAL))
     derived = evaluate(write(tmp_path, MINIMAL))
     functions = derived["functions"]
     long_ids = [f["account_id"] for n, f in functions.items() if n.startswith("shop-handle")]
@@ -241,8 +251,24 @@ def test_long_names_the_longest_context_and_deploy_keys(tmp_path: Path) -> None:
     assert functions["data-shop-tick"]["public"] is False
     # An HTTP-only context is a context by its cloud.access entry.
     assert functions["api-login-http"]["context"] == "api"
+    # `signs_urls: true` is every function of the context; a list, those it names.
     assert functions["api-login-http"]["signs_urls"] is True
-    assert functions["data-shop-tick"]["signs_urls"] is False
+    assert functions["data-shop-tick"]["signs_urls"] is True
+    assert functions["data-shop-queries-http"]["signs_urls"] is False
+    assert functions["shop-handle-order-with-a-rather-long-name"]["signs_urls"] is False
+    # A secret goes to its contexts' functions and to the functions it names.
+    assert (
+        {(g["function"], g["secret"]) for g in derived["secret_grants"].values()}
+        == {
+            ("shop-handle-order-with-a-rather-long-name", "shop-key"),
+            ("shop-handle-order-with-a-rather-long-name-too", "shop-key"),
+            ("data-shop-tick", "tick-key"),
+            ("api-login-http", "both-key"),
+            ("data-shop-queries-http", "both-key"),
+        }
+        == secret_grants(topology)
+    )
+    assert {n for n, f in functions.items() if f["signs_urls"]} == signing_functions(topology)
     assert derived["schedules"]["tick"] == {
         "function": "data-shop-tick",
         "schedule": "* * * * *",
@@ -251,7 +277,6 @@ def test_long_names_the_longest_context_and_deploy_keys(tmp_path: Path) -> None:
         "body": "{}",
     }
     callers = {(g["caller"], g["callee"]) for g in derived["invoke_grants"].values()}
-    topology = load_topology(write(tmp_path, MINIMAL))
     # A name, or every HTTP function a `*<suffix>` matches: what the local reading says.
     assert callers == {
         (name, callee)

@@ -5,10 +5,7 @@ from __future__ import annotations
 import pytest
 
 from functions.bootstrap import InMemoryPlatform
-from functions.ingestion.entrypoints import (
-    ingestion_ingest_package_entry,
-    ingestion_ingest_package_entry_v2,
-)
+from functions.ingestion.entrypoints import ENTRY_POINTS
 from functions.ingestion.messages import NAMES, IngestPackageEntry, IngestPackageEntryV2
 from shared.adapters.memory_blob_store import InMemoryBlobStore
 from tests.support.cloud_events import pubsub_event
@@ -23,8 +20,8 @@ def blobs(platform: InMemoryPlatform) -> InMemoryBlobStore:
 
 # What the trigger filters of infra/topology.yaml route each entry command type to.
 ENTRY_FUNCTIONS = {
-    IngestPackageEntryV2.TYPE: ingestion_ingest_package_entry_v2,
-    IngestPackageEntry.TYPE: ingestion_ingest_package_entry,
+    IngestPackageEntryV2.TYPE: ENTRY_POINTS["ingestion_ingest_package_entry_v2"],
+    IngestPackageEntry.TYPE: ENTRY_POINTS["ingestion_ingest_package_entry"],
 }
 
 

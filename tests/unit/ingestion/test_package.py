@@ -11,17 +11,16 @@ from functions import bootstrap
 from functions.bootstrap import InMemoryPlatform
 from functions.ingestion import domain
 from functions.ingestion import wiring as ingestion_wiring
-from functions.ingestion.entrypoints import (
-    ingestion_ingest_package_entry,
-    ingestion_ingest_package_entry_v2,
-    ingestion_on_upload,
-)
+from functions.ingestion.entrypoints import ENTRY_POINTS, ingestion_on_upload
 from functions.ingestion.messages import NAMES, IngestPackageEntry, IngestPackageEntryV2
 from shared.adapters.memory_blob_store import InMemoryBlobStore
 from shared.ports.envelope import Envelope
 from tests.support.cloud_events import pubsub_event
 from tests.unit.ingestion.conftest import deliver_entries
 from tests.unit.ingestion.helpers import study, upload, zipped
+
+ingestion_ingest_package_entry = ENTRY_POINTS["ingestion_ingest_package_entry"]
+ingestion_ingest_package_entry_v2 = ENTRY_POINTS["ingestion_ingest_package_entry_v2"]
 
 ANONYMIZED = "co.saludtech.ingestion.image.anonymized.v1"
 STUDY = "co.saludtech.ingestion.study.ingested.v1"

@@ -7,12 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 from functions.bootstrap import InMemoryPlatform
-from functions.subscriptions.entrypoints import subscriptions_record_dead_letter
+from functions.subscriptions.entrypoints import ENTRY_POINTS
 from functions.subscriptions.messages import NAMES
 from tests.support.cloud_events import pubsub_event
 from tests.support.delivery import deliver
 from tests.support.functions import function_client as client
 from tests.unit.subscriptions.factories import CLIENT
+
+subscriptions_record_dead_letter = ENTRY_POINTS["subscriptions_record_dead_letter"]
 
 
 def create(headers: dict[str, str] | None = None, **body: Any) -> Any:

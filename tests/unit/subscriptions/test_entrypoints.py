@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from functions.bootstrap import InMemoryPlatform
-from functions.subscriptions.entrypoints import subscriptions_create_subscription
+from functions.subscriptions.entrypoints import ENTRY_POINTS
 from functions.subscriptions.messages import NAMES
 from shared.domain.errors import TransientError
 from shared.ports.envelope import Envelope
@@ -16,6 +16,8 @@ from tests.support.cloud_events import pubsub_event
 from tests.support.delivery import deliver, function_for
 from tests.support.functions import function_client as client
 from tests.unit.subscriptions.factories import CLIENT
+
+subscriptions_create_subscription = ENTRY_POINTS["subscriptions_create_subscription"]
 
 
 def deliver_commands(p: InMemoryPlatform) -> None:

@@ -1,0 +1,100 @@
+"""The path, query and header models of the api's routes: what the framework validates and
+the document declares. A query parameter a route's model does not name is refused (400
+unknown_parameter, guard.py)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, Field
+from pydantic_core import PydanticUseDefault
+
+from shared.entrypoints.command_door import MAX_IDEMPOTENCY_KEY
+from shared.ports.documents import DOCUMENT_ID_PATTERN
+from shared.service.pagination import MAX_CURSOR_CHARS, MAX_PAGE_SIZE, page_size
+
+
+def _page_size(raw: Any) -> Any:
+    """`limit=` is the default; anything but a whole number in range is 400 invalid_limit,
+    as every door answers it (a PermanentError passes through pydantic as it is)."""
+    if raw == "":
+        raise PydanticUseDefault()
+    return page_size(raw) if isinstance(raw, str) else raw
+
+
+# The route converter (routing.py) matches no other id: this is what the document says of it.
+PathId = Annotated[str, Field(pattern=DOCUMENT_ID_PATTERN)]
+PageSize = Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE), BeforeValidator(_page_size)]
+Cursor = Annotated[str, Field(max_length=MAX_CURSOR_CHARS)]
+Filter = Annotated[str, Field(max_length=64)]
+SagaStatusName = Literal["RUNNING", "COMPLETED", "COMPENSATING", "COMPENSATED", "STUCK"]
+# The contexts of context_doors.DEAD_LETTER_DOORS (a unit test holds the two together).
+DeadLetterContext = Literal["data_services", "ingestion", "notifications", "sagas", "subscriptions"]
+
+
+# -- path ----------------------------------------------------------------------------------
+class UserPath(BaseModel):
+    user_id: PathId
+
+
+class SubscriptionPath(BaseModel):
+    subscription_id: PathId
+
+
+class CommandPath(BaseModel):
+    command_id: PathId
+
+
+class ImagePath(BaseModel):
+    image_id: PathId
+
+
+class SagaPath(BaseModel):
+    saga_id: PathId
+
+
+# -- query ---------------------------------------------------------------------------------
+class PageQuery(BaseModel):
+    limit: PageSize = 20
+    cursor: Cursor | None = None
+
+
+class ImagesQuery(PageQuery):
+    """A center's catalogue filters (never `center`: a center reads its own)."""
+
+    modality: Filter | None = None
+    anatomical_region: Filter | None = None
+    pathology: Filter | None = None
+    ingested_from: Filter | None = Field(None, description="ISO 8601 date or date-time")
+    ingested_to: Filter | None = Field(None, description="ISO 8601, exclusive")
+
+
+class DeadLettersQuery(PageQuery):
+    context: DeadLetterContext | None = Field(
+        None, description="one context's dead letters; all merged newest first without it"
+    )
+
+
+class SagasQuery(PageQuery):
+    subscription_id: PathId | None = None
+    status: SagaStatusName | None = Field(None, description="an operator's; STUCK by default")
+
+
+class SagaQuery(BaseModel):
+    log_limit: PageSize = 100
+    log_cursor: Cursor | None = None
+
+
+# -- headers -------------------------------------------------------------------------------
+class CommandHeaders(BaseModel):
+    """A command retried with the same key is the same command (per user)."""
+
+    idempotency_key: Annotated[str, Field(max_length=MAX_IDEMPOTENCY_KEY)] | None = Field(
+        None, alias="Idempotency-Key"
+    )
+
+
+class TimelineHeaders(BaseModel):
+    if_none_match: Annotated[str, Field(max_length=1024)] | None = Field(
+        None, alias="If-None-Match", description="the ETag of the timeline last read: 304"
+    )

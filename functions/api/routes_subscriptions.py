@@ -1,0 +1,130 @@
+"""A client's subscriptions: its commands sent through the subscriptions context's own
+command door (commands.py), its reads at that context's query door (reads.py); and the
+original design's create route, read into the same command."""
+
+from __future__ import annotations
+
+from functions.api import reads
+from functions.api.answers import Accepted, CommandLinks, Page
+from functions.api.bodies import CancelBody, ChangePlanBody, CreateSubscriptionBody, PayBody
+from functions.api.context_doors import SUBSCRIPTIONS_QUERIES
+from functions.api.context_views import Subscription, shown
+from functions.api.guard import current
+from functions.api.original_payload import SuscripcionComando, v1_create_body
+from functions.api.parameters import CommandHeaders, PageQuery, SubscriptionPath
+from functions.api.routing import CLIENT, Routes, With
+from shared.entrypoints.http import HttpError
+
+routes = Routes("subscriptions", "a client's subscriptions and their commands")
+# A reused Idempotency-Key with another body: the context's 422.
+_COMMAND_REFUSALS = (422,)
+
+
+def _accepted(path: str, body: dict[str, object], headers: CommandHeaders) -> With:
+    call = current()
+    accepted = call.wiring.commands.send(
+        call.principal, path, body, (headers.idempotency_key or "").strip(), call.correlation_id
+    )
+    call.resource.append(f"subscription/{accepted.subject}")
+    status_url = f"/v1/commands/{accepted.command_id}"
+    answer = Accepted(
+        command_id=accepted.command_id,
+        command_type=str(accepted.answer["command_type"]),
+        subscription_id=accepted.subject,
+        correlation_id=str(accepted.answer.get("correlation_id") or ""),
+        links=CommandLinks(
+            command=status_url,
+            timeline=f"{status_url}/timeline",
+            stream=f"{status_url}/stream",
+            subscription=f"/v1/subscriptions/{accepted.subject}",
+        ),
+    )
+    return With(answer, {"Location": status_url})
+
+
+def _create(body: CreateSubscriptionBody, headers: CommandHeaders) -> With:
+    if body.client.code != current().principal.scope:
+        # A client subscribes itself, never another client.
+        raise HttpError(403, "not_your_client_code", "client.code must be your own", "client.code")
+    return _accepted("/subscriptions", body.model_dump(mode="json"), headers)
+
+
+@routes.post(
+    "/v1/subscriptions", 202, Accepted, roles=CLIENT, refused=_COMMAND_REFUSALS,
+    summary="subscribe (CreateSubscription)",
+)  # fmt: skip
+def create_subscription(body: CreateSubscriptionBody, header: CommandHeaders) -> With:
+    return _create(body, header)
+
+
+@routes.post(
+    "/suscripciones/suscripcion-comando", 202, Accepted, roles=CLIENT,
+    refused=_COMMAND_REFUSALS,
+    summary="the original design's CreateSubscription (nested, Spanish)",
+)  # fmt: skip
+def original_create(body: SuscripcionComando, header: CommandHeaders) -> With:
+    return _create(v1_create_body(body), header)
+
+
+def _owned(subscription_id: str) -> str:
+    """The caller's subscription (or one it created that is not processed yet): 404
+    otherwise, before anything is sent."""
+    call = current()
+    try:
+        reads.subscription_of(call.wiring.platform.doors, call.principal, subscription_id)
+    except HttpError:
+        if not call.wiring.commands.sent_for(call.principal, subscription_id):
+            raise
+    return subscription_id
+
+
+@routes.post(
+    "/v1/subscriptions/<id:subscription_id>/plan", 202, Accepted, roles=CLIENT,
+    refused=_COMMAND_REFUSALS, summary="change plan (ChangePlan)",
+)  # fmt: skip
+def change_plan(path: SubscriptionPath, body: ChangePlanBody, header: CommandHeaders) -> With:
+    target = f"/subscriptions/{_owned(path.subscription_id)}/plan"
+    return _accepted(target, body.model_dump(mode="json", exclude_unset=True), header)
+
+
+@routes.post(
+    "/v1/subscriptions/<id:subscription_id>/cancel", 202, Accepted, roles=CLIENT,
+    refused=_COMMAND_REFUSALS, summary="cancel (CancelSubscription)",
+)  # fmt: skip
+def cancel(path: SubscriptionPath, body: CancelBody, header: CommandHeaders) -> With:
+    target = f"/subscriptions/{_owned(path.subscription_id)}/cancel"
+    return _accepted(target, body.model_dump(mode="json", exclude_unset=True), header)
+
+
+@routes.post(
+    "/v1/subscriptions/<id:subscription_id>/payments", 202, Accepted, roles=CLIENT,
+    refused=_COMMAND_REFUSALS, summary="pay (PaySubscription)",
+)  # fmt: skip
+def pay(path: SubscriptionPath, body: PayBody, header: CommandHeaders) -> With:
+    target = f"/subscriptions/{_owned(path.subscription_id)}/payments"
+    return _accepted(target, body.model_dump(mode="json", exclude_unset=True), header)
+
+
+@routes.get(
+    "/v1/subscriptions", Page[Subscription], roles=CLIENT,
+    summary="your subscriptions, newest first",
+)  # fmt: skip
+def list_subscriptions(query: PageQuery) -> Page[Subscription]:
+    call = current()
+    call.resource.append(f"client/{call.principal.scope}/subscriptions")
+    found = reads.subscriptions_of(
+        call.wiring.platform.doors, call.principal, query.limit, query.cursor
+    )
+    return shown(Page[Subscription], found, SUBSCRIPTIONS_QUERIES)
+
+
+@routes.get(
+    "/v1/subscriptions/<id:subscription_id>", Subscription, roles=CLIENT,
+    summary="one of your subscriptions",
+)  # fmt: skip
+def get_subscription(path: SubscriptionPath) -> Subscription:
+    call = current()
+    call.resource.append(f"subscription/{path.subscription_id}")
+    doors = call.wiring.platform.doors
+    found = reads.subscription_of(doors, call.principal, path.subscription_id)
+    return shown(Subscription, found, SUBSCRIPTIONS_QUERIES)
