@@ -44,7 +44,7 @@ def url_signer(platform: Platform) -> UrlSigner:
 
         return IamUrlSigner(storage.Client(project=settings.project_id), platform.clock)
     endpoint = os.environ.get("STORAGE_EMULATOR_HOST") or "http://127.0.0.1:4443"
-    key = settings.hmac_key.get_secret_value().encode()
+    key = settings.require_hmac_key().encode()
     return LocalUrlSigner(endpoint, key, platform.clock)
 
 

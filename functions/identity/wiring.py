@@ -27,7 +27,7 @@ def build(platform: Platform) -> IdentityWiring:
         store=platform.store,
         passwords=passwords,
         cipher=FieldCipher.from_settings(settings),
-        lookup_key=settings.hmac_key.get_secret_value().encode(),
+        lookup_key=settings.require_hmac_key().encode(),
         clock=platform.clock,
         collections={name: settings.collection(name) for name in COLLECTIONS},
         refresh_seconds=settings.api_refresh_token_seconds,

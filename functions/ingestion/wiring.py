@@ -48,7 +48,7 @@ def build(platform: Platform) -> IngestionWiring:
         processor=processor,
         cipher=FieldCipher.from_settings(settings),
         collections=collections,
-        key=settings.hmac_key.get_secret_value().encode(),
+        key=settings.require_hmac_key().encode(),
         clock=platform.clock,
         limits=IngestionLimits.from_environment(os.environ),
     )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
+from functions.subscriptions.domain import PaymentResult, RefundResult
 from functions.subscriptions.handlers import HANDLERS, Dependencies
 from functions.subscriptions.messages import NAMES
-from functions.subscriptions.ports import PaymentGateway
+from functions.subscriptions.ports import Charge, PaymentGateway, Refund
 from functions.subscriptions.unit_of_work import COLLECTION, SubscriptionsUnitOfWork
 from shared.platform import Platform
 from shared.service.command_log import CommandLog
@@ -29,12 +31,37 @@ def payment_gateway(platform: Platform) -> PaymentGateway:
         from functions.subscriptions.adapters.stripe_payments import StripePaymentGateway
 
         return StripePaymentGateway(
-            api_key=settings.payment_api_key.get_secret_value(),
+            api_key=settings.require_payment_api_key(),
             base_url=settings.payment_api_url,
         )
     from functions.subscriptions.adapters.sandbox_payments import SandboxPaymentGateway
 
     return SandboxPaymentGateway()
+
+
+class GatewayOnFirstUse:
+    """The payment gateway, built at the first charge or refund: only the functions that
+    charge or refund are given the provider's key (infra/topology.yaml `secrets:`), and the
+    other subscriptions functions share this wiring without ever needing it."""
+
+    def __init__(self, platform: Platform) -> None:
+        self._platform = platform
+        self._gateway: PaymentGateway | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def gateway(self) -> PaymentGateway:
+        """The gateway itself, built now if it was not yet."""
+        with self._lock:
+            if self._gateway is None:
+                self._gateway = payment_gateway(self._platform)
+            return self._gateway
+
+    def charge(self, charge: Charge) -> PaymentResult:
+        return self.gateway.charge(charge)
+
+    def refund(self, refund: Refund) -> RefundResult:
+        return self.gateway.refund(refund)
 
 
 def build(platform: Platform) -> SubscriptionsWiring:
@@ -49,7 +76,7 @@ def build(platform: Platform) -> SubscriptionsWiring:
         publisher=platform.publisher,
         make_uow=lambda tx: SubscriptionsUnitOfWork(tx, collection),
         handlers=processor_handlers(HANDLERS),
-        deps=Dependencies(clock=platform.clock, payments=payment_gateway(platform)),
+        deps=Dependencies(clock=platform.clock, payments=GatewayOnFirstUse(platform)),
         clock=platform.clock,
         prefetch=lambda envelope: [(collection, envelope.subject)],
     )

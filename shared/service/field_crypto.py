@@ -50,7 +50,7 @@ class FieldCipher:
         hkdf = HKDF(
             algorithm=hashes.SHA256(), length=32, salt=None, info=b"saludtech field encryption"
         )
-        return cls(hkdf.derive(settings.hmac_key.get_secret_value().encode()))
+        return cls(hkdf.derive(settings.require_hmac_key().encode()))
 
     def encrypt(self, plaintext: str, record_id: str) -> str:
         nonce = os.urandom(_NONCE)

@@ -93,9 +93,11 @@ def test_the_api_keeps_its_document(
 ) -> None:
     roles = case.operation.definition.raw.get("x-roles")
     headers = {**_address(), **(role_headers[roles[0]] if roles else {})}
-    case.call_and_validate(
+    response = case.call_and_validate(
         base_url=api_url(stack_session), headers=headers, checks=CHECKS, timeout=30
     )
+    with open("/tmp/scratch/modes.log", "a") as f:
+        f.write(f"{case.meta.generation.mode.value} {case.method} {case.formatted_path} {response.status_code}\n")
 
 
 def test_every_protected_operation_refuses_missing_and_forged_tokens(stack_session: Any) -> None:

@@ -138,12 +138,6 @@ def test_terraform_mounts_what_the_topology_grants(derived: dict[str, Any]) -> N
     assert mounted == secret_grants(TOPOLOGY)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="functions/subscriptions/wiring.py:52 builds the payment gateway, which refuses an"
-    " empty key, in every subscriptions function; once it is built at the first charge or"
-    " refund, mount the key with `functions:` only, and drop this mark",
-)
 def test_the_payment_key_reaches_only_the_functions_that_charge_or_refund() -> None:
     having = {f for f, keys in mounted_keys().items() if "payment_api_key" in keys}
     assert having == {"subscriptions-pay-subscription", "subscriptions-refund-payment"}

@@ -141,7 +141,7 @@ def test_a_retried_payment_charges_once(platform: InMemoryPlatform, processor: P
     )
     processor.process(pay)
     processor.process(pay)
-    assert processor.deps.payments.charges_made == 1  # type: ignore[attr-defined]
+    assert processor.deps.payments.gateway.charges_made == 1  # type: ignore[attr-defined]
 
 
 def test_duplicates_and_any_order_give_one_effect_per_command(

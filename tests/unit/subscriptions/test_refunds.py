@@ -66,8 +66,8 @@ def test_a_second_refund_is_refused_as_already_refunded_and_refunds_once(
     send(processor, refund(sid))
     again = send(processor, refund(sid, refund_id="r2"))
     assert (again.outcome, again.reason) == ("rejected", "payment_already_refunded")
-    gateway = bootstrap.context(subscriptions_wiring.build).processor.deps.payments
-    assert gateway.refunds_made == 1  # type: ignore[attr-defined]
+    payments = bootstrap.context(subscriptions_wiring.build).processor.deps.payments
+    assert payments.gateway.refunds_made == 1  # type: ignore[attr-defined]
 
 
 def test_a_cancelled_subscription_can_still_be_refunded(
