@@ -19,11 +19,11 @@ import flask
 from flask_openapi3.openapi import OpenAPI
 
 from functions import bootstrap
-from functions.api import wiring
 from functions.api.audit import Action
 from functions.api.principals import Principal
 from functions.api.rate_limits import Decision
 from functions.api.routing import POLICIES, Policy
+from functions.api.wiring import ApiWiring, build
 from shared.entrypoints.http import HttpError, error_response
 from shared.logging import bind_message_context
 from shared.ports.envelope import plain_token
@@ -47,7 +47,7 @@ class Call:
 
     policy: Policy
     who: Principal | None
-    wiring: wiring.ApiWiring
+    wiring: ApiWiring
     correlation_id: str
     # What the audit log records as the resource this call touched.
     resource: list[str] = field(default_factory=list)
@@ -65,8 +65,8 @@ def current() -> Call:
     return call
 
 
-def _wiring() -> wiring.ApiWiring:
-    return bootstrap.context(wiring.build)
+def _wiring() -> ApiWiring:
+    return bootstrap.context(build)
 
 
 def client_address(request: flask.Request) -> str:
@@ -87,7 +87,7 @@ def _enforce(decision: Decision) -> None:
         )
 
 
-def _authenticate(request: flask.Request, w: wiring.ApiWiring, correlation_id: str) -> Principal:
+def _authenticate(request: flask.Request, w: ApiWiring, correlation_id: str) -> Principal:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     challenge = {"WWW-Authenticate": 'Bearer realm="saludtech"'}
@@ -101,9 +101,7 @@ def _authenticate(request: flask.Request, w: wiring.ApiWiring, correlation_id: s
     return who
 
 
-def _limit(
-    policy: Policy, request: flask.Request, who: Principal | None, w: wiring.ApiWiring
-) -> None:
+def _limit(policy: Policy, request: flask.Request, who: Principal | None, w: ApiWiring) -> None:
     settings = w.platform.settings
     if who is not None:
         per_minute = (
@@ -122,7 +120,7 @@ def _limit(
     _enforce(w.limiter.hit(f"address:{address}", policy.name, per_minute, MINUTE))
 
 
-def _limit_account(request: flask.Request, w: wiring.ApiWiring) -> None:
+def _limit_account(request: flask.Request, w: ApiWiring) -> None:
     """Logins per account: counted before the password is checked (and before the body's
     model: a login that cannot succeed still counts), so guessing one account's password
     from many addresses is limited too."""

@@ -1,10 +1,10 @@
 """How a route of the api is declared: once, with everything about it.
 
-    routes = Routes("subscriptions")
+    routes = Routes("sessions", "log in, tokens, accounts")
 
-    @routes.get("/v1/subscriptions/<id:subscription_id>", Subscription,
-                roles=CLIENT, refused=(404,), summary="one of your subscriptions")
-    def get_subscription(path: SubscriptionPath) -> Subscription: ...
+    @routes.post("/v1/users/<id:user_id>/disable", 200, UserStatus,
+                 roles=OPERATOR, refused=(409,), summary="disable an account")
+    def disable_user(path: UserPath) -> UserStatus: ...
 
 The path, the path / query / header / body models (the view's annotations) and the answer
 go to flask-openapi3, which validates the request and writes the operation into the
@@ -39,6 +39,7 @@ Limit = Literal["query", "command", "login", "public"]
 Roles = frozenset[Role]
 View = TypeVar("View", bound=Callable[..., Any])
 SECURITY_SCHEME = "bearerAuth"
+_KIND_OF_METHOD: dict[str, Limit] = {"GET": "query", "POST": "command"}
 
 ALL: Roles = frozenset(Role)
 CLIENT: Roles = frozenset({Role.CLIENT})
@@ -164,14 +165,12 @@ class Routes:
 
         def declare(view: View) -> View:
             name = view.__name__
+            # The name is the operationId and the rate limit's route key: one per route.
+            assert all(p.name != name for p in POLICIES.values()), f"{name} is declared twice"
             endpoint = f"{self.blueprint.name}.{name}"
-            assert endpoint not in POLICIES, f"{endpoint} is declared twice"
             POLICIES[endpoint] = Policy(name, method, roles, kind, _query_names(view))
             register = self.blueprint.get if method == "GET" else self.blueprint.post
             register(rule, operation_id=name, **options)(_answering(view, status))
             return view
 
         return declare
-
-
-_KIND_OF_METHOD: dict[str, Limit] = {"GET": "query", "POST": "command"}

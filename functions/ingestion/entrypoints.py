@@ -26,6 +26,7 @@ from shared.domain.errors import InvalidMessage, PermanentError, TransientError
 from shared.domain.messages import Message
 from shared.entrypoints.http_app import serve
 from shared.entrypoints.pubsub import CloudEventLike, consume, entry_points, handled_by
+from shared.entrypoints.pushed import pushed_event
 from shared.logging import bind_message_context, get_logger
 from shared.ports.envelope import PUBSUB_PUBLISHED, unwrap_pubsub_push
 
@@ -37,7 +38,7 @@ def _wiring() -> wiring.IngestionWiring:
     return bootstrap.context(wiring.build)
 
 
-@functions_framework.cloud_event
+@pushed_event
 def ingestion_on_upload(cloud_event: CloudEventLike) -> None:
     """Ack (return) when the upload is done or can never be; raise to be redelivered."""
     bind_message_context(function="ingestion_on_upload", message_type=cloud_event["type"])

@@ -17,11 +17,9 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-import functions_framework
-from functions_framework import CloudEventFunction
-
 from shared.domain.errors import InvalidMessage, TransientError
 from shared.domain.messages import Event, Message
+from shared.entrypoints.pushed import PushedFunction, pushed_event
 from shared.logging import bind_message_context, get_logger
 from shared.ports.envelope import (
     PUBSUB_PUBLISHED,
@@ -116,7 +114,7 @@ def entry_points(
     dead_letters: Callable[[], DeadLetterLog],
     *,
     renamed: Mapping[type[Message], str] | None = None,
-) -> dict[str, CloudEventFunction]:
+) -> dict[str, PushedFunction]:
     """One Cloud Function per entry of a context's HANDLERS, each consuming its type through
     `consume`, named by entry_point_name() unless `renamed` keeps an older deployed name;
     and the context's dead-letter recorder, `<context>_record_dead_letter`. Each is
@@ -125,7 +123,7 @@ def entry_points(
     stale = [t.__name__ for t in renamed if t not in handlers]
     if stale:
         raise ValueError(f"renamed names types {context.name} does not handle: {stale}")
-    made: dict[str, CloudEventFunction] = {}
+    made: dict[str, PushedFunction] = {}
     for message_type, handler in handlers.items():
         name = renamed.get(message_type) or entry_point_name(context.name, message_type)
         if name in made:
@@ -149,25 +147,25 @@ def _where(handler: MessageHandler[Any, Any]) -> str:
 
 def _consumer(
     name: str, message_type: type[Message], where: str, consume: Consume
-) -> CloudEventFunction:
+) -> PushedFunction:
     def function(cloud_event: CloudEventLike) -> None:
         consume(cloud_event, message_type, name)
 
     _name(function, name, consume.__module__, f"{message_type.__name__} → {where}.")
     # What consumed_type() reads (functions-framework's wrapper copies it).
     vars(function)["consumes"] = message_type
-    return functions_framework.cloud_event(function)
+    return pushed_event(function)
 
 
 def _recorder(
     name: str, context: ContextNames, dead_letters: Callable[[], DeadLetterLog]
-) -> CloudEventFunction:
+) -> PushedFunction:
     def function(cloud_event: CloudEventLike) -> None:
         record_dead_letter(cloud_event, function=name, context=context, dead_letters=dead_letters())
 
     doc = f"Whatever reached {context.dead_letter_topic} → shared/service/dead_letters.py."
     _name(function, name, dead_letters.__module__, doc)
-    return functions_framework.cloud_event(function)
+    return pushed_event(function)
 
 
 def _name(function: Callable[..., None], name: str, module: str, doc: str) -> None:

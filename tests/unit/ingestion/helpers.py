@@ -13,6 +13,7 @@ from pydicom.dataset import Dataset
 from functions.bootstrap import InMemoryPlatform
 from functions.ingestion import pipeline as names
 from infra.samples.synthetic_dicom import make_study
+from tests.support.cloud_events import binary_event
 
 _events = itertools.count(1)
 
@@ -51,6 +52,15 @@ def upload(
         bucket, name, data, create_only=False, content_type=content_type, metadata=metadata
     )
     return finalized_event(bucket, name, info.generation, len(data), metadata, content_type)
+
+
+def deliver_upload(event: CloudEvent) -> None:
+    """Hand ingestion_on_upload the finalized event as Eventarc (and the local bridge) POST
+    it; its TransientError propagates, as the 500 the platform would see."""
+    from functions.ingestion.entrypoints import ingestion_on_upload
+
+    response = ingestion_on_upload(binary_event(event))
+    assert response.status_code == 204, response.get_data()
 
 
 def finalized_event(

@@ -11,13 +11,13 @@ from functions import bootstrap
 from functions.bootstrap import InMemoryPlatform
 from functions.ingestion import domain
 from functions.ingestion import wiring as ingestion_wiring
-from functions.ingestion.entrypoints import ENTRY_POINTS, ingestion_on_upload
+from functions.ingestion.entrypoints import ENTRY_POINTS
 from functions.ingestion.messages import NAMES, IngestPackageEntry, IngestPackageEntryV2
 from shared.adapters.memory_blob_store import InMemoryBlobStore
 from shared.ports.envelope import Envelope
 from tests.support.cloud_events import pubsub_event
 from tests.unit.ingestion.conftest import deliver_entries
-from tests.unit.ingestion.helpers import study, upload, zipped
+from tests.unit.ingestion.helpers import deliver_upload, study, upload, zipped
 
 ingestion_ingest_package_entry = ENTRY_POINTS["ingestion_ingest_package_entry"]
 ingestion_ingest_package_entry_v2 = ENTRY_POINTS["ingestion_ingest_package_entry_v2"]
@@ -37,7 +37,7 @@ def events(p: InMemoryPlatform, type_name: str) -> list[Any]:
 def test_package_fans_out_and_announces_the_study_once(
     platform: InMemoryPlatform, blobs: InMemoryBlobStore
 ) -> None:
-    ingestion_on_upload(upload(platform, "center-1/study.zip", package(4), {"pathology": "x"}))
+    deliver_upload(upload(platform, "center-1/study.zip", package(4), {"pathology": "x"}))
     commands = platform.publisher.messages(NAMES.commands_topic)
     payloads = [c.payload.model_dump() for c in commands]
     assert [p["entry_index"] for p in payloads] == [0, 1, 2, 3]
@@ -60,8 +60,8 @@ def test_duplicated_and_reordered_entries_give_one_record_each(
     platform: InMemoryPlatform, blobs: InMemoryBlobStore
 ) -> None:
     event = upload(platform, "center-1/study.zip", package(3))
-    ingestion_on_upload(event)
-    ingestion_on_upload(event)  # the fan-out again: same command ids
+    deliver_upload(event)
+    deliver_upload(event)  # the fan-out again: same command ids
     commands = platform.publisher.messages(NAMES.commands_topic)
     assert len(commands) == 6 and len({c.id for c in commands}) == 3
     deliver_entries(platform, twice=True, reverse=True)
@@ -76,7 +76,7 @@ def test_many_blocks_complete_exactly_once(
     platform: InMemoryPlatform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(domain, "COMPLETION_BLOCK", 2)
-    ingestion_on_upload(upload(platform, "center-1/study.zip", package(5)))
+    deliver_upload(upload(platform, "center-1/study.zip", package(5)))
     deliver_entries(platform, reverse=True)
     [announced] = events(platform, STUDY)
     assert announced.payload.anonymized == 5
@@ -91,7 +91,7 @@ def test_unreadable_entry_command_goes_to_the_dead_letter_topic(
 
 
 def test_entry_commands_name_the_package_by_its_id_only(platform: InMemoryPlatform) -> None:
-    ingestion_on_upload(upload(platform, "center-1/DOE_JANE_1962.zip", package(2)))
+    deliver_upload(upload(platform, "center-1/DOE_JANE_1962.zip", package(2)))
     for envelope in platform.publisher.messages(NAMES.commands_topic):
         data, attributes = envelope.to_pubsub()
         assert envelope.type == IngestPackageEntryV2.TYPE
@@ -122,7 +122,7 @@ def test_v1_entry_commands_still_in_flight_are_ingested(
     platform: InMemoryPlatform, blobs: InMemoryBlobStore
 ) -> None:
     event = upload(platform, "center-1/study.zip", package(1))
-    ingestion_on_upload(event)
+    deliver_upload(event)
     [v2] = platform.publisher.messages(NAMES.commands_topic)
     platform.publisher.clear_topic(NAMES.commands_topic)
     resource = event.data
@@ -144,7 +144,7 @@ def test_a_package_recorded_by_a_v1_fan_out_gets_its_name_when_fanned_out_again(
     platform: InMemoryPlatform,
 ) -> None:
     event = upload(platform, "center-1/study.zip", package(2))
-    ingestion_on_upload(event)
+    deliver_upload(event)
     collections = bootstrap.context(ingestion_wiring.build).collections
     [(package_id, record)] = platform.store.query(collections.packages, limit=10).items
     v1_record = {k: v for k, v in record.items() if k not in ("name", "_version")}
@@ -152,7 +152,7 @@ def test_a_package_recorded_by_a_v1_fan_out_gets_its_name_when_fanned_out_again(
         lambda tx: tx.put(collections.packages, package_id, v1_record)
     )
     platform.publisher.clear_topic(NAMES.commands_topic)
-    ingestion_on_upload(event)  # the upload redelivered after v2 is deployed
+    deliver_upload(event)  # the upload redelivered after v2 is deployed
     deliver_entries(platform)
     [announced] = events(platform, STUDY)
     assert announced.payload.model_dump()["anonymized"] == 2

@@ -7,11 +7,10 @@ import pytest
 
 from functions.bootstrap import InMemoryPlatform
 from functions.ingestion.deid.pixels.detector import available as detector_available
-from functions.ingestion.entrypoints import ingestion_on_upload
 from functions.ingestion.messages import NAMES
 from infra.samples.burned_in import make_case
 from tests.support.functions import function_client
-from tests.unit.ingestion.helpers import upload
+from tests.unit.ingestion.helpers import deliver_upload, upload
 
 pytestmark = pytest.mark.skipif(
     not detector_available(), reason="the OCR detector cannot load on this machine"
@@ -20,7 +19,7 @@ pytestmark = pytest.mark.skipif(
 
 def test_burned_in_text_is_cleaned_and_the_cleaning_catalogued(platform: InMemoryPlatform) -> None:
     case = make_case(31, kind="ultrasound", flag="NO", with_text=True)
-    ingestion_on_upload(upload(platform, "center-1/us.dcm", case.data))
+    deliver_upload(upload(platform, "center-1/us.dcm", case.data))
     [event] = platform.publisher.messages(NAMES.events_topic)
     assert event.type == "co.saludtech.ingestion.image.anonymized.v1"
     cleaning = event.payload.model_dump()["pixel_cleaning"]
@@ -36,7 +35,7 @@ def test_an_image_without_text_is_checked_and_released_untouched(
     platform: InMemoryPlatform,
 ) -> None:
     case = make_case(32, kind="ultrasound", flag="NO", with_text=False)
-    ingestion_on_upload(upload(platform, "center-1/us.dcm", case.data))
+    deliver_upload(upload(platform, "center-1/us.dcm", case.data))
     [event] = platform.publisher.messages(NAMES.events_topic)
     cleaning = event.payload.model_dump()["pixel_cleaning"]
     assert cleaning["method"] == "ocr_no_text" and not cleaning["pixels_rewritten"]

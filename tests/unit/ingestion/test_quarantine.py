@@ -15,11 +15,10 @@ from functions import bootstrap
 from functions.bootstrap import InMemoryPlatform
 from functions.ingestion import wiring as ingestion_wiring
 from functions.ingestion.domain import IngestionLimits, quarantine_name, reason_name
-from functions.ingestion.entrypoints import ingestion_on_upload
 from functions.ingestion.messages import NAMES
 from shared.adapters.memory_blob_store import InMemoryBlobStore
 from tests.unit.ingestion.conftest import deliver_entries
-from tests.unit.ingestion.helpers import study, upload, zipped
+from tests.unit.ingestion.helpers import deliver_upload, study, upload, zipped
 
 PHI_NAME = "center-1/DOE_JANE_1962.dcm"
 
@@ -55,7 +54,7 @@ def assert_quarantined(
 def test_not_dicom(
     platform: InMemoryPlatform, blobs: InMemoryBlobStore, content: bytes, reason: str
 ) -> None:
-    ingestion_on_upload(upload(platform, PHI_NAME, content))
+    deliver_upload(upload(platform, PHI_NAME, content))
     assert_quarantined(platform, blobs, reason, content)
     assert blobs.list_names(platform.settings.bucket("ingest")) == []
     assert blobs.list_names(platform.settings.bucket("anonymized")) == []
@@ -65,7 +64,7 @@ def test_burned_in_annotation_is_quarantined_not_anonymized(
     platform: InMemoryPlatform, blobs: InMemoryBlobStore
 ) -> None:
     [data] = study(burned_in="YES")
-    ingestion_on_upload(upload(platform, PHI_NAME, data))
+    deliver_upload(upload(platform, PHI_NAME, data))
     assert_quarantined(platform, blobs, "burned_in_annotation", data)
     assert blobs.list_names(platform.settings.bucket("anonymized")) == []
 
@@ -76,7 +75,7 @@ def test_oversize_is_quarantined_unread(
     [data] = study()
     service = bootstrap.context(ingestion_wiring.build).service
     service.limits = IngestionLimits(max_file_bytes=len(data) - 1)
-    ingestion_on_upload(upload(platform, PHI_NAME, data))
+    deliver_upload(upload(platform, PHI_NAME, data))
     assert_quarantined(platform, blobs, "too_large", data)
     assert blobs.reads == 0
 
@@ -85,7 +84,7 @@ def test_upload_outside_a_center_folder(
     platform: InMemoryPlatform, blobs: InMemoryBlobStore
 ) -> None:
     [data] = study()
-    ingestion_on_upload(upload(platform, "scan.dcm", data))
+    deliver_upload(upload(platform, "scan.dcm", data))
     event = assert_quarantined(platform, blobs, "missing_center", data)
     assert event["data_source"] == "unknown-center"
 
@@ -96,14 +95,14 @@ def test_zip_bomb_is_refused_as_a_whole(
     bomb = zipped({"a.dcm": b"\0" * (8 * 1024 * 1024)})
     service = bootstrap.context(ingestion_wiring.build).service
     service.limits = IngestionLimits(max_zip_bytes=4 * 1024 * 1024)
-    ingestion_on_upload(upload(platform, "center-1/study.zip", bomb, content_type="x"))
+    deliver_upload(upload(platform, "center-1/study.zip", bomb, content_type="x"))
     assert_quarantined(platform, blobs, "zip_bomb", bomb)
     assert platform.publisher.messages(NAMES.commands_topic) == []
 
 
 def test_corrupt_zip(platform: InMemoryPlatform, blobs: InMemoryBlobStore) -> None:
     broken = b"PK\x03\x04 not really a zip"
-    ingestion_on_upload(upload(platform, "center-1/study.zip", broken))
+    deliver_upload(upload(platform, "center-1/study.zip", broken))
     assert_quarantined(platform, blobs, "zip_corrupt", broken)
 
 
@@ -112,7 +111,7 @@ def test_high_ratio_entry_is_a_bomb_and_the_rest_of_the_package_goes_on(
 ) -> None:
     [good] = study()
     package = zipped({"1.dcm": good, "2.dcm": b"\0" * (4 * 1024 * 1024)})
-    ingestion_on_upload(upload(platform, "center-1/study.zip", package))
+    deliver_upload(upload(platform, "center-1/study.zip", package))
     deliver_entries(platform)
     [event] = rejections(platform)
     assert event["reason"] == "zip_bomb" and event["entry_index"] == 1
@@ -143,7 +142,7 @@ def test_unsafe_entry_name_is_kept_as_its_raw_member(
 ) -> None:
     [good, evil] = study(2)
     package = zipped({"ok.dcm": good, "../../etc/passwd": evil})
-    ingestion_on_upload(upload(platform, "center-1/study.zip", package))
+    deliver_upload(upload(platform, "center-1/study.zip", package))
     deliver_entries(platform)
     [event] = rejections(platform)
     assert event["reason"] == "zip_path_traversal"
@@ -157,7 +156,7 @@ def test_bomb_entry_is_kept_compressed_never_inflated(
 ) -> None:
     bomb = b"\0" * (4 * 1024 * 1024)
     package = zipped({"1.dcm": study()[0], "2.dcm": bomb})
-    ingestion_on_upload(upload(platform, "center-1/study.zip", package))
+    deliver_upload(upload(platform, "center-1/study.zip", package))
     deliver_entries(platform)
     [event] = rejections(platform)
     raw = quarantined(platform, blobs, event)
@@ -170,7 +169,7 @@ def test_entry_that_is_not_dicom_is_kept_as_inflated(
 ) -> None:
     notes = b"referral letter, not an image " * 50
     package = zipped({"1.dcm": study()[0], "notes.txt": notes})
-    ingestion_on_upload(upload(platform, "center-1/study.zip", package))
+    deliver_upload(upload(platform, "center-1/study.zip", package))
     deliver_entries(platform)
     [event] = rejections(platform)
     assert event["reason"] == "not_dicom" and quarantined(platform, blobs, event) == notes
@@ -183,7 +182,7 @@ def test_entry_the_package_cannot_locate_keeps_the_whole_package_once(
     with zipfile.ZipFile(io.BytesIO(bytes(package))) as archive:
         second = archive.infolist()[1].header_offset
     package[second : second + 4] = b"XX\x03\x04"  # a broken local header
-    ingestion_on_upload(upload(platform, "center-1/study.zip", bytes(package)))
+    deliver_upload(upload(platform, "center-1/study.zip", bytes(package)))
     deliver_entries(platform)
     [event] = rejections(platform)
     assert event["reason"] == "zip_corrupt"

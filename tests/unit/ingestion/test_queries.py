@@ -8,8 +8,7 @@ from typing import Any
 import functions_framework
 
 from functions.bootstrap import InMemoryPlatform
-from functions.ingestion.entrypoints import ingestion_on_upload
-from tests.unit.ingestion.helpers import study, upload
+from tests.unit.ingestion.helpers import deliver_upload, study, upload
 
 MAIN = str(Path(__file__).parents[3] / "main.py")
 
@@ -20,7 +19,7 @@ def client() -> Any:
 
 
 def ingest(p: InMemoryPlatform, center: str, name: str, data: bytes, **meta: str) -> None:
-    ingestion_on_upload(upload(p, f"{center}/{name}", data, meta))
+    deliver_upload(upload(p, f"{center}/{name}", data, meta))
 
 
 def test_get_one_image_without_clinical_history(platform: InMemoryPlatform) -> None:

@@ -15,13 +15,12 @@ from functions import bootstrap
 from functions.bootstrap import InMemoryPlatform
 from functions.ingestion import wiring as ingestion_wiring
 from functions.ingestion.domain import Arrival, CatalogueRecord
-from functions.ingestion.entrypoints import ingestion_on_upload
 from functions.ingestion.field_crypto import FieldCipher
 from functions.ingestion.handlers import CatalogueChanged
 from functions.ingestion.messages import NAMES, CatalogueImage
 from shared.adapters.memory_blob_store import InMemoryBlobStore
 from shared.domain.clock import utc_now
-from tests.unit.ingestion.helpers import dicom_bytes, study, upload
+from tests.unit.ingestion.helpers import deliver_upload, dicom_bytes, study, upload
 
 ANONYMIZED = "co.saludtech.ingestion.image.anonymized.v1"
 REJECTED = "co.saludtech.ingestion.image.rejected.v1"
@@ -51,12 +50,12 @@ def test_the_same_file_again_without_metadata_keeps_the_record_as_it_was(
     platform: InMemoryPlatform, blobs: InMemoryBlobStore
 ) -> None:
     [data] = study(seed=21)
-    ingestion_on_upload(upload(platform, "center-1/scan.dcm", data, METADATA))
+    deliver_upload(upload(platform, "center-1/scan.dcm", data, METADATA))
     [first] = records(platform)
 
     # Again under the same name (a new generation) and under another name, with no metadata.
-    ingestion_on_upload(upload(platform, "center-1/scan.dcm", data))
-    ingestion_on_upload(upload(platform, "center-1/again/scan-copy.dcm", data))
+    deliver_upload(upload(platform, "center-1/scan.dcm", data))
+    deliver_upload(upload(platform, "center-1/again/scan-copy.dcm", data))
 
     [record] = records(platform)
     assert record == first  # pathology, region, encrypted history, ingest time: all kept
@@ -73,10 +72,10 @@ def test_the_same_instance_from_another_center_is_a_conflict_and_leaves_no_orpha
     platform: InMemoryPlatform, blobs: InMemoryBlobStore
 ) -> None:
     [data] = study(seed=22)
-    ingestion_on_upload(upload(platform, "center-1/scan.dcm", data, METADATA))
+    deliver_upload(upload(platform, "center-1/scan.dcm", data, METADATA))
     [first] = records(platform)
 
-    ingestion_on_upload(upload(platform, "center-2/scan.dcm", data, {"pathology": "other"}))
+    deliver_upload(upload(platform, "center-2/scan.dcm", data, {"pathology": "other"}))
 
     [record] = records(platform)
     assert record == first and record["data_source"] == "center-1"
@@ -94,13 +93,13 @@ def test_other_content_under_the_same_uids_is_a_conflict(
     platform: InMemoryPlatform, blobs: InMemoryBlobStore
 ) -> None:
     [data] = study(seed=23)
-    ingestion_on_upload(upload(platform, "center-1/scan.dcm", data))
+    deliver_upload(upload(platform, "center-1/scan.dcm", data))
     [first] = records(platform)
     changed = dcmread(io.BytesIO(data))
     changed.SliceThickness = "9.5"  # a kept attribute: the anonymized bytes differ
     altered = dicom_bytes(changed)
 
-    ingestion_on_upload(upload(platform, "center-1/scan-v2.dcm", altered))
+    deliver_upload(upload(platform, "center-1/scan-v2.dcm", altered))
 
     assert records(platform) == [first]
     refused = rejection(platform)
@@ -117,16 +116,16 @@ def test_a_conflict_found_in_the_transaction_is_retried_then_quarantined_without
 ) -> None:
     """Two centers' copies race: both passed the look-up, center-1 committed first."""
     [data] = study(seed=24)
-    ingestion_on_upload(upload(platform, "center-1/scan.dcm", data))
+    deliver_upload(upload(platform, "center-1/scan.dcm", data))
     service = bootstrap.context(ingestion_wiring.build).service
     monkeypatch.setattr(service, "_catalogued", lambda image_id: None)  # a stale look-up
     racing = upload(platform, "center-2/scan.dcm", data)
     with pytest.raises(CatalogueChanged):
-        ingestion_on_upload(racing)
+        deliver_upload(racing)
     assert len(names(platform, blobs, "anonymized")) == 2  # its output, for now
     monkeypatch.undo()
 
-    ingestion_on_upload(racing)  # the redelivery
+    deliver_upload(racing)  # the redelivery
 
     assert rejection(platform)["reason"] == "conflicting_image"
     [record] = records(platform)

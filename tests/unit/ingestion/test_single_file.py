@@ -7,13 +7,12 @@ import pytest
 from functions import bootstrap
 from functions.bootstrap import InMemoryPlatform
 from functions.ingestion import wiring as ingestion_wiring
-from functions.ingestion.entrypoints import ingestion_on_upload
 from functions.ingestion.field_crypto import FieldCipher
 from functions.ingestion.messages import NAMES
 from shared.adapters.memory_blob_store import InMemoryBlobStore
 from shared.domain.errors import TransientError
 from tests.support.leak_checker import check_output, collect_identity, read_full
-from tests.unit.ingestion.helpers import finalized_event, study, upload
+from tests.unit.ingestion.helpers import deliver_upload, finalized_event, study, upload
 
 METADATA = {
     "pathology": "nodule",
@@ -31,7 +30,7 @@ def test_upload_is_anonymized_stored_catalogued_and_announced(
     platform: InMemoryPlatform, blobs: InMemoryBlobStore
 ) -> None:
     [data] = study()
-    ingestion_on_upload(upload(platform, "center-1/scan.dcm", data, METADATA))
+    deliver_upload(upload(platform, "center-1/scan.dcm", data, METADATA))
 
     [event] = platform.publisher.messages(NAMES.events_topic)
     assert event.type == "co.saludtech.ingestion.image.anonymized.v1"
@@ -67,14 +66,14 @@ def test_duplicate_deliveries_give_one_record_and_the_same_event(
 ) -> None:
     [data] = study()
     event = upload(platform, "center-1/scan.dcm", data)
-    ingestion_on_upload(event)
+    deliver_upload(event)
     attrs = event.data
     # Eventarc may deliver the same object again with another event id.
     again = finalized_event(
         attrs["bucket"], attrs["name"], int(attrs["generation"]), int(attrs["size"])
     )
-    ingestion_on_upload(again)
-    ingestion_on_upload(event)
+    deliver_upload(again)
+    deliver_upload(event)
 
     events = platform.publisher.messages(NAMES.events_topic)
     assert len(events) == 3 and len({e.id for e in events}) == 1
@@ -94,13 +93,13 @@ def test_crash_after_output_is_completed_by_the_redelivery(
 
     monkeypatch.setattr(processor, "process", crash)
     with pytest.raises(TransientError):
-        ingestion_on_upload(event)
+        deliver_upload(event)
     monkeypatch.undo()
     anonymized = platform.settings.bucket("anonymized")
     assert len(blobs.list_names(anonymized)) == 1  # written, not yet recorded
     assert blobs.list_names(platform.settings.bucket("ingest")) == ["center-1/scan.dcm"]
 
-    ingestion_on_upload(event)  # 412 on the output: same digest, so it goes on
+    deliver_upload(event)  # 412 on the output: same digest, so it goes on
     assert len(catalogue(platform)) == 1
     assert platform.publisher.types(NAMES.events_topic) == [
         "co.saludtech.ingestion.image.anonymized.v1"
@@ -120,9 +119,9 @@ def test_publish_failure_after_commit_republishes_the_same_event(
 
     monkeypatch.setattr(platform.publisher, "publish", broken)
     with pytest.raises(TransientError):
-        ingestion_on_upload(event)
+        deliver_upload(event)
     monkeypatch.setattr(platform.publisher, "publish", publish)
-    ingestion_on_upload(event)
+    deliver_upload(event)
     [announced] = platform.publisher.messages(NAMES.events_topic)
     assert len(catalogue(platform)) == 1
     assert announced.type.endswith("image.anonymized.v1")
@@ -132,13 +131,13 @@ def test_same_patient_same_center_same_token_and_other_buckets_are_ignored(
     platform: InMemoryPlatform, blobs: InMemoryBlobStore
 ) -> None:
     first, second = study(n_instances=2)
-    ingestion_on_upload(upload(platform, "center-1/1.dcm", first))
-    ingestion_on_upload(upload(platform, "center-1/2.dcm", second))
+    deliver_upload(upload(platform, "center-1/1.dcm", first))
+    deliver_upload(upload(platform, "center-1/2.dcm", second))
     tokens = {e.payload.model_dump()["patient_token"] for e in platform.publisher.messages(
         NAMES.events_topic)}  # fmt: skip
     assert len(tokens) == 1
     other = finalized_event("someone-elses-bucket", "center-1/x.dcm", 1, 10)
-    ingestion_on_upload(other)
+    deliver_upload(other)
     assert len(platform.publisher.messages(NAMES.events_topic)) == 2
 
 
@@ -151,7 +150,7 @@ def test_concurrent_uploads_borrow_separate_engines(
         upload(platform, f"center-1/{n}.dcm", data) for n, data in enumerate(study(8, seed=9))
     ]
     with ThreadPoolExecutor(4) as pool:
-        list(pool.map(ingestion_on_upload, events))
+        list(pool.map(deliver_upload, events))
     assert len(catalogue(platform)) == 8
     engines = bootstrap.context(ingestion_wiring.build).service._engines.qsize()
     assert 1 <= engines <= 4  # reused, not one per file

@@ -12,7 +12,7 @@ from functions.subscriptions.entrypoints import ENTRY_POINTS
 from functions.subscriptions.messages import NAMES
 from shared.domain.errors import TransientError
 from shared.ports.envelope import Envelope
-from tests.support.cloud_events import pubsub_event
+from tests.support.cloud_events import pubsub_event, pushed
 from tests.support.delivery import deliver, function_for
 from tests.support.functions import function_client as client
 from tests.unit.subscriptions.factories import CLIENT
@@ -237,7 +237,7 @@ def test_transient_failures_raise_so_the_platform_retries(platform: InMemoryPlat
             "ce-specversion": "1.0",
             "Content-Type": "application/json",
         },
-        data=json.dumps(pubsub_event(data, attributes, pay.id).data),
+        data=json.dumps(pushed(data, attributes, pay.id)),
     )
     assert response.status_code == 500  # what Eventarc sees: not acknowledged
 
