@@ -42,6 +42,7 @@ from pydantic_core import PydanticUseDefault
 from shared.domain.errors import PermanentError
 from shared.entrypoints.http import HttpError, json_response
 from shared.entrypoints.http_app import http_app, openapi_document, refusals
+from shared.logging import get_logger
 from shared.ports.documents import DOCUMENT_ID_PATTERN, is_document_id
 from shared.service.pagination import (
     MAX_CURSOR_CHARS,
@@ -53,6 +54,8 @@ from shared.service.pagination import (
 
 CONTRACT_PATH = "/openapi.json"
 T = TypeVar("T")
+
+log = get_logger(__name__)
 
 
 def door_app(title: str, description: str = "") -> OpenAPI:
@@ -140,10 +143,11 @@ class PageParameters(Parameters):
 
 # -- answers ---------------------------------------------------------------------------------
 class ReadModel(BaseModel):
-    """What a door answers. Closed: a field the code answers and the model does not name
-    fails the door's own tests instead of reaching a client undocumented."""
+    """What a door answers: exactly the fields its model names. A field the store holds and
+    the model does not name is left out of the answer and logged by name (never its value),
+    so a read model that grows ahead of its door is seen, not answered with a 500."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="ignore")
 
 
 class Page(ReadModel, Generic[T]):
@@ -183,4 +187,7 @@ def answer(
             raise TypeError(f"{type(value).__name__} is not the {model.__name__} declared")
         return json_response(value.model_dump(mode="json"), status, headers)
     typed = model.model_validate(value)
+    unnamed = sorted(set(value) - set(type(typed).model_fields))
+    if unnamed:
+        log.warning("read_model_fields_not_answered", model=model.__name__, fields=unnamed[:20])
     return json_response(typed.model_dump(mode="json", exclude_unset=True), status, headers)
