@@ -41,7 +41,17 @@ def doors(settings: Settings) -> Doors:
         return InProcessDoors(_main_target)
     from shared.adapters.http_doors import HttpDoors, metadata_id_tokens
 
-    id_tokens = metadata_id_tokens() if settings.environment == "cloud" else None
+    id_tokens = None
+    if settings.environment == "cloud":
+        from shared.adapters import grants
+        from shared.adapters.local_id_tokens import local_id_tokens, local_id_tokens_configured
+
+        granted = grants.current()
+        if local_id_tokens_configured() and granted is not None:
+            # The local cloud mode: the stack's key stands in for the metadata server.
+            id_tokens = local_id_tokens(granted.service_account)
+        else:
+            id_tokens = metadata_id_tokens()
     return HttpDoors(settings.door_url_template, id_tokens)
 
 

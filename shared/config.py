@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import ipaddress
+import os
 from functools import lru_cache
 from typing import Literal
 from urllib.parse import urlsplit
@@ -95,7 +96,7 @@ class Settings(BaseSettings):
         "whsec_bG9jYWwtZGV2ZWxvcG1lbnQtd2ViaG9vay1rZXktMQ=="  # "local-development-webhook-key-1"
     )
     confirmation_keys: SecretStr = SecretStr("local-development-confirmation-key")
-    public_url: str = "http://127.0.0.1:8090"
+    public_url: str = "http://127.0.0.1:8090/api_http"  # the api on the default local port
     # Webhooks may go to loopback and private addresses (the local stack's receivers only;
     # refused in the cloud, where a webhook to 169.254.169.254 would read our metadata).
     webhook_allow_private: bool = False
@@ -167,6 +168,9 @@ class Settings(BaseSettings):
                 setattr(self, name, "")
                 continue
             url = urlsplit(value if "://" in value else f"//{value}")
+            if _emulated():
+                # The local stack's cloud mode: its mail sink and functions are on loopback.
+                continue
             if _is_loopback(url.hostname or ""):
                 raise ValueError(
                     f"SALUDTECH_{name.upper()}={value} is this machine: not in the cloud"
@@ -227,6 +231,15 @@ class Settings(BaseSettings):
 
 _MOUNT = "in the cloud, infra/topology.yaml `secrets:` must mount it into this function"
 _SET = "in the cloud, set it in the deployment's settings (docs/deploy.md)"
+
+
+def _emulated() -> bool:
+    """The Google clients talk to emulators (the local stack), which a deployed function
+    never does: only then may a cloud-mode setting name this machine."""
+    return any(os.environ.get(name) for name in _EMULATOR_HOSTS)
+
+
+_EMULATOR_HOSTS = ("FIRESTORE_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST")
 
 
 def _is_loopback(host: str) -> bool:

@@ -10,6 +10,7 @@ from functions.api import (
     routes_centers,
     routes_clients,
     routes_commands,
+    routes_confirmations,
     routes_operators,
     routes_public,
     routes_sagas,
@@ -26,7 +27,7 @@ DESCRIPTION = (
 )
 AREAS = (
     routes_public, routes_sessions, routes_subscriptions, routes_commands, routes_centers,
-    routes_clients, routes_sagas, routes_operators,
+    routes_clients, routes_confirmations, routes_sagas, routes_operators,
 )  # fmt: skip
 
 

@@ -20,6 +20,7 @@ SUBSCRIPTIONS_QUERIES = "subscriptions_queries_http"
 INGESTION_QUERIES = "ingestion_queries_http"
 DATA_SERVICES_QUERIES = "data_services_queries_http"
 NOTIFICATIONS_QUERIES = "notifications_queries_http"
+NOTIFICATIONS_COMMANDS = "notifications_commands_http"  # confirmation links
 SAGAS_QUERIES = "sagas_queries_http"
 SAGAS_OPERATIONS = "sagas_operations_http"
 # Every context that records dead letters, and the queries door that shows them.
@@ -31,7 +32,7 @@ DEAD_LETTER_DOORS = {
     "subscriptions": SUBSCRIPTIONS_QUERIES,
 }
 DOORS = frozenset(
-    {SUBSCRIPTIONS_COMMANDS, SAGAS_OPERATIONS, *DEAD_LETTER_DOORS.values()}
+    {SUBSCRIPTIONS_COMMANDS, SAGAS_OPERATIONS, NOTIFICATIONS_COMMANDS, *DEAD_LETTER_DOORS.values()}
 )  # every door above
 
 

@@ -154,7 +154,8 @@ def build(platform: Platform) -> NotificationsWiring:
     )
     links = ConfirmationLinks(
         keys=confirmation_keys,
-        base_url=f"{settings.public_url.rstrip('/')}/notifications_commands_http",
+        # The api's route: the notifications door that checks the link is internal.
+        base_url=f"{settings.require_public_url()}/v1/notifications",
     )
     delivery = DeliveryService(
         processor=processor,

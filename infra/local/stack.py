@@ -177,6 +177,8 @@ class LocalStack:
             # The contexts' doors (shared/adapters/http_doors.py): the functions host serves
             # every entry point at /<target>, and a door's own paths below it.
             "SALUDTECH_DOOR_URL_TEMPLATE": f"{self.functions_url}/{{target}}",
+            # Where links mailed to people point: the public api, on whatever port it runs.
+            "SALUDTECH_PUBLIC_URL": f"{self.functions_url}/api_http",
         }
 
     @property

@@ -20,6 +20,7 @@ from google.api_core import exceptions as google_errors
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
+from shared.adapters import grants
 from shared.domain.errors import TransientError
 from shared.ports.documents import (
     VERSION_FIELD,
@@ -46,8 +47,18 @@ class FirestoreDocumentStore:
     def __init__(self, client: firestore.Client, max_attempts: int = 10) -> None:
         self._client = client
         self._max_attempts = max_attempts
+        self._granted = False
+
+    def _check_granted(self) -> None:
+        # At first use, as IAM refuses the first call (a platform is built for every
+        # context a process serves, used or not).
+        if not self._granted:
+            grants.check_database(str(getattr(self._client, "_database", "(default)")))
+            self._granted = True
 
     def run_in_transaction(self, work: Callable[[_FirestoreTransaction], T]) -> T:
+        self._check_granted()
+
         @firestore.transactional
         def attempt(transaction: firestore.Transaction) -> T:
             tx = _FirestoreTransaction(self._client, transaction)
@@ -70,6 +81,7 @@ class FirestoreDocumentStore:
             raise TransientError(f"firestore: {type(error).__name__}") from error
 
     def get(self, collection: str, doc_id: str) -> Document | None:
+        self._check_granted()
         try:
             snapshot = self._client.collection(collection).document(doc_id).get()
         except TRANSIENT as error:
@@ -86,6 +98,7 @@ class FirestoreDocumentStore:
         limit: int = 50,
         after: tuple[Any, str] | None = None,
     ) -> Page:
+        self._check_granted()
         query: Any = self._client.collection(collection)
         for condition in where:
             op = _OPERATORS.get(condition.op, condition.op)

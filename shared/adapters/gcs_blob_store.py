@@ -14,6 +14,7 @@ from typing import Any, BinaryIO
 from google.api_core import exceptions as google_errors
 from google.cloud import storage  # type: ignore[attr-defined]
 
+from shared.adapters import grants
 from shared.ports.blobs import BlobExists, BlobInfo, BlobNotFound, BlobUnavailable
 
 WHOLE_READ_LIMIT = 8 * 1024 * 1024
@@ -60,6 +61,7 @@ class GcsBlobStore:
         return self._client.bucket(bucket).blob(name, generation=generation)
 
     def stat(self, bucket: str, name: str) -> BlobInfo | None:
+        grants.check_bucket(bucket, "read")
         try:
             blob = self._client.bucket(bucket).get_blob(name)
         except _TRANSIENT as error:
@@ -69,6 +71,7 @@ class GcsBlobStore:
     def open_read(
         self, bucket: str, name: str, *, generation: int | None = None, size: int | None = None
     ) -> BinaryIO:
+        grants.check_bucket(bucket, "read")
         if size is not None and size <= WHOLE_READ_LIMIT:
             return io.BytesIO(self.read_bytes(bucket, name, generation=generation))
         blob = self._blob(bucket, name, generation)
@@ -82,6 +85,7 @@ class GcsBlobStore:
         return reader
 
     def read_bytes(self, bucket: str, name: str, *, generation: int | None = None) -> bytes:
+        grants.check_bucket(bucket, "read")
         try:
             data: bytes = self._blob(bucket, name, generation).download_as_bytes(checksum=None)
         except google_errors.NotFound:
@@ -100,6 +104,7 @@ class GcsBlobStore:
         content_type: str = "application/octet-stream",
         metadata: dict[str, str] | None = None,
     ) -> BlobInfo:
+        grants.check_bucket(bucket, "create" if create_only else "overwrite")
         blob = self._blob(bucket, name)
         blob.chunk_size = WRITE_CHUNK
         if metadata:
@@ -125,6 +130,8 @@ class GcsBlobStore:
         *,
         src_generation: int | None = None,
     ) -> BlobInfo:
+        grants.check_bucket(src_bucket, "read")
+        grants.check_bucket(dst_bucket, "create")
         source = self._client.bucket(src_bucket)
         try:
             copied = source.copy_blob(
@@ -140,6 +147,7 @@ class GcsBlobStore:
         return _info(copied)
 
     def delete(self, bucket: str, name: str, *, generation: int | None = None) -> bool:
+        grants.check_bucket(bucket, "delete")
         precondition = {"if_generation_match": generation} if generation is not None else {}
         try:
             if generation is not None and self._emulated:
@@ -156,6 +164,7 @@ class GcsBlobStore:
         return True
 
     def list_names(self, bucket: str, prefix: str = "") -> list[str]:
+        grants.check_bucket(bucket, "list")
         try:
             return sorted(b.name for b in self._client.list_blobs(bucket, prefix=prefix or None))
         except _TRANSIENT as error:

@@ -16,6 +16,7 @@ from typing import Any
 
 import requests
 
+from shared.adapters import grants
 from shared.ports.doors import DoorAnswer, DoorUnavailable
 
 TIMEOUT_SECONDS = (3.05, 30.0)  # connect, read
@@ -79,6 +80,8 @@ class HttpDoors:
         body: Any = None,
         headers: Mapping[str, str] | None = None,
     ) -> DoorAnswer:
+        # IAM's invoker check, on the caller's side too (the router plays Cloud Run's).
+        grants.check_invoke(target.replace("_", "-"))
         base = door_url(self._template, target)
         sent = {**dict(headers or {}), **self._authorization(base)}
         data = None

@@ -12,6 +12,7 @@ from concurrent import futures
 from google.api_core import exceptions as google_errors
 from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
+from shared.adapters import grants
 from shared.domain.errors import TransientError
 from shared.ports.envelope import Envelope
 
@@ -38,6 +39,7 @@ class PubSubPublisher:
         return str(self._client.topic_path(self._project_id, topic))
 
     def publish_raw(self, topic: str, data: bytes, attributes: dict[str, str]) -> None:
+        grants.check_publish(topic)
         future = self._client.publish(self.topic_path(topic), data, **attributes)
         try:
             future.result(timeout=PUBLISH_TIMEOUT_SECONDS)
@@ -45,6 +47,7 @@ class PubSubPublisher:
             raise TransientError(f"pubsub publish to {topic}: {type(error).__name__}") from error
 
     def publish(self, topic: str, envelopes: Sequence[Envelope]) -> None:
+        grants.check_publish(topic)
         path = self.topic_path(topic)
         pending = []
         for envelope in envelopes:

@@ -13,7 +13,6 @@ import re
 from functools import cache
 from typing import Any
 
-import pytest
 from pydantic import SecretStr
 
 from infra.local.topology import (

@@ -158,3 +158,31 @@ def test_an_unknown_stored_event_is_skipped_and_counted(
     assert notification is not None and notification.status.value == "sent"
     assert skipped == 1
     assert w.projection_runner("rebuilt").rebuild().skipped == 1
+
+
+def test_the_mailed_link_opens_on_the_public_api_and_confirms_once(
+    platform: InMemoryPlatform, bus: Bus, sink: MailSink
+) -> None:
+    """The link points at the api (the notifications door is internal in the cloud): a GET
+    answers the page and confirms nothing, the page's form confirms, a replay is refused."""
+    bus.send(SUBSCRIPTIONS_EVENTS, envelope_of(created()))
+    bus.run()
+    content = sink.messages[0].get_content()
+    found = re.search(r"https?://\S+?(/v1/notifications/confirm)\?token=(\S+)", content)
+    assert found, "the link names the api's confirm route"
+    path, token = found.group(1), found.group(2)
+    api = client("api_http")
+
+    page = api.get(f"{path}?token={token}")
+    assert page.status_code == 200 and b'<form method="post">' in page.data
+    [row] = [d for _, d in platform.store.query("notifications_view").items]
+    assert row["status"] != "confirmed"
+
+    by_form = api.post(f"{path}?token={token}", data={"token": token})
+    assert by_form.status_code == 200 and b"confirmed" in by_form.data
+    [row] = [d for _, d in platform.store.query("notifications_view").items]
+    assert row["status"] == "confirmed"
+
+    again = api.post(path, json={"token": token})
+    assert (again.status_code, again.get_json()["error"]["reason"]) == (409, "link_already_used")
+    assert api.post(path, json={"token": "garbage"}).status_code == 403

@@ -144,4 +144,4 @@ def test_the_email_carries_a_confirmation_link_and_a_stable_message_id(
     [mail] = sink.messages
     [row] = [d for _, d in platform.store.query("notifications_view").items]
     assert mail["Message-ID"] == f"<{row['notification_id']}@saludtech.local>"
-    assert re.search(r"/notifications_commands_http/confirm\?token=\S+", mail.get_content())
+    assert re.search(r"/api_http/v1/notifications/confirm\?token=\S+", mail.get_content())

@@ -14,10 +14,13 @@ def test_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.collection("subscriptions") == "t1_subscriptions"
 
 
+EMULATORS = ("FIRESTORE_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST", "STORAGE_EMULATOR_HOST")
+
+
 @pytest.fixture
 def cloud(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     """A cloud function's environment with no key and no address: one that reads none."""
-    for name in ("SALUDTECH_HMAC_KEY", "SALUDTECH_JWT_KEY", "SALUDTECH_JWT_KEYS"):
+    for name in ("SALUDTECH_HMAC_KEY", "SALUDTECH_JWT_KEY", "SALUDTECH_JWT_KEYS", *EMULATORS):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("SALUDTECH_ENVIRONMENT", "cloud")
     monkeypatch.setenv("SALUDTECH_PAYMENT_GATEWAY", "stripe")
@@ -116,6 +119,30 @@ def test_an_address_of_this_machine_is_refused_in_the_cloud(
         Settings()
 
 
+@pytest.mark.parametrize("emulator", ["FIRESTORE_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST"])
+def test_the_local_cloud_mode_may_name_this_machine_only_beside_the_emulators(
+    cloud: pytest.MonkeyPatch, emulator: str
+) -> None:
+    # `up --cloud-mode`: the mail sink and the functions are on loopback, and the clients
+    # talk to emulators, which a deployed function never does.
+    cloud.setenv("SALUDTECH_PUBLIC_URL", "http://127.0.0.1:8090/api_http")
+    cloud.setenv("SALUDTECH_SMTP_HOST", "127.0.0.1")
+    with pytest.raises(ValidationError, match="SALUDTECH_PUBLIC_URL"):
+        Settings()
+    # Cloud Storage's emulator alone does not count: only the clients of the state do.
+    cloud.setenv("STORAGE_EMULATOR_HOST", "http://127.0.0.1:4443")
+    with pytest.raises(ValidationError, match="SALUDTECH_PUBLIC_URL"):
+        Settings()
+    cloud.setenv(emulator, "127.0.0.1:8085")
+    settings = Settings()
+    assert settings.require_public_url() == "http://127.0.0.1:8090/api_http"
+    assert settings.require_smtp_host() == "127.0.0.1"
+    # The rest of the cloud's rules still hold there.
+    cloud.setenv("SALUDTECH_PAYMENT_GATEWAY", "sandbox")
+    with pytest.raises(ValidationError, match="sandbox"):
+        Settings()
+
+
 def test_the_cloud_does_not_take_the_local_addresses_by_default(cloud: pytest.MonkeyPatch) -> None:
     settings = Settings()
     assert settings.public_url == "" and settings.smtp_host == ""
@@ -127,7 +154,7 @@ def test_locally_the_development_defaults_stay(monkeypatch: pytest.MonkeyPatch) 
     settings = Settings()
     assert "local-development" in settings.require_hmac_key()
     assert settings.jwt_keyring() == {"k0": settings.jwt_key.get_secret_value()}
-    assert settings.require_public_url() == "http://127.0.0.1:8090"
+    assert settings.require_public_url() == "http://127.0.0.1:8090/api_http"
     assert settings.require_smtp_host() == "127.0.0.1"
     with pytest.raises(MissingSetting, match="SALUDTECH_PAYMENT_API_KEY"):
         settings.require_payment_api_key()  # the sandbox needs none; no default stands in

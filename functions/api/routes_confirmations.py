@@ -1,0 +1,92 @@
+"""Confirmation links mailed with a notification point here, at the public door.
+
+The notifications door that checks a link's token is internal (only the api may invoke it),
+so a link must open on the api: GET answers a page with one button and confirms nothing (a
+mail scanner that fetches every link confirms nothing), the button POSTs the token as a
+form, and a client may POST it as JSON. The api hands the token to notifications'
+`/confirm` and answers what it says: a page for a person, JSON for a client.
+"""
+
+from __future__ import annotations
+
+import html
+
+import flask
+from pydantic import BaseModel, ConfigDict, Field
+
+from functions.api.context_doors import NOTIFICATIONS_COMMANDS, answered
+from functions.api.guard import current
+from functions.api.routing import Routes
+from shared.entrypoints.http import HttpError
+from shared.entrypoints.http_app import takes_form
+
+routes = Routes("confirmations", "the confirmation links mailed with notifications")
+MAX_TOKEN_CHARS = 512
+_PAGE = {
+    "description": "a page with one button that confirms (a POST of the link's token)",
+    "content": {"text/html": {"schema": {"type": "string"}}},
+}
+
+
+class ConfirmLink(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(default="", max_length=MAX_TOKEN_CHARS)
+
+
+class Confirmed(BaseModel):
+    notification_id: str
+    status: str  # confirmed
+
+
+def _page(title: str, body: str) -> flask.Response:
+    page = f"<!doctype html><meta charset=utf-8><title>{title}</title>{body}"
+    return flask.Response(page, mimetype="text/html")
+
+
+@routes.get(
+    "/v1/notifications/confirm",
+    _PAGE,
+    roles=None,
+    summary="the page of a confirmation link (opening it confirms nothing)",
+)
+def confirmation_page(query: ConfirmLink) -> flask.Response:
+    token = html.escape(query.token, quote=True)
+    return _page(
+        "Confirm",
+        '<form method="post"><input type="hidden" name="token" value="' + token + '">'
+        "<button>Confirm I received this message</button></form>",
+    )
+
+
+@routes.post(
+    "/v1/notifications/confirm",
+    200,
+    Confirmed,
+    roles=None,
+    summary="confirm the message a link was mailed with, once",
+    refused=(403, 404, 409, 410, 503),
+)
+@takes_form
+def confirm_link(query: ConfirmLink) -> flask.Response:
+    request = flask.request
+    from_form = not (request.mimetype or "").endswith("json")
+    if from_form:
+        token = request.form.get("token", "") or query.token
+    else:
+        body = request.get_json(silent=True)
+        token = str(body.get("token", "")) if isinstance(body, dict) else ""
+        token = token or query.token
+    if not token or len(token) > MAX_TOKEN_CHARS:
+        raise HttpError(400, "schema_violation", "the link's token", field="token")
+    doors = current().wiring.platform.doors
+    answer = doors.call(NOTIFICATIONS_COMMANDS, "POST", "/confirm", body={"token": token})
+    if from_form and not answer.ok:
+        reason = html.escape(str(answer.error.get("reason", "not_confirmed")))
+        page = _page("Not confirmed", f"<p>This link cannot confirm anything ({reason}).</p>")
+        page.status_code = answer.status
+        return page
+    confirmed = Confirmed.model_validate(answered(NOTIFICATIONS_COMMANDS, answer))
+    if from_form:
+        return _page("Confirmed", "<p>Thank you: the message is confirmed.</p>")
+    return flask.Response(confirmed.model_dump_json(), mimetype="application/json")
