@@ -119,8 +119,9 @@ def in_process_steps(count: int, user_id: str, token: str) -> dict[str, dict[str
     from functions import bootstrap
     from functions.api import wiring
     from functions.api.commands import Accepted
-    from functions.api.principals import Principal, Role
+    from functions.api.principals import Principal
     from functions.identity import wiring as identity_wiring
+    from functions.identity.messages import Role
 
     w = bootstrap.context(wiring.build)
     identity = bootstrap.context(identity_wiring.build)  # its steps, inside its door
@@ -183,7 +184,8 @@ def main() -> None:
         os.environ.update(LIMITS)
         from functions import bootstrap
         from functions.identity import wiring
-        from functions.identity.domain import NewAccount, Role
+        from functions.identity.domain import NewAccount
+        from functions.identity.messages import Role
 
         bootstrap.use(None)  # the platform of this stack's environment
         accounts = bootstrap.context(wiring.build).accounts

@@ -28,7 +28,8 @@ import typer
 
 from functions import bootstrap
 from functions.identity import wiring
-from functions.identity.domain import NewAccount, Role
+from functions.identity.domain import NewAccount
+from functions.identity.messages import Role
 from shared.domain.errors import PermanentError
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)

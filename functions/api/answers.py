@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from functions.api.audit import Action
 from functions.api.parameters import SagaStatusName
-from functions.identity.messages import RoleName
+from functions.identity.messages import Role
 
 Item = TypeVar("Item", bound=BaseModel)
 
@@ -30,7 +30,7 @@ class Tokens(BaseModel):
     access_token: str
     expires_in: int = Field(description="seconds")
     refresh_token: str
-    role: RoleName
+    role: Role
 
 
 class CommandLinks(BaseModel):

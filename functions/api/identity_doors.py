@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from functions.api.context_doors import refusal
-from functions.api.principals import Principal, Role
+from functions.api.principals import Principal
 from functions.identity.messages import (
     COMMANDS_DOOR,
     QUERIES_DOOR,
@@ -25,6 +25,7 @@ from functions.identity.messages import (
     PasswordChange,
     PrincipalView,
     RefreshRequest,
+    Role,
     SessionRevoked,
     TokenCheck,
     TokenPair,

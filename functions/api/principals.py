@@ -6,18 +6,8 @@ token (functions/api/identity_doors.py); accounts live in identity."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
-
-class Role(StrEnum):
-    # A health center: its uploads, its quarantine, its catalogue entries.
-    CENTER = "center"
-    # A data client: its subscriptions, data services and notifications.
-    CLIENT = "client"
-    # A domain expert: their assignments.
-    EXPERT = "expert"
-    # The platform's operators: sagas and dead letters.
-    OPERATOR = "operator"
+from functions.identity.messages import Role
 
 
 @dataclass(frozen=True)

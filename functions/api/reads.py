@@ -28,7 +28,8 @@ from functions.api.context_doors import (
     answered,
     segment,
 )
-from functions.api.principals import Principal, Role
+from functions.api.principals import Principal
+from functions.identity.messages import Role
 from shared.entrypoints.http import HttpError
 from shared.ports.doors import Doors, DoorUnavailable
 

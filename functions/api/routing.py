@@ -30,7 +30,7 @@ from flask_openapi3.models.tag import Tag
 from pydantic import BaseModel
 from werkzeug.routing import BaseConverter, ValidationError
 
-from functions.api.principals import Role
+from functions.identity.messages import Role
 from shared.entrypoints.http import json_response
 from shared.entrypoints.http_app import refusals
 from shared.ports.documents import DOCUMENT_ID_PATTERN, is_document_id

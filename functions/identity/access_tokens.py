@@ -15,7 +15,8 @@ from datetime import datetime
 
 import jwt
 
-from functions.identity.domain import InvalidToken, Principal, Role
+from functions.identity.domain import InvalidToken, Principal
+from functions.identity.messages import Role
 
 # The names tokens were issued under before identity was a context of its own: kept, so the
 # tokens in flight when it moved stayed valid (and the public api is still their audience).

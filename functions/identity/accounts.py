@@ -26,9 +26,9 @@ from functions.identity.domain import (
     Account,
     NewAccount,
     Principal,
-    Role,
     ensure_password_allowed,
 )
+from functions.identity.messages import Role
 from functions.identity.ports import PasswordHasher
 from shared.domain.clock import Clock, rfc3339
 from shared.domain.errors import PermanentError

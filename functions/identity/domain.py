@@ -9,22 +9,11 @@ at their next check.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 
+from functions.identity.messages import Role
 from shared.domain.errors import PermanentError
 
 MIN_PASSWORD_LENGTH, MAX_PASSWORD_LENGTH = 12, 256
-
-
-class Role(StrEnum):
-    # A health center: its uploads, its quarantine, its catalogue entries.
-    CENTER = "center"
-    # A data client: its subscriptions, data services and notifications.
-    CLIENT = "client"
-    # A domain expert: their assignments.
-    EXPERT = "expert"
-    # The platform's operators: sagas, dead letters, accounts.
-    OPERATOR = "operator"
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ Strings are not stripped: a password is exactly what was typed.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,8 +24,20 @@ from pydantic import BaseModel, ConfigDict, Field
 COMMANDS_DOOR = "identity_commands_http"
 QUERIES_DOOR = "identity_queries_http"
 
-# The roles an account may have (domain.Role holds the same values).
-RoleName = Literal["center", "client", "expert", "operator"]
+
+class Role(StrEnum):
+    """The role an account has; the api decides by it what a caller may reach."""
+
+    # A health center: its uploads, its quarantine, its catalogue entries.
+    CENTER = "center"
+    # A data client: its subscriptions, data services and notifications.
+    CLIENT = "client"
+    # A domain expert: their assignments.
+    EXPERT = "expert"
+    # The platform's operators: sagas, dead letters, accounts.
+    OPERATOR = "operator"
+
+
 Text = Annotated[str, Field(min_length=1, max_length=256)]
 Username = Annotated[str, Field(min_length=1, max_length=64)]
 Scope = Annotated[str, Field(max_length=64)]
@@ -59,7 +72,7 @@ class NewUser(_Body):
 
     username: Username
     password: Text
-    role: RoleName
+    role: Role
     scope: Scope = ""  # the center id, client code or expert code ("" for an operator)
     email: Annotated[str, Field(min_length=1, max_length=254)]
     national_id: Annotated[str, Field(max_length=20)] = ""
@@ -87,7 +100,7 @@ class TokenPair(_Body):
     access_token: str
     expires_in: int  # seconds
     refresh_token: str
-    role: RoleName
+    role: Role
     user_id: str  # whose session it is (the api audits it; it answers the rest)
 
 
@@ -103,7 +116,7 @@ class PrincipalView(_Body):
     early by a logout, a password change or a disabled account)."""
 
     user_id: str
-    role: RoleName
+    role: Role
     scope: str
 
 
@@ -111,7 +124,7 @@ class UserCreated(_Body):
     """201 of POST /users."""
 
     user_id: str
-    role: RoleName
+    role: Role
 
 
 class UserStatus(_Body):
@@ -127,7 +140,7 @@ class UserProfile(_Body):
 
     user_id: str
     username: str
-    role: RoleName
+    role: Role
     scope: str
     created_at: str
     email: str

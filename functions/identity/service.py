@@ -8,13 +8,14 @@ from dataclasses import dataclass
 
 from functions.identity.access_tokens import AccessTokens
 from functions.identity.accounts import Accounts
-from functions.identity.domain import InvalidToken, NewAccount, Principal, Role
+from functions.identity.domain import InvalidToken, NewAccount, Principal
 from functions.identity.messages import (
     Credentials,
     GoogleLogin,
     NewUser,
     PasswordChange,
     PrincipalView,
+    Role,
     TokenPair,
 )
 from functions.identity.ports import IdTokenVerifier
@@ -37,7 +38,7 @@ class Identity:
             access_token=self.tokens.issue(who, self.clock()),
             expires_in=self.tokens.lifetime_seconds,
             refresh_token=refresh_token,
-            role=who.role.value,
+            role=who.role,
             user_id=who.user_id,
         )
 
@@ -80,7 +81,7 @@ class Identity:
             return None
         if not self.accounts.is_current(who):
             return None
-        return PrincipalView(user_id=who.user_id, role=who.role.value, scope=who.scope)
+        return PrincipalView(user_id=who.user_id, role=who.role, scope=who.scope)
 
     # -- users ---------------------------------------------------------------------------
     def create_user(self, new: NewUser) -> str:

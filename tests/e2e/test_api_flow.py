@@ -16,11 +16,10 @@ from typing import Any
 import pytest
 import requests
 
-from functions.api.principals import Role
 from functions.bootstrap import cloud_platform
 from functions.identity import wiring as identity_wiring
 from functions.identity.domain import NewAccount
-from functions.identity.domain import Role as IdentityRole
+from functions.identity.messages import Role
 from shared.config import Settings
 from shared.service.context import database_of
 from tests.unit.subscriptions.factories import CLIENT
@@ -42,7 +41,7 @@ def register(role: Role, scope: str) -> str:
     accounts = identity_wiring.build(platform).accounts
     username = f"{role.value}-{uuid.uuid4().hex[:10]}"
     email = f"{username}@example.com"
-    accounts.register(NewAccount(username, PASSWORD, IdentityRole(role.value), scope, email, "1"))
+    accounts.register(NewAccount(username, PASSWORD, Role(role.value), scope, email, "1"))
     return username
 
 

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from functions import bootstrap
 from functions.identity import wiring
-from functions.identity.domain import Role
+from functions.identity.messages import Role
 from tools.accounts import app
 
 PASSWORD = "a long enough passphrase"

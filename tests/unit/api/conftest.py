@@ -17,11 +17,10 @@ from werkzeug.test import EnvironBuilder
 from functions import bootstrap
 from functions.api import wiring
 from functions.api.entrypoints import api_http
-from functions.api.principals import Role
 from functions.bootstrap import InMemoryPlatform
 from functions.identity import wiring as identity_wiring
 from functions.identity.domain import NewAccount
-from functions.identity.domain import Role as IdentityRole
+from functions.identity.messages import Role
 from infra.samples.clients import SAMPLE_CLIENT
 from shared.config import Settings
 
@@ -89,7 +88,7 @@ class Api:
 
     def add_user(self, username: str, role: Role, scope: str, **extra: str) -> str:
         user_id = self.identity.accounts.register(
-            NewAccount(username, PASSWORD, IdentityRole(role.value), scope,
+            NewAccount(username, PASSWORD, Role(role.value), scope,
                        f"{username}@example.com", "12345678", **extra)
         )  # fmt: skip
         self.users[username] = user_id

@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 
 from functions import bootstrap
-from functions.api.principals import Role
-from functions.identity.messages import COMMANDS_DOOR, QUERIES_DOOR
+from functions.identity.messages import COMMANDS_DOOR, QUERIES_DOOR, Role
 from shared.ports.doors import DoorAnswer, Doors, DoorUnavailable
 from tests.unit.api.conftest import PASSWORD, Api, make_api
 from tests.unit.identity.test_google_id_tokens import (

@@ -12,7 +12,7 @@ from typing import Any, cast
 import pytest
 
 from functions import bootstrap
-from functions.api.principals import Role
+from functions.identity.messages import Role
 from functions.sagas import wiring
 from infra.samples.clients import SAMPLE_CLIENT
 from shared.config import Settings

@@ -16,7 +16,8 @@ from werkzeug.test import TestResponse
 from functions import bootstrap
 from functions.bootstrap import InMemoryPlatform
 from functions.identity import wiring
-from functions.identity.domain import NewAccount, Role
+from functions.identity.domain import NewAccount
+from functions.identity.messages import Role
 from shared.config import Settings
 from tests.support.functions import function_client
 

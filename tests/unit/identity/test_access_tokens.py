@@ -9,7 +9,8 @@ import jwt
 import pytest
 
 from functions.identity.access_tokens import AUDIENCE, ISSUER, AccessTokens
-from functions.identity.domain import InvalidToken, Principal, Role
+from functions.identity.domain import InvalidToken, Principal
+from functions.identity.messages import Role
 from tests.unit.identity.conftest import Identity, reason
 
 WHO = Principal("u-1", Role.CLIENT, "0001")

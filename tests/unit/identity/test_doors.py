@@ -7,6 +7,7 @@ import pytest
 
 from functions.identity.messages import (
     PrincipalView,
+    Role,
     SessionRevoked,
     TokenPair,
     UserCreated,
@@ -31,7 +32,7 @@ def test_a_login_answers_a_token_pair_and_the_token_speaks_for_the_account(
     verified = identity.verify(pair.access_token)
     assert verified.status_code == 200
     assert PrincipalView.model_validate(verified.get_json()) == PrincipalView(
-        user_id=identity.users["client-a"], role="client", scope="0001"
+        user_id=identity.users["client-a"], role=Role.CLIENT, scope="0001"
     )
 
 

@@ -19,7 +19,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from functions.identity.adapters.google_id_tokens import GoogleIdTokens, http_certificates
-from functions.identity.domain import InvalidToken, Role
+from functions.identity.domain import InvalidToken
+from functions.identity.messages import Role
 from tests.unit.identity.conftest import Identity, make_identity, reason
 
 AUDIENCE = "saludtech-test"
