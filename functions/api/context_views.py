@@ -1,20 +1,31 @@
 """What the contexts' query doors answer, as the api shows it: each answer is read into one
 of these models before it is sent, so the api answers exactly what its document declares.
 
+Where the api shows a door's record as the door answers it, the model is the door's own
+read model, imported from its context's published contract (functions/<context>/views.py,
+shared/entrypoints for the command status and the dead letters): one definition, so the
+api's document and the door's cannot drift. The models defined here are the api's own
+shapes, each saying why it is not the door's.
+
 A field a door adds is left out until the api declares it (a door deployed before the api
 changes nothing the api's callers see); a declared field a door breaks is a door that broke
 its contract: 503, like one that does not answer. Nested records the api passes on without
-reading (a data service's cloud and dataset, an image's pixel cleaning, a saga's steps and
-facts) are JSON objects here: their shape is their context's.
+reading (a data service's cloud, dataset, manifest and delivery, a saga's steps and facts)
+are JSON objects in the api's own shapes: their shape is their context's.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from functions.api.parameters import SagaStatusName
+from functions.data_services.views import ClientCode
+from functions.notifications.views import NotificationView
+from functions.sagas.views import SagaLogEntry
+from functions.subscriptions.views import SubscriptionView
+from shared.entrypoints.command_door import CommandStatus
 from shared.ports.doors import DoorUnavailable
 
 JsonObject = dict[str, Any]
@@ -32,93 +43,11 @@ def shown(model: type[Shown], found: Any, source: str) -> Shown:
         ) from None
 
 
-# -- subscriptions -------------------------------------------------------------------------
-class SubscriptionClient(BaseModel):
-    """The client of a subscription, without its tax and national ids (never shown)."""
-
-    code: str
-    first_names: str | None = None
-    last_names: str | None = None
-    username: str | None = None
-    email: str | None = None
-
-
-class SubscribedPlan(BaseModel):
-    """The plan as it was sold: a subscription keeps its price if the catalogue changes."""
-
-    code: str
-    name: str
-    price_cents: int
-    currency: str
-    billing_period: str
-    provisions_data_service: bool
-
-
-class Invoice(BaseModel):
-    payment_id: str
-    amount_cents: int
-    currency: str
-    status: str  # PAID | DECLINED | REFUNDED
-    at: str
-    transaction_id: str = ""
-    reason: str = ""
-    refund_id: str = ""
-    refunded_at: str = ""
-
-
-class Subscription(BaseModel):
-    subscription_id: str
-    client: SubscriptionClient
-    plan: SubscribedPlan
-    status: str
-    created_at: str
-    paid_through: str | None = None
-    cancelled_at: str | None = None
-    invoices: list[Invoice] = []
-    version: int = 0
-
-
-class CommandStatus(BaseModel):
-    """What became of a command: pending until its context processed it."""
-
-    command_id: str
-    command_type: str | None = None
-    status: Literal["pending", "applied", "rejected", "dead_lettered"]
-    reason: str | None = None
-    event_types: list[str] = []
-    correlation_id: str | None = None
-    accepted_at: str | None = None
-    processed_at: str | None = None
-    recorded_at: str | None = None
-    delivery_attempts: int | None = None
-
-
 # -- ingestion -----------------------------------------------------------------------------
-class Image(BaseModel):
-    """A catalogue entry (anonymized: a patient token, never the patient)."""
-
-    image_id: str
-    data_source: str
-    patient_token: str | None = None
-    study_id: str | None = None
-    series_id: str | None = None
-    modality: str | None = None
-    anatomical_region: str | None = None
-    pathology: str | None = None
-    image_format: str | None = None
-    uri: str | None = None
-    size: int | None = None
-    sha256: str | None = None
-    profile: str | None = None
-    options: list[str] | None = None
-    ingested_at: str | None = None
-    package_id: str | None = None
-    pixel_cleaning: JsonObject | None = None
-    has_clinical_history: bool = False
-
-
 class Rejection(BaseModel):
     """A quarantined upload of the caller's (the center is the caller: not repeated)."""
+
+    # Not ingestion's RejectionView: the api leaves out its data_source, the caller's own.
 
     rejection_id: str
     reason: str | None = None
@@ -129,11 +58,10 @@ class Rejection(BaseModel):
 
 
 # -- data services -------------------------------------------------------------------------
-class ClientCode(BaseModel):
-    code: str
-
-
 class DataService(BaseModel):
+    # Not data_services' DataServiceView: its nested records are passed on as the door
+    # answered them (JSON objects, not re-read with their defaults filled in), and a
+    # listing has no `progress` (the door answers it for one service only).
     data_service_id: str
     subscription_id: str
     client: ClientCode
@@ -155,23 +83,8 @@ class DataService(BaseModel):
 
 
 # -- notifications -------------------------------------------------------------------------
-class Notification(BaseModel):
-    notification_id: str
-    recipient_id: str | None = None
-    channel: str | None = None
-    template: str | None = None
-    status: str | None = None
-    attempts: int | None = None
-    cause_event_id: str | None = None
-    cause_event_type: str | None = None
-    created_at: str | None = None
-    next_attempt_at: str | None = None
-    last_reason: str | None = None
-    sent_at: str | None = None
-    failed_at: str | None = None
-    confirmed_at: str | None = None
-    version: int | None = None
-    summary: str = ""  # "<template> by <channel>: <status>", for the live page
+class Notification(NotificationView):
+    summary: str = ""  # "<template> by <channel>: <status>", for the live page (api's own)
 
 
 class Notifications(BaseModel):
@@ -184,19 +97,6 @@ class Notifications(BaseModel):
 
 
 # -- sagas ---------------------------------------------------------------------------------
-class SagaLogEntry(BaseModel):
-    saga_id: str
-    seq: int
-    at: str
-    step: str
-    phase: str | None = None
-    status: Literal["RECEIVED", "PROCESSED", "FAILED"]
-    message_id: str | None = None
-    message_type: str | None = None
-    command_ids: list[str] = []
-    reason: str | None = None
-
-
 class SagaLog(BaseModel):
     """A saga's log, oldest first."""
 
@@ -205,6 +105,7 @@ class SagaLog(BaseModel):
 
 
 class Saga(BaseModel):
+    # Not sagas' SagaView: its steps and facts are passed on as the door answered them.
     saga_id: str
     definition: str
     subscription_id: str
@@ -228,21 +129,6 @@ class SagaWithLog(Saga):
     log: SagaLog
 
 
-# -- dead letters --------------------------------------------------------------------------
-class DeadLetter(BaseModel):
-    """What died, where and why (never the message)."""
-
-    dead_letter_id: str
-    context: str | None = None
-    ce_id: str | None = None
-    ce_type: str | None = None
-    reason: str | None = None
-    delivery_attempts: int | None = None
-    recorded_at: str | None = None
-    status: str | None = None
-    redriven_at: str | None = None
-
-
 # -- the timeline of a command -------------------------------------------------------------
 class TimelineStep(SagaLogEntry):
     name: str  # "<step> <status>"
@@ -262,6 +148,6 @@ class Timeline(BaseModel):
     """A command, the subscription it made, its saga's steps and the notifications sent."""
 
     command: CommandStatus
-    subscription: Subscription | None
+    subscription: SubscriptionView | None
     saga: TimelineSaga
     notifications: TimelineNotifications

@@ -7,32 +7,35 @@ from functions.api import reads
 from functions.api.answers import Page, UploadGrant
 from functions.api.bodies import UploadBody
 from functions.api.context_doors import INGESTION_QUERIES
-from functions.api.context_views import Image, Rejection, shown
+from functions.api.context_views import Rejection, shown
 from functions.api.guard import current
 from functions.api.parameters import ImagePath, ImagesQuery, PageQuery
 from functions.api.routing import CENTER, Routes
+from functions.ingestion.views import ImageView
 
 routes = Routes("centers", "a center's catalogue entries, quarantine and uploads")
 
 
-@routes.get("/v1/images", Page[Image], roles=CENTER, summary="your catalogue entries, newest first")
-def list_images(query: ImagesQuery) -> Page[Image]:
+@routes.get(
+    "/v1/images", Page[ImageView], roles=CENTER, summary="your catalogue entries, newest first"
+)
+def list_images(query: ImagesQuery) -> Page[ImageView]:
     call = current()
     call.resource.append(f"center/{call.principal.scope}/images")
     filters = query.model_dump(include=set(reads.CATALOGUE_FILTERS), exclude_none=True)
     doors = call.wiring.platform.doors
     found = reads.images_of(doors, call.principal, filters, query.limit, query.cursor)
-    return shown(Page[Image], found, INGESTION_QUERIES)
+    return shown(Page[ImageView], found, INGESTION_QUERIES)
 
 
 @routes.get(
-    "/v1/images/<id:image_id>", Image, roles=CENTER, summary="one of your catalogue entries"
+    "/v1/images/<id:image_id>", ImageView, roles=CENTER, summary="one of your catalogue entries"
 )
-def get_image(path: ImagePath) -> Image:
+def get_image(path: ImagePath) -> ImageView:
     call = current()
     call.resource.append(f"image/{path.image_id}")
     found = reads.image_of(call.wiring.platform.doors, call.principal, path.image_id)
-    return shown(Image, found, INGESTION_QUERIES)
+    return shown(ImageView, found, INGESTION_QUERIES)
 
 
 @routes.get("/v1/quarantine", Page[Rejection], roles=CENTER, summary="your quarantined uploads")

@@ -11,11 +11,12 @@ import flask
 from functions.api import reads, timeline
 from functions.api.commands import SAGAS
 from functions.api.context_doors import SAGAS_QUERIES, SUBSCRIPTIONS_QUERIES
-from functions.api.context_views import CommandStatus, Timeline, shown
+from functions.api.context_views import Timeline, shown
 from functions.api.guard import current
 from functions.api.parameters import CommandPath, TimelineHeaders
 from functions.api.routing import ALL, Routes, With
 from functions.identity.messages import Role
+from shared.entrypoints.command_door import CommandStatus
 from shared.entrypoints.http import HttpError
 
 routes = Routes("commands", "what became of a command you sent")

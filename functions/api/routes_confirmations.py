@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from functions.api.context_doors import NOTIFICATIONS_COMMANDS, answered
 from functions.api.guard import current
 from functions.api.routing import Routes
+from functions.notifications.views import Confirmed
 from shared.entrypoints.http import HttpError
 from shared.entrypoints.http_app import takes_form
 
@@ -32,11 +33,6 @@ class ConfirmLink(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     token: str = Field(default="", max_length=MAX_TOKEN_CHARS)
-
-
-class Confirmed(BaseModel):
-    notification_id: str
-    status: str  # confirmed
 
 
 def _page(title: str, body: str) -> flask.Response:

@@ -4,25 +4,26 @@ from __future__ import annotations
 
 from functions.api import reads
 from functions.api.answers import AuditEntry, Page
-from functions.api.context_views import DeadLetter, shown
+from functions.api.context_views import shown
 from functions.api.guard import current
 from functions.api.parameters import DeadLettersQuery, PageQuery
 from functions.api.routing import OPERATOR, Routes
+from shared.entrypoints.dead_letter_door import DeadLetterView
 
 routes = Routes("operators", "dead letters and the audit log")
 
 
 @routes.get(
-    "/v1/dead-letters", Page[DeadLetter], roles=OPERATOR,
+    "/v1/dead-letters", Page[DeadLetterView], roles=OPERATOR,
     summary="every context's dead letters merged newest first, or one context's; a cursor "
     "continues the listing it came from",
 )  # fmt: skip
-def dead_letters(query: DeadLettersQuery) -> Page[DeadLetter]:
+def dead_letters(query: DeadLettersQuery) -> Page[DeadLetterView]:
     call = current()
     call.resource.append("dead-letters")
     doors = call.wiring.platform.doors
     found = reads.dead_letters(doors, query.context, query.limit, query.cursor)
-    return shown(Page[DeadLetter], found, "the dead-letter doors")
+    return shown(Page[DeadLetterView], found, "the dead-letter doors")
 
 
 @routes.get("/v1/audit", Page[AuditEntry], roles=OPERATOR, summary="who read or changed what")

@@ -8,11 +8,12 @@ from functions.api import reads
 from functions.api.answers import Accepted, CommandLinks, Page
 from functions.api.bodies import CancelBody, ChangePlanBody, CreateSubscriptionBody, PayBody
 from functions.api.context_doors import SUBSCRIPTIONS_QUERIES
-from functions.api.context_views import Subscription, shown
+from functions.api.context_views import shown
 from functions.api.guard import current
 from functions.api.original_payload import SuscripcionComando, v1_create_body
 from functions.api.parameters import CommandHeaders, PageQuery, SubscriptionPath
 from functions.api.routing import CLIENT, Routes, With
+from functions.subscriptions.views import SubscriptionView
 from shared.entrypoints.http import HttpError
 
 routes = Routes("subscriptions", "a client's subscriptions and their commands")
@@ -106,25 +107,25 @@ def pay(path: SubscriptionPath, body: PayBody, header: CommandHeaders) -> With:
 
 
 @routes.get(
-    "/v1/subscriptions", Page[Subscription], roles=CLIENT,
+    "/v1/subscriptions", Page[SubscriptionView], roles=CLIENT,
     summary="your subscriptions, newest first",
 )  # fmt: skip
-def list_subscriptions(query: PageQuery) -> Page[Subscription]:
+def list_subscriptions(query: PageQuery) -> Page[SubscriptionView]:
     call = current()
     call.resource.append(f"client/{call.principal.scope}/subscriptions")
     found = reads.subscriptions_of(
         call.wiring.platform.doors, call.principal, query.limit, query.cursor
     )
-    return shown(Page[Subscription], found, SUBSCRIPTIONS_QUERIES)
+    return shown(Page[SubscriptionView], found, SUBSCRIPTIONS_QUERIES)
 
 
 @routes.get(
-    "/v1/subscriptions/<id:subscription_id>", Subscription, roles=CLIENT,
+    "/v1/subscriptions/<id:subscription_id>", SubscriptionView, roles=CLIENT,
     summary="one of your subscriptions",
 )  # fmt: skip
-def get_subscription(path: SubscriptionPath) -> Subscription:
+def get_subscription(path: SubscriptionPath) -> SubscriptionView:
     call = current()
     call.resource.append(f"subscription/{path.subscription_id}")
     doors = call.wiring.platform.doors
     found = reads.subscription_of(doors, call.principal, path.subscription_id)
-    return shown(Subscription, found, SUBSCRIPTIONS_QUERIES)
+    return shown(SubscriptionView, found, SUBSCRIPTIONS_QUERIES)

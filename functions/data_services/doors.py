@@ -1,5 +1,5 @@
 """The HTTP doors of the data_services context, each a flask-openapi3 app whose contract
-(GET /openapi.json) is generated from the models below.
+(GET /openapi.json) is generated from the models below and the read models of views.py.
 
 - commands (`data_services_commands_http`): create a data service, assign its expert,
   prepare its dataset, start, finish, cancel it; register an expert; a client's data
@@ -21,7 +21,6 @@ from functions import bootstrap
 from functions.data_services import queries as read
 from functions.data_services import wiring
 from functions.data_services.domain import (
-    Status,
     delivery_mode,
     validate_create,
     validate_dataset_code,
@@ -36,7 +35,6 @@ from functions.data_services.messages import (
     Code,
     CreateDataService,
     CreateDataServiceV2,
-    DatasetCriteria,
     DatasetSpec,
     FinishDataService,
     Id,
@@ -46,6 +44,7 @@ from functions.data_services.messages import (
     StartDataService,
     SubmitDataRequest,
 )
+from functions.data_services.views import DataServiceView, ExpertView, ManifestPage
 from shared.domain.clock import utc_now
 from shared.domain.messages import Command, Message
 from shared.entrypoints.command_door import (
@@ -63,7 +62,6 @@ from shared.entrypoints.door_app import (
     Page,
     PageParameters,
     Parameters,
-    ReadModel,
     answer,
     answers,
     door_app,
@@ -327,108 +325,6 @@ def submit_data_request(
 
 
 # -- queries ---------------------------------------------------------------------------------
-class ClientCode(ReadModel):
-    """The client by code only (also of a service a v1 command created with names)."""
-
-    code: str
-
-
-class DatasetView(ReadModel):
-    code: str
-    name: str
-    criteria: DatasetCriteria
-
-
-class ManifestSummaryView(ReadModel):
-    """The frozen manifest the service delivers."""
-
-    manifest_id: str
-    images: int
-    patients: int
-    chunks: int
-    bytes: int
-    splits: dict[str, int]
-    digest: str
-
-
-class DeliveryView(ReadModel):
-    objects: int
-    bytes: int
-    manifest_uri: str
-    checksums_uri: str
-    delivered_at: str
-    links_uri: str | None = None
-    links_expire_at: str | None = None
-
-
-class ProgressView(ReadModel):
-    """One record per chunk delivered (and revoked)."""
-
-    chunks: int
-    chunks_delivered: int
-    objects_delivered: int
-    objects_copied: int
-    chunks_revoked: int
-
-
-class DataServiceView(ReadModel):
-    data_service_id: str
-    subscription_id: str
-    client: ClientCode
-    plan: str
-    cloud: CloudTarget
-    dataset: DatasetView
-    speciality: str
-    status: Status
-    expert_code: str | None
-    created_at: str
-    assigned_at: str | None
-    prepared_at: str | None
-    started_at: str | None
-    ended_at: str | None
-    end_reason: str | None
-    manifest: ManifestSummaryView | None
-    delivery: DeliveryView | None
-    version: int
-    # Only on GET /data-services/<id>, once the manifest is frozen.
-    progress: ProgressView | None = None
-
-
-class ManifestEntryView(ReadModel):
-    image_id: str
-    patient_token: str
-    study_id: str
-    split: str
-    uri: str
-    sha256: str
-    size: int
-    modality: str | None
-    anatomical_region: str | None
-    pathology: str | None
-
-
-class ManifestPage(ReadModel):
-    manifest_id: str
-    chunk: int
-    entries: list[ManifestEntryView]
-    next_chunk: int | None
-
-
-class ExpertView(ReadModel):
-    """An expert of the registry, without the person behind the code (national id and
-    email stay in storage)."""
-
-    expert_code: str
-    first_names: str
-    last_names: str
-    username: str
-    specialities: list[str]
-    capacity: int
-    registered_at: str
-    assignments: list[str]
-    load: int
-
-
 class ExpertPath(BaseModel):
     expert_code: DocumentId
 

@@ -1,5 +1,5 @@
 """The HTTP door of the ingestion context, a flask-openapi3 app whose contract
-(GET /openapi.json) is generated from the models below.
+(GET /openapi.json) is generated from the models below and the read models of views.py.
 
 - queries (`ingestion_queries_http`): the catalogue (one image, or a page by filters), a
   center's quarantined uploads, the context's dead letters. Clinical history is never
@@ -14,14 +14,13 @@ from pydantic import BaseModel, Field
 from functions import bootstrap
 from functions.ingestion import queries as read
 from functions.ingestion import wiring
-from functions.ingestion.messages import PixelCleaningSummary
+from functions.ingestion.views import ImageView, RejectionView
 from shared.entrypoints.dead_letter_door import add_dead_letter_route
 from shared.entrypoints.door_app import (
     DocumentId,
     Page,
     PageParameters,
     Parameters,
-    ReadModel,
     answer,
     answers,
     door_app,
@@ -37,41 +36,6 @@ queries = door_app(
 
 def _wiring() -> wiring.IngestionWiring:
     return bootstrap.context(wiring.build)
-
-
-class ImageView(ReadModel):
-    """A catalogue record, without its clinical history."""
-
-    image_id: str | None
-    patient_token: str | None
-    study_id: str | None
-    series_id: str | None
-    modality: str | None
-    anatomical_region: str | None
-    pathology: str | None
-    image_format: str | None
-    data_source: str | None
-    uri: str | None
-    size: int | None
-    sha256: str | None
-    profile: str | None
-    options: list[str] | None
-    ingested_at: str | None
-    package_id: str | None
-    pixel_cleaning: PixelCleaningSummary | None
-    has_clinical_history: bool
-
-
-class RejectionView(ReadModel):
-    """An upload a center sent that was quarantined, and why."""
-
-    rejection_id: str | None
-    reason: str | None
-    detail: str | None
-    package_id: str | None
-    entry_index: int | None
-    rejected_at: str | None
-    data_source: str | None
 
 
 class ImagePath(BaseModel):

@@ -1,5 +1,5 @@
 """The HTTP doors of the notifications context, each a flask-openapi3 app whose contract
-(GET /openapi.json) is generated from the models below.
+(GET /openapi.json) is generated from the models below and the read models of views.py.
 
 - commands (`notifications_commands_http`): a recipient's channels (202, CommandDoor), and
   the confirmation link of a message: GET shows a button, POST confirms, so a mail scanner
@@ -22,15 +22,13 @@ from functions.notifications import queries as read
 from functions.notifications import wiring
 from functions.notifications.adapters.webhook_guard import UrlRefused
 from functions.notifications.confirmation import link_id
-from functions.notifications.domain import Status
 from functions.notifications.messages import (
     NAMES,
-    ChannelKind,
     ChannelPreference,
     ConfirmNotification,
-    Fact,
     SetRecipientChannels,
 )
+from functions.notifications.views import Confirmed, NotificationDetail, NotificationView
 from shared.domain.errors import PermanentError
 from shared.entrypoints.command_door import (
     COMMAND_REFUSALS,
@@ -46,7 +44,6 @@ from shared.entrypoints.door_app import (
     NoParameters,
     Page,
     PageParameters,
-    ReadModel,
     answer,
     answers,
     door_app,
@@ -158,11 +155,6 @@ class ConfirmToken(BaseModel):
     token: str
 
 
-class Confirmed(ReadModel):
-    notification_id: str
-    status: str  # confirmed
-
-
 _PAGE = {
     "description": "a page with one button that confirms (a POST of the link's token)",
     "content": {"text/html": {"schema": {"type": "string"}}},
@@ -224,56 +216,6 @@ def confirm(query: ConfirmLink) -> flask.Response:
 
 
 # -- queries ---------------------------------------------------------------------------------
-class NotificationView(ReadModel):
-    """A notification as the projection holds it (a row rebuilt from a later event than its
-    creation may hold its id only)."""
-
-    notification_id: str
-    recipient_id: str | None
-    channel: ChannelKind | None
-    template: str | None
-    status: Status | None
-    attempts: int | None
-    cause_event_id: str | None
-    cause_event_type: str | None
-    created_at: str | None
-    next_attempt_at: str | None
-    last_reason: str | None
-    sent_at: str | None
-    failed_at: str | None
-    confirmed_at: str | None
-    version: int | None
-
-
-class RecordedEventView(ReadModel):
-    """One event of a notification's stream (internal ones too), as recorded."""
-
-    version: int
-    type: str
-    recorded_at: str
-    data: dict[str, Any]
-
-
-class NotificationDetail(ReadModel):
-    """A notification as its event stream says, with every event of it."""
-
-    notification_id: str
-    recipient_id: str
-    channel: str
-    template: str
-    facts: dict[str, Fact]
-    status: Status
-    attempts: int
-    cause_event_id: str
-    cause_event_type: str
-    created_at: str
-    sent_at: str | None
-    confirmed_at: str | None
-    last_reason: str | None
-    version: int
-    history: list[RecordedEventView]
-
-
 class NotificationPath(BaseModel):
     notification_id: DocumentId
 

@@ -1,5 +1,5 @@
 """The HTTP doors of the sagas context, each a flask-openapi3 app whose contract
-(GET /openapi.json) is generated from the models below.
+(GET /openapi.json) is generated from the models below and the read models of views.py.
 
 - queries (`sagas_queries_http`): a saga, its log, the sagas of a subscription or in a
   status (STUCK: what an operator looks for), each `?client_code=` to see only that
@@ -19,9 +19,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from functions import bootstrap
 from functions.sagas import queries as read
 from functions.sagas import wiring
-from functions.sagas.domain import LogStatus, SagaStatus, StepStatus
+from functions.sagas.domain import SagaStatus
 from functions.sagas.messages import NAMES, RetrySaga
 from functions.sagas.tick import wake_due_sagas
+from functions.sagas.views import SagaLogEntry, SagaView
 from shared.entrypoints.command_door import add_command_status_route
 from shared.entrypoints.dead_letter_door import add_dead_letter_route
 from shared.entrypoints.door_app import (
@@ -53,69 +54,6 @@ tick = door_app("sagas tick", "The scheduled tick: wakes every saga that is due.
 
 def _wiring() -> wiring.SagasWiring:
     return bootstrap.context(wiring.build)
-
-
-# -- read models -----------------------------------------------------------------------------
-class SentView(ReadModel):
-    """One command of a step in flight; a resend keeps its id."""
-
-    command_id: str
-    command_type: str
-    attempt: int
-    sent_at: str
-    resend_at: str
-    sends: int = 1
-    refused: bool = False
-
-
-class StepView(ReadModel):
-    name: str
-    status: StepStatus
-    started_at: str | None = None
-    deadline_at: str | None = None
-    ended_at: str | None = None
-    done_order: int | None = None
-    forward: SentView | None = None
-    compensation: SentView | None = None
-    compensation_sends: int = 0
-    failures: int = 0
-    reason: str | None = None
-
-
-class SagaView(ReadModel):
-    """The saga document, whole: it holds ids, codes and reasons only. A saga stored before
-    a field was added lacks it."""
-
-    saga_id: str
-    definition: str
-    subscription_id: str
-    client_code: str
-    correlation_id: str
-    status: SagaStatus
-    started_at: str
-    deadline_at: str | None
-    ended_at: str | None = None
-    failed_step: str | None = None
-    failure: str | None = None
-    wake_at: str | None = None
-    log_length: int = 0
-    done_count: int = 0
-    facts: dict[str, str] = Field(default_factory=dict)
-    steps: list[StepView]
-    version: int
-
-
-class SagaLogEntry(ReadModel):
-    saga_id: str
-    seq: int
-    at: str
-    step: str
-    phase: str  # forward | compensation | saga
-    status: LogStatus
-    message_id: str | None
-    message_type: str | None
-    command_ids: list[str]
-    reason: str | None
 
 
 class SagaPath(BaseModel):

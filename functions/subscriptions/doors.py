@@ -1,5 +1,5 @@
 """The HTTP doors of the subscriptions context, each a flask-openapi3 app whose contract
-(GET /openapi.json) is generated from the models below.
+(GET /openapi.json) is generated from the models below and the read models of views.py.
 
 - commands (`subscriptions_commands_http`): create a subscription, change its plan, cancel
   it, pay it; each validated here, recorded, published, answered 202 (CommandDoor).
@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from functions import bootstrap
 from functions.subscriptions import queries as read
 from functions.subscriptions import wiring
-from functions.subscriptions.domain import Client, Status, plan_or_error
+from functions.subscriptions.domain import Client, plan_or_error
 from functions.subscriptions.messages import (
     NAMES,
     CancelSubscription,
@@ -28,7 +28,7 @@ from functions.subscriptions.messages import (
     PaySubscription,
     PlanCode,
 )
-from functions.subscriptions.plans import BillingPeriod
+from functions.subscriptions.views import SubscriptionView
 from shared.domain.messages import Command
 from shared.entrypoints.command_door import (
     COMMAND_REFUSALS,
@@ -45,7 +45,6 @@ from shared.entrypoints.door_app import (
     Page,
     PageParameters,
     Parameters,
-    ReadModel,
     answer,
     answers,
     door_app,
@@ -206,51 +205,6 @@ def pay_subscription(
 
 
 # -- queries ---------------------------------------------------------------------------------
-class ClientView(ReadModel):
-    """The client without its tax and national ids."""
-
-    code: str
-    first_names: str
-    last_names: str
-    username: str
-    email: str
-
-
-class PlanView(ReadModel):
-    """The plan as sold: a subscription keeps its price if the catalogue changes."""
-
-    code: str
-    name: str
-    price_cents: int
-    currency: str
-    billing_period: BillingPeriod
-    provisions_data_service: bool
-
-
-class InvoiceView(ReadModel):
-    payment_id: str
-    amount_cents: int
-    currency: str
-    status: str  # PAID | DECLINED | REFUNDED
-    at: str
-    transaction_id: str = ""
-    reason: str = ""
-    refund_id: str = ""
-    refunded_at: str = ""
-
-
-class SubscriptionView(ReadModel):
-    subscription_id: str
-    client: ClientView
-    plan: PlanView
-    status: Status
-    created_at: str
-    paid_through: str | None
-    cancelled_at: str | None
-    invoices: list[InvoiceView]
-    version: int
-
-
 class ClientScope(Parameters):
     # Only that client's: another's is answered as if it did not exist.
     client_code: str | None = None
