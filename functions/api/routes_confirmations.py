@@ -4,7 +4,8 @@ The notifications door that checks a link's token is internal (only the api may 
 so a link must open on the api: GET answers a page with one button and confirms nothing (a
 mail scanner that fetches every link confirms nothing), the button POSTs the token as a
 form, and a client may POST it as JSON. The api hands the token to notifications'
-`/confirm` and answers what it says: a page for a person, JSON for a client.
+`/confirm` and answers what it says, as JSON (`{"status": "confirmed"}` or the refusal's
+reason: link_already_used, link_expired, invalid_link).
 """
 
 from __future__ import annotations
@@ -77,12 +78,7 @@ def confirm_link(query: ConfirmLink) -> flask.Response:
         raise HttpError(400, "schema_violation", "the link's token", field="token")
     doors = current().wiring.platform.doors
     answer = doors.call(NOTIFICATIONS_COMMANDS, "POST", "/confirm", body={"token": token})
-    if from_form and not answer.ok:
-        reason = html.escape(str(answer.error.get("reason", "not_confirmed")))
-        page = _page("Not confirmed", f"<p>This link cannot confirm anything ({reason}).</p>")
-        page.status_code = answer.status
-        return page
+    # JSON whoever asks, the page's form included: the document declares one answer per
+    # status, and a refusal keeps its machine-readable reason.
     confirmed = Confirmed.model_validate(answered(NOTIFICATIONS_COMMANDS, answer))
-    if from_form:
-        return _page("Confirmed", "<p>Thank you: the message is confirmed.</p>")
     return flask.Response(confirmed.model_dump_json(), mimetype="application/json")

@@ -34,8 +34,8 @@ from functions.notifications.domain import (
     AttemptInFlight,
     ClaimTooOld,
     Notification,
+    NotificationStatus,
     Outcome,
-    Status,
     follow_ups,
 )
 from functions.notifications.messages import (
@@ -91,7 +91,7 @@ class DeliveryService:
         notification = self._load(nid)
         if notification.holds(attempt, envelope.id) and not processed.duplicate:
             claimant = envelope.id
-        elif notification.status == Status.SENDING and notification.attempts == attempt:
+        elif notification.status == NotificationStatus.SENDING and notification.attempts == attempt:
             # Claimed by another delivery, or by an earlier delivery of this very message.
             lease = notification.lease_until or ""
             if rfc3339(self.deps.clock()) < lease:

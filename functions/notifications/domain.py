@@ -62,7 +62,7 @@ def parse_schedule(text: str) -> tuple[timedelta, ...]:
     return tuple(waits)
 
 
-class Status(StrEnum):
+class NotificationStatus(StrEnum):
     PENDING = "pending"  # created, first attempt not made yet
     SENDING = "sending"  # an attempt is claimed
     RETRYING = "retrying"  # an attempt failed, the next is scheduled
@@ -103,7 +103,7 @@ class Notification(EventSourcedAggregate):
     cause_subject: str = ""
     facts: dict[str, Fact] = field(default_factory=dict)
     created_at: str = ""
-    status: Status = Status.PENDING
+    status: NotificationStatus = NotificationStatus.PENDING
     attempts: int = 0  # attempts claimed so far
     claimed_by: str | None = None
     claimed_at: str | None = None
@@ -133,7 +133,11 @@ class Notification(EventSourcedAggregate):
 
     @property
     def done(self) -> bool:
-        return self.status in (Status.SENT, Status.FAILED, Status.CONFIRMED)
+        return self.status in (
+            NotificationStatus.SENT,
+            NotificationStatus.FAILED,
+            NotificationStatus.CONFIRMED,
+        )
 
     def claim(self, attempt: int, claimed_by: str, now: datetime, lease: timedelta) -> bool:
         """Claim attempt `attempt` for the delivery `claimed_by`; False when there is
@@ -141,7 +145,7 @@ class Notification(EventSourcedAggregate):
         if self.done or attempt < self.attempts:
             return False
         if attempt == self.attempts:  # claimed before: a crash, or a duplicate delivery
-            if self.status != Status.SENDING or claimed_by == self.claimed_by:
+            if self.status != NotificationStatus.SENDING or claimed_by == self.claimed_by:
                 return False
             if self.lease_until is not None and rfc3339(now) < self.lease_until:
                 raise AttemptInFlight("another delivery holds this attempt")
@@ -169,7 +173,7 @@ class Notification(EventSourcedAggregate):
 
     def holds(self, attempt: int, claimed_by: str) -> bool:
         return (
-            self.status == Status.SENDING
+            self.status == NotificationStatus.SENDING
             and self.attempts == attempt
             and self.claimed_by == claimed_by
         )
@@ -178,7 +182,7 @@ class Notification(EventSourcedAggregate):
         self, attempt: int, outcome: Outcome, now: datetime, schedule: tuple[timedelta, ...]
     ) -> None:
         """Record what attempt `attempt` came to."""
-        if self.status != Status.SENDING or self.attempts != attempt:
+        if self.status != NotificationStatus.SENDING or self.attempts != attempt:
             return  # concluded already (a redelivery after the outcome was stored)
         at = rfc3339(now)
         if outcome.delivered:
@@ -214,9 +218,9 @@ class Notification(EventSourcedAggregate):
             )
 
     def confirm(self, now: datetime) -> None:
-        if self.status == Status.CONFIRMED:
+        if self.status == NotificationStatus.CONFIRMED:
             raise PermanentError("link_already_used", "this notification is confirmed already")
-        if self.status != Status.SENT:
+        if self.status != NotificationStatus.SENT:
             raise PermanentError("not_delivered", "only a delivered notification is confirmed")
         self.record(
             NotificationConfirmed(
@@ -238,29 +242,29 @@ class Notification(EventSourcedAggregate):
             self.cause_subject = event.cause_subject
             self.facts = dict(event.facts)
             self.created_at = event.created_at
-            self.status = Status.PENDING
+            self.status = NotificationStatus.PENDING
             self.next_attempt_at = event.created_at
         elif isinstance(event, DeliveryAttemptStarted):
-            self.status = Status.SENDING
+            self.status = NotificationStatus.SENDING
             self.attempts = event.attempt
             self.claimed_by = event.claimed_by
             self.claimed_at = event.started_at
             self.lease_until = event.lease_until
         elif isinstance(event, DeliveryAttemptFailed):
-            self.status = Status.RETRYING
+            self.status = NotificationStatus.RETRYING
             self.last_reason = event.reason
             self.next_attempt_at = event.retry_at
             self.claimed_by = self.claimed_at = self.lease_until = None
         elif isinstance(event, NotificationSent):
-            self.status = Status.SENT
+            self.status = NotificationStatus.SENT
             self.sent_at = event.sent_at
             self.next_attempt_at = self.claimed_by = self.claimed_at = self.lease_until = None
         elif isinstance(event, NotificationFailed):
-            self.status = Status.FAILED
+            self.status = NotificationStatus.FAILED
             self.last_reason = event.reason
             self.next_attempt_at = self.claimed_by = self.claimed_at = self.lease_until = None
         elif isinstance(event, NotificationConfirmed):
-            self.status = Status.CONFIRMED
+            self.status = NotificationStatus.CONFIRMED
             self.confirmed_at = event.confirmed_at
 
     def to_snapshot(self) -> dict[str, Any]:
@@ -271,7 +275,11 @@ class Notification(EventSourcedAggregate):
 
     @classmethod
     def from_snapshot(cls, aggregate_id: str, version: int, state: dict[str, Any]) -> Self:
-        return cls(id=aggregate_id, version=version, **{**state, "status": Status(state["status"])})
+        return cls(
+            id=aggregate_id,
+            version=version,
+            **{**state, "status": NotificationStatus(state["status"])},
+        )
 
 
 def follow_ups(event: Event) -> list[Command]:

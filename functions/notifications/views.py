@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.notifications.domain import Status
+from functions.notifications.domain import NotificationStatus
 from functions.notifications.messages import ChannelKind, Fact
 from shared.entrypoints.door_app import ReadModel
 
@@ -26,7 +26,7 @@ class NotificationView(ReadModel):
     recipient_id: str | None
     channel: ChannelKind | None
     template: str | None
-    status: Status | None
+    status: NotificationStatus | None
     attempts: int | None
     cause_event_id: str | None
     cause_event_type: str | None
@@ -56,7 +56,7 @@ class NotificationDetail(ReadModel):
     channel: str
     template: str
     facts: dict[str, Fact]
-    status: Status
+    status: NotificationStatus
     attempts: int
     cause_event_id: str
     cause_event_type: str

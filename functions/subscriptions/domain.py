@@ -37,7 +37,7 @@ class SubscriptionError(PermanentError):
     """A command the subscriptions domain refuses; `reason` says which rule, never a value."""
 
 
-class Status(StrEnum):
+class SubscriptionStatus(StrEnum):
     PENDING_PAYMENT = "PENDING_PAYMENT"
     ACTIVE = "ACTIVE"
     CANCELLED = "CANCELLED"
@@ -191,7 +191,7 @@ def iso(moment: datetime) -> str:
 class Subscription(Aggregate):
     client: Client
     plan: Plan
-    status: Status
+    status: SubscriptionStatus
     created_at: str
     paid_through: str | None = None
     cancelled_at: str | None = None
@@ -205,7 +205,7 @@ class Subscription(Aggregate):
             id=subscription_id,
             client=client,
             plan=plan,
-            status=Status.PENDING_PAYMENT,
+            status=SubscriptionStatus.PENDING_PAYMENT,
             created_at=iso(now),
         )
         subscription.record(
@@ -247,9 +247,9 @@ class Subscription(Aggregate):
 
     def cancel(self, reason: str, now: datetime) -> None:
         """`reason` is what the client wrote; only its code (cancellation_code) is announced."""
-        if self.status is Status.CANCELLED:
+        if self.status is SubscriptionStatus.CANCELLED:
             raise SubscriptionError("already_cancelled", "the subscription is cancelled already")
-        self.status = Status.CANCELLED
+        self.status = SubscriptionStatus.CANCELLED
         self.cancelled_at = iso(now)
         self.record(
             SubscriptionCancelled(
@@ -292,7 +292,7 @@ class Subscription(Aggregate):
         # A payment extends the paid period from its end, or from now if it has lapsed.
         start = max(now, datetime.fromisoformat(self.paid_through)) if self.paid_through else now
         self.paid_through = iso(add_months(start, self.plan.billing_period.months))
-        self.status = Status.ACTIVE
+        self.status = SubscriptionStatus.ACTIVE
         self.invoices.append(
             Invoice(
                 payment_id, amount, currency, "PAID", iso(now), transaction_id=result.transaction_id
@@ -359,5 +359,5 @@ class Subscription(Aggregate):
         return self.plan.price_cents
 
     def _ensure_not_cancelled(self) -> None:
-        if self.status is Status.CANCELLED:
+        if self.status is SubscriptionStatus.CANCELLED:
             raise SubscriptionError("subscription_cancelled", "the subscription is cancelled")

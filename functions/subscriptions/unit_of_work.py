@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from functions.subscriptions.domain import Client, Invoice, Status, Subscription
+from functions.subscriptions.domain import Client, Invoice, Subscription, SubscriptionStatus
 from functions.subscriptions.plans import BillingPeriod, Plan
 from shared.ports.documents import Document, DocumentTransaction
 from shared.service.unit_of_work import AggregateRepository, UnitOfWork
@@ -34,7 +34,7 @@ class SubscriptionMapper:
             version=version,
             client=Client(**document["client"]),
             plan=_plan(document["plan"]),
-            status=Status(document["status"]),
+            status=SubscriptionStatus(document["status"]),
             created_at=document["created_at"],
             paid_through=document.get("paid_through"),
             cancelled_at=document.get("cancelled_at"),

@@ -6,7 +6,7 @@ answers into the same models, so the two cannot drift.
 
 from __future__ import annotations
 
-from functions.subscriptions.domain import Status
+from functions.subscriptions.domain import SubscriptionStatus
 from functions.subscriptions.plans import BillingPeriod
 from shared.entrypoints.door_app import ReadModel
 
@@ -48,7 +48,7 @@ class SubscriptionView(ReadModel):
     subscription_id: str
     client: ClientView
     plan: PlanView
-    status: Status
+    status: SubscriptionStatus
     created_at: str
     paid_through: str | None
     cancelled_at: str | None

@@ -5,9 +5,9 @@ import pytest
 from functions.subscriptions.domain import (
     Client,
     PaymentResult,
-    Status,
     Subscription,
     SubscriptionError,
+    SubscriptionStatus,
     add_months,
     normalize_rut,
     plan_or_error,
@@ -47,7 +47,7 @@ def test_creating_records_subscription_created_pending_payment() -> None:
     assert isinstance(event, SubscriptionCreated)
     assert (event.plan, event.price_cents, event.status) == ("PRO", 49_900, "PENDING_PAYMENT")
     assert event.provisions_data_service is True
-    assert subscription.status is Status.PENDING_PAYMENT
+    assert subscription.status is SubscriptionStatus.PENDING_PAYMENT
 
 
 @pytest.mark.parametrize(
@@ -130,7 +130,7 @@ def test_cancel_once_then_refuse_payment_plan_change_and_second_cancel() -> None
 def test_approved_payment_activates_and_extends_from_the_end_of_the_period() -> None:
     subscription = new_subscription("PRO")
     subscription.record_payment("p1", PaymentResult(True, "t1"), NOW)
-    assert subscription.status is Status.ACTIVE
+    assert subscription.status is SubscriptionStatus.ACTIVE
     assert subscription.paid_through == "2026-02-28T12:00:00Z"  # month end is clamped
     subscription.record_payment("p2", PaymentResult(True, "t2"), NOW)
     assert subscription.paid_through == "2026-03-28T12:00:00Z"
@@ -144,7 +144,7 @@ def test_declined_payment_keeps_it_pending_and_says_why() -> None:
     subscription.record_payment("p1", PaymentResult(False, decline_reason="card_declined"), NOW)
     [event] = subscription.pull_events()
     assert isinstance(event, PaymentDeclined) and event.reason == "card_declined"
-    assert subscription.status is Status.PENDING_PAYMENT
+    assert subscription.status is SubscriptionStatus.PENDING_PAYMENT
     assert subscription.invoices[0].status == "DECLINED"
 
 
