@@ -48,9 +48,19 @@ def window_counters(platform: Platform) -> WindowCounters:
 
 
 def upload_signer(platform: Platform) -> UploadSigner:
-    from functions.api.adapters.url_signers import IamUploadSigner, LocalKeyUploadSigner
+    from functions.api.adapters.url_signers import (
+        GrantCheckedUploadSigner,
+        IamUploadSigner,
+        LocalKeyUploadSigner,
+    )
+    from shared.adapters.local_id_tokens import local_id_tokens_configured
 
     settings = platform.settings
+    endpoint = os.environ.get("STORAGE_EMULATOR_HOST", "") or "https://storage.googleapis.com"
+    if settings.environment == "cloud" and local_id_tokens_configured():
+        # The local cloud mode: no IAM to sign through; only a function granted signBlob
+        # may sign, with a local key (fake-gcs-server checks no signature).
+        return GrantCheckedUploadSigner(LocalKeyUploadSigner(endpoint, settings.project_id))
     if settings.environment == "cloud" or settings.api_signing_service_account:
         from google.cloud import storage  # type: ignore[attr-defined]
 
@@ -58,7 +68,6 @@ def upload_signer(platform: Platform) -> UploadSigner:
         return IamUploadSigner(client, settings.api_signing_service_account)
     # Locally the URL points at the emulator the stack runs (the Cloud Storage default
     # otherwise, which fake-gcs-server is not).
-    endpoint = os.environ.get("STORAGE_EMULATOR_HOST", "") or "https://storage.googleapis.com"
     return LocalKeyUploadSigner(endpoint, settings.project_id)
 
 

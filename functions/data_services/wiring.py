@@ -36,14 +36,24 @@ class DataServicesWiring:
 def url_signer(platform: Platform) -> UrlSigner:
     """IAM signBlob in the cloud; locally an HMAC in the same URL shape, since
     fake-gcs-server checks no signature."""
-    from functions.data_services.adapters.url_signing import IamUrlSigner, LocalUrlSigner
+    from functions.data_services.adapters.url_signing import (
+        GrantCheckedSigner,
+        IamUrlSigner,
+        LocalUrlSigner,
+    )
+    from shared.adapters.local_id_tokens import KEY_ENV, local_id_tokens_configured
 
     settings = platform.settings
+    endpoint = os.environ.get("STORAGE_EMULATOR_HOST") or "http://127.0.0.1:4443"
+    if settings.environment == "cloud" and local_id_tokens_configured():
+        # The local cloud mode: no IAM to sign through; the stack's key stands in for the
+        # service account's, and only a function granted signBlob may use it.
+        signer = LocalUrlSigner(endpoint, os.environ[KEY_ENV].encode(), platform.clock)
+        return GrantCheckedSigner(signer)
     if settings.environment == "cloud":
         from google.cloud import storage  # type: ignore[attr-defined]
 
         return IamUrlSigner(storage.Client(project=settings.project_id), platform.clock)
-    endpoint = os.environ.get("STORAGE_EMULATOR_HOST") or "http://127.0.0.1:4443"
     key = settings.require_hmac_key().encode()
     return LocalUrlSigner(endpoint, key, platform.clock)
 

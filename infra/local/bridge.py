@@ -38,8 +38,10 @@ from infra.local.eventarc_envelope import (
     EventDelivery,
     PulledMessage,
     pubsub_published_event,
+    pubsub_push,
     rfc3339,
     storage_finalized_event,
+    storage_notification_push,
 )
 from infra.local.scheduler import Scheduler, jobs_of
 from infra.local.subscription_leases import Lease, LeaseKeeper
@@ -48,6 +50,7 @@ from infra.local.topology import (
     TriggerSubscription,
     load_topology,
 )
+from shared.adapters.local_id_tokens import platform_tokens
 
 log = logging.getLogger("bridge")
 
@@ -78,8 +81,13 @@ class SubscriptionPump:
         publisher: pubsub_v1.PublisherClient,
         chaos: ChaosControl,
         concurrency: int,
+        push: bool = False,
     ) -> None:
         self.spec = spec
+        # The cloud mode: raw Pub/Sub push bodies, as our push subscriptions send them,
+        # with an ID token of the platform (the router checks it).
+        self._push = push
+        self._tokens = platform_tokens()
         self.stats = SubscriptionStats()
         self._project = project
         self._physical_bucket = f"{bucket_prefix}-{spec.bucket}" if spec.bucket else None
@@ -154,9 +162,15 @@ class SubscriptionPump:
     def _event_for(self, pulled: PulledMessage) -> EventDelivery | None:
         if self.spec.kind == "gcs":
             assert self._physical_bucket is not None
+            if self._push:
+                return storage_notification_push(
+                    pulled, self._project, self.spec.name, self._physical_bucket
+                )
             return storage_finalized_event(pulled, self._physical_bucket)
         if self._filter is not None and not self._filter.matches(pulled.attributes):
             return None
+        if self._push:
+            return pubsub_push(pulled, self._project, self.spec.name)
         return pubsub_published_event(pulled, self._project, self.spec.topic, self.spec.name)
 
     def _submit(self, job: DeliveryJob) -> None:
@@ -211,7 +225,7 @@ class SubscriptionPump:
             response = self._session.post(
                 self._url,
                 data=event.body,
-                headers=dict(event.headers),
+                headers={**event.headers, **self._tokens(self._url.rstrip("/"))},
                 timeout=self.spec.policy.ack_deadline_seconds,
             )
         except requests.RequestException as error:
@@ -279,6 +293,7 @@ class Bridge:
         functions_url: str,
         chaos: ChaosSettings,
         concurrency: int = DEFAULT_CONCURRENCY,
+        push: bool = False,
     ) -> None:
         self.project = project
         self.chaos = ChaosControl(chaos)
@@ -288,7 +303,7 @@ class Bridge:
         self.pumps = [
             SubscriptionPump(
                 spec, project, bucket_prefix, functions_url,
-                self._subscriber, self._publisher, self.chaos, concurrency,
+                self._subscriber, self._publisher, self.chaos, concurrency, push,
             )
             for spec in subscriptions
         ]  # fmt: skip
@@ -348,6 +363,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--functions-url", required=True)
     parser.add_argument("--admin-port", type=int, required=True)
     parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY)
+    parser.add_argument(
+        "--push", action="store_true", help="POST raw Pub/Sub push bodies (the cloud mode)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, stream=sys.stdout, format="%(asctime)s %(name)s %(message)s"
@@ -361,6 +379,7 @@ def main(argv: list[str] | None = None) -> None:
         functions_url=args.functions_url,
         chaos=chaos_from_environment(),
         concurrency=args.concurrency,
+        push=args.push,
     )
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())

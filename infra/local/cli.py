@@ -31,13 +31,14 @@ from rich.console import Console
 from rich.table import Table
 
 from infra.local.dlq_cli import dlq_app
+from infra.local.grants import TerraformUnavailable
 from infra.local.mail import mail_app
 from infra.local.notifications_cli import notifications_app
 from infra.local.ports import StackPorts
 from infra.local.prereqs import EXIT_MISSING_PREREQUISITES, MissingPrerequisitesError
 from infra.local.processes import StartupError
 from infra.local.saga_cli import saga_app
-from infra.local.stack import DEFAULT_PROJECT, DEFAULT_STATE_DIR, LocalStack
+from infra.local.stack import DEFAULT_PROJECT, DEFAULT_STATE_DIR, FUNCTION_PREFIX, LocalStack
 from infra.local.topology import TopologyError
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
@@ -84,13 +85,28 @@ def _print_stack(stack: LocalStack) -> None:
         "bridge": f"{stack.bridge_url}/status",
         "mail": f"http://127.0.0.1:{stack.ports.mail}/ (SMTP {stack.ports.smtp})",
     }
+    if stack.cloud is not None:
+        where["functions"] = f"{stack.functions_url}/<target>/ (router)"
+        where["stripe"] = f"{stack.cloud.stripe_url} (fake Stripe)"
     total = 0
-    for part in stack.status():
+    # The cloud mode's 70 function processes: one row for them all, and any not ready.
+    statuses = stack.status()
+    functions = [p for p in statuses if p.name.startswith(FUNCTION_PREFIX)]
+    for part in statuses:
         total += part.rss_bytes
+        if part.name.startswith(FUNCTION_PREFIX) and part.ready:
+            continue
         state = (
             "[green]ready" if part.ready else ("[yellow]starting" if part.alive else "[red]down")
         )
-        table.add_row(part.name, where[part.name], str(part.pgid), _mib(part.rss_bytes), state)
+        place = where.get(part.name, "")
+        table.add_row(part.name, place, str(part.pgid), _mib(part.rss_bytes), state)
+    if functions:
+        serving = sum(p.ready for p in functions)
+        table.add_row(
+            f"{FUNCTION_PREFIX}* ({len(functions)})", "one process per function", "-",
+            _mib(sum(p.rss_bytes for p in functions)), f"[green]{serving} ready",
+        )  # fmt: skip
     console.print(table)
     ready = f"ready in {stack.ready_seconds:.1f} s, " if stack.ready_seconds else ""
     console.print(f"{ready}{_mib(total)} resident · logs in {stack.log_dir}")
@@ -150,6 +166,14 @@ def up(  # typer passes options by keyword
             "is empty."
         ),
     ] = False,
+    cloud_mode: Annotated[
+        bool,
+        typer.Option(
+            help="Run every function in its own process with only what Terraform gives it "
+            "(settings, secrets, grants: a denied database, topic, bucket or door fails as "
+            "in the cloud); needs terraform. See docs/local-stack.md."
+        ),
+    ] = False,
 ) -> None:
     """Start the emulators, fake-gcs-server, the functions host and the bridge."""
     # From the first moment, Ctrl-C, SIGTERM and a closed terminal (SIGHUP) all end in the
@@ -181,6 +205,7 @@ def up(  # typer passes options by keyword
             state_dir=state_dir,
             bridge_concurrency=concurrency,
             persist=persist,
+            cloud_mode=cloud_mode,
         )
         with console.status("starting the local stack…"):
             stack.start()  # stops what it started if interrupted
@@ -189,7 +214,7 @@ def up(  # typer passes options by keyword
         for problem in missing.problems:
             errors.print(f"  • {problem}")
         raise typer.Exit(EXIT_MISSING_PREREQUISITES) from None
-    except (StartupError, TopologyError, OSError) as error:
+    except (StartupError, TopologyError, TerraformUnavailable, OSError) as error:
         errors.print(f"[red]The local stack did not start:[/red] {error}")
         raise typer.Exit(1) from None
     except KeyboardInterrupt:

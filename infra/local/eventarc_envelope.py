@@ -71,6 +71,44 @@ def pubsub_published_event(
     return EventDelivery(message.message_id, headers, json.dumps(envelope).encode())
 
 
+def pubsub_push(
+    message: PulledMessage, project: str, subscription: str, *, with_data: bool = True
+) -> EventDelivery:
+    """The body a Pub/Sub push subscription POSTs (the cloud mode's delivery): no
+    CloudEvent headers, the message and the subscription as JSON."""
+    pushed: dict[str, object] = {
+        "attributes": dict(message.attributes),
+        "messageId": message.message_id,
+        "message_id": message.message_id,
+        "publishTime": rfc3339(message.publish_time),
+        "publish_time": rfc3339(message.publish_time),
+        **({"orderingKey": message.ordering_key} if message.ordering_key else {}),
+    }
+    if with_data and message.data:
+        pushed["data"] = base64.b64encode(message.data).decode("ascii")
+    body = {"message": pushed, "subscription": f"projects/{project}/subscriptions/{subscription}"}
+    headers = {"Content-Type": "application/json"}
+    return EventDelivery(message.message_id, headers, json.dumps(body).encode())
+
+
+def storage_notification_push(
+    message: PulledMessage, project: str, subscription: str, bucket: str
+) -> EventDelivery | None:
+    """An OBJECT_FINALIZE notification on `bucket` as Terraform configures it:
+    `payload_format = "NONE"`, attributes only (fake-gcs-server's object resource dropped)."""
+    attributes = message.attributes
+    if attributes.get("eventType") != "OBJECT_FINALIZE" or attributes.get("bucketId") != bucket:
+        return None
+    stripped = PulledMessage(
+        message_id=message.message_id,
+        data=b"",
+        attributes={**attributes, "payloadFormat": "NONE"},
+        publish_time=message.publish_time,
+        ordering_key=message.ordering_key,
+    )
+    return pubsub_push(stripped, project, subscription, with_data=False)
+
+
 def storage_finalized_event(message: PulledMessage, bucket: str) -> EventDelivery | None:
     """The finalized event for an OBJECT_FINALIZE notification on `bucket`, else None."""
     attributes = message.attributes

@@ -13,6 +13,9 @@ Each call re-executes the source module, which mirrors the cloud, where every fu
 its own copy of the module's globals.
 
 Run: python -m infra.local.functions_host --port 8090 [--source main.py] [--topology ...]
+
+With `--target T` it serves that one function at / instead, as the cloud does: the cloud
+mode (`up --cloud-mode`) runs one such process per function, behind infra/local/router.py.
 """
 
 from __future__ import annotations
@@ -94,6 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE)
     parser.add_argument("--topology", type=Path, default=DEFAULT_TOPOLOGY_PATH)
+    parser.add_argument("--target", help="serve only this entry point, at /")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, stream=sys.stdout, format="%(asctime)s %(name)s %(message)s"
@@ -101,7 +105,15 @@ def main(argv: list[str] | None = None) -> None:
     source = args.source.resolve()
     # Let main.py import the project's packages the way the cloud's source upload does.
     sys.path.insert(0, str(source.parent))
-    app, targets = create_host_app(load_topology(args.topology), source)
+    topology = load_topology(args.topology)
+    if args.target:
+        kinds = {f.target: f.signature_type for f in topology.functions.values()}
+        app = functions_framework.create_app(  # type: ignore[no-untyped-call]
+            target=args.target, source=str(source), signature_type=kinds[args.target]
+        )
+        targets = [args.target]
+    else:
+        app, targets = create_host_app(topology, source)
     log.info("serving %s from %s on %s:%s", targets, source, args.host, args.port)
     server = make_server(args.host, args.port, app, threaded=True)
     try:

@@ -83,6 +83,24 @@ class FunctionGrants:
     signs_urls: bool = False
     secrets: dict[str, str] = field(default_factory=dict)  # env variable -> secret id
 
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "function": self.function, "target": self.target, "account_id": self.account_id,
+            "database": self.database, "publishes": sorted(self.publishes),
+            "buckets": self.buckets, "invokes": sorted(self.invokes),
+            "signs_urls": self.signs_urls, "secrets": self.secrets,
+        }  # fmt: skip
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> FunctionGrants:
+        return cls(
+            **{
+                **state,
+                "publishes": frozenset(state["publishes"]),
+                "invokes": frozenset(state["invokes"]),
+            }
+        )
+
     def to_json(self) -> str:
         return json.dumps(
             {

@@ -23,6 +23,7 @@ import requests
 from croniter import croniter
 
 from infra.local.topology import Topology
+from shared.adapters.local_id_tokens import platform_tokens
 
 log = logging.getLogger("scheduler")
 
@@ -83,6 +84,7 @@ class Scheduler:
         self._clock = clock
         self._lock = threading.Lock()
         self._http = requests.Session()
+        self._tokens = platform_tokens()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="scheduler", daemon=True)
 
@@ -135,6 +137,9 @@ class Scheduler:
             "X-CloudScheduler": "true",
             "X-CloudScheduler-JobName": job.name,
             "X-CloudScheduler-ScheduleTime": scheduled.isoformat().replace("+00:00", "Z"),
+            # Cloud Scheduler's OIDC token, in the cloud mode; its audience is the function's
+            # URL (scheme, host and `/<target>`), not the job's path below it.
+            **self._tokens("/".join(job.url.split("/")[:4])),
         }
         outcome: dict[str, object] = {"at": self._clock().isoformat()}
         try:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +33,7 @@ import requests
 
 from infra.local import persistence
 from infra.local.chaos import ChaosSettings
+from infra.local.cloud_mode import CloudMode
 from infra.local.ports import StackPorts
 from infra.local.prereqs import Toolchain, check_prerequisites
 from infra.local.processes import (
@@ -54,6 +56,11 @@ DEFAULT_SOURCE = REPO_ROOT / "main.py"
 DEFAULT_PROJECT = "saludtech-local"
 READY_TIMEOUT_SECONDS = 60.0
 JVM_HEAP = "-Xmx512m"  # the emulators idle far below this; the cap keeps a laptop usable
+# The cloud mode's functions import main.py in a process each (~1.6 s of CPU): a few at a
+# time, so a laptop stays usable and each one's wait is short.
+FUNCTION_STARTS_AT_ONCE = max(2, (os.cpu_count() or 2) * 2)
+FUNCTION_READY_TIMEOUT_SECONDS = 300.0
+FUNCTION_PREFIX = "fn:"  # the cloud mode's per-function parts: `fn:<function>`
 # Variables a parent shell may hold that would confuse the functions framework children.
 _NOT_INHERITED = ("FUNCTION_TARGET", "FUNCTION_SIGNATURE_TYPE", "FUNCTION_SOURCE")
 
@@ -91,6 +98,8 @@ class LocalStack:
         bridge_concurrency: int = 16,
         extra_env: Mapping[str, str] | None = None,
         persist: bool = False,
+        cloud_mode: bool = False,
+        cloud: CloudMode | None = None,
     ) -> None:
         self.ports = StackPorts.free() if ports == "free" else (ports or StackPorts())
         self.project_id = project_id
@@ -104,11 +113,23 @@ class LocalStack:
         self.extra_env = dict(extra_env or {})
         self.persist = persist
         self.processes: dict[str, ManagedProcess] = {}
+        # The cloud mode starts functions from threads: one spawn at a time (the watchdog's
+        # pipe takes one line at a time), and none once stop() has begun.
+        self._spawning = threading.Lock()
+        self._stopping = False
         self.run_log_dir: Path | None = None  # set by start(): this run's own directory
         self._watchdog: Watchdog | None = None
         self.detached = False  # True once detach() let the stack outlive this process
         self.ready_seconds: float | None = None
         self.topology: Topology = load_topology(self.topology_path)
+        # The cloud mode (cloud_mode.py): what Terraform grants each function, computed now.
+        self.cloud = cloud or (
+            CloudMode.prepare(
+                self.topology_path, self.bucket_prefix, frozenset(self.ports.as_dict().values())
+            )
+            if cloud_mode
+            else None
+        )
 
     # -- where things are ------------------------------------------------------------------
 
@@ -193,6 +214,28 @@ class LocalStack:
             "CLOUDSDK_API_ENDPOINT_OVERRIDES_STORAGE": f"{self.gcs_url}/storage/v1/",
         }
 
+    def deployer_settings(self) -> dict[str, str]:
+        """The cloud mode's `_SETTINGS` (docs/deploy.md): the stack's mail sink."""
+        return {
+            "SALUDTECH_SMTP_HOST": "127.0.0.1",
+            "SALUDTECH_SMTP_PORT": str(self.ports.smtp),
+            "SALUDTECH_OPERATOR_EMAIL": "operator@saludtech.local",
+        }
+
+    def function_env(self, function: str) -> dict[str, str]:
+        """Everything one function gets in the cloud mode, and nothing else."""
+        assert self.cloud is not None, "only the cloud mode runs a function on its own"
+        emulators = {k: v for k, v in self.env.items() if k.endswith("_EMULATOR_HOST")}
+        return self.cloud.function_env(
+            function,
+            project_id=self.project_id,
+            bucket_prefix=self.bucket_prefix,
+            functions_url=self.functions_url,
+            emulators=emulators,
+            deployer_settings=self.deployer_settings(),
+            state_dir=self.state_dir,
+        )
+
     def child_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in _NOT_INHERITED}
         env.update(self.env)
@@ -216,6 +259,36 @@ class LocalStack:
         if export is not None:
             firestore_import = [f"--import-data={export}"]
         bridge_env = dict(base)
+        push: list[str] = []
+        functions: list[str] = [
+            python, "-m", "infra.local.supervisor", "--name", "functions host", "--",
+            python, "-m", "infra.local.functions_host",
+            "--port", str(self.ports.functions),
+            "--source", str(self.source),
+            "--topology", str(self.topology_path),
+        ]  # fmt: skip
+        functions_env = base
+        cloud_parts: dict[str, tuple[list[str], dict[str, str]]] = {}
+        if self.cloud is not None:
+            from infra.local.router import write_routes
+            from shared.adapters.local_id_tokens import KEY_ENV
+
+            routes = self.log_dir / "routes.json"
+            routes.parent.mkdir(parents=True, exist_ok=True)
+            write_routes(routes, self.cloud.routes())
+            keyed = {**base, KEY_ENV: self.cloud.token_key}
+            functions = [
+                python, "-m", "infra.local.router",
+                "--port", str(self.ports.functions), "--routes", str(routes),
+            ]  # fmt: skip
+            functions_env = keyed  # the router checks the tokens the bridge signs
+            bridge_env = dict(keyed)
+            push = ["--push"]
+            payment_key = self.cloud.secret_values.get("SALUDTECH_PAYMENT_API_KEY", "")
+            cloud_parts["stripe"] = (
+                [python, "-m", "infra.local.fake_stripe", "--port", str(self.cloud.stripe_port)],
+                {**self.child_env(), "SALUDTECH_PAYMENT_API_KEY": payment_key},
+            )
         if self.chaos is not None:
             for key, value in self.chaos.model_dump().items():
                 if value is not None:
@@ -249,16 +322,7 @@ class LocalStack:
                 ],
                 base,
             ),
-            "functions": (
-                [
-                    python, "-m", "infra.local.supervisor", "--name", "functions host", "--",
-                    python, "-m", "infra.local.functions_host",
-                    "--port", str(self.ports.functions),
-                    "--source", str(self.source),
-                    "--topology", str(self.topology_path),
-                ],
-                base,
-            ),
+            "functions": (functions, functions_env),
             "bridge": (
                 [
                     python, "-m", "infra.local.bridge",
@@ -266,6 +330,7 @@ class LocalStack:
                     "--functions-url", self.functions_url,
                     "--admin-port", str(self.ports.bridge),
                     "--concurrency", str(self.bridge_concurrency),
+                    *push,
                 ],
                 bridge_env,
             ),
@@ -279,6 +344,23 @@ class LocalStack:
                 ],
                 base,
             ),
+            **cloud_parts,
+        }  # fmt: skip
+
+    def _function_commands(self) -> dict[str, tuple[list[str], dict[str, str]]]:
+        """The cloud mode's one process per function, each on its own port."""
+        if self.cloud is None:
+            return {}
+        return {
+            f"{FUNCTION_PREFIX}{name}": (
+                [
+                    sys.executable, "-m", "infra.local.functions_host",
+                    "--port", str(self.cloud.ports[name]), "--target", grants.target,
+                    "--source", str(self.source), "--topology", str(self.topology_path),
+                ],
+                self.function_env(name),
+            )
+            for name, grants in sorted(self.cloud.grants.items())
         }  # fmt: skip
 
     def _fake_gcs_flags(self) -> list[str]:
@@ -316,7 +398,14 @@ class LocalStack:
         return flags
 
     def _ready_urls(self) -> dict[str, str]:
+        cloud: dict[str, str] = {}
+        if self.cloud is not None:
+            cloud["stripe"] = f"{self.cloud.stripe_url}/"
+            for name, port in self.cloud.ports.items():
+                # Any answer means it serves (an event function answers a GET with a 400).
+                cloud[f"{FUNCTION_PREFIX}{name}"] = f"http://127.0.0.1:{port}/__ready__"
         return {
+            **cloud,
             "pubsub": f"http://{self.pubsub_host}/",
             "firestore": f"http://{self.firestore_host}/",
             "gcs": f"{self.gcs_url}/storage/v1/b?project={self.project_id}",
@@ -327,6 +416,7 @@ class LocalStack:
 
     def start(self) -> LocalStack:
         toolchain = check_prerequisites()
+        self._stopping = False
         busy = self.ports.busy()
         if busy:
             # A ready check would otherwise succeed against whatever holds the port.
@@ -346,11 +436,20 @@ class LocalStack:
             # Each part is awaited (and given its share of the topology) on its own
             # thread, so creating topics never waits for fake-gcs-server, and vice versa.
             pool = ThreadPoolExecutor(len(self.processes))
+            starting = ThreadPoolExecutor(FUNCTION_STARTS_AT_ONCE)
             try:
                 waits = [pool.submit(self._await_part, name) for name in self.processes]
+                # Every function of the cloud mode, a few at a time, while the rest starts.
+                functions = [
+                    starting.submit(self._start_function, name, command, env)
+                    for name, (command, env) in self._function_commands().items()
+                ]
                 for wait in waits:
                     wait.result()
+                for function in functions:
+                    function.result()
             finally:
+                starting.shutdown(wait=False, cancel_futures=True)
                 # Not waiting: after a Ctrl-C or a failed part, stop now rather than once
                 # the slowest JVM is ready (the waits end as their processes are stopped).
                 pool.shutdown(wait=False, cancel_futures=True)
@@ -360,13 +459,21 @@ class LocalStack:
         self.ready_seconds = time.monotonic() - started
         return self
 
+    def _start_function(self, name: str, command: list[str], env: dict[str, str]) -> None:
+        with self._spawning:
+            if self._stopping:
+                return  # stop() came first: a process started now would outlive the stack
+            self._spawn(name, command, env)
+        url = self._ready_urls()[name]
+        wait_http_ready(self.processes[name], url, FUNCTION_READY_TIMEOUT_SECONDS)
+
     def restart(self, name: str) -> float:
         """Stop one part and start it again (e.g. the functions host after a code change).
 
         Pub/Sub state lives in memory: restarting `pubsub` re-creates the topology, but
         messages not yet delivered are lost. Returns the seconds until it was ready again.
         """
-        command, env = self._commands(check_prerequisites())[name]
+        command, env = {**self._commands(check_prerequisites()), **self._function_commands()}[name]
         if name == "firestore":
             self._save_firestore()
             command, env = self._commands(check_prerequisites())[name]  # imports that export
@@ -375,7 +482,10 @@ class LocalStack:
             self._watchdog.forget(self.processes[name].pgid)
         started = time.monotonic()
         self._spawn(name, command, env)
-        self._await_part(name)
+        if name.startswith(FUNCTION_PREFIX):
+            wait_http_ready(self.processes[name], self._ready_urls()[name], READY_TIMEOUT_SECONDS)
+        else:
+            self._await_part(name)
         if self.state_file.exists():
             self.write_state()
         return time.monotonic() - started
@@ -403,7 +513,9 @@ class LocalStack:
             create_buckets(self.topology, self.gcs_url, self.project_id, self.bucket_prefix)
 
     def stop(self) -> None:
-        remaining = dict(self.processes)
+        with self._spawning:
+            self._stopping = True
+            remaining = dict(self.processes)
         if self.persist and "firestore" in remaining:
             # Once the functions host is gone nothing writes any more; the export (seconds
             # on a cold JVM) then runs while the other parts stop.
@@ -481,9 +593,12 @@ class LocalStack:
             "extra_env": self.extra_env,
             "bridge_concurrency": self.bridge_concurrency,
             "chaos": self.chaos.model_dump() if self.chaos is not None else None,
+            # The cloud mode's grants, ports and generated secrets (this file stays local).
+            "cloud": self.cloud.to_state() if self.cloud is not None else None,
         }
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.state_file.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
+        self.state_file.chmod(0o600)  # the cloud mode's secrets
         return self.state_file
 
     def _state_file_is_ours(self) -> bool:
@@ -511,6 +626,7 @@ class LocalStack:
             bridge_concurrency=int(state.get("bridge_concurrency") or 16),
             chaos=ChaosSettings.model_validate(state["chaos"]) if state.get("chaos") else None,
             persist=bool(state.get("persist")),
+            cloud=CloudMode.from_state(state["cloud"]) if state.get("cloud") else None,
         )
         if state.get("run_log_dir"):
             stack.run_log_dir = Path(state["run_log_dir"])

@@ -91,6 +91,10 @@ class Grants:
         if function not in self.invokes:
             raise self._deny(f"invoking {function}")
 
+    def check_signs_urls(self) -> None:
+        if not self.signs_urls:
+            raise self._deny("signing URLs (the token creator role on its own account)")
+
 
 @lru_cache(maxsize=1)
 def current() -> Grants | None:
@@ -121,3 +125,9 @@ def check_invoke(function: str) -> None:
     grants = current()
     if grants is not None:
         grants.check_invoke(function)
+
+
+def check_signs_urls() -> None:
+    grants = current()
+    if grants is not None:
+        grants.check_signs_urls()

@@ -72,3 +72,15 @@ def local_id_tokens(subject: str) -> Callable[[str], str]:
         raise RuntimeError(f"{KEY_ENV} is only taken while the clients point at emulators")
     key = os.environ[KEY_ENV].encode()
     return lambda audience: sign(key, subject, audience)
+
+
+PLATFORM_SUBJECT = "platform"  # push subscriptions and Cloud Scheduler: the bridge
+
+
+def platform_tokens() -> Callable[[str], dict[str, str]]:
+    """url -> the Authorization header the push subscriptions and the scheduler send, in
+    the cloud mode (the stack gives the bridge the key); no header otherwise."""
+    key = os.environ.get(KEY_ENV, "").encode()
+    if not key:
+        return lambda _url: {}
+    return lambda url: {"Authorization": f"Bearer {sign(key, PLATFORM_SUBJECT, url)}"}

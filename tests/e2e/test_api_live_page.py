@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from functions.api.principals import Role
+from functions.identity.messages import Role
 from tests.e2e.test_api_flow import PASSWORD, api_url, register
 from tests.unit.subscriptions.factories import CLIENT
 

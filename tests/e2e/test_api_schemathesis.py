@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode, checks
 
 from functions.api.app import app
-from functions.api.principals import Role
+from functions.identity.messages import Role
 from shared.entrypoints.http_app import openapi_document
 from tests.e2e.test_api_flow import api_url, login, register
 

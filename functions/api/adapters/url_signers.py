@@ -75,3 +75,17 @@ class LocalKeyUploadSigner:
             credentials=self._credentials, api_access_endpoint=self._endpoint,
         )  # fmt: skip
         return url
+
+
+class GrantCheckedUploadSigner:
+    """The local cloud mode's signer: refuses, as IAM would, a function not granted signBlob
+    on its own account (shared/adapters/grants.py), then signs with the local key."""
+
+    def __init__(self, signer: LocalKeyUploadSigner) -> None:
+        self._signer = signer
+
+    def sign_upload(self, bucket: str, name: str, content_type: str, lifetime: timedelta) -> str:
+        from shared.adapters import grants
+
+        grants.check_signs_urls()
+        return self._signer.sign_upload(bucket, name, content_type, lifetime)

@@ -64,3 +64,17 @@ class IamUrlSigner:
             )
         )
         return url
+
+
+class GrantCheckedSigner:
+    """The local cloud mode's signer: refuses, as IAM would, a function not granted
+    signBlob on its own account (shared/adapters/grants.py), then signs locally."""
+
+    def __init__(self, signer: LocalUrlSigner) -> None:
+        self._signer = signer
+
+    def sign(self, bucket: str, name: str, expires_at: datetime) -> str:
+        from shared.adapters import grants
+
+        grants.check_signs_urls()
+        return self._signer.sign(bucket, name, expires_at)
