@@ -119,7 +119,7 @@ def test_the_whole_flow_runs_on_terraforms_grants_alone(
     grant = requests.post(
         f"{api}/v1/uploads", json={"file_name": "scan.dcm"}, headers=center_auth, timeout=30
     )
-    assert grant.status_code == 200, grant.text
+    assert grant.status_code == 201, grant.text
     signed = grant.json()
     put = requests.put(
         signed["url"], data=first.read_bytes(), headers=signed["headers"], timeout=30
