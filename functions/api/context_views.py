@@ -21,10 +21,10 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from functions.api.parameters import SagaStatusName
-from functions.data_services.views import ClientCode
-from functions.notifications.views import NotificationView
-from functions.sagas.views import SagaLogEntry
-from functions.subscriptions.views import SubscriptionView
+from functions.data_services.messages import ClientCode
+from functions.notifications.messages import NotificationView
+from functions.sagas.messages import SagaLogEntry
+from functions.subscriptions.messages import SubscriptionView
 from shared.entrypoints.command_door import CommandStatus
 from shared.ports.doors import DoorUnavailable
 

@@ -11,7 +11,7 @@ from functions.api.context_views import Rejection, shown
 from functions.api.guard import current
 from functions.api.parameters import ImagePath, ImagesQuery, PageQuery
 from functions.api.routing import CENTER, Routes
-from functions.ingestion.views import ImageView
+from functions.ingestion.messages import ImageView
 
 routes = Routes("centers", "a center's catalogue entries, quarantine and uploads")
 

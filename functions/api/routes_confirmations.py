@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from functions.api.context_doors import NOTIFICATIONS_COMMANDS, answered
 from functions.api.guard import current
 from functions.api.routing import Routes
-from functions.notifications.views import Confirmed
+from functions.notifications.messages import Confirmed
 from shared.entrypoints.http import HttpError
 from shared.entrypoints.http_app import takes_form
 

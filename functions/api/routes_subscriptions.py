@@ -13,7 +13,7 @@ from functions.api.guard import current
 from functions.api.original_payload import SuscripcionComando, v1_create_body
 from functions.api.parameters import CommandHeaders, PageQuery, SubscriptionPath
 from functions.api.routing import CLIENT, Routes, With
-from functions.subscriptions.views import SubscriptionView
+from functions.subscriptions.messages import SubscriptionView
 from shared.entrypoints.http import HttpError
 
 routes = Routes("subscriptions", "a client's subscriptions and their commands")

@@ -27,7 +27,7 @@ from functions.data_services.datasets import (
     checksum_line,
     select,
 )
-from functions.data_services.domain import DataService, DeliveryMode, Status
+from functions.data_services.domain import DataService, DeliveryMode
 from functions.data_services.messages import (
     NAMES,
     CompleteDelivery,
@@ -36,6 +36,7 @@ from functions.data_services.messages import (
     PrepareDataset,
     RevokeChunk,
     StartDataService,
+    Status,
 )
 from functions.data_services.ports import (
     DeliveryRefused,

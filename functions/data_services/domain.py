@@ -31,6 +31,7 @@ from functions.data_services.messages import (
     DatasetCriteria,
     DatasetPrepared,
     ExpertAssigned,
+    Status,
 )
 from functions.data_services.plans import PlanAllowance, find_allowance
 from shared.domain.aggregate import Aggregate
@@ -43,16 +44,6 @@ GENERAL = "GENERAL"
 
 class DataServiceError(PermanentError):
     """A command the data_services domain refuses; `reason` says which rule, never a value."""
-
-
-class Status(StrEnum):
-    CREATED = "CREATED"
-    EXPERT_ASSIGNED = "EXPERT_ASSIGNED"
-    STARTED = "STARTED"
-    DELIVERED = "DELIVERED"
-    FINISHED = "FINISHED"
-    CANCELLED = "CANCELLED"
-    FAILED = "FAILED"
 
 
 class DeliveryMode(StrEnum):

@@ -1,5 +1,5 @@
 """The HTTP doors of the data_services context, each a flask-openapi3 app whose contract
-(GET /openapi.json) is generated from the models below and the read models of views.py.
+(GET /openapi.json) is generated from the models below and the read models of messages.py (the contract the api reads too).
 
 - commands (`data_services_commands_http`): create a data service, assign its expert,
   prepare its dataset, start, finish, cancel it; register an expert; a client's data
@@ -35,18 +35,21 @@ from functions.data_services.messages import (
     Code,
     CreateDataService,
     CreateDataServiceV2,
+    DataServiceView,
     DatasetSpec,
+    ExpertView,
     FinishDataService,
     Id,
+    ManifestPage,
     PlanRef,
     PrepareDataset,
     RegisterExpert,
     StartDataService,
     SubmitDataRequest,
 )
-from functions.data_services.views import DataServiceView, ExpertView, ManifestPage
 from shared.domain.clock import utc_now
 from shared.domain.messages import Command, Message
+from shared.domain.read_models import Page
 from shared.entrypoints.command_door import (
     COMMAND_REFUSALS,
     Accepted,
@@ -59,7 +62,6 @@ from shared.entrypoints.dead_letter_door import add_dead_letter_route
 from shared.entrypoints.door_app import (
     DocumentId,
     NoParameters,
-    Page,
     PageParameters,
     Parameters,
     answer,

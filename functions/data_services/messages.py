@@ -12,11 +12,13 @@ id or email, never a client's name.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.domain.messages import Command, CommandRejected, Event
+from shared.domain.read_models import ReadModel
 from shared.service.context import ContextNames
 
 _PREFIX = "co.saludtech.data_services.data_service"
@@ -410,3 +412,116 @@ class DataServicesCommandRejected(CommandRejected):
 
 # Where this context's messages travel and how it announces a failure: one naming rule.
 NAMES = ContextNames("data_services", DataServicesCommandRejected)
+
+
+class Status(StrEnum):
+    CREATED = "CREATED"
+    EXPERT_ASSIGNED = "EXPERT_ASSIGNED"
+    STARTED = "STARTED"
+    DELIVERED = "DELIVERED"
+    FINISHED = "FINISHED"
+    CANCELLED = "CANCELLED"
+    FAILED = "FAILED"
+
+
+# -- read models: what this context's doors answer (the api reads the same models) --------
+class ClientCode(ReadModel):
+    """The client by code only (also of a service a v1 command created with names)."""
+
+    code: str
+
+
+class DatasetView(ReadModel):
+    code: str
+    name: str
+    criteria: DatasetCriteria
+
+
+class ManifestSummaryView(ReadModel):
+    """The frozen manifest the service delivers."""
+
+    manifest_id: str
+    images: int
+    patients: int
+    chunks: int
+    bytes: int
+    splits: dict[str, int]
+    digest: str
+
+
+class DeliveryView(ReadModel):
+    objects: int
+    bytes: int
+    manifest_uri: str
+    checksums_uri: str
+    delivered_at: str
+    links_uri: str | None = None
+    links_expire_at: str | None = None
+
+
+class ProgressView(ReadModel):
+    """One record per chunk delivered (and revoked)."""
+
+    chunks: int
+    chunks_delivered: int
+    objects_delivered: int
+    objects_copied: int
+    chunks_revoked: int
+
+
+class DataServiceView(ReadModel):
+    data_service_id: str
+    subscription_id: str
+    client: ClientCode
+    plan: str
+    cloud: CloudTarget
+    dataset: DatasetView
+    speciality: str
+    status: Status
+    expert_code: str | None
+    created_at: str
+    assigned_at: str | None
+    prepared_at: str | None
+    started_at: str | None
+    ended_at: str | None
+    end_reason: str | None
+    manifest: ManifestSummaryView | None
+    delivery: DeliveryView | None
+    version: int
+    # Only on GET /data-services/<id>, once the manifest is frozen.
+    progress: ProgressView | None = None
+
+
+class ManifestEntryView(ReadModel):
+    image_id: str
+    patient_token: str
+    study_id: str
+    split: str
+    uri: str
+    sha256: str
+    size: int
+    modality: str | None
+    anatomical_region: str | None
+    pathology: str | None
+
+
+class ManifestPage(ReadModel):
+    manifest_id: str
+    chunk: int
+    entries: list[ManifestEntryView]
+    next_chunk: int | None
+
+
+class ExpertView(ReadModel):
+    """An expert of the registry, without the person behind the code (national id and
+    email stay in storage)."""
+
+    expert_code: str
+    first_names: str
+    last_names: str
+    username: str
+    specialities: list[str]
+    capacity: int
+    registered_at: str
+    assignments: list[str]
+    load: int

@@ -5,14 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from functions.data_services.domain import (
-    DataService,
-    Delivery,
-    ManifestSummary,
-    Status,
-)
+from functions.data_services.domain import DataService, Delivery, ManifestSummary
 from functions.data_services.experts import Expert
-from functions.data_services.messages import CloudTarget, DatasetCriteria
+from functions.data_services.messages import CloudTarget, DatasetCriteria, Status
 from shared.config import Settings
 from shared.domain.messages import Event
 from shared.ports.documents import Document, DocumentTransaction

@@ -1,5 +1,5 @@
 """The HTTP door of the ingestion context, a flask-openapi3 app whose contract
-(GET /openapi.json) is generated from the models below and the read models of views.py.
+(GET /openapi.json) is generated from the models below and the read models of messages.py (the contract the api reads too).
 
 - queries (`ingestion_queries_http`): the catalogue (one image, or a page by filters), a
   center's quarantined uploads, the context's dead letters. Clinical history is never
@@ -14,11 +14,11 @@ from pydantic import BaseModel, Field
 from functions import bootstrap
 from functions.ingestion import queries as read
 from functions.ingestion import wiring
-from functions.ingestion.views import ImageView, RejectionView
+from functions.ingestion.messages import ImageView, RejectionView
+from shared.domain.read_models import Page
 from shared.entrypoints.dead_letter_door import add_dead_letter_route
 from shared.entrypoints.door_app import (
     DocumentId,
-    Page,
     PageParameters,
     Parameters,
     answer,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.domain.messages import Command, CommandRejected, Event
+from shared.domain.read_models import ReadModel
 from shared.service.context import ContextNames
 
 _ID = Field(min_length=1, max_length=200)
@@ -181,3 +182,39 @@ class IngestionCommandRejected(CommandRejected):
 
 # Where this context's messages travel and how it announces a failure: one naming rule.
 NAMES = ContextNames("ingestion", IngestionCommandRejected)
+
+
+# -- read models: what this context's doors answer (the api reads the same models) --------
+class ImageView(ReadModel):
+    """A catalogue record, without its clinical history."""
+
+    image_id: str | None
+    patient_token: str | None
+    study_id: str | None
+    series_id: str | None
+    modality: str | None
+    anatomical_region: str | None
+    pathology: str | None
+    image_format: str | None
+    data_source: str | None
+    uri: str | None
+    size: int | None
+    sha256: str | None
+    profile: str | None
+    options: list[str] | None
+    ingested_at: str | None
+    package_id: str | None
+    pixel_cleaning: PixelCleaningSummary | None
+    has_clinical_history: bool
+
+
+class RejectionView(ReadModel):
+    """An upload a center sent that was quarantined, and why."""
+
+    rejection_id: str | None
+    reason: str | None
+    detail: str | None
+    package_id: str | None
+    entry_index: int | None
+    rejected_at: str | None
+    data_source: str | None

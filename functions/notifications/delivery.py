@@ -34,7 +34,6 @@ from functions.notifications.domain import (
     AttemptInFlight,
     ClaimTooOld,
     Notification,
-    NotificationStatus,
     Outcome,
     follow_ups,
 )
@@ -45,6 +44,7 @@ from functions.notifications.messages import (
     DeliveryAttemptFailed,
     NotificationFailed,
     NotificationSent,
+    NotificationStatus,
 )
 from functions.notifications.ports import Channel, Outgoing
 from functions.notifications.recipients import Recipient

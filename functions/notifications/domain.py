@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any, Self
 
 from functions.notifications.messages import (
@@ -23,6 +22,7 @@ from functions.notifications.messages import (
     NotificationCreated,
     NotificationFailed,
     NotificationSent,
+    NotificationStatus,
 )
 from shared.domain.clock import rfc3339
 from shared.domain.errors import PermanentError, TransientError
@@ -60,15 +60,6 @@ def parse_schedule(text: str) -> tuple[timedelta, ...]:
             raise ValueError(f"a wait is a number and s, m or h: {part!r}")
         waits.append(timedelta(**{units[unit]: float(number)}))
     return tuple(waits)
-
-
-class NotificationStatus(StrEnum):
-    PENDING = "pending"  # created, first attempt not made yet
-    SENDING = "sending"  # an attempt is claimed
-    RETRYING = "retrying"  # an attempt failed, the next is scheduled
-    SENT = "sent"
-    FAILED = "failed"
-    CONFIRMED = "confirmed"
 
 
 class NotYetDue(TransientError):

@@ -1,5 +1,5 @@
 """The HTTP doors of the notifications context, each a flask-openapi3 app whose contract
-(GET /openapi.json) is generated from the models below and the read models of views.py.
+(GET /openapi.json) is generated from the models below and the read models of messages.py (the contract the api reads too).
 
 - commands (`notifications_commands_http`): a recipient's channels (202, CommandDoor), and
   the confirmation link of a message: GET shows a button, POST confirms, so a mail scanner
@@ -25,11 +25,14 @@ from functions.notifications.confirmation import link_id
 from functions.notifications.messages import (
     NAMES,
     ChannelPreference,
+    Confirmed,
     ConfirmNotification,
+    NotificationDetail,
+    NotificationView,
     SetRecipientChannels,
 )
-from functions.notifications.views import Confirmed, NotificationDetail, NotificationView
 from shared.domain.errors import PermanentError
+from shared.domain.read_models import Page
 from shared.entrypoints.command_door import (
     COMMAND_REFUSALS,
     Accepted,
@@ -42,7 +45,6 @@ from shared.entrypoints.dead_letter_door import add_dead_letter_route
 from shared.entrypoints.door_app import (
     DocumentId,
     NoParameters,
-    Page,
     PageParameters,
     answer,
     answers,

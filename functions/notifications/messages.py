@@ -9,11 +9,13 @@ attempt_failed): stored, never published.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from enum import StrEnum
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.domain.messages import Command, CommandRejected, Event
+from shared.domain.read_models import ReadModel
 from shared.service.context import ContextNames
 
 _PREFIX = "co.saludtech.notifications.notification"
@@ -153,3 +155,68 @@ PUBLIC_EVENTS: tuple[type[Event], ...] = (
     NotificationFailed,
     NotificationConfirmed,
 )
+
+
+class NotificationStatus(StrEnum):
+    PENDING = "pending"  # created, first attempt not made yet
+    SENDING = "sending"  # an attempt is claimed
+    RETRYING = "retrying"  # an attempt failed, the next is scheduled
+    SENT = "sent"
+    FAILED = "failed"
+    CONFIRMED = "confirmed"
+
+
+# -- read models: what this context's doors answer (the api reads the same models) --------
+class Confirmed(ReadModel):
+    notification_id: str
+    status: str  # confirmed
+
+
+class NotificationView(ReadModel):
+    """A notification as the projection holds it (a row rebuilt from a later event than its
+    creation may hold its id only)."""
+
+    notification_id: str
+    recipient_id: str | None
+    channel: ChannelKind | None
+    template: str | None
+    status: NotificationStatus | None
+    attempts: int | None
+    cause_event_id: str | None
+    cause_event_type: str | None
+    created_at: str | None
+    next_attempt_at: str | None
+    last_reason: str | None
+    sent_at: str | None
+    failed_at: str | None
+    confirmed_at: str | None
+    version: int | None
+
+
+class RecordedEventView(ReadModel):
+    """One event of a notification's stream (internal ones too), as recorded."""
+
+    version: int
+    type: str
+    recorded_at: str
+    data: dict[str, Any]
+
+
+class NotificationDetail(ReadModel):
+    """A notification as its event stream says, with every event of it."""
+
+    notification_id: str
+    recipient_id: str
+    channel: str
+    template: str
+    facts: dict[str, Fact]
+    status: NotificationStatus
+    attempts: int
+    cause_event_id: str
+    cause_event_type: str
+    created_at: str
+    sent_at: str | None
+    confirmed_at: str | None
+    last_reason: str | None
+    version: int
+    history: list[RecordedEventView]

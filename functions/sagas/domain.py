@@ -11,40 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 
+from functions.sagas.messages import LogStatus, SagaStatus, StepStatus
 from shared.domain.aggregate import Aggregate
 from shared.domain.clock import rfc3339
 from shared.ports.envelope import Envelope
 
-
-class SagaStatus(StrEnum):
-    RUNNING = "RUNNING"
-    COMPLETED = "COMPLETED"
-    COMPENSATING = "COMPENSATING"
-    COMPENSATED = "COMPENSATED"
-    # A compensation kept failing: an operator must act (retry), never silently.
-    STUCK = "STUCK"
-
-
 ENDED = frozenset({SagaStatus.COMPLETED, SagaStatus.COMPENSATED})
-
-
-class StepStatus(StrEnum):
-    WAITING = "WAITING"  # its predecessors are not done
-    ACTIVE = "ACTIVE"  # its command is sent (or its event awaited)
-    DONE = "DONE"
-    FAILED = "FAILED"
-    SKIPPED = "SKIPPED"  # never started: the saga failed before
-    COMPENSATING = "COMPENSATING"
-    COMPENSATED = "COMPENSATED"  # undone, or nothing to undo
-    STUCK = "STUCK"
-
-
-class LogStatus(StrEnum):
-    RECEIVED = "RECEIVED"
-    PROCESSED = "PROCESSED"
-    FAILED = "FAILED"
 
 
 SAGA = "saga"  # the step name of entries about the saga as a whole

@@ -1,5 +1,5 @@
 """The HTTP doors of the sagas context, each a flask-openapi3 app whose contract
-(GET /openapi.json) is generated from the models below and the read models of views.py.
+(GET /openapi.json) is generated from the models below and the read models of messages.py (the contract the api reads too).
 
 - queries (`sagas_queries_http`): a saga, its log, the sagas of a subscription or in a
   status (STUCK: what an operator looks for), each `?client_code=` to see only that
@@ -19,20 +19,17 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from functions import bootstrap
 from functions.sagas import queries as read
 from functions.sagas import wiring
-from functions.sagas.domain import SagaStatus
-from functions.sagas.messages import NAMES, RetrySaga
+from functions.sagas.messages import NAMES, RetrySaga, SagaLogEntry, SagaStatus, SagaView
 from functions.sagas.tick import wake_due_sagas
-from functions.sagas.views import SagaLogEntry, SagaView
+from shared.domain.read_models import Page, ReadModel
 from shared.entrypoints.command_door import add_command_status_route
 from shared.entrypoints.dead_letter_door import add_dead_letter_route
 from shared.entrypoints.door_app import (
     DocumentId,
     Limit,
     NoParameters,
-    Page,
     PageParameters,
     Parameters,
-    ReadModel,
     answer,
     answers,
     door_app,

@@ -38,16 +38,16 @@ from functions.sagas.definition import (
     Step,
     event_reason,
 )
-from functions.sagas.domain import (
-    SAGA,
+from functions.sagas.domain import SAGA, Saga, Sent, StepState
+from functions.sagas.messages import (
+    NAMES,
     LogStatus,
-    Saga,
+    SagaCompensated,
+    SagaCompleted,
     SagaStatus,
-    Sent,
-    StepState,
+    SagaStuck,
     StepStatus,
 )
-from functions.sagas.messages import NAMES, SagaCompensated, SagaCompleted, SagaStuck
 from shared.domain.clock import rfc3339
 from shared.domain.errors import PermanentError
 from shared.domain.messages import Command, CommandRejected, Event

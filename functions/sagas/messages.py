@@ -7,11 +7,13 @@ when every step of the saga is done. They carry ids and codes, never personal da
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import Field
 
 from shared.domain.messages import Command, CommandRejected, Event
+from shared.domain.read_models import ReadModel
 from shared.service.context import ContextNames
 
 _PREFIX = "co.saludtech.sagas.saga"
@@ -98,3 +100,92 @@ class RetrySaga(Command):
 
 
 NAMES = ContextNames("sagas", SagasCommandRejected)
+
+
+class SagaStatus(StrEnum):
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    COMPENSATING = "COMPENSATING"
+    COMPENSATED = "COMPENSATED"
+    # A compensation kept failing: an operator must act (retry), never silently.
+    STUCK = "STUCK"
+
+
+class StepStatus(StrEnum):
+    WAITING = "WAITING"  # its predecessors are not done
+    ACTIVE = "ACTIVE"  # its command is sent (or its event awaited)
+    DONE = "DONE"
+    FAILED = "FAILED"
+    SKIPPED = "SKIPPED"  # never started: the saga failed before
+    COMPENSATING = "COMPENSATING"
+    COMPENSATED = "COMPENSATED"  # undone, or nothing to undo
+    STUCK = "STUCK"
+
+
+class LogStatus(StrEnum):
+    RECEIVED = "RECEIVED"
+    PROCESSED = "PROCESSED"
+    FAILED = "FAILED"
+
+
+# -- read models: what this context's doors answer (the api reads the same models) --------
+class SentView(ReadModel):
+    """One command of a step in flight; a resend keeps its id."""
+
+    command_id: str
+    command_type: str
+    attempt: int
+    sent_at: str
+    resend_at: str
+    sends: int = 1
+    refused: bool = False
+
+
+class StepView(ReadModel):
+    name: str
+    status: StepStatus
+    started_at: str | None = None
+    deadline_at: str | None = None
+    ended_at: str | None = None
+    done_order: int | None = None
+    forward: SentView | None = None
+    compensation: SentView | None = None
+    compensation_sends: int = 0
+    failures: int = 0
+    reason: str | None = None
+
+
+class SagaView(ReadModel):
+    """The saga document, whole: it holds ids, codes and reasons only. A saga stored before
+    a field was added lacks it."""
+
+    saga_id: str
+    definition: str
+    subscription_id: str
+    client_code: str
+    correlation_id: str
+    status: SagaStatus
+    started_at: str
+    deadline_at: str | None
+    ended_at: str | None = None
+    failed_step: str | None = None
+    failure: str | None = None
+    wake_at: str | None = None
+    log_length: int = 0
+    done_count: int = 0
+    facts: dict[str, str] = Field(default_factory=dict)
+    steps: list[StepView]
+    version: int
+
+
+class SagaLogEntry(ReadModel):
+    saga_id: str
+    seq: int
+    at: str
+    step: str
+    phase: str  # forward | compensation | saga
+    status: LogStatus
+    message_id: str | None
+    message_type: str | None
+    command_ids: list[str]
+    reason: str | None

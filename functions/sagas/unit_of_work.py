@@ -11,14 +11,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from functions.sagas.domain import (
-    LogEntry,
-    Saga,
-    SagaStatus,
-    Sent,
-    StepState,
-    StepStatus,
-)
+from functions.sagas.domain import LogEntry, Saga, Sent, StepState
+from functions.sagas.messages import SagaStatus, StepStatus
 from shared.ports.documents import Document, DocumentTransaction
 from shared.ports.envelope import Envelope
 from shared.service.unit_of_work import AggregateRepository, UnitOfWork

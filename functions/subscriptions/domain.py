@@ -10,7 +10,6 @@ import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from enum import StrEnum
 
 from functions.subscriptions.messages import (
     ClientData,
@@ -20,6 +19,7 @@ from functions.subscriptions.messages import (
     SubscriptionCancelled,
     SubscriptionCreated,
     SubscriptionPaid,
+    SubscriptionStatus,
 )
 from functions.subscriptions.plans import Plan, find_plan
 from shared.domain.aggregate import Aggregate
@@ -35,12 +35,6 @@ _NAME_PUNCTUATION = frozenset(" '-.")
 
 class SubscriptionError(PermanentError):
     """A command the subscriptions domain refuses; `reason` says which rule, never a value."""
-
-
-class SubscriptionStatus(StrEnum):
-    PENDING_PAYMENT = "PENDING_PAYMENT"
-    ACTIVE = "ACTIVE"
-    CANCELLED = "CANCELLED"
 
 
 def rut_check_digit(body: str) -> str:

@@ -1,5 +1,5 @@
 """The HTTP doors of the subscriptions context, each a flask-openapi3 app whose contract
-(GET /openapi.json) is generated from the models below and the read models of views.py.
+(GET /openapi.json) is generated from the models below and the read models of messages.py (the contract the api reads too).
 
 - commands (`subscriptions_commands_http`): create a subscription, change its plan, cancel
   it, pay it; each validated here, recorded, published, answered 202 (CommandDoor).
@@ -27,9 +27,10 @@ from functions.subscriptions.messages import (
     CreateSubscription,
     PaySubscription,
     PlanCode,
+    SubscriptionView,
 )
-from functions.subscriptions.views import SubscriptionView
 from shared.domain.messages import Command
+from shared.domain.read_models import Page
 from shared.entrypoints.command_door import (
     COMMAND_REFUSALS,
     Accepted,
@@ -42,7 +43,6 @@ from shared.entrypoints.dead_letter_door import add_dead_letter_route
 from shared.entrypoints.door_app import (
     DocumentId,
     NoParameters,
-    Page,
     PageParameters,
     Parameters,
     answer,

@@ -6,11 +6,13 @@ SubscriptionCreated, and so on (see docs/glossary.md).
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.domain.messages import Command, CommandRejected, Event
+from shared.domain.read_models import ReadModel
 from shared.service.context import ContextNames
 
 _PREFIX = "co.saludtech.subscriptions.subscription"
@@ -179,3 +181,64 @@ class SubscriptionCommandRejected(CommandRejected):
 
 # Where this context's messages travel and how it announces a failure: one naming rule.
 NAMES = ContextNames("subscriptions", SubscriptionCommandRejected)
+
+
+class SubscriptionStatus(StrEnum):
+    PENDING_PAYMENT = "PENDING_PAYMENT"
+    ACTIVE = "ACTIVE"
+    CANCELLED = "CANCELLED"
+
+
+class BillingPeriod(StrEnum):
+    MONTHLY = "monthly"
+    YEARLY = "yearly"
+
+    @property
+    def months(self) -> int:
+        return 1 if self is BillingPeriod.MONTHLY else 12
+
+
+# -- read models: what this context's doors answer (the api reads the same models) --------
+class ClientView(ReadModel):
+    """The client without its tax and national ids."""
+
+    code: str
+    first_names: str
+    last_names: str
+    username: str
+    email: str
+
+
+class PlanView(ReadModel):
+    """The plan as sold: a subscription keeps its price if the catalogue changes."""
+
+    code: str
+    name: str
+    price_cents: int
+    currency: str
+    billing_period: BillingPeriod
+    provisions_data_service: bool
+
+
+class InvoiceView(ReadModel):
+    payment_id: str
+    amount_cents: int
+    currency: str
+    status: str  # PAID | DECLINED | REFUNDED
+    at: str
+    transaction_id: str = ""
+    reason: str = ""
+    refund_id: str = ""
+    refunded_at: str = ""
+
+
+class SubscriptionView(ReadModel):
+    subscription_id: str
+    client: ClientView
+    plan: PlanView
+    status: SubscriptionStatus
+    created_at: str
+    paid_through: str | None
+    cancelled_at: str | None
+    invoices: list[InvoiceView]
+    version: int

@@ -6,16 +6,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
-
-class BillingPeriod(StrEnum):
-    MONTHLY = "monthly"
-    YEARLY = "yearly"
-
-    @property
-    def months(self) -> int:
-        return 1 if self is BillingPeriod.MONTHLY else 12
+from functions.subscriptions.messages import BillingPeriod
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from functions.subscriptions.domain import Client, Invoice, Subscription, SubscriptionStatus
-from functions.subscriptions.plans import BillingPeriod, Plan
+from functions.subscriptions.domain import Client, Invoice, Subscription
+from functions.subscriptions.messages import BillingPeriod, SubscriptionStatus
+from functions.subscriptions.plans import Plan
 from shared.ports.documents import Document, DocumentTransaction
 from shared.service.unit_of_work import AggregateRepository, UnitOfWork
 

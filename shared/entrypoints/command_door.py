@@ -27,14 +27,8 @@ from flask_openapi3.openapi import OpenAPI
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.domain.messages import Command
-from shared.entrypoints.door_app import (
-    DocumentId,
-    NoParameters,
-    ReadModel,
-    answer,
-    answers,
-    or_not_found,
-)
+from shared.domain.read_models import ReadModel
+from shared.entrypoints.door_app import DocumentId, NoParameters, answer, answers, or_not_found
 from shared.entrypoints.http import HttpError
 from shared.logging import bind_message_context, get_logger, trace_from_header
 from shared.platform import Platform

@@ -18,7 +18,8 @@ from typing import Any
 import flask
 from flask_openapi3.openapi import OpenAPI
 
-from shared.entrypoints.door_app import Page, PageParameters, ReadModel, answer, answers
+from shared.domain.read_models import Page, ReadModel
+from shared.entrypoints.door_app import PageParameters, answer, answers
 from shared.platform import Platform
 from shared.ports.documents import Document
 from shared.service.pagination import newest_first

@@ -24,7 +24,7 @@ query parameters, and the page every list answers.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import flask
 from flask_openapi3.openapi import OpenAPI
@@ -142,21 +142,6 @@ class PageParameters(Parameters):
 
 
 # -- answers ---------------------------------------------------------------------------------
-class ReadModel(BaseModel):
-    """What a door answers: exactly the fields its model names. A field the store holds and
-    the model does not name is left out of the answer and logged by name (never its value),
-    so a read model that grows ahead of its door is seen, not answered with a 500."""
-
-    model_config = ConfigDict(extra="ignore")
-
-
-class Page(ReadModel, Generic[T]):
-    """One page of a read model; `next_cursor` is null on the last one."""
-
-    items: list[T]
-    next_cursor: str | None
-
-
 def answers(
     success: type[BaseModel] | dict[str, Any], *refused: int, status: int = 200
 ) -> ResponseDict:

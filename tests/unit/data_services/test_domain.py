@@ -6,14 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from functions.data_services.domain import (
-    DataService,
-    DataServiceError,
-    Delivery,
-    ManifestSummary,
-    Status,
-)
+from functions.data_services.domain import DataService, DataServiceError, Delivery, ManifestSummary
 from functions.data_services.experts import Expert, ExpertError, ExpertLoad, rank_experts
+from functions.data_services.messages import Status
 from tests.unit.data_services.factories import create_command, register_command
 
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from functions.data_services.messages import StartDataService
-from functions.sagas.domain import SagaStatus
+from functions.sagas.messages import SagaStatus
 from shared.ports.envelope import Envelope
 from tests.unit.sagas.world import World, log_of, saga
 

@@ -7,7 +7,6 @@ from functions.subscriptions.domain import (
     PaymentResult,
     Subscription,
     SubscriptionError,
-    SubscriptionStatus,
     add_months,
     normalize_rut,
     plan_or_error,
@@ -19,6 +18,7 @@ from functions.subscriptions.messages import (
     SubscriptionCancelled,
     SubscriptionCreated,
     SubscriptionPaid,
+    SubscriptionStatus,
 )
 from tests.unit.subscriptions.factories import client_data
 
