@@ -1,5 +1,6 @@
 """The HTTP doors of the data_services context, each a flask-openapi3 app whose contract
-(GET /openapi.json) is generated from the models below and the read models of messages.py (the contract the api reads too).
+(GET /openapi.json) is generated from the models below and the read models of messages.py
+(the published contract, which the api reads too).
 
 - commands (`data_services_commands_http`): create a data service, assign its expert,
   prepare its dataset, start, finish, cancel it; register an expert; a client's data

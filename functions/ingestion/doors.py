@@ -1,5 +1,6 @@
 """The HTTP door of the ingestion context, a flask-openapi3 app whose contract
-(GET /openapi.json) is generated from the models below and the read models of messages.py (the contract the api reads too).
+(GET /openapi.json) is generated from the models below and the read models of messages.py
+(the published contract, which the api reads too).
 
 - queries (`ingestion_queries_http`): the catalogue (one image, or a page by filters), a
   center's quarantined uploads, the context's dead letters. Clinical history is never

@@ -1,5 +1,6 @@
 """The HTTP doors of the notifications context, each a flask-openapi3 app whose contract
-(GET /openapi.json) is generated from the models below and the read models of messages.py (the contract the api reads too).
+(GET /openapi.json) is generated from the models below and the read models of messages.py
+(the published contract, which the api reads too).
 
 - commands (`notifications_commands_http`): a recipient's channels (202, CommandDoor), and
   the confirmation link of a message: GET shows a button, POST confirms, so a mail scanner

@@ -1,5 +1,6 @@
 """The HTTP doors of the sagas context, each a flask-openapi3 app whose contract
-(GET /openapi.json) is generated from the models below and the read models of messages.py (the contract the api reads too).
+(GET /openapi.json) is generated from the models below and the read models of messages.py
+(the published contract, which the api reads too).
 
 - queries (`sagas_queries_http`): a saga, its log, the sagas of a subscription or in a
   status (STUCK: what an operator looks for), each `?client_code=` to see only that

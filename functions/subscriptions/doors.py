@@ -1,5 +1,6 @@
 """The HTTP doors of the subscriptions context, each a flask-openapi3 app whose contract
-(GET /openapi.json) is generated from the models below and the read models of messages.py (the contract the api reads too).
+(GET /openapi.json) is generated from the models below and the read models of messages.py
+(the published contract, which the api reads too).
 
 - commands (`subscriptions_commands_http`): create a subscription, change its plan, cancel
   it, pay it; each validated here, recorded, published, answered 202 (CommandDoor).
