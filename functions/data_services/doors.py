@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import flask
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from functions import bootstrap
 from functions.data_services import queries as read
@@ -62,6 +62,7 @@ from shared.entrypoints.command_door import (
 from shared.entrypoints.dead_letter_door import add_dead_letter_route
 from shared.entrypoints.door_app import (
     DocumentId,
+    DoorBody,
     NoParameters,
     PageParameters,
     Parameters,
@@ -92,12 +93,7 @@ def _wiring() -> wiring.DataServicesWiring:
 
 
 # -- commands --------------------------------------------------------------------------------
-class _Body(BaseModel):
-    # As the commands take them (shared/domain/messages.py): nothing unknown, trimmed.
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
-
-
-class NewDataService(_Body):
+class NewDataService(DoorBody):
     """POST /data-services: CreateDataServiceV2 without its id (derived from the command's).
     A body of the v1 shape (`client` with names instead of `client_code`) is still taken,
     checked as before and published as v2: the names stop here, never on the topic."""
@@ -113,20 +109,20 @@ class NewDataService(_Body):
     from_client_request: bool = False
 
 
-class ExpertChoice(_Body):
+class ExpertChoice(DoorBody):
     # Without one, the least loaded expert of the service's speciality is chosen.
     expert_code: Code | None = None
 
 
-class NoBody(_Body):
+class NoBody(DoorBody):
     """`{}`: the command is all in the path."""
 
 
-class Cancellation(_Body):
+class Cancellation(DoorBody):
     reason: Annotated[str, Field(max_length=200)] = ""
 
 
-class DataRequest(_Body):
+class DataRequest(DoorBody):
     """POST /subscriptions/<id>/data-request: SubmitDataRequest without its subscription."""
 
     dataset: DatasetSpec
@@ -208,7 +204,7 @@ def _ensure_targets_exist(w: wiring.DataServicesWiring, command: Message) -> Non
 
 
 def _service_command(
-    endpoint: str, path: DataServicePath, body: _Body, command: type[Command]
+    endpoint: str, path: DataServicePath, body: DoorBody, command: type[Command]
 ) -> flask.Response:
     fields = {**body.model_dump(), "data_service_id": path.data_service_id}
     door, envelope = _take(endpoint, path.model_dump(), lambda _: parse_payload(command, fields))

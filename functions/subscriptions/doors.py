@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import flask
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from functions import bootstrap
 from functions.subscriptions import queries as read
@@ -43,6 +43,7 @@ from shared.entrypoints.command_door import (
 from shared.entrypoints.dead_letter_door import add_dead_letter_route
 from shared.entrypoints.door_app import (
     DocumentId,
+    DoorBody,
     NoParameters,
     PageParameters,
     Parameters,
@@ -72,28 +73,23 @@ def _wiring() -> wiring.SubscriptionsWiring:
 
 
 # -- commands --------------------------------------------------------------------------------
-class _Body(BaseModel):
-    # As the commands take them (shared/domain/messages.py): nothing unknown, trimmed.
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
-
-
-class NewSubscription(_Body):
+class NewSubscription(DoorBody):
     """POST /subscriptions: CreateSubscription without its id (derived from the command's)."""
 
     client: ClientData
     plan: PlanCode
 
 
-class NewPlan(_Body):
+class NewPlan(DoorBody):
     plan: PlanCode
 
 
-class Cancellation(_Body):
+class Cancellation(DoorBody):
     # Free text is published as a code (domain.CANCELLATION_CODES, "other"), never as is.
     reason: Annotated[str, Field(max_length=200)] = ""
 
 
-class Payment(_Body):
+class Payment(DoorBody):
     card_token: Annotated[str, Field(min_length=1, max_length=64)]
 
 
@@ -140,7 +136,7 @@ def _ensure_target_exists(w: wiring.SubscriptionsWiring, subscription_id: str) -
     raise HttpError(404, "subscription_not_found", "no such subscription")
 
 
-def _for(path: SubscriptionPath, body: _Body, **extra: str) -> dict[str, Any]:
+def _for(path: SubscriptionPath, body: DoorBody, **extra: str) -> dict[str, Any]:
     return {**body.model_dump(), "subscription_id": path.subscription_id, **extra}
 
 

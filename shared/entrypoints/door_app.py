@@ -141,6 +141,14 @@ class PageParameters(Parameters):
     cursor: Cursor = None
 
 
+# -- bodies ----------------------------------------------------------------------------------
+class DoorBody(BaseModel):
+    """A command door's request body, read as the commands themselves take them
+    (shared/domain/messages.py): nothing unknown, strings trimmed, immutable."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
 # -- answers ---------------------------------------------------------------------------------
 def answers(
     success: type[BaseModel] | dict[str, Any], *refused: int, status: int = 200
