@@ -4,7 +4,8 @@ Each probe appends one JSON line per delivery attempt to $SALUDTECH_PROBE_DIR/<t
 (the CloudEvent's context and data, the outcome), so a test can see exactly what the bridge
 sent and how often. A Pub/Sub message steers the probe through its `probe_behaviour`
 attribute: `ok` (default), `fail` (always HTTP 500: a poison message), `fail-first-N` (fail
-the first N attempts of that event id, then succeed), `sleep-MS`.
+the first N attempts of that event id, then succeed), `sleep-MS` (before sleeping, the
+attempt is noted in <target>.started.jsonl, so a test knows the request reached the probe).
 
 Most probes are deliberately undecorated: the functions host must apply the signature
 type the topology implies. probe_gcs uses the decorator, which must keep working too.
@@ -36,7 +37,9 @@ def _attributes(event: CloudEvent) -> dict[str, str]:
     return {}
 
 
-def _record(target: str, event: CloudEvent, outcome: str, attempt: int) -> None:
+def _record(
+    target: str, event: CloudEvent, outcome: str, attempt: int, file: str | None = None
+) -> None:
     directory = os.environ.get("SALUDTECH_PROBE_DIR")
     if not directory:
         return
@@ -51,7 +54,7 @@ def _record(target: str, event: CloudEvent, outcome: str, attempt: int) -> None:
         },
         default=str,
     )
-    with _lock, (Path(directory) / f"{target}.jsonl").open("a", encoding="utf-8") as sink:
+    with _lock, (Path(directory) / f"{file or target}.jsonl").open("a", encoding="utf-8") as sink:
         sink.write(line + "\n")
 
 
@@ -64,6 +67,7 @@ def _behave(target: str, event: CloudEvent) -> None:
         behaviour.startswith("fail-first-") and attempt <= int(behaviour.rsplit("-", 1)[1])
     )
     if behaviour.startswith("sleep-"):
+        _record(target, event, "started", attempt, file=f"{target}.started")
         time.sleep(int(behaviour.split("-", 1)[1]) / 1000)
     _record(target, event, "failed" if failing else "ok", attempt)
     if failing:
