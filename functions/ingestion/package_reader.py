@@ -3,7 +3,8 @@
 The package is never copied: zipfile reads through a seekable, ranged stream of the object,
 so listing costs the central directory and an entry costs its own compressed bytes. Sizes
 declared in a zip can lie, so limits are checked on the directory first and again on the
-bytes actually inflated (the same rules as the engine's deid/zip_input.py). A refused entry
+bytes actually inflated, by the one zip reader of the product (deid/zip_input.py, which
+the CLI uses too); this module adapts its limits and refusals to ingestion. A refused entry
 is kept as it sits in the package (its local header and compressed bytes, `raw_member`):
 never its inflation, so quarantine holds at most what the center sent.
 """
@@ -12,15 +13,24 @@ from __future__ import annotations
 
 import struct
 import tempfile
-import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import IO, BinaryIO
 
 from functions.ingestion.deid import Rejection
+from functions.ingestion.deid.reasons import DeidFailure
+from functions.ingestion.deid.zip_input import (
+    CHUNK,
+    ZipLimits,
+    entry_refusal,
+    file_entries,
+    inflate,
+    members,
+    open_zip,
+)
 from functions.ingestion.domain import IngestionLimits
 
-_CHUNK = 1024 * 1024
 # Entries below this are kept in memory; larger ones spill to a temporary file.
 SPOOL_BYTES = 8 * 1024 * 1024
 _LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
@@ -58,60 +68,46 @@ class MemberRange:
         }
 
 
-def _open(stream: BinaryIO) -> zipfile.ZipFile:
+def _zip_limits(limits: IngestionLimits) -> ZipLimits:
+    return ZipLimits(
+        max_entries=limits.max_entries,
+        max_total_bytes=limits.max_zip_bytes,
+        max_entry_bytes=limits.max_file_bytes,
+        max_ratio=limits.max_ratio,
+    )
+
+
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """The shared reader's failures as this module's PackageRefused (same codes)."""
     try:
-        return zipfile.ZipFile(stream)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
-        raise PackageRefused(Rejection.ZIP_CORRUPT.value, type(error).__name__) from None
-
-
-def _files(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
-    return [info for info in archive.infolist() if not info.is_dir()]
+        yield
+    except DeidFailure as failure:
+        raise PackageRefused(failure.reason.value, failure.detail) from None
 
 
 def count_entries(stream: BinaryIO, limits: IngestionLimits) -> int:
     """How many file entries the package holds, or PackageRefused for the whole package."""
-    with _open(stream) as archive:
-        infos = _files(archive)
+    with _refusals(), open_zip(stream) as archive:
+        infos = file_entries(archive, _zip_limits(limits))
     if not infos:
         raise PackageRefused("empty_package", "no file entries")
-    if len(infos) > limits.max_entries:
-        raise PackageRefused(Rejection.ZIP_BOMB.value, "too many entries")
-    if sum(info.file_size for info in infos) > limits.max_zip_bytes:
-        raise PackageRefused(Rejection.ZIP_BOMB.value, "declared size over the limit")
     return len(infos)
-
-
-def _unsafe_name(name: str) -> bool:
-    path = PurePosixPath(name.replace("\\", "/"))
-    return path.is_absolute() or ".." in path.parts or (len(name) > 1 and name[1] == ":")
-
-
-def _refusal(info: zipfile.ZipInfo, limits: IngestionLimits) -> PackageRefused | None:
-    """Why an entry is refused on what its directory record declares, before inflating."""
-    if _unsafe_name(info.filename):
-        return PackageRefused(Rejection.ZIP_PATH_TRAVERSAL.value, "unsafe entry name")
-    if info.file_size > limits.max_file_bytes:
-        return PackageRefused("too_large", "entry declared over the size limit")
-    ratio = info.file_size / max(info.compress_size, 1)
-    if info.file_size > _CHUNK and ratio > limits.max_ratio:
-        return PackageRefused(Rejection.ZIP_BOMB.value, "entry declared over the ratio limit")
-    return None
 
 
 def extract_entry(stream: BinaryIO, index: int, limits: IngestionLimits) -> IO[bytes]:
     """Entry `index` inflated into a seekable buffer (the caller closes it)."""
-    with _open(stream) as archive:
-        infos = _files(archive)
+    bounds = _zip_limits(limits)
+    with _refusals(), open_zip(stream) as archive:
+        infos = members(archive)
         if index >= len(infos):
             raise PackageRefused(Rejection.ZIP_CORRUPT.value, "no such entry")
-        info = infos[index]
-        refusal = _refusal(info, limits)
+        refusal = entry_refusal(infos[index], bounds)
         if refusal is not None:
             raise refusal
         buffer = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115
         try:
-            _inflate(archive, info, buffer, limits)
+            inflate(archive, infos[index], buffer, bounds)
         except BaseException:
             buffer.close()
             raise
@@ -123,13 +119,13 @@ def raw_member(stream: BinaryIO, index: int) -> MemberRange | None:
     """Where entry `index` sits in the package, or None when the package cannot say (a
     broken directory or local header: then the whole package is what can be kept)."""
     try:
-        with zipfile.ZipFile(stream) as archive:
-            infos = _files(archive)
-            if index >= len(infos):
-                return None
-            info = infos[index]
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        with open_zip(stream) as archive:
+            infos = members(archive)
+    except DeidFailure:
         return None
+    if index >= len(infos):
+        return None
+    info = infos[index]
     stream.seek(info.header_offset)
     head = stream.read(_LOCAL_HEADER.size)
     if len(head) < _LOCAL_HEADER.size or head[:4] != _LOCAL_SIGNATURE:
@@ -151,38 +147,8 @@ def copy_member(stream: BinaryIO, member: MemberRange, sink: IO[bytes]) -> None:
     stream.seek(member.start)
     remaining = member.end - member.start
     while remaining > 0:
-        chunk = stream.read(min(_CHUNK, remaining))
+        chunk = stream.read(min(CHUNK, remaining))
         if not chunk:
             raise PackageRefused(Rejection.ZIP_CORRUPT.value, "package shorter than its entry")
         sink.write(chunk)
         remaining -= len(chunk)
-
-
-def _inflate(
-    archive: zipfile.ZipFile, info: zipfile.ZipInfo, sink: IO[bytes], limits: IngestionLimits
-) -> None:
-    try:
-        with archive.open(info) as member:
-            inflate_bounded(member, info.compress_size, sink, limits)
-    except PackageRefused:
-        raise
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError,
-            RuntimeError) as error:  # fmt: skip
-        # RuntimeError: an encrypted member.
-        raise PackageRefused(Rejection.ZIP_CORRUPT.value, type(error).__name__) from None
-
-
-def inflate_bounded(
-    member: IO[bytes], compress_size: int, sink: IO[bytes], limits: IngestionLimits
-) -> None:
-    """Copy an inflating member to `sink`, counting what it actually produces: the guard
-    that does not trust the directory (nor the zip library's truncation to the declared
-    size) against a bomb."""
-    produced = 0
-    while chunk := member.read(_CHUNK):
-        produced += len(chunk)
-        if produced > limits.max_file_bytes or (
-            produced > _CHUNK and produced / max(compress_size, 1) > limits.max_ratio
-        ):
-            raise PackageRefused(Rejection.ZIP_BOMB.value, "inflated size over the limit")
-        sink.write(chunk)

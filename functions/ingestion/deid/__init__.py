@@ -8,10 +8,10 @@ Use::
 
 from .engine import Deidentifier
 from .options import DeidOptions, SafePrivateTag
+from .policy import Change
 from .provenance import Provenance
 from .reasons import Rejection
 from .result import DeidResult
-from .walker import Change
 
 __all__ = [
     "Change",

@@ -1,48 +1,41 @@
-"""Reading the header without the pixels, and copying bulk pixel elements byte for byte.
+"""Reading an object into the element tree without its pixels, and writing the output.
 
-The header (everything before Pixel Data / Float Pixel Data) is parsed by pydicom with large
-values deferred; the bulk element is located by walking its header (and, when encapsulated,
-its item headers) and is later streamed from the source to the output in chunks, so memory
-is bounded by the header, not by the file. Whatever follows the pixels (trailing padding,
-signatures, private groups) is parsed as a small trailing dataset and goes through the
-profile like everything else.
+The source is opened as a seekable stream. Its bytes are seen through a buffer that costs no
+copy (the caller's bytes, or an mmap of the file whose pages are only read when touched); a
+large stream with no file behind it (a ranged Cloud Storage reader) is read as a growing
+prefix up to the pixels, and the pixels are then located and copied through seeks. The
+header and whatever follows the pixels (trailing padding, signatures, private groups) are
+element trees; each bulk (pixel) element is a byte range copied verbatim, or replaced by the
+cleaned pixels. Memory is bounded by the header, not by the file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import mmap
 import os
 import shutil
 import struct
 import tempfile
+import zlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from pydicom.dataelem import RawDataElement
-from pydicom.dataset import Dataset, FileDataset
-from pydicom.errors import InvalidDicomError
-from pydicom.filereader import dcmread, read_dataset
-from pydicom.uid import DeflatedExplicitVRLittleEndian
+from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
 
-from .element_tree import NeedsFullParser
+from .element_tree import BULK_TAGS, Element, NeedsFullParser, Parser, bulk_end, text_of
+from .pixels import Payload
 from .reasons import DeidFailure, Rejection
 
 Source = bytes | bytearray | memoryview | str | os.PathLike[str] | BinaryIO
 
-BULK_TAGS = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010})
-DEFER_SIZE = 256 * 1024
 COPY_CHUNK = 1024 * 1024
-_LONG_LENGTH_VRS = frozenset(
-    {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
-)
-_UNDEFINED = 0xFFFFFFFF
-_ITEM = 0xFFFEE000
-_SEQ_DELIMITER = 0xFFFEE0DD
-
-
 SMALL_FILE = 4 * 1024 * 1024
+# First read of a stream that cannot be mapped; grown fourfold until the header fits.
+HEADER_WINDOW = 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -59,28 +52,30 @@ class OpenedSource:
         if self.owned:
             self.fp.close()
 
-    def buffer(self) -> memoryview:
-        """The object's bytes without reading them: the caller's bytes, or an mmap of the file.
+    def buffer(self) -> memoryview | None:
+        """The object's bytes without copying them, or None for a large unmappable stream.
 
-        Pages of an mmap are only read when touched, so the pixel data never is.
+        The caller's bytes, a small file read once, or an mmap of a file (pages of an mmap
+        are only read when touched, so the pixel data never is).
         """
         if self.data is not None:
             return memoryview(self.data)[: self.size]
-        if self.size <= SMALL_FILE:
-            # One read beats mmap's page faults for small files; still bounded.
+        if self.size <= SMALL_FILE or isinstance(self.fp, io.BytesIO):
+            # One read beats mmap's page faults for small files; in-memory streams are
+            # in memory already.
             self.fp.seek(self.origin)
             self.data = self.fp.read(self.size)
             return memoryview(self.data)
         try:
             mapped = mmap.mmap(self.fp.fileno(), 0, access=mmap.ACCESS_READ)
         except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
-            if isinstance(self.fp, io.BytesIO):  # in memory already: one read, as before
-                self.fp.seek(self.origin)
-                return memoryview(self.fp.read(self.size))
-            # A large stream with no file behind it (a ranged Cloud Storage reader): reading
-            # it whole would hold the pixels in memory; the pydicom path streams them.
-            raise NeedsFullParser("large stream that cannot be mapped") from None
+            return None  # read in windows: holding it whole would hold the pixels
         return memoryview(mapped)[self.origin : self.origin + self.size]
+
+    def read_at(self, pos: int, length: int) -> bytes:
+        """``length`` bytes of the object from ``pos`` (fewer at its end)."""
+        self.fp.seek(self.origin + pos)
+        return self.fp.read(max(0, min(length, self.size - pos)))
 
 
 def open_source(source: Source, spool_limit: int = 64 * 1024 * 1024) -> OpenedSource:
@@ -113,175 +108,112 @@ class BulkSegment:
     end: int
 
 
+Part = BulkSegment | list[Element]
+
+
 @dataclass(slots=True)
 class ParsedObject:
-    """The parsed header and, in file order, the bulk segments and trailing element groups."""
+    """One object as the element tree: file meta values, header, then (in file order) bulk
+    segments and trailing element groups; ``source`` is where the bulk bytes are read."""
 
-    dataset: FileDataset
-    parts: list[BulkSegment | Dataset]
-    streamed: bool  # False when the whole file had to be read (deflated transfer syntax)
+    source: OpenedSource
+    meta: dict[int, str]
+    top: list[Element]
+    parts: list[Part]
     implicit: bool
     little: bool
+    deflated: bool = False  # the input's data set was deflated: so is the output's
+
+    @property
+    def transfer_syntax(self) -> str:
+        return self.meta.get(0x00020010, "")
 
 
-def _sniff(fp: BinaryIO, size: int) -> None:
-    """Reject early, with a precise reason, what is not a DICOM Part 10 file."""
-    start = fp.tell()
-    head = fp.read(132)
-    fp.seek(start)
-    if len(head) == 132 and head[128:132] == b"DICM":
-        return
+def sniff(head: bytes, size: int) -> int:
+    """Where the file meta starts; rejects, with a precise reason, what is not Part 10."""
+    if len(head) >= 132 and head[128:132] == b"DICM":
+        return 132
     if head[:4] == b"DICM":
-        return
+        return 4
     # A bare data set (no preamble, no meta) starts with a low even group tag.
     if len(head) >= 8:
         group, element = struct.unpack("<HH", head[:4])
         if group in (0x0008, 0x0010, 0x0020) and element < 0x1000:
             raise DeidFailure(Rejection.MISSING_FILE_META, "no DICM prefix, bare data set")
-        group_be = struct.unpack(">H", head[:2])[0]
-        if group_be == 0x0008:
+        if struct.unpack(">H", head[:2])[0] == 0x0008:
             raise DeidFailure(Rejection.MISSING_FILE_META, "no DICM prefix, bare data set")
     if size < 132:
         raise DeidFailure(Rejection.NOT_DICOM, "too short")
     raise DeidFailure(Rejection.NOT_DICOM, "no DICM prefix")
 
 
-def _element_end(fp: BinaryIO, start: int, size: int, implicit: bool, little: bool) -> int:
-    """End offset of the bulk element starting at ``start``; raises TRUNCATED if cut short."""
-    endian = "<" if little else ">"
-    fp.seek(start)
-    head = fp.read(12)
-    if len(head) < 8:
-        raise DeidFailure(Rejection.TRUNCATED, "pixel data header cut short")
-    if implicit:
-        length = int(struct.unpack(endian + "L", head[4:8])[0])
-        value_start = start + 8
-    elif head[4:6] in _LONG_LENGTH_VRS:
-        if len(head) < 12:
-            raise DeidFailure(Rejection.TRUNCATED, "pixel data header cut short")
-        length = int(struct.unpack(endian + "L", head[8:12])[0])
-        value_start = start + 12
-    else:
-        length = int(struct.unpack(endian + "H", head[6:8])[0])
-        value_start = start + 8
-    if length != _UNDEFINED:
-        end = value_start + length
-        if end > size:
-            raise DeidFailure(Rejection.TRUNCATED, "pixel data shorter than its length")
-        return end
-    # Encapsulated: walk the item headers (always little endian) up to the delimiter.
-    pos = value_start
-    while True:
-        fp.seek(pos)
-        item = fp.read(8)
-        if len(item) < 8:
-            raise DeidFailure(Rejection.TRUNCATED, "encapsulated pixel data not terminated")
-        group, element, item_length = struct.unpack("<HHL", item)
-        tag = group << 16 | element
-        pos += 8
-        if tag == _SEQ_DELIMITER:
-            return pos
-        if tag != _ITEM or item_length == _UNDEFINED:
-            raise DeidFailure(Rejection.INVALID_DATASET, "malformed encapsulated pixel data")
-        pos += item_length
-        if pos > size:
-            raise DeidFailure(Rejection.TRUNCATED, "pixel data fragment cut short")
+def _meta(buf: memoryview) -> tuple[dict[int, str], int]:
+    """File meta values and where the data set starts."""
+    pos = sniff(bytes(buf[:132]), len(buf))
+    elements, pos = Parser(buf, implicit=False, little=True).elements(
+        pos, len(buf), top=False, group_only=0x0002
+    )
+    return {e.tag: text_of(e) for e in elements}, pos
 
 
-def _stop_at_bulk(tag: int, vr: str | None, length: int) -> bool:
-    return tag in BULK_TAGS
-
-
-def load_deferred(ds: Dataset, fp: BinaryIO, public_only: bool = False) -> None:
-    """Read the values pydicom deferred, straight from the source stream.
-
-    Called with ``public_only`` before the profile runs (private blobs are usually dropped
-    unread) and again afterwards for whatever deferred element survived.
-    """
-    for tag in list(ds.keys()):
-        if public_only and tag >> 16 & 1:
-            continue
-        elem = ds.get_item(tag)
-        if isinstance(elem, RawDataElement) and elem.value is None and elem.length:
-            fp.seek(elem.value_tell)
-            value = fp.read(elem.length)
-            if len(value) < elem.length:
-                raise DeidFailure(Rejection.TRUNCATED, "element value cut short")
-            ds._dict[tag] = elem._replace(value=value)
-
-
-def _encoding_differs(ds: Dataset, implicit: bool) -> bool:
-    for elem in ds._dict.values():
-        if isinstance(elem, RawDataElement):
-            return bool(elem.is_implicit_VR) != implicit
-    return False
-
-
-def parse(opened: OpenedSource) -> ParsedObject:
-    """Parse the header and locate the bulk elements; never reads pixel bytes."""
-    fp, size = opened.fp, opened.size
-    origin = fp.tell()
-    _sniff(fp, size)
-    try:
-        ds = dcmread(fp, stop_before_pixels=True, defer_size=DEFER_SIZE)
-    except InvalidDicomError as exc:
-        raise DeidFailure(Rejection.NOT_DICOM, type(exc).__name__) from None
-    except (EOFError, struct.error) as exc:
-        raise DeidFailure(Rejection.TRUNCATED, type(exc).__name__) from None
-    except (ValueError, KeyError, TypeError, NotImplementedError, OSError) as exc:
-        raise DeidFailure(Rejection.INVALID_DATASET, type(exc).__name__) from None
-    meta = getattr(ds, "file_meta", None)
-    transfer_syntax = getattr(meta, "TransferSyntaxUID", None) if meta is not None else None
-    if not transfer_syntax:
+def _header(buf: memoryview, whole: bool) -> tuple[dict[int, str], list[Element], int, UID]:
+    """Meta and top-level elements up to the first bulk element (or the end)."""
+    meta, pos = _meta(buf)
+    text = meta.get(0x00020010, "")
+    if not text:
         raise DeidFailure(Rejection.MISSING_FILE_META, "no transfer syntax in file meta")
-    implicit = bool(transfer_syntax.is_implicit_VR)
-    little = bool(transfer_syntax.is_little_endian)
-    if transfer_syntax == DeflatedExplicitVRLittleEndian or _encoding_differs(ds, implicit):
-        # Deflated: the pixels live inside the deflate stream. Encoding contradicting the
-        # transfer syntax (pydicom tolerates it): every element must be re-encoded. Both are
-        # rare; read the object whole and let pydicom write it.
-        fp.seek(origin)
+    syntax = UID(text)
+    if syntax == DeflatedExplicitVRLittleEndian or not syntax.is_transfer_syntax:
+        raise NeedsFullParser("deflated or unknown transfer syntax")
+    parser = Parser(buf, implicit=bool(syntax.is_implicit_VR), little=bool(syntax.is_little_endian))
+    top, pos = parser.elements(pos, len(buf), top=True)
+    if pos >= len(buf) and not whole:
+        raise DeidFailure(Rejection.TRUNCATED, "header continues past the window")
+    return meta, top, pos, syntax
+
+
+def read_object(opened: OpenedSource) -> ParsedObject:
+    """The element tree of the object; never reads the pixel bytes.
+
+    Raises ``NeedsFullParser`` for what this parser leaves to pydicom (deflated data sets,
+    encodings that contradict the transfer syntax, sequences encoded as UN).
+    """
+    whole = opened.buffer()
+    window = HEADER_WINDOW
+    while True:
+        buf = whole if whole is not None else memoryview(opened.read_at(0, window))
+        complete = whole is not None or len(buf) >= opened.size
         try:
-            full = dcmread(fp)
-        except Exception as exc:
-            raise DeidFailure(Rejection.INVALID_DATASET, type(exc).__name__) from None
-        return ParsedObject(full, [], streamed=False, implicit=implicit, little=little)
-    parts = _locate_parts(fp, fp.tell(), origin + size, implicit, little)
-    return ParsedObject(ds, parts, streamed=True, implicit=implicit, little=little)
-
-
-def _locate_parts(
-    fp: BinaryIO, pos: int, size: int, implicit: bool, little: bool
-) -> list[BulkSegment | Dataset]:
-    """Bulk elements (by byte range) and trailing element groups after the header."""
-    parts: list[BulkSegment | Dataset] = []
-    while pos < size:
-        fp.seek(pos)
-        head = fp.read(4)
-        if len(head) < 4:
+            meta, top, pos, syntax = _header(buf, complete)
             break
-        group, element = struct.unpack(("<" if little else ">") + "HH", head)
+        except DeidFailure as failure:
+            if complete or failure.reason is not Rejection.TRUNCATED:
+                raise
+            window *= 4  # the header is longer than the window read so far
+    implicit, little = bool(syntax.is_implicit_VR), bool(syntax.is_little_endian)
+    read_at: Callable[[int, int], bytes | memoryview] = (
+        opened.read_at if whole is None else lambda at, n: buf[at : at + n]
+    )
+    parts: list[Part] = []
+    size = opened.size
+    while pos < size:
+        if pos + 8 > size:
+            raise DeidFailure(Rejection.TRUNCATED, "element header cut short")
+        group, element = struct.unpack_from("<HH" if little else ">HH", read_at(pos, 4))
         tag = group << 16 | element
         if tag in BULK_TAGS:
-            end = _element_end(fp, pos, size, implicit, little)
-            parts.append(BulkSegment(tag, pos, end))
+            end = bulk_end(read_at, pos, size, implicit, little)
+            parts.append(BulkSegment(tag, opened.origin + pos, opened.origin + end))
             pos = end
             continue
-        fp.seek(pos)
-        try:
-            trailer = read_dataset(
-                fp, implicit, little, stop_when=_stop_at_bulk, defer_size=DEFER_SIZE
-            )
-        except (EOFError, struct.error):
-            raise DeidFailure(Rejection.TRUNCATED, "trailing elements cut short") from None
-        except (ValueError, KeyError, TypeError, NotImplementedError) as exc:
-            raise DeidFailure(Rejection.INVALID_DATASET, type(exc).__name__) from None
-        new_pos = fp.tell()
-        if new_pos <= pos:
-            break
+        # Trailing elements: from the buffer, or (a stream) from the rest of the object.
+        base, tail = (0, buf) if whole is not None else (pos, memoryview(opened.read_at(pos, size)))
+        trailer, stop = Parser(tail, implicit=implicit, little=little).elements(
+            pos - base, len(tail), top=True
+        )
         parts.append(trailer)
-        pos = new_pos
-    return parts
+        pos = base + stop
+    return ParsedObject(opened, meta, top, parts, implicit, little)
 
 
 def copy_range(src: BinaryIO, start: int, end: int, out: BinaryIO, digest: object) -> int:
@@ -297,3 +229,55 @@ def copy_range(src: BinaryIO, start: int, end: int, out: BinaryIO, digest: objec
         update(chunk)
         remaining -= len(chunk)
     return end - start
+
+
+def emit(
+    source: OpenedSource,
+    parts: Sequence[Part | Payload],
+    header: bytes,
+    trailer_bytes: dict[int, bytes],
+    output: BinaryIO | None,
+    *,
+    meta: bytes,
+    deflate: bool = False,
+) -> tuple[int, str | None]:
+    """Write meta, header, pixel bytes (verbatim or cleaned) and trailers; size and sha256.
+
+    ``deflate``: the data set (everything after the meta) is written raw-deflated, as the
+    Deflated Explicit VR Little Endian transfer syntax asks (such objects are in memory).
+    """
+    if deflate:
+        plain = io.BytesIO()
+        emit(source, parts, header, trailer_bytes, plain, meta=b"")
+        packer = zlib.compressobj(6, zlib.DEFLATED, -15)
+        packed = meta + packer.compress(plain.getvalue()) + packer.flush()
+        if output is not None:
+            output.write(packed)
+        return len(packed), hashlib.sha256(packed).hexdigest() if output is not None else None
+    if output is None:
+        bulk = sum(p.end - p.start for p in parts if isinstance(p, BulkSegment))
+        bulk += sum(p.size for p in parts if isinstance(p, Payload))
+        return len(meta) + len(header) + bulk + sum(map(len, trailer_bytes.values())), None
+    digest = hashlib.sha256(meta)
+    digest.update(header)
+    output.write(meta)
+    output.write(header)
+    size = len(meta) + len(header)
+    data = memoryview(source.data) if source.data is not None else None
+    for part in parts:
+        if isinstance(part, Payload):
+            size += part.write_to(output, digest)
+        elif isinstance(part, BulkSegment):
+            if data is None:
+                size += copy_range(source.fp, part.start, part.end, output, digest)
+                continue
+            chunk = data[part.start - source.origin : part.end - source.origin]
+            output.write(chunk)
+            digest.update(chunk)
+            size += len(chunk)
+        else:
+            trailer = trailer_bytes[id(part)]
+            output.write(trailer)
+            digest.update(trailer)
+            size += len(trailer)
+    return size, digest.hexdigest()

@@ -11,6 +11,7 @@ unless the profile acts on it, and the pixel data is never touched. Anything unu
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from operator import attrgetter
 
 from pydicom.datadict import dictionary_VR
@@ -230,30 +231,38 @@ class Parser:
         return items, pos
 
 
-def bulk_end(buf: Buffer, start: int, size: int, implicit: bool, little: bool) -> int:
-    """End offset of the bulk (pixel) element at ``start``; walks fragments if encapsulated."""
+def bulk_end(
+    read_at: Callable[[int, int], Buffer], start: int, size: int, implicit: bool, little: bool
+) -> int:
+    """End offset of the bulk (pixel) element at ``start``; walks fragments if encapsulated.
+
+    ``read_at(pos, n)``: n bytes of the object from pos (a buffer slice, or a stream read:
+    only element and item headers are read, never the pixel bytes).
+    """
     endian = "<" if little else ">"
-    if start + 8 > size:
+    head = bytes(read_at(start, 12))
+    if len(head) < 8:
         raise DeidFailure(Rejection.TRUNCATED, "pixel data header cut short")
     if implicit:
-        length = struct.unpack_from(endian + "L", buf, start + 4)[0]
+        length = struct.unpack_from(endian + "L", head, 4)[0]
         pos = start + 8
-    elif bytes(buf[start + 4 : start + 6]).decode("latin-1") in LONG_VRS:
-        if start + 12 > size:
+    elif head[4:6].decode("latin-1") in LONG_VRS:
+        if len(head) < 12:
             raise DeidFailure(Rejection.TRUNCATED, "pixel data header cut short")
-        length = struct.unpack_from(endian + "L", buf, start + 8)[0]
+        length = struct.unpack_from(endian + "L", head, 8)[0]
         pos = start + 12
     else:
-        length = struct.unpack_from(endian + "H", buf, start + 6)[0]
+        length = struct.unpack_from(endian + "H", head, 6)[0]
         pos = start + 8
     if length != UNDEFINED:
         if pos + length > size:
             raise DeidFailure(Rejection.TRUNCATED, "pixel data shorter than its length")
         return int(pos + length)
     while True:  # encapsulated fragments are always little endian
-        if pos + 8 > size:
+        item = read_at(pos, 8)
+        if len(item) < 8:
             raise DeidFailure(Rejection.TRUNCATED, "encapsulated pixel data not terminated")
-        group, element, item_length = struct.unpack_from("<HHL", buf, pos)
+        group, element, item_length = _FRAGMENT.unpack_from(item)
         tag = group << 16 | element
         pos += 8
         if tag == SEQUENCE_DELIMITER:
@@ -263,6 +272,28 @@ def bulk_end(buf: Buffer, start: int, size: int, implicit: bool, little: bool) -
         pos += item_length
         if pos > size:
             raise DeidFailure(Rejection.TRUNCATED, "pixel data fragment cut short")
+
+
+def pad(data: bytes, vr: str) -> bytes:
+    """Even length, as DICOM requires: NUL for UIDs, space for text."""
+    if len(data) % 2:
+        return data + (b"\x00" if vr == "UI" else b" ")
+    return data
+
+
+def text_element(tag: int, vr: str, text: str) -> Element:
+    """An element of an ASCII text value (dummies, tokens, provenance)."""
+    return Element(tag, vr, pad(text.encode("ascii"), vr))
+
+
+def ascii_text(value: Buffer | None) -> str:
+    """A short text value (UIDs, codes, creators) with its padding stripped."""
+    return bytes(value or b"").decode("latin-1").strip(" \x00")
+
+
+def text_of(elem: Element | None) -> str:
+    """The value of a short text element, "" when absent."""
+    return "" if elem is None else ascii_text(elem.value)
 
 
 def write_elements(
@@ -298,6 +329,7 @@ def write_elements(
 
 
 _TAG = attrgetter("tag")
+_FRAGMENT = struct.Struct("<HHL")
 # (short explicit, long explicit, implicit / item) element headers, by little endianness.
 _HEADERS = {
     little: (struct.Struct(e + "HH2sH"), struct.Struct(e + "HH2sHL"), struct.Struct(e + "HHL"))

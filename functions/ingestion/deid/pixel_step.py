@@ -1,16 +1,13 @@
-"""The pixel step shared by both traversals: check, clean, or say why not.
+"""The pixel step of every object: check, clean, or say why not.
 
-Both the element-tree path and the pydicom path call :func:`run_pixel_step` with the same
-routing facts and identity values, so they make the same decision for every image; they
-differ only in how they write the header edits it returns.
+Called with the routing facts and identity values read from the element tree, whichever
+reader produced it; the header edits it returns are applied to the tree.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import BinaryIO, TypeVar
-
-from pydicom.dataset import Dataset
 
 from .burned_in import pixel_check_reason
 from .pixels import CleanedPixels, Payload, available, clean_pixels, source_window
@@ -39,7 +36,6 @@ def run_pixel_step(
     *,
     fp: BinaryIO,
     origin: int,
-    dataset: Dataset | None,
     identity: dict[str, str],
     implicit: bool,
     little: bool,
@@ -47,17 +43,15 @@ def run_pixel_step(
     """None when the image needs no check; the cleaning outcome when it passed.
 
     Raises ``DeidFailure`` with a quarantine reason when the pixels cannot be proven clean,
-    or when they must be checked and no detector is installed (the old routing). ``dataset``
-    is given when the object was read whole (deflated): its pixels are in it.
+    or when they must be checked and no detector is installed (the old routing).
     """
     reason = pixel_check_reason(facts, has_pixels)
     if reason is None:
         return None
     if not available():
         raise DeidFailure(reason, "pixel data may contain burned-in text")
-    source = dataset if dataset is not None else source_window(fp, origin)
     return clean_pixels(
-        source,
+        source_window(fp, origin),
         burned_in_flag=facts.get("BurnedInAnnotation", ""),
         identity=identity,
         implicit=implicit,

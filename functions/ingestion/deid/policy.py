@@ -1,14 +1,10 @@
-"""Decisions both traversals share: the fast path (element tree) and the pydicom path.
+"""Local rules of the walk, beside the table: what to do with what the table does not say.
 
-Each traversal only reads and writes its own data model (``walker`` over pydicom datasets,
-``tree_walker`` over the lean element tree); what to do with an element is decided here, once,
-so the two paths cannot drift apart (issue 8, item 6): the hardening of elements the table
-does not name, the change records, the kinds of identifying value (needles), descriptor
-cleaning, the patient identity both paths collect, UID syntax and the code strings the
-result reports. The table's own actions are ``profile``/``actions``; the routing of pixels
-is ``burned_in``, the pixel step ``pixel_step``; both paths write through ``encoder``.
-``tests/unit/deid/test_corpus.py`` asserts on the whole corpus that both paths give the
-same output tags and change records.
+The hardening of elements the table does not name, the change records, the kinds of
+identifying value (needles), descriptor cleaning, the patient identity, UID syntax and the
+code strings the result reports. The table's own actions are ``profile``/``actions``; the
+walk itself is ``tree_walker``; the routing of pixels is ``burned_in``, the pixel step
+``pixel_step``.
 """
 
 from __future__ import annotations
@@ -24,8 +20,8 @@ from .leak_check import NeedleKind
 
 UID_SYNTAX = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
 
-# The patient's identity (tag, keyword, kind): needles of the leak check on both paths, and
-# the terms that clean descriptors.
+# The patient's identity (tag, keyword, kind): needles of the leak check, and the terms
+# that clean descriptors.
 IDENTITY: tuple[tuple[int, str, NeedleKind], ...] = (
     (0x00100010, "PatientName", NeedleKind.NAME),
     (0x00100020, "PatientID", NeedleKind.IDENTIFIER),
@@ -76,8 +72,9 @@ def code_string(text: str, *, upper: bool = False) -> str | None:
 _CODE_ITEM_TAGS = frozenset(
     {0x00080100, 0x00080102, 0x00080104, 0x00080119, 0x00080120, 0x00080008}
 )
-# The dummy of each VR (D): the same value on both paths (tree_walker pads it to even length).
-_DUMMY: dict[str, object] = {
+# The dummy of each text VR (D); tree_walker pads it to even length and writes zero for
+# numbers.
+_DUMMY: dict[str, str] = {
     "AE": "ANONYMOUS",
     "AS": "000Y",
     "CS": "ANONYMIZED",
@@ -94,14 +91,6 @@ _DUMMY: dict[str, object] = {
     "UC": "ANONYMIZED",
     "UT": "ANONYMIZED",
     "UR": "",
-    "FL": 0.0,
-    "FD": 0.0,
-    "SL": 0,
-    "SS": 0,
-    "UL": 0,
-    "US": 0,
-    "SV": 0,
-    "UV": 0,
 }
 _TEXT_VRS = frozenset({"LO", "SH", "LT", "ST", "UT", "UC", "AE", "CS", "PN"})
 # Sequences whose items are codes that identify a person: a dummy code replaces them.
@@ -120,7 +109,7 @@ class Change:
 
 
 def change_at(path: list[str], tag: int, action: str) -> Change:
-    """The Change of `tag` under the sequence path (keywords), as both walkers record it."""
+    """The Change of `tag` under the sequence path (keywords), as the walker records it."""
     keyword = "Private" if tag >> 16 & 1 else (keyword_of(tag) or "Unknown")
     return Change(">".join([*path, keyword]), f"({tag >> 16:04X},{tag & 0xFFFF:04X})", action)
 

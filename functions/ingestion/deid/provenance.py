@@ -1,6 +1,6 @@
 """What was done to an object, recorded in it as PS3.15 asks and returned without PHI.
 
-The dataset gets Patient Identity Removed = YES, De-identification Method (free text) and
+The header gets Patient Identity Removed = YES, De-identification Method (free text) and
 De-identification Method Code Sequence with the CID 7050 codes of the profile and of every
 option used, plus Longitudinal Temporal Information Modified.
 """
@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pydicom.dataset import Dataset
-from pydicom.sequence import Sequence
-
+from .element_tree import Element, text_element
 from .options import DeidOptions
 from .profile import PROFILE_NAME
 from .table_e1_1 import TABLE_EDITION
@@ -85,21 +83,27 @@ def build_provenance(options: DeidOptions, *, clean_pixel_data: bool = False) ->
     )
 
 
-def stamp(ds: Dataset, provenance: Provenance) -> None:
-    """Write the provenance attributes into the top-level dataset."""
-    ds.PatientIdentityRemoved = "YES"
-    # LO values are limited to 64 characters: one short value per fact.
-    ds.DeidentificationMethod = [
+def provenance_elements(provenance: Provenance) -> tuple[Element, ...]:
+    """The PS3.15 provenance attributes as ready-encoded elements (same for every object).
+
+    De-identification Method is LO (64 characters a value): one short value per fact.
+    """
+    methods = [
         provenance.engine,
         "PS3.15 E.1-1 " + provenance.table_edition.split()[2],
         *[name.upper() for name in provenance.options],
     ]
-    items = []
-    for value, meaning in provenance.method_codes:
-        item = Dataset()
-        item.CodeValue = value
-        item.CodingSchemeDesignator = "DCM"
-        item.CodeMeaning = meaning
-        items.append(item)
-    ds.DeidentificationMethodCodeSequence = Sequence(items)
-    ds.LongitudinalTemporalInformationModified = provenance.longitudinal_temporal_information
+    items = [
+        [
+            text_element(0x00080100, "SH", code),
+            text_element(0x00080102, "SH", "DCM"),
+            text_element(0x00080104, "LO", meaning),
+        ]
+        for code, meaning in provenance.method_codes
+    ]
+    return (
+        text_element(0x00120062, "CS", "YES"),
+        text_element(0x00120063, "LO", "\\".join(methods)),
+        Element(0x00120064, "SQ", None, items),
+        text_element(0x00280303, "CS", provenance.longitudinal_temporal_information),
+    )

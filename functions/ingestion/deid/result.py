@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .pixels.summary import PixelCleaning
+from .policy import Change
 from .provenance import Provenance
 from .reasons import Rejection
-from .walker import Change
 
 
 @dataclass(frozen=True, slots=True)

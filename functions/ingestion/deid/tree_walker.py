@@ -1,9 +1,9 @@
-"""Applies the compiled profile to a lean element tree (the fast path of ``walker``).
+"""Applies the compiled profile to the element tree: the one walker of the engine.
 
-The rules are ``policy``'s, shared with ``walker.Walker`` (the pydicom path): every element
-at every depth goes through the table; kept elements stay as untouched byte slices; everything
-removed or replaced is recorded as a needle for the leak check. Tests run both paths over
-the same corpus.
+Every element at every depth goes through the table (``profile``/``actions``) and the local
+rules of ``policy``; kept elements stay as untouched byte slices; everything removed or
+replaced is recorded as a needle for the leak check. Objects read by pydicom (the fallback
+for irregular encodings) reach this walker as the same tree.
 """
 
 from __future__ import annotations
@@ -16,11 +16,10 @@ from pydicom.charset import convert_encodings, decode_bytes, encode_string
 
 from .actions import Action, IodContext, resolve
 from .dates import shift_da, shift_dt
-from .element_tree import Element, implicit_vr
+from .element_tree import Element, ascii_text, implicit_vr, pad, text_element
 from .leak_check import NeedleSet
 from .options import SafePrivateTag
 from .policy import (
-    _CLEAN_PATTERNS,
     _CODE_ITEM_TAGS,
     _DUMMY,
     _PERSON_CODE_SEQUENCES,
@@ -29,6 +28,7 @@ from .policy import (
     Change,
     _needle_kind,
     change_at,
+    clean_text,
     keyword_of,
     untabled_action,
 )
@@ -48,23 +48,8 @@ _NUMBER_FORMAT = {
 }
 
 
-def pad(data: bytes, vr: str) -> bytes:
-    """Even length, as DICOM requires: NUL for UIDs, space for text."""
-    if len(data) % 2:
-        return data + (b"\x00" if vr == "UI" else b" ")
-    return data
-
-
 # policy's dummies as the bytes this path writes (even length).
-_TEXT_DUMMY = {vr: pad(v.encode("ascii"), vr) for vr, v in _DUMMY.items() if isinstance(v, str)}
-
-
-def text_element(tag: int, vr: str, text: str) -> Element:
-    return Element(tag, vr, pad(text.encode("ascii"), vr))
-
-
-def _ascii(value: bytes | memoryview | None) -> str:
-    return bytes(value or b"").decode("latin-1").strip(" \x00")
+_TEXT_DUMMY = {vr: pad(v.encode("ascii"), vr) for vr, v in _DUMMY.items()}
 
 
 @dataclass(slots=True)
@@ -221,7 +206,7 @@ class TreeWalker:
             self._needle(elem, vr, Action.REMOVE)
             return None
         self._needle(elem, vr, Action.UID)
-        text = _ascii(elem.value)
+        text = ascii_text(elem.value)
         if not text:
             return elem
         mapped = "\\".join(self.pseudonyms.uid(v) for v in text.split("\\"))
@@ -234,7 +219,7 @@ class TreeWalker:
             self._needle(elem, vr, Action.CLEAN)
             if self.day_shift is None:
                 return Element(elem.tag, vr, b"")
-            text = _ascii(elem.value)
+            text = ascii_text(elem.value)
             shifted = (
                 shift_da(text, self.day_shift) if vr == "DA" else shift_dt(text, self.day_shift)
             )
@@ -246,9 +231,7 @@ class TreeWalker:
                 if not raw.isascii()
                 else raw.decode("ascii")
             )
-            cleaned = _CLEAN_PATTERNS.sub("*", text.rstrip(" \x00"))
-            if self.identity_terms is not None:
-                cleaned = self.identity_terms.sub("*", cleaned)
+            cleaned = clean_text(text.rstrip(" \x00"), self.identity_terms)
             if cleaned != text.rstrip(" \x00"):
                 data = (
                     cleaned.encode("ascii")
@@ -263,7 +246,7 @@ class TreeWalker:
         keep: list[Element] = []
         if self.safe_private and self.profile.private == "C":
             creators = {
-                (e.tag >> 16, e.tag & 0xFFFF): _ascii(e.value)
+                (e.tag >> 16, e.tag & 0xFFFF): ascii_text(e.value)
                 for e in elements
                 if 0x10 <= e.tag & 0xFFFF <= 0xFF and e.items is None
             }
@@ -296,6 +279,6 @@ class TreeWalker:
 
 def encodings_of(value: bytes | memoryview | None) -> list[str]:
     """Python codecs for a Specific Character Set value (default repertoire when absent)."""
-    text = _ascii(value)
+    text = ascii_text(value)
     terms = [t.strip() for t in text.split("\\")] if text else [""]
     return list(convert_encodings(terms))

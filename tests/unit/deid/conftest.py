@@ -21,10 +21,11 @@ Run = Callable[..., tuple[DeidResult, Dataset | None]]
 
 @pytest.fixture(params=["fast", "full"])
 def run(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Run:
-    """De-identify a dataset (or bytes) and read the output back, on both engine paths.
+    """De-identify a dataset (or bytes) and read the output back, through both readers.
 
-    "fast" is the element-tree path every ordinary object takes; "full" forces the pydicom
-    path (deflated and unusually encoded objects) so both keep the same guarantees.
+    "fast" reads with the element-tree parser, as every ordinary object is read; "full"
+    forces the pydicom fallback reader (deflated and unusually encoded objects), whose
+    tree then goes through the same pipeline: both keep the same guarantees.
     """
     if request.param == "full":
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pydicom
@@ -56,3 +59,28 @@ def to_bytes(ds: Dataset) -> bytes:
     fp = io.BytesIO()
     ds.save_as(fp, enforce_file_format=True)
     return fp.getvalue()
+
+
+DCIODVFY = shutil.which("dciodvfy")
+_VALUE = re.compile(r"<[^<>]*>")
+_UID = re.compile(r"\b(?:\d+\.)+\d+\b|(?<=UID )\d+\b")
+
+
+def dciodvfy_errors(path: Path) -> set[str]:
+    """The errors dciodvfy (dicom3tools) reports, without the values they quote.
+
+    Element and module names (<Name>) stay; quoted values (<1.2.3>, <20240101>) and UIDs
+    go: a remapped UID or a shifted date is the same finding under another value.
+    """
+    assert DCIODVFY is not None
+    done = subprocess.run(
+        [DCIODVFY, str(path)], capture_output=True, text=True, timeout=60, check=False
+    )
+    lines = (done.stdout + done.stderr).splitlines()
+    return {
+        _UID.sub(
+            "<uid>", _VALUE.sub(lambda m: m.group(0) if m.group(0)[1:2].isalpha() else "<>", line)
+        )
+        for line in lines
+        if line.startswith("Error")
+    }

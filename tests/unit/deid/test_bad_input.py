@@ -6,6 +6,7 @@ import io
 import json
 import tracemalloc
 from pathlib import Path
+from typing import BinaryIO
 
 import pydicom
 import pytest
@@ -26,6 +27,7 @@ from pydicom.uid import (
 )
 
 from functions.ingestion.deid import Deidentifier, DeidResult, Rejection
+from functions.ingestion.deid.dicom_io import BulkSegment, open_source, read_object
 from infra.samples.synthetic_dicom import make_study
 from tests.support.leak_checker import check_output, collect_identity, read_full
 
@@ -121,8 +123,85 @@ def test_encapsulated_syntaxes_copy_fragments_verbatim(syntax: str) -> None:
 def test_deflated_transfer_syntax() -> None:
     ds = minimal(StudyDescription="PEREZ")
     ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
-    result, _ = _run_bytes(to_bytes(ds))
+    result, data = _run_bytes(to_bytes(ds))
     assert result.ok, result.reason
+    assert result.transfer_syntax == DeflatedExplicitVRLittleEndian
+    again = pydicom.dcmread(io.BytesIO(data))  # pydicom inflates it: a valid deflated file
+    assert again.file_meta.TransferSyntaxUID == DeflatedExplicitVRLittleEndian
+    assert again.PatientName == result.patient_token
+    assert "StudyDescription" not in again
+    # Deflated: the data set's bytes (the token among them) are not readable as they are.
+    assert result.patient_token is not None
+    assert result.patient_token.encode() not in data
+
+
+class RangedStream(io.RawIOBase):
+    """A seekable stream with no file behind it, like a ranged Cloud Storage reader."""
+
+    def __init__(self, payload: bytes) -> None:
+        self._inner = io.BytesIO(payload)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        return self._inner.seek(pos, whence)
+
+    def tell(self) -> int:
+        return self._inner.tell()
+
+    def readinto(self, b: bytearray) -> int:  # type: ignore[override]
+        chunk = self._inner.read(len(b))
+        b[: len(chunk)] = chunk
+        return len(chunk)
+
+    def fileno(self) -> int:
+        raise io.UnsupportedOperation("no file behind this stream")
+
+
+def _ranged(data: bytes) -> BinaryIO:
+    return io.BufferedReader(RangedStream(data))  # type: ignore[type-var]
+
+
+def test_a_large_stream_that_cannot_be_mapped_is_read_in_windows(tmp_path: Path) -> None:
+    """Header longer than the first window, encapsulated pixels, elements after them."""
+    ds = make_study(n_series=1, n_instances=1, with_sr=False, rows=16, cols=16, frames=4)[0]
+    block = ds.private_block(0x0029, "VENDOR BLOB", create=True)
+    block.add_new(0x10, "OB", b"\x01" * (3 * 1024 * 1024))  # before the pixels: grows
+    frames = [bytes([n]) * (8 * 1024 * 1024 + 1) + b"\xff\xd9" for n in range(4)]
+    ds.PixelData = encapsulate(frames, has_bot=True)
+    ds["PixelData"].VR = "OB"
+    ds["PixelData"].is_undefined_length = True
+    ds.file_meta.TransferSyntaxUID = JPEGBaseline8Bit
+    ds.add_new(0xFFFCFFFC, "OB", b"\x00" * 64)  # Data Set Trailing Padding, after the pixels
+    data = to_bytes(ds)
+    expected, from_bytes = _run_bytes(data)
+    assert expected.ok, expected.reason
+    target = tmp_path / "out.dcm"
+    tracemalloc.start()
+    with target.open("wb") as out:
+        result = Deidentifier(KEY).deidentify(_ranged(data), CENTER, out)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert result.ok, result.reason
+    assert target.read_bytes() == from_bytes
+    assert peak < 16 * 1024 * 1024  # windows and copy chunks; the pixels are 32 MiB
+    assert pydicom.dcmread(io.BytesIO(from_bytes)).PixelData == ds.PixelData
+    parsed = read_object(open_source(_ranged(data)))
+    pixels, trailer = parsed.parts
+    assert isinstance(pixels, BulkSegment) and isinstance(trailer, list)
+    assert [e.tag for e in trailer] == [0xFFFCFFFC]  # read past the pixels
+
+
+def test_a_large_stream_cut_inside_its_pixels_is_truncated() -> None:
+    ds = make_study(n_series=1, n_instances=1, with_sr=False, rows=1024, cols=1024, frames=4)[0]
+    data = to_bytes(ds)
+    cut = _ranged(data[: len(data) - 1000])
+    result = Deidentifier(KEY).deidentify(cut, CENTER, io.BytesIO())
+    assert result.reason is Rejection.TRUNCATED
 
 
 def _run_bytes(data: bytes) -> tuple[DeidResult, bytes]:

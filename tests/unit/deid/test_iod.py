@@ -7,9 +7,6 @@ dates): a remapped UID is the same finding under another value.
 
 from __future__ import annotations
 
-import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,9 +15,9 @@ from functions.ingestion.deid import Deidentifier, pixel_step
 from infra.samples.burned_in import make_case
 from infra.samples.synthetic_dicom import make_study, write_study
 
-from .helpers import CENTER, KEY, corpus_file
+from .helpers import CENTER, DCIODVFY, KEY, corpus_file
+from .helpers import dciodvfy_errors as _errors
 
-DCIODVFY = shutil.which("dciodvfy")
 pytestmark = pytest.mark.skipif(
     DCIODVFY is None, reason="dciodvfy not installed (apt-get install dicom3tools)"
 )
@@ -36,24 +33,6 @@ CORPUS = [
     "CT_small.dcm",
     "MR_small.dcm",
 ]
-_VALUE = re.compile(r"<[^<>]*>")
-_UID = re.compile(r"\b(?:\d+\.)+\d+\b|(?<=UID )\d+\b")
-
-
-def _errors(path: Path) -> set[str]:
-    assert DCIODVFY is not None
-    done = subprocess.run(
-        [DCIODVFY, str(path)], capture_output=True, text=True, timeout=60, check=False
-    )
-    lines = (done.stdout + done.stderr).splitlines()
-    # Keep element and module names (<Name>), drop quoted values (<1.2.3>, <20240101>).
-    return {
-        _UID.sub(
-            "<uid>", _VALUE.sub(lambda m: m.group(0) if m.group(0)[1:2].isalpha() else "<>", line)
-        )
-        for line in lines
-        if line.startswith("Error")
-    }
 
 
 def _inputs(tmp_path: Path) -> list[Path]:

@@ -1,11 +1,11 @@
 """Each zip-bomb guard on its own: deleting any one of them makes one of these tests fail.
 
-There are two guards in each reader (functions/ingestion/package_reader.py and the engine's
-deid/zip_input.py): the declared-size check, on the central directory before anything is
-inflated, and the inflated-size check, on the bytes a member actually produces. CPython's
-zipfile stops a member at its declared size, so a lying directory alone never reaches the
-second guard; these tests stand in for a reader that does not truncate (a patched
-ZipFile.open producing more than declared), which is what that guard exists for.
+There are two guards in the one zip reader (deid/zip_input.py, used by the engine's CLI and
+by functions/ingestion/package_reader.py): the declared-size check, on the central directory
+before anything is inflated, and the inflated-size check, on the bytes a member actually
+produces. CPython's zipfile stops a member at its declared size, so a lying directory alone
+never reaches the second guard; these tests stand in for a reader that does not truncate (a
+patched ZipFile.open producing more than declared), which is what that guard exists for.
 """
 
 from __future__ import annotations
@@ -133,5 +133,5 @@ def test_engine_member_declared_over_the_ratio_is_refused_before_inflating(
     with pytest.raises(DeidFailure) as refused:
         list(iter_zip(io.BytesIO(package)))
     assert refused.value.reason is Rejection.ZIP_BOMB
-    assert refused.value.detail == "entry size or ratio over the limit"
+    assert refused.value.detail == "entry declared over the ratio limit"
     assert opens == []
