@@ -140,7 +140,7 @@ class IngestionService:
         """Handle one finalized object of the ingest bucket; returns what became of it."""
         if upload.bucket != self.ingest_bucket:
             return "ignored"
-        if upload.is_package and self._replay(upload.unit_id):
+        if upload.is_package and self.replay(upload.unit_id):
             self._remove_original(upload)  # a refused package, recorded already
             return "duplicate"
         unit = Unit(
@@ -166,7 +166,7 @@ class IngestionService:
         except BlobNotFound:
             return self._original_gone(upload)
         with source:
-            outcome = self._ingest(unit, source, self._copy_original(upload))
+            outcome = self.ingest(unit, source, self._copy_original(upload))
         self._remove_original(upload)
         return outcome
 
@@ -189,7 +189,7 @@ class IngestionService:
 
     def _refuse_upload(self, unit: Unit, reason: str, detail: str) -> str:
         try:
-            outcome = self._quarantine(unit, reason, detail, self._copy_original(unit.source))
+            outcome = self.quarantine(unit, reason, detail, self._copy_original(unit.source))
         except BlobNotFound:
             return self._original_gone(unit.source)
         self._remove_original(unit.source)
@@ -197,7 +197,7 @@ class IngestionService:
 
     def _original_gone(self, upload: Upload) -> str:
         # Another delivery finished it (and deleted the original) while this one ran.
-        if self._replay(upload.unit_id):
+        if self.replay(upload.unit_id):
             return "duplicate"
         log.warning("original_missing", unit_id=upload.unit_id)
         return "missing"
@@ -206,7 +206,9 @@ class IngestionService:
         self.blobs.delete(upload.bucket, upload.name, generation=upload.generation)
 
     # -- one unit -------------------------------------------------------------------------
-    def _ingest(self, unit: Unit, source: BinaryIO | IO[bytes], keep: Keep) -> str:
+    def ingest(self, unit: Unit, source: BinaryIO | IO[bytes], keep: Keep) -> str:
+        """De-identify, store and catalogue one unit, or quarantine it with `keep`. Public for
+        sources other than an upload (the archive backfill), which take the same steps."""
         with tempfile.SpooledTemporaryFile(max_size=OUTPUT_SPOOL_BYTES) as output:
             with self.deidentifier() as engine:
                 result = engine.deidentify(
@@ -219,7 +221,7 @@ class IngestionService:
                 and result.sop_instance_uid and result.sha256
             ):  # fmt: skip
                 reason = result.reason.value if result.reason else "invalid_dataset"
-                return self._quarantine(unit, reason, result.detail, keep)
+                return self.quarantine(unit, reason, result.detail, keep)
             name = anonymized_name(
                 result.patient_token, result.study_uid, result.series_uid,
                 result.sop_instance_uid,
@@ -233,7 +235,7 @@ class IngestionService:
                     if uri != existing.uri:
                         # Ours, from an attempt that lost a race: no orphan stays behind.
                         self._discard_output(bucket, name, result.sha256)
-                    return self._quarantine(unit, CONFLICT_REASON, arrival.detail, keep)
+                    return self.quarantine(unit, CONFLICT_REASON, arrival.detail, keep)
                 # The same file again: its output is stored already, its record stays.
             else:
                 output.seek(0)
@@ -246,7 +248,7 @@ class IngestionService:
                     stored = self.blobs.stat(bucket, name)
                     if stored is None or stored.metadata.get("sha256") != result.sha256:
                         detail = "other content is stored under the same anonymized ids"
-                        return self._quarantine(unit, CONFLICT_REASON, detail, keep)
+                        return self.quarantine(unit, CONFLICT_REASON, detail, keep)
         processed = self._record(unit, self._catalogue_command(unit, result, uri))
         return "anonymized" if ImageAnonymized.TYPE in processed.event_types else "unchanged"
 
@@ -289,7 +291,8 @@ class IngestionService:
         if stored is not None and stored.metadata.get("sha256") == sha256:
             self.blobs.delete(bucket, name, generation=stored.generation)
 
-    def _quarantine(self, unit: Unit, reason: str, detail: str, keep: Keep) -> str:
+    def quarantine(self, unit: Unit, reason: str, detail: str, keep: Keep) -> str:
+        """Keep the unit's bytes (through `keep`) with its reason, and record the refusal."""
         bucket = self.settings.bucket(QUARANTINE_BUCKET)
         name = quarantine_name(unit.center_id, unit.unit_id)
         kept = keep(bucket, name)
@@ -339,7 +342,7 @@ class IngestionService:
             )
         )
 
-    def _replay(self, unit_id: str) -> bool:
+    def replay(self, unit_id: str) -> bool:
         """If the unit was recorded already, publish its recorded events again (same ids:
         the earlier publish may have failed after the commit)."""
         record = self.store.get(self.collections.inbox, inbox_id(unit_id))
@@ -387,7 +390,7 @@ class IngestionService:
         return self._ingest_target(envelope, EntryTarget.from_v1(command))
 
     def _ingest_target(self, envelope: Envelope, target: EntryTarget) -> str:
-        if self._replay(envelope.id):
+        if self.replay(envelope.id):
             self.progress.check_completion(target)
             return "duplicate"
         upload = Upload(target.bucket, target.name, target.generation, 0)
@@ -403,7 +406,7 @@ class IngestionService:
         )
         if info is None or info.generation != target.generation:
             # Only a replaced or removed package gets here: record it so the package ends.
-            outcome = self._quarantine(unit, "source_missing", "package is gone", _keep_nothing)
+            outcome = self.quarantine(unit, "source_missing", "package is gone", _keep_nothing)
         else:
             outcome = self._ingest_entry(unit, target)
         self.progress.check_completion(target)
@@ -416,7 +419,7 @@ class IngestionService:
                 entry = extract_entry(stream, target.entry_index, self.limits)
             except PackageRefused as refused:
                 keep = self._keep_member(stream, unit, target)
-                return self._quarantine(unit, refused.reason, refused.detail, keep)
+                return self.quarantine(unit, refused.reason, refused.detail, keep)
         with entry:
 
             def keep_entry(bucket: str, name: str) -> dict[str, Any]:
@@ -424,7 +427,7 @@ class IngestionService:
                 self.blobs.write(bucket, name, entry, create_only=False)  # type: ignore[arg-type]
                 return {"kept": "the entry as inflated from the package, byte for byte"}
 
-            return self._ingest(unit, entry, keep_entry)
+            return self.ingest(unit, entry, keep_entry)
 
     def _keep_member(self, stream: BinaryIO, unit: Unit, target: EntryTarget) -> Keep:
         """Keep a refused entry as it sits in the package (never its inflation, which may be
