@@ -1,31 +1,41 @@
-"""Benchmark of the de-identification engine against peers, on one corpus, in one run.
+"""De-identification speed as a user gets it: the CLI against peers, same files, one run.
 
-Each tool runs in its own subprocess (so peak RSS is its own) over the same files, reading
-from disk and writing each output to disk, one file at a time:
+Every tool goes through the same folder of files, reading from disk and writing every
+output to disk, with the same number of worker processes, each in its own subprocess:
 
-  ours       functions.ingestion.deid.Deidentifier, header work only: images whose pixels
-             need a burned-in text check are quarantined unread, as before pixel cleaning
-             (the peers never look at pixels either)
-  ours+ocr   the same engine with the pixel check on (OCR, one thread): its real cost on
-             this corpus; benchmarks/deid_pixels.py measures the cleaning itself
-  pydicom    plain pydicom dcmread + save_as (the baseline: no de-identification at all)
-  dicognito  dicognito.Anonymizer on a pydicom dataset          (requirements-bench.txt)
-  dcmanon    dcmanon.Anonymizer (Rust)                           (requirements-bench.txt)
+  cli            `saludtech-deid CORPUS OUT --center bench --workers N` (what a user runs;
+                 screening on: the pixel screen decides which images go to OCR)
+  cli-no-screen  the same with `--no-pixel-screen` (every image needing a text check: OCR)
+  dicognito      dicognito.Anonymizer on pydicom datasets        (requirements-bench.txt)
+  pydicom        plain pydicom dcmread + save_as: the baseline, no de-identification
+  dcmanon        dcmanon.Anonymizer (Rust)                        (requirements-bench.txt)
 
-Runs are interleaved (tool after tool, N rounds) and each tool's best round is kept, so
-every tool sees the same machine load; "CPU MB/s" uses the child's own CPU time, which
-stays meaningful on a busy shared machine.
+MB/s is the corpus size over the wall time of the subprocess (start-up included, as a user
+waits for it); "CPU" uses the CPU seconds of the subprocess and all its workers, which
+stays meaningful on a busy shared machine. Everything is printed as a ratio to pydicom and
+to dicognito measured in the same run; rounds are interleaved (tool after tool) and each
+tool's best round is kept, so every tool sees the same machine load.
 
-Corpus: pydicom's test files (pydicom-data included, read from disk, never downloaded) plus
-a synthetic corpus with planted PHI (infra/samples/synthetic_dicom.py). Also prints the rate
-of valid files without a burned-in risk that our engine de-identifies (goal >= 98%).
+Corpus, like the archives of the issue: CT (512x512) and MR (256x256) series without a
+Burned In Annotation flag, a few slices with scanner text in the corners
+(infra/samples/burned_in.py), and the same kinds of text-free slices flagged NO (header
+work only: the baseline of "text-free CT/MR within 2x of header-only"); ultrasound and
+secondary captures with and without burned-in text, some multi-frame; synthetic studies
+full of planted header PHI with their structured reports (infra/samples/synthetic_dicom.py); pydicom's test files and pydicom-data (package
+``data_store``), read from disk, never downloaded (they share SOP Instance UIDs, so the CLI
+must write both and report clashes). Then the pixel screen's recall against the OCR, from
+``benchmarks/deid_screen.py`` when it exists.
 
-    python benchmarks/deid.py [--patients 12] [--repeat 2]
+    python -m benchmarks.deid [--slices 16] [--patients 4] [--repeat 1] [--workers 2]
+
+The CLI's report gives each input's own seconds: the time per part of the corpus is
+printed too, screening on and off.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import importlib.util
 import json
 import os
@@ -36,15 +46,20 @@ import sys
 import tempfile
 import time
 import warnings
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
-TOOLS = ("ours", "ours+ocr", "pydicom", "dicognito", "dcmanon")
+CLI_TOOLS = ("cli", "cli-no-screen")
+PEERS = ("dicognito", "pydicom", "dcmanon")
 PEER_MODULE = {"dicognito": "dicognito", "dcmanon": "dcmanon"}
-BENCH_KEY = b"benchmark-key-not-a-secret-0123456789"
+BENCH_KEY_HEX = "62656e63686d61726b2d6b65792d6e6f742d612d7365637265742d3031323334"
 
 
 # -- corpus ------------------------------------------------------------------------------------
@@ -59,317 +74,398 @@ def pydicom_files() -> list[Path]:
     return sorted(files)
 
 
-def build_corpus(directory: Path, patients: int) -> list[Path]:
-    from infra.samples.synthetic_dicom import make_corpus
+def _tomo_series(directory: Path, slices: int, seed: int) -> None:
+    """Two CT and two MR series, flag absent; one slice in four has scanner text."""
+    from infra.samples.burned_in import make_tomo_case
 
-    files = []
+    number = 70_000 + seed * 1000
+    for kind, size in (("ct", 512), ("mr", 256)):
+        for series in range(2):
+            folder = directory / f"{kind}-series-{series}"
+            folder.mkdir(parents=True)
+            for index in range(slices):
+                number += 1
+                case = make_tomo_case(
+                    number, kind=kind, with_text=index % 4 == 0, rows=size, cols=size
+                )
+                # Whether text was planted ("text"/"notext"), for the timings and misses.
+                content = "text" if index % 4 == 0 else "notext"
+                (folder / f"IM{index:04d}-{content}.dcm").write_bytes(case.data)
+
+
+def _header_only_series(directory: Path, slices: int, seed: int) -> None:
+    """The same kinds of text-free slices with a trusted NO flag: no pixel work at all,
+    the "header-only" baseline of the text-free CT/MR goal."""
+    from infra.samples.burned_in import make_tomo_case
+
+    number = 90_000 + seed * 1000
+    for kind, size in (("ct", 512), ("mr", 256)):
+        folder = directory / f"{kind}-series-flag-no"
+        folder.mkdir(parents=True)
+        for index in range(slices):
+            number += 1
+            case = make_tomo_case(
+                number, kind=kind, with_text=False, flag="NO", rows=size, cols=size
+            )
+            (folder / f"IM{index:04d}-notext.dcm").write_bytes(case.data)
+
+
+def _captures(directory: Path, seed: int) -> None:
+    """Ultrasound and secondary captures: text or none, flags YES / NO / absent, cines."""
+    from infra.samples.burned_in import make_case
+
+    number = 80_000 + seed * 1000
+    folder = directory / "us-sc"
+    folder.mkdir(parents=True)
+    for kind in ("ultrasound", "screenshot"):
+        for flag in ("YES", "NO", None):
+            for with_text in (True, False):
+                number += 1
+                case = make_case(number, kind=kind, flag=flag, with_text=with_text)
+                (folder / f"{case.label}.dcm").write_bytes(case.data)
+        number += 1
+        cine = make_case(number, kind=kind, flag="NO", frames=6)
+        (folder / f"{cine.label}.dcm").write_bytes(cine.data)
+
+
+def build_corpus(directory: Path, slices: int, patients: int) -> list[Path]:
+    from infra.samples.synthetic_dicom import make_study, write_study
+
     for n, path in enumerate(pydicom_files()):
-        target = directory / "pydicom" / f"{n:04d}.dcm"
+        target = directory / "pydicom" / f"{n:04d}-{path.name}"
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
-        files.append(target)
-    files += make_corpus(
-        directory / "synthetic", n_patients=patients, n_series=3, n_instances=8, rows=256, cols=256
-    )
-    return files
+    _tomo_series(directory / "tomo", slices, seed=0)
+    _header_only_series(directory / "tomo-no", slices, seed=0)
+    _captures(directory, seed=0)
+    for p in range(patients):
+        study = make_study(
+            patient_name=f"PATIENT{p:03d}^TEST",
+            n_series=2,
+            n_instances=4,
+            modality="CT" if p % 2 else "MR",
+            rows=256,
+            cols=256,
+            seed=2000 + p,
+        )  # flag NO (a trusted no): header work, plus their SR
+        write_study(study, directory / "studies" / f"p{p:03d}")
+    return sorted(p for p in directory.rglob("*") if p.is_file())
 
 
-# -- one tool, in a child process ----------------------------------------------------------------
-def _header_only() -> None:
-    """Screen-like images and YES flags go to quarantine unread (the no-detector fallback);
-    CT/MR/CR... checked only because their flag is absent are not checked (the peers never
-    look at pixels either; "ours+ocr" pays for those checks)."""
-    from functions.ingestion.deid import pixel_step
-    from functions.ingestion.deid.burned_in import checked_for_flag_only
-
-    routed = pixel_step.pixel_check_reason
-    pixel_step.available = lambda: False
-    if getattr(routed, "header_view", False):
-        return
-
-    def header_view(facts: dict[str, str], has_pixels: bool) -> Any:
-        return None if checked_for_flag_only(facts) else routed(facts, has_pixels)
-
-    header_view.header_view = True  # type: ignore[attr-defined]
-    pixel_step.pixel_check_reason = header_view
+# -- measuring one tool --------------------------------------------------------------------------
+@dataclass
+class Measure:
+    tool: str
+    seconds: float
+    cpu: float
+    outcomes: dict[str, int] = field(default_factory=dict)
+    # CLI only: worker seconds and inputs per part of the corpus (from the report).
+    parts: dict[str, tuple[float, int]] = field(default_factory=dict)
 
 
-def _runner(tool: str):  # type: ignore[no-untyped-def]
-    if tool in ("ours", "ours+ocr"):
-        from functions.ingestion.deid import Deidentifier
+def part(source: str) -> str:
+    """The part of the corpus an input belongs to, for the time breakdown."""
+    top = source.split("/", 1)[0]
+    if top == "tomo":
+        return "CT/MR with text" if source.endswith("-text.dcm") else "CT/MR text-free"
+    return {
+        "tomo-no": "CT/MR flag NO",
+        "pydicom": "pydicom test files",
+        "us-sc": "US and SC",
+        "studies": "studies + SR (flag NO)",
+    }.get(top, top)
 
-        if tool == "ours":
-            _header_only()
-        else:
-            os.environ.setdefault("SALUDTECH_OCR_THREADS", "1")
 
-        deid = Deidentifier(BENCH_KEY)
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
-        def run(src: Path, dst: Path) -> bool:
-            with dst.open("wb") as fp:
-                return deid.deidentify(src, "bench-center", fp).ok
 
-        return run
+def _timed(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Wall and CPU seconds of a subprocess and everything it waited for."""
+    cpu = _children_cpu()
+    start = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - start
+    if done.returncode not in (0, 1):  # 1: the CLI quarantined or refused some inputs
+        raise RuntimeError(f"{command[0]} exited {done.returncode}: {_tail(done)}")
+    return seconds, _children_cpu() - cpu, done.stdout
+
+
+def _tail(done: subprocess.CompletedProcess[str]) -> str:
+    return " | ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
+
+
+def cli_command() -> list[str]:
+    """The installed `saludtech-deid`, as a user runs it (else the same CLI through -m)."""
+    script = Path(sys.executable).parent / "saludtech-deid"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "functions.ingestion.deid"]
+
+
+def run_cli(tool: str, corpus: Path, work: Path, workers: int) -> Measure:
+    out, report = work / f"out-{tool}", work / f"report-{tool}.jsonl"
+    shutil.rmtree(out, ignore_errors=True)
+    command = [*cli_command(), str(corpus), str(out), "--center", "bench", "--quiet"]
+    command += ["--workers", str(workers), "--report", str(report)]
+    if tool == "cli-no-screen":
+        command.append("--no-pixel-screen")
+    env = {**os.environ, "SALUDTECH_HMAC_KEY": BENCH_KEY_HEX}
+    seconds, cpu, _ = _timed(command, env)
+    if not report.exists():  # a crash also exits 1, like "some inputs refused"
+        raise RuntimeError(f"{tool} wrote no report: see `{' '.join(command)}`")
+    outcomes: Counter[str] = Counter()
+    parts: dict[str, tuple[float, int]] = {}
+    for line in report.read_text().splitlines():
+        row = json.loads(line)
+        outcomes[str(row["outcome"])] += 1
+        outcomes["sop_uid_clash"] += int(bool(row.get("clash_with")))
+        spent, count = parts.get(part(str(row["source"])), (0.0, 0))
+        parts[part(str(row["source"]))] = (spent + float(row.get("seconds", 0.0)), count + 1)
+    return Measure(tool, seconds, cpu, dict(outcomes), parts)
+
+
+def run_peer(tool: str, list_file: Path, work: Path, workers: int) -> Measure:
+    out = work / f"out-{tool}"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    command = [sys.executable, "-m", "benchmarks.deid", "--child", tool]
+    command += ["--list", str(list_file), "--out", str(out), "--workers", str(workers)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    seconds, cpu, stdout = _timed(command, env)
+    counts = json.loads(stdout.strip().splitlines()[-1])
+    return Measure(tool, seconds, cpu, {"written": counts["ok"], "failed": counts["failed"]})
+
+
+# -- the peers, in the child ---------------------------------------------------------------------
+def _runner(tool: str) -> Callable[[Path, Path], None]:
+    import pydicom
+
     if tool == "pydicom":
-        import pydicom
 
-        def run(src: Path, dst: Path) -> bool:
-            ds = pydicom.dcmread(src)
-            ds.save_as(dst)
-            return True
+        def plain(src: Path, dst: Path) -> None:
+            pydicom.dcmread(src).save_as(dst)
 
-        return run
+        return plain
     if tool == "dicognito":
-        import pydicom
         from dicognito.anonymizer import Anonymizer
 
         anonymizer = Anonymizer()
 
-        def run(src: Path, dst: Path) -> bool:
+        def dicognito(src: Path, dst: Path) -> None:
             ds = pydicom.dcmread(src)
             anonymizer.anonymize(ds)
             ds.save_as(dst)
-            return True
 
-        return run
+        return dicognito
     if tool == "dcmanon":
         from dcmanon import Anonymizer as DcmAnon
 
         rust = DcmAnon()
 
-        def run(src: Path, dst: Path) -> bool:
+        def dcmanon(src: Path, dst: Path) -> None:
             dst.write_bytes(rust.anonymize(str(src)))
-            return True
 
-        return run
+        return dcmanon
     raise SystemExit(f"unknown tool {tool}")
 
 
-def _peak_rss_kb() -> int:
-    """Peak RSS of this process since exec (ru_maxrss would include the parent's peak)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+_RUN: dict[str, Callable[[Path, Path], None]] = {}
 
 
-def child(tool: str, list_file: Path, out_dir: Path) -> None:
+def _init_child(tool: str) -> None:
     warnings.simplefilter("ignore")
+    _RUN["run"] = _runner(tool)
+
+
+def _one(job: tuple[Path, Path]) -> bool:
+    try:
+        _RUN["run"](*job)
+    except Exception:  # a peer refusing a file is a result, not a crash
+        return False
+    return True
+
+
+def child(tool: str, list_file: Path, out_dir: Path, workers: int) -> None:
+    from multiprocessing import Pool
+
     files = [Path(line) for line in list_file.read_text().splitlines() if line]
-    run = _runner(tool)
-    ok = failed = 0
-    size = 0
-    start = time.perf_counter()
-    cpu_start = time.process_time()
-    for n, src in enumerate(files):
-        size += src.stat().st_size
-        try:
-            if run(src, out_dir / f"{n:05d}.dcm"):
-                ok += 1
-            else:
-                failed += 1
-        except Exception:  # a peer refusing a file is a result, not a crash
-            failed += 1
-    seconds = time.perf_counter() - start
-    cpu = time.process_time() - cpu_start
-    peak_kb = _peak_rss_kb()
-    print(
-        json.dumps(
-            {
-                "tool": tool,
-                "files": len(files),
-                "ok": ok,
-                "failed": failed,
-                "bytes": size,
-                "seconds": seconds,
-                "cpu": cpu,
-                "peak_rss_mb": peak_kb / 1024,
-            }
-        )
-    )
+    jobs = [(src, out_dir / f"{n:05d}.dcm") for n, src in enumerate(files)]
+    if workers <= 1:
+        _init_child(tool)
+        results = [_one(job) for job in jobs]
+    else:
+        pool = Pool(workers, initializer=_init_child, initargs=(tool,))
+        results = list(pool.imap_unordered(_one, jobs, chunksize=4))
+        pool.close()
+        pool.join()  # so the workers' CPU time is counted in this process's children
+    print(json.dumps({"ok": sum(results), "failed": len(results) - sum(results)}))
 
 
-def _one_run(tool: str, list_file: Path, work: Path) -> dict[str, Any] | None:
-    out_dir = work / f"out-{tool}"
-    shutil.rmtree(out_dir, ignore_errors=True)
-    out_dir.mkdir(parents=True)
-    done = subprocess.run(
-        [
-            sys.executable,
-            __file__,
-            "--child",
-            tool,
-            "--list",
-            str(list_file),
-            "--out",
-            str(out_dir),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        print(f"skip {tool}: child failed ({done.stderr.strip().splitlines()[-1:]})")
-        return None
-    row: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return row
-
-
-def measure_all(list_file: Path, work: Path, repeat: int) -> dict[str, dict[str, Any]]:
-    """Best run of each tool; runs are interleaved so every tool sees the same machine load."""
-    tools = []
-    for tool in TOOLS:
-        module = PEER_MODULE.get(tool)
+# -- the run -----------------------------------------------------------------------------------
+def measure_all(
+    corpus: Path, list_file: Path, work: Path, workers: int, repeat: int
+) -> dict[str, Measure]:
+    tools = list(CLI_TOOLS)
+    for peer in PEERS:
+        module = PEER_MODULE.get(peer)
         if module is not None and importlib.util.find_spec(module) is None:
-            print(f"skip {tool}: not installed (pip install -r requirements-bench.txt)")
+            print(f"skip {peer}: not installed (pip install -r requirements-bench.txt)")
             continue
-        tools.append(tool)
-    best: dict[str, dict[str, Any]] = {}
+        tools.append(peer)
+    best: dict[str, Measure] = {}
     for _ in range(repeat):
         for tool in list(tools):
-            row = _one_run(tool, list_file, work)
-            if row is None:
+            try:
+                if tool in CLI_TOOLS:
+                    row = run_cli(tool, corpus, work, workers)
+                else:
+                    row = run_peer(tool, list_file, work, workers)
+            except RuntimeError as exc:
+                print(f"skip {tool}: {exc}")
                 tools.remove(tool)
                 best.pop(tool, None)
                 continue
             previous = best.get(tool)
-            if previous is None or row["seconds"] < previous["seconds"]:
-                row["cpu"] = min(row["cpu"], previous["cpu"]) if previous else row["cpu"]
+            if previous is None:
                 best[tool] = row
-            else:
-                previous["cpu"] = min(previous["cpu"], row["cpu"])
+                continue
+            previous.cpu = min(previous.cpu, row.cpu)
+            if row.seconds < previous.seconds:
+                previous.seconds, previous.outcomes = row.seconds, row.outcomes
+                previous.parts = row.parts
     return best
 
 
-# -- the >=98% rate --------------------------------------------------------------------------------
-def valid(path: Path) -> bool:
-    """Readable in full by pydicom, a composite object with file meta and UIDs."""
-    import pydicom
+def print_table(rows: dict[str, Measure], total_bytes: int, files: int) -> None:
+    mb = total_bytes / 1e6
 
-    try:
-        ds = pydicom.dcmread(path)
-        if "PixelData" in ds:
-            _ = ds.PixelData
-    except Exception:  # anything pydicom refuses is not valid input
-        return False
-    meta = getattr(ds, "file_meta", None)
-    return bool(
-        meta is not None
-        and meta.get("TransferSyntaxUID")
-        and ds.get("SOPInstanceUID")
-        and ds.get("SOPClassUID")
-        and "DirectoryRecordSequence" not in ds
-    )
+    def ratio(tool: str, base: str, cpu: bool) -> str:
+        if base not in rows:
+            return "n/a"
+        mine, theirs = rows[tool], rows[base]
+        return f"{(theirs.cpu / mine.cpu) if cpu else (theirs.seconds / mine.seconds):.2f}"
 
-
-def rate(files: list[Path]) -> tuple[int, int, int, dict[str, int]]:
-    from functions.ingestion.deid import Deidentifier
-
-    warnings.simplefilter("ignore")
-    _header_only()
-    deid = Deidentifier(BENCH_KEY)
-    eligible = done = quarantined = 0
-    reasons: dict[str, int] = {}
-    for path in files:
-        result = deid.deidentify(path, "bench-center", None)
-        if result.reason is not None:
-            reasons[result.reason.value] = reasons.get(result.reason.value, 0) + 1
-        if result.quarantined:
-            quarantined += 1
-            continue
-        if not valid(path):
-            continue
-        eligible += 1
-        done += int(result.ok)
-    return eligible, done, quarantined, reasons
-
-
-def ours_ok(path: Path) -> bool:
-    from functions.ingestion.deid import Deidentifier
-
-    _header_only()
-    engine = _OURS.get("engine")
-    if engine is None:
-        engine = _OURS["engine"] = Deidentifier(BENCH_KEY)
-    return bool(engine.deidentify(path, "bench-center", None).ok)
-
-
-_OURS: dict[str, Any] = {}
-
-
-def print_table(title: str, rows: dict[str, dict[str, Any]]) -> None:
-    base = rows.get("pydicom")
-    base_mbps = (base["bytes"] / 1e6 / base["seconds"]) if base else None
     header = (
-        f"{'tool':<10} {'files':>6} {'ok':>5} {'failed':>6} {'seconds':>8} {'MB/s':>8} "
-        f"{'files/s':>8} {'x pydicom':>9} {'CPU MB/s':>9} {'peak RSS MB':>11}"
+        f"{'tool':<14} {'seconds':>8} {'MB/s':>7} {'files/s':>8} {'x pydicom':>9} "
+        f"{'x dicognito':>11} {'CPU MB/s':>9} {'CPU x pydicom':>13} {'CPU x dicognito':>15}  outcomes"
     )
-    print(f"\n{title}")
     print(header)
     print("-" * len(header))
     for tool, r in rows.items():
-        mbps = r["bytes"] / 1e6 / r["seconds"]
-        fps = r["files"] / r["seconds"]
-        ratio = f"{mbps / base_mbps:.2f}" if base_mbps else "n/a"
-        cpu_mbps = r["bytes"] / 1e6 / max(r["cpu"], 1e-9)
+        outcomes = ", ".join(f"{k} {v}" for k, v in sorted(r.outcomes.items()) if v)
         print(
-            f"{tool:<10} {r['files']:>6} {r['ok']:>5} {r['failed']:>6} "
-            f"{r['seconds']:>8.2f} {mbps:>8.1f} {fps:>8.1f} {ratio:>9} {cpu_mbps:>9.1f} "
-            f"{r['peak_rss_mb']:>11.1f}"
+            f"{tool:<14} {r.seconds:>8.2f} {mb / r.seconds:>7.1f} {files / r.seconds:>8.1f} "
+            f"{ratio(tool, 'pydicom', False):>9} {ratio(tool, 'dicognito', False):>11} "
+            f"{mb / max(r.cpu, 1e-9):>9.1f} {ratio(tool, 'pydicom', True):>13} "
+            f"{ratio(tool, 'dicognito', True):>15}  {outcomes}"
         )
-    if "ours" in rows:
-        ours = rows["ours"]
-        ours_mbps = ours["bytes"] / 1e6 / ours["seconds"]
-        ratios = []
-        for peer in ("dicognito", "dcmanon", "pydicom"):
-            if peer in rows:
-                r = rows[peer]
-                ratios.append(f"{ours_mbps / (r['bytes'] / 1e6 / r['seconds']):.2f}x {peer}")
-        print("ours MB/s = " + ", ".join(ratios))
+
+
+def print_parts(rows: dict[str, Measure]) -> None:
+    """Where the CLI's time goes: mean worker ms per input, by part of the corpus."""
+    tools = [t for t in CLI_TOOLS if t in rows]
+    names = sorted({p for t in tools for p in rows[t].parts})
+    if not names:
+        return
+    print("\nCLI worker time per input, by part of the corpus (ms, mean; from --report):")
+    print(f"{'part':<22} {'inputs':>6} " + " ".join(f"{t:>14}" for t in tools))
+    for name in names:
+        count = max(rows[t].parts.get(name, (0.0, 0))[1] for t in tools)
+        cells = []
+        for t in tools:
+            spent, n = rows[t].parts.get(name, (0.0, 0))
+            cells.append(f"{1000 * spent / max(n, 1):>14.1f}")
+        print(f"{name:<22} {count:>6} " + " ".join(cells))
+
+
+def print_recall(files: list[Path]) -> None:
+    """The pixel screen's recall against the OCR, from benchmarks/deid_screen.py."""
+    try:
+        module: Any = importlib.import_module("benchmarks.deid_screen")
+        recall_report = module.recall_report
+    except (ImportError, AttributeError):
+        print("screen recall vs OCR: not available (benchmarks/deid_screen.py: recall_report)")
+        return
+    start = time.perf_counter()
+    report = recall_report(files)
+    misses = list(report.get("misses", []))
+    print(
+        f"screen recall vs OCR: {report['recall']:.3f} "
+        f"({report['text_frames'] - len(misses)}/{report['text_frames']} frames where the OCR "
+        f"reads text are sent to it, of {report['frames']} frames; "
+        f"{time.perf_counter() - start:.0f} s)"
+    )
+    if "screen_kept" in report and "cleared_text_free" in report:
+        text_free = report["frames"] - report["text_frames"]
+        print(
+            f"  the screen kept {report['screen_kept']} of {report['frames']} frames for the OCR "
+            f"and cleared {report['cleared_text_free']} of {text_free} text-free frames"
+        )
+    if report.get("ocr_s"):
+        print(
+            f"  CPU: screened step {report.get('screened_s', 0.0):.1f} s vs whole-frame OCR "
+            f"{report['ocr_s']:.1f} s on the same frames "
+            f"({report.get('screened_s', 0.0) / report['ocr_s']:.2f}x)"
+        )
+    for miss in misses[:10]:
+        print(f"  missed: {miss}")
+    if len(misses) > 10:
+        print(f"  ... and {len(misses) - 10} more")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--patients", type=int, default=12)
-    parser.add_argument("--repeat", type=int, default=2)
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--slices", type=int, default=16, help="slices per CT/MR series")
+    parser.add_argument("--patients", type=int, default=4, help="synthetic studies with SRs")
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--no-recall", action="store_true", help="skip the screen's recall")
     parser.add_argument("--child")
     parser.add_argument("--list", type=Path)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.list, args.out)
+        child(args.child, args.list, args.out, args.workers)
         return
     with tempfile.TemporaryDirectory(prefix="deid-bench-") as tmp:
         work = Path(tmp)
-        files = build_corpus(work / "corpus", args.patients)
+        corpus = work / "corpus"
+        files = build_corpus(corpus, args.slices, args.patients)
         list_file = work / "files.txt"
         list_file.write_text("\n".join(str(f) for f in files))
-        total_mb = sum(f.stat().st_size for f in files) / 1e6
+        total = sum(f.stat().st_size for f in files)
+        kinds = Counter(f.relative_to(corpus).parts[0] for f in files)
         print(
-            f"corpus: {len(files)} files, {total_mb:.1f} MB "
-            f"({len(pydicom_files())} pydicom test files + synthetic), cpu: {os.cpu_count()}"
+            f"corpus: {len(files)} files, {total / 1e6:.1f} MB "
+            f"({', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))}); "
+            f"workers: {args.workers} for every tool; cpus: {os.cpu_count()}; "
+            f"load: {' '.join(f'{x:.1f}' for x in os.getloadavg())}"
         )
-        rows = measure_all(list_file, work, args.repeat)
-        print_table(
-            "all files (ours quarantines burned-in risks and refuses broken files "
-            "without writing them)",
-            rows,
-        )
-        # Apples to apples: only the files every tool has real work on (ours de-identifies).
-        clean = [f for f in files if ours_ok(f)]
-        clean_list = work / "clean.txt"
-        clean_list.write_text("\n".join(str(f) for f in clean))
-        rows = measure_all(clean_list, work, args.repeat)
-        print_table(f"the {len(clean)} files ours de-identifies (every tool writes each one)", rows)
-        eligible, done, quarantined, reasons = rate(files)
-        print(
-            f"rate: {done}/{eligible} valid files without burned-in risk de-identified "
-            f"= {100 * done / max(eligible, 1):.1f}% (goal >= 98%); "
-            f"quarantined (burned-in): {quarantined}; reasons: {reasons}"
-        )
+        rows = measure_all(corpus, list_file, work, args.workers, args.repeat)
+        print_table(rows, total, len(files))
+        print_parts(rows)
+        if "cli" in rows and "dicognito" in rows:
+            print(f"goal: cli (screening on) >= 3x dicognito: {ratio_text(rows, 'dicognito')}")
+        if "cli" in rows:
+            clean = rows["cli"].parts.get("CT/MR text-free", (0.0, 0))
+            header = rows["cli"].parts.get("CT/MR flag NO", (0.0, 0))
+            if clean[1] and header[1]:
+                per_clean, per_header = clean[0] / clean[1], header[0] / header[1]
+                print(
+                    f"goal: text-free CT/MR within 2x of header-only: "
+                    f"{per_clean / max(per_header, 1e-9):.1f}x ({1000 * per_clean:.1f} ms vs "
+                    f"{1000 * per_header:.1f} ms a slice; header-only: the same kinds of "
+                    f"slices with a trusted NO flag)"
+                )
+        if not args.no_recall:
+            print_recall(files)
+
+
+def ratio_text(rows: dict[str, Measure], base: str) -> str:
+    return (
+        f"{rows[base].seconds / rows['cli'].seconds:.2f}x wall, "
+        f"{rows[base].cpu / rows['cli'].cpu:.2f}x CPU"
+    )
 
 
 if __name__ == "__main__":

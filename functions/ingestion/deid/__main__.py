@@ -1,5 +1,5 @@
 """``python -m functions.ingestion.deid``: the same CLI as ``saludtech-deid``."""
 
-from .cli import app
+from .cli import main
 
-app(prog_name="saludtech-deid")
+main()

@@ -34,7 +34,7 @@ def test_folder_is_deidentified_into_a_collision_free_layout(study: Path, tmp_pa
         token, study_uid, series_uid, name = f.relative_to(out).parts
         assert len(token) == 32 and study_uid.startswith("2.25.")
         assert series_uid.startswith("2.25.") and name.startswith("2.25.")
-    assert "de-identified" in result.output
+    assert "written" in result.output and "5" in result.output
 
 
 def test_some_rejected_gives_exit_1_and_reasons(study: Path, tmp_path: Path) -> None:
@@ -49,6 +49,7 @@ def test_some_rejected_gives_exit_1_and_reasons(study: Path, tmp_path: Path) -> 
     assert "not_dicom" in result.output and "burned_in_annotation" in result.output
     text = report.read_text()
     assert "not_dicom" in text and "DOE" not in text and str(study) not in text
+    assert {r["source"] for r in _rows(report) if not r["ok"]} == {"junk.dcm", "us.dcm"}
 
 
 def test_key_errors_exit_2(study: Path, tmp_path: Path) -> None:
@@ -140,21 +141,23 @@ def test_an_output_never_replaces_another(study: Path, tmp_path: Path) -> None:
     shutil.copyfile(first, study / "copy-of-first.dcm")  # identical input: a duplicate
     changed = pydicom.dcmread(first)
     changed.PixelData = bytes(reversed(changed.PixelData))  # other pixels, same UIDs
-    changed.save_as(study / "same-uids.dcm")  # different content: a conflict
+    changed.save_as(study / "same-uids.dcm")  # different content: written too, clash reported
     out, report = tmp_path / "out", tmp_path / "report.jsonl"
     result = CliRunner().invoke(
         app,
         [str(study), str(out), "--center", "c1", "--report", str(report), "--workers", "2"],
         env=ENV,
     )
-    assert result.exit_code == 1, result.output
-    rows = _rows(report)
-    outcomes = sorted(str(r["outcome"]) for r in rows)
-    assert outcomes.count("duplicate") == 1 and outcomes.count("conflict") == 1
-    assert len(rows) == 7 and len(list(out.rglob("*.dcm"))) == 5
-    conflict = next(r for r in rows if r["outcome"] == "conflict")
-    assert conflict["reason"] == "uid_conflict" and conflict["output"]
-    assert all(str(r["source"]).startswith("#") and "name" not in r for r in rows)
+    assert result.exit_code == 0, result.output
+    rows = {str(r["source"]): r for r in _rows(report)}
+    assert len(rows) == 7 and len(list(out.rglob("*.dcm"))) == 6
+    assert rows["copy-of-first.dcm"]["outcome"] == "duplicate"
+    assert rows["copy-of-first.dcm"]["duplicate_of"] == first.name
+    clash = rows["same-uids.dcm"]
+    assert clash["outcome"] == "written" and clash["clash_with"] == first.name
+    assert clash["status"] == f"written, sop_uid_clash with {first.name}"
+    assert clash["sop_instance_uid"] == rows[first.name]["sop_instance_uid"]
+    assert "same-uids.dcm" in result.output  # the summary lists clashes by name
 
 
 def test_report_names_and_zips_inside_a_folder(study: Path, tmp_path: Path) -> None:
@@ -164,23 +167,17 @@ def test_report_names_and_zips_inside_a_folder(study: Path, tmp_path: Path) -> N
     report = tmp_path / "report.jsonl"
     result = CliRunner().invoke(
         app,
-        [
-            str(study),
-            str(tmp_path / "out"),
-            "--center",
-            "c1",
-            "--report",
-            str(report),
-            "--report-names",
-        ],
+        [str(study), str(tmp_path / "out"), "--center", "c1", "--report", str(report)],
         env=ENV,
     )
     assert result.exit_code == 1
     rows = _rows(report)
     assert len(rows) == 6
-    inner = next(r for r in rows if str(r["name"]).endswith("!inner/not-dicom.dcm"))
+    inner = next(r for r in rows if r["source"] == "more.zip!inner/not-dicom.dcm")
     assert inner["reason"] == "not_dicom"  # read as a member of the zip, not as a file
-    assert all(str(r["name"]).startswith(str(study)) for r in rows)
+    assert inner["status"] == "failed: not_dicom"
+    assert sorted(str(r["source"]) for r in rows)[:5] == [f"{n:05d}.dcm" for n in range(5)]
+    assert "more.zip!inner/not-dicom.dcm" in result.output  # failures are listed by name
 
 
 def test_center_is_required_in_help() -> None:
