@@ -16,7 +16,8 @@ of that process (one core's work). Printed, never judged:
 * identifying strings a second, independent OCR engine (Tesseract, if installed) reads in
   the outputs (goal 0), next to what it reads in the inputs (its sensitivity);
 * planted boxes not fully painted over (ground truth), and the share of pixels outside the
-  planted text boxes (grown by the mask margin) that changed (goal <= 1%);
+  planted text boxes (grown by the mask margin) that changed, overall and per image
+  (goal: no image over 1%);
 * false-positive images: text-free CT/MR slices (generated and real) changed or refused
   (goal 0), and CPU seconds per CT frame;
 * CPU seconds per single-frame file and per multi-frame frame, as a ratio to a plain pydicom
@@ -105,6 +106,8 @@ def child(rows: int, cols: int, frames: int, seed: int) -> None:
         "uncovered": 0,
         "changed": 0,
         "outside": 0,
+        "worst_outside": [0.0, ""],  # the image with the largest share (label: no PHI)
+        "over_1pct": 0,
         "single": [0.0, 0.0, 0],  # ours, baseline, files (single-frame ultrasound)
         "single_sc": [0.0, 0.0, 0],
         "multi": [0.0, 0.0, 0],  # ours, baseline, frames
@@ -165,6 +168,10 @@ def child(rows: int, cols: int, frames: int, seed: int) -> None:
         changed, outside = _changed_outside(case, output)
         stats["changed"] += changed
         stats["outside"] += outside
+        share = changed / max(outside, 1)
+        stats["over_1pct"] += int(share > 0.01)
+        if share >= stats["worst_outside"][0]:
+            stats["worst_outside"] = [share, case.label]
         if TESSERACT is not None:
             identifying = sum(1 for t in case.texts if t.identifying)
             stats["checked_strings"] += identifying
@@ -231,7 +238,11 @@ def report(stats: dict[str, Any], rows: int, cols: int, frames: int) -> None:
     print(f"reasons: {stats['reasons']}")
     print(f"planted boxes not fully painted over (ground truth): {stats['uncovered']}")
     share = 100 * stats["changed"] / max(stats["outside"], 1)
-    print(f"pixels changed outside the text boxes (+{MARGIN} px): {share:.2f}% (goal <= 1%)")
+    worst, label = stats["worst_outside"]
+    print(
+        f"pixels changed outside the text boxes (+{MARGIN} px): {share:.2f}% overall; "
+        f"images over 1%: {stats['over_1pct']} (goal 0); worst {100 * worst:.2f}% ({label})"
+    )
     if stats["tesseract"]:
         print(
             f"second OCR (Tesseract): identifying strings read in inputs "

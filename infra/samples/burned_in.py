@@ -217,13 +217,30 @@ def _burn(frame: npt.NDArray[np.generic], canvas: Frame, value: int) -> npt.NDAr
 
 
 def _put(
-    frame: Frame, text: str, org: tuple[int, int], rng: random.Random
+    frame: Frame,
+    text: str,
+    org: tuple[int, int],
+    rng: random.Random,
+    room: tuple[int, int] | None = None,
 ) -> tuple[int, int, int, int]:
+    """Draw ``text`` at ``org``; returns its box. Shrunk to fit ``room`` (width, height).
+
+    Devices do not print text over text: on a small frame a long string is drawn smaller
+    rather than over its neighbour (the draws from ``rng`` are the same either way, so
+    frames with room for every string are unchanged).
+    """
     font = rng.choice(_FONTS)
     scale = rng.uniform(0.42, 0.7) if font != cv2.FONT_HERSHEY_PLAIN else rng.uniform(0.9, 1.3)
     thickness = rng.choice((1, 1, 2))
     colour = rng.choice(_COLOURS) if frame.ndim == 3 else (rng.choice((200, 230, 255)),)
-    (width, height), baseline = cv2.getTextSize(text, font, scale, thickness)
+    while True:
+        (width, height), baseline = cv2.getTextSize(text, font, scale, thickness)
+        fits = room is None or (
+            width + 2 * thickness <= room[0] and height + baseline + 2 * thickness <= room[1]
+        )
+        if fits or scale < 0.25:
+            break
+        scale *= 0.92
     x, y = org
     x = min(max(2, x), frame.shape[1] - width - 2)
     cv2.putText(frame, text, (x, y + height), font, scale, colour, thickness, cv2.LINE_AA)
@@ -244,9 +261,11 @@ def _layout(frame: Frame, identity: dict[str, str], rng: random.Random) -> list[
     for index, (text, keyword) in enumerate(lines):
         x, y = corners[index % 4]
         y += (index // 4) * 22 * (1 if y < rows // 2 else -1)
-        placed.append(
-            PlantedText(text, _put(frame, text, (x + rng.randint(0, 8), y), rng), keyword)
-        )
+        org = (x + rng.randint(0, 8), y)
+        # Each corner's column ends where the next one starts; each line 22 px below the last.
+        right = cols * 3 // 5 - 4 if x < cols * 3 // 5 else cols - 2
+        room = (right - org[0], 20)
+        placed.append(PlantedText(text, _put(frame, text, org, rng, room), keyword))
     return placed
 
 

@@ -30,7 +30,7 @@ from functions.ingestion.deid import engine as engine_module
 from functions.ingestion.deid.element_tree import NeedsFullParser
 from functions.ingestion.deid.pixels import CleaningMethod
 from functions.ingestion.deid.pixels.masks import Mask
-from infra.samples.burned_in import BurnedInCase, make_case
+from infra.samples.burned_in import BurnedInCase, make_case, make_tomo_case
 from tests.support.leak_checker import check_output, collect_identity, read_full
 
 from .helpers import CENTER, KEY
@@ -307,3 +307,49 @@ def test_real_files_are_cleaned_or_reviewed_the_same_way_on_both_paths(name: str
     assert summary is not None
     if summary.method is CleaningMethod.OCR_NO_TEXT:
         assert a.PixelData == pydicom.dcmread(io.BytesIO(data)).PixelData
+
+
+def _changed_outside_text(case: BurnedInCase, output: bytes) -> float:
+    """Share of the pixels outside the planted boxes (+ the mask margin) that changed."""
+    before, after = frames_of(case.data), frames_of(output)
+    outside = ~text_mask(case, before[0].shape, margin=4)
+    changed = 0
+    for a, b in zip(before, after, strict=True):
+        diff = a != b
+        diff = diff.any(axis=2) if diff.ndim == 3 else diff
+        changed += int(diff[outside].sum())
+    return changed / (int(outside.sum()) * len(before))
+
+
+# The benchmark's sizes (benchmarks/deid_pixels.py): 480x640 pictures, 512x512 CT and
+# 256x256 MR slices with six lines of text each.
+ONE_PERCENT = {
+    "us-jpeg": {"syntax": JPEGBaseline8Bit, "rows": 480, "cols": 640},
+    "us-native-cine": {"syntax": ExplicitVRLittleEndian, "frames": 3, "rows": 480, "cols": 640},
+    "sc-rle": {"kind": "screenshot", "syntax": RLELossless, "rows": 480, "cols": 640},
+    "sc-jpeg": {"kind": "screenshot", "syntax": JPEGBaseline8Bit, "rows": 480, "cols": 640},
+    "sc-j2k": {"kind": "screenshot", "syntax": JPEG2000Lossless, "rows": 480, "cols": 640},
+}
+TOMO_ONE_PERCENT = {
+    "ct-native": {"kind": "ct", "syntax": ExplicitVRLittleEndian, "rows": 512, "cols": 512},
+    "mr-native": {"kind": "mr", "syntax": ExplicitVRLittleEndian, "rows": 256, "cols": 256},
+    "mr-rle": {"kind": "mr", "syntax": RLELossless, "rows": 256, "cols": 256},
+    "mr-jpegls": {"kind": "mr", "syntax": JPEGLSLossless, "rows": 256, "cols": 256},
+}
+
+
+@pytest.mark.parametrize("name", [*ONE_PERCENT, *TOMO_ONE_PERCENT])
+def test_no_image_has_more_than_one_percent_of_its_pixels_changed_outside_its_text(
+    name: str,
+) -> None:
+    # Masks hug the glyphs (pixels/ink.py), not the detector's padded boxes: on a 256x256
+    # MR slice with six lines of scanner text those padded boxes painted 4-6% of the rest.
+    seed = 400 + [*ONE_PERCENT, *TOMO_ONE_PERCENT].index(name)
+    if name in ONE_PERCENT:
+        case = make_case(seed, **ONE_PERCENT[name])  # type: ignore[arg-type]
+    else:
+        case = make_tomo_case(seed, **TOMO_ONE_PERCENT[name])  # type: ignore[arg-type]
+    item = _deidentify(case, "fast")
+    assert item.result.ok, (name, item.result.reason)
+    assert uncovered_boxes(case, item.output) == [], name
+    assert _changed_outside_text(case, item.output) <= 0.01, name

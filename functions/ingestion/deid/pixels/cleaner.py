@@ -3,6 +3,11 @@
 1. **Detect**, frame by frame: the first frame whole; every later frame only where it
    differs from the frame before (a static overlay is found once and its rectangle masks
    all frames; text that appears or changes lies in the changed region by construction).
+   A cheap screen (``screen``) looks first: a frame (or changed region) in which it finds
+   nothing text-like skips the detector; otherwise the detector reads its candidate crops,
+   and the whole region when they hold text. Safe for the static overlay too: an unchanged
+   area is the same pixels the screen (or the detector) already judged in an earlier
+   frame, and the changed region's margin is wider than anything the screen looks across.
 2. **Mask** every detected line (with a margin) in every frame.
 3. **Verify**: the same walk over the masked frames. Anything the detector still finds is
    masked too and the walk runs again, at most ``MAX_ROUNDS`` times; text still found then
@@ -25,9 +30,9 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 
 from ..reasons import DeidFailure, Rejection
-from . import detector
+from . import detector, ink, screen
 from .encode import NativeWriter, Payload, RleWriter
-from .frames import Frame, fill_value, iter_frames, render
+from .frames import Frame, as_bgr, fill_value, iter_frames, picture
 from .geometry import Geometry, Window, geometry_of
 from .identity import identity_terms, matching_keyword
 from .masks import Box, Mask, changed_region
@@ -125,10 +130,33 @@ def _regions(
             yield frame, region
 
 
-def _detect_in(frame: Frame, region: Box, geometry: Geometry) -> list[Box]:
-    picture = render(frame, geometry)
-    crop = np.ascontiguousarray(picture[region.top : region.bottom, region.left : region.right])
-    return [b.shifted(region.left, region.top) for b in detector.text_boxes(crop)]
+def _detect_in(frame: Frame, region: Box, geometry: Geometry, *, screened: bool) -> list[Box]:
+    """Text lines the detector finds in ``region`` of a frame (frame coordinates).
+
+    With the screen on, only the candidate regions the screen finds in ``region`` are read
+    (a frame it clears skips the detector). When a candidate holds text, the whole region
+    is read again, as without the screen: the masks of a text-bearing frame are then
+    exactly those of an unscreened run, and the crops only decide whether to look.
+    """
+    view = picture(frame, geometry)[region.top : region.bottom, region.left : region.right]
+    if screened:
+        reads = screen.candidates(view)
+        whole = Box(0, 0, region.width, region.height)
+        if reads and reads != [whole]:
+            found = [
+                box
+                for read in reads
+                for box in detector.text_boxes(
+                    as_bgr(view[read.top : read.bottom, read.left : read.right])
+                )
+            ]
+            reads = [whole] if found else []
+        if not reads:
+            return []
+    # Masks hug the glyphs, not the detector's padded boxes (``ink``): the image around
+    # the text stays as it was.
+    boxes = ink.tighten(view, detector.text_boxes(as_bgr(view)))
+    return [b.shifted(region.left, region.top) for b in boxes]
 
 
 def clean_pixels(
@@ -147,10 +175,11 @@ def clean_pixels(
     """
     geometry = read_geometry(source)
     mask = Mask(geometry.columns, geometry.rows)
+    screened = screen.enabled()
     checked = 0
     for frame, region in _regions(iter_frames(source, geometry), geometry, None):
         if region is not None:
-            mask.add(_detect_in(frame, region, geometry))
+            mask.add(_detect_in(frame, region, geometry, screened=screened))
             checked += 1
     name = detector.detector_name()
     if not mask.boxes:
@@ -202,14 +231,14 @@ def _verify(
     terms = identity_terms(identity)
     for round_number in range(1, MAX_ROUNDS + 1):
         left: list[Box] = []
+        tight: list[Box] = []
         for frame, region in _regions(iter_frames(source, geometry), geometry, mask):
             if region is None:
                 continue
-            picture = render(frame, geometry)
-            crop = np.ascontiguousarray(
-                picture[region.top : region.bottom, region.left : region.right]
-            )
+            view = picture(frame, geometry)[region.top : region.bottom, region.left : region.right]
+            crop = as_bgr(view)
             found = detector.detect(crop)
+            readable: list[Box] = []
             for reading in detector.read(crop, found):
                 keyword = matching_keyword(reading.text, terms)
                 if keyword is not None:
@@ -217,10 +246,14 @@ def _verify(
                         Rejection.PIXEL_TEXT_REMAINS, f"text spelling {keyword} left after masking"
                     )
                 if detector.reads_as_text(reading):
-                    left.append(reading.box.shifted(region.left, region.top))
+                    readable.append(reading.box)
+            left.extend(b.shifted(region.left, region.top) for b in readable)
+            tight.extend(b.shifted(region.left, region.top) for b in ink.tighten(view, readable))
         if not left:
             return round_number
-        if round_number == MAX_ROUNDS or not mask.add(left):
+        # What is left is masked hugging its glyphs first (the image around stays as it
+        # was); if that covers nothing new, the detector's whole boxes.
+        if round_number == MAX_ROUNDS or not (mask.add(tight) or mask.add(left)):
             raise DeidFailure(
                 Rejection.PIXEL_TEXT_REMAINS, f"{len(left)} text regions left after masking"
             )

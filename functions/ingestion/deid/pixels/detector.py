@@ -7,6 +7,7 @@ Nothing is downloaded: the models are files of the installed package.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from dataclasses import dataclass
@@ -51,8 +52,10 @@ def available() -> bool:
     return True
 
 
+@functools.cache
 def detector_name() -> str:
-    """Package, version and models, for the cleaning record."""
+    """Package, version and models, for the cleaning record (read once per process: the
+    metadata lookup costs about a millisecond, more than screening a text-free slice)."""
     try:
         version = metadata.version(PACKAGE)
     except metadata.PackageNotFoundError:

@@ -38,6 +38,15 @@ def iter_frames(source: BinaryIO | Dataset, geometry: Geometry) -> Iterator[Fram
 
 def render(frame: Frame, geometry: Geometry) -> Image:
     """An 8-bit BGR picture of the frame, as the detector expects it."""
+    return as_bgr(picture(frame, geometry))
+
+
+def picture(frame: Frame, geometry: Geometry) -> Image:
+    """The 8-bit picture of the frame as a viewer shows it: grey (2-D) or BGR.
+
+    Grey stays one channel: the screen reads it as is, and only the crops that go to the
+    detector are made three-channel (``as_bgr``).
+    """
     photometric = geometry.decoded_photometric
     if frame.ndim == 3:
         rgb = frame
@@ -49,7 +58,14 @@ def render(frame: Frame, geometry: Geometry) -> Image:
     grey = frame if frame.dtype == np.uint8 else _stretch(frame)
     if photometric == "MONOCHROME1":
         grey = 255 - grey
-    return np.ascontiguousarray(np.repeat(grey[:, :, None], 3, axis=2))
+    return np.ascontiguousarray(grey, dtype=np.uint8)
+
+
+def as_bgr(image: Image) -> Image:
+    """A three-channel copy of a grey picture (a BGR one is returned as is)."""
+    if image.ndim == 3:
+        return np.ascontiguousarray(image)
+    return np.ascontiguousarray(np.repeat(image[:, :, None], 3, axis=2))
 
 
 def _stretch(values: Frame) -> Image:

@@ -1,0 +1,145 @@
+"""The pixel screen: never clears a frame in which the OCR finds text; clears text-free ones.
+
+Recall is judged against the OCR detector itself, frame by frame, on the generated
+burned-in corpus (small frames: the OCR is the slow part). The cost of the screen is measured
+in benchmarks/deid_screen.py, never here.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.uid import ExplicitVRLittleEndian, JPEGBaseline8Bit, JPEGLSLossless, RLELossless
+
+from functions.ingestion.deid.pixels import CleaningMethod, clean_pixels, detector, screen
+from functions.ingestion.deid.pixels.cleaner import _detect_in, read_geometry
+from functions.ingestion.deid.pixels.frames import iter_frames, picture
+from functions.ingestion.deid.pixels.masks import Box
+from infra.samples.burned_in import BurnedInCase, make_case, make_tomo_case
+
+from .helpers import corpus_file
+
+# Every kind and colour model, single and multi-frame, lossless and lossy.
+SCREENED = [
+    make_case(300, syntax=ExplicitVRLittleEndian, flag=None),
+    make_case(301, syntax=JPEGBaseline8Bit, flag="NO"),
+    make_case(302, kind="screenshot", syntax=RLELossless, flag="YES"),
+    make_case(303, kind="screenshot", syntax=JPEGBaseline8Bit, flag=None),
+    make_case(304, syntax=JPEGLSLossless, frames=3),
+    make_case(305, kind="screenshot", syntax=ExplicitVRLittleEndian, frames=2),
+    make_case(306, with_text=False),
+    make_case(307, kind="screenshot", with_text=False),
+    make_tomo_case(308, kind="ct", rows=320, cols=320),
+    make_tomo_case(309, kind="mr", rows=256, cols=256),
+    make_tomo_case(310, kind="ct", syntax=RLELossless, rows=320, cols=320),
+]
+
+
+def _clean(case: BurnedInCase) -> object:
+    return clean_pixels(
+        io.BytesIO(case.data),
+        burned_in_flag=case.flag or "",
+        identity=case.identity,
+        implicit=False,
+        little=True,
+    )
+
+
+def test_every_frame_in_which_the_ocr_finds_text_is_kept_and_read_by_the_screened_step() -> None:
+    text_frames = 0
+    for case in SCREENED:
+        geometry = read_geometry(io.BytesIO(case.data))
+        whole = Box(0, 0, geometry.columns, geometry.rows)
+        for index, frame in enumerate(iter_frames(io.BytesIO(case.data), geometry)):
+            if not _detect_in(frame, whole, geometry, screened=False):
+                continue
+            text_frames += 1
+            assert screen.candidates(picture(frame, geometry)), (case.label, index)
+            assert _detect_in(frame, whole, geometry, screened=True), (case.label, index)
+    assert text_frames >= 12  # the OCR does see the planted text: the check is not empty
+
+
+@pytest.mark.parametrize("seed", [320, 321, 322])
+@pytest.mark.parametrize("kind", ["ct", "mr"])
+def test_text_free_ct_and_mr_slices_keep_their_pixel_bytes(kind: str, seed: int) -> None:
+    size = 512 if kind == "ct" else 256
+    case = make_tomo_case(seed, kind=kind, with_text=False, rows=size, cols=size)
+    cleaned = _clean(case)
+    assert cleaned.summary.method is CleaningMethod.OCR_NO_TEXT  # type: ignore[attr-defined]
+    assert cleaned.payload is None  # type: ignore[attr-defined]
+    # What the screen keeps of such a slice is small crops, not the frame.
+    geometry = read_geometry(io.BytesIO(case.data))
+    frame = next(iter_frames(io.BytesIO(case.data), geometry))
+    kept = sum(b.width * b.height for b in screen.candidates(picture(frame, geometry)))
+    assert kept <= 0.5 * size * size
+
+
+@pytest.mark.parametrize("name", ["CT_small.dcm", "MR_small_RLE.dcm", "693_UNCI.dcm"])
+def test_real_ct_and_mr_files_without_text_keep_their_pixel_bytes(name: str) -> None:
+    data = corpus_file(name).read_bytes()
+    cleaned = clean_pixels(
+        io.BytesIO(data), burned_in_flag="", identity={}, implicit=False, little=True
+    )
+    assert cleaned.summary.method is CleaningMethod.OCR_NO_TEXT
+    assert cleaned.payload is None
+
+
+def test_flat_and_noise_frames_are_cleared() -> None:
+    rng = np.random.default_rng(0)
+    assert screen.candidates(np.zeros((256, 256), dtype=np.uint8)) == []
+    noise = rng.normal(90, 4, (256, 256)).clip(0, 255).astype(np.uint8)
+    assert screen.candidates(noise) == []
+    disc = np.zeros((256, 256, 3), dtype=np.uint8)
+    disc[64:192, 64:192] = (120, 110, 100)
+    assert screen.candidates(disc) == []
+
+
+def test_a_cleared_frame_never_reaches_the_ocr_and_candidates_go_as_crops(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[tuple[int, ...]] = []
+    real = detector.text_boxes
+
+    def spy(image: detector.Image) -> list[Box]:
+        seen.append(image.shape[:2])
+        return real(image)
+
+    monkeypatch.setattr(detector, "text_boxes", spy)
+    blank = make_tomo_case(330, kind="mr", with_text=False, rows=256, cols=256)
+    ds = pydicom.dcmread(io.BytesIO(blank.data))
+    ds.PixelData = np.full((256, 256), 700, dtype=np.uint16).tobytes()
+    flat = io.BytesIO()
+    ds.save_as(flat, enforce_file_format=True)
+    cleaned = clean_pixels(
+        io.BytesIO(flat.getvalue()), burned_in_flag="", identity={}, implicit=False, little=True
+    )
+    assert cleaned.summary.method is CleaningMethod.OCR_NO_TEXT
+    assert seen == []
+    text = make_tomo_case(331, kind="ct", rows=320, cols=320)
+    _clean(text)
+    assert seen and seen[0] != (320, 320)  # crops first; the whole frame once text is found
+    assert (320, 320) in seen
+
+
+def test_the_switch_sends_every_checked_frame_whole_to_the_ocr(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[tuple[int, ...]] = []
+
+    def spy(image: detector.Image) -> list[Box]:
+        seen.append(image.shape[:2])
+        return []
+
+    monkeypatch.setattr(detector, "text_boxes", spy)
+    monkeypatch.setenv(screen.PIXEL_SCREEN_ENV, "off")
+    assert not screen.enabled()
+    case = make_case(340, with_text=False)
+    _clean(case)
+    assert seen == [(240, 320)]
+    monkeypatch.setenv(screen.PIXEL_SCREEN_ENV, "on")
+    assert screen.enabled()
+    monkeypatch.delenv(screen.PIXEL_SCREEN_ENV)
+    assert screen.enabled()
