@@ -124,9 +124,6 @@ def deidentify(  # noqa: PLR0917 - one parameter per CLI option is how typer dec
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar and no summary")
     ] = False,
-    report_names: Annotated[
-        bool, typer.Option("--report-names", hidden=True, help="Names are now the default")
-    ] = False,
 ) -> None:
     """De-identify INPUT (a file, a folder or a zip) into OUTPUT with the PS3.15 Basic Profile.
 
@@ -138,7 +135,6 @@ def deidentify(  # noqa: PLR0917 - one parameter per CLI option is how typer dec
     Exit codes: 0 every input written (clashes and duplicates included), 1 some
     quarantined or failed (listed), 2 usage, key or journal error, 130 interrupted.
     """
-    del report_names  # accepted for old scripts: names are in the report by default now
     if not source.exists():
         _fail(f"{source} does not exist")
     if output is None and not dry_run:

@@ -39,7 +39,7 @@ class ZipEntry:
     index: int
     data: bytes | None
     reason: Rejection | None = None
-    name: str = ""  # the member's name: for the operator's report only (--report-names)
+    name: str = ""  # the member's name: for the operator's local report only (never logged)
 
 
 def open_zip(source: str | os.PathLike[str] | BinaryIO) -> zipfile.ZipFile:
