@@ -15,7 +15,11 @@ whole-frame OCR on the same frames, measured in the same run.
 
 Corpora: (a) the generated burned-in corpus (ultrasound, screenshots, every syntax,
 single and multi-frame), (b) CT-like and MR-like slices with and without scanner text,
-(c) pydicom's test files with pixels and pydicom-data's (``data_store``), read from disk.
+(c) pydicom's test files with pixels and pydicom-data's (``data_store``), read from disk,
+(d) short strings (a lone orientation letter, two letters) drawn on text-free CT and MR
+slices: a known gap of the screen (see its docstring), measured so that it stays known.
+
+For text-free frames the screen kept, ``crops_sent`` counts the OCR calls on crops it cost.
 
     python -m benchmarks.deid_screen [--seed 0] [--rows 480 --cols 640]
 
@@ -51,7 +55,8 @@ def recall_report(files: Sequence[Path]) -> dict[str, Any]:
     Keys: ``frames``, ``text_frames`` (whole-frame OCR finds text), ``misses`` (one
     "label frame N: reason" per missed frame), ``recall`` (1.0 when no text frame),
     ``screen_kept`` (frames the screen did not clear), ``cleared_text_free`` (text-free
-    frames the screen cleared), ``screen_s``, ``ocr_s``, ``screened_s`` (CPU seconds: the
+    frames the screen cleared), ``crops_sent`` (crops of text-free frames read by the OCR
+    for nothing), ``screen_s``, ``ocr_s``, ``screened_s`` (CPU seconds: the
     screen alone, the whole-frame OCR, the screened step), ``skipped`` (files not
     decodable as images).
     """
@@ -68,6 +73,7 @@ def recall_report(files: Sequence[Path]) -> dict[str, Any]:
         "misses": [],
         "screen_kept": 0,
         "cleared_text_free": 0,
+        "crops_sent": 0,
         "screen_s": 0.0,
         "ocr_s": 0.0,
         "screened_s": 0.0,
@@ -83,8 +89,9 @@ def recall_report(files: Sequence[Path]) -> dict[str, Any]:
                 if index >= MAX_FRAMES:
                     break
                 start = time.process_time()
-                kept = bool(screen.candidates(picture(frame, geometry)))
+                regions = screen.candidates(picture(frame, geometry))
                 middle = time.process_time()
+                kept = bool(regions)
                 found = _detect_in(frame, whole, geometry, screened=False)
                 end = time.process_time()
                 screened = _detect_in(frame, whole, geometry, screened=True)
@@ -95,6 +102,7 @@ def recall_report(files: Sequence[Path]) -> dict[str, Any]:
                 report["screen_kept"] += int(kept)
                 if not found:
                     report["cleared_text_free"] += int(not kept)
+                    report["crops_sent"] += len(regions) if regions != [whole] else 0
                     continue
                 report["text_frames"] += 1
                 if not screened:
@@ -164,6 +172,35 @@ def _write(cases: Sequence[Any], folder: Path) -> list[Path]:
     return paths
 
 
+def _short_strings(folder: Path, seed: int) -> list[Path]:
+    """Text-free CT and MR slices, each with one short string drawn on air or on the body."""
+    import cv2
+    import numpy as np
+    from pydicom import dcmread
+
+    from infra.samples.burned_in import make_tomo_case
+
+    paths = []
+    for kind, size, white in (("ct", 512, 3071), ("mr", 256, 4095)):
+        case = make_tomo_case(70_000 + seed, kind=kind, with_text=False, rows=size, cols=size)
+        for text in ("L", "R", "CT", "T2"):
+            for scale in (0.6, 0.9, 1.4):
+                for where in ("air", "body"):
+                    ds = dcmread(io.BytesIO(case.data))
+                    pixels = ds.pixel_array
+                    canvas = np.zeros(pixels.shape, dtype=np.uint8)
+                    (width, height), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 2)
+                    x = 8 if where == "air" else (size - width) // 2
+                    org = (x, (size + height) // 2)
+                    cv2.putText(canvas, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, 255, 2)
+                    pixels[canvas > 0] = white
+                    ds.PixelData = pixels.tobytes()
+                    path = folder / f"{kind}-{text.replace(' ', '_')}-{scale}-{where}.dcm"
+                    ds.save_as(path, enforce_file_format=True)
+                    paths.append(path)
+    return paths
+
+
 def _real_files() -> list[Path]:
     from tests.unit.deid.helpers import pydicom_corpus
 
@@ -185,7 +222,8 @@ def _print(name: str, report: dict[str, Any]) -> None:
         f"{name}: {report['frames']} frames, OCR finds text in {report['text_frames']}, "
         f"misses {len(report['misses'])}, recall {report['recall']:.3f}; "
         f"screen kept {report['screen_kept']}, cleared {report['cleared_text_free']}/"
-        f"{text_free} text-free; skipped files {report['skipped']}"
+        f"{text_free} text-free ({report['crops_sent']} crops sent for nothing); "
+        f"skipped files {report['skipped']}"
     )
     print(
         f"  CPU per frame: screen {1000 * report['screen_s'] / frames:.1f} ms "
@@ -215,6 +253,7 @@ def main() -> None:
         base = Path(folder)
         (base / "burned").mkdir()
         (base / "tomo").mkdir()
+        (base / "short").mkdir()
         burned = _write(
             make_corpus(args.seed, rows=args.rows, cols=args.cols, multiframe=args.frames),
             base / "burned",
@@ -225,6 +264,7 @@ def main() -> None:
             "(b) CT/MR-like slices, with and without scanner text": tomo,
             "(c) real files (pydicom, pydicom-data)": _real_files(),
         }
+        short = _short_strings(base / "short", args.seed)
         totals: dict[str, Any] = {}
         for name, files in corpora.items():
             report = recall_report(files)
@@ -237,7 +277,9 @@ def main() -> None:
         text = totals["text_frames"]
         totals["recall"] = 1.0 if not text else (text - len(totals["misses"])) / text
         print()
-        _print("all", totals)
+        _print("all (a-c)", totals)
+        print()
+        _print("(d) short strings on CT/MR (known gap, not in 'all')", recall_report(short))
     print()
     for kind, size in (("ct", 512), ("mr", 256)):
         blank = [

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 
+import cv2
 import numpy as np
 import pydicom
 import pytest
@@ -95,6 +96,53 @@ def test_flat_and_noise_frames_are_cleared() -> None:
     disc = np.zeros((256, 256, 3), dtype=np.uint8)
     disc[64:192, 64:192] = (120, 110, 100)
     assert screen.candidates(disc) == []
+
+
+def test_thin_faint_text_on_a_large_frame_is_kept() -> None:
+    # From 512 px up the contrast map loses half its rows (the stronger of each pair): a
+    # 1 px stroke of small, faint text must still pass the stroke threshold there.
+    frame = np.full((512, 512), 40, dtype=np.uint8)
+    cv2.putText(frame, "ID 4471", (300, 480), cv2.FONT_HERSHEY_PLAIN, 0.8, 80, 1, cv2.LINE_AA)
+    (box,) = screen.candidates(frame)
+    assert box.left <= 300 and box.top <= 470 and box.right >= 350 and box.bottom >= 482
+
+
+@pytest.mark.parametrize("size", [1024, 2048])
+def test_text_on_very_large_frames_is_kept(size: int) -> None:
+    # 1024: too many possible pieces for 16-bit labels; 2048: downsampled before the top-hat.
+    frame = np.full((size, size), 30, dtype=np.uint8)
+    org = (size // 8, size - size // 16)
+    cv2.putText(frame, "DOE^JANE 19580411", org, cv2.FONT_HERSHEY_SIMPLEX, size / 700, 220, 2)
+    found = screen.candidates(frame)
+    assert any(b.top <= org[1] - 10 and b.bottom >= org[1] and b.left <= org[0] for b in found)
+
+
+def test_a_short_row_of_blobs_is_cleared_and_a_line_of_text_is_kept() -> None:
+    # Three lung vessels in a row line up like letters; filled dots are not glyphs.
+    frame = np.full((256, 256), 60, dtype=np.uint8)
+    for x in (100, 116, 132):
+        cv2.ellipse(frame, (x, 128), (4, 3), 0, 0, 360, 110, -1)
+    assert screen.candidates(frame) == []
+    cv2.putText(frame, "ABC 123", (20, 40), cv2.FONT_HERSHEY_SIMPLEX, 0.5, 230, 1, cv2.LINE_AA)
+    (box,) = screen.candidates(frame)
+    assert box.top < 40 < box.bottom and box.right < 128
+
+
+def test_a_faint_ring_is_cleared() -> None:
+    # The spine's cortical ring: two arcs side by side, like a pair of glyphs, but faint.
+    frame = np.full((512, 512), 100, dtype=np.uint8)
+    cv2.ellipse(frame, (256, 300), (20, 24), 0, 0, 360, 140, 8)
+    assert screen.candidates(frame) == []
+
+
+def test_most_text_free_ct_slices_send_no_crop() -> None:
+    kept = 0
+    for seed in range(320, 336):
+        case = make_tomo_case(seed, kind="ct", with_text=False, rows=512, cols=512)
+        geometry = read_geometry(io.BytesIO(case.data))
+        frame = next(iter_frames(io.BytesIO(case.data), geometry))
+        kept += bool(screen.candidates(picture(frame, geometry)))
+    assert kept <= 8  # 6 of 16 when written; every one of them before the blob/pair rules
 
 
 def test_a_cleared_frame_never_reaches_the_ocr_and_candidates_go_as_crops(

@@ -1,48 +1,44 @@
 """Find burned-in text, mask it, prove it is gone, write the pixels back: fail closed.
 
-1. **Detect**, frame by frame: the first frame whole; every later frame only where it
-   differs from the frame before (a static overlay is found once and its rectangle masks
-   all frames; text that appears or changes lies in the changed region by construction).
-   A cheap screen (``screen``) looks first: a frame (or changed region) in which it finds
-   nothing text-like skips the detector; otherwise the detector reads its candidate crops,
-   and the whole region when they hold text. Safe for the static overlay too: an unchanged
-   area is the same pixels the screen (or the detector) already judged in an earlier
-   frame, and the changed region's margin is wider than anything the screen looks across.
+1. **Detect** (``multiframe.detect``): the first frame whole; every later frame only where
+   it differs from the first (its changing part), with the masks found so far painted
+   where its pixels are still the first frame's. A series' static overlay is so found once,
+   in the first frame, and its masks cover all frames; text that appears, changes or moves
+   in some frames differs from the first frame there, so it lies in those frames' changing
+   part, read frame by frame. A cheap screen (``screen``) looks first: a frame (or changing
+   part) in which it finds nothing text-like skips the detector; otherwise the detector
+   reads its candidate crops, and the whole region when they hold text (``_detect_in``).
 2. **Mask** every detected line (with a margin) in every frame.
-3. **Verify**: the same walk over the masked frames. Anything the detector still finds is
-   masked too and the walk runs again, at most ``MAX_ROUNDS`` times; text still found then
+3. **Verify** (``multiframe.verify``): the detector reads the masked first frame whole, and
+   in the other frames around what was masked since they were read (elsewhere their pixels
+   are those read and cleared already). Anything readable is masked too and the frames it
+   touches are read again, at most ``multiframe.MAX_ROUNDS`` rounds; text still found then
    fails the image (``pixel_text_remains``), naming any identifying attribute it spells.
 4. **Encode** the masked frames losslessly (``encode``). An image in which nothing was
    found keeps its pixel bytes untouched — unless its header says text is burned in
    (``burned_in_annotation``: the detector and the header disagree, a human decides).
 
-Only one or two frames are ever held in memory.
+Only a few frames are ever held in memory (``multiframe.detect``: three at most).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
 from dataclasses import dataclass
 from typing import BinaryIO
 
-import numpy as np
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 
 from ..reasons import DeidFailure, Rejection
-from . import detector, ink, screen
+from . import detector, ink, multiframe, screen
 from .encode import NativeWriter, Payload, RleWriter
-from .frames import Frame, as_bgr, fill_value, iter_frames, picture
+from .frames import Frame, as_bgr, picture
 from .geometry import Geometry, Window, geometry_of
-from .identity import identity_terms, matching_keyword
-from .masks import Box, Mask, changed_region
+from .identity import identity_terms
+from .masks import Box, Mask
 from .summary import CleaningMethod, PixelCleaning
 
-MAX_ROUNDS = 3
-# Context around a changed region: the detector needs whole glyphs and some background.
-_CROP_MARGIN = 24
-# Lossy frames differ by coding noise even where nothing moved.
-_LOSSY_TOLERANCE = 8
 _GEOMETRY_TAGS = [
     0x00020010,
     0x00280002,
@@ -93,43 +89,6 @@ def read_geometry(source: BinaryIO | Dataset) -> Geometry:
     return geometry_of(header)
 
 
-def _tolerance(geometry: Geometry) -> int:
-    if not geometry.lossy_source:
-        return 0
-    return _LOSSY_TOLERANCE << max(0, geometry.bits_stored - 8)
-
-
-def _regions(
-    frames: Iterator[Frame], geometry: Geometry, mask: Mask | None
-) -> Iterator[tuple[Frame, Box | None]]:
-    """Each frame (masked when ``mask`` is given) and the region the detector must read.
-
-    The region is the whole frame for the first one, the part that changed since the
-    previous frame for the others (None: identical, nothing new to read).
-    """
-    fill = None
-    previous: Frame | None = None
-    tolerance = _tolerance(geometry)
-    whole = Box(0, 0, geometry.columns, geometry.rows)
-    for frame in frames:
-        if previous is None:
-            region: Box | None = whole
-        elif tolerance:
-            moved = np.abs(frame.astype(np.int32) - previous.astype(np.int32)) > tolerance
-            region = changed_region(moved, np.zeros_like(moved), _CROP_MARGIN)
-        else:
-            region = changed_region(frame, previous, _CROP_MARGIN)
-        previous = frame
-        if mask is not None and mask.boxes:
-            if fill is None:
-                fill = fill_value(geometry, frame.dtype)
-            masked = frame.copy()
-            mask.apply(masked, fill)
-            yield masked, region
-        else:
-            yield frame, region
-
-
 def _detect_in(frame: Frame, region: Box, geometry: Geometry, *, screened: bool) -> list[Box]:
     """Text lines the detector finds in ``region`` of a frame (frame coordinates).
 
@@ -175,12 +134,9 @@ def clean_pixels(
     """
     geometry = read_geometry(source)
     mask = Mask(geometry.columns, geometry.rows)
-    screened = screen.enabled()
-    checked = 0
-    for frame, region in _regions(iter_frames(source, geometry), geometry, None):
-        if region is not None:
-            mask.add(_detect_in(frame, region, geometry, screened=screened))
-            checked += 1
+    read = functools.partial(_detect_in, geometry=geometry, screened=screen.enabled())
+    walk = multiframe.detect(source, geometry, mask, read)
+    checked = walk.checked
     name = detector.detector_name()
     if not mask.boxes:
         if burned_in_flag == "YES":
@@ -202,7 +158,7 @@ def clean_pixels(
         )
         return CleanedPixels(summary, None, str(geometry.transfer_syntax), (_NO_TEXT_LEFT,))
 
-    rounds = _verify(source, geometry, mask, identity)
+    rounds = multiframe.verify(source, geometry, mask, walk, identity_terms(identity))
     payload = _encode(source, geometry, mask, implicit=implicit, little=little)
     summary = PixelCleaning(
         CleaningMethod.OCR_MASKED,
@@ -219,47 +175,6 @@ def clean_pixels(
     return CleanedPixels(summary, payload, payload.transfer_syntax, _edits(geometry))
 
 
-def _verify(
-    source: BinaryIO | Dataset, geometry: Geometry, mask: Mask, identity: dict[str, str]
-) -> int:
-    """Walk the masked frames until nothing readable is left; returns the rounds used.
-
-    What the detector finds now is read: text spelling an identifying value fails the image
-    at once; other readable text is masked and the walk repeats; detections that do not
-    read as characters (speckle, edges of the masks) are not text.
-    """
-    terms = identity_terms(identity)
-    for round_number in range(1, MAX_ROUNDS + 1):
-        left: list[Box] = []
-        tight: list[Box] = []
-        for frame, region in _regions(iter_frames(source, geometry), geometry, mask):
-            if region is None:
-                continue
-            view = picture(frame, geometry)[region.top : region.bottom, region.left : region.right]
-            crop = as_bgr(view)
-            found = detector.detect(crop)
-            readable: list[Box] = []
-            for reading in detector.read(crop, found):
-                keyword = matching_keyword(reading.text, terms)
-                if keyword is not None:
-                    raise DeidFailure(
-                        Rejection.PIXEL_TEXT_REMAINS, f"text spelling {keyword} left after masking"
-                    )
-                if detector.reads_as_text(reading):
-                    readable.append(reading.box)
-            left.extend(b.shifted(region.left, region.top) for b in readable)
-            tight.extend(b.shifted(region.left, region.top) for b in ink.tighten(view, readable))
-        if not left:
-            return round_number
-        # What is left is masked hugging its glyphs first (the image around stays as it
-        # was); if that covers nothing new, the detector's whole boxes.
-        if round_number == MAX_ROUNDS or not (mask.add(tight) or mask.add(left)):
-            raise DeidFailure(
-                Rejection.PIXEL_TEXT_REMAINS, f"{len(left)} text regions left after masking"
-            )
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
 def _encode(
     source: BinaryIO | Dataset, geometry: Geometry, mask: Mask, *, implicit: bool, little: bool
 ) -> Payload:
@@ -271,7 +186,7 @@ def _encode(
             geometry, str(geometry.transfer_syntax), implicit=implicit, little=little
         )
     try:
-        for frame, _ in _regions(iter_frames(source, geometry), geometry, mask):
+        for frame in multiframe.masked_frames(source, geometry, mask):
             writer.add(frame)
         return writer.finish()
     except BaseException:

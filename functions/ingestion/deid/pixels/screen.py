@@ -1,7 +1,8 @@
 """A cheap first look at a frame: where could text be? Only those regions go to the OCR.
 
 The OCR detector costs about 0.1 s per 512x512 frame; most CT/MR slices carry no text at
-all. This screen is classical image processing with OpenCV (2-8 ms a frame, measured):
+all. This screen is classical image processing with OpenCV (about 1-2 ms a frame, measured
+in ``benchmarks/deid_screen.py``):
 
 1. **Thin strokes**: a morphological top-hat (bright strokes on darker ground) and
    black-hat (dark strokes on brighter ground), kept apart, with a kernel wider than any
@@ -9,15 +10,32 @@ all. This screen is classical image processing with OpenCV (2-8 ms a frame, meas
    on a frame downsampled only when it is large (text on large radiographs is large too).
 2. **Strong enough to read**: stroke pixels are those whose contrast passes a low
    threshold; tuned to be *sensitive* (a false candidate costs one OCR call on a small
-   crop, a missed one leaks a name).
-3. **Glyph-sized, aligned**: connected pieces of strokes of glyph height count when
-   another piece of similar height sits beside them in the same rows, as letters of a line
-   do (vessels, ribs and bone sections rarely line up like that); taller pieces (text
-   touching anatomy or speckle) when one row crosses many strokes close together; too
-   many pieces (speckle) make the whole frame a candidate.
+   crop, a missed one leaks a name). From 512 px up the contrast map is analysed with
+   half the rows, keeping the stronger pixel of each pair of rows: a 1 px stroke keeps its
+   full contrast (averaging would halve it), glyphs of 8 px and up (the smallest scanner
+   text) stay 4 rows and up, and the letters of a word stay apart (halving the columns
+   too joins letters a pixel or two apart into one piece), while the connected-component
+   pass, the costly step, sees half the pixels.
+3. **Glyph-sized, in a line**: connected pieces of strokes of glyph height are grouped
+   with the pieces beside them (similar height, same rows, a gap narrower than a glyph),
+   as letters of a line are. A group of three or more counts, unless all its pieces are
+   filled blobs and it is shorter than a word (three lung vessels in a row); a pair counts
+   when one piece has the shape of a glyph rather than a dot and the strokes are clearly
+   drawn (twice the stroke threshold: the spine's cortical ring, split in two arcs, and
+   vessel pairs fail it). Taller pieces (text touching anatomy or speckle) count when one
+   row crosses many strokes close together; too many pieces (speckle) make the whole
+   frame a candidate.
 4. **Regions**: candidate boxes grown by a margin (the detector needs whole glyphs and some
    background), merged while they overlap; when they cover most of the frame, the frame
    is read whole (one call is cheaper than many crops of the same pixels).
+
+Short strings are a known gap: a lone glyph (an orientation "L" or "R") is never a
+candidate, a two-letter one only as a clearly drawn pair. The OCR reads a lone glyph only
+from about 16 px tall, and then not reliably from a crop around it (it may read it in the
+whole frame and in no crop), so catching every one would mean reading whole each frame with
+a glyph-sized piece of anatomy: measured, every text-free CT and MR slice, the cost of no
+screen. They do not identify anyone; ``benchmarks/deid_screen.py`` measures them (corpus d)
+and lists the frames missed.
 
 The contract is recall against the OCR: a frame in which the OCR finds text is never
 cleared. It is measured on generated and real files (``benchmarks/deid_screen.py``) and
@@ -42,6 +60,8 @@ Image = npt.NDArray[np.uint8]
 
 # Frames whose longer side exceeds this are screened at half resolution.
 _DOWNSAMPLE_ABOVE = 1024
+# Contrast maps whose longer side reaches this are analysed with half the rows (max).
+_POOL_FROM = 512
 # Kernel of the top-hat: wider than any glyph stroke (bold 20 px text has ~4 px strokes).
 _STROKE_KERNEL = 9
 # Contrast (of 255) a stroke needs; the OCR reads low-contrast text, so this stays low.
@@ -59,6 +79,13 @@ _HEIGHT_RATIO = 1.7
 _GAP_RATIO = 1.2
 # Share of the smaller piece's rows the two share (a line is straight; a curve drifts).
 _SHARED = 0.5
+# A piece filling this share of its box is a blob (a vessel, a dot), not a drawn glyph.
+_BLOB_FILL = 0.75
+# Blobs alone make a line only from this many in a row (three vessels line up by chance).
+_BLOB_LINE = 4
+# A pair of pieces needs strokes this strong (twice the stroke threshold; anatomy pairs
+# such as the spine's ring sit just above the threshold, drawn text well above it).
+_PAIR_CONTRAST = 56
 # More glyph-sized pieces than this: texture (speckle), not a few lines of text.
 _MAX_PIECES = 400
 # Context around a candidate so the detector sees whole glyphs and their background.
@@ -105,6 +132,17 @@ def _runs(strokes: npt.NDArray[np.uint8]) -> int:
     return int(max(window.max(initial=0), total[:, _RUN_SPAN - 1].max(initial=0)))
 
 
+def _pooled(contrast: Image) -> Image:
+    """The contrast map with half the rows: the stronger pixel of each pair of rows.
+
+    The maximum, not the mean: a 1 px stroke keeps its contrast. Rows only: the letters of
+    a word, a pixel or two apart side by side, stay separate pieces (pooling columns too
+    joins them into one).
+    """
+    rows = contrast.shape[0] // 2 * 2
+    return np.asarray(cv2.max(contrast[:rows:2], contrast[1:rows:2]), dtype=np.uint8)
+
+
 def candidates(picture: Image) -> list[Box]:
     """Regions of an 8-bit picture (BGR or grey) where text may be; [] clears the picture."""
     height, width = picture.shape[:2]
@@ -113,12 +151,14 @@ def candidates(picture: Image) -> list[Box]:
     if scale > 1:
         size = (width // scale, height // scale)
         small = np.asarray(cv2.resize(picture, size, interpolation=cv2.INTER_AREA), np.uint8)
+    pool = 2 if max(small.shape[:2]) >= _POOL_FROM else 1
     boxes: list[Box] = []
-    for contrast in _contrast_maps(small):
+    for full in _contrast_maps(small):
+        contrast = _pooled(full) if pool > 1 else full
         strokes = (contrast >= _STROKE_CONTRAST).view(np.uint8)
         if not cv2.countNonZero(strokes):
             continue
-        found = _line_pieces(strokes, scale)
+        found = _line_pieces(strokes, contrast, scale, pool)
         if found is None:
             return [Box(0, 0, width, height)]
         boxes.extend(
@@ -130,18 +170,32 @@ def candidates(picture: Image) -> list[Box]:
     return _merged(boxes, width, height)
 
 
-def _line_pieces(strokes: Image, scale: int) -> list[tuple[int, int, int, int]] | None:
+def _line_pieces(
+    strokes: Image, contrast: Image, scale: int, pool: int
+) -> list[tuple[int, int, int, int]] | None:
     """Boxes (left, top, right, bottom) of the stroke pieces that may belong to text.
 
-    A piece is a connected group of stroke pixels. A glyph-sized piece counts when another
-    one sits beside it as letters of a line do: similar heights, the same rows, a gap
-    narrower than a glyph (vessels, ribs, bone sections rarely line up like that). A piece
-    taller than a line of text (text touching speckle or anatomy) counts when one of its
-    rows crosses many strokes, as a line of text does. None: too many pieces to tell
-    (speckle, texture); the whole frame is then a candidate.
+    A piece is a connected group of stroke pixels. Glyph-sized pieces are grouped with the
+    pieces beside them as letters of a line are: similar heights, the same rows, a gap
+    narrower than a glyph. A group of three or more counts unless it is a short row of
+    blobs (vessels); a pair counts when one of them is shaped like a glyph, not a dot, and
+    its strokes are clearly drawn (an anatomy pair, the two arcs of the spine's ring or two
+    vessels, is faint or blobby). A piece taller than a line of text (text touching speckle
+    or anatomy) counts when one of its rows crosses many strokes, as a line of text does.
+    None: too many pieces to tell (speckle, texture); the whole frame is then a candidate.
+
+    ``strokes`` and ``contrast`` have one row for every ``pool`` rows of the frame as
+    screened; boxes and sizes are in the frame's rows (one screened pixel is ``scale``
+    pixels of the frame).
     """
-    _, _, stats, _ = cv2.connectedComponentsWithStats(strokes, connectivity=8)
-    stats = stats[1:].astype(np.int64)
+    # 16-bit labels when they cannot overflow (8-connected pieces need a 2x2 cell each):
+    # OpenCV then computes the statistics about three times faster (measured, 512x256 map).
+    rows, cols = strokes.shape
+    small = ((rows + 1) // 2) * ((cols + 1) // 2) < np.iinfo(np.uint16).max
+    ltype = cv2.CV_16U if small else cv2.CV_32S
+    _, labels, pooled, _ = cv2.connectedComponentsWithStats(strokes, connectivity=8, ltype=ltype)
+    pooled = pooled[1:].astype(np.int64)
+    stats = pooled * np.array([1, pool, 1, pool, pool], dtype=np.int64)
     heights = stats[:, cv2.CC_STAT_HEIGHT]
     min_area = max(3, _MIN_STROKE_PIXELS // (scale * scale))
     sized = (heights >= max(2, _MIN_HEIGHT // scale)) & (stats[:, cv2.CC_STAT_AREA] >= min_area)
@@ -161,15 +215,47 @@ def _line_pieces(strokes: Image, scale: int) -> list[tuple[int, int, int, int]] 
     gap = np.maximum(left[:, None], left[None, :]) - np.minimum(right[:, None], right[None, :])
     beside = (high <= _HEIGHT_RATIO * low) & (shared >= _SHARED * low) & (gap <= _GAP_RATIO * high)
     np.fill_diagonal(beside, False)
+    group = _groups(beside)
+    count = len(glyphs)
+    size = np.bincount(group, minlength=count)[group]
+    blob = glyphs[:, cv2.CC_STAT_AREA] >= _BLOB_FILL * (right - left) * h
+    shaped = np.bincount(group, weights=(~blob).astype(np.float64), minlength=count)[group] > 0
+    keep = (size >= 3) & (shaped | (size >= _BLOB_LINE))
+    labels_of = np.flatnonzero(sized & ~tall) + 1
+    for first in np.flatnonzero((size == 2) & shaped):
+        if keep[first]:
+            continue
+        second = int(np.flatnonzero(beside[first])[0])
+        peak = 0
+        for k in (first, second):
+            band = slice(int(top[k]) // pool, int(bottom[k]) // pool)
+            window = (band, slice(int(left[k]), int(right[k])))
+            peak = max(peak, int(contrast[window][labels[window] == labels_of[k]].max()))
+        keep[first] = keep[second] = peak >= _PAIR_CONTRAST
     found = [
-        (int(left[i]), int(top[i]), int(right[i]), int(bottom[i]))
-        for i in np.flatnonzero(beside.any(axis=1))
+        (int(left[i]), int(top[i]), int(right[i]), int(bottom[i])) for i in np.flatnonzero(keep)
     ]
-    for row in stats[tall, :4]:
+    for row in pooled[tall, :4]:
         x, y, w, hh = (int(v) for v in row)
         if _runs(strokes[y : y + hh, x : x + w]) >= _TEXT_ROW_RUNS:
-            found.append((x, y, x + w, y + hh))
+            found.append((x, y * pool, x + w, (y + hh) * pool))
     return found
+
+
+def _groups(beside: npt.NDArray[np.bool_]) -> npt.NDArray[np.intp]:
+    """Group number of each piece: pieces linked by ``beside``, directly or through others.
+
+    Smallest index of the group, spread along the links until stable: a few rounds, as
+    many as the longest line has pieces.
+    """
+    count = len(beside)
+    group = np.arange(count)
+    while True:
+        linked = np.where(beside, group[None, :], count).min(axis=1, initial=count)
+        joined = np.minimum(group, linked)
+        if np.array_equal(joined, group):
+            return group
+        group = joined
 
 
 def _merged(boxes: list[Box], width: int, height: int) -> list[Box]:
