@@ -36,6 +36,12 @@ EVENTS = "ingestion-events"
 NOT_DICOM = b"this is not DICOM at all" * 10
 
 
+def fresh_seed() -> int:
+    """Images no other test of the session made: the stack is shared, and the same UIDs
+    from another center would be a conflict, not the idempotent arrival tested here."""
+    return uuid.uuid4().int % 2**31
+
+
 def storage(stack: Any) -> Any:
     from google.cloud import storage as gcs  # type: ignore[attr-defined]
 
@@ -87,7 +93,7 @@ def test_a_gs_prefix_is_backfilled_once_beside_the_uploads(stack: Any, tmp_path:
     try:
         client = storage(stack)
         center = f"center-{uuid.uuid4().hex[:8]}"
-        images = study(3, seed=31)
+        images = study(3, seed=fresh_seed())
         # One of them was uploaded before the backfill: it must stay one record.
         upload = client.bucket(stack.bucket("ingest")).blob(f"{center}/first.dcm")
         upload.upload_from_string(images[0])
@@ -167,7 +173,7 @@ def test_a_folder_backfilled_then_uploaded_is_one_record(stack: Any, tmp_path: P
     events = TopicWatcher(stack.project_id, EVENTS)
     try:
         center = f"center-{uuid.uuid4().hex[:8]}"
-        [data] = study(1, seed=32)
+        [data] = study(1, seed=fresh_seed())
         folder = tmp_path / "archive"
         (folder / center / "DOE_JOHN").mkdir(parents=True)
         (folder / center / "DOE_JOHN" / "scan.dcm").write_bytes(data)

@@ -11,13 +11,25 @@ skipped or missing (see the dead-letter output); 2 usage error.
 
 from __future__ import annotations
 
+import logging
+import os
 from typing import Annotated
 
+import google.auth
 import typer
+from google.auth.exceptions import DefaultCredentialsError
 from rich.console import Console
 from rich.table import Table
 
-from functions.ingestion.backfill.pipeline import run
+
+def _not_apitools_notice(record: logging.LogRecord) -> bool:
+    # Importing Beam's GCP I/O warns on the root logger that BigQuery's libraries are
+    # missing, on every run; the backfill never touches BigQuery.
+    return "apitools not found" not in record.getMessage()
+
+
+logging.getLogger().addFilter(_not_apitools_notice)
+from functions.ingestion.backfill.pipeline import run  # noqa: E402 - after the filter above
 
 EXIT_OK, EXIT_SOME_REFUSED, EXIT_USAGE = 0, 1, 2
 # Outcomes that need nobody's attention.
@@ -55,10 +67,14 @@ def backfill(  # noqa: PLR0917 - one parameter per CLI option is how typer decla
         f"--worker_threads={worker_threads}",
         *ctx.args,
     ]
+    problem = _credentials_problem()
+    if problem:
+        console.print(f"error: {problem}", markup=False)
+        raise typer.Exit(EXIT_USAGE)
     try:
         counts = run(argv)
     except ValueError as error:
-        console.print(f"[red]{error}[/red]")
+        console.print(f"error: {error}", markup=False)
         raise typer.Exit(EXIT_USAGE) from None
     table = Table(title="backfill")
     table.add_column("outcome")
@@ -68,6 +84,24 @@ def backfill(  # noqa: PLR0917 - one parameter per CLI option is how typer decla
     console.print(table)
     refused = sum(n for name, n in counts.items() if name not in SETTLED | {"listed"})
     raise typer.Exit(EXIT_SOME_REFUSED if refused else EXIT_OK)
+
+
+def _credentials_problem() -> str | None:
+    """Why Google Cloud cannot be reached, said before Beam starts (None: it can).
+
+    Without this, a first run outside the local stack ends in a worker's traceback.
+    """
+    if os.environ.get("FIRESTORE_EMULATOR_HOST"):
+        return None  # the local stack's emulators take no credentials
+    try:
+        google.auth.default()
+    except DefaultCredentialsError:
+        return (
+            "no Google Cloud credentials: run `gcloud auth application-default login`, "
+            'or point at the local stack first (eval "$(saludtech-local env)"); '
+            "see docs/backfill.md"
+        )
+    return None
 
 
 def main() -> None:

@@ -14,11 +14,21 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 # Outcomes that count as done: the input's de-identified form is in the output folder.
 WRITTEN = frozenset({"written", "duplicate", "would_write"})
 EXIT_OK, EXIT_SOME_REJECTED, EXIT_USAGE = 0, 1, 2
 _LISTED = 20  # problem inputs named in the summary; the report has them all
+# File names are the operator's but may be anyone's (a received archive): shown as plain
+# text, never as rich markup ("[red]x.dcm"), and control characters (a name holding an
+# escape sequence would drive the terminal) as visible escapes.
+_CONTROLS = {code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F)}
+
+
+def shown(text: str) -> Text:
+    """Text of a name (or a status naming inputs) as the terminal must show it."""
+    return Text(text.translate(_CONTROLS))
 
 
 def reconcile(report: list[dict[str, Any]], layout: str) -> None:
@@ -131,7 +141,7 @@ def summarize(console: Console, report: list[dict[str, Any]], skipped: int, show
         listing.add_column("input", overflow="fold")
         listing.add_column("status", overflow="fold")
         for row in notable[:_LISTED]:
-            listing.add_row(str(row["source"]), str(row["status"]))
+            listing.add_row(shown(str(row["source"])), shown(str(row["status"])))
         if len(notable) > _LISTED:
             listing.add_row(f"... and {len(notable) - _LISTED} more", "see --report")
         console.print(listing)

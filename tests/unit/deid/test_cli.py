@@ -183,3 +183,18 @@ def test_report_names_and_zips_inside_a_folder(study: Path, tmp_path: Path) -> N
 def test_center_is_required_in_help() -> None:
     result = CliRunner().invoke(app, ["--help"], env=ENV)
     assert "--center" in result.output and "required" in result.output
+
+
+def test_hostile_file_names_are_shown_as_text_not_markup_or_terminal_codes(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "in"
+    source.mkdir()
+    (source / "[red]evil.dcm").write_bytes(b"not dicom")
+    (source / "esc\x1b[2Jz.dcm").write_bytes(b"not dicom")
+    result = CliRunner().invoke(
+        app, [str(source), str(tmp_path / "out"), "--center", "c1"], env=ENV
+    )
+    assert result.exit_code == 1
+    assert "[red]evil.dcm" in result.output  # not swallowed as a colour tag
+    assert "\x1b" not in result.output and "esc\\x1b[2Jz.dcm" in result.output
