@@ -21,7 +21,6 @@ import threading
 import uuid
 from typing import Any
 
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from functions.subscriptions.adapters.sandbox_payments import (
@@ -30,6 +29,7 @@ from functions.subscriptions.adapters.sandbox_payments import (
     REFUND_REFUSED,
     UNAVAILABLE,
 )
+from infra.local.wsgi_server import serve
 
 log = logging.getLogger("fake_stripe")
 
@@ -101,13 +101,7 @@ def main(argv: list[str] | None = None) -> None:
         level=logging.INFO, stream=sys.stdout, format="%(asctime)s %(name)s %(message)s"
     )
     app = FakeStripe(os.environ.get("SALUDTECH_PAYMENT_API_KEY", ""))
-    server = make_server("127.0.0.1", args.port, app, threaded=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serve("127.0.0.1", args.port, app)
 
 
 if __name__ == "__main__":

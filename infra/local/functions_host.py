@@ -31,10 +31,10 @@ from typing import Any
 import functions_framework
 from functions_framework.exceptions import FunctionsFrameworkException
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from infra.local.topology import DEFAULT_TOPOLOGY_PATH, REPO_ROOT, Topology, load_topology
+from infra.local.wsgi_server import serve
 
 DEFAULT_SOURCE = REPO_ROOT / "main.py"
 
@@ -115,13 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         app, targets = create_host_app(topology, source)
     log.info("serving %s from %s on %s:%s", targets, source, args.host, args.port)
-    server = make_server(args.host, args.port, app, threaded=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serve(args.host, args.port, app)
 
 
 if __name__ == "__main__":

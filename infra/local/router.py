@@ -26,9 +26,9 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from infra.local.wsgi_server import serve
 from shared.adapters.local_id_tokens import KEY_ENV, PLATFORM_SUBJECT, InvalidIdToken, verify
 
 log = logging.getLogger("router")
@@ -138,14 +138,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     public_url = f"http://127.0.0.1:{args.port}"
     router = Router(read_routes(args.routes), os.environ[KEY_ENV].encode(), public_url)
-    server = make_server("127.0.0.1", args.port, router, threaded=True)
     log.info("routing %s", public_url)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serve("127.0.0.1", args.port, router)
 
 
 if __name__ == "__main__":
