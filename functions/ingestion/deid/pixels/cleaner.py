@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from pydicom import dcmread
-from pydicom.dataset import Dataset
 
 from ..reasons import DeidFailure, Rejection
 from . import detector, ink, multiframe, screen
@@ -78,9 +77,7 @@ class CleanedPixels:
             self.payload.close()
 
 
-def read_geometry(source: BinaryIO | Dataset) -> Geometry:
-    if isinstance(source, Dataset):
-        return geometry_of(source)
+def read_geometry(source: BinaryIO) -> Geometry:
     source.seek(0)
     try:
         header = dcmread(source, stop_before_pixels=True, specific_tags=_GEOMETRY_TAGS)
@@ -119,7 +116,7 @@ def _detect_in(frame: Frame, region: Box, geometry: Geometry, *, screened: bool)
 
 
 def clean_pixels(
-    source: BinaryIO | Dataset,
+    source: BinaryIO,
     *,
     burned_in_flag: str,
     identity: dict[str, str],
@@ -128,9 +125,10 @@ def clean_pixels(
 ) -> CleanedPixels:
     """Check one image for burned-in text and clean it; raises ``DeidFailure`` to quarantine.
 
-    ``source`` is the object as a stream starting at its first byte (or a dataset holding
-    its pixels); ``identity`` maps attribute keywords to the header's identifying values,
-    used only to name, in a failure, which attribute the text left behind spells.
+    ``source`` is the object as a stream starting at its first byte (the pydicom fallback
+    re-encodes what it reads, so every object arrives as one); ``identity`` maps attribute
+    keywords to the header's identifying values, used only to name, in a failure, which
+    attribute the text left behind spells.
     """
     geometry = read_geometry(source)
     mask = Mask(geometry.columns, geometry.rows)
@@ -176,7 +174,7 @@ def clean_pixels(
 
 
 def _encode(
-    source: BinaryIO | Dataset, geometry: Geometry, mask: Mask, *, implicit: bool, little: bool
+    source: BinaryIO, geometry: Geometry, mask: Mask, *, implicit: bool, little: bool
 ) -> Payload:
     writer: NativeWriter | RleWriter
     if geometry.encapsulated:

@@ -36,7 +36,6 @@ class Payload:
         self.transfer_syntax = transfer_syntax
         self._file: BinaryIO = tempfile.SpooledTemporaryFile(max_size=_SPOOL)  # type: ignore[assignment]  # noqa: SIM115
         self.size = 0
-        self.value_offset = 0
 
     def write(self, data: bytes) -> None:
         self._file.write(data)
@@ -48,11 +47,6 @@ class Payload:
             sink.write(chunk)
             digest.update(chunk)
         return self.size
-
-    def value(self) -> bytes:
-        """The element's value (native payloads only: the pydicom path of deflated objects)."""
-        self._file.seek(self.value_offset)
-        return self._file.read()
 
     def close(self) -> None:
         self._file.close()
@@ -79,7 +73,6 @@ class NativeWriter:
             else struct.pack(endian + "HH2sHL", *_PIXEL_DATA, vr, 0, length + self._pad)
         )
         self.payload.write(header)
-        self.payload.value_offset = len(header)
         kind = "i" if geometry.signed else "u"
         self._dtype = np.dtype(f"{endian}{kind}{nbytes}")
 

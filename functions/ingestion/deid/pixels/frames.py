@@ -7,7 +7,6 @@ from typing import BinaryIO
 
 import numpy as np
 import numpy.typing as npt
-from pydicom.dataset import Dataset
 from pydicom.pixels.processing import convert_color_space
 from pydicom.pixels.utils import iter_pixels
 
@@ -18,7 +17,7 @@ from .geometry import Geometry
 Frame = npt.NDArray[np.generic]
 
 
-def iter_frames(source: BinaryIO | Dataset, geometry: Geometry) -> Iterator[Frame]:
+def iter_frames(source: BinaryIO, geometry: Geometry) -> Iterator[Frame]:
     """Decoded frames of the object, one at a time (memory: one frame, not the image).
 
     Native frames are decoded raw, so values are the stored ones; compressed colour frames

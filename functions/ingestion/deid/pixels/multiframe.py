@@ -41,7 +41,6 @@ from typing import BinaryIO
 
 import numpy as np
 import numpy.typing as npt
-from pydicom.dataset import Dataset
 from pydicom.pixels.utils import iter_pixels
 
 from ..reasons import DeidFailure, Rejection
@@ -113,7 +112,7 @@ class Walk:
         return Box(left, top, right, bottom).grown(CROP_MARGIN, mask.width, mask.height)
 
 
-def detect(source: BinaryIO | Dataset, geometry: Geometry, mask: Mask, read: Read) -> Walk:
+def detect(source: BinaryIO, geometry: Geometry, mask: Mask, read: Read) -> Walk:
     """Read the reference whole and each later frame's changing part; masks go to ``mask``.
 
     Three frames at most are held: the reference, the frame before and the current one.
@@ -183,7 +182,7 @@ def _masked(frame: Frame, mask: Mask, fill: Frame) -> Frame:
 
 
 def verify(
-    source: BinaryIO | Dataset,
+    source: BinaryIO,
     geometry: Geometry,
     mask: Mask,
     walk: Walk,
@@ -243,7 +242,7 @@ def _leftovers(
 
 
 def frames_at(
-    source: BinaryIO | Dataset, geometry: Geometry, indices: Iterable[int]
+    source: BinaryIO, geometry: Geometry, indices: Iterable[int]
 ) -> Iterator[tuple[int, Frame]]:
     """The frames at ``indices`` (ascending), decoded as ``iter_frames`` does; others skipped."""
     wanted = sorted(set(indices))
@@ -262,7 +261,7 @@ def frames_at(
         raise DeidFailure(Rejection.PIXEL_UNDECODABLE, type(exc).__name__) from None
 
 
-def masked_frames(source: BinaryIO | Dataset, geometry: Geometry, mask: Mask) -> Iterator[Frame]:
+def masked_frames(source: BinaryIO, geometry: Geometry, mask: Mask) -> Iterator[Frame]:
     """Every frame with the mask painted (as decoded when the mask is empty)."""
     fill: Frame | None = None
     for frame in iter_frames(source, geometry):
