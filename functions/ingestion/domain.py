@@ -33,6 +33,8 @@ GiB = 1024 * MiB
 # reads instead of O(entries) per entry, with no document written by every entry.
 COMPLETION_BLOCK = 64
 _CENTER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# The center a unit is recorded under when its name names none (it is quarantined).
+UNKNOWN_CENTER = "unknown-center"
 _ZIP_TYPES = frozenset({"application/zip", "application/x-zip-compressed"})
 _CODE_MAX = 128
 _HISTORY_MAX = 16_384
@@ -83,6 +85,12 @@ class Descriptors:
         return cls(code("pathology"), code("anatomical_region"), history or None)
 
 
+def center_of(name: str) -> str | None:
+    """The health center of an object name: its first folder (`<center_id>/...`)."""
+    head, slash, _ = name.partition("/")
+    return head if slash and _CENTER.match(head) else None
+
+
 @dataclass(frozen=True)
 class Upload:
     """An object finalized in the ingest bucket: one DICOM file or a zip of a study."""
@@ -119,8 +127,7 @@ class Upload:
     @property
     def center_id(self) -> str | None:
         """The health center: the first folder of the name (`<center_id>/...`)."""
-        head, slash, _ = self.name.partition("/")
-        return head if slash and _CENTER.match(head) else None
+        return center_of(self.name)
 
     @property
     def is_package(self) -> bool:

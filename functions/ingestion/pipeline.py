@@ -33,6 +33,7 @@ from typing import IO, Any, BinaryIO
 from functions.ingestion.deid import Deidentifier, DeidResult
 from functions.ingestion.domain import (
     CONFLICT_REASON,
+    UNKNOWN_CENTER,
     CatalogueRecord,
     Descriptors,
     IngestionLimits,
@@ -145,12 +146,12 @@ class IngestionService:
             return "duplicate"
         unit = Unit(
             unit_id=upload.unit_id,
-            center_id=upload.center_id or "unknown-center",
+            center_id=upload.center_id or UNKNOWN_CENTER,
             descriptors=upload.descriptors,
             source=upload,
             correlation_id=upload.unit_id,
         )
-        refusal = self._refusal(upload)
+        refusal = self.refusal(upload, upload.center_id)
         if refusal is not None:
             return self._refuse_upload(unit, *refusal)
         if upload.is_package:
@@ -170,11 +171,11 @@ class IngestionService:
         self._remove_original(upload)
         return outcome
 
-    def _refusal(self, upload: Upload) -> tuple[str, str] | None:
-        """Why an upload is quarantined unread, if it is."""
-        if upload.center_id is None:
+    def refusal(self, source: Upload, center_id: str | None) -> tuple[str, str] | None:
+        """Why a source (an upload, or an archived object) is quarantined unread, if it is."""
+        if center_id is None:
             return "missing_center", "name is not <center_id>/..."
-        if upload.too_large(self.limits):
+        if source.too_large(self.limits):
             return "too_large", "object over the size limit"
         return None
 

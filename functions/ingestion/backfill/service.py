@@ -23,12 +23,11 @@ from typing import Any
 
 from functions.ingestion.backfill.reading import ArchiveReader, SourceGone
 from functions.ingestion.backfill.sources import ArchiveObject
-from functions.ingestion.domain import Upload
+from functions.ingestion.domain import UNKNOWN_CENTER, Upload, center_of
 from functions.ingestion.pipeline import IngestionService, Unit
 from shared.logging import get_logger
 
 log = get_logger(__name__)
-UNKNOWN_CENTER = "unknown-center"  # as an upload whose name names no center
 # Outcomes: the ingestion service's (anonymized, unchanged, rejected), and the backfill's own.
 DUPLICATE = "duplicate"  # recorded by an earlier run: nothing done
 MISSING = "missing"  # deleted or replaced after it was listed
@@ -52,7 +51,7 @@ class BackfillService:
 
     def backfill(self, obj: ArchiveObject) -> Outcome:
         source = _as_upload(obj)
-        center = self.center_id or Upload("", obj.relative, 0, 0).center_id
+        center = self.center_id or center_of(obj.relative)
         try:
             unit_id = self.reader.unit_id(obj, center or UNKNOWN_CENTER)
         except SourceGone:
@@ -71,15 +70,10 @@ class BackfillService:
             correlation_id=unit_id,
         )
         keep = self.reader.keeper(obj)
+        refusal = self.ingestion.refusal(source, center)
         try:
-            if center is None:
-                outcome = self.ingestion.quarantine(
-                    unit, "missing_center", "name is not <center_id>/...", keep
-                )
-            elif source.too_large(self.ingestion.limits):
-                outcome = self.ingestion.quarantine(
-                    unit, "too_large", "object over the size limit", keep
-                )
+            if refusal is not None:
+                outcome = self.ingestion.quarantine(unit, *refusal, keep)
             else:
                 with self.reader.open(obj) as stream:
                     outcome = self.ingestion.ingest(unit, stream, keep)
