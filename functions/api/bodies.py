@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions.api.uploads import FILE_NAME_PATTERN
+from functions.data_services.messages import CloudTarget, DatasetSpec, SubmitDataRequest
 from functions.subscriptions.messages import (
     CancelSubscription,
     ClientData,
@@ -52,3 +53,12 @@ class PayBody(_Body):
 
 class UploadBody(_Body):
     file_name: Annotated[str, Field(pattern=FILE_NAME_PATTERN, description="a .dcm or a .zip")]
+
+
+class DataRequestBody(_Body):
+    """SubmitDataRequest without its subscription (in the path): the dataset (criteria, image
+    and per-patient caps, splits), where it is delivered, the expert's speciality."""
+
+    dataset: DatasetSpec
+    cloud: CloudTarget
+    speciality: str | None = field_of(SubmitDataRequest, "speciality")

@@ -1,7 +1,8 @@
 """Commands sent to the contexts, through each context's own command door.
 
-A client's subscription command is POSTed to subscriptions_commands_http at the path that
-door defines (`/subscriptions`, `/subscriptions/<id>/plan`, ...), so it passes the
+A client's subscription command is POSTed to subscriptions_commands_http (a data request,
+an expert's or an operator's data service command to data_services_commands_http) at the
+path that door defines (`/subscriptions`, `/subscriptions/<id>/plan`, ...), so it passes the
 context's own validation, is recorded in its command log (status pending / applied /
 rejected / dead_lettered, Idempotency-Key reuse) and is published to its command topic,
 exactly as the context does it, with no second copy of any of that in the api. The caller's
@@ -24,7 +25,8 @@ from typing import Any
 
 from functions.api.context_doors import (
     SAGAS_OPERATIONS,
-    SUBSCRIPTIONS_COMMANDS,
+    SUBSCRIPTION_COMMANDS,
+    CommandDoors,
     answered,
     segment,
 )
@@ -58,6 +60,8 @@ class ContextCommands:
         body: dict[str, Any],
         idempotency_key: str,
         correlation_id: str,
+        *,
+        to: CommandDoors = SUBSCRIPTION_COMMANDS,
     ) -> Accepted:
         headers: dict[str, str] = {}
         if correlation_id:
@@ -66,10 +70,11 @@ class ContextCommands:
             # Keys are per user: two users who pick the same key send two commands.
             scoped = f"{who.user_id}:{idempotency_key}".encode()
             headers["Idempotency-Key"] = hashlib.sha256(scoped).hexdigest()
-        answer = self.doors.call(SUBSCRIPTIONS_COMMANDS, "POST", path, body=body, headers=headers)
-        found: dict[str, Any] = answered(SUBSCRIPTIONS_COMMANDS, answer, expected=202)
-        accepted = Accepted(str(found["command_id"]), str(found["subscription_id"]), found)
-        self._record(who, accepted, str(found["command_type"]))
+        answer = self.doors.call(to.commands, "POST", path, body=body, headers=headers)
+        found: dict[str, Any] = answered(to.commands, answer, expected=202)
+        accepted = Accepted(str(found["command_id"]), str(found[to.subject_field]), found)
+        context = "" if to is SUBSCRIPTION_COMMANDS else to.context
+        self._record(who, accepted, str(found["command_type"]), context=context)
         return accepted
 
     def retry_saga(self, who: Principal, saga_id: str) -> Accepted:

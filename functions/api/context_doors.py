@@ -9,6 +9,7 @@ cloud, in-process in unit tests. Each door here must be in infra/topology.yaml's
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -16,6 +17,7 @@ from shared.entrypoints.http import HttpError
 from shared.ports.doors import DoorAnswer, DoorUnavailable
 
 SUBSCRIPTIONS_COMMANDS = "subscriptions_commands_http"
+DATA_SERVICES_COMMANDS = "data_services_commands_http"
 SUBSCRIPTIONS_QUERIES = "subscriptions_queries_http"
 INGESTION_QUERIES = "ingestion_queries_http"
 DATA_SERVICES_QUERIES = "data_services_queries_http"
@@ -31,8 +33,37 @@ DEAD_LETTER_DOORS = {
     "sagas": SAGAS_QUERIES,
     "subscriptions": SUBSCRIPTIONS_QUERIES,
 }
+
+
+# The contexts the api sends commands to: their command door, the query door that tells
+# what became of a command, and the field of the door's 202 that names the command's subject.
+@dataclass(frozen=True)
+class CommandDoors:
+    context: str
+    commands: str
+    queries: str
+    subject_field: str
+
+
+SUBSCRIPTION_COMMANDS = CommandDoors(
+    "subscriptions", SUBSCRIPTIONS_COMMANDS, SUBSCRIPTIONS_QUERIES, "subscription_id"
+)
+DATA_SERVICE_COMMANDS = CommandDoors(
+    "data_services", DATA_SERVICES_COMMANDS, DATA_SERVICES_QUERIES, "subject"
+)
+# A command record without a context was sent before data services took commands: a
+# subscription's.
+COMMAND_DOORS = {"": SUBSCRIPTION_COMMANDS} | {
+    d.context: d for d in (SUBSCRIPTION_COMMANDS, DATA_SERVICE_COMMANDS)
+}
 DOORS = frozenset(
-    {SUBSCRIPTIONS_COMMANDS, SAGAS_OPERATIONS, NOTIFICATIONS_COMMANDS, *DEAD_LETTER_DOORS.values()}
+    {
+        SUBSCRIPTIONS_COMMANDS,
+        DATA_SERVICES_COMMANDS,
+        SAGAS_OPERATIONS,
+        NOTIFICATIONS_COMMANDS,
+        *DEAD_LETTER_DOORS.values(),
+    }
 )  # every door above
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from functions.api import dead_letters as dead_letter_listing
 from functions.api.context_doors import (
+    COMMAND_DOORS,
     DATA_SERVICES_QUERIES,
     INGESTION_QUERIES,
     NOTIFICATIONS_QUERIES,
@@ -102,9 +103,11 @@ def subscriptions_of(
     )  # fmt: skip
 
 
-def command_status(doors: Doors, command_id: str) -> dict[str, Any] | None:
-    """What became of a subscription command (None: the context accepted no such command)."""
-    found = _find(doors, SUBSCRIPTIONS_QUERIES, f"/commands/{segment(command_id)}")
+def command_status(doors: Doors, command_id: str, context: str = "") -> dict[str, Any] | None:
+    """What became of a command sent to a context's command door, as the context's query
+    door tells it (None: the context accepted no such command)."""
+    queries = COMMAND_DOORS[context].queries
+    found = _find(doors, queries, f"/commands/{segment(command_id)}")
     return None if found is None else dict(found)
 
 

@@ -10,7 +10,7 @@ import flask
 
 from functions.api import reads, timeline
 from functions.api.commands import SAGAS
-from functions.api.context_doors import SAGAS_QUERIES, SUBSCRIPTIONS_QUERIES
+from functions.api.context_doors import COMMAND_DOORS, SAGAS_QUERIES
 from functions.api.context_views import Timeline, shown
 from functions.api.guard import current
 from functions.api.parameters import CommandPath, TimelineHeaders
@@ -46,10 +46,10 @@ def command(path: CommandPath) -> CommandStatus:
     if context == SAGAS:
         found = reads.saga_command_status(doors, path.command_id)
         return shown(CommandStatus, found, SAGAS_QUERIES)
-    status = reads.command_status(doors, path.command_id)
+    status = reads.command_status(doors, path.command_id, context)
     if status is None:
         raise HttpError(404, "command_not_found", "no such command")
-    return shown(CommandStatus, status, SUBSCRIPTIONS_QUERIES)
+    return shown(CommandStatus, status, COMMAND_DOORS[context].queries)
 
 
 def _composer(command_id: str) -> Callable[[], dict[str, Any]]:

@@ -6,8 +6,19 @@ from __future__ import annotations
 
 from functions.api import reads
 from functions.api.answers import Accepted, CommandLinks, Page
-from functions.api.bodies import CancelBody, ChangePlanBody, CreateSubscriptionBody, PayBody
-from functions.api.context_doors import SUBSCRIPTIONS_QUERIES
+from functions.api.bodies import (
+    CancelBody,
+    ChangePlanBody,
+    CreateSubscriptionBody,
+    DataRequestBody,
+    PayBody,
+)
+from functions.api.context_doors import (
+    DATA_SERVICE_COMMANDS,
+    SUBSCRIPTION_COMMANDS,
+    SUBSCRIPTIONS_QUERIES,
+    CommandDoors,
+)
 from functions.api.context_views import shown
 from functions.api.guard import current
 from functions.api.original_payload import SuscripcionComando, v1_create_body
@@ -21,10 +32,16 @@ routes = Routes("subscriptions", "a client's subscriptions and their commands")
 _COMMAND_REFUSALS = (422,)
 
 
-def _accepted(path: str, body: dict[str, object], headers: CommandHeaders) -> With:
+def _accepted(
+    path: str,
+    body: dict[str, object],
+    headers: CommandHeaders,
+    to: CommandDoors = SUBSCRIPTION_COMMANDS,
+) -> With:
     call = current()
+    key = (headers.idempotency_key or "").strip()
     accepted = call.wiring.commands.send(
-        call.principal, path, body, (headers.idempotency_key or "").strip(), call.correlation_id
+        call.principal, path, body, key, call.correlation_id, to=to
     )
     call.resource.append(f"subscription/{accepted.subject}")
     status_url = f"/v1/commands/{accepted.command_id}"
@@ -104,6 +121,19 @@ def cancel(path: SubscriptionPath, body: CancelBody, header: CommandHeaders) -> 
 def pay(path: SubscriptionPath, body: PayBody, header: CommandHeaders) -> With:
     target = f"/subscriptions/{_owned(path.subscription_id)}/payments"
     return _accepted(target, body.model_dump(mode="json", exclude_unset=True), header)
+
+
+@routes.post(
+    "/v1/subscriptions/<id:subscription_id>/data-request", 202, Accepted, roles=CLIENT,
+    refused=(404, 409, 422), summary="say what data you want, before paying (SubmitDataRequest)",
+)  # fmt: skip
+def submit_data_request(
+    path: SubscriptionPath, body: DataRequestBody, header: CommandHeaders
+) -> With:
+    """Checked against the subscription's plan at once; the data service the payment
+    provisions takes the latest request sent before it is created."""
+    target = f"/subscriptions/{_owned(path.subscription_id)}/data-request"
+    return _accepted(target, body.model_dump(mode="json"), header, to=DATA_SERVICE_COMMANDS)
 
 
 @routes.get(

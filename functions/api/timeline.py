@@ -38,7 +38,7 @@ def timeline(
             "saga": reads.saga_steps(doors, subject),
             "notifications": {"available": True, "items": []},
         }
-    status = reads.command_status(doors, command_id)
+    status = reads.command_status(doors, command_id, context)
     if status is None:
         raise HttpError(404, "command_not_found", "no such command")
     subscription = None

@@ -32,6 +32,7 @@ from functions.data_services.messages import (
     DatasetPrepared,
     ExpertAssigned,
     Status,
+    SubmitDataRequest,
 )
 from functions.data_services.plans import PlanAllowance, find_allowance
 from shared.domain.aggregate import Aggregate
@@ -52,6 +53,7 @@ class DeliveryMode(StrEnum):
 
 
 _ENDED = frozenset({Status.FINISHED, Status.CANCELLED, Status.FAILED})
+ENDED_STATUSES = frozenset(status.value for status in _ENDED)  # as stored
 _ASSIGNABLE = frozenset({Status.CREATED, Status.EXPERT_ASSIGNED, Status.STARTED, Status.DELIVERED})
 CANCELLATION_CODES = frozenset(
     {"client_request", "saga_failed", "subscription_cancelled", "budget", "data_quality"}
@@ -153,6 +155,15 @@ def validate_create(command: CreateDataServiceV2) -> tuple[PlanAllowance, Datase
     delivery_mode(command.cloud)
     validate_dataset_code(command.dataset.code)
     return allowance, normalized_criteria(command.dataset.criteria, allowance)
+
+
+def validate_data_request(request: SubmitDataRequest, plan_code: str) -> DatasetCriteria:
+    """A client's data request checked against its subscription's plan: the rules its data
+    service will be created with, so that what the door accepts the create accepts too."""
+    allowance = allowance_or_error(plan_code)
+    delivery_mode(request.cloud)
+    validate_dataset_code(request.dataset.code)
+    return normalized_criteria(request.dataset.criteria, allowance)
 
 
 @dataclass(frozen=True)

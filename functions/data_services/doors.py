@@ -22,9 +22,9 @@ from functions import bootstrap
 from functions.data_services import queries as read
 from functions.data_services import wiring
 from functions.data_services.domain import (
-    delivery_mode,
+    ENDED_STATUSES,
     validate_create,
-    validate_dataset_code,
+    validate_data_request,
 )
 from functions.data_services.experts import Expert
 from functions.data_services.messages import (
@@ -72,6 +72,7 @@ from shared.entrypoints.door_app import (
     or_not_found,
 )
 from shared.entrypoints.http import HttpError
+from shared.ports.documents import Filter
 from shared.ports.envelope import Envelope, derived_id, parse_payload
 from shared.service.command_log import request_digest
 
@@ -312,11 +313,33 @@ def submit_data_request(
 ) -> flask.Response:
     """What the client wants of the data service its subscription pays for."""
 
+    w = _wiring()
+    store, c = w.platform.store, w.collections
+
     def build(_: str) -> Command:
         fields = {**body.model_dump(), "subscription_id": path.subscription_id}
         request = parse_payload(SubmitDataRequest, fields)
-        delivery_mode(request.cloud)
-        validate_dataset_code(request.dataset.code)
+        subscription = store.get(c.subscriptions, path.subscription_id)
+        if subscription is None:
+            raise HttpError(
+                404, "subscription_not_found", "no such subscription", field="subscription_id"
+            )
+        # Checked against the plan now, so the client learns at once what is wrong.
+        validate_data_request(request, str(subscription.get("plan", "")))
+        open_services = [
+            doc
+            for _, doc in store.query(
+                c.services, [Filter("subscription_id", "==", path.subscription_id)], limit=20
+            ).items
+            if doc.get("status") not in ENDED_STATUSES
+        ]
+        if open_services:
+            raise HttpError(
+                409,
+                "data_service_exists",
+                "the subscription's data service is created already; a request shapes only "
+                "the one its next payment provisions",
+            )
         return request
 
     door, envelope = _take("request", path.model_dump(), build)

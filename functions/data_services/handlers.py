@@ -23,10 +23,8 @@ from functions.data_services.domain import (
     DataServiceError,
     Delivery,
     ManifestSummary,
-    allowance_or_error,
     delivery_mode,
-    normalized_criteria,
-    validate_dataset_code,
+    validate_data_request,
 )
 from functions.data_services.experts import (
     Expert,
@@ -128,10 +126,7 @@ def submit_data_request(
     subscription = uow.tx.get(uow.collections.subscriptions, cmd.subscription_id)
     if subscription is None:
         raise NotYetKnown("the subscription is not projected yet")
-    allowance = allowance_or_error(str(subscription.get("plan", "")))
-    mode = delivery_mode(cmd.cloud)
-    validate_dataset_code(cmd.dataset.code)
-    criteria = normalized_criteria(cmd.dataset.criteria, allowance)
+    criteria = validate_data_request(cmd, str(subscription.get("plan", "")))
     speciality = speciality_code(cmd.speciality) if cmd.speciality else None
     now = rfc3339(deps.clock())
     uow.tx.put(
@@ -151,7 +146,7 @@ def submit_data_request(
             subscription_id=cmd.subscription_id,
             client_code=subscription["client_code"],
             dataset_code=cmd.dataset.code,
-            cloud_type=mode.value,
+            cloud_type=delivery_mode(cmd.cloud).value,
             speciality=speciality,
             submitted_at=now,
         )
