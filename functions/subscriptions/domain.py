@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from functions.subscriptions.messages import (
     ClientData,
@@ -117,12 +119,58 @@ class Invoice:
     payment_id: str
     amount_cents: int
     currency: str
-    status: str  # PAID | DECLINED | REFUNDED
+    status: str  # PAID | DECLINED | REFUNDED (all of it)
     at: str
     transaction_id: str = ""
     reason: str = ""
-    refund_id: str = ""
+    refund_id: str = ""  # the last refund of it
     refunded_at: str = ""
+    refunded_cents: int = 0  # a downgrade refunds part of a payment
+    period_start: str = ""  # the period it paid for
+    period_end: str = ""
+    # The billing it replaced (Subscription.billing_snapshot): a refund of all of it puts
+    # that back, so an undone upgrade leaves the period that was paid before it.
+    replaced: dict[str, Any] | None = None
+
+    @property
+    def refundable_cents(self) -> int:
+        return self.amount_cents - self.refunded_cents if self.status == "PAID" else 0
+
+
+@dataclass(frozen=True)
+class Period:
+    """What the subscription has paid for: [start, end) at `price_cents` for a period of
+    `months` (the plan's price it was paid at, part of it perhaps paid by a credit)."""
+
+    start: str
+    end: str
+    price_cents: int
+    months: int
+    payment_id: str = ""  # the payment that bought it; "": a plan change re-priced it
+
+
+@dataclass(frozen=True)
+class PlanChangeBilling:
+    """What the last change of a paid subscription's plan costs (Plan's docstring)."""
+
+    previous_plan: str
+    plan: str
+    changed_at: str
+    credit_cents: int
+    proration_cents: int
+    owed_cents: int  # charged by the next payment, while the credited period runs
+    refund_cents: int  # refunded at once
+    new_period: bool  # the payment that settles it starts a new period of the plan
+    settled_by: str = ""  # that payment's id
+
+
+@dataclass(frozen=True)
+class RefundDue:
+    """A refund a plan change decided, on its way to the gateway as a RefundPayment."""
+
+    refund_id: str
+    payment_id: str
+    amount_cents: int
 
 
 @dataclass(frozen=True)
@@ -155,6 +203,24 @@ def cancellation_code(reason: str) -> str:
     if code in CANCELLATION_CODES:
         return code
     return "other" if code else "unspecified"
+
+
+PLAN_CHANGE = "plan_change"  # the refund code of a downgrade's prorated refund
+
+
+def refund_code(reason: str) -> str:
+    return PLAN_CHANGE if reason == PLAN_CHANGE else cancellation_code(reason)
+
+
+def prorated(price_cents: int, remaining_seconds: int, period_seconds: int) -> int:
+    """`price_cents` for `remaining_seconds` of a period, rounded down to a whole cent:
+    integers only, so every replica and every retry computes the same cents."""
+    return price_cents * remaining_seconds // period_seconds
+
+
+def whole_seconds(start: datetime, end: datetime) -> int:
+    delta = end - start
+    return delta.days * 86_400 + delta.seconds
 
 
 def add_months(moment: datetime, months: int) -> datetime:
@@ -190,6 +256,12 @@ class Subscription(Aggregate):
     paid_through: str | None = None
     cancelled_at: str | None = None
     invoices: list[Invoice] = field(default_factory=list)
+    # The paid period ending at paid_through (None: never paid, or its payment refunded).
+    period: Period | None = None
+    plan_change: PlanChangeBilling | None = None
+    # Refunds a change decided that the gateway has not answered yet: a second change counts
+    # them, so two quick downgrades never promise the same cents twice.
+    pending_refunds: list[RefundDue] = field(default_factory=list)
 
     @classmethod
     def create(
@@ -218,13 +290,26 @@ class Subscription(Aggregate):
         )
         return subscription
 
-    def change_plan(self, plan: Plan, now: datetime) -> None:
+    def change_plan(
+        self, plan: Plan, now: datetime, *, refund_id: Callable[[str], str]
+    ) -> list[RefundDue]:
+        """Move to `plan`, charging or refunding as Plan's docstring says. Answers the refunds
+        decided (each to be sent as a RefundPayment); `refund_id(payment_id)` names each one,
+        the same on every retry of this change."""
         self._ensure_not_cancelled()
         if plan.code == self.plan.code:
             raise SubscriptionError(
                 "plan_unchanged", "the subscription is on that plan already", field="plan"
             )
         previous, self.plan = self.plan, plan
+        billing = self._prorate(previous, plan, now)
+        refunds: list[RefundDue] = []
+        if billing is not None and billing.owed_cents == 0:
+            refunds = self._refunds(billing.refund_cents, refund_id)
+            billing = replace(billing, refund_cents=sum(r.amount_cents for r in refunds))
+            self._settle(billing, now, payment_id="")
+        self.plan_change = billing
+        self.pending_refunds.extend(refunds)
         self.record(
             PlanChanged(
                 subscription_id=self.id,
@@ -236,8 +321,71 @@ class Subscription(Aggregate):
                 billing_period=plan.billing_period.value,
                 provisions_data_service=plan.provisions_data_service,
                 changed_at=iso(now),
+                credit_cents=billing.credit_cents if billing else 0,
+                proration_cents=billing.proration_cents if billing else 0,
+                amount_due_cents=self.amount_due(now),
+                refund_cents=billing.refund_cents if billing else 0,
             )
         )
+        return refunds
+
+    def _prorate(self, previous: Plan, plan: Plan, now: datetime) -> PlanChangeBilling | None:
+        """The change's cost against the period as paid (None: nothing paid for from now)."""
+        period = self.period
+        if period is None:
+            return None
+        start, end = datetime.fromisoformat(period.start), datetime.fromisoformat(period.end)
+        remaining, length = whole_seconds(now, end), whole_seconds(start, end)
+        if remaining <= 0 or length <= 0:
+            return None
+        # Paid ahead (a renewal paid early): what is left may be more than one period.
+        credit = prorated(period.price_cents, remaining, length)
+        new_period = plan.billing_period.months != period.months
+        cost = plan.price_cents if new_period else prorated(plan.price_cents, remaining, length)
+        return PlanChangeBilling(
+            previous_plan=previous.code,
+            plan=plan.code,
+            changed_at=iso(now),
+            credit_cents=credit,
+            proration_cents=cost,
+            owed_cents=max(cost - credit, 0),
+            refund_cents=max(credit - cost, 0),
+            new_period=new_period,
+        )
+
+    def _settle(self, billing: PlanChangeBilling, now: datetime, payment_id: str) -> Period:
+        """The new plan's price applies to the paid period, or a new period of it starts."""
+        assert self.period is not None, "only a paid period is settled"
+        if billing.new_period:
+            end = iso(add_months(now, self.plan.billing_period.months))
+            self.period = Period(
+                iso(now), end, self.plan.price_cents, self.plan.billing_period.months, payment_id
+            )
+        elif self.period.price_cents != self.plan.price_cents or payment_id:
+            # Re-priced: no single payment bought it any more (a refund of one no longer
+            # puts back the billing before it), unless this payment tops it up.
+            self.period = replace(
+                self.period, price_cents=self.plan.price_cents, payment_id=payment_id
+            )
+        self.paid_through = self.period.end
+        return self.period
+
+    def _refunds(self, cents: int, refund_id: Callable[[str], str]) -> list[RefundDue]:
+        """`cents` from the newest payments back, none beyond what is left of each (refunds
+        still on their way count as given): never more than was paid."""
+        promised: dict[str, int] = {}
+        for due in self.pending_refunds:
+            promised[due.payment_id] = promised.get(due.payment_id, 0) + due.amount_cents
+        refunds = []
+        for invoice in reversed(self.invoices):
+            if cents <= 0:
+                break
+            left = invoice.refundable_cents - promised.get(invoice.payment_id, 0)
+            if left > 0:
+                amount = min(left, cents)
+                refunds.append(RefundDue(refund_id(invoice.payment_id), invoice.payment_id, amount))
+                cents -= amount
+        return refunds
 
     def cancel(self, reason: str, now: datetime) -> None:
         """`reason` is what the client wrote; only its code (cancellation_code) is announced."""
@@ -261,9 +409,34 @@ class Subscription(Aggregate):
         if any(invoice.payment_id == payment_id for invoice in self.invoices):
             raise SubscriptionError("payment_already_recorded", "that payment id was used")
 
+    def amount_due(self, now: datetime) -> int:
+        """What a payment at `now` charges: what a plan change left owed while the period it
+        credits runs, else the plan's price."""
+        owed = self._owed_change(now)
+        return owed.owed_cents if owed else self.plan.price_cents
+
+    def _owed_change(self, now: datetime) -> PlanChangeBilling | None:
+        change, period = self.plan_change, self.period
+        if change is None or change.owed_cents == 0 or change.settled_by or period is None:
+            return None
+        return change if now < datetime.fromisoformat(period.end) else None
+
+    def billing_snapshot(self) -> dict[str, Any]:
+        return {
+            "period": asdict(self.period) if self.period else None,
+            "paid_through": self.paid_through,
+            "plan_change": asdict(self.plan_change) if self.plan_change else None,
+        }
+
+    def _restore(self, snapshot: dict[str, Any]) -> None:
+        self.period = Period(**snapshot["period"]) if snapshot.get("period") else None
+        self.paid_through = snapshot.get("paid_through")
+        change = snapshot.get("plan_change")
+        self.plan_change = PlanChangeBilling(**change) if change else None
+
     def record_payment(self, payment_id: str, result: PaymentResult, now: datetime) -> None:
         self.ensure_payable(payment_id)
-        amount, currency = self.plan.price_cents, self.plan.currency
+        amount, currency = self.amount_due(now), self.plan.currency
         if not result.approved:
             self.invoices.append(
                 Invoice(
@@ -283,13 +456,20 @@ class Subscription(Aggregate):
                 )
             )
             return
-        # A payment extends the paid period from its end, or from now if it has lapsed.
-        start = max(now, datetime.fromisoformat(self.paid_through)) if self.paid_through else now
-        self.paid_through = iso(add_months(start, self.plan.billing_period.months))
+        replaced = self.billing_snapshot()
+        period = self._pay_period(payment_id, now)
         self.status = SubscriptionStatus.ACTIVE
         self.invoices.append(
             Invoice(
-                payment_id, amount, currency, "PAID", iso(now), transaction_id=result.transaction_id
+                payment_id,
+                amount,
+                currency,
+                "PAID",
+                iso(now),
+                transaction_id=result.transaction_id,
+                period_start=period.start,
+                period_end=period.end,
+                replaced=replaced,
             )
         )
         self.record(
@@ -301,10 +481,30 @@ class Subscription(Aggregate):
                 transaction_id=result.transaction_id,
                 amount_cents=amount,
                 currency=currency,
-                paid_through=self.paid_through,
+                paid_through=period.end,
                 paid_at=iso(now),
             )
         )
+
+    def _pay_period(self, payment_id: str, now: datetime) -> Period:
+        """The period an approved payment pays for, now the subscription's."""
+        owed = self._owed_change(now)
+        if owed is not None:
+            # It pays what a plan change left owed: the new price for the rest of the period,
+            # or a new period of the plan.
+            self.plan_change = replace(owed, settled_by=payment_id)
+            return self._settle(owed, now, payment_id)
+        change = self.plan_change
+        if change is not None and change.owed_cents and not change.settled_by:
+            # What a change left owed lapsed with the period it credited: shown no more.
+            self.plan_change = None
+        # A payment extends the paid period from its end, or from now if it has lapsed.
+        start = max(now, datetime.fromisoformat(self.paid_through)) if self.paid_through else now
+        months = self.plan.billing_period.months
+        end = iso(add_months(start, months))
+        self.period = Period(iso(start), end, self.plan.price_cents, months, payment_id)
+        self.paid_through = end
+        return self.period
 
     def refundable_invoice(self, payment_id: str) -> Invoice:
         """The paid invoice a refund gives back; checked before the gateway is asked. A
@@ -318,21 +518,40 @@ class Subscription(Aggregate):
             raise SubscriptionError("payment_not_paid", "that payment was declined")
         return invoice
 
+    def refund_amount(self, payment_id: str, requested_cents: int | None = None) -> int:
+        """What a refund of the payment gives back: what is left of it, or less if asked."""
+        left = self.refundable_invoice(payment_id).refundable_cents
+        return left if requested_cents is None else min(requested_cents, left)
+
     def record_refund(
-        self, payment_id: str, refund_id: str, result: RefundResult, reason: str, now: datetime
+        self,
+        payment_id: str,
+        refund_id: str,
+        result: RefundResult,
+        reason: str,
+        now: datetime,
+        *,
+        amount_cents: int | None = None,
     ) -> None:
         invoice = self.refundable_invoice(payment_id)
+        amount = self.refund_amount(payment_id, amount_cents)
         if not result.approved:
             raise SubscriptionError("refund_refused", result.refusal_reason or "refused")
-        refunded = Invoice(
-            **{
-                **asdict(invoice),
-                "status": "REFUNDED",
-                "refund_id": refund_id,
-                "refunded_at": iso(now),
-            }
+        refunded_cents = invoice.refunded_cents + amount
+        refunded = replace(
+            invoice,
+            status="REFUNDED" if refunded_cents >= invoice.amount_cents else "PAID",
+            refunded_cents=refunded_cents,
+            refund_id=refund_id,
+            refunded_at=iso(now),
         )
         self.invoices = [refunded if i.payment_id == payment_id else i for i in self.invoices]
+        self.pending_refunds = [r for r in self.pending_refunds if r.refund_id != refund_id]
+        bought_the_period = self.period is not None and self.period.payment_id == payment_id
+        if refunded.status == "REFUNDED" and bought_the_period and invoice.replaced is not None:
+            # Money back for the period it bought: the billing before it holds again (an
+            # undone upgrade leaves the old plan's period, as paid, and nothing refunded twice).
+            self._restore(invoice.replaced)
         self.record(
             PaymentRefunded(
                 subscription_id=self.id,
@@ -341,15 +560,20 @@ class Subscription(Aggregate):
                 payment_id=payment_id,
                 refund_id=refund_id,
                 transaction_id=result.transaction_id,
-                amount_cents=invoice.amount_cents,
+                amount_cents=amount,
                 currency=invoice.currency,
-                reason=cancellation_code(reason) if reason else "unspecified",
+                reason=refund_code(reason) if reason else "unspecified",
                 refunded_at=iso(now),
             )
         )
 
     @property
     def amount_due_cents(self) -> int:
+        """What the next payment charges, as of the last change (amount_due(now) knows
+        whether an owed difference has lapsed with its period)."""
+        change = self.plan_change
+        if change is not None and change.owed_cents and not change.settled_by:
+            return change.owed_cents
         return self.plan.price_cents
 
     def _ensure_not_cancelled(self) -> None:

@@ -4,8 +4,8 @@
 
 - commands (`subscriptions_commands_http`): create a subscription, change its plan, cancel
   it, pay it; each validated here, recorded, published, answered 202 (CommandDoor).
-- queries (`subscriptions_queries_http`): a subscription, a client's subscriptions, what
-  became of a command, the context's dead letters.
+- queries (`subscriptions_queries_http`): a subscription, a client's subscriptions, the
+  plans on sale with their prices, what became of a command, the context's dead letters.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from functions.subscriptions.messages import (
     ClientData,
     CreateSubscription,
     PaySubscription,
+    PlanCatalogueView,
     PlanCode,
     SubscriptionView,
 )
@@ -190,8 +191,8 @@ def cancel_subscription(
 def pay_subscription(
     path: SubscriptionPath, body: Payment, query: NoParameters, header: CommandHeaders
 ) -> flask.Response:
-    """Charge the subscription's price to a card (its payment id is derived from the
-    command's: a retried charge is never charged twice)."""
+    """Charge what is due to a card: the plan's price, or what a plan change left owed (its
+    payment id is derived from the command's: a retried charge is never charged twice)."""
     return _take(
         "pay",
         path.model_dump(),
@@ -233,6 +234,12 @@ def list_subscriptions(query: ClientSubscriptions) -> flask.Response:
         collection=w.collection,
     )  # fmt: skip
     return answer(Page[SubscriptionView], page)
+
+
+@queries.get("/plans", responses=answers(PlanCatalogueView, 400, 503))
+def list_plans(query: NoParameters) -> flask.Response:
+    """The plans on sale, with their prices (what the api quotes a dataset with)."""
+    return answer(PlanCatalogueView, read.plan_catalogue())
 
 
 def _command_status(command_id: str) -> dict[str, Any] | None:

@@ -14,7 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from functions.subscriptions.domain import Client, Subscription, SubscriptionError, plan_or_error
+from functions.subscriptions.domain import (
+    PLAN_CHANGE,
+    Client,
+    Subscription,
+    SubscriptionError,
+    plan_or_error,
+)
 from functions.subscriptions.messages import (
     CancelSubscription,
     ChangePlan,
@@ -27,6 +33,7 @@ from functions.subscriptions.unit_of_work import SubscriptionsUnitOfWork
 from shared.domain.clock import Clock
 from shared.domain.errors import TransientError
 from shared.domain.messages import Message
+from shared.ports.envelope import derived_id
 from shared.service.processing import MessageHandler
 
 
@@ -55,7 +62,29 @@ def create_subscription(
 
 def change_plan(cmd: ChangePlan, uow: SubscriptionsUnitOfWork, deps: Dependencies) -> None:
     plan = plan_or_error(cmd.plan)
-    _load(uow, cmd.subscription_id).change_plan(plan, deps.clock())
+    subscription = _load(uow, cmd.subscription_id)
+    # Named by the version the change applies to: the same refund on every retry of this
+    # transaction (the gateway's idempotency key), another for any other change.
+    version = str(subscription.version)
+    refunds = subscription.change_plan(
+        plan,
+        deps.clock(),
+        refund_id=lambda payment_id: derived_id(
+            subscription.id, "plan_change", version, payment_id
+        ),
+    )
+    # A downgrade's refund takes the refund path a saga's compensation takes: a RefundPayment
+    # on this context's commands topic, in the outbox of this very transaction.
+    for refund in refunds:
+        uow.issue(
+            RefundPayment(
+                subscription_id=subscription.id,
+                payment_id=refund.payment_id,
+                refund_id=refund.refund_id,
+                reason=PLAN_CHANGE,
+                amount_cents=refund.amount_cents,
+            )
+        )
 
 
 def cancel_subscription(
@@ -69,34 +98,39 @@ def pay_subscription(
 ) -> None:
     subscription = _load(uow, cmd.subscription_id)
     subscription.ensure_payable(cmd.payment_id)
+    # One moment for the amount charged and the payment recorded: the same cents in both.
+    now = deps.clock()
     # The payment id is the gateway's idempotency key: if this transaction is retried, the
     # charge answers the same result instead of charging again.
     result = deps.payments.charge(
         Charge(
             idempotency_key=cmd.payment_id,
             reference=subscription.id,
-            amount_cents=subscription.amount_due_cents,
+            amount_cents=subscription.amount_due(now),
             currency=subscription.plan.currency,
             card_token=cmd.card_token,
         )
     )
-    subscription.record_payment(cmd.payment_id, result, deps.clock())
+    subscription.record_payment(cmd.payment_id, result, now)
 
 
 def refund_payment(cmd: RefundPayment, uow: SubscriptionsUnitOfWork, deps: Dependencies) -> None:
     subscription = _load(uow, cmd.subscription_id)
     invoice = subscription.refundable_invoice(cmd.payment_id)
+    amount = subscription.refund_amount(cmd.payment_id, cmd.amount_cents)
     # The refund id is the gateway's idempotency key, as the payment id is for a charge.
     result = deps.payments.refund(
         Refund(
             idempotency_key=cmd.refund_id,
             reference=subscription.id,
             transaction_id=invoice.transaction_id,
-            amount_cents=invoice.amount_cents,
+            amount_cents=amount,
             currency=invoice.currency,
         )
     )
-    subscription.record_refund(cmd.payment_id, cmd.refund_id, result, cmd.reason, deps.clock())
+    subscription.record_refund(
+        cmd.payment_id, cmd.refund_id, result, cmd.reason, deps.clock(), amount_cents=amount
+    )
 
 
 def _load(uow: SubscriptionsUnitOfWork, subscription_id: str) -> Subscription:

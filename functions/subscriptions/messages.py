@@ -83,6 +83,8 @@ class RefundPayment(Command):
     # Idempotency key towards the payment gateway: a retried refund never refunds twice.
     refund_id: Id
     reason: Annotated[str, Field(max_length=64)] = ""  # a code, e.g. saga_failed
+    # Part of the payment (a downgrade's prorated refund); none: all that is left of it.
+    amount_cents: Cents | None = None
 
 
 # -- events --------------------------------------------------------------------------------
@@ -116,6 +118,13 @@ class PlanChanged(Event):
     billing_period: str
     provisions_data_service: bool
     changed_at: Timestamp
+    # What the change costs (optional: producers before these fields sent none). The unused
+    # part of the paid period credited, what the new plan costs for what it covers, what the
+    # next payment charges, and what is refunded at once (Plan's docstring has the rule).
+    credit_cents: Cents | None = None
+    proration_cents: Cents | None = None
+    amount_due_cents: Cents | None = None
+    refund_cents: Cents | None = None
 
 
 class SubscriptionCancelled(Event):
@@ -220,6 +229,12 @@ class PlanView(ReadModel):
     provisions_data_service: bool
 
 
+class PlanCatalogueView(ReadModel):
+    """Every plan on sale, as the catalogue holds it now (plans.py)."""
+
+    items: list[PlanView]
+
+
 class InvoiceView(ReadModel):
     payment_id: str
     amount_cents: int
@@ -230,6 +245,28 @@ class InvoiceView(ReadModel):
     reason: str = ""
     refund_id: str = ""
     refunded_at: str = ""
+    # Refunded so far: all of it once REFUNDED, a part after a downgrade's prorated refund.
+    refunded_cents: int = 0
+    # The period the payment paid for (empty when declined).
+    period_start: str = ""
+    period_end: str = ""
+
+
+class PlanChangeView(ReadModel):
+    """What the last plan change of a paid subscription costs (Plan's docstring has the rule):
+    the unused part of the paid period credited, what the new plan costs for what it covers,
+    what is owed (paid by the next payment, `settled_by`) or refunded."""
+
+    previous_plan: str
+    plan: str
+    changed_at: str
+    credit_cents: int
+    proration_cents: int
+    owed_cents: int
+    refund_cents: int
+    # The payment that settles it starts a new period of the plan (the billing periods differ).
+    new_period: bool
+    settled_by: str = ""
 
 
 class SubscriptionView(ReadModel):
@@ -242,3 +279,7 @@ class SubscriptionView(ReadModel):
     cancelled_at: str | None
     invoices: list[InvoiceView]
     version: int
+    period_start: str | None = None  # of the paid period that ends at paid_through
+    # What the next payment charges: the plan's price, or what a plan change left owed.
+    amount_due_cents: int | None = None
+    plan_change: PlanChangeView | None = None

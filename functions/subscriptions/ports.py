@@ -31,5 +31,5 @@ class PaymentGateway(Protocol):
         """Approve or decline; raise TransientError when the gateway cannot answer."""
 
     def refund(self, refund: Refund) -> RefundResult:
-        """Refund a charge in full, or refuse; raise TransientError when the gateway cannot
-        answer."""
+        """Refund `amount_cents` of a charge (all of it, or the part a downgrade gives back),
+        or refuse; raise TransientError when the gateway cannot answer."""

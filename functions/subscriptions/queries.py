@@ -1,14 +1,18 @@
-"""Read side: subscriptions as the API shows them. Tax and national ids never leave storage."""
+"""Read side: subscriptions as the API shows them (tax and national ids never leave storage),
+and the plans on sale."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from functions.subscriptions.plans import CATALOGUE
 from functions.subscriptions.unit_of_work import COLLECTION
 from shared.ports.documents import Document, DocumentStore, Filter
 from shared.service.pagination import newest_first
 
 _HIDDEN_CLIENT_FIELDS = ("rut", "national_id")
+# What an invoice keeps for itself: the billing a refund of it would put back.
+_INTERNAL_INVOICE_FIELDS = ("replaced",)
 
 
 def subscription_view(document: Document) -> dict[str, Any]:
@@ -21,8 +25,14 @@ def subscription_view(document: Document) -> dict[str, Any]:
         "created_at": document["created_at"],
         "paid_through": document.get("paid_through"),
         "cancelled_at": document.get("cancelled_at"),
-        "invoices": document.get("invoices", []),
+        "invoices": [
+            {k: v for k, v in invoice.items() if k not in _INTERNAL_INVOICE_FIELDS}
+            for invoice in document.get("invoices", [])
+        ],
         "version": document.get("_version", 0),
+        "period_start": (document.get("period") or {}).get("start"),
+        "amount_due_cents": document.get("amount_due_cents"),
+        "plan_change": document.get("plan_change"),
     }
 
 
@@ -51,3 +61,8 @@ def subscriptions_of_client(
         limit=limit,
         cursor=cursor,
     )
+
+
+def plan_catalogue() -> dict[str, Any]:
+    """The plans on sale with their prices, in the catalogue's order (a PlanCatalogueView)."""
+    return {"items": [vars(plan).copy() for plan in CATALOGUE.values()]}

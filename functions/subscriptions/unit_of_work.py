@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
-from functions.subscriptions.domain import Client, Invoice, Subscription
-from functions.subscriptions.messages import BillingPeriod, SubscriptionStatus
+from functions.subscriptions.domain import (
+    Client,
+    Invoice,
+    Period,
+    PlanChangeBilling,
+    RefundDue,
+    Subscription,
+    add_months,
+    iso,
+)
+from functions.subscriptions.messages import (
+    NAMES,
+    BillingPeriod,
+    RefundPayment,
+    SubscriptionStatus,
+)
 from functions.subscriptions.plans import Plan
 from shared.ports.documents import Document, DocumentTransaction
+from shared.ports.envelope import Envelope
 from shared.service.unit_of_work import AggregateRepository, UnitOfWork
 
 COLLECTION = "subscriptions"
@@ -27,24 +43,48 @@ class SubscriptionMapper:
             "paid_through": aggregate.paid_through,
             "cancelled_at": aggregate.cancelled_at,
             "invoices": [asdict(invoice) for invoice in aggregate.invoices],
+            "period": asdict(aggregate.period) if aggregate.period else None,
+            "plan_change": asdict(aggregate.plan_change) if aggregate.plan_change else None,
+            "pending_refunds": [asdict(refund) for refund in aggregate.pending_refunds],
+            # For the read side: what the next payment charges, as of this change.
+            "amount_due_cents": aggregate.amount_due_cents,
         }
 
     def from_document(self, aggregate_id: str, document: Document, version: int) -> Subscription:
+        plan = _plan(document["plan"])
+        invoices = [Invoice(**invoice) for invoice in document.get("invoices", [])]
+        change = document.get("plan_change")
         return Subscription(
             id=aggregate_id,
             version=version,
             client=Client(**document["client"]),
-            plan=_plan(document["plan"]),
+            plan=plan,
             status=SubscriptionStatus(document["status"]),
             created_at=document["created_at"],
             paid_through=document.get("paid_through"),
             cancelled_at=document.get("cancelled_at"),
-            invoices=[Invoice(**invoice) for invoice in document.get("invoices", [])],
+            invoices=invoices,
+            period=_period(document, plan, invoices),
+            plan_change=PlanChangeBilling(**change) if change else None,
+            pending_refunds=[RefundDue(**r) for r in document.get("pending_refunds", [])],
         )
 
 
 def _plan_document(plan: Plan) -> Document:
     return {**asdict(plan), "billing_period": plan.billing_period.value}
+
+
+def _period(document: Document, plan: Plan, invoices: list[Invoice]) -> Period | None:
+    if "period" in document:
+        return Period(**document["period"]) if document["period"] else None
+    # Stored before periods were: the last payment bought one period of the plan.
+    if not document.get("paid_through"):
+        return None
+    end = document["paid_through"]
+    months = plan.billing_period.months
+    start = iso(add_months(datetime.fromisoformat(end), -months))
+    paid = [invoice.payment_id for invoice in invoices if invoice.status == "PAID"]
+    return Period(start, end, plan.price_cents, months, paid[-1] if paid else "")
 
 
 def _plan(stored: dict[str, Any]) -> Plan:
@@ -56,3 +96,20 @@ class SubscriptionsUnitOfWork(UnitOfWork):
     def __init__(self, tx: DocumentTransaction, collection: str = COLLECTION) -> None:
         super().__init__(tx)
         self.subscriptions = AggregateRepository(tx, collection, SubscriptionMapper())
+        self._issued: list[RefundPayment] = []
+
+    def issue(self, command: RefundPayment) -> None:
+        """A follow-up command of this context (a downgrade's refund), published with the
+        events of this transaction."""
+        self._issued.append(command)
+
+    def dispatched(self) -> list[tuple[str, Envelope]]:
+        if not self._issued:
+            return []
+        assert self.cause is not None, "the message processor sets the cause"
+        # Ids derived from the cause (and the type, so none meets an event's): a redelivery
+        # of the cause republishes the very same commands.
+        return [
+            (NAMES.commands_topic, self.cause.caused(command, NAMES.source, index))
+            for index, command in enumerate(self._issued)
+        ]

@@ -192,3 +192,40 @@ def test_chaos_duplicates_and_reordering_give_one_effect_per_command(
     for handler in ("create-subscription", "pay-subscription"):
         handler_stats = stats[f"trigger-subscriptions-{handler}"]
         assert handler_stats["duplicates_injected"] > 0 and handler_stats["reordered"] > 0
+
+
+PLAN_CHANGED = "co.saludtech.subscriptions.subscription.plan_changed.v1"
+
+
+def test_an_upgrade_mid_period_charges_the_prorated_difference(
+    stack: Any, http: requests.Session, watch: Callable[[str], TopicWatcher]
+) -> None:
+    """BASIC paid, then ENTERPRISE (monthly → yearly): the unused BASIC month is credited and
+    the payment the ENTERPRISE saga awaits charges the year less that credit. BASIC first, so
+    no PRO saga runs (and, with no expert seeded, undoes the subscription) meanwhile."""
+    events = watch("subscriptions-events")
+    base = stack.functions_url
+    created = post(http, stack, "/subscriptions", {"client": CLIENT, "plan": "BASIC"})
+    sid = created["subscription_id"]
+    first = post(http, stack, f"/subscriptions/{sid}/payments", {"card_token": "tok_visa"})
+    assert wait_for_outcome(http, base, first["command_id"])["status"] == "applied"
+    upgrade = post(http, stack, f"/subscriptions/{sid}/plan", {"plan": "ENTERPRISE"})
+    assert wait_for_outcome(http, base, upgrade["command_id"])["status"] == "applied"
+
+    view = http.get(f"{base}{created['links']['subscription']}", timeout=10).json()
+    change = view["plan_change"]
+    # Seconds of the month are gone: 4,900 x remaining // length, rounded down.
+    assert change["credit_cents"] in (4_899, 4_900) and change["proration_cents"] == 499_000
+    owed = 499_000 - change["credit_cents"]
+    assert change["owed_cents"] == view["amount_due_cents"] == owed
+
+    second = post(http, stack, f"/subscriptions/{sid}/payments", {"card_token": "tok_visa"})
+    assert wait_for_outcome(http, base, second["command_id"])["status"] == "applied"
+    seen = events.wait_for(
+        lambda found: sum(e.type == PAID for e in found if e.subject == sid) >= 2
+    )
+    mine = [e for e in seen if e.subject == sid]
+    [changed] = [e.payload for e in mine if e.type == PLAN_CHANGED]
+    assert changed.amount_due_cents == owed  # type: ignore[attr-defined]
+    charged = [e.payload.amount_cents for e in mine if e.type == PAID]  # type: ignore[attr-defined]
+    assert charged == [4_900, owed]

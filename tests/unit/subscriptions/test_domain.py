@@ -92,7 +92,7 @@ def test_unknown_plan_is_refused() -> None:
 
 def test_change_plan_records_previous_and_new() -> None:
     subscription = new_subscription("BASIC")
-    subscription.change_plan(plan_or_error("ENTERPRISE"), NOW)
+    subscription.change_plan(plan_or_error("ENTERPRISE"), NOW, refund_id=str)
     [event] = subscription.pull_events()
     assert isinstance(event, PlanChanged)
     assert (event.previous_plan, event.plan, event.billing_period) == (
@@ -105,7 +105,8 @@ def test_change_plan_records_previous_and_new() -> None:
 def test_change_to_the_same_plan_is_refused() -> None:
     subscription = new_subscription("PRO")
     assert (
-        reason_of(lambda: subscription.change_plan(plan_or_error("PRO"), NOW)) == "plan_unchanged"
+        reason_of(lambda: subscription.change_plan(plan_or_error("PRO"), NOW, refund_id=str))
+        == "plan_unchanged"
     )
 
 
@@ -116,7 +117,7 @@ def test_cancel_once_then_refuse_payment_plan_change_and_second_cancel() -> None
     assert reason_of(lambda: subscription.cancel("again", NOW)) == "already_cancelled"
     assert reason_of(lambda: subscription.ensure_payable("p1")) == "subscription_cancelled"
     assert (
-        reason_of(lambda: subscription.change_plan(plan_or_error("BASIC"), NOW))
+        reason_of(lambda: subscription.change_plan(plan_or_error("BASIC"), NOW, refund_id=str))
         == "subscription_cancelled"
     )
     approved = PaymentResult(True, "t1")
