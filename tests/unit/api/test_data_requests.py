@@ -9,7 +9,11 @@ from typing import Any
 from functions import bootstrap
 from functions.data_services import wiring as data_services
 from functions.data_services.messages import NAMES, SubmitDataRequest
+from functions.subscriptions.messages import SubscriptionCreated
+from tests.support.delivery import deliver
 from tests.unit.api.conftest import CLIENT_BODY, Api
+from tests.unit.data_services.factories import image_event
+from tests.unit.data_services.flow import send
 
 REQUEST: dict[str, Any] = {
     "dataset": {
@@ -24,15 +28,19 @@ REQUEST: dict[str, Any] = {
 
 
 def _subscribe(api: Api, token: str, plan: str = "PRO") -> str:
-    """A subscription the api sent, as data services' projection knows it."""
+    """A subscription the api sent, processed by subscriptions and projected by data
+    services, as Pub/Sub would deliver it; and a catalogue of 12 CT patients to quote."""
     accepted = api.call("POST", "/v1/subscriptions", {**CLIENT_BODY, "plan": plan}, token=token)
     subscription_id: str = accepted.body["subscription_id"]
-    collections = bootstrap.context(data_services.build).collections
-    projected = {"subscription_id": subscription_id, "client_code": "0001", "plan": plan,
-                 "created_at": "2026-03-01T12:00:30.000Z"}  # fmt: skip
-    api.platform.store.run_in_transaction(
-        lambda tx: tx.put(collections.subscriptions, subscription_id, projected)
-    )
+    for envelope in api.platform.publisher.messages("subscriptions-commands"):
+        if envelope.subject == subscription_id:
+            deliver("subscriptions-commands", envelope)
+    for envelope in api.platform.publisher.messages("subscriptions-events"):
+        if isinstance(envelope.payload, SubscriptionCreated):
+            if envelope.subject == subscription_id:
+                send(envelope.payload)
+    for index in range(36):
+        send(image_event(index))
     return subscription_id
 
 
@@ -49,6 +57,9 @@ def test_a_data_request_is_sent_to_data_services_and_followed_there(api: Api) ->
     assert answer.status == 202, answer.body
     assert answer.body["command_type"] == SubmitDataRequest.TYPE
     assert answer.body["subscription_id"] == subscription_id
+    quote = answer.body["quote"]
+    assert (quote["plan"], quote["images"], quote["patients"]) == ("PRO", 35, 10)
+    assert quote["price"]["code"] == "PRO"
     [sent] = _published(api)
     assert isinstance(sent, SubmitDataRequest)
     assert sent.dataset.criteria.max_per_patient == 20
@@ -77,6 +88,10 @@ def test_a_request_is_checked_against_the_plan_at_once(api: Api) -> None:
     basic = _subscribe(api, token, plan="BASIC")
     answer = api.call("POST", f"/v1/subscriptions/{basic}/data-request", REQUEST, token=token)
     assert answer.body["error"]["reason"] == "unknown_plan"
+    rare = {**REQUEST, "dataset": {**REQUEST["dataset"], "criteria": {"modality": "MR"}}}
+    answer = api.call("POST", f"/v1/subscriptions/{subscription_id}/data-request", rare,
+                      token=token)  # fmt: skip
+    assert (answer.status, answer.body["error"]["reason"]) == (422, "dataset_too_small")
     assert _published(api) == []
 
 
