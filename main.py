@@ -20,6 +20,7 @@ from functions.api.entrypoints import api_http
 from functions.data_services import entrypoints as data_services
 from functions.data_services.entrypoints import (
     data_services_commands_http,
+    data_services_contacts_http,
     data_services_queries_http,
 )
 from functions.identity.entrypoints import identity_commands_http, identity_queries_http
@@ -42,6 +43,7 @@ from functions.subscriptions.entrypoints import (
 _WRITTEN = (
     api_http,
     data_services_commands_http,
+    data_services_contacts_http,
     data_services_queries_http,
     identity_commands_http,
     identity_queries_http,

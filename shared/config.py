@@ -104,6 +104,10 @@ class Settings(BaseSettings):
     # Who is told of what needs an operator (a stuck saga); empty: such a notification fails
     # with no_channel (announced, and logged as an error), unless set by command.
     operator_email: str = ""
+    # The minimum cell size k of what buyers see of the catalogue (data services' counts
+    # and quotes, functions/data_services/catalogue_counts.py): a set of fewer than k
+    # patients is never counted out loud, since a handful of people can be singled out.
+    catalogue_min_cell: int = Field(default=10, ge=2)
     # Where a context's HTTP doors are (shared/adapters/http_doors.py): `{target}` is the
     # entry point, `{function}` the deployed function's name. Locally the stack's functions
     # host (http://127.0.0.1:8090/{target}); in the cloud each function's own URL

@@ -14,6 +14,7 @@ one, a removed type) breaks someone.
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import json
 import subprocess
@@ -176,7 +177,13 @@ def check(root: Path = SCHEMA_ROOT) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    command = argv[1] if len(argv) > 1 else "check"
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.contracts",
+        description="The published message schemas (shared/schemas/): `check` (the default) "
+        "fails on a breaking change or a stale export; `export` writes them, then checks.",
+    )
+    parser.add_argument("command", nargs="?", default="check", choices=("export", "check"))
+    command = parser.parse_args(argv[1:]).command
     if command == "export":
         for path in export():
             print(path.relative_to(SCHEMA_ROOT.parent.parent))

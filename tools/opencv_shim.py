@@ -14,6 +14,7 @@ rebuilt byte for byte by this script (fixed timestamps), which a test checks:
 
 from __future__ import annotations
 
+import argparse
 import base64
 import hashlib
 import sys
@@ -66,7 +67,11 @@ def build() -> bytes:
     return buffer.getvalue()
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    argparse.ArgumentParser(
+        prog="python -m tools.opencv_shim",
+        description=f"Build the stand-in opencv-python wheel into {TARGET.relative_to(ROOT)}.",
+    ).parse_args(argv)
     TARGET.parent.mkdir(parents=True, exist_ok=True)
     TARGET.write_bytes(build())
     sys.stdout.write(f"{TARGET.relative_to(ROOT)}\n")

@@ -7,10 +7,14 @@ from flask_openapi3.openapi import OpenAPI
 
 from functions.api import (
     guard,
+    routes_catalogue,
     routes_centers,
     routes_clients,
     routes_commands,
     routes_confirmations,
+    routes_data_services,
+    routes_dicomweb,
+    routes_experts,
     routes_operators,
     routes_public,
     routes_sagas,
@@ -27,7 +31,8 @@ DESCRIPTION = (
 )
 AREAS = (
     routes_public, routes_sessions, routes_subscriptions, routes_commands, routes_centers,
-    routes_clients, routes_confirmations, routes_sagas, routes_operators,
+    routes_clients, routes_catalogue, routes_confirmations, routes_sagas, routes_operators,
+    routes_dicomweb, routes_experts, routes_data_services,
 )  # fmt: skip
 
 

@@ -62,3 +62,4 @@ class DataRequestBody(_Body):
     dataset: DatasetSpec
     cloud: CloudTarget
     speciality: str | None = field_of(SubmitDataRequest, "speciality")
+    review_required: bool = field_of(SubmitDataRequest, "review_required")

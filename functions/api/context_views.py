@@ -21,10 +21,10 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from functions.api.parameters import SagaStatusName
-from functions.data_services.messages import ClientCode
+from functions.data_services.messages import ClientCode, DatasetQuoteView
 from functions.notifications.messages import NotificationView
 from functions.sagas.messages import SagaLogEntry
-from functions.subscriptions.messages import SubscriptionView
+from functions.subscriptions.messages import PlanView, SubscriptionView
 from shared.entrypoints.command_door import CommandStatus
 from shared.ports.doors import DoorUnavailable
 
@@ -80,6 +80,13 @@ class DataService(BaseModel):
     manifest: JsonObject | None = None
     delivery: JsonObject | None = None
     version: int = 0
+
+
+class Quote(DatasetQuoteView):
+    """Data services' quote of a dataset with the plan's price: the api's own, since one
+    context counts the catalogue and the other sells the plans."""
+
+    price: PlanView
 
 
 # -- notifications -------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The live page (static HTML and script, read once from static/), served by the API."""
+"""The live page, the buyer's console (static HTML, its stylesheet and two scripts, read
+once from static/), served by the API."""
 
 from __future__ import annotations
 
@@ -8,11 +9,17 @@ from pathlib import Path
 import flask
 
 _STATIC = Path(__file__).parent / "static"
-_FILES = {"live_page": ("live.html", "text/html"), "live_script": ("live.js", "text/javascript")}
-# The page runs only its own script and talks only to its own origin.
+_FILES = {
+    "live_page": ("live.html", "text/html"),
+    "live_script": ("live.js", "text/javascript"),
+    "live_api_script": ("live-api.js", "text/javascript"),
+    "live_style": ("live.css", "text/css"),
+}
+# The page runs only its own scripts and styles and talks only to its own origin (the
+# delivered files' signed URLs are links the buyer follows, never fetched by the page).
 _HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; "
+        "default-src 'none'; script-src 'self'; style-src 'self'; "
         "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     ),
     "X-Content-Type-Options": "nosniff",

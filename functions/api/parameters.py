@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, Field
 from pydantic_core import PydanticUseDefault
 
+from functions.data_services.messages import GroupBy
 from shared.entrypoints.command_door import MAX_IDEMPOTENCY_KEY
 from shared.ports.documents import DOCUMENT_ID_PATTERN
 from shared.service.pagination import MAX_CURSOR_CHARS, MAX_PAGE_SIZE, page_size
@@ -67,6 +68,21 @@ class ImagesQuery(PageQuery):
     pathology: Filter | None = None
     ingested_from: Filter | None = Field(None, description="ISO 8601 date or date-time")
     ingested_to: Filter | None = Field(None, description="ISO 8601, exclusive")
+
+
+class CatalogueCountsQuery(BaseModel):
+    """A buyer's criteria, each left out matching everything, and the breakdown's dimension
+    (the data services door checks the values: dates, lengths)."""
+
+    modality: Filter | None = None
+    anatomical_region: Annotated[str, Field(max_length=128)] | None = None
+    pathology: Annotated[str, Field(max_length=128)] | None = None
+    sources: Annotated[str, Field(max_length=30 * 65)] | None = Field(
+        None, description="data source codes, comma-separated"
+    )
+    ingested_from: Filter | None = Field(None, description="ISO 8601 date-time with its zone")
+    ingested_to: Filter | None = Field(None, description="ISO 8601, exclusive")
+    group_by: GroupBy | None = Field(None, description="a breakdown by one dimension")
 
 
 class DeadLettersQuery(PageQuery):

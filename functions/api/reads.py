@@ -27,12 +27,13 @@ from functions.api.context_doors import (
     SAGAS_QUERIES,
     SUBSCRIPTIONS_QUERIES,
     answered,
+    refusal,
     segment,
 )
 from functions.api.principals import Principal
 from functions.identity.messages import Role
 from shared.entrypoints.http import HttpError
-from shared.ports.doors import Doors, DoorUnavailable
+from shared.ports.doors import DoorAnswer, Doors, DoorUnavailable
 
 # The catalogue filters a center may give /v1/images (the center is always its own).
 CATALOGUE_FILTERS = frozenset(
@@ -187,6 +188,34 @@ def notifications_of(
     return {"available": True, "items": items, "next_cursor": page["next_cursor"]}
 
 
+# -- buyers, before buying -----------------------------------------------------------------
+def catalogue_counts(doors: Doors, filters: Params) -> dict[str, Any]:
+    """What the catalogue holds for a buyer's criteria: data services answers counts only,
+    under its minimum cell size; the api never sees a record of the catalogue."""
+    found = _find(doors, DATA_SERVICES_QUERIES, "/catalogue/counts", filters)
+    if found is None:  # a door without the route (a deploy half done)
+        raise DoorUnavailable(f"{DATA_SERVICES_QUERIES} has no route for /catalogue/counts")
+    return dict(found)
+
+
+def dataset_quote(doors: Doors, request: Mapping[str, Any]) -> dict[str, Any]:
+    """Data services' quote of a dataset (POST /quotes, a read): its refusals (unknown_plan,
+    dataset_too_small, dataset_exceeds_plan, the criteria's) are answered as they came."""
+    answer = doors.call(DATA_SERVICES_QUERIES, "POST", "/quotes", body=dict(request))
+    if answer.status == 404:
+        raise DoorUnavailable(f"{DATA_SERVICES_QUERIES} has no route for /quotes")
+    return dict(answered(DATA_SERVICES_QUERIES, answer))
+
+
+def plan_price(doors: Doors, plan_code: str) -> dict[str, Any]:
+    """A plan as subscriptions sells it (code, name, price, billing period)."""
+    plans = _find(doors, SUBSCRIPTIONS_QUERIES, "/plans")
+    found = next((p for p in (plans or {}).get("items", []) if p.get("code") == plan_code), None)
+    if found is None:  # data services quotes a plan subscriptions does not sell
+        raise DoorUnavailable(f"{SUBSCRIPTIONS_QUERIES} lists no plan {plan_code}")
+    return dict(found)
+
+
 # -- sagas ---------------------------------------------------------------------------------
 def _client_scope(who: Principal) -> dict[str, str]:
     """The filter of a client's saga reads (an operator reads every saga)."""
@@ -269,4 +298,85 @@ def saga_command_status(doors: Doors, command_id: str) -> dict[str, Any]:
     found = _find(doors, SAGAS_QUERIES, f"/commands/{segment(command_id)}")
     if found is None:
         return {"command_id": command_id, "command_type": None, "status": "pending"}
+    return dict(found)
+
+
+# -- an expert's work (routes_experts.py) ----------------------------------------------------
+def _no_assignment() -> HttpError:
+    return HttpError(404, "assignment_not_found", "no such assignment")
+
+
+def assignment_of(doors: Doors, who: Principal, data_service_id: str) -> dict[str, Any]:
+    """A data service the calling expert is assigned to now (404 otherwise, as for one that
+    does not exist: a reassigned expert loses it)."""
+    path = f"/data-services/{segment(data_service_id)}"
+    found = _find(doors, DATA_SERVICES_QUERIES, path)
+    if found is None or found.get("expert_code") != who.scope:
+        raise _no_assignment()
+    return dict(found)
+
+
+def assignment_manifest(
+    doors: Doors, data_service_id: str, chunk: int, manifest_id: str | None
+) -> dict[str, Any] | None:
+    """A chunk of the assignment's manifest: the current version, or an older one by id
+    (None for a chunk or a version the door does not have). Ask assignment_of first."""
+    base = f"/data-services/{segment(data_service_id)}"
+    path = f"{base}/manifests/{segment(manifest_id)}" if manifest_id else f"{base}/manifest"
+    found = _find(doors, DATA_SERVICES_QUERIES, path, {"chunk": chunk})
+    return None if found is None else dict(found)
+
+
+def assignment_preview(doors: Doors, data_service_id: str, image_id: str) -> DoorAnswer:
+    """The PNG preview of an image of the assignment's dataset, as the door rendered it
+    (its bytes in `content`). Ask assignment_of first."""
+    path = f"/data-services/{segment(data_service_id)}/images/{segment(image_id)}/preview"
+    answer = doors.call(DATA_SERVICES_QUERIES, "GET", path)
+    if answer.status == 404:
+        raise _no_image()
+    if not answer.ok:
+        raise refusal(answer)
+    if answer.content is None or answer.status != 200:
+        raise DoorUnavailable(f"{DATA_SERVICES_QUERIES} answered no preview")
+    return answer
+
+
+def experts_listed(doors: Doors, limit: int, cursor: str | None) -> dict[str, Any]:
+    """The expert registry (an operator's), newest first."""
+    params = {"limit": limit, "cursor": cursor}
+    return _page(doors, DATA_SERVICES_QUERIES, "/experts", params, lambda _: True)
+
+
+def expert_of(doors: Doors, expert_code: str) -> dict[str, Any]:
+    found = _find(doors, DATA_SERVICES_QUERIES, f"/experts/{segment(expert_code)}")
+    if found is None:
+        raise HttpError(404, "expert_not_found", "no such expert")
+    return dict(found)
+
+
+# -- a client's data service and its files (routes_data_services.py) ------------------------
+def _no_data_service() -> HttpError:
+    return HttpError(404, "data_service_not_found", "no such data service")
+
+
+def data_service_of(doors: Doors, who: Principal, data_service_id: str) -> dict[str, Any]:
+    """One of the caller's data services, with its progress and `where` (404 for another
+    client's, exactly as for one that does not exist)."""
+    path = f"/data-services/{segment(data_service_id)}"
+    found = _find(doors, DATA_SERVICES_QUERIES, path)
+    if found is None or found["client"]["code"] != who.scope:
+        raise _no_data_service()
+    return dict(found)
+
+
+def data_service_files(
+    doors: Doors, who: Principal, data_service_id: str, limit: int, cursor: str | None
+) -> dict[str, Any]:
+    """A page of the caller's delivered files, each with a URL the door signed now. The
+    door checks the owner too (`client_code`); its 409 and 410 are answered as they came."""
+    path = f"/data-services/{segment(data_service_id)}/files"
+    params = {"client_code": who.scope, "limit": limit, "cursor": cursor}
+    found = _find(doors, DATA_SERVICES_QUERIES, path, params)
+    if found is None or found.get("data_service_id") != data_service_id:
+        raise _no_data_service()
     return dict(found)

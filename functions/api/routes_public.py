@@ -1,4 +1,5 @@
-"""The public pages: this API's OpenAPI document and the live page with its script."""
+"""The public pages: this API's OpenAPI document and the live page (the buyer's console)
+with its scripts and styles."""
 
 from __future__ import annotations
 
@@ -47,3 +48,21 @@ def live() -> flask.Response:
 )
 def live_script() -> flask.Response:
     return live_page.response("live_script")
+
+
+@routes.get(
+    "/v1/live-api.js",
+    _text("text/javascript", "the live page's api client"),
+    roles=None,
+    summary="the live page's api client (a module of live.js)",
+)
+def live_api_script() -> flask.Response:
+    return live_page.response("live_api_script")
+
+
+@routes.get(
+    "/v1/live.css", _text("text/css", "the live page's styles"), roles=None,
+    summary="the live page's styles",
+)  # fmt: skip
+def live_style() -> flask.Response:
+    return live_page.response("live_style")

@@ -15,11 +15,12 @@ from functions.api.bodies import (
 )
 from functions.api.context_doors import (
     DATA_SERVICE_COMMANDS,
+    DATA_SERVICES_QUERIES,
     SUBSCRIPTION_COMMANDS,
     SUBSCRIPTIONS_QUERIES,
     CommandDoors,
 )
-from functions.api.context_views import shown
+from functions.api.context_views import Quote, shown
 from functions.api.guard import current
 from functions.api.original_payload import SuscripcionComando, v1_create_body
 from functions.api.parameters import CommandHeaders, PageQuery, SubscriptionPath
@@ -28,6 +29,14 @@ from functions.subscriptions.messages import SubscriptionView
 from shared.entrypoints.http import HttpError
 
 routes = Routes("subscriptions", "a client's subscriptions and their commands")
+
+
+class DataRequestAccepted(Accepted):
+    """202 of a data request, with what the dataset would hold and the plan's price."""
+
+    quote: Quote
+
+
 # A reused Idempotency-Key with another body: the context's 422.
 _COMMAND_REFUSALS = (422,)
 
@@ -124,16 +133,29 @@ def pay(path: SubscriptionPath, body: PayBody, header: CommandHeaders) -> With:
 
 
 @routes.post(
-    "/v1/subscriptions/<id:subscription_id>/data-request", 202, Accepted, roles=CLIENT,
-    refused=(404, 409, 422), summary="say what data you want, before paying (SubmitDataRequest)",
+    "/v1/subscriptions/<id:subscription_id>/data-request", 202, DataRequestAccepted, roles=CLIENT,
+    refused=(404, 409, 422), summary="say what data you want, with its quote, before paying",
 )  # fmt: skip
 def submit_data_request(
     path: SubscriptionPath, body: DataRequestBody, header: CommandHeaders
 ) -> With:
-    """Checked against the subscription's plan at once; the data service the payment
-    provisions takes the latest request sent before it is created."""
-    target = f"/subscriptions/{_owned(path.subscription_id)}/data-request"
-    return _accepted(target, body.model_dump(mode="json"), header, to=DATA_SERVICE_COMMANDS)
+    """Checked against the subscription's plan at once and answered with its quote; the
+    data service the payment provisions takes the latest request sent before it is created.
+    A request the quote refuses (`dataset_too_small`, `dataset_exceeds_plan`) is not sent."""
+    call = current()
+    call.resource.append(f"subscription/{path.subscription_id}/data-request")
+    doors = call.wiring.platform.doors
+    subscription = reads.subscription_of(doors, call.principal, path.subscription_id)
+    plan = str(subscription["plan"]["code"])
+    criteria = body.dataset.criteria.model_dump(mode="json")
+    quoted = reads.dataset_quote(
+        doors, {"plan": plan, "dataset_code": body.dataset.code, "criteria": criteria}
+    )
+    quote = shown(Quote, {**quoted, "price": reads.plan_price(doors, plan)}, DATA_SERVICES_QUERIES)
+    target = f"/subscriptions/{path.subscription_id}/data-request"
+    sent = _accepted(target, body.model_dump(mode="json"), header, to=DATA_SERVICE_COMMANDS)
+    answer = DataRequestAccepted(**sent.model.model_dump(), quote=quote)
+    return With(answer, sent.headers)
 
 
 @routes.get(

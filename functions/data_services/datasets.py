@@ -99,6 +99,18 @@ def select(
     return chosen
 
 
+def resolve(
+    records: Iterable[CatalogueRecord], criteria: DatasetCriteria, plan_max_images: int
+) -> list[CatalogueRecord]:
+    """The records a dataset holds, as a service's prepare resolves them: at most
+    `max_images` when the criteria cap it; otherwise at most the plan's allowance + 1, so
+    that a dataset larger than the plan is told apart (and refused). The quote
+    (queries.dataset_quote) resolves through here."""
+    limit = criteria.max_images or plan_max_images
+    chosen = select(records, criteria, limit)
+    return chosen[:limit] if criteria.max_images is not None else chosen
+
+
 def split_of(dataset_code: str, patient_token: str, ratios: SplitRatios) -> str:
     """The split of a patient: a hash of (dataset, patient), so one patient is in one split
     of a dataset, and datasets do not all put the same patients in test."""

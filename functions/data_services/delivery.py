@@ -1,8 +1,12 @@
-"""Delivery that scales: the prepare resolves the dataset into a frozen manifest; the start
-fans out one DeliverChunk command per CHUNK_SIZE objects of it; each chunk copies its
-objects into the delivery bucket (or signs links to them) and leaves one progress record;
-whichever chunk sees every record writes the manifest files and records the delivery;
-finish, cancel and failure fan out RevokeChunk commands that delete the copies.
+"""Delivery that scales: the prepare checks that the target takes writes (a buyer's bucket:
+a probe object) and resolves the dataset into a frozen manifest; the start fans out one
+DeliverChunk command per CHUNK_SIZE objects of it; each chunk copies its objects into the
+service's target (a buyer's bucket, a managed folder; links and dicomweb copy nothing) and
+leaves one progress record; whichever chunk sees every record writes the manifest files,
+grants a managed folder's reader, and records the delivery with where the data is; finish,
+cancel and failure revoke the grant at once and fan out RevokeChunk commands that delete
+the platform's files. Links are not written here: the files route signs them at each
+request (files.py).
 
 Nothing here holds a transaction while it reads the catalogue or copies objects: those
 steps are idempotent on their own (a copy that is there already is not made again, a
@@ -27,7 +31,7 @@ from functions.data_services.datasets import (
     checksum_line,
     select,
 )
-from functions.data_services.domain import DataService, DeliveryMode
+from functions.data_services.domain import DataService, TargetSpec, manifest_uris
 from functions.data_services.messages import (
     NAMES,
     CompleteDelivery,
@@ -42,6 +46,7 @@ from functions.data_services.ports import (
     DeliveryRefused,
     DeliveryTarget,
     SourceMissing,
+    TargetFactory,
     UrlSigner,
 )
 from functions.data_services.projections import Projections
@@ -81,12 +86,18 @@ class DeliveryService:
     processor: MessageProcessor[Any, Any]
     publisher: EventPublisher
     projections: Projections
-    target: DeliveryTarget
-    signer: UrlSigner
+    targets: TargetFactory
+    signer: UrlSigner  # the files route's (files.py): nothing is signed at delivery
     collections: Collections
     delivery_bucket: str
     clock: Clock
     chunk_size: int = CHUNK_SIZE  # objects per DeliverChunk command
+
+    def spec_of(self, service: DataService) -> TargetSpec:
+        return service.target(self.delivery_bucket)
+
+    def target_of(self, service: DataService) -> DeliveryTarget:
+        return self.targets(self.spec_of(service))
 
     # -- prepare, then start ----------------------------------------------------------------
     def prepare(self, envelope: Envelope) -> str:
@@ -101,8 +112,39 @@ class DeliveryService:
             and loaded.manifest is None
             and not self._resolved_for(loaded.id, envelope.id)
         ):
-            self._resolve(loaded, envelope.id)
+            refusal = self._probe(loaded)
+            if refusal is None:
+                self._resolve(loaded, envelope.id)
+            else:
+                self._refuse(loaded, envelope.id, refusal)
         return self.processor.process(envelope).outcome
+
+    def _probe(self, service: DataService) -> DeliveryRefused | None:
+        """A buyer's bucket is tried before anything is resolved, so a missing grant fails
+        the prepare (and the saga) at once, with what to grant; never a refund after a
+        delivery that could not start."""
+        spec = self.spec_of(service)
+        if not spec.buyer_bucket:
+            return None
+        try:
+            self.targets(spec).probe()
+        except DeliveryRefused as refused:
+            log.warning("delivery_target_refused", data_service_id=service.id)
+            return refused
+        return None
+
+    def _refuse(self, service: DataService, command_id: str, refused: DeliveryRefused) -> None:
+        """The prepare's header says the target refused: the handler rejects the command
+        with its reason and detail (recorded with the command, so a redelivery agrees)."""
+        header = {
+            "for_command": command_id,
+            "for_version": service.version,
+            "refused_reason": refused.reason,
+            "refused_detail": refused.detail,
+            "resolved_at": rfc3339(self.clock()),
+        }
+        collection = self.collections.manifests
+        self.store.run_in_transaction(lambda tx: tx.put(collection, service.id, header))
 
     def start(self, envelope: Envelope) -> str:
         command = envelope.payload
@@ -192,12 +234,13 @@ class DeliveryService:
     def _copy(
         self, envelope: Envelope, service: DataService, entries: list[ManifestEntry], token: str
     ) -> str:
-        """Copy (or sign) a claimed chunk and record it."""
+        """Copy a claimed chunk into its target (links and dicomweb: nothing) and record it."""
         command = envelope.payload
         assert isinstance(command, DeliverChunk)
         key = chunk_doc_id(command.manifest_id, command.chunk_index)
+        target = self.target_of(service)
         try:
-            record = self._deliver(service, command, entries)
+            record = self._deliver(service, target, command, entries)
         except (DeliveryRefused, SourceMissing) as failure:
             self._fail(envelope, command, failure.reason, failure.detail)
             return "failed"
@@ -209,7 +252,7 @@ class DeliveryService:
         again = self._service(command.data_service_id)
         if again is not None and again.status in _ENDED and again.has_copies:
             # Ended while this chunk copied: its revocation may have run before the copies.
-            self._remove(service.prefix, entries, with_files=False)
+            self._remove(target, entries, with_files=False)
             return "revoked"
         return "delivered"
 
@@ -267,7 +310,11 @@ class DeliveryService:
         return self.store.run_in_transaction(write)
 
     def _deliver(
-        self, service: DataService, command: DeliverChunk, entries: list[ManifestEntry]
+        self,
+        service: DataService,
+        target: DeliveryTarget,
+        command: DeliverChunk,
+        entries: list[ManifestEntry],
     ) -> Document:
         record: Document = {
             "data_service_id": service.id,
@@ -275,33 +322,17 @@ class DeliveryService:
             "chunk_index": command.chunk_index,
             "objects": len(entries),
             "bytes": sum(e.size for e in entries),
-            "delivered_at": rfc3339(now := self.clock()),
+            "delivered_at": rfc3339(self.clock()),
         }
-        if service.mode is DeliveryMode.LINKS:
-            expires = now + timedelta(hours=service.allowance.link_hours)
-            lines = [
-                _json_line(
-                    {"image_id": e.image_id, "split": e.split, "url": self._sign(e, expires)}
-                )
-                for e in entries
-            ]
-            name = f"{service.prefix}links/{command.chunk_index:05d}.jsonl"
-            self.target.put_text(self.delivery_bucket, name, "\n".join(lines) + "\n", _JSONL)
-            return {**record, "copied": 0, "links_expire_at": rfc3339(expires)}
-        # Server-side copies wait on the network, not the CPU: several at once.
+        if not target.spec.copies:
+            # links and dicomweb: the images stay where they are, read through the api.
+            return {**record, "copied": 0}
+        # Copies wait on the network, not the CPU: several at once.
         with ThreadPoolExecutor(COPY_THREADS) as pool:
             placed = list(
-                pool.map(
-                    lambda e: self.target.place(
-                        *split_uri(e.uri), self.delivery_bucket, e.delivered_name(service.prefix)
-                    ),
-                    entries,
-                )
+                pool.map(lambda e: target.place(*split_uri(e.uri), e.delivered_name("")), entries)
             )
         return {**record, "copied": sum(p.copied for p in placed)}
-
-    def _sign(self, entry: ManifestEntry, expires: datetime) -> str:
-        return self.signer.sign(*split_uri(entry.uri), expires)
 
     def _check_completion(self, envelope: Envelope, command: DeliverChunk) -> None:
         """After a chunk is recorded: if every chunk is, write the manifest files and
@@ -319,48 +350,45 @@ class DeliveryService:
         ).items
         if len(done) < manifest.chunks:
             return
-        files = self._write_manifest_files(service)
-        expiries = sorted(d["links_expire_at"] for _, d in done if d.get("links_expire_at"))
+        target = self.target_of(service)
+        self._write_manifest_files(service, target)
+        # From the chunks' records, so that racing finishers grant the same end.
+        last = max(datetime.fromisoformat(str(d["delivered_at"])) for _, d in done)
+        access_until = service.access_until(last)
+        if access_until is not None:
+            target.grant(datetime.fromisoformat(access_until))
+        where = target.where(access_until)
+        manifest_uri, checksums_uri = manifest_uris(where)
         complete = CompleteDelivery(
             data_service_id=service.id,
             manifest_id=manifest.manifest_id,
             objects=sum(int(d["objects"]) for _, d in done),
             bytes=sum(int(d["bytes"]) for _, d in done),
-            manifest_uri=files["manifest"],
-            checksums_uri=files["checksums"],
-            links_uri=files.get("links"),
-            links_expire_at=expiries[0] if expiries else None,
+            manifest_uri=manifest_uri,
+            checksums_uri=checksums_uri,
+            target_type=where.target_type,
+            location=where.location,
+            fetch_hint=where.fetch_hint,
+            access_until=access_until,
         )
         self._process(envelope, complete, derived_id(manifest.manifest_id, "complete"))
         log.info("delivery_complete", data_service_id=service.id, chunks=manifest.chunks)
 
-    def _write_manifest_files(self, service: DataService) -> dict[str, str]:
-        """manifest.jsonl and SHA256SUMS beside the images, from the frozen chunks (so a
-        second writer would write the same bytes; the first one stays)."""
+    def _write_manifest_files(self, service: DataService, target: DeliveryTarget) -> None:
+        """manifest.jsonl and SHA256SUMS at the dataset's root, from the frozen chunks (so
+        a second writer would write the same bytes; the first one stays). Both name each
+        file as the target offers it (`<split>/<image_id>.dcm`, what the copies are called
+        and what the files route lists), never the platform's own object."""
         assert service.manifest is not None
         entries = [
             entry
             for index in range(service.manifest.chunks)
             for entry in self._entries(service.manifest.manifest_id, index)
         ]
-        prefix, bucket = service.prefix, self.delivery_bucket
-        manifest_name, checksums_name = f"{prefix}manifest.jsonl", f"{prefix}SHA256SUMS"
-        self.target.put_text(
-            bucket, manifest_name, "".join(e.json_line() + "\n" for e in entries), _JSONL
+        target.put_text(MANIFEST, "".join(delivered_line(e) + "\n" for e in entries), _JSONL)
+        target.put_text(
+            CHECKSUMS, "".join(checksum_line(e, "") + "\n" for e in entries), "text/plain"
         )
-        self.target.put_text(
-            bucket,
-            checksums_name,
-            "".join(checksum_line(e, prefix) + "\n" for e in entries),
-            "text/plain",
-        )
-        files = {
-            "manifest": f"gs://{bucket}/{manifest_name}",
-            "checksums": f"gs://{bucket}/{checksums_name}",
-        }
-        if service.mode is DeliveryMode.LINKS:
-            files["links"] = f"gs://{bucket}/{prefix}links/"
-        return files
 
     def _fail(self, envelope: Envelope, command: DeliverChunk, reason: str, detail: str) -> None:
         fail = FailDelivery(
@@ -372,16 +400,25 @@ class DeliveryService:
         result = self._process(envelope, fail, derived_id(command.manifest_id, "fail"))
         log.warning("delivery_failed", data_service_id=command.data_service_id, reason=reason)
         if result == "applied":
+            self._revoke_grant(command.data_service_id)
             self._fan_out(envelope, command.data_service_id, RevokeChunk, "revoke")
 
     # -- the end ------------------------------------------------------------------------------
     def end(self, envelope: Envelope) -> str:
-        """FinishDataService or CancelDataService: the domain decides, then the copies are
-        revoked chunk by chunk (links of a `links` delivery expire on their own)."""
+        """FinishDataService or CancelDataService: the domain decides; then a managed
+        folder's grant is revoked at once and the platform's files deleted chunk by chunk
+        (the files route refuses an ended service's links as soon as it is recorded).
+        A redelivery finds the outcome recorded and revokes again: both steps repeat."""
         result = self.processor.process(envelope)
         if result.outcome == "applied":
+            self._revoke_grant(envelope.subject)
             self._fan_out(envelope, envelope.subject, RevokeChunk, "revoke")
         return result.outcome
+
+    def _revoke_grant(self, service_id: str) -> None:
+        service = self._service(service_id)
+        if service is not None:
+            self.target_of(service).revoke()
 
     def revoke_chunk(self, envelope: Envelope) -> str:
         command = envelope.payload
@@ -389,9 +426,12 @@ class DeliveryService:
         key = chunk_doc_id(command.manifest_id, command.chunk_index)
         if self.store.get(self.collections.revocations, key) is not None:
             return "duplicate"
-        prefix = DataService.prefix_of(command.data_service_id)
+        service = self._service(command.data_service_id)
+        if service is None:
+            raise TransientError("the data service of a revocation is not readable")
         entries = self._entries(command.manifest_id, command.chunk_index)
-        removed = self._remove(prefix, entries, with_files=command.chunk_index == 0)
+        target = self.target_of(service)
+        removed = self._remove(target, entries, with_files=command.chunk_index == 0)
         record = {
             "data_service_id": command.data_service_id,
             "manifest_id": command.manifest_id,
@@ -403,11 +443,12 @@ class DeliveryService:
         self.store.run_in_transaction(lambda tx: tx.put(collection, key, record))
         return "revoked"
 
-    def _remove(self, prefix: str, entries: list[ManifestEntry], *, with_files: bool) -> int:
-        names = [e.delivered_name(prefix) for e in entries]
+    @staticmethod
+    def _remove(target: DeliveryTarget, entries: list[ManifestEntry], *, with_files: bool) -> int:
+        names = [e.delivered_name("") for e in entries] if target.spec.copies else []
         if with_files:
-            names += [f"{prefix}manifest.jsonl", f"{prefix}SHA256SUMS"]
-        return sum(self.target.remove(self.delivery_bucket, name) for name in names)
+            names += [MANIFEST, CHECKSUMS]
+        return sum(target.remove(name) for name in names)
 
     # -- helpers ------------------------------------------------------------------------------
     def _fan_out(
@@ -463,7 +504,12 @@ class DeliveryService:
 
 
 _JSONL = "application/x-ndjson"
+MANIFEST, CHECKSUMS = "manifest.jsonl", "SHA256SUMS"
 
 
-def _json_line(value: dict[str, Any]) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+def delivered_line(entry: ManifestEntry) -> str:
+    """A manifest line as the buyer gets it: the file's name as delivered instead of the
+    platform's object (`uri`, a bucket the buyer cannot read)."""
+    fields = {k: v for k, v in entry.to_dict().items() if k != "uri"}
+    fields["name"] = entry.delivered_name("")
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"))

@@ -7,7 +7,9 @@
   request for its subscription. Each validated here, recorded, published, answered 202.
 - queries (`data_services_queries_http`): a data service with its progress, its manifest
   page by page, a client's data services, an expert (without the person) and the services
-  assigned to them, what became of a command, the context's dead letters.
+  assigned to them, what became of a command, the context's dead letters; what the
+  catalogue holds for a buyer's criteria (`GET /catalogue/counts`) and the quote of a
+  dataset (`POST /quotes`, a read: it changes nothing), in counts that identify no one.
 """
 
 from __future__ import annotations
@@ -16,39 +18,58 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import flask
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
 from functions import bootstrap
 from functions.data_services import queries as read
-from functions.data_services import wiring
+from functions.data_services import review, wiring
+from functions.data_services.delivery import split_uri
+from functions.data_services.dicomweb_door import add_dicomweb_routes
 from functions.data_services.domain import (
     ENDED_STATUSES,
+    target_spec,
     validate_create,
     validate_data_request,
 )
 from functions.data_services.experts import Expert
 from functions.data_services.messages import (
+    MAX_EXCLUDED_PER_COMMAND,
     NAMES,
+    ApproveDataset,
     AssignExpert,
     CancelDataService,
+    CatalogueCountsView,
     ClientRef,
     CloudTarget,
     Code,
     CreateDataService,
     CreateDataServiceV2,
     DataServiceView,
+    DatasetCriteria,
+    DatasetQuoteRequest,
+    DatasetQuoteView,
     DatasetSpec,
+    ExcludeImages,
+    ExclusionReason,
+    ExpertContact,
     ExpertView,
+    FilesPage,
     FinishDataService,
+    GroupBy,
     Id,
+    ImageId,
     ManifestPage,
     PlanRef,
     PrepareDataset,
     RegisterExpert,
+    RetireExpert,
     StartDataService,
     SubmitDataRequest,
 )
+from functions.data_services.ports import DeliveryRefused
+from functions.data_services.preview import NotRenderable, render_png
 from shared.domain.clock import utc_now
+from shared.domain.errors import PermanentError
 from shared.domain.messages import Command, Message
 from shared.domain.read_models import Page
 from shared.entrypoints.command_door import (
@@ -72,6 +93,7 @@ from shared.entrypoints.door_app import (
     or_not_found,
 )
 from shared.entrypoints.http import HttpError
+from shared.ports.blobs import BlobNotFound
 from shared.ports.documents import Filter
 from shared.ports.envelope import Envelope, derived_id, parse_payload
 from shared.service.command_log import request_digest
@@ -108,6 +130,7 @@ class NewDataService(DoorBody):
     speciality: Code | None = None
     expert_code: Code | None = None
     from_client_request: bool = False
+    review_required: bool = False  # the start waits for the expert's approval
 
 
 class ExpertChoice(DoorBody):
@@ -129,6 +152,7 @@ class DataRequest(DoorBody):
     dataset: DatasetSpec
     cloud: CloudTarget
     speciality: Code | None = None
+    review_required: bool = False  # an expert reviews the dataset before its delivery
 
 
 class DataServicePath(BaseModel):
@@ -167,6 +191,16 @@ class DataRequestAccepted(Accepted):
 _CREATES = (CreateDataServiceV2, CreateDataService)
 
 
+def _place_apart(fields: dict[str, Any]) -> dict[str, Any] | None:
+    """A body's `cloud` as a command carries it: its place (bucket, prefix, principal)
+    moved out of `cloud` into `cloud_place`, beside the v1 shape a strict reader takes."""
+    cloud = dict(fields.get("cloud") or {})
+    place = {k: cloud.pop(k) for k in ("bucket", "prefix", "principal") if k in cloud}
+    fields["cloud"] = cloud
+    found = {k: v for k, v in place.items() if v is not None}
+    return found or None
+
+
 def _take(
     endpoint: str, args: dict[str, str], build: Callable[[str], Command]
 ) -> tuple[CommandDoor, Envelope]:
@@ -175,9 +209,30 @@ def _take(
     door = CommandDoor(NAMES, w.commands, w.platform)
     envelope = door.envelope(flask.request, endpoint, args, build)
     _ensure_targets_exist(w, envelope.payload)
+    _probe_delivery_target(w, envelope.payload)
     # The digest of the body as sent: the same key with the same request is the same command.
     door.accept_and_publish(envelope, request_digest(endpoint, args, flask.request.get_json()))
     return door, envelope
+
+
+def _probe_delivery_target(w: wiring.DataServicesWiring, command: Message) -> None:
+    """A buyer's bucket that refuses our test write is answered at once (422, with what to
+    grant), not accepted to fail at the prepare; the prepare probes again, since a grant
+    can be withdrawn in between."""
+    if not isinstance(command, CreateDataServiceV2 | SubmitDataRequest):
+        return
+    cloud = command.target_cloud
+    if not cloud.bucket:
+        return
+    subject = (
+        command.data_service_id
+        if isinstance(command, CreateDataServiceV2)
+        else f"request-{command.subscription_id}"
+    )
+    try:
+        w.delivery.targets(target_spec(subject, cloud, w.delivery.delivery_bucket)).probe()
+    except DeliveryRefused as refused:
+        raise HttpError(422, refused.reason, refused.detail, field="cloud.bucket") from None
 
 
 def _ensure_targets_exist(w: wiring.DataServicesWiring, command: Message) -> None:
@@ -189,6 +244,8 @@ def _ensure_targets_exist(w: wiring.DataServicesWiring, command: Message) -> Non
     expert_code = getattr(command, "expert_code", None)
     if expert_code and store.get(c.experts, expert_code) is None:
         raise HttpError(404, "expert_not_found", "no such expert", field="expert_code")
+    if isinstance(command, RetireExpert):
+        return
     if isinstance(command, CreateDataServiceV2 | SubmitDataRequest):
         if store.get(c.subscriptions, command.subscription_id) is None:
             raise HttpError(
@@ -232,10 +289,12 @@ def create_data_service(
             **body.model_dump(exclude_unset=True),
             "data_service_id": derived_id(command_id, "data_service"),
         }
+        place = _place_apart(fields)
         if "client" in fields:
             create = parse_payload(CreateDataService, fields).upgraded()
+            create = create.model_copy(update={"cloud_place": place})
         else:
-            create = parse_payload(CreateDataServiceV2, fields)
+            create = parse_payload(CreateDataServiceV2, {**fields, "cloud_place": place})
         validate_create(create)  # the rules a command can be checked against without state
         return create
 
@@ -318,6 +377,7 @@ def submit_data_request(
 
     def build(_: str) -> Command:
         fields = {**body.model_dump(), "subscription_id": path.subscription_id}
+        fields["cloud_place"] = _place_apart(fields)
         request = parse_payload(SubmitDataRequest, fields)
         subscription = store.get(c.subscriptions, path.subscription_id)
         if subscription is None:
@@ -374,7 +434,7 @@ class ClientDataServices(PageParameters):
 def get_data_service(path: DataServicePath, query: NoParameters) -> flask.Response:
     """A data service, and its progress."""
     w = _wiring()
-    found = read.get_data_service(w.platform.store, w.collections, path.data_service_id)
+    found = read.get_data_service(w.platform.store, w.collections, path.data_service_id, _place(w))
     return answer(
         DataServiceView, or_not_found(found, "data_service_not_found", "no such data service")
     )
@@ -397,7 +457,7 @@ def list_data_services(query: ClientDataServices) -> flask.Response:
     w = _wiring()
     page = read.data_services_of_client(
         w.platform.store, w.collections, query.client_code, limit=query.limit,
-        cursor=query.cursor,
+        cursor=query.cursor, place=_place(w),
     )  # fmt: skip
     return answer(Page[DataServiceView], page)
 
@@ -424,9 +484,260 @@ def list_assignments(path: ExpertPath, query: PageParameters) -> flask.Response:
     return answer(Page[DataServiceView], page)
 
 
+_Sources = Annotated[str, Field(max_length=30 * 65, description="codes, comma-separated")]
+_Instant = Annotated[str, Field(max_length=40, description="ISO 8601 date-time with its zone")]
+
+
+class CatalogueFilters(Parameters):
+    """A buyer's criteria, each left out matching everything (DatasetCriteria's filters;
+    ingested_from inclusive, ingested_to exclusive)."""
+
+    modality: Annotated[str, Field(max_length=16)] | None = None
+    anatomical_region: Annotated[str, Field(max_length=128)] | None = None
+    pathology: Annotated[str, Field(max_length=128)] | None = None
+    sources: _Sources | None = None
+    ingested_from: _Instant | None = None
+    ingested_to: _Instant | None = None
+    group_by: GroupBy | None = None
+
+
+# A quote the request is well formed for, but that cannot be given: 422.
+_UNQUOTABLE = frozenset({"unknown_plan", "dataset_exceeds_plan", "dataset_too_small"})
+
+
+@queries.get("/catalogue/counts", responses=answers(CatalogueCountsView, 400, 503))
+def catalogue_counts(query: CatalogueFilters) -> flask.Response:
+    """What the catalogue holds for the criteria: images, studies and patients, by one
+    dimension too, each count under the minimum cell size (catalogue_counts.py)."""
+    w = _wiring()
+    sources = [s for s in (query.sources or "").split(",") if s.strip()]
+    filters = query.model_dump(exclude={"group_by", "sources"}, exclude_none=True)
+    try:
+        criteria = DatasetCriteria.model_validate({**filters, "sources": sources})
+    except ValidationError as error:  # too many sources, or one too long
+        where = ".".join(str(part) for part in error.errors()[0]["loc"])
+        raise HttpError(400, "schema_violation", "sources: at most 30 codes of 64", where) from None
+    counted = read.catalogue_counts(
+        w.projections, criteria, query.group_by, w.platform.settings.catalogue_min_cell
+    )
+    return answer(CatalogueCountsView, counted)
+
+
+@queries.post("/quotes", responses=answers(DatasetQuoteView, 400, 422, 503))
+def quote_dataset(body: DatasetQuoteRequest, query: NoParameters) -> flask.Response:
+    """What a dataset would hold on a plan (queries.dataset_quote), before it is asked for:
+    a read, nothing is recorded. 422 `unknown_plan`, `dataset_exceeds_plan`,
+    `dataset_too_small`; 400 for criteria a data request would be refused for too."""
+    w = _wiring()
+    try:
+        quoted = read.dataset_quote(w.projections, body, w.platform.settings.catalogue_min_cell)
+    except PermanentError as error:
+        status = 422 if error.reason in _UNQUOTABLE else 400
+        raise HttpError(status, error.reason, error.detail, error.field) from None
+    return answer(DatasetQuoteView, quoted)
+
+
+def _place(w: wiring.DataServicesWiring) -> read.Place:
+    """What the views need to say where a service's data is (the buyer's view of it)."""
+    return read.Place(w.delivery.delivery_bucket, w.platform.settings.require_public_url())
+
+
+class FilesQuery(PageParameters):
+    # The owner: a service of another client is answered as no service (404).
+    client_code: Code
+
+
+@queries.get(
+    "/data-services/<data_service_id>/files",
+    responses=answers(FilesPage, 400, 404, 409, 410, 503),
+)
+def list_files(path: DataServicePath, query: FilesQuery) -> flask.Response:
+    """A delivered dataset's files, each with a URL signed now for minutes (files.py):
+    manifest.jsonl and SHA256SUMS first, then the images. 409 `not_delivered` or
+    `files_not_offered` (the data is in a bucket: `where` says which), 410 `service_ended`."""
+    from functions.data_services.files import FilesRefused, files_page
+
+    w = _wiring()
+    try:
+        page = files_page(
+            w.delivery, path.data_service_id, query.client_code, cursor=query.cursor,
+            limit=query.limit, now=w.platform.clock(), minutes=wiring.link_minutes(),
+        )  # fmt: skip
+    except FilesRefused as refused:
+        raise HttpError(refused.status, refused.reason, refused.detail) from None
+    return answer(FilesPage, or_not_found(page, "data_service_not_found", "no such data service"))
+
+
 def _command_status(command_id: str) -> dict[str, Any] | None:
     return _wiring().commands.status(command_id)  # the wiring when asked, never at import
 
 
 add_command_status_route(queries, _command_status)
 add_dead_letter_route(queries, lambda: _wiring().platform)
+add_dicomweb_routes(queries, _wiring)  # DICOMweb over a delivered service
+
+
+# -- the expert's work (review.py, revisions.py) -----------------------------------------------
+class ExclusionBody(DoorBody):
+    """POST /data-services/<id>/exclusions: ExcludeImages without its service (in the
+    path). `note` is stored with the revision only, never logged nor announced."""
+
+    expert_code: Code
+    image_ids: Annotated[list[ImageId], Field(min_length=1, max_length=MAX_EXCLUDED_PER_COMMAND)]
+    reason: ExclusionReason
+    note: Annotated[str, Field(max_length=500)] = ""
+
+
+class ApprovalBody(DoorBody):
+    expert_code: Code
+
+
+def _reviewable(w: wiring.DataServicesWiring, data_service_id: str, expert_code: str) -> Any:
+    """The service as its expert may review it now (409 with the rule's reason otherwise;
+    a service not stored yet is left to _ensure_targets_exist)."""
+    service = read.service_aggregate(w.platform.store, w.collections, data_service_id)
+    if service is None:
+        return None
+    try:
+        service.ensure_reviewable(expert_code)
+    except PermanentError as error:
+        status = 403 if error.reason == "not_assigned_expert" else 409
+        raise HttpError(status, error.reason, error.detail, field=error.field) from None
+    return service
+
+
+@commands.post(
+    "/experts/<expert_code>/retire",
+    responses=answers(ExpertAccepted, *COMMAND_REFUSALS, 404, status=202),
+)
+def retire_expert(
+    path: ExpertPath, body: NoBody, query: NoParameters, header: CommandHeaders
+) -> flask.Response:
+    """Never assign the expert again; its services keep it until they end or are
+    reassigned. 404 for an expert not in the registry."""
+    fields = {"expert_code": path.expert_code}
+    door, envelope = _take(
+        "retire", path.model_dump(), lambda _: parse_payload(RetireExpert, fields)
+    )
+    return door.accepted(
+        envelope, ExpertAccepted, "subject", expert=f"{QUERIES_PATH}/experts/{envelope.subject}"
+    )  # fmt: skip
+
+
+@commands.post("/data-services/<data_service_id>/exclusions", responses=_ACCEPTED)
+def exclude_images(
+    path: DataServicePath, body: ExclusionBody, query: NoParameters, header: CommandHeaders
+) -> flask.Response:
+    """The assigned expert takes images out of the prepared dataset, before the start (a
+    new manifest version). 422 unknown_image / dataset_empty, 409 already_started."""
+    w = _wiring()
+    service = _reviewable(w, path.data_service_id, body.expert_code)
+    if service is not None:
+        if service.approved_at is not None:
+            raise HttpError(409, "already_approved", "the dataset is approved already")
+        manifest = service.manifest
+        entries = read.manifest_entries(
+            w.platform.store, w.collections, manifest.manifest_id, manifest.chunks
+        )
+        try:
+            review.kept_entries(entries, body.image_ids)
+        except PermanentError as error:
+            raise HttpError(422, error.reason, error.detail, field=error.field) from None
+    return _service_command("exclude", path, body, ExcludeImages)
+
+
+@commands.post("/data-services/<data_service_id>/approval", responses=_ACCEPTED)
+def approve_dataset(
+    path: DataServicePath, body: ApprovalBody, query: NoParameters, header: CommandHeaders
+) -> flask.Response:
+    """The assigned expert approves the dataset; a start that waited for it begins."""
+    _reviewable(_wiring(), path.data_service_id, body.expert_code)
+    return _service_command("approve", path, body, ApproveDataset)
+
+
+class ExpertPage(PageParameters):
+    """The registry, newest registration first."""
+
+
+class ManifestVersionPath(BaseModel):
+    data_service_id: DocumentId
+    manifest_id: DocumentId
+
+
+class ImagePath(BaseModel):
+    data_service_id: DocumentId
+    image_id: DocumentId
+
+
+PNG = "image/png"
+MAX_PREVIEWED_BYTES = 256 * 1024 * 1024  # a larger object is not rendered in a request
+
+
+@queries.get("/experts", responses=answers(Page[ExpertView], 400, 503))
+def list_experts(query: ExpertPage) -> flask.Response:
+    """The expert registry (without the person behind a code), newest first."""
+    w = _wiring()
+    page = read.experts_page(
+        w.platform.store, w.collections, limit=query.limit, cursor=query.cursor
+    )
+    return answer(Page[ExpertView], page)
+
+
+@queries.get(
+    "/data-services/<data_service_id>/manifests/<manifest_id>",
+    responses=answers(ManifestPage, 400, 404, 503),
+)
+def get_manifest_version(path: ManifestVersionPath, query: ManifestChunk) -> flask.Response:
+    """One chunk of a version of the service's manifest, the current one or one an
+    exclusion replaced (frozen: it stays readable)."""
+    w = _wiring()
+    page = read.manifest_version_page(
+        w.platform.store, w.collections, path.data_service_id, path.manifest_id, query.chunk
+    )
+    return answer(ManifestPage, or_not_found(page, "manifest_not_found", "no such manifest chunk"))
+
+
+@queries.get(
+    "/data-services/<data_service_id>/images/<image_id>/preview",
+    responses=answers(
+        {"description": "a PNG preview, at most 512 px on its longer side",
+         "content": {PNG: {"schema": {"type": "string", "format": "binary"}}}},
+        400, 404, 422, 503,
+    ),
+)  # fmt: skip
+def preview_image(path: ImagePath, query: NoParameters) -> flask.Response:
+    """A rendered preview of an image of the service's dataset (any manifest version)."""
+    w = _wiring()
+    entry = read.manifest_entry(
+        w.platform.store, w.collections, path.data_service_id, path.image_id
+    )
+    if entry is None:
+        raise HttpError(404, "image_not_found", "no such image in the dataset")
+    if entry.size > MAX_PREVIEWED_BYTES:
+        raise HttpError(422, "image_too_large", "the image is too large to preview")
+    bucket, name = split_uri(entry.uri)
+    try:
+        data = w.platform.blobs.read_bytes(bucket, name)
+    except BlobNotFound:
+        raise HttpError(404, "image_not_found", "the image is no longer stored") from None
+    try:
+        png = render_png(data)
+    except NotRenderable as error:
+        raise HttpError(422, error.reason, error.detail) from None
+    return flask.Response(png, mimetype=PNG, headers={"Cache-Control": "private, max-age=300"})
+
+
+# The expert's contact, for the notifications context only: its own door, which only the
+# notifications' functions may invoke (infra/topology.yaml cloud.access.notifications).
+contacts = door_app(
+    "data services contacts",
+    "How an expert of the registry is reached: for the notifications context only.",
+)
+
+
+@contacts.get("/experts/<expert_code>/contact", responses=answers(ExpertContact, 400, 404, 503))
+def get_expert_contact(path: ExpertPath, query: NoParameters) -> flask.Response:
+    """An expert's email address (never its national id)."""
+    w = _wiring()
+    found = read.expert_contact(w.platform.store, w.collections, path.expert_code)
+    return answer(ExpertContact, or_not_found(found, "expert_not_found"))

@@ -37,7 +37,7 @@ def _consume(cloud_event: CloudEventLike, expects: type[Message], function: str)
     consume(
         cloud_event,
         expects,
-        handled_by(HANDLERS[expects], w.processor, w.delivery, w.projections),
+        handled_by(HANDLERS[expects], w.processor, w.delivery, w.projections, w.review),
         function=function,
         context=NAMES,
         publisher=w.platform.publisher,
@@ -69,3 +69,9 @@ def data_services_commands_http(request: flask.Request) -> flask.Response:
 def data_services_queries_http(request: flask.Request) -> flask.Response:
     """Data services, experts, a command's status, the dead letters: doors.queries."""
     return serve(doors.queries, request)
+
+
+@functions_framework.http
+def data_services_contacts_http(request: flask.Request) -> flask.Response:
+    """An expert's contact, for the notifications context only: doors.contacts."""
+    return serve(doors.contacts, request)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from functions.data_services.messages import ExpertRegistered, RegisterExpert
+from functions.data_services.messages import ExpertRegistered, ExpertRetired, RegisterExpert
 from shared.domain.aggregate import Aggregate
 from shared.domain.clock import rfc3339
 from shared.domain.errors import PermanentError
@@ -42,6 +42,9 @@ class Expert(Aggregate):
     capacity: int
     registered_at: str
     assignments: list[str] = field(default_factory=list)
+    # A retired expert is never assigned again; its services keep it until they end or
+    # are reassigned. Registering it again reinstates it.
+    retired_at: str | None = None
 
     @classmethod
     def register(cls, command: RegisterExpert, now: datetime) -> Expert:
@@ -59,8 +62,24 @@ class Expert(Aggregate):
         changed = any(getattr(self, name) != value for name, value in values.items())
         for name, value in values.items():
             setattr(self, name, value)
+        if self.retired_at is not None:
+            self.retired_at = None  # registered again: reinstated
+            changed = True
         if changed:
             self._announce()
+
+    def retire(self, now: datetime) -> None:
+        """Never assigned again; the services assigned keep it. A second retire: nothing."""
+        if self.retired_at is not None:
+            return
+        self.retired_at = rfc3339(now)
+        self.record(
+            ExpertRetired(expert_code=self.id, assignments=self.load, retired_at=self.retired_at)
+        )
+
+    @property
+    def retired(self) -> bool:
+        return self.retired_at is not None
 
     def _announce(self) -> None:
         self.record(
@@ -78,12 +97,14 @@ class Expert(Aggregate):
 
     @property
     def has_room(self) -> bool:
-        return self.load < self.capacity
+        return not self.retired and self.load < self.capacity
 
     def covers(self, speciality: str) -> bool:
-        return speciality in self.specialities
+        return not self.retired and speciality in self.specialities
 
     def take(self, data_service_id: str, speciality: str) -> None:
+        if self.retired:
+            raise ExpertError("expert_retired", "the expert is retired", field="expert_code")
         if not self.covers(speciality):
             raise ExpertError(
                 "expert_speciality_mismatch", f"the service needs {speciality}", field="expert_code"
@@ -137,6 +158,7 @@ class ExpertLoad:
     specialities: tuple[str, ...]
     load: int
     capacity: int
+    retired: bool = False
 
 
 LOAD_BAND = 0.25  # experts whose load differs by less than a quarter of capacity are equals
@@ -148,7 +170,9 @@ def rank_experts(seen: Iterable[ExpertLoad], speciality: str, data_service_id: s
     (rendezvous hashing). So concurrent assignments spread over equally loaded experts instead
     of all contending for the one document of the least loaded, and a retry of the same
     service ranks them the same way."""
-    able = [e for e in seen if speciality in e.specialities and e.load < e.capacity]
+    able = [
+        e for e in seen if not e.retired and speciality in e.specialities and e.load < e.capacity
+    ]
 
     def key(e: ExpertLoad) -> tuple[int, str]:
         band = int(e.load / e.capacity / LOAD_BAND)

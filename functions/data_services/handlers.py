@@ -23,6 +23,7 @@ from functions.data_services.domain import (
     DataServiceError,
     Delivery,
     ManifestSummary,
+    Where,
     delivery_mode,
     validate_data_request,
 )
@@ -34,6 +35,7 @@ from functions.data_services.experts import (
     speciality_code,
 )
 from functions.data_services.messages import (
+    ApproveDataset,
     AssignExpert,
     CancelDataService,
     CloudTarget,
@@ -43,15 +45,18 @@ from functions.data_services.messages import (
     DataRequestSubmitted,
     DatasetSpec,
     DeliverChunk,
+    ExcludeImages,
     FailDelivery,
     FinishDataService,
     PrepareDataset,
     RegisterExpert,
+    RetireExpert,
     RevokeChunk,
     StartDataService,
     SubmitDataRequest,
 )
 from functions.data_services.projections import Projections
+from functions.data_services.revisions import ReviewService, revision_doc_id
 from functions.data_services.unit_of_work import DataServicesUnitOfWork
 from functions.ingestion.messages import ImageAnonymized
 from functions.subscriptions.messages import SubscriptionCreated
@@ -90,8 +95,15 @@ def create_data_service(
             cmd = cmd.model_copy(
                 update={
                     "dataset": DatasetSpec.model_validate(request["dataset"]),
-                    "cloud": CloudTarget.model_validate(request["cloud"]),
+                    **dict(
+                        zip(
+                            ("cloud", "cloud_place"),
+                            CloudTarget.model_validate(request["cloud"]).split(),
+                            strict=True,
+                        )
+                    ),
                     "speciality": request.get("speciality"),
+                    "review_required": bool(request.get("review_required", False)),
                 }
             )
     service = DataService.create(cmd, deps.clock())
@@ -136,8 +148,9 @@ def submit_data_request(
             "subscription_id": cmd.subscription_id,
             "client_code": subscription["client_code"],
             "dataset": cmd.dataset.model_copy(update={"criteria": criteria}).model_dump(),
-            "cloud": cmd.cloud.model_dump(),
+            "cloud": cmd.target_cloud.model_dump(exclude_none=True),
             "speciality": speciality,
+            "review_required": cmd.review_required,
             "submitted_at": now,
         },
     )
@@ -146,7 +159,7 @@ def submit_data_request(
             subscription_id=cmd.subscription_id,
             client_code=subscription["client_code"],
             dataset_code=cmd.dataset.code,
-            cloud_type=delivery_mode(cmd.cloud).value,
+            cloud_type=delivery_mode(cmd.target_cloud).value,
             speciality=speciality,
             submitted_at=now,
         )
@@ -196,6 +209,13 @@ def prepare_dataset(cmd: PrepareDataset, uow: DataServicesUnitOfWork, deps: Depe
     cause = uow.cause.id if uow.cause is not None else None
     if proposal is None or proposal.get("for_command") != cause:
         raise NotYetKnown("the dataset of this command is not resolved yet")
+    if proposal.get("refused_reason"):
+        # The target refused the probe write (a buyer's bucket without the grant): the
+        # detail says what to grant.
+        raise DataServiceError(
+            str(proposal["refused_reason"]), str(proposal.get("refused_detail", "")),
+            field="cloud.bucket",
+        )  # fmt: skip
     service.prepare(
         ManifestSummary(**{k: proposal[k] for k in ManifestSummary.__dataclass_fields__}),
         deps.clock(),
@@ -224,7 +244,11 @@ def complete_delivery(
             delivered_at=rfc3339(deps.clock()),
             links_uri=cmd.links_uri,
             links_expire_at=cmd.links_expire_at,
+            access_until=cmd.access_until,
         ),
+        Where(cmd.target_type or service.mode.value, cmd.location, cmd.fetch_hint or "")
+        if cmd.location
+        else None,
     )
 
 
@@ -279,12 +303,51 @@ def _release_expert(uow: DataServicesUnitOfWork, service: DataService) -> None:
             expert.release(service.id)
 
 
+# -- the expert's work: retiring, exclusions, approval (review.py, revisions.py) -------------
+def retire_expert(cmd: RetireExpert, uow: DataServicesUnitOfWork, deps: Dependencies) -> None:
+    """Never assigned again; the services assigned keep it. Retiring twice: nothing."""
+    expert = uow.experts.get(cmd.expert_code)
+    if expert is None:
+        raise DataServiceError("unknown_expert", "no such expert", field="expert_code")
+    expert.retire(deps.clock())
+
+
+def exclude_images(cmd: ExcludeImages, uow: DataServicesUnitOfWork, deps: Dependencies) -> None:
+    """Swap the prepared manifest for the version revisions.ReviewService wrote for this very
+    command (or refuse with the rule it found broken)."""
+    service = _load(uow, cmd.data_service_id)
+    service.ensure_revisable(cmd.expert_code)
+    cause = uow.cause.id if uow.cause is not None else ""
+    header = uow.tx.get(uow.collections.manifests, revision_doc_id(service.id, cause))
+    if header is None:
+        raise NotYetKnown("the revision of this command is not written yet")
+    refused = header.get("refused")
+    if refused:
+        raise DataServiceError(refused["reason"], refused["detail"], field=refused.get("field"))
+    if header.get("previous_manifest_id") != (service.manifest and service.manifest.manifest_id):
+        raise NotYetKnown("the revision was written over another version: written again")
+    service.revise(
+        cmd.expert_code,
+        ManifestSummary(**{k: header[k] for k in ManifestSummary.__dataclass_fields__}),
+        cmd.reason,
+        int(header["excluded"]),
+        deps.clock(),
+    )
+
+
+def approve_dataset(cmd: ApproveDataset, uow: DataServicesUnitOfWork, deps: Dependencies) -> None:
+    _load(uow, cmd.data_service_id).approve(cmd.expert_code, deps.clock())
+
+
 HANDLERS: Mapping[type[Message], MessageHandler[DataServicesUnitOfWork, Any]] = {
     CreateDataServiceV2: create_data_service,
     CreateDataService: create_data_service_v1,
     SubmitDataRequest: submit_data_request,
     AssignExpert: assign_expert,
     RegisterExpert: register_expert,
+    RetireExpert: retire_expert,
+    ExcludeImages: Consumer(ReviewService.exclude),
+    ApproveDataset: Consumer(ReviewService.approve),
     PrepareDataset: Consumer(DeliveryService.prepare),
     StartDataService: Consumer(DeliveryService.start),
     DeliverChunk: Consumer(DeliveryService.deliver_chunk),
@@ -299,6 +362,8 @@ HANDLERS: Mapping[type[Message], MessageHandler[DataServicesUnitOfWork, Any]] = 
 IN_PROCESS_HANDLERS: Mapping[type[Message], MessageHandler[DataServicesUnitOfWork, Any]] = {
     PrepareDataset: prepare_dataset,
     StartDataService: start_data_service,
+    ExcludeImages: exclude_images,
+    ApproveDataset: approve_dataset,
     FinishDataService: finish_data_service,
     CancelDataService: cancel_data_service,
     CompleteDelivery: complete_delivery,

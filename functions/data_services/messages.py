@@ -13,7 +13,7 @@ id or email, never a client's name.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -50,14 +50,52 @@ class PlanRef(_Value):
     name: Annotated[str, Field(max_length=100)] = ""
 
 
-class CloudTarget(_Value):
-    """Where the dataset is delivered (original: nube). `type` decides how: `bucket`
-    copies the images under the service's prefix of the delivery bucket, `links` hands out
-    time-limited signed URLs instead."""
+class CloudRef(_Value):
+    """Where the dataset is delivered (original: nube), as commands carry it: the v1 shape,
+    read strictly. Its place (the buyer's bucket, a prefix, a managed folder's reader)
+    travels beside it in the command's `cloud_place`, added in v1.1 as an optional
+    top-level field: a field added inside this object would break a strict reader."""
 
     code: Code
     name: Annotated[str, Field(max_length=100)] = ""
     type: Code
+
+
+class CloudPlace(_Value):
+    """Where exactly a target delivers (v1.1): `bucket` the buyer's bucket (type bucket),
+    which grants the platform's delivery service account roles/storage.objectCreator;
+    `prefix` under it; `principal` the reader of a managed folder (type managed_folder):
+    user:EMAIL, group:EMAIL or serviceAccount:EMAIL."""
+
+    bucket: Annotated[str, Field(max_length=222)] | None = None
+    prefix: Annotated[str, Field(max_length=512)] | None = None
+    principal: Annotated[str, Field(max_length=320)] | None = None
+
+
+class CloudTarget(CloudRef):
+    """A delivery target whole, as it is stored, answered and taken at the HTTP doors
+    (`cloud.bucket` ...). `type` decides how (domain.py, DeliveryMode): `bucket` copies the
+    images into the buyer's own bucket `bucket` (under `prefix`); without `bucket` (a
+    target of before v1.1) into the service's prefix of the platform's delivery bucket,
+    fetched through the files route. `managed_folder` copies them into a managed folder of
+    the delivery bucket that `principal` may read until the access ends; `links` copies
+    nothing: the files route signs short-lived URLs at each request; `dicomweb` copies
+    nothing: the dataset is read through the api's DICOMweb routes."""
+
+    bucket: Annotated[str, Field(max_length=222)] | None = None
+    prefix: Annotated[str, Field(max_length=512)] | None = None
+    principal: Annotated[str, Field(max_length=320)] | None = None
+
+    @classmethod
+    def of(cls, ref: CloudRef, place: CloudPlace | None) -> CloudTarget:
+        found = place.model_dump(exclude_none=True) if place else {}
+        return cls(code=ref.code, name=ref.name, type=ref.type, **found)
+
+    def split(self) -> tuple[CloudRef, CloudPlace | None]:
+        """(cloud, cloud_place) as a command carries them."""
+        place = CloudPlace(bucket=self.bucket, prefix=self.prefix, principal=self.principal)
+        ref = CloudRef(code=self.code, name=self.name, type=self.type)
+        return ref, place if place.model_dump(exclude_none=True) else None
 
 
 class SplitRatios(_Value):
@@ -101,7 +139,7 @@ class CreateDataServiceV2(Command):
     subscription_id: Id
     client_code: Code
     plan: PlanRef
-    cloud: CloudTarget
+    cloud: CloudRef
     dataset: DatasetSpec
     # The speciality the expert needs; by default the dataset's anatomical region.
     speciality: Code | None = None
@@ -111,6 +149,15 @@ class CreateDataServiceV2(Command):
     # subscription (SubmitDataRequest), if it made one; the command's own otherwise. The
     # PRO saga sends the plan's standard dataset with this set.
     from_client_request: bool = False
+    # Added in v1.1 (optional): the start waits for the assigned expert's approval
+    # (ApproveDataset). Taken from the client's data request when from_client_request.
+    review_required: bool = False
+    # Added in v1.1 (optional): where exactly `cloud` delivers (CloudPlace).
+    cloud_place: CloudPlace | None = None
+
+    @property
+    def target_cloud(self) -> CloudTarget:
+        return CloudTarget.of(self.cloud, self.cloud_place)
 
 
 class CreateDataService(Command):
@@ -129,11 +176,12 @@ class CreateDataService(Command):
     subscription_id: Id
     client: ClientRef
     plan: PlanRef
-    cloud: CloudTarget
+    cloud: CloudRef
     dataset: DatasetSpec
     speciality: Code | None = None
     expert_code: Code | None = None
     from_client_request: bool = False
+    review_required: bool = False  # added in v1.1, as in v2
 
     def upgraded(self) -> CreateDataServiceV2:
         """The same command as v2: the client's code stays, its names are dropped."""
@@ -151,8 +199,17 @@ class SubmitDataRequest(Command):
 
     subscription_id: Id
     dataset: DatasetSpec
-    cloud: CloudTarget
+    cloud: CloudRef
     speciality: Code | None = None
+    # Added in v1.1 (optional): an expert reviews the dataset (exclusions, approval) before
+    # its delivery starts.
+    review_required: bool = False
+    # Added in v1.1 (optional): where exactly `cloud` delivers (CloudPlace).
+    cloud_place: CloudPlace | None = None
+
+    @property
+    def target_cloud(self) -> CloudTarget:
+        return CloudTarget.of(self.cloud, self.cloud_place)
 
 
 class AssignExpert(Command):
@@ -214,6 +271,11 @@ class CompleteDelivery(Command):
     checksums_uri: str
     links_uri: str | None = None
     links_expire_at: Timestamp | None = None
+    # Where the data is and how to fetch it (domain.Where), told to the buyer as it is.
+    target_type: Code | None = None
+    location: str | None = None
+    fetch_hint: str | None = None
+    access_until: Timestamp | None = None
 
 
 class FailDelivery(Command):
@@ -342,6 +404,15 @@ class DataServiceDelivered(Event):
     checksums_uri: str
     links_expire_at: Timestamp | None = None
     delivered_at: Timestamp
+    # Added in v1.1 (optional): where the data is and how the buyer fetches it, as the
+    # buyer may read it (never a path of the platform's the buyer cannot read):
+    # `target_type` the cloud.type delivered to, `location` a gs:// URL or an https URL,
+    # `fetch_hint` the one command or request that fetches it, `access_until` when a
+    # managed folder's read grant ends (revoked sooner by finish or cancel).
+    target_type: Code | None = None
+    location: str | None = None
+    fetch_hint: str | None = None
+    access_until: Timestamp | None = None
 
 
 class DataServiceFinished(Event):
@@ -351,7 +422,10 @@ class DataServiceFinished(Event):
     data_service_id: Id
     manifest_id: Id
     objects_delivered: Count
-    # How access ends: `copies_deleted` (bucket) or `links_expire` (links, at the time given).
+    # How access ends (domain.DataService.revocation): `copies_deleted` (the platform's
+    # copies deleted, a managed folder's grant revoked), `links_stop` (the files route
+    # refuses at once), `buyer_owned` (the buyer's bucket keeps its copies); `links_expire`
+    # in events of before v1.1.
     revocation: Code
     links_expire_at: Timestamp | None = None
     finished_at: Timestamp
@@ -457,6 +531,40 @@ class DeliveryView(ReadModel):
     delivered_at: str
     links_uri: str | None = None
     links_expire_at: str | None = None
+    access_until: str | None = None
+
+
+class WhereView(ReadModel):
+    """Where a service's data is and how the buyer fetches it (domain.Where): `location`
+    is what the buyer can read (its bucket, the managed folder, the files route, the
+    DICOMweb base URL), `fetch_hint` the command or request that fetches it."""
+
+    target_type: str
+    location: str
+    fetch_hint: str
+    files_url: str | None = None
+    dicomweb_url: str | None = None
+    access_until: str | None = None
+    available: bool  # False before the delivery and after the end
+
+
+class FileLink(ReadModel):
+    """One file of a delivered dataset with a URL that reads it until `expires_at`."""
+
+    name: str  # relative to the dataset's root: `<split>/<image_id>.dcm`, `SHA256SUMS`
+    url: str
+    expires_at: str
+    size: int | None = None
+    sha256: str | None = None
+
+
+class FilesPage(ReadModel):
+    """A page of a delivered dataset's files, each with a freshly signed short-lived URL;
+    the first page starts with manifest.jsonl and SHA256SUMS."""
+
+    data_service_id: str
+    items: list[FileLink]
+    next_cursor: str | None
 
 
 class ProgressView(ReadModel):
@@ -490,6 +598,15 @@ class DataServiceView(ReadModel):
     version: int
     # Only on GET /data-services/<id>, once the manifest is frozen.
     progress: ProgressView | None = None
+    # Where the data is and how to fetch it (None before the target is known).
+    where: WhereView | None = None
+    # Added in v1.1 (optional): the expert's review (review.py): whether the start waits
+    # for the approval, when it was approved, a start held until then, the manifests the
+    # exclusions replaced (oldest first; each stays readable).
+    review_required: bool = False
+    approved_at: str | None = None
+    start_requested_at: str | None = None
+    previous_manifests: list[str] = []
 
 
 class ManifestEntryView(ReadModel):
@@ -512,6 +629,73 @@ class ManifestPage(ReadModel):
     next_chunk: int | None
 
 
+# -- what a buyer sees before buying: counts that identify no one (catalogue_counts.py) ----
+# The dimension a breakdown of the catalogue's counts is by.
+GroupBy = Literal["modality", "anatomical_region", "pathology", "data_source"]
+
+
+class CountCell(ReadModel):
+    """The images, studies and patients of a set of catalogue images, under the minimum
+    cell size k: with fewer than k patients (none included) the cell is `suppressed`, its
+    counts null and `below` k; otherwise each count is rounded down to a multiple of
+    `rounded_to` (never below k), so the true count is at least the one shown and less
+    than it plus `rounded_to`."""
+
+    suppressed: bool
+    images: int | None
+    studies: int | None
+    patients: int | None
+    below: int | None = None  # when suppressed: the cell holds fewer patients than this
+
+
+class CountGroup(CountCell):
+    """One value of the breakdown's dimension (`value` null: images without one), or, with
+    `other` true and `value` null, every value under the minimum cell size merged: it is
+    always listed last, suppressed itself when it holds fewer than k patients."""
+
+    value: str | None
+    other: bool = False
+
+
+class CatalogueCountsView(ReadModel):
+    """What the catalogue holds for some criteria; never an image, study or patient id."""
+
+    min_cell: int
+    rounded_to: int
+    total: CountCell
+    group_by: GroupBy | None = None
+    groups: list[CountGroup] = Field(default_factory=list)
+
+
+class DatasetQuoteRequest(_Value):
+    """What a dataset would hold on a plan, before it is asked for. `dataset_code` decides
+    which split each patient lands in (datasets.split_of): give the code the data request
+    will carry to get its very splits; without one the splits are an estimate."""
+
+    plan: Code
+    dataset_code: Code | None = None
+    criteria: DatasetCriteria = Field(default_factory=DatasetCriteria)
+
+
+class DatasetQuoteView(ReadModel):
+    """The dataset a data service on `plan` would resolve the criteria into (max_images,
+    max_per_patient, the plan's allowance applied, as the prepare does), counted under the
+    minimum cell size: a dataset of fewer than `min_cell` patients is refused
+    (`dataset_too_small`), so every count here is shown, rounded down to a multiple of
+    `rounded_to` (never below `min_cell`); `bytes` is rounded down to a whole MB (10^6).
+    The splits are cells: a split of fewer than `min_cell` patients is suppressed."""
+
+    plan: str
+    max_images: int  # the most the dataset may hold: its max_images, or the plan's
+    min_cell: int
+    rounded_to: int
+    images: int
+    studies: int
+    patients: int
+    bytes: int
+    splits: dict[str, CountCell]
+
+
 class ExpertView(ReadModel):
     """An expert of the registry, without the person behind the code (national id and
     email stay in storage)."""
@@ -525,3 +709,105 @@ class ExpertView(ReadModel):
     registered_at: str
     assignments: list[str]
     load: int
+    # Added in v1.1 (optional): a retired expert is never assigned again.
+    retired_at: str | None = None
+
+
+# -- the expert's work (v1.1): retiring, reviewing a dataset, approving it ------------------
+ExclusionReason = Literal[
+    "artifact", "wrong_anatomy", "duplicate", "poor_quality", "phi_suspected", "other"
+]
+EXCLUSION_REASONS: tuple[str, ...] = get_args(ExclusionReason)
+MAX_EXCLUDED_PER_COMMAND = 500
+ImageId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
+
+
+class RetireExpert(Command):
+    """Take an expert out of the registry's choices: never assigned again (by load or by
+    name); the services assigned to it keep it until they end or are reassigned. A second
+    one changes nothing."""
+
+    TYPE = f"{_EXPERT}.retire.v1"
+    SUBJECT_FIELD = "expert_code"
+
+    expert_code: Code
+
+
+class ExcludeImages(Command):
+    """The assigned expert takes images out of the prepared dataset, before the start: a
+    new manifest version (a new manifest_id) without them, each kept image in its
+    patient's split; the replaced version stays readable. Refused with `unknown_image`,
+    `dataset_empty`, `already_started`, `already_approved`, `not_assigned_expert`.
+    `note` is the expert's own words: stored with the revision, never logged nor
+    announced."""
+
+    TYPE = f"{_PREFIX}.exclude_images.v1"
+    SUBJECT_FIELD = "data_service_id"
+
+    data_service_id: Id
+    expert_code: Code
+    image_ids: Annotated[list[ImageId], Field(min_length=1, max_length=MAX_EXCLUDED_PER_COMMAND)]
+    reason: ExclusionReason
+    note: Annotated[str, Field(max_length=500)] = ""
+
+
+class ApproveDataset(Command):
+    """The assigned expert approves the prepared dataset (its latest manifest version): a
+    start that waited for it (review_required) begins then. A second one changes nothing."""
+
+    TYPE = f"{_PREFIX}.approve_dataset.v1"
+    SUBJECT_FIELD = "data_service_id"
+
+    data_service_id: Id
+    expert_code: Code
+
+
+class ExpertRetired(Event):
+    TYPE = f"{_EXPERT}.retired.v1"
+    SUBJECT_FIELD = "expert_code"
+
+    expert_code: Code
+    assignments: Count  # services that keep it until they end or are reassigned
+    retired_at: Timestamp
+
+
+class ImagesExcluded(Event):
+    """A new version of a prepared dataset: counts and manifest ids only (never the image
+    ids, nor the expert's note)."""
+
+    TYPE = f"{_PREFIX}.images_excluded.v1"
+    SUBJECT_FIELD = "data_service_id"
+
+    data_service_id: Id
+    previous_manifest_id: Id
+    manifest_id: Id
+    reason: ExclusionReason
+    excluded: Count
+    images: Count
+    patients: Count
+    chunks: Count
+    splits: dict[str, Count]
+    manifest_digest: str
+    excluded_at: Timestamp
+
+
+class DatasetApproved(Event):
+    TYPE = f"{_PREFIX}.dataset_approved.v1"
+    SUBJECT_FIELD = "data_service_id"
+
+    data_service_id: Id
+    expert_code: Code
+    manifest_id: Id
+    images: Count
+    # The start had been asked for and waited: it begins now.
+    start_released: bool = False
+    approved_at: Timestamp
+
+
+class ExpertContact(ReadModel):
+    """How the notifications context reaches an expert (an internal door's answer, never
+    the api's): the address only, no national id."""
+
+    expert_code: str
+    email: str
+    retired: bool = False

@@ -83,6 +83,10 @@ class DataServiceMapper:
             "started_at": aggregate.started_at,
             "ended_at": aggregate.ended_at,
             "end_reason": aggregate.end_reason,
+            "review_required": aggregate.review_required,
+            "approved_at": aggregate.approved_at,
+            "start_requested_at": aggregate.start_requested_at,
+            "previous_manifests": list(aggregate.previous_manifests),
         }
 
     def from_document(self, aggregate_id: str, document: Document, version: int) -> DataService:
@@ -109,6 +113,10 @@ class DataServiceMapper:
             started_at=document.get("started_at"),
             ended_at=document.get("ended_at"),
             end_reason=document.get("end_reason"),
+            review_required=bool(document.get("review_required", False)),
+            approved_at=document.get("approved_at"),
+            start_requested_at=document.get("start_requested_at"),
+            previous_manifests=list(document.get("previous_manifests", [])),
         )
 
 
@@ -126,6 +134,7 @@ class ExpertMapper:
             "registered_at": aggregate.registered_at,
             "assignments": aggregate.assignments,
             "load": aggregate.load,
+            "retired_at": aggregate.retired_at,
         }
 
     def from_document(self, aggregate_id: str, document: Document, version: int) -> Expert:
@@ -141,6 +150,7 @@ class ExpertMapper:
             capacity=int(document["capacity"]),
             registered_at=document["registered_at"],
             assignments=list(document.get("assignments", [])),
+            retired_at=document.get("retired_at"),
         )
 
 

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
-from functions.data_services.adapters.bucket_target import BucketDeliveryTarget
+from functions.data_services.adapters.folder_access import RecordedFolderAccess
+from functions.data_services.adapters.targets import StorageTargets
 from functions.data_services.delivery import DeliveryService
 from functions.data_services.experts import ExpertLoad
 from functions.data_services.handlers import HANDLERS, IN_PROCESS_HANDLERS, Dependencies
 from functions.data_services.messages import NAMES
-from functions.data_services.ports import UrlSigner
+from functions.data_services.ports import FolderAccess, FolderGrant, UrlSigner
 from functions.data_services.projections import Projections
+from functions.data_services.revisions import ReviewService
 from functions.data_services.unit_of_work import Collections, DataServicesUnitOfWork
 from shared.platform import Platform
+from shared.ports.blobs import BlobStore
 from shared.ports.documents import Filter
 from shared.ports.envelope import Envelope
 from shared.service.command_log import CommandLog
@@ -21,6 +26,69 @@ from shared.service.processing import MessageProcessor, processor_handlers
 
 DELIVERY_BUCKET = "delivery"  # logical name (infra/topology.yaml `buckets:`)
 MAX_EXPERTS_PER_SPECIALITY = 200
+# The account a buyer grants roles/storage.objectCreator on its bucket (Terraform sets it:
+# terraform/modules/platform/service_accounts.tf, `delivery`); the functions that write
+# into a buyer's bucket act as it. Unset locally: the emulator checks no identity.
+DELIVERY_ACCOUNT_ENV = "SALUDTECH_DELIVERY_SERVICE_ACCOUNT"
+# How long a URL the files route signs reads its file: minutes, so a revoked, finished or
+# cancelled service stops handing out links at once and the ones handed out die soon.
+LINK_MINUTES_ENV = "SALUDTECH_DELIVERY_LINK_MINUTES"
+DEFAULT_LINK_MINUTES = 15
+FOLDER_GRANTS = "data_services_folder_grants"  # the emulators' record of folder grants
+
+
+def link_minutes() -> int:
+    raw = os.environ.get(LINK_MINUTES_ENV, "").strip()
+    return max(1, min(int(raw), 7 * 24 * 60)) if raw.isdigit() else DEFAULT_LINK_MINUTES
+
+
+def delivery_account() -> str:
+    return os.environ.get(DELIVERY_ACCOUNT_ENV, "").strip()
+
+
+def _in_the_cloud(platform: Platform) -> bool:
+    from shared.adapters.local_id_tokens import local_id_tokens_configured
+
+    return platform.settings.environment == "cloud" and not local_id_tokens_configured()
+
+
+def buyer_blobs(platform: Platform) -> BlobStore:
+    """The store that writes into buyers' buckets: in the cloud as the delivery account
+    (impersonated: the function's own account holds the token creator role on it, and a
+    buyer grants that one account, whichever function delivers); locally the platform's."""
+    account = delivery_account()
+    if not (_in_the_cloud(platform) and account):
+        return platform.blobs
+    import google.auth
+    from google.auth import impersonated_credentials
+    from google.cloud import storage  # type: ignore[attr-defined]
+
+    from shared.adapters.gcs_blob_store import GcsBlobStore
+
+    source, _ = google.auth.default()
+    credentials = impersonated_credentials.Credentials(  # type: ignore[no-untyped-call]
+        source_credentials=source,
+        target_principal=account,
+        target_scopes=["https://www.googleapis.com/auth/devstorage.read_write"],
+    )
+    client = storage.Client(project=platform.settings.project_id, credentials=credentials)
+    return GcsBlobStore(client)
+
+
+def folder_access(platform: Platform) -> FolderAccess:
+    """Managed folders' IAM through the JSON API in the cloud; recorded in a document on
+    the emulators and in memory (fake-gcs-server has neither managed folders nor IAM)."""
+    if _in_the_cloud(platform):
+        import google.auth
+        from google.auth.transport.requests import AuthorizedSession
+
+        from functions.data_services.adapters.folder_access import GcsManagedFolderAccess
+
+        credentials, _ = google.auth.default(
+            scopes=["https://www.googleapis.com/auth/devstorage.full_control"]
+        )
+        return GcsManagedFolderAccess(AuthorizedSession(credentials))  # type: ignore[no-untyped-call]
+    return RecordedFolderAccess(platform.store, platform.settings.collection(FOLDER_GRANTS))
 
 
 @dataclass(frozen=True)
@@ -31,6 +99,8 @@ class DataServicesWiring:
     projections: Projections
     commands: CommandLog
     collections: Collections
+    # The expert's review (revisions.py): exclusions and approval.
+    review: ReviewService
 
 
 def url_signer(platform: Platform) -> UrlSigner:
@@ -58,6 +128,31 @@ def url_signer(platform: Platform) -> UrlSigner:
     return LocalUrlSigner(endpoint, key, platform.clock)
 
 
+class _LazyFolders:
+    """A FolderAccess made when first used."""
+
+    def __init__(self, make: Callable[[], FolderAccess]) -> None:
+        self._make = make
+        self._made: FolderAccess | None = None
+
+    def _access(self) -> FolderAccess:
+        if self._made is None:
+            self._made = self._make()
+        return self._made
+
+    def ensure_folder(self, bucket: str, folder: str) -> None:
+        self._access().ensure_folder(bucket, folder)
+
+    def grant(self, bucket: str, folder: str, principal: str, role: str, until: datetime) -> None:
+        self._access().grant(bucket, folder, principal, role, until)
+
+    def revoke(self, bucket: str, folder: str) -> None:
+        self._access().revoke(bucket, folder)
+
+    def grants(self, bucket: str, folder: str) -> list[FolderGrant]:
+        return self._access().grants(bucket, folder)
+
+
 def _service_of(envelope: Envelope) -> str:
     """The data service a message changes ("" for one that changes none)."""
     return envelope.subject if ".data_service." in envelope.type else ""
@@ -79,6 +174,7 @@ def build(platform: Platform) -> DataServicesWiring:
                 specialities=tuple(doc.get("specialities", ())),
                 load=len(doc.get("assignments", ())),
                 capacity=int(doc.get("capacity", 0)),
+                retired=doc.get("retired_at") is not None,
             )
             for doc_id, doc in page.items
         ]
@@ -106,7 +202,15 @@ def build(platform: Platform) -> DataServicesWiring:
         processor=processor,
         publisher=platform.publisher,
         projections=projections,
-        target=BucketDeliveryTarget(platform.blobs),
+        targets=StorageTargets(
+            sources=platform.blobs,
+            platform=platform.blobs,
+            buyers=lambda: buyer_blobs(platform),
+            # Built at the first managed folder: google.auth.default() needs credentials.
+            folders=_LazyFolders(lambda: folder_access(platform)),
+            public_url=settings.require_public_url,
+            service_account=delivery_account(),
+        ),
         signer=url_signer(platform),
         collections=collections,
         delivery_bucket=settings.bucket(DELIVERY_BUCKET),
@@ -125,4 +229,11 @@ def build(platform: Platform) -> DataServicesWiring:
             clock=platform.clock,
         ),
         collections=collections,
+        review=ReviewService(
+            store=store,
+            processor=processor,
+            delivery=delivery,
+            collections=collections,
+            clock=platform.clock,
+        ),
     )

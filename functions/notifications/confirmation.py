@@ -5,6 +5,10 @@ of the configured list signs; every key of it verifies, so a key is rotated by p
 new one first and dropping the old one once its links have expired. A forged or altered
 link fails the signature, an old one its expiry; a replayed one is refused by the
 notification itself, which is confirmed once (domain.Notification.confirm).
+
+A link opens on the public api (`<public_url>/v1/notifications/confirm?token=...`, served by
+functions/api/routes_confirmations.py) in every environment: the notifications door that
+checks the token is internal, so a link to it would be refused to whoever follows it.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from datetime import datetime, timedelta
 from shared.domain.errors import PermanentError
 
 MAX_TOKEN_CHARS = 512
+CONFIRM_PATH = "/v1/notifications/confirm"  # the public api's route for a link
 
 
 def _b64(raw: bytes) -> str:
@@ -33,7 +38,9 @@ def _unb64(text: str) -> bytes:
 @dataclass(frozen=True)
 class ConfirmationLinks:
     keys: Sequence[bytes]
-    base_url: str  # where the confirm route is served, e.g. https://.../notifications_commands_http
+    # The public api's URL (settings.public_url): https://<region>-<project>.cloudfunctions.net
+    # /api_http in the cloud, http://127.0.0.1:<the stack's port>/api_http locally.
+    base_url: str
     ttl: timedelta = timedelta(days=3)
 
     def _mac(self, key: bytes, notification_id: str, expires: int) -> bytes:
@@ -45,7 +52,8 @@ class ConfirmationLinks:
         return f"{_b64(notification_id.encode())}.{expires}.{_b64(mac)}"
 
     def url(self, notification_id: str, now: datetime) -> str:
-        return f"{self.base_url.rstrip('/')}/confirm?token={self.token(notification_id, now)}"
+        token = self.token(notification_id, now)
+        return f"{self.base_url.rstrip('/')}{CONFIRM_PATH}?token={token}"
 
     def verify(self, token: str, now: datetime) -> str:
         """The notification id a genuine, unexpired token names."""

@@ -42,8 +42,8 @@ from functions.notifications.messages import (
     NotificationCreated,
     SetRecipientChannels,
 )
-from functions.notifications.recipients import Recipient
-from functions.notifications.rules import OWNER_OF_DATA_SERVICE, RULES
+from functions.notifications.recipients import ExpertContacts, Recipient
+from functions.notifications.rules import OWNER_OF_DATA_SERVICE, RULES, WHERE_OF_DATA_SERVICE
 from functions.notifications.unit_of_work import NotificationsUnitOfWork
 from functions.sagas.messages import SagaCompensated, SagaCompleted, SagaStuck
 from functions.subscriptions.messages import (
@@ -96,6 +96,16 @@ def notify(event: Event, uow: NotificationsUnitOfWork, deps: Dependencies) -> No
     recipient_id = rule.recipient(event)
     if isinstance(event, DataServiceCreated):
         uow.recipients.remember(OWNER_OF_DATA_SERVICE, event.data_service_id, recipient_id, now)
+    if isinstance(event, DataServiceDelivered) and event.fetch_hint:
+        # The "ready" notification of the saga says how to fetch the data too, from this.
+        uow.recipients.remember(WHERE_OF_DATA_SERVICE, event.data_service_id, event.fetch_hint, now)
+    facts = rule.facts_of(event)
+    if isinstance(event, SagaCompleted) and facts.get("data_service_id"):
+        # Known when the delivery was told before the saga's end (it usually is); else the
+        # template points at the route that says it.
+        facts["fetch_hint"] = uow.recipients.recall(
+            WHERE_OF_DATA_SERVICE, str(facts["data_service_id"])
+        )
     if rule.looked_up is not None:
         owner = uow.recipients.recall(rule.looked_up, recipient_id)
         if owner is None:
@@ -125,7 +135,7 @@ def notify(event: Event, uow: NotificationsUnitOfWork, deps: Dependencies) -> No
             cause_event_id=cause.id,
             cause_event_type=cause.type,
             cause_subject=cause.subject,
-            facts=rule.facts_of(event),
+            facts=facts,
             created_at=rfc3339(now),
         )
         reason = (
@@ -189,7 +199,8 @@ HANDLERS: Mapping[type[Message], MessageHandler[NotificationsUnitOfWork, Any]] =
     DataServiceCreated: notify,
     DataServiceDelivered: notify,
     DataServiceFailed: notify,
-    ExpertAssigned: notify,
+    # The expert's address is asked of the registry first (recipients.ExpertContacts).
+    ExpertAssigned: Consumer(ExpertContacts.on_expert_assigned),
     SagaCompleted: notify,
     SagaCompensated: notify,
     SagaStuck: notify,
@@ -201,4 +212,5 @@ HANDLERS: Mapping[type[Message], MessageHandler[NotificationsUnitOfWork, Any]] =
 IN_PROCESS_HANDLERS: Mapping[type[Message], MessageHandler[NotificationsUnitOfWork, Any]] = {
     DeliverNotification: claim_delivery,
     ConfirmNotification: confirm_notification,
+    ExpertAssigned: notify,
 }

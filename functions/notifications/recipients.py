@@ -11,10 +11,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+from urllib.parse import quote
 
+from functions.data_services.messages import ExpertAssigned
 from functions.notifications.messages import ChannelPreference
-from shared.domain.clock import rfc3339
-from shared.ports.documents import Document, DocumentTransaction
+from shared.domain.clock import Clock, rfc3339
+from shared.logging import get_logger
+from shared.ports.documents import Document, DocumentStore, DocumentTransaction
+from shared.ports.doors import Doors
+from shared.ports.envelope import Envelope
+from shared.service.processing import MessageProcessor
 
 COLLECTION = "notifications_recipients"
 
@@ -102,4 +109,58 @@ class RecipientDirectory:
                 "managed": managed,
                 "updated_at": rfc3339(at),
             },
+        )
+
+
+# -- experts: their address is the expert registry's (data services) -------------------------
+log = get_logger(__name__)
+# The one door that answers an expert's contact, to this context only (infra/topology.yaml
+# cloud.access.notifications.invokes).
+EXPERT_CONTACTS_DOOR = "data_services_contacts_http"
+
+
+def expert_recipient(expert_code: str) -> str:
+    return f"expert-{expert_code}"  # rules.expert
+
+
+@dataclass
+class ExpertContacts:
+    """An expert's email, asked of the registry's contacts door before the ExpertAssigned
+    that names the expert is processed, and learned as a client's is from its
+    SubscriptionCreated: unless channels were set for the expert by command, which always
+    win. The lookup is outside any transaction; the notification is then created by the
+    processor (handlers.notify), once per assignment event: a duplicate sends nothing."""
+
+    doors: Doors
+    store: DocumentStore
+    collection: str
+    processor: MessageProcessor[Any, Any]
+    clock: Clock
+
+    def on_expert_assigned(self, envelope: Envelope) -> str:
+        event = envelope.payload
+        assert isinstance(event, ExpertAssigned)
+        self.learn(event.expert_code)
+        return self.processor.process(envelope).outcome
+
+    def learn(self, expert_code: str) -> None:
+        """Ask the registry; a DoorUnavailable is retried (the event is redelivered)."""
+        recipient_id = expert_recipient(expert_code)
+        known = self.store.get(self.collection, recipient_id)
+        if known is not None and known.get("managed"):
+            return  # set by command: nothing to ask
+        path = f"/experts/{quote(expert_code, safe='')}/contact"
+        answer = self.doors.call(EXPERT_CONTACTS_DOOR, "GET", path)
+        if not answer.ok or not isinstance(answer.body, dict) or answer.body.get("retired"):
+            # Unknown (404) or retired: no address; the notification fails `no_channel`.
+            log.warning("expert_contact_unknown", recipient_id=recipient_id, status=answer.status)
+            return
+        address = str(answer.body.get("email") or "")
+        if "@" not in address:
+            return
+        now = self.clock()
+        self.store.run_in_transaction(
+            lambda tx: RecipientDirectory(tx, self.collection).learn_email(
+                recipient_id, address, now
+            )
         )

@@ -49,6 +49,9 @@ OPERATOR = "operator"
 # The recipient of a data service's later events is its client, named only by its
 # DataServiceCreated: the handler remembers the owner then, and looks it up after.
 OWNER_OF_DATA_SERVICE = "owner-of-data-service"
+# How a delivered data service's data is fetched (DataServiceDelivered's fetch_hint), kept
+# for the saga's "ready" notification, which knows only the service's id.
+WHERE_OF_DATA_SERVICE = "where-of-data-service"
 
 
 @dataclass(frozen=True)
@@ -149,7 +152,8 @@ RULES: dict[type[Event], Rule] = {
     ),
     DataServiceDelivered: Rule(
         "data_service_delivered", _data_service,
-        ("data_service_id", "delivery_mode", "objects", "links_expire_at"),
+        ("data_service_id", "delivery_mode", "objects", "links_expire_at", "target_type",
+         "location", "fetch_hint", "access_until"),
         waits_for_recipient=True, looked_up=OWNER_OF_DATA_SERVICE,
     ),
     DataServiceFailed: Rule(

@@ -35,6 +35,25 @@ def _undone(facts: dict[str, Fact]) -> str:
     return "What we undid: " + "; ".join(UNDONE_STEPS.get(s, s) for s in steps) + "."
 
 
+def _where(facts: dict[str, Fact]) -> str:
+    """Where the data is and how to fetch it, as the delivery said (DataServiceDelivered's
+    location and fetch_hint); an event of before those fields says what it knew, and
+    otherwise the route that tells it. Never an empty link or date."""
+    hint, location = facts.get("fetch_hint"), facts.get("location")
+    service = facts.get("data_service_id")
+    if hint:
+        text = f"To fetch it: {hint}."
+        if location and str(location) not in str(hint):
+            text = f"It is at {location}. {text}"
+        until = facts.get("access_until")
+        return f"{text} Your access ends at {until}." if until else text
+    expiry = facts.get("links_expire_at")
+    if not service:
+        return ""
+    route = f"GET /v1/data-services/{service} says where it is and how to fetch it."
+    return f"Its links expire at {expiry}. {route}" if expiry else route
+
+
 def _holdout(facts: dict[str, Fact]) -> str:
     held = facts.get("holdout_id")
     return f" Its held-out evaluation data service is {held}." if held else ""
@@ -75,8 +94,8 @@ TEMPLATES: dict[str, Template] = {
     ),
     "data_service_delivered": Template(
         "Your dataset is delivered",
-        "Data service {data_service_id}: {objects} objects delivered ({delivery_mode}); "
-        "links expire at {links_expire_at}.",
+        "Data service {data_service_id}: {objects} objects delivered ({delivery_mode}). "
+        "{where_text}",
     ),
     "data_service_failed": Template(
         "Your data service could not be delivered",
@@ -90,7 +109,8 @@ TEMPLATES: dict[str, Template] = {
     "data_service_ready": Template(
         "Your data service is ready",
         "The {plan} data service {data_service_id} of subscription {subscription_id} is "
-        "ready: its dataset is delivered and an expert is assigned.{holdout_text}",
+        "ready: its dataset is delivered and an expert is assigned. {where_text}"
+        "{holdout_text}",
     ),
     "data_service_setup_failed": Template(
         "We could not set up your data service",
@@ -116,5 +136,6 @@ def render(template: str, facts: dict[str, Fact]) -> tuple[str, str]:
         "amount": _money(facts, "amount_cents"),
         "undone_text": _undone(facts),
         "holdout_text": _holdout(facts),
+        "where_text": _where(facts),
     }
     return chosen.subject.format_map(values), chosen.body.format_map(values)

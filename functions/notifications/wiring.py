@@ -17,6 +17,7 @@ from functions.notifications.messages import NAMES, ChannelPreference
 from functions.notifications.projection import COLLECTION as VIEW
 from functions.notifications.projection import NotificationsView
 from functions.notifications.recipients import COLLECTION as RECIPIENTS
+from functions.notifications.recipients import ExpertContacts
 from functions.notifications.unit_of_work import NotificationsUnitOfWork, Storage
 from shared.adapters.document_event_store import DocumentEventStore, EventStoreCollections
 from shared.config import Settings
@@ -44,6 +45,8 @@ class NotificationsWiring:
     links: ConfirmationLinks
     webhook_guard: WebhookGuard
     commands: CommandLog
+    # An assigned expert's address, asked of the expert registry (recipients.py).
+    contacts: ExpertContacts
 
     def projection_runner(self, collection: str | None = None) -> ProjectionRunner:
         """The read model from the global log (into `collection` to compare with the live one)."""
@@ -154,8 +157,9 @@ def build(platform: Platform) -> NotificationsWiring:
     )
     links = ConfirmationLinks(
         keys=confirmation_keys,
-        # The api's route: the notifications door that checks the link is internal.
-        base_url=f"{settings.require_public_url()}/v1/notifications",
+        # Links open on the public api (confirmation.CONFIRM_PATH): the notifications door
+        # that checks them is internal.
+        base_url=settings.require_public_url(),
     )
     delivery = DeliveryService(
         processor=processor,
@@ -173,4 +177,9 @@ def build(platform: Platform) -> NotificationsWiring:
         dead_letters=platform.dead_letters,
         clock=platform.clock,
     )
-    return NotificationsWiring(platform, storage, processor, delivery, links, guard, commands)
+    contacts = ExpertContacts(
+        platform.doors, platform.store, storage.recipients, processor, platform.clock
+    )
+    return NotificationsWiring(
+        platform, storage, processor, delivery, links, guard, commands, contacts
+    )

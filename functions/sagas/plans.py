@@ -239,10 +239,12 @@ PRO = SagaDefinition(
             "delivery",
             after=("expert", "dataset"),
             action=DELIVER,
-            timeout=timedelta(hours=2),
+            # A start held for the expert's review (review_required) waits for its
+            # approval: up to three days (data_services/domain.py DataService.start).
+            timeout=timedelta(hours=72),
         ),
     ),
-    deadline=timedelta(hours=30),
+    deadline=timedelta(hours=100),
     aborts=(
         Abort(SubscriptionCancelled, "subscription_cancelled", undoes=("subscription",)),
         # Moved to a plan without a data service: the subscription stays as the client chose.

@@ -43,6 +43,7 @@ from infra.local.eventarc_envelope import (
     storage_finalized_event,
     storage_notification_push,
 )
+from infra.local.ports import StackPorts
 from infra.local.scheduler import Scheduler, jobs_of
 from infra.local.subscription_leases import Lease, LeaseKeeper
 from infra.local.topology import (
@@ -358,10 +359,11 @@ class Bridge:
 
 
 def main(argv: list[str] | None = None) -> None:
+    ports = StackPorts.from_environment()  # the stack's (SALUDTECH_PORT_*), as `up` finds them
     parser = argparse.ArgumentParser(description="Local Eventarc bridge")
     parser.add_argument("--topology", type=Path, default=DEFAULT_TOPOLOGY_PATH)
-    parser.add_argument("--functions-url", required=True)
-    parser.add_argument("--admin-port", type=int, required=True)
+    parser.add_argument("--functions-url", default=ports.url("functions"))
+    parser.add_argument("--admin-port", type=int, default=ports.bridge)
     parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY)
     parser.add_argument(
         "--push", action="store_true", help="POST raw Pub/Sub push bodies (the cloud mode)"

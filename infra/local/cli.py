@@ -28,6 +28,7 @@ from typing import Annotated, Any
 import requests
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from infra.local.dlq_cli import dlq_app
@@ -156,8 +157,19 @@ def up(  # typer passes options by keyword
     free_ports: Annotated[bool, typer.Option(help="Pick free ports (ignores the others).")] = False,
     concurrency: Annotated[int, typer.Option(help="Deliveries at once per subscription.")] = 16,
     demo: Annotated[
-        bool, typer.Option(help="Once up, run the demo flows (infra/local/demo.py).")
+        bool,
+        typer.Option(
+            help="Once up, run the demo flows (infra/local/demo.py); a step that does not "
+            "end as it should makes `up` exit 1."
+        ),
     ] = False,
+    seed: Annotated[
+        bool,
+        typer.Option(
+            help="Once up, register the sample experts (infra/samples/experts.py) the "
+            "registry lacks: without one, every PRO purchase is refunded."
+        ),
+    ] = True,
     persist: Annotated[
         bool,
         typer.Option(
@@ -221,19 +233,22 @@ def up(  # typer passes options by keyword
         errors.print("Interrupted while starting; everything that had started was stopped.")
         raise typer.Exit(130) from None
     dead: str | None = None
+    failed: list[str] = []  # what did not end as it should: `up` exits 1 in the end
     try:
-        dead = _serve(stack, state_dir, detach=detach, demo=demo)
+        dead = _serve(stack, state_dir, detach=detach, demo=demo, seed=seed, failed=failed)
     except KeyboardInterrupt:
         pass
     finally:
         if not stack.detached:
             _stop_uninterrupted(stack)
-    if stack.detached:
-        return
     if dead:
         errors.print(f"[red]{dead} stopped unexpectedly; everything was stopped.[/red]")
         raise typer.Exit(1)
-    console.print("Stopped.")
+    if not stack.detached:
+        console.print("Stopped.")
+    if failed:
+        errors.print(f"[red]Failed: {'; '.join(failed)}.[/red]")
+        raise typer.Exit(1)
 
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -261,11 +276,22 @@ def _stop_uninterrupted(stack: LocalStack) -> None:
         stack.stop()
 
 
-def _serve(stack: LocalStack, state_dir: Path, *, detach: bool, demo: bool) -> str | None:
-    """Describe the stack, run the demo, then detach or stream the logs until interrupted.
+def _serve(
+    stack: LocalStack,
+    state_dir: Path,
+    *,
+    detach: bool,
+    demo: bool,
+    seed: bool = True,
+    failed: list[str] | None = None,
+) -> str | None:
+    """Describe the stack, seed it, run the demo, then detach or stream the logs until
+    interrupted.
 
-    Returns the name of a part that died on its own (which stops the stack).
+    Returns the name of a part that died on its own (which stops the stack); what did not
+    end as it should (the seeding, the demo) is added to `failed`.
     """
+    failed = [] if failed is None else failed
     # Written in the foreground too: if this process is killed, `down` still finds the parts.
     stack.write_state()
     _print_stack(stack)
@@ -274,8 +300,10 @@ def _serve(stack: LocalStack, state_dir: Path, *, detach: bool, demo: bool) -> s
     console.print("\n[bold]In another shell:[/bold]")
     for line in _export_lines(stack):
         console.print(line, markup=False, soft_wrap=True)
-    if demo:
-        _run_demo(stack)
+    if seed and not _seed_samples(stack):
+        failed.append("the sample experts were not registered")
+    if demo and not _run_demo(stack):
+        failed.append("the demo (its failed steps are in red above)")
     if detach:
         stack.detach()
         console.print(f"\nDetached. `saludtech-local down --state-dir {state_dir}` stops it.")
@@ -285,16 +313,41 @@ def _serve(stack: LocalStack, state_dir: Path, *, detach: bool, demo: bool) -> s
                     stack.processes["bridge"].log_path], stack, threading.Event())  # fmt: skip
 
 
-def _run_demo(stack: LocalStack) -> None:
-    """The demo is a show, not a gate: if it fails, say so and keep the stack running."""
+def _seed_samples(stack: LocalStack) -> bool:
+    """Register the sample experts through the data services' door (those not there yet)."""
+    from infra.samples.experts import SeedError
+
+    try:
+        with console.status("registering the sample experts…"):
+            outcome = stack.seed_samples()
+    except (SeedError, requests.RequestException) as error:
+        errors.print(
+            f"[red]✗ The sample experts were not registered: {escape(str(error))}. Every PRO "
+            "purchase is refunded (no_expert_available) until some are: python -m "
+            "infra.samples.experts[/red]"
+        )
+        return False
+    if outcome is not None:
+        new = [code for code, what in outcome.items() if what == "registered"]
+        kept = [code for code, what in outcome.items() if what != "registered"]
+        said = [f"{', '.join(new)} registered"] if new else []
+        said += [f"{', '.join(kept)} already there"] if kept else []
+        console.print(f"sample experts: {'; '.join(said)}")
+    return True
+
+
+def _run_demo(stack: LocalStack) -> bool:
+    """Run the demo with the stack kept running; False (said in red) when a step failed."""
     from infra.local.demo import run_demo  # every flow of the demo
 
     os.environ.update(stack.env)  # the demo's own Pub/Sub and Storage clients
     try:
-        if not run_demo(stack, console):
-            errors.print("[yellow]The demo did not finish as expected (see above).[/yellow]")
+        if run_demo(stack, console):
+            return True
+        errors.print("[red]✗ The demo did not end as it should (the steps in red above).[/red]")
     except Exception as error:
-        errors.print(f"[yellow]The demo failed: {error}[/yellow]")
+        errors.print(f"[red]✗ The demo failed: {type(error).__name__}: {escape(str(error))}[/red]")
+    return False
 
 
 @app.command()

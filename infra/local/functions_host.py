@@ -33,6 +33,7 @@ from functions_framework.exceptions import FunctionsFrameworkException
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.wrappers import Request, Response
 
+from infra.local.ports import StackPorts
 from infra.local.topology import DEFAULT_TOPOLOGY_PATH, REPO_ROOT, Topology, load_topology
 from infra.local.wsgi_server import serve
 
@@ -94,7 +95,8 @@ def create_host_app(topology: Topology, source: Path) -> tuple[WsgiApp, list[str
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
+    # The stack's port (SALUDTECH_PORT_FUNCTIONS), as `up` finds it, unless given.
+    parser.add_argument("--port", type=int, default=StackPorts.from_environment().functions)
     parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE)
     parser.add_argument("--topology", type=Path, default=DEFAULT_TOPOLOGY_PATH)
     parser.add_argument("--target", help="serve only this entry point, at /")

@@ -29,6 +29,8 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
 
+from infra.local.ports import StackPorts
+
 CHUNK = 64 * 1024
 UPSTREAM_READY_SECONDS = 30.0
 # Hop-by-hop headers (RFC 9110 §7.6.1) are the connection's, not the message's;
@@ -206,7 +208,8 @@ def serve(port: int, upstream_command: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--port", type=int, required=True)
+    # The stack's port (SALUDTECH_PORT_GCS), as `up` finds it, unless given.
+    parser.add_argument("--port", type=int, default=StackPorts.from_environment().gcs)
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- fake-gcs-server ...")
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 
+HOST = "127.0.0.1"
 # Away from 8080, the Firestore emulator's own default, which other tools often hold.
 # smtp: the mailbox's SMTP server (infra/local/mail.py); mail: its page.
 DEFAULT_PORTS = {
@@ -54,6 +57,10 @@ class StackPorts:
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
 
+    def url(self, part: str) -> str:
+        """http://127.0.0.1:<port> of a part, e.g. `url("functions")`: the targets' base."""
+        return f"http://{HOST}:{self.as_dict()[part]}"
+
     def busy(self) -> dict[str, int]:
         """Parts whose port something already listens on (another stack, another tool)."""
         return {part: port for part, port in self.as_dict().items() if not port_is_free(port)}
@@ -68,3 +75,14 @@ def port_is_free(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def stack_ports(state_dir: Path) -> StackPorts:
+    """The ports of the stack a command line talks to, found as `up` and `env` find them:
+    those of the stack running from `state_dir` (its stack.json), else the ones `up` would
+    choose (the defaults, then SALUDTECH_PORT_<PART>). Reads, never writes."""
+    try:
+        state = json.loads((state_dir / "stack.json").read_text(encoding="utf-8"))
+        return StackPorts(**state["ports"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return StackPorts.from_environment()

@@ -8,6 +8,7 @@ so it works before the virtualenv exists.
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import shutil
@@ -163,7 +164,13 @@ def check_prerequisites() -> Toolchain:
     return Toolchain(sdk_root=sdk_root, java=java)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    argparse.ArgumentParser(
+        prog="python -m infra.local.prereqs",
+        description="Check what the local stack needs (Python 3.11+, the Google Cloud CLI "
+        f"with the Pub/Sub and Firestore emulators, Java 17+); exit {EXIT_MISSING_PREREQUISITES} "
+        "if something is missing.",
+    ).parse_args(argv)
     try:
         toolchain = check_prerequisites()
     except MissingPrerequisitesError as missing:

@@ -123,6 +123,11 @@ def stop_groups(processes: Sequence[ManagedProcess], grace: float = STOP_GRACE_S
         if process.popen is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.popen.wait(timeout=grace)
+    # A group killed a moment ago may still be dying (not ours to reap: `down` attached to
+    # it): wait for its members to go, so that whoever asks next does not see them alive.
+    deadline = time.monotonic() + grace
+    while any(group_is_alive(p.pgid) for p in remaining) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def _signal_group(pgid: int, signum: signal.Signals) -> None:

@@ -28,6 +28,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from werkzeug.wrappers import Request, Response
 
+from infra.local.ports import StackPorts
 from infra.local.wsgi_server import serve
 from shared.adapters.local_id_tokens import KEY_ENV, PLATFORM_SUBJECT, InvalidIdToken, verify
 
@@ -130,7 +131,8 @@ class Router:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--port", type=int, required=True)
+    # The stack's port (SALUDTECH_PORT_FUNCTIONS), as `up` finds it, unless given.
+    parser.add_argument("--port", type=int, default=StackPorts.from_environment().functions)
     parser.add_argument("--routes", type=Path, required=True)
     args = parser.parse_args(argv)
     logging.basicConfig(

@@ -47,7 +47,14 @@ from infra.local.processes import (
     wait_http_ready,
 )
 from infra.local.run_logs import new_run_dir
-from infra.local.topology import DEFAULT_TOPOLOGY_PATH, REPO_ROOT, Topology, load_topology
+from infra.local.topology import (
+    DEFAULT_TOPOLOGY_PATH,
+    REPO_ROOT,
+    Topology,
+    database_of,
+    deploy_contexts,
+    load_topology,
+)
 from infra.local.topology_setup import create_buckets, create_pubsub_topology
 from infra.local.watchdog import Watchdog
 
@@ -254,10 +261,6 @@ class LocalStack:
         pubsub_env = {**base, "JAVA_OPTS": JVM_HEAP}  # read by the Gradle start script
         # Firestore's script runs `${JAVA} ...` unquoted, so flags can ride along in JAVA.
         firestore_env = {**base, "JAVA": f"{toolchain.java} {JVM_HEAP}"}
-        firestore_import: list[str] = []
-        export = persistence.latest_firestore_export(self.data_dir) if self.persist else None
-        if export is not None:
-            firestore_import = [f"--import-data={export}"]
         bridge_env = dict(base)
         push: list[str] = []
         functions: list[str] = [
@@ -310,7 +313,6 @@ class LocalStack:
                     "start",
                     "--host=127.0.0.1",
                     f"--port={self.ports.firestore}",
-                    *firestore_import,
                 ],
                 firestore_env,
             ),
@@ -341,6 +343,8 @@ class LocalStack:
                     python, "-m", "infra.local.mail", "serve",
                     "--port", str(self.ports.smtp), "--http-port", str(self.ports.mail),
                     "--dir", str(self.state_dir / "mail"),
+                    # The stack's run names the mailbox's: `mail list` shows this run's.
+                    "--run", self.log_dir.name,
                 ],
                 base,
             ),
@@ -475,8 +479,7 @@ class LocalStack:
         """
         command, env = {**self._commands(check_prerequisites()), **self._function_commands()}[name]
         if name == "firestore":
-            self._save_firestore()
-            command, env = self._commands(check_prerequisites())[name]  # imports that export
+            self._save_firestore()  # and imported again once it answers (_await_part)
         stop_groups([self.processes[name]])
         if self._watchdog is not None:
             self._watchdog.forget(self.processes[name].pgid)
@@ -500,7 +503,10 @@ class LocalStack:
         if not self.persist or firestore is None or not firestore.is_alive():
             return
         try:
-            persistence.export_firestore(self.firestore_host, self.project_id, self.data_dir)
+            databases = [database_of(c) for c in sorted(deploy_contexts(self.topology))]
+            persistence.export_firestore(
+                self.firestore_host, self.project_id, self.data_dir, databases
+            )
         except (requests.RequestException, RuntimeError) as error:
             # Stopping must go on: the previous export stays the one that is imported.
             print(f"Firestore state not saved: {error}", file=sys.stderr)
@@ -511,6 +517,8 @@ class LocalStack:
             create_pubsub_topology(self.topology, self.pubsub_host, self.project_id)
         elif name == "gcs":
             create_buckets(self.topology, self.gcs_url, self.project_id, self.bucket_prefix)
+        elif name == "firestore" and self.persist:
+            persistence.import_firestore(self.firestore_host, self.project_id, self.data_dir)
 
     def stop(self) -> None:
         with self._spawning:
@@ -636,6 +644,31 @@ class LocalStack:
         }
         stack.ready_seconds = state.get("ready_seconds")
         return stack
+
+    # -- sample data -----------------------------------------------------------------------
+
+    def serves(self, target: str) -> bool:
+        return any(f.target == target for f in self.topology.functions.values())
+
+    def seed_samples(self, timeout: float = 120.0) -> dict[str, str] | None:
+        """Register the sample experts (infra/samples/experts.py) through the data services'
+        door, as `up` does: those the registry lacks, waited for. None when the stack serves
+        no such door (another source or topology). Raises SeedError or a requests error."""
+        from infra.samples.experts import COMMANDS_DOOR, seed
+
+        if not self.serves(COMMANDS_DOOR):
+            return None
+        return seed(self.functions_url, timeout, credentials=self._platform_credentials)
+
+    def _platform_credentials(self, target: str) -> dict[str, str]:
+        """The cloud mode's doors are private: the deployer's (the platform's) ID token."""
+        if self.cloud is None:
+            return {}
+        from shared.adapters.local_id_tokens import PLATFORM_SUBJECT, sign
+
+        audience = f"{self.functions_url}/{target}"
+        token = sign(self.cloud.token_key.encode(), PLATFORM_SUBJECT, audience)
+        return {"Authorization": f"Bearer {token}"}
 
     def any_alive(self) -> bool:
         return any(group_is_alive(p.pgid) for p in self.processes.values())

@@ -19,6 +19,7 @@ Run by `LocalStack` (see `Watchdog`); by hand: python -m infra.local.watchdog < 
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import subprocess
 import sys
@@ -83,7 +84,12 @@ class Watchdog:
             self._process.wait(timeout=5)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    argparse.ArgumentParser(
+        prog="python -m infra.local.watchdog",
+        description="Read `watch <pgid>`, `forget <pgid>`, `release` lines on stdin; at end "
+        "of file without `release`, stop every watched process group (LocalStack runs it).",
+    ).parse_args(argv)
     watch(sys.stdin)
 
 

@@ -36,6 +36,9 @@ _ALLOWED = {
     CREATOR: {"create"},
     USER: {"read", "list", "create", "overwrite", "delete"},
     "roles/storage.objectAdmin": {"read", "list", "create", "overwrite", "delete"},
+    # Objects and managed folders (data services' delivery bucket); folders' IAM is not
+    # played locally (functions/data_services/adapters/folder_access.py).
+    "roles/storage.folderAdmin": {"read", "list", "create", "overwrite", "delete"},
 }
 BlobOperation = str  # read | list | create | overwrite | delete
 

@@ -11,18 +11,19 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import requests
 
 from shared.adapters import grants
-from shared.ports.doors import DoorAnswer, DoorUnavailable
+from shared.ports.doors import DoorAnswer, DoorUnavailable, is_json
 
 TIMEOUT_SECONDS = (3.05, 30.0)  # connect, read
 TOKEN_LIFETIME_SECONDS = 3600
 TOKEN_MARGIN_SECONDS = 300
 IdTokenSource = Callable[[str], str]  # audience -> ID token
+PIECE_BYTES = 256 * 1024  # of an answer that is passed on as it arrives
 
 
 def door_url(template: str, target: str) -> str:
@@ -42,6 +43,15 @@ def metadata_id_tokens() -> IdTokenSource:
         return str(google.oauth2.id_token.fetch_id_token(request, audience))  # type: ignore[no-untyped-call]
 
     return fetch
+
+
+def _pieces(response: requests.Response) -> Iterator[bytes]:
+    """The body as it arrives; the connection goes back to the pool once it is read or the
+    reader closes the iterator."""
+    try:
+        yield from response.iter_content(chunk_size=PIECE_BYTES)
+    finally:
+        response.close()
 
 
 class HttpDoors:
@@ -89,14 +99,21 @@ class HttpDoors:
             data = json.dumps(body, separators=(",", ":"))
             sent["Content-Type"] = "application/json"
         try:
+            # Streamed: a success that is not JSON (DICOM, multipart) is passed on as it
+            # arrives, never whole in memory; a JSON answer is read at once, as before.
             response = self._session.request(
                 method, base + path, params=dict(params or {}), data=data, headers=sent,
-                timeout=TIMEOUT_SECONDS, allow_redirects=False,
+                timeout=TIMEOUT_SECONDS, allow_redirects=False, stream=True,
             )  # fmt: skip
         except requests.RequestException as error:
             raise DoorUnavailable(f"{target} did not answer") from error
         if response.status_code >= 500:
+            response.close()
             raise DoorUnavailable(f"{target} answered {response.status_code}")
+        if response.ok and not is_json(response.headers.get("Content-Type")):
+            return DoorAnswer(
+                response.status_code, None, dict(response.headers), content=_pieces(response)
+            )
         try:
             parsed = response.json() if response.content else None
         except ValueError as error:

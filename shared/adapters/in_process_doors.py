@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import flask
 from werkzeug.test import EnvironBuilder
 
-from shared.ports.doors import DoorAnswer, DoorUnavailable
+from shared.ports.doors import DoorAnswer, DoorUnavailable, is_json
 
 DoorFunction = Callable[[flask.Request], flask.Response]
 
@@ -45,6 +45,10 @@ class InProcessDoors:
         if response.status_code >= 500:
             raise DoorUnavailable(f"{target} answered {response.status_code}")
         raw = response.get_data()
+        if 200 <= response.status_code < 300 and not is_json(response.headers.get("Content-Type")):
+            return DoorAnswer(
+                response.status_code, None, dict(response.headers), content=iter([raw])
+            )
         return DoorAnswer(
             response.status_code, json.loads(raw) if raw else None, dict(response.headers)
         )

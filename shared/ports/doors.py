@@ -10,7 +10,7 @@ tests).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -22,6 +22,9 @@ class DoorAnswer:
     status: int
     body: Any  # the parsed JSON answer, or None when there is no body
     headers: Mapping[str, str] = field(default_factory=dict)
+    # A success of another media type than JSON (DICOM, multipart): its bytes, never parsed,
+    # as they arrive, to be read once (`body` is then None); the Content-Type is in headers.
+    content: Iterable[bytes] | None = None
 
     @property
     def ok(self) -> bool:
@@ -34,6 +37,13 @@ class DoorAnswer:
             return {}
         found = self.body.get("error")
         return found if isinstance(found, dict) else {}
+
+
+def is_json(content_type: str | None) -> bool:
+    """Whether an answer is the JSON a door answers (no type: an empty answer, as before);
+    any other success is passed on as `content`."""
+    media = (content_type or "application/json").split(";", 1)[0].strip().lower()
+    return media == "application/json"
 
 
 class DoorUnavailable(TransientError):

@@ -182,3 +182,37 @@ def test_missing_prerequisite_exits_3_with_the_install_command(tmp_path: Path) -
     answer = _cli("up", "--free-ports", "--state-dir", str(tmp_path), env=env)
     assert answer.returncode == 3
     assert "pubsub" in answer.stderr and "install" in answer.stderr
+
+
+def test_up_registers_the_sample_experts_once(tmp_path: Path) -> None:
+    """A fresh stack can sell PRO: `up` registers the sample experts through the data
+    services' door, and seeding again (a restart, or the script by hand) adds nobody."""
+    from infra.samples.experts import SAMPLE_EXPERTS
+
+    state = tmp_path / "state"
+    names = unique_names("seed")
+    started = _cli(
+        "up", "--detach", "--free-ports", "--state-dir", str(state),
+        "--project", names["project_id"], "--bucket-prefix", names["bucket_prefix"],
+    )  # fmt: skip
+    try:
+        assert started.returncode == 0, started.stderr + started.stdout
+        codes = [e["expert_code"] for e in SAMPLE_EXPERTS]
+        assert f"sample experts: {', '.join(codes)} registered" in started.stdout
+        stack = LocalStack.attach(state)
+        queries = f"{stack.functions_url}/data_services_queries_http/experts"
+        for expert in SAMPLE_EXPERTS:
+            answer = requests.get(f"{queries}/{expert['expert_code']}", timeout=30)
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["capacity"] == expert["capacity"]
+        # The script by hand follows the stack (its stack.json) and registers nobody twice.
+        again = subprocess.run(
+            [sys.executable, "-m", "infra.samples.experts", "--state-dir", str(state)],
+            cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert again.returncode == 0, again.stderr
+        assert again.stdout.split() == [w for code in codes for w in (code, "already")]
+        assert stack.seed_samples() == dict.fromkeys(codes, "already")
+    finally:
+        stopped = _cli("down", "--state-dir", str(state))
+    assert stopped.returncode == 0, stopped.stderr

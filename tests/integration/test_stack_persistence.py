@@ -6,12 +6,14 @@ from pathlib import Path
 
 import pytest
 
+from infra.local import persistence
 from infra.local.environment import temporary_environment
 from infra.local.prereqs import check_prerequisites
 from infra.local.stack import LocalStack
 from tests.conftest import PROBE_SOURCE, PROBE_TOPOLOGY, unique_names
 
 pytestmark = pytest.mark.emulators
+CONTEXT_DATABASE = "saludtech-probe"  # the probe context's own database, beside (default)
 
 
 def _stack(state_dir: Path, names: dict[str, str], *, persist: bool) -> LocalStack:
@@ -26,18 +28,22 @@ def _stack(state_dir: Path, names: dict[str, str], *, persist: bool) -> LocalSta
     )
 
 
-def _state(stack: LocalStack) -> tuple[dict[str, object] | None, bytes | None]:
-    """(the probe document, the probe object) as the stack holds them, None if absent."""
+def _state(stack: LocalStack) -> tuple[object, ...]:
+    """(the probe documents of `(default)` and of a context's database, the probe object) as
+    the stack holds them, None if absent."""
     from google.cloud import firestore, storage  # type: ignore[attr-defined]
 
     with temporary_environment(stack.env):
-        document = firestore.Client(project=stack.project_id).document("kept/one").get()
+        documents = [
+            firestore.Client(project=stack.project_id, database=database).document("kept/one").get()
+            for database in ("(default)", CONTEXT_DATABASE)
+        ]
         blob = (
             storage.Client(project=stack.project_id)
             .bucket(stack.bucket("other"))
             .blob("center-1/kept.dcm")
         )
-        return (document.to_dict() if document.exists else None,
+        return (*[d.to_dict() if d.exists else None for d in documents],
                 blob.download_as_bytes() if blob.exists() else None)  # fmt: skip
 
 
@@ -50,13 +56,16 @@ def test_persist_keeps_documents_and_objects_and_each_run_keeps_its_logs(
     with _stack(tmp_path, names, persist=True) as first:
         with temporary_environment(first.env):
             firestore.Client(project=first.project_id).document("kept/one").set({"n": 1})
+            firestore.Client(project=first.project_id, database=CONTEXT_DATABASE).document(
+                "kept/one"
+            ).set({"n": 2})
             storage.Client(project=first.project_id).bucket(first.bucket("other")).blob(
                 "center-1/kept.dcm"
             ).upload_from_string(b"bytes kept")
-        assert _state(first) == ({"n": 1}, b"bytes kept")
+        assert _state(first) == ({"n": 1}, {"n": 2}, b"bytes kept")
         first_logs = first.log_dir
     with _stack(tmp_path, names, persist=True) as again:
-        assert _state(again) == ({"n": 1}, b"bytes kept")
+        assert _state(again) == ({"n": 1}, {"n": 2}, b"bytes kept")
         last_logs = again.log_dir
 
     runs = sorted(p for p in (tmp_path / "logs").iterdir() if not p.is_symlink())
@@ -66,20 +75,24 @@ def test_persist_keeps_documents_and_objects_and_each_run_keeps_its_logs(
     assert "serving" in (first_logs / "functions.log").read_text(encoding="utf-8")
 
 
-def test_without_persist_a_start_ignores_the_kept_state(tmp_path: Path) -> None:
-    # Checked on the commands a start would run: a third stack start would cost seconds.
-    (tmp_path / "data" / "firestore" / "firestore_export_1").mkdir(parents=True)
-    (tmp_path / "data/firestore/firestore_export_1/firestore_export_1.overall_export_metadata"
-     ).write_text("")  # fmt: skip
-    commands = {
-        persist: _stack(tmp_path, unique_names("plain"), persist=persist)._commands(
-            check_prerequisites()
-        )
-        for persist in (False, True)
-    }
-    plain, kept = commands[False], commands[True]
-    assert not any(arg.startswith("--import-data") for arg in plain["firestore"][0])
-    assert "memory" in plain["gcs"][0] and "filesystem" not in plain["gcs"][0]
-    # The same directory is imported with persist: the check above is not vacuous.
-    assert any(arg.startswith("--import-data") for arg in kept["firestore"][0])
-    assert "filesystem" in kept["gcs"][0]
+def test_the_newest_complete_export_of_each_database_is_the_one_kept(tmp_path: Path) -> None:
+    def export(database: str, name: str, *, complete: bool) -> Path:
+        folder = tmp_path / "firestore" / database / name
+        folder.mkdir(parents=True)
+        metadata = folder / f"{name}.overall_export_metadata"
+        if complete:
+            metadata.write_text("")
+        return metadata
+
+    export("default", "firestore_export_1", complete=True)
+    newest = export("default", "firestore_export_2", complete=True)
+    context = export(CONTEXT_DATABASE, "firestore_export_1", complete=True)
+    export(CONTEXT_DATABASE, "firestore_export_3", complete=False)  # interrupted
+    export("saludtech-empty", "firestore_export_1", complete=False)
+    assert persistence.kept_databases(tmp_path) == {"(default)": newest, CONTEXT_DATABASE: context}
+
+
+def test_without_persist_a_start_imports_nothing(tmp_path: Path) -> None:
+    stack = _stack(tmp_path, unique_names("plain"), persist=False)
+    assert not stack.persist
+    assert "memory" in stack._commands(check_prerequisites())["gcs"][0]

@@ -45,6 +45,8 @@ resource "google_cloudfunctions2_function" "function" {
       local.derived_settings,
       var.function_environment,
       each.value.signs_urls ? { SALUDTECH_API_SIGNING_SERVICE_ACCOUNT = google_service_account.function[each.key].email } : {},
+      # The account buyers grant on their buckets, named in a refused probe's detail.
+      each.value.context == "data-services" ? { SALUDTECH_DELIVERY_SERVICE_ACCOUNT = google_service_account.delivery.email } : {},
       {
         GOOGLE_CLOUD_PROJECT    = var.project_id
         SALUDTECH_ENVIRONMENT   = "cloud"

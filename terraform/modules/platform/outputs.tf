@@ -17,3 +17,8 @@ output "source_object" {
   description = "The deployed source zip (named by its hash)."
   value       = google_storage_bucket_object.source.name
 }
+
+output "delivery_service_account" {
+  description = "The account a buyer grants roles/storage.objectCreator on its bucket for a `bucket` delivery (docs: the refused probe's detail names it too)."
+  value       = google_service_account.delivery.email
+}

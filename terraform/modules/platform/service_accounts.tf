@@ -112,3 +112,21 @@ resource "google_service_account_iam_member" "function_signs_urls" {
   role               = "roles/iam.serviceAccountTokenCreator"
   member             = google_service_account.function[each.key].member
 }
+
+# The account a buyer grants roles/storage.objectCreator on its own bucket (a `bucket`
+# delivery with cloud.bucket, functions/data_services): one stable email, whichever data
+# services function writes there. It holds nothing in this project; the functions that
+# write (not the read-only query door) act as it, through the token creator role on it.
+resource "google_service_account" "delivery" {
+  project      = var.project_id
+  account_id   = "delivery-${var.environment}"
+  display_name = "Delivers datasets into buyers' buckets (${var.environment})"
+  description  = "Buyers grant it roles/storage.objectCreator on their buckets; the data services functions act as it to write there, and as nothing else."
+}
+
+resource "google_service_account_iam_member" "data_services_deliver_as" {
+  for_each           = { for name, f in local.functions : name => f if f.context == "data-services" && !f.read_only }
+  service_account_id = google_service_account.delivery.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = google_service_account.function[each.key].member
+}

@@ -36,9 +36,11 @@ def _subscribe(api: Api, token: str, plan: str = "PRO") -> str:
         if envelope.subject == subscription_id:
             deliver("subscriptions-commands", envelope)
     for envelope in api.platform.publisher.messages("subscriptions-events"):
-        if isinstance(envelope.payload, SubscriptionCreated):
-            if envelope.subject == subscription_id:
-                send(envelope.payload)
+        if (
+            isinstance(envelope.payload, SubscriptionCreated)
+            and envelope.subject == subscription_id
+        ):
+            send(envelope.payload)
     for index in range(36):
         send(image_event(index))
     return subscription_id
@@ -114,10 +116,8 @@ def test_a_request_after_the_data_service_exists_is_refused(api: Api) -> None:
     token = api.login("client-a")
     subscription_id = _subscribe(api, token)
     services = bootstrap.context(data_services.build).collections.services
-    api.platform.store.run_in_transaction(
-        lambda tx: tx.put(services, "ds-1", {"subscription_id": subscription_id,
-                                             "status": "STARTED"})  # fmt: skip
-    )
+    started = {"subscription_id": subscription_id, "status": "STARTED"}
+    api.platform.store.run_in_transaction(lambda tx: tx.put(services, "ds-1", started))
     answer = api.call(
         "POST", f"/v1/subscriptions/{subscription_id}/data-request", REQUEST, token=token
     )

@@ -20,7 +20,8 @@ PROTECTED = [r for r in app.url_map.iter_rules() if POLICIES[str(r.endpoint)].ro
 
 
 def _concrete(path: str) -> str:
-    return re.sub(r"<(?:id:)?([a-z]+)_id>", lambda m: f"{m.group(1)[0]}-1", path)
+    # Any path parameter (`<id:data_service_id>`, `<id:expert_code>`): a value of its own.
+    return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", lambda m: f"{m.group(1)[0]}-1", path)
 
 
 @pytest.mark.parametrize("rule", PROTECTED, ids=lambda r: str(r.endpoint))

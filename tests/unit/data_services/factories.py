@@ -10,7 +10,8 @@ from typing import Any
 from functions.bootstrap import InMemoryPlatform
 from functions.data_services.messages import (
     ClientRef,
-    CloudTarget,
+    CloudPlace,
+    CloudRef,
     CreateDataService,
     CreateDataServiceV2,
     DatasetCriteria,
@@ -36,6 +37,7 @@ def create_command(
     cloud_type: str = "bucket",
     expert_code: str | None = None,
     client_code: str = CLIENT_CODE,
+    cloud: dict[str, str] | None = None,
     **criteria: Any,
 ) -> CreateDataServiceV2:
     return CreateDataServiceV2(
@@ -43,7 +45,8 @@ def create_command(
         subscription_id=subscription_id,
         client_code=client_code,
         plan=PlanRef(code=plan, name=plan.title()),
-        cloud=CloudTarget(code="c1", name="client bucket", type=cloud_type),
+        cloud=CloudRef(code="c1", name="client bucket", type=cloud_type),
+        cloud_place=CloudPlace(**cloud) if cloud else None,
         dataset=DatasetSpec(code="chest-ct", name="Chest CT", criteria=DatasetCriteria(**criteria)),
         expert_code=expert_code,
     )
@@ -53,7 +56,8 @@ def create_command_v1(**changes: Any) -> CreateDataService:
     """The same command as a v1 one already on the topic, with the client's names."""
     v2 = create_command(**changes)
     client = CLIENT_V1.model_copy(update={"code": v2.client_code})
-    return CreateDataService(**v2.model_dump(exclude={"client_code"}), client=client)
+    fields = v2.model_dump(exclude={"client_code", "cloud_place"})
+    return CreateDataService(**fields, client=client)
 
 
 def register_command(index: int = 0, **changes: Any) -> RegisterExpert:

@@ -67,7 +67,9 @@ def test_a_v1_command_is_the_same_v2_command_without_the_names() -> None:
     v1 = create_command_v1(expert_code="EXP-001", anatomical_region="chest")
     v2 = v1.upgraded()
     assert v2.client_code == v1.client.code
-    assert v2.model_dump(exclude={"client_code"}) == v1.model_dump(exclude={"client"})
+    assert v2.model_dump(exclude={"client_code", "cloud_place"}) == v1.model_dump(
+        exclude={"client"}
+    )
 
 
 def _created(platform: InMemoryPlatform) -> list[DataServiceCreated]:
@@ -134,7 +136,9 @@ def test_the_door_takes_a_v1_body_and_publishes_v2_without_the_names(
 ) -> None:
     send(subscription_created())
     v1_body = create_command_v1(anatomical_region="chest").model_dump(exclude={"data_service_id"})
-    v2_body = create_command(anatomical_region="chest").model_dump(exclude={"data_service_id"})
+    v2_body = create_command(anatomical_region="chest").model_dump(
+        exclude={"data_service_id", "cloud_place"}
+    )
     door = _door()
     for body in (v1_body, v2_body):
         answer = door.post("/data-services", json=body)

@@ -33,6 +33,14 @@ from tests.unit.data_services.flow import (
 CHUNK = 4
 
 
+def wrap_targets(wrapper: Any) -> Any:
+    """Every target the delivery builds from now on, wrapped; the real factory back."""
+    delivery = the_wiring().delivery
+    real = delivery.targets
+    delivery.targets = lambda spec: wrapper(real(spec))
+    return real
+
+
 @pytest.fixture(autouse=True)
 def small_chunks(platform: InMemoryPlatform) -> None:
     the_wiring().delivery.chunk_size = CHUNK
@@ -80,27 +88,29 @@ def test_a_crash_in_the_middle_of_a_chunk_resumes_without_copying_twice(
     catalogue(platform, 10)
     service_id = assigned_service(platform)
     pump = start(platform, service_id)
-    target = the_wiring().delivery.target
     placed: list[str] = []
     lock = threading.Lock()  # the chunk copies on several threads
 
     class CrashAfterTwo:
+        def __init__(self, target: Any) -> None:
+            self.target = target
+
         def place(self, *args: str) -> Placed:
             with lock:
                 if len(placed) == 2:
                     raise RuntimeError("the instance died")
-                result = target.place(*args)
-                placed.append(args[3])
+                result: Placed = self.target.place(*args)
+                placed.append(f"{service_id}/{args[2]}")
                 return result
 
         def __getattr__(self, name: str) -> Any:
-            return getattr(target, name)
+            return getattr(self.target, name)
 
-    the_wiring().delivery.target = CrashAfterTwo()
+    real = wrap_targets(CrashAfterTwo)
     with pytest.raises(RuntimeError):
         pump.run(limit=1)
     generations = {n: platform.blobs.stat(DELIVERY, n).generation for n in placed}  # type: ignore[union-attr]
-    the_wiring().delivery.target = target
+    the_wiring().delivery.targets = real
     pump.delivered -= 1  # Pub/Sub redelivers the unacknowledged chunk
     pump.run()
     assert stored(platform, service_id)["status"] == "DELIVERED"
@@ -143,22 +153,22 @@ def test_a_redelivered_start_fans_out_the_same_chunks(platform: InMemoryPlatform
     assert first and pump.pending() == []
 
 
-def test_links_are_signed_instead_of_copies(platform: InMemoryPlatform) -> None:
+def test_links_copy_nothing_and_are_signed_on_request_only(platform: InMemoryPlatform) -> None:
     catalogue(platform, 5)
     service_id = assigned_service(platform, cloud_type="links")
     start(platform, service_id).run()
     assert images_in_bucket(platform, service_id) == []
-    links = platform.blobs.list_names(DELIVERY, f"{service_id}/links/")
-    assert len(links) == 2
-    urls = [
-        json.loads(line)["url"]
-        for line in platform.blobs.read_bytes(DELIVERY, links[0]).decode().splitlines()
-    ]
-    assert len(urls) == CHUNK and all("X-Goog-Signature=" in u for u in urls)
+    # No link is written at delivery: only the manifest files, under the service's root.
+    assert platform.blobs.list_names(DELIVERY, f"{service_id}/") == [
+        f"{service_id}/SHA256SUMS", f"{service_id}/manifest.jsonl"
+    ]  # fmt: skip
     delivered = last_event(platform)
-    assert delivered.delivery_mode == "links" and delivered.links_expire_at
+    assert delivered.delivery_mode == "links" and delivered.links_expire_at is None
+    assert delivered.target_type == "links"
+    assert delivered.location.endswith(f"/v1/data-services/{service_id}/files")
+    assert "gs://" not in delivered.manifest_uri + delivered.checksums_uri
     send(FinishDataService(data_service_id=service_id))
-    assert last_event(platform).revocation == "links_expire"
+    assert last_event(platform).revocation == "links_stop"
 
 
 def test_finish_revokes_every_copy(platform: InMemoryPlatform) -> None:
@@ -199,13 +209,18 @@ def test_a_target_that_refuses_writes_fails_the_service_once(platform: InMemoryP
     pump = start(platform, service_id)
 
     class Refusing:
+        def __init__(self, target: Any) -> None:
+            self.spec = target.spec
+
         def place(self, *args: str) -> Placed:
             raise DeliveryRefused("delivery_refused", "the bucket refused the write")
 
-    real = the_wiring().delivery.target
-    the_wiring().delivery.target = Refusing()  # type: ignore[assignment]
+        def revoke(self) -> None:
+            pass
+
+    real = wrap_targets(Refusing)
     pump.run(limit=2)
-    the_wiring().delivery.target = real
+    the_wiring().delivery.targets = real
     pump.run()
     assert stored(platform, service_id)["status"] == "FAILED"
     assert events(platform).count("failed") == 1
@@ -318,23 +333,26 @@ def test_two_deliveries_of_one_chunk_racing_copy_each_object_once(
     service_id = assigned_service(platform)
     pump = start(platform, service_id)
     [chunk] = pump.pending()
-    delivery, target = the_wiring().delivery, the_wiring().delivery.target
+    delivery = the_wiring().delivery
     copying, go_on, lock = threading.Event(), threading.Event(), threading.Lock()
     copied: list[bool] = []
 
     class Slow:
+        def __init__(self, target: Any) -> None:
+            self.target = target
+
         def place(self, *args: str) -> Placed:
             copying.set()
             go_on.wait(5)
-            placed = target.place(*args)
+            placed: Placed = self.target.place(*args)
             with lock:
                 copied.append(placed.copied)
             return placed
 
         def __getattr__(self, name: str) -> Any:
-            return getattr(target, name)
+            return getattr(self.target, name)
 
-    delivery.target = Slow()
+    wrap_targets(Slow)
     first: list[str] = []
     holder = threading.Thread(target=lambda: first.append(delivery.deliver_chunk(chunk)))
     holder.start()

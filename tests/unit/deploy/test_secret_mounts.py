@@ -145,7 +145,7 @@ def test_the_payment_key_reaches_only_the_functions_that_charge_or_refund() -> N
 # The functions that sign GCS URLs, and what they sign.
 SIGNERS = {
     "api": "center uploads (functions/api/uploads.py, IamUploadSigner)",
-    "data-services-deliver-chunk": "`links` deliveries (functions/data_services/delivery.py)",
+    "data-services-queries-http": "the files route's links (functions/data_services/files.py)",
 }
 
 

@@ -77,7 +77,7 @@ def test_a_lost_command_is_resent_with_the_same_id_then_times_out(
     world.run()
     sent = [e for e in world.commands_seen if type(e.payload).__name__ == command]
     assert len(sent) == 2 and sent[0].id == sent[1].id
-    world.tick(hours=3)  # the step's deadline passed
+    world.tick(hours=73)  # the step's deadline passed (the delivery's is 72 hours)
     world.run()
     found = saga(world, "sub-1")
     assert found["status"] == "COMPENSATED"
@@ -187,8 +187,9 @@ def test_no_payment_before_the_step_deadline_cancels_the_subscription(world: Wor
 def test_the_saga_deadline_fails_it_even_if_each_step_is_in_time(world: World) -> None:
     world.faults["StartDataService"] = "reply_lost"
     _paid_saga(world)
-    for _ in range(12):  # resends every 5 minutes stay unanswered; the step lasts 2 hours
-        world.tick(minutes=10)
+    # Resends stay unanswered; the step lasts 72 hours (a start held for an expert's review).
+    for _ in range(73):
+        world.tick(hours=1)
     world.run()
     found = saga(world, "sub-1")
     assert found["failure"] == "step_deadline_exceeded"

@@ -67,7 +67,7 @@ def _drive(world: World, actions: list[str], subscriptions: list[str]) -> None:
 
 def _settle(world: World) -> None:
     """Left alone: every message delivered, every deadline passed, many times over."""
-    for _ in range(24):  # past the saga's deadline (30 hours) and every retry
+    for _ in range(52):  # past the saga's deadline (100 hours) and every retry
         world.run(limit=400)
         world.tick(hours=2)
     world.run(limit=400)
