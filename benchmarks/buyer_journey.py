@@ -135,10 +135,12 @@ def journey(base: str) -> dict[str, float]:
 
     service_id = _until(delivered, "the data service to be delivered")
     at_delivery = time.perf_counter()
-    files = buyer.get(f"/v1/data-services/{service_id}/files", limit="1")
-    if not files or not files["items"]:
-        raise SystemExit("a delivered service listed no file")
-    first = files["items"][0]
+    # The first page starts with manifest.jsonl and SHA256SUMS: the first image after them.
+    files = buyer.get(f"/v1/data-services/{service_id}/files", limit="5") or {"items": []}
+    images = [f for f in files["items"] if f.get("sha256")]
+    if not images:
+        raise SystemExit("a delivered service listed no image")
+    first = images[0]
     data = requests.get(first["url"], timeout=60).content
     if hashlib.sha256(data).hexdigest() != first["sha256"]:
         raise SystemExit("the first file's SHA-256 is not the listing's")

@@ -28,6 +28,7 @@ from functions.api.context_views import DataService, JsonObject, shown
 from functions.api.guard import current
 from functions.api.parameters import CommandHeaders, PageQuery, PathId
 from functions.api.routing import EXPERT, OPERATOR, Routes, With
+from functions.api.sending import send
 from functions.data_services.messages import ExcludeImages, RegisterExpert
 from shared.entrypoints.http import HttpError
 
@@ -172,21 +173,13 @@ class Assignment(DataService):
 
 # -- the registry (operators) ----------------------------------------------------------------
 def _expert_accepted(path: str, body: dict[str, object], headers: CommandHeaders) -> With:
-    call = current()
-    key = (headers.idempotency_key or "").strip()
-    accepted = call.wiring.commands.send(
-        call.principal, path, body, key, call.correlation_id, to=DATA_SERVICE_COMMANDS
-    )
-    call.resource.append(f"expert/{accepted.subject}")
-    status_url = f"/v1/commands/{accepted.command_id}"
+    sent = send(path, body, headers, to=DATA_SERVICE_COMMANDS, resource="expert/{subject}")
     answer = ExpertAccepted(
-        command_id=accepted.command_id,
-        command_type=str(accepted.answer["command_type"]),
-        expert_code=accepted.subject,
-        correlation_id=str(accepted.answer.get("correlation_id") or ""),
-        links=ExpertCommandLinks(command=status_url, expert=f"/v1/experts/{accepted.subject}"),
+        **sent.fields,
+        expert_code=sent.subject,
+        links=ExpertCommandLinks(command=sent.status_url, expert=f"/v1/experts/{sent.subject}"),
     )
-    return With(answer, {"Location": status_url})
+    return With(answer, sent.headers)
 
 
 @routes.post(
@@ -281,22 +274,15 @@ def preview(path: AssignmentImagePath) -> flask.Response:
 
 
 def _assignment_accepted(path: str, body: dict[str, Any], headers: CommandHeaders) -> With:
-    call = current()
-    key = (headers.idempotency_key or "").strip()
-    accepted = call.wiring.commands.send(
-        call.principal, path, body, key, call.correlation_id, to=DATA_SERVICE_COMMANDS
-    )
-    status_url = f"/v1/commands/{accepted.command_id}"
+    sent = send(path, body, headers, to=DATA_SERVICE_COMMANDS, resource="assignment/{subject}")
     answer = AssignmentAccepted(
-        command_id=accepted.command_id,
-        command_type=str(accepted.answer["command_type"]),
-        data_service_id=accepted.subject,
-        correlation_id=str(accepted.answer.get("correlation_id") or ""),
+        **sent.fields,
+        data_service_id=sent.subject,
         links=AssignmentCommandLinks(
-            command=status_url, assignment=f"/v1/assignments/{accepted.subject}"
+            command=sent.status_url, assignment=f"/v1/assignments/{sent.subject}"
         ),
     )
-    return With(answer, {"Location": status_url})
+    return With(answer, sent.headers)
 
 
 @routes.post(

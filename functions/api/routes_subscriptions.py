@@ -25,6 +25,7 @@ from functions.api.guard import current
 from functions.api.original_payload import SuscripcionComando, v1_create_body
 from functions.api.parameters import CommandHeaders, PageQuery, SubscriptionPath
 from functions.api.routing import CLIENT, Routes, With
+from functions.api.sending import send
 from functions.subscriptions.messages import SubscriptionView
 from shared.entrypoints.http import HttpError
 
@@ -47,26 +48,18 @@ def _accepted(
     headers: CommandHeaders,
     to: CommandDoors = SUBSCRIPTION_COMMANDS,
 ) -> With:
-    call = current()
-    key = (headers.idempotency_key or "").strip()
-    accepted = call.wiring.commands.send(
-        call.principal, path, body, key, call.correlation_id, to=to
-    )
-    call.resource.append(f"subscription/{accepted.subject}")
-    status_url = f"/v1/commands/{accepted.command_id}"
+    sent = send(path, body, headers, to=to, resource="subscription/{subject}")
     answer = Accepted(
-        command_id=accepted.command_id,
-        command_type=str(accepted.answer["command_type"]),
-        subscription_id=accepted.subject,
-        correlation_id=str(accepted.answer.get("correlation_id") or ""),
+        **sent.fields,
+        subscription_id=sent.subject,
         links=CommandLinks(
-            command=status_url,
-            timeline=f"{status_url}/timeline",
-            stream=f"{status_url}/stream",
-            subscription=f"/v1/subscriptions/{accepted.subject}",
+            command=sent.status_url,
+            timeline=f"{sent.status_url}/timeline",
+            stream=f"{sent.status_url}/stream",
+            subscription=f"/v1/subscriptions/{sent.subject}",
         ),
     )
-    return With(answer, {"Location": status_url})
+    return With(answer, sent.headers)
 
 
 def _create(body: CreateSubscriptionBody, headers: CommandHeaders) -> With:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,7 +28,7 @@ from functions.data_services.datasets import (
     ManifestEntry,
     build_manifest,
     checksum_line,
-    select,
+    resolve,
 )
 from functions.data_services.domain import DataService, TargetSpec, manifest_uris
 from functions.data_services.messages import (
@@ -50,7 +49,13 @@ from functions.data_services.ports import (
     UrlSigner,
 )
 from functions.data_services.projections import Projections
-from functions.data_services.unit_of_work import Collections, DataServiceMapper, chunk_doc_id
+from functions.data_services.unit_of_work import (
+    Collections,
+    chunk_doc_id,
+    load_service,
+    read_chunk,
+    write_chunks,
+)
 from shared.domain.clock import Clock, rfc3339
 from shared.domain.errors import TransientError
 from shared.domain.messages import Message
@@ -63,7 +68,6 @@ from shared.service.processing import MessageProcessor
 log = get_logger(__name__)
 PUBLISH_BATCH = 100
 COPY_THREADS = 8  # copies in flight per chunk
-CHUNKS_PER_TRANSACTION = 20  # manifest chunk documents written together (<10 MiB)
 _ENDED = frozenset({Status.FINISHED, Status.CANCELLED, Status.FAILED})
 # How long a delivery holds a chunk it copies: the deliver-chunk trigger's ack deadline
 # (infra/topology.yaml), after which Pub/Sub redelivers the message of a holder that died.
@@ -165,19 +169,12 @@ class DeliveryService:
         """Resolve the dataset and write the manifest, then its header: the prepare handler
         freezes the header it finds for its own command."""
         criteria, allowance = service.criteria, service.allowance
-        limit = criteria.max_images or allowance.max_images
-        chosen = select(self.projections.matching(criteria), criteria, limit)
-        if criteria.max_images is not None:
-            chosen = chosen[:limit]  # "at most N": the one past the limit is not wanted
+        chosen = resolve(self.projections.matching(criteria), criteria, allowance.max_images)
         manifest_id = derived_id(service.id, "manifest", str(uuid.uuid4()))
         manifest = build_manifest(service.dataset_code, chosen, criteria.split)
         too_large = len(manifest.entries) > allowance.max_images
         chunks = [] if too_large else list(manifest.chunks(self.chunk_size))
-        numbered = list(enumerate(chunks))
-        for start in range(0, len(numbered), CHUNKS_PER_TRANSACTION):
-            self._write_chunks(
-                service.id, manifest_id, numbered[start : start + CHUNKS_PER_TRANSACTION]
-            )
+        write_chunks(self.store, self.collections, service.id, manifest_id, chunks)
         header = {
             "manifest_id": manifest_id,
             "images": len(manifest.entries),
@@ -193,24 +190,6 @@ class DeliveryService:
         collection = self.collections.manifests
         self.store.run_in_transaction(lambda tx: tx.put(collection, service.id, header))
         log.info("dataset_resolved", data_service_id=service.id, images=header["images"])
-
-    def _write_chunks(
-        self, service_id: str, manifest_id: str, group: Sequence[tuple[int, list[ManifestEntry]]]
-    ) -> None:
-        def put(tx: DocumentTransaction) -> None:
-            for index, entries in group:
-                tx.put(
-                    self.collections.manifest_chunks,
-                    chunk_doc_id(manifest_id, index),
-                    {
-                        "data_service_id": service_id,
-                        "manifest_id": manifest_id,
-                        "chunk_index": index,
-                        "entries": [entry.to_dict() for entry in entries],
-                    },
-                )
-
-        self.store.run_in_transaction(put)
 
     # -- one chunk ---------------------------------------------------------------------------
     def deliver_chunk(self, envelope: Envelope) -> str:
@@ -490,17 +469,10 @@ class DeliveryService:
         return self.processor.process(envelope).outcome
 
     def _service(self, service_id: str) -> DataService | None:
-        document = self.store.get(self.collections.services, service_id)
-        if document is None:
-            return None
-        version = int(document.pop("_version", 0))
-        return DataServiceMapper().from_document(service_id, document, version)
+        return load_service(self.store, self.collections, service_id)
 
     def _entries(self, manifest_id: str, index: int) -> list[ManifestEntry]:
-        chunk = self.store.get(self.collections.manifest_chunks, chunk_doc_id(manifest_id, index))
-        if chunk is None:
-            raise TransientError("a chunk of a frozen manifest is not readable")
-        return [ManifestEntry(**entry) for entry in chunk["entries"]]
+        return read_chunk(self.store, self.collections, manifest_id, index)
 
 
 _JSONL = "application/x-ndjson"

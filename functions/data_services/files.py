@@ -22,7 +22,7 @@ from functions.data_services.datasets import ManifestEntry
 from functions.data_services.delivery import CHECKSUMS, MANIFEST, DeliveryService, split_uri
 from functions.data_services.domain import DataServiceError
 from functions.data_services.messages import Status
-from functions.data_services.unit_of_work import DataServiceMapper, chunk_doc_id
+from functions.data_services.unit_of_work import chunk_doc_id, load_service
 from shared.domain.clock import rfc3339
 from shared.service.pagination import decode_cursor, encode_cursor
 
@@ -49,11 +49,9 @@ def files_page(
 ) -> dict[str, Any] | None:
     """A page of files with fresh URLs; None for a service that is not the client's (the
     same answer as no service: ids cannot be probed)."""
-    document = delivery.store.get(delivery.collections.services, data_service_id)
-    if document is None or document.get("client_code") != client_code:
+    service = load_service(delivery.store, delivery.collections, data_service_id)
+    if service is None or service.client_code != client_code:
         return None
-    version = int(document.pop("_version", 0))
-    service = DataServiceMapper().from_document(data_service_id, document, version)
     if service.status in _ENDED:
         raise FilesRefused(
             410, "service_ended", f"the service is {service.status.value}: its links stopped"

@@ -30,7 +30,7 @@ from functions.data_services.messages import (
 )
 from functions.data_services.plans import find_allowance
 from functions.data_services.projections import Projections
-from functions.data_services.unit_of_work import Collections, DataServiceMapper, chunk_doc_id
+from functions.data_services.unit_of_work import Collections, chunk_doc_id, load_service
 from shared.ports.documents import Document, DocumentStore, Filter
 from shared.service.pagination import newest_first
 
@@ -270,11 +270,7 @@ def service_aggregate(
 ) -> DataService | None:
     """The service as its aggregate (a door checks a rule of the domain before it accepts a
     command)."""
-    document = store.get(collections.services, data_service_id)
-    if document is None:
-        return None
-    version = int(document.pop("_version", 0))
-    return DataServiceMapper().from_document(data_service_id, document, version)
+    return load_service(store, collections, data_service_id)
 
 
 def manifest_entries(

@@ -11,13 +11,12 @@ duplicate for the processor; a released start has an id derived from the approva
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from functions.data_services import review
 from functions.data_services.datasets import CHUNK_SIZE, ManifestEntry
-from functions.data_services.delivery import CHUNKS_PER_TRANSACTION, DeliveryService
+from functions.data_services.delivery import DeliveryService
 from functions.data_services.domain import DataService, DataServiceError
 from functions.data_services.messages import (
     NAMES,
@@ -26,11 +25,15 @@ from functions.data_services.messages import (
     StartDataService,
     Status,
 )
-from functions.data_services.unit_of_work import Collections, DataServiceMapper, chunk_doc_id
+from functions.data_services.unit_of_work import (
+    Collections,
+    load_service,
+    read_chunk,
+    write_chunks,
+)
 from shared.domain.clock import Clock, rfc3339
-from shared.domain.errors import TransientError
 from shared.logging import get_logger
-from shared.ports.documents import DocumentStore, DocumentTransaction
+from shared.ports.documents import DocumentStore
 from shared.ports.envelope import Envelope, derived_id
 from shared.service.processing import MessageProcessor
 
@@ -49,13 +52,11 @@ def revision_manifest_id(data_service_id: str, command_id: str) -> str:
 def manifest_entries(
     store: DocumentStore, collections: Collections, manifest_id: str, chunks: int
 ) -> list[ManifestEntry]:
-    entries: list[ManifestEntry] = []
-    for index in range(chunks):
-        chunk = store.get(collections.manifest_chunks, chunk_doc_id(manifest_id, index))
-        if chunk is None:
-            raise TransientError("a chunk of a frozen manifest is not readable")
-        entries.extend(ManifestEntry(**entry) for entry in chunk["entries"])
-    return entries
+    return [
+        entry
+        for index in range(chunks)
+        for entry in read_chunk(store, collections, manifest_id, index)
+    ]
 
 
 @dataclass
@@ -121,11 +122,8 @@ class ReviewService:
         else:
             manifest = review.manifest_of(kept)
             manifest_id = revision_manifest_id(service.id, command_id)
-            chunks = list(enumerate(manifest.chunks(self.chunk_size)))
-            for start in range(0, len(chunks), CHUNKS_PER_TRANSACTION):
-                self._write_chunks(
-                    service.id, manifest_id, chunks[start : start + CHUNKS_PER_TRANSACTION]
-                )
+            chunks = list(manifest.chunks(self.chunk_size))
+            write_chunks(self.store, self.collections, service.id, manifest_id, chunks)
             summary = review.summary_of(manifest, manifest_id, len(chunks))
             header |= {
                 "manifest_id": manifest_id,
@@ -141,24 +139,6 @@ class ReviewService:
         collection = self.collections.manifests
         self.store.run_in_transaction(lambda tx: tx.put(collection, key, header))
         log.info("dataset_revised", data_service_id=service.id, refused="refused" in header)
-
-    def _write_chunks(
-        self, service_id: str, manifest_id: str, group: Sequence[tuple[int, list[ManifestEntry]]]
-    ) -> None:
-        def put(tx: DocumentTransaction) -> None:
-            for index, entries in group:
-                tx.put(
-                    self.collections.manifest_chunks,
-                    chunk_doc_id(manifest_id, index),
-                    {
-                        "data_service_id": service_id,
-                        "manifest_id": manifest_id,
-                        "chunk_index": index,
-                        "entries": [entry.to_dict() for entry in entries],
-                    },
-                )
-
-        self.store.run_in_transaction(put)
 
     # -- approval -----------------------------------------------------------------------------
     def approve(self, envelope: Envelope) -> str:
@@ -186,8 +166,4 @@ class ReviewService:
         return outcome
 
     def _service(self, service_id: str) -> DataService | None:
-        document = self.store.get(self.collections.services, service_id)
-        if document is None:
-            return None
-        version = int(document.pop("_version", 0))
-        return DataServiceMapper().from_document(service_id, document, version)
+        return load_service(self.store, self.collections, service_id)

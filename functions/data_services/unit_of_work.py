@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from functions.data_services.datasets import ManifestEntry
 from functions.data_services.domain import DataService, Delivery, ManifestSummary
 from functions.data_services.experts import Expert
 from functions.data_services.messages import CloudTarget, DatasetCriteria, Status
 from shared.config import Settings
+from shared.domain.errors import TransientError
 from shared.domain.messages import Event
-from shared.ports.documents import Document, DocumentTransaction
+from shared.ports.documents import Document, DocumentStore, DocumentTransaction
 from shared.service.unit_of_work import AggregateRepository, UnitOfWork
 
 
@@ -52,6 +56,59 @@ class Collections:
 
 def chunk_doc_id(manifest_id: str, index: int) -> str:
     return f"{manifest_id}-{index:05d}"
+
+
+# Outside the unit of work: what the prepare, the delivery, the review and the reads do
+# with a service's stored document and its frozen manifest chunks, without a transaction.
+CHUNKS_PER_TRANSACTION = 20  # manifest chunk documents written together (<10 MiB)
+
+
+def load_service(
+    store: DocumentStore, collections: Collections, data_service_id: str
+) -> DataService | None:
+    """The service as its aggregate, read outside a transaction (never saved from here)."""
+    document = store.get(collections.services, data_service_id)
+    if document is None:
+        return None
+    version = int(document.pop("_version", 0))
+    return DataServiceMapper().from_document(data_service_id, document, version)
+
+
+def read_chunk(
+    store: DocumentStore, collections: Collections, manifest_id: str, index: int
+) -> list[ManifestEntry]:
+    """A chunk of a frozen manifest; a missing one is transient (written a moment ago)."""
+    chunk = store.get(collections.manifest_chunks, chunk_doc_id(manifest_id, index))
+    if chunk is None:
+        raise TransientError("a chunk of a frozen manifest is not readable")
+    return [ManifestEntry(**entry) for entry in chunk["entries"]]
+
+
+def write_chunks(
+    store: DocumentStore,
+    collections: Collections,
+    data_service_id: str,
+    manifest_id: str,
+    chunks: Sequence[list[ManifestEntry]],
+) -> None:
+    """A manifest's chunks, CHUNKS_PER_TRANSACTION at a time; their ids are derived from
+    the manifest's, so writing them again writes the same documents."""
+
+    def put(tx: DocumentTransaction, first: int) -> None:
+        for index in range(first, min(first + CHUNKS_PER_TRANSACTION, len(chunks))):
+            tx.put(
+                collections.manifest_chunks,
+                chunk_doc_id(manifest_id, index),
+                {
+                    "data_service_id": data_service_id,
+                    "manifest_id": manifest_id,
+                    "chunk_index": index,
+                    "entries": [entry.to_dict() for entry in chunks[index]],
+                },
+            )
+
+    for first in range(0, len(chunks), CHUNKS_PER_TRANSACTION):
+        store.run_in_transaction(functools.partial(put, first=first))
 
 
 class DataServiceMapper:
