@@ -154,7 +154,7 @@ def main() -> None:
     args = parser.parse_args()
     with bench_stack() as stack:
         _bench_experts(stack.functions_url)
-        _images_in_catalogue(stack)
+        _images_in_catalogue(stack, patients=12)  # at least the minimum cell size
         round_trip(stack.functions_url)  # warm every function of the path once
         journeys, trips = [], []
         for _ in range(args.journeys):

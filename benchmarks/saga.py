@@ -94,8 +94,10 @@ def _bench_experts(functions_url: str, count: int = 5) -> None:
         answer.raise_for_status()
 
 
-def _images_in_catalogue(stack: Any) -> None:
-    """Two anonymized images in the data services' catalogue, so a dataset resolves."""
+def _images_in_catalogue(stack: Any, patients: int = 1) -> None:
+    """Two anonymized images of each of `patients` patients in the data services'
+    catalogue, so a dataset resolves (a buyer's data request needs as many patients as the
+    minimum cell size: fewer are refused `dataset_too_small`)."""
     from google.cloud import firestore, storage  # type: ignore[attr-defined]
     from google.cloud.firestore_v1.base_query import FieldFilter
 
@@ -103,14 +105,18 @@ def _images_in_catalogue(stack: Any) -> None:
 
     center = f"bench-center-{uuid.uuid4().hex[:8]}"
     ingest = storage.Client(project=stack.project_id).bucket(stack.bucket("ingest"))
-    for index, data in enumerate(study(n_instances=2, seed=97)):
-        ingest.blob(f"{center}/{index}.dcm").upload_from_string(data)
+    for patient in range(patients):
+        for index, data in enumerate(
+            study(n_instances=2, seed=97, patient_id=f"{center}-{patient}")
+        ):
+            ingest.blob(f"{center}/{patient}-{index}.dcm").upload_from_string(data)
     prefix = stack.env.get("SALUDTECH_COLLECTION_PREFIX", "")
     catalogue = firestore.Client(project=stack.project_id, database=DATA_SERVICES_DB).collection(
         f"{prefix}data_services_catalogue"
     )
-    deadline = time.monotonic() + 120
-    while not list(catalogue.where(filter=FieldFilter("data_source", "==", center)).stream()):
+    query = catalogue.where(filter=FieldFilter("data_source", "==", center))
+    deadline = time.monotonic() + 180
+    while len(list(query.stream())) < 2 * patients:
         if time.monotonic() > deadline:
             raise SystemExit("the catalogue projection did not get the images")
         time.sleep(0.3)

@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     # signBlob uses in the cloud (empty locally: a local key signs).
     api_upload_url_seconds: int = Field(default=900, ge=60, le=7 * 24 * 3600)
     api_signing_service_account: str = ""
+    # STOW-RS (POST /v1/dicomweb/studies): the body and the instances one request may send
+    # (Cloud Functions cap a request at 32 MiB before this; docs/api.md "STOW-RS").
+    api_stow_max_bytes: int = Field(default=2 * 1024**3, ge=1024)
+    api_stow_max_parts: int = Field(default=10_000, ge=1)
     # Payments: the sandbox answers by card token and charges nobody (local, tests); the
     # cloud takes Stripe (a test-mode key for a dev project).
     payment_gateway: Literal["sandbox", "stripe"] = "sandbox"

@@ -124,8 +124,9 @@ class Routes:
     def post(
         self, rule: str, status: int, answer: type[BaseModel] | dict[str, Any] | None, *,
         roles: Roles | None, summary: str, refused: Iterable[int] = (), limit: Limit | None = None,
+        extra: Mapping[int, type[BaseModel] | dict[str, Any] | None] | None = None,
     ) -> Callable[[View], View]:  # fmt: skip
-        return self._route("POST", rule, status, answer, roles, summary, refused, limit, None)
+        return self._route("POST", rule, status, answer, roles, summary, refused, limit, extra)
 
     def _route(  # noqa: PLR0917 (get and post above name every argument)
         self,

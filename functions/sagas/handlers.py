@@ -119,12 +119,16 @@ def start_on_subscription_created(
 
 def on_plan_changed(event: PlanChanged, uow: SagasUnitOfWork, deps: Dependencies) -> None:
     """A change away from the plan of a running saga ends it (its abort rule); a change to
-    a saga plan with no saga running starts one, undone by changing the plan back."""
+    a saga plan with no saga running starts one, undone by changing the plan back, unless
+    it moves down between two such plans with nothing to pay (ENTERPRISE to PRO, the credit
+    refunded): the client keeps the data service it has, and a saga would await a payment
+    that never comes, then undo the change."""
     found = _saga_of(uow)
     if found is not None and found[0].status not in ENDED:
         _act(found, event, uow, deps)
         return
-    if event.plan in DEFINITIONS and event.provisions_data_service:
+    paid_by_credit = event.previous_plan in DEFINITIONS and event.amount_due_cents == 0
+    if event.plan in DEFINITIONS and event.provisions_data_service and not paid_by_credit:
         _start(
             uow,
             deps,

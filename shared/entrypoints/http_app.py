@@ -38,6 +38,7 @@ from shared.entrypoints.http import MAX_BODY_BYTES, HttpError, error_response
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 _TAKES_FORM = "takes_form"
+_TAKES_STREAM = "takes_stream"
 V = TypeVar("V", bound=Callable[..., Any])
 
 
@@ -76,12 +77,21 @@ def takes_form(view: V) -> V:
     return view
 
 
+def takes_stream(view: V) -> V:
+    """A route that reads its own body, of its own media type and limit (STOW-RS): neither
+    the JSON check nor the app's body limit applies; its view bounds what it reads."""
+    setattr(view, _TAKES_STREAM, True)
+    return view
+
+
 def _check_json_body() -> None:
     """A body must be JSON: refused before the models see `null` for it."""
     request = flask.request
     if request.method not in _BODY_METHODS or request.content_length == 0:
         return
     view = flask.current_app.view_functions.get(request.endpoint or "")
+    if getattr(view, _TAKES_STREAM, False):
+        return
     if request.mimetype == FORM_MEDIA_TYPE and getattr(view, _TAKES_FORM, False):
         return
     json_body = (request.mimetype or "").endswith("json")

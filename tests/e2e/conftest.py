@@ -105,3 +105,27 @@ def originals_left(client: Any, bucket: str, prefix: str, timeout: float = 15) -
         if not left or time.monotonic() > deadline:
             return left
         time.sleep(0.1)
+
+
+def expert_with_room(functions_url: str, capacity: int = 50) -> str:
+    """An expert of every sample speciality with room to spare, registered for one test (and
+    the least loaded, so the PRO saga's assignment picks it): the sample experts' few places
+    are taken by the other tests of the session's stack."""
+    from infra.samples.experts import SAMPLE_EXPERTS
+
+    code = f"EXP-T-{uuid.uuid4().hex[:8]}"
+    specialities = sorted({s for e in SAMPLE_EXPERTS for s in e["specialities"]})
+    answer = requests.post(
+        f"{functions_url}/data_services_commands_http/experts",
+        json={**SAMPLE_EXPERTS[0], "expert_code": code, "username": code.lower(),
+              "email": f"{code.lower()}@example.com", "specialities": specialities,
+              "capacity": capacity},
+        timeout=30,
+    )  # fmt: skip
+    assert answer.status_code == 202, answer.text
+    status_url = f"{functions_url}{answer.json()['links']['command']}"
+    deadline = time.monotonic() + 60
+    while requests.get(status_url, timeout=30).json().get("status") == "pending":
+        assert time.monotonic() < deadline, "the expert was not registered in time"
+        time.sleep(0.2)
+    return code

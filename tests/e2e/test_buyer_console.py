@@ -27,10 +27,10 @@ from functions.bootstrap import cloud_platform
 from functions.identity import wiring as identity_wiring
 from functions.identity.domain import NewAccount
 from functions.identity.messages import Role
-from infra.samples.experts import register_all
 from shared.config import Settings
 from shared.service.context import database_of
 from tests.e2e import test_api_live_page
+from tests.e2e.conftest import expert_with_room
 from tests.e2e.test_api_flow import PASSWORD, api_url
 from tests.unit.ingestion.helpers import study
 from tests.unit.subscriptions.factories import CLIENT
@@ -109,7 +109,7 @@ def rows_of(page: Any, selector: str) -> list[list[str]]:
 def test_a_client_buys_a_dataset_in_the_console_and_fetches_it(stack: Any, browser: Any) -> None:
     started = time.monotonic()
     base = api_url(stack)
-    register_all(stack.functions_url)
+    expert_with_room(stack.functions_url)
     center = catalogue_of_our_own(stack)
     print(f"catalogue ready in {time.monotonic() - started:.0f} s")
     code = f"c{uuid.uuid4().hex[:8]}"

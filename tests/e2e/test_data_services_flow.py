@@ -18,7 +18,7 @@ import functions.data_services.messages  # noqa: F401 - registers the types the 
 from infra.samples.clients import SAMPLE_CLIENT
 from infra.samples.experts import register_all
 from shared.service.context import database_of
-from tests.e2e.conftest import TopicWatcher
+from tests.e2e.conftest import TopicWatcher, expert_with_room
 from tests.unit.ingestion.helpers import study
 
 DATA_SERVICES_DB = database_of("data_services")  # whose catalogue projection is read
@@ -182,7 +182,8 @@ def test_each_target_is_fetched_where_its_where_says_and_matches_its_checksums(
         json={"client": {**SAMPLE_CLIENT, "code": client_code}, "plan": "PRO"},
         timeout=30,
     ).json()
-    register_all(base)
+    # An expert of its own: this test staffs four services at once.
+    expert_code = expert_with_room(base)
     gcs = storage.Client(project=stack.project_id)
     buyer_bucket = f"buyer-{uuid.uuid4().hex[:10]}"
     gcs.create_bucket(buyer_bucket)
@@ -227,7 +228,8 @@ def test_each_target_is_fetched_where_its_where_says_and_matches_its_checksums(
     def order(cloud: dict[str, str], before_prepare: Callable[[], None] = lambda: None) -> Any:
         answer = http.post(f"{doors}/data-services", json=create_body(cloud), timeout=30)
         service_id = applied(http, stack, answer)["subject"]
-        applied(http, stack, http.post(f"{doors}/data-services/{service_id}/expert", json={}))
+        staffed = {"expert_code": expert_code}
+        applied(http, stack, http.post(f"{doors}/data-services/{service_id}/expert", json=staffed))
         before_prepare()
         prepared = command_outcome(
             http, stack, http.post(f"{doors}/data-services/{service_id}/dataset", json={})

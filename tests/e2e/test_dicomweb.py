@@ -20,8 +20,8 @@ import requests
 import functions.data_services.messages  # noqa: F401 - registers the types read back
 from functions.identity.messages import Role
 from infra.samples.clients import SAMPLE_CLIENT
-from infra.samples.experts import register_all
 from shared.service.context import database_of
+from tests.e2e.conftest import expert_with_room
 from tests.e2e.test_api_flow import api_url, login, register
 from tests.e2e.test_data_services_flow import applied, eventually
 from tests.unit.ingestion.helpers import study
@@ -66,7 +66,7 @@ def _delivered_service(
         f"{base}/subscriptions_commands_http/subscriptions",
         json={"client": {**SAMPLE_CLIENT, "code": client_code}, "plan": "PRO"}, timeout=30,
     ).json()  # fmt: skip
-    register_all(base)
+    expert_with_room(base)
     ingest = storage.Client(project=stack.project_id).bucket(stack.bucket("ingest"))
     for index, data in enumerate(originals):
         blob = ingest.blob(f"{center}/{index}.dcm")

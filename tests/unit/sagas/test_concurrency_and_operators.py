@@ -150,6 +150,31 @@ def test_a_plan_change_to_pro_starts_a_saga_undone_by_changing_back(world: World
     assert world.subscriptions["sub-1"].status != "CANCELLED"
 
 
+def test_a_downgrade_paid_by_its_credit_starts_no_saga(world: World) -> None:
+    """ENTERPRISE to PRO with the credit refunded: the client keeps its data service; a saga
+    would await a payment that never comes, then change the plan back."""
+    from functions.sagas.queries import sagas_of_subscription
+    from functions.subscriptions.messages import PlanChanged
+
+    def changed(subscription_id: str, previous: str, due: int) -> PlanChanged:
+        return PlanChanged(
+            subscription_id=subscription_id, client_code="0001", previous_plan=previous,
+            plan="PRO", price_cents=49_900, currency="USD", billing_period="monthly",
+            provisions_data_service=True, changed_at="2026-12-02T12:00:00.000Z",
+            amount_due_cents=due,
+        )  # fmt: skip
+
+    for subscription_id in ("sub-down", "sub-up"):
+        world.create_subscription(subscription_id, plan="BASIC")
+    world.run()
+    world.event(changed("sub-down", "ENTERPRISE", 0))
+    world.event(changed("sub-up", "BASIC", 45_000))  # an upgrade owes: its saga awaits it
+    world.run()
+    store, collections = world.platform.store, world.w.collections
+    assert sagas_of_subscription(store, "sub-down", collections)["items"] == []
+    assert saga(world, "sub-up")["status"] == "RUNNING"
+
+
 def test_a_crash_after_commit_publishes_the_same_commands_on_redelivery(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
