@@ -23,9 +23,13 @@ from functions.data_services.entrypoints import (
     data_services_contacts_http,
     data_services_queries_http,
 )
-from functions.identity.entrypoints import identity_commands_http, identity_queries_http
+from functions.identity.entrypoints import (
+    identity_commands_http,
+    identity_contacts_http,
+    identity_queries_http,
+)
 from functions.ingestion import entrypoints as ingestion
-from functions.ingestion.entrypoints import ingestion_queries_http
+from functions.ingestion.entrypoints import ingestion_commands_http, ingestion_queries_http
 from functions.notifications import entrypoints as notifications
 from functions.notifications.entrypoints import (
     notifications_commands_http,
@@ -46,7 +50,9 @@ _WRITTEN = (
     data_services_contacts_http,
     data_services_queries_http,
     identity_commands_http,
+    identity_contacts_http,
     identity_queries_http,
+    ingestion_commands_http,
     ingestion_queries_http,
     notifications_commands_http,
     notifications_queries_http,

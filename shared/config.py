@@ -9,8 +9,10 @@ The Google client libraries read the standard emulator variables themselves
 from __future__ import annotations
 
 import base64
+import binascii
 import ipaddress
 import os
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 from urllib.parse import urlsplit
@@ -30,7 +32,11 @@ class MissingSetting(ValueError):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SALUDTECH_", extra="ignore")
+    # hide_input_in_errors: a refused setting is named, never echoed (pydantic would print
+    # the start of the input, a key included, in the ValidationError).
+    model_config = SettingsConfigDict(
+        env_prefix="SALUDTECH_", extra="ignore", hide_input_in_errors=True
+    )
 
     project_id: str = Field(
         default="saludtech-local",
@@ -44,7 +50,8 @@ class Settings(BaseSettings):
     # Keys. The local defaults are for the emulators only. In the cloud a key left unset is
     # empty, since only the functions that use a key get it (infra/topology.yaml `secrets:`),
     # and the code that uses one asks for it with require_*() or jwt_keyring(), which refuse
-    # an empty key; a key given must not be a development key.
+    # an empty key; a key given must not be a development key, shorter than its minimum or
+    # another secret's key (_SECRETS, checked at load by _check_secrets).
     hmac_key: SecretStr = SecretStr("local-development-hmac-key-not-for-production")
     jwt_key: SecretStr = SecretStr("local-development-jwt-key-not-for-production")
     field_encryption_key: SecretStr = SecretStr("")
@@ -127,7 +134,8 @@ class Settings(BaseSettings):
         # A deployed function must get its keys from Secret Manager; falling back to the
         # public development keys would make every pseudonym reversible by anyone.
         if self.environment == "cloud":
-            self._no_development_keys()
+            self._unset_keys_are_empty()
+            self._check_secrets()
             self._no_local_addresses()
             if self.payment_gateway == "sandbox":
                 raise ValueError(
@@ -151,20 +159,38 @@ class Settings(BaseSettings):
                 )
         return self
 
-    def _no_development_keys(self) -> None:
-        """Every key, one by one: a key left unset is no key at all in the cloud (not the
-        public development default), so a function that never reads it needs no secret;
-        a key given is refused when it is a development key (in a rotation list too)."""
+    def _unset_keys_are_empty(self) -> None:
+        """A key left unset is no key at all in the cloud (not the public development
+        default), so a function that never reads it needs no secret."""
+        for name, field in type(self).model_fields.items():
+            if field.annotation is SecretStr and name not in self.model_fields_set:
+                setattr(self, name, SecretStr(""))
+
+    def _check_secrets(self) -> None:
+        """Every secret the cloud uses (each SecretStr setting, each key of a rotation
+        list), in one place: refused when it is a development key, shorter than its
+        minimum, not of its form, or the key of another secret. The error names the
+        setting, never the value."""
+        owners: dict[bytes, str] = {}
         for name, field in type(self).model_fields.items():
             if field.annotation is not SecretStr:
                 continue
-            if name not in self.model_fields_set:
-                setattr(self, name, SecretStr(""))
-                continue
-            for key in getattr(self, name).get_secret_value().split(","):
-                if _is_development_key(key.strip()):
+            spec = _SECRETS.get(name, _DEFAULT_SECRET)
+            variable = f"SALUDTECH_{name.upper()}"
+            raw = getattr(self, name).get_secret_value()
+            for key in spec.keys_of(raw, variable):
+                if _DEVELOPMENT_KEY_MARK.encode() in key:
+                    raise ValueError(f"{variable} holds a public development key: not in the cloud")
+                if len(key) < spec.min_bytes:
                     raise ValueError(
-                        f"SALUDTECH_{name.upper()} holds a public development key: not in the cloud"
+                        f"{variable} holds a key shorter than {spec.min_bytes} bytes:"
+                        " not in the cloud"
+                    )
+                owner = owners.setdefault(key, spec.group or name)
+                if owner != (spec.group or name):
+                    raise ValueError(
+                        f"{variable} holds the same key as SALUDTECH_{owner.upper()}:"
+                        " every secret has its own key"
                     )
 
     def _no_local_addresses(self) -> None:
@@ -213,16 +239,10 @@ class Settings(BaseSettings):
         """kid -> secret of every access-token key currently accepted; refuses an empty
         keyring or an empty secret (a token signed with no key would be anyone's)."""
         raw = self.jwt_keys.get_secret_value().strip()
-        keyring: dict[str, str] = {}
-        if not raw:
-            keyring = {"k0": self.jwt_key.get_secret_value()}
-        elif ":" not in raw:  # one secret, no kid: the active kid's key
-            keyring = {self.jwt_active_kid: raw}
+        if raw:
+            keyring = _keyring(raw, self.jwt_active_kid)
         else:
-            for item in raw.split(","):
-                kid, _, secret = item.partition(":")
-                if kid.strip():
-                    keyring[kid.strip()] = secret.strip()
+            keyring = {"k0": self.jwt_key.get_secret_value()}
         if not keyring or not all(keyring.values()):
             raise MissingSetting(
                 "SALUDTECH_JWT_KEYS is not set or holds an empty secret (kid:secret pairs),"
@@ -235,6 +255,71 @@ class Settings(BaseSettings):
 
     def collection(self, name: str) -> str:
         return f"{self.collection_prefix}{name}"
+
+
+def _keyring(raw: str, active_kid: str) -> dict[str, str]:
+    """kid -> secret of SALUDTECH_JWT_KEYS: "kid:secret" pairs, or one secret (no kid: the
+    active kid's key)."""
+    if ":" not in raw:
+        return {active_kid: raw.strip()}
+    keyring: dict[str, str] = {}
+    for item in raw.split(","):
+        kid, _, secret = item.partition(":")
+        if kid.strip():
+            keyring[kid.strip()] = secret.strip()
+    return keyring
+
+
+@dataclass(frozen=True)
+class _Secret:
+    """What a secret setting holds in the cloud: its keys' minimum length (in bytes of key
+    material, after base64 where the form is base64), and how its value is written."""
+
+    min_bytes: int
+    # one: the whole value; list: comma-separated (a rotation); keyring: kid:secret pairs;
+    # webhook: comma-separated `whsec_<base64>`; aes: base64 of exactly min_bytes bytes.
+    form: Literal["one", "list", "keyring", "webhook", "aes"] = "one"
+    # Settings that hold the same keys (the single JWT key is the keyring's fallback).
+    group: str = ""
+
+    def keys_of(self, raw: str, variable: str) -> list[bytes]:
+        """The key material of every key the value holds; ValueError naming `variable`
+        when the value is not of its form."""
+        if not raw.strip():
+            return []  # not mounted: the code that needs it refuses it (require_*)
+        if self.form == "one":
+            return [raw.strip().encode()]
+        if self.form == "keyring":
+            return [secret.encode() for secret in _keyring(raw, "").values() if secret]
+        items = [item.strip() for item in raw.split(",") if item.strip()]
+        if self.form == "list":
+            return [item.encode() for item in items]
+        form = "whsec_<base64>" if self.form == "webhook" else f"base64 of {self.min_bytes} bytes"
+        try:
+            keys = [base64.b64decode(i.removeprefix("whsec_"), validate=True) for i in items]
+        except (binascii.Error, ValueError):
+            raise ValueError(f"{variable} must be {form}") from None
+        if self.form == "aes" and any(len(key) != self.min_bytes for key in keys):
+            raise ValueError(f"{variable} must be {form}")
+        return keys
+
+
+# Every secret setting the cloud uses. HMAC keys (pseudonyms and lookups, access tokens,
+# confirmation links, webhooks) are at least the size of their SHA-256 output (RFC 2104,
+# RFC 7518 3.2); the field cipher's key is an AES-256 key; the payment key and the SMTP
+# password are the providers' (a Stripe secret key is far longer than 32 characters).
+_SECRETS: dict[str, _Secret] = {
+    "hmac_key": _Secret(32),
+    "jwt_key": _Secret(32, group="jwt_keys"),
+    "jwt_keys": _Secret(32, "keyring", group="jwt_keys"),
+    "field_encryption_key": _Secret(32, "aes"),
+    "payment_api_key": _Secret(32),
+    "smtp_password": _Secret(16),
+    "webhook_secrets": _Secret(32, "webhook"),
+    "confirmation_keys": _Secret(32, "list"),
+}
+# A secret setting added without its entry is still checked: one key of 32 bytes or more.
+_DEFAULT_SECRET = _Secret(32)
 
 
 _MOUNT = "in the cloud, infra/topology.yaml `secrets:` must mount it into this function"
@@ -260,19 +345,6 @@ def _is_loopback(host: str) -> bool:
     except ValueError:
         return False
     return address.is_loopback or address.is_unspecified
-
-
-def _is_development_key(key: str) -> bool:
-    """A key with the development mark, as written or inside a `whsec_` base64 secret."""
-    if _DEVELOPMENT_KEY_MARK in key:
-        return True
-    if key.startswith("whsec_"):
-        try:
-            decoded = base64.b64decode(key.removeprefix("whsec_"), validate=True)
-        except ValueError:
-            return False
-        return _DEVELOPMENT_KEY_MARK.encode() in decoded
-    return False
 
 
 @lru_cache(maxsize=1)

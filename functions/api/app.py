@@ -17,8 +17,10 @@ from functions.api import (
     routes_experts,
     routes_operators,
     routes_public,
+    routes_quarantine,
     routes_sagas,
     routes_sessions,
+    routes_stow,
     routes_subscriptions,
 )
 from functions.api.routing import SECURITY_SCHEME, DocumentIdConverter
@@ -32,7 +34,7 @@ DESCRIPTION = (
 AREAS = (
     routes_public, routes_sessions, routes_subscriptions, routes_commands, routes_centers,
     routes_clients, routes_catalogue, routes_confirmations, routes_sagas, routes_operators,
-    routes_dicomweb, routes_experts, routes_data_services,
+    routes_dicomweb, routes_experts, routes_data_services, routes_stow, routes_quarantine,
 )  # fmt: skip
 
 

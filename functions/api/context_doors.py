@@ -20,6 +20,7 @@ SUBSCRIPTIONS_COMMANDS = "subscriptions_commands_http"
 DATA_SERVICES_COMMANDS = "data_services_commands_http"
 SUBSCRIPTIONS_QUERIES = "subscriptions_queries_http"
 INGESTION_QUERIES = "ingestion_queries_http"
+INGESTION_COMMANDS = "ingestion_commands_http"  # an operator's review of quarantine
 DATA_SERVICES_QUERIES = "data_services_queries_http"
 NOTIFICATIONS_QUERIES = "notifications_queries_http"
 NOTIFICATIONS_COMMANDS = "notifications_commands_http"  # confirmation links
@@ -51,15 +52,19 @@ SUBSCRIPTION_COMMANDS = CommandDoors(
 DATA_SERVICE_COMMANDS = CommandDoors(
     "data_services", DATA_SERVICES_COMMANDS, DATA_SERVICES_QUERIES, "subject"
 )
+QUARANTINE_COMMANDS = CommandDoors(
+    "ingestion", INGESTION_COMMANDS, INGESTION_QUERIES, "rejection_id"
+)
 # A command record without a context was sent before data services took commands: a
 # subscription's.
 COMMAND_DOORS = {"": SUBSCRIPTION_COMMANDS} | {
-    d.context: d for d in (SUBSCRIPTION_COMMANDS, DATA_SERVICE_COMMANDS)
+    d.context: d for d in (SUBSCRIPTION_COMMANDS, DATA_SERVICE_COMMANDS, QUARANTINE_COMMANDS)
 }
 DOORS = frozenset(
     {
         SUBSCRIPTIONS_COMMANDS,
         DATA_SERVICES_COMMANDS,
+        INGESTION_COMMANDS,
         SAGAS_OPERATIONS,
         NOTIFICATIONS_COMMANDS,
         *DEAD_LETTER_DOORS.values(),
@@ -68,8 +73,10 @@ DOORS = frozenset(
 
 
 def segment(value: str) -> str:
-    """A path id as one path segment (the door decodes it; its router checks it)."""
-    return quote(value, safe="")
+    """A path id as one path segment (the door decodes it; its router checks it). Dots too
+    are escaped: an HTTP client removes the segments "." and ".." (RFC 3986 5.2.4), which
+    would send `/subscriptions/.` to the listing `/subscriptions/` instead of to a 404."""
+    return quote(value, safe="").replace(".", "%2E")
 
 
 def refusal(answer: DoorAnswer) -> HttpError:

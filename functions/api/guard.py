@@ -94,7 +94,9 @@ def _authenticate(request: flask.Request, w: ApiWiring, correlation_id: str) -> 
     if scheme.lower() != "bearer" or not token.strip():
         raise Refused(401, "missing_token", "send Authorization: Bearer <token>", challenge)
     # One call to identity, which checks the token and, against early revocation (logout,
-    # password change, account disabled), reads the account once.
+    # password change, account disabled), reads the account once: the role and scope the
+    # request acts with are that account's as read now, never claims of the token (a token
+    # names its account and token version only; one signed with a leaked key grants no more).
     who = w.identity.principal(token.strip(), correlation_id)
     if who is None:
         raise Refused(401, "invalid_token", "the access token is not valid", challenge)

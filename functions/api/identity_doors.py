@@ -57,8 +57,9 @@ class IdentityDoors:
         return answer.body
 
     def principal(self, access_token: str, correlation_id: str = "") -> Principal | None:
-        """Who a valid, current access token speaks for; None for any refusal (the caller
-        answers 401 invalid_token): one call per authenticated request."""
+        """Who a valid, current access token speaks for, with the role and scope of the
+        account as identity read it for this check (not the token's); None for any refusal
+        (the caller answers 401 invalid_token): one call per authenticated request."""
         check = TokenCheck.model_construct(access_token=access_token)  # identity judges it
         answer = self._call(QUERIES_DOOR, "POST", "/tokens/verify", check, correlation_id)
         if not answer.ok:

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, ValidationInfo
 from pydantic_core import PydanticUseDefault
 
 from functions.data_services.messages import GroupBy
+from shared.domain.errors import PermanentError
 from shared.entrypoints.command_door import MAX_IDEMPOTENCY_KEY
-from shared.ports.documents import DOCUMENT_ID_PATTERN
+from shared.ports.documents import DOCUMENT_ID_PATTERN, is_document_id
 from shared.service.pagination import MAX_CURSOR_CHARS, MAX_PAGE_SIZE, page_size
 
 
@@ -23,8 +24,21 @@ def _page_size(raw: Any) -> Any:
     return page_size(raw) if isinstance(raw, str) else raw
 
 
-# The route converter (routing.py) matches no other id: this is what the document says of it.
-PathId = Annotated[str, Field(pattern=DOCUMENT_ID_PATTERN)]
+def _id(value: str, info: ValidationInfo) -> str:
+    """What every store takes as a document id: the pattern lets ".", ".." and "__x__"
+    through, which Firestore refuses and a door's URL would not keep as one segment."""
+    if not is_document_id(value):
+        raise PermanentError(
+            "invalid_id", f"{info.field_name} is not a valid id", field=info.field_name
+        )
+    return value
+
+
+# An id, in the path or as a query value: the route converter (routing.py) matches no other
+# id in a path (404); a query value that is no id is 400 invalid_id. Every model that takes
+# an id takes this type.
+Id = Annotated[str, Field(pattern=DOCUMENT_ID_PATTERN), AfterValidator(_id)]
+PathId = Id
 PageSize = Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE), BeforeValidator(_page_size)]
 Cursor = Annotated[str, Field(max_length=MAX_CURSOR_CHARS)]
 Filter = Annotated[str, Field(max_length=64)]
@@ -92,7 +106,7 @@ class DeadLettersQuery(PageQuery):
 
 
 class SagasQuery(PageQuery):
-    subscription_id: PathId | None = None
+    subscription_id: Id | None = None
     status: SagaStatusName | None = Field(None, description="an operator's; STUCK by default")
 
 

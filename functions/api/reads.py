@@ -380,3 +380,41 @@ def data_service_files(
     if found is None or found.get("data_service_id") != data_service_id:
         raise _no_data_service()
     return dict(found)
+
+
+# -- a center's uploads and studies (ingestion's query door, the center as the filter) -----
+def _no_upload() -> HttpError:
+    return HttpError(404, "upload_not_found", "no such upload")
+
+
+def upload_of(doors: Doors, who: Principal, upload_id: str) -> dict[str, Any]:
+    found = _find(doors, INGESTION_QUERIES, f"/uploads/{segment(upload_id)}", {"center": who.scope})
+    if found is None or found["data_source"] != who.scope:
+        raise _no_upload()
+    return dict(found)
+
+
+def uploads_of(
+    doors: Doors, who: Principal, status: str | None, limit: int, cursor: str | None
+) -> dict[str, Any]:
+    params = {"center": who.scope, "status": status, "limit": limit, "cursor": cursor}
+    return _page(
+        doors, INGESTION_QUERIES, "/uploads", params, lambda u: u["data_source"] == who.scope
+    )
+
+
+def study_of(doors: Doors, who: Principal, study_id: str) -> dict[str, Any]:
+    """The center's own images of a study; a study it has no image in is missing, whoever
+    else has (another center's copies of a referral are other studies)."""
+    found = _find(doors, INGESTION_QUERIES, f"/studies/{segment(study_id)}", {"center": who.scope})
+    if found is None or any(i["data_source"] != who.scope for i in found["items"]):
+        raise HttpError(404, "study_not_found", "no such study")
+    return dict(found)
+
+
+def quarantine_review(
+    doors: Doors, center: str | None, limit: int, cursor: str | None
+) -> dict[str, Any]:
+    """Every center's quarantined uploads (an operator's), or one center's."""
+    params = {"center": center, "limit": limit, "cursor": cursor}
+    return _page(doors, INGESTION_QUERIES, "/quarantine", params, lambda _: True)

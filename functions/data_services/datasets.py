@@ -36,6 +36,9 @@ class CatalogueRecord:
     modality: str | None = None
     anatomical_region: str | None = None
     pathology: str | None = None
+    # Platform-internal link between centers' copies of one instance (ingestion's
+    # instance_key): select() keeps the first copy only. Never in a manifest.
+    instance_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,19 @@ def matches(record: CatalogueRecord, criteria: DatasetCriteria) -> bool:
     return not (criteria.ingested_to and record.ingested_at >= criteria.ingested_to)
 
 
+def first_copies(records: Iterable[CatalogueRecord]) -> Iterator[CatalogueRecord]:
+    """The records without another center's copy of an instance already given (a referral:
+    the same `instance_key`): one instance is counted once, in datasets and in the counts
+    (docs/decisions/0013-referrals.md)."""
+    instances: set[str] = set()
+    for record in records:
+        if record.instance_key is not None:
+            if record.instance_key in instances:
+                continue
+            instances.add(record.instance_key)
+        yield record
+
+
 def select(
     records: Iterable[CatalogueRecord], criteria: DatasetCriteria, limit: int
 ) -> list[CatalogueRecord]:
@@ -86,9 +102,7 @@ def select(
     per_patient: dict[str, int] = {}
     chosen: list[CatalogueRecord] = []
     cap = criteria.max_per_patient
-    for record in records:
-        if not matches(record, criteria):
-            continue
+    for record in first_copies(r for r in records if matches(r, criteria)):
         seen = per_patient.get(record.patient_token, 0)
         if cap is not None and seen >= cap:
             continue

@@ -45,6 +45,7 @@ def catalogue_record(event: ImageAnonymized) -> CatalogueRecord:
         modality=event.modality,
         anatomical_region=event.anatomical_region,
         pathology=event.pathology,
+        instance_key=event.instance_key,
     )
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from functions.data_services import catalogue_counts as counting
 from functions.data_services import revisions
-from functions.data_services.datasets import ManifestEntry, matches, resolve
+from functions.data_services.datasets import ManifestEntry, first_copies, matches, resolve
 from functions.data_services.domain import (
     DataService,
     DataServiceError,
@@ -220,7 +220,7 @@ def catalogue_counts(
         wanted = normalized_criteria(criteria, None)
     except DataServiceError as error:
         raise _as_sent(error, "") from None
-    records = (r for r in projections.matching(wanted) if matches(r, wanted))
+    records = first_copies(r for r in projections.matching(wanted) if matches(r, wanted))
     return counting.counts(records, min_cell, group_by)
 
 

@@ -112,6 +112,24 @@ class Accounts:
             view[name] = self.cipher.decrypt(sealed, f"{user_id}/{name}") if sealed else ""
         return view
 
+    def center_contact(self, center_id: str) -> dict[str, Any] | None:
+        """A center's email: that of its oldest account still enabled (the one the center
+        was opened with), for notifications only; None when it has none."""
+        found = self.store.query(
+            self.collections[USERS],
+            [Filter("role", "==", Role.CENTER.value), Filter("scope", "==", center_id)],
+            limit=50,
+        ).items
+        live = sorted(
+            (d for _, d in found if not d.get("disabled") and d.get("email_sealed")),
+            key=lambda d: (str(d.get("created_at")), str(d.get("user_id"))),
+        )
+        if not live:
+            return None
+        first = live[0]
+        email = self.cipher.decrypt(first["email_sealed"], f"{first['user_id']}/email")
+        return {"center_id": center_id, "email": email}
+
     def check_password(self, username: str, password: str) -> Principal | None:
         found = self.store.get(self.collections[USERNAMES], self._key("username", username.lower()))
         user = self.user(found["user_id"]) if found else None

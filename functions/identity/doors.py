@@ -6,7 +6,11 @@
 - queries (`identity_queries_http`): who an access token speaks for, now (a POST, so the
   token never sits in a URL or an access log), and a user's own profile.
 
-Both are internal doors: only the api invokes them. A refusal names fields and rules, never
+- contacts (`identity_contacts_http`): a center's email, for the notifications context only
+  (its own function, so that only notifications' functions are granted to invoke it:
+  infra/topology.yaml cloud.access.notifications).
+
+All are internal doors: only the api invokes the first two. A refusal names fields and rules, never
 the values (a password must not come back in an error).
 """
 
@@ -19,6 +23,7 @@ from functions import bootstrap
 from functions.identity import wiring
 from functions.identity.domain import InvalidToken
 from functions.identity.messages import (
+    CenterContact,
     Credentials,
     GoogleLogin,
     NewUser,
@@ -149,3 +154,21 @@ def user_profile(path: UserPath, query: NoParameters) -> flask.Response:
     """What a user sees of their own account (sealed fields opened)."""
     profile = _wiring().accounts.profile(path.user_id)
     return answer(UserProfile, or_not_found(profile, "user_not_found", "no such user"))
+
+
+# -- contacts: for the notifications context only ---------------------------------------------
+contacts = door_app(
+    "identity contacts",
+    "How a center is reached (its account's email): for the notifications context only.",
+)
+
+
+class CenterPath(BaseModel):
+    center_id: DocumentId
+
+
+@contacts.get("/centers/<center_id>/contact", responses=answers(CenterContact, 400, 404, 503))
+def center_contact(path: CenterPath, query: NoParameters) -> flask.Response:
+    """A center's email: its oldest enabled account's (never a national id)."""
+    found = _wiring().accounts.center_contact(path.center_id)
+    return answer(CenterContact, or_not_found(found, "center_not_found", "no such center"))

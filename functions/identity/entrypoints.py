@@ -28,3 +28,9 @@ def identity_commands_http(request: flask.Request) -> flask.Response:
 def identity_queries_http(request: flask.Request) -> flask.Response:
     """An access token's principal, a user's profile: doors.queries."""
     return serve(doors.queries, request)
+
+
+@functions_framework.http
+def identity_contacts_http(request: flask.Request) -> flask.Response:
+    """A center's contact, for notifications only: doors.contacts."""
+    return serve(doors.contacts, request)

@@ -134,6 +134,14 @@ class UserStatus(_Body):
     disabled: bool
 
 
+class CenterContact(_Body):
+    """200 of GET /centers/<center_id>/contact (identity_contacts_http, notifications only):
+    where a center is told about its uploads: its account's email."""
+
+    center_id: str
+    email: str
+
+
 class UserProfile(_Body):
     """200 of GET /users/<user_id>: what a user sees of their own account (sealed fields
     opened)."""

@@ -4,7 +4,7 @@ names it; a broken rule is a PermanentError (400 with its reason)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from functions.identity.access_tokens import AccessTokens
 from functions.identity.accounts import Accounts
@@ -74,14 +74,20 @@ class Identity:
     # -- access tokens -------------------------------------------------------------------
     def verify(self, access_token: str) -> PrincipalView | None:
         """Who a valid, current access token speaks for: the signature and claims, then one
-        read of the account (revoked early by a logout, a password change, a disabling)."""
+        read of the account (revoked early by a logout, a password change, a disabling).
+        The role and scope answered are the account's as read now, never the token's: a
+        token names its account and token version, and grants nothing by itself."""
         try:
-            who = self.tokens.verify(access_token, self.clock())
+            subject = self.tokens.verify(access_token, self.clock())
         except InvalidToken:
             return None
-        if not self.accounts.is_current(who):
+        account = self.accounts.account(subject.user_id)
+        if account is None:
             return None
-        return PrincipalView(user_id=who.user_id, role=who.role, scope=who.scope)
+        claimed = replace(account.principal, token_version=subject.token_version)
+        if not account.is_current(claimed):
+            return None
+        return PrincipalView(user_id=account.user_id, role=account.role, scope=account.scope)
 
     # -- users ---------------------------------------------------------------------------
     def create_user(self, new: NewUser) -> str:

@@ -7,12 +7,16 @@ names goes through keyed or hashed ids instead.
 The catalogue record (CatalogueRecord, original ImagenAnonimizada) is an aggregate keyed by
 the anonymized SOP Instance UID. Its one rule is what a second arrival of the same instance
 means (docs/ingestion.md, "Re-uploads"): the same file again changes nothing, not even its
-descriptors; the same instance from another center, or other content under the same UIDs,
-is a conflict, quarantined with its reason, and never touches the record.
+descriptors; other content under the same UIDs from the same center is a conflict,
+quarantined with its reason, and never touches the record; the same instance from another
+center is a referral: that center's copy becomes its own image under UIDs keyed to it, linked
+to the first only by a platform-internal instance key (docs/decisions/0013-referrals.md).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -174,24 +178,53 @@ class Arrival(StrEnum):
     """What an image arriving for an already catalogued instance is, to its record."""
 
     SAME = "same"  # the same center, the same anonymized bytes: nothing to do
-    OTHER_CENTER = "other_center"
+    # Another center sent this instance first (a referral): not a conflict, and never told
+    # to anyone; the pipeline de-identifies this center's copy again under UIDs keyed to it.
+    REFERRAL = "referral"
     OTHER_CONTENT = "other_content"
 
     @property
     def is_conflict(self) -> bool:
-        return self is not Arrival.SAME
+        return self is Arrival.OTHER_CONTENT
 
     @property
     def detail(self) -> str:
-        """A PHI-free explanation for the quarantine report and ImageRejected."""
-        return {
-            Arrival.SAME: "",
-            Arrival.OTHER_CENTER: "the instance is catalogued from another center",
-            Arrival.OTHER_CONTENT: "other content is catalogued under the same UIDs",
-        }[self]
+        """A PHI-free explanation for the quarantine report and ImageRejected. Only a
+        conflict has one: a referral is never explained (it would tell a center what
+        another holds)."""
+        return "other content is catalogued under the same UIDs" if self.is_conflict else ""
+
+
+# Derives the instance key's own subkey from the de-identification key, so the key says
+# nothing about UIDs or tokens (and they say nothing about it).
+_INSTANCE_LABEL = b"saludtech-ingestion/v1/instance-link"
+
+
+def instance_key(key: bytes, platform_uid: str) -> str:
+    """The platform-internal link between every center's copy of one instance: a keyed hash
+    of its platform-wide anonymized SOP Instance UID (itself a keyed hash of the original).
+    Carried by ImageAnonymized so datasets keep one copy; never answered to a center or a
+    buyer (the catalogue queries and dataset manifests leave it out)."""
+    subkey = hmac.new(key, _INSTANCE_LABEL, hashlib.sha256).digest()
+    return hmac.new(subkey, platform_uid.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 CONFLICT_REASON = "conflicting_image"
+
+
+class UploadStatus(StrEnum):
+    """What became of an upload, as its center sees it (GET /v1/uploads/<id>)."""
+
+    RECEIVED = "received"  # a package whose entries are being ingested
+    DEIDENTIFIED = "deidentified"  # catalogued as a new image
+    DUPLICATE = "duplicate"  # the same file again: the record was there already
+    QUARANTINED = "quarantined"  # kept with its reason, waiting for review
+    RELEASED = "released"  # an operator had it ingested again from the kept original
+    DISCARDED = "discarded"  # an operator deleted it from quarantine
+    COMPLETE = "complete"  # a package every entry of which is done
+
+
+UPLOAD_KINDS = ("object", "package")
 
 
 @dataclass(kw_only=True, eq=False)
@@ -216,6 +249,7 @@ class CatalogueRecord(Aggregate):
     clinical_history_encrypted: str | None = None
     package_id: str | None = None
     pixel_cleaning: PixelCleaningSummary | None = None
+    instance_key: str | None = None
 
     @classmethod
     def catalogue(cls, command: CatalogueImage, at: datetime) -> CatalogueRecord:
@@ -240,6 +274,7 @@ class CatalogueRecord(Aggregate):
             clinical_history_encrypted=command.clinical_history_encrypted,
             package_id=command.package_id,
             pixel_cleaning=command.pixel_cleaning,
+            instance_key=command.instance_key,
         )
         record.record(
             ImageAnonymized(
@@ -258,6 +293,7 @@ class CatalogueRecord(Aggregate):
                 ingested_at=record.ingested_at,
                 package_id=record.package_id,
                 pixel_cleaning=record.pixel_cleaning,
+                instance_key=record.instance_key,
             )
         )
         return record
@@ -267,7 +303,7 @@ class CatalogueRecord(Aggregate):
         one: descriptors come with the first upload (a re-upload without metadata must not
         wipe them, and one with other metadata is not a correction channel)."""
         if data_source != self.data_source:
-            return Arrival.OTHER_CENTER
+            return Arrival.REFERRAL
         if sha256 != self.sha256 or uri != self.uri:
             return Arrival.OTHER_CONTENT
         return Arrival.SAME

@@ -7,7 +7,10 @@
   package) and ingestion_ingest_package_entry (IngestPackageEntry v1, no longer published:
   drains); and ingestion_record_dead_letter, which records what died on ingestion-dead-letter.
 - ingestion_queries_http: the catalogue (GET /images/<id>, GET /images?...), a center's
-  quarantined uploads (GET /rejections?center=...) and the context's dead letters.
+  quarantined uploads (GET /rejections?center=...), uploads and studies, every center's
+  quarantine for review, command status and the context's dead letters.
+- ingestion_commands_http: an operator's review of quarantine (release, discard), which
+  the functions ingestion_release_quarantined and ingestion_discard_quarantined carry out.
 """
 
 from __future__ import annotations
@@ -134,3 +137,9 @@ ENTRY_POINTS = {
 def ingestion_queries_http(request: flask.Request) -> flask.Response:
     """The catalogue, the quarantine, the dead letters: doors.queries."""
     return serve(doors.queries, request)
+
+
+@functions_framework.http
+def ingestion_commands_http(request: flask.Request) -> flask.Response:
+    """An operator's review of quarantine: doors.commands."""
+    return serve(doors.commands, request)

@@ -90,6 +90,8 @@ class CatalogueImage(Command):
     clinical_history_encrypted: str | None = None
     package_id: str | None = None
     entry_index: int | None = None
+    # Platform-internal link between centers' copies of one instance (domain.instance_key).
+    instance_key: str | None = None
 
 
 class RecordRejection(Command):
@@ -121,6 +123,39 @@ class CompletePackage(Command):
     study_ids: list[str] = Field(default_factory=list)
 
 
+class ReleaseQuarantined(Command):
+    """An operator's review: ingest a quarantined upload again from the copy quarantine kept
+    (after its center confirmed it, a fix, or a raised limit). The pipeline runs on it as it
+    runs today: if it is refused again it is quarantined again, with its new reason."""
+
+    TYPE = "co.saludtech.ingestion.quarantine.release.v1"
+    SUBJECT_FIELD = "rejection_id"
+
+    rejection_id: str = _ID
+
+
+class DiscardQuarantined(Command):
+    """An operator's review: delete a quarantined upload's kept copy; the rejection stays,
+    recorded as discarded."""
+
+    TYPE = "co.saludtech.ingestion.quarantine.discard.v1"
+    SUBJECT_FIELD = "rejection_id"
+
+    rejection_id: str = _ID
+
+
+class RecordRelease(Command):
+    """The outcome of a release, recorded with the review (internal, like CatalogueImage)."""
+
+    INTERNAL = True  # recorded in-process, never published on a topic
+    TYPE = "co.saludtech.ingestion.quarantine.release_record.v1"
+    SUBJECT_FIELD = "rejection_id"
+
+    rejection_id: str = _ID
+    released_as: str = _ID  # the unit id the copy was ingested under
+    outcome: str = _ID  # anonymized | unchanged | rejected
+
+
 class ImageAnonymized(Event):
     """An image was de-identified, stored and catalogued (original: EventoAnonimizacion)."""
 
@@ -143,6 +178,10 @@ class ImageAnonymized(Event):
     package_id: str | None = None
     # Present when the image could carry burned-in text and its pixels were checked.
     pixel_cleaning: PixelCleaningSummary | None = None
+    # Platform-internal: the same for every center's copy of one original instance (a keyed
+    # hash, docs/decisions/0013-referrals.md), so a dataset keeps one copy. Never answered to
+    # a center or a buyer. Absent on events from before it existed.
+    instance_key: str | None = None
 
 
 class ImageRejected(Event):
@@ -176,6 +215,21 @@ class StudyIngested(Event):
     completed_at: str
 
 
+class QuarantineReviewed(Event):
+    """An operator released (ingested again) or discarded a quarantined upload. `outcome` of
+    a release: anonymized, unchanged, or rejected (quarantined again under `released_as`)."""
+
+    TYPE = "co.saludtech.ingestion.quarantine.reviewed.v1"
+    SUBJECT_FIELD = "rejection_id"
+
+    rejection_id: str
+    data_source: str
+    review: str  # released | discarded
+    outcome: str | None = None
+    released_as: str | None = None
+    reviewed_at: str
+
+
 class IngestionCommandRejected(CommandRejected):
     TYPE = "co.saludtech.ingestion.command.rejected.v1"
 
@@ -206,6 +260,8 @@ class ImageView(ReadModel):
     package_id: str | None
     pixel_cleaning: PixelCleaningSummary | None
     has_clinical_history: bool
+    # The upload (package or object) it came from: GET /uploads/<id> says what became of it.
+    upload_id: str | None = None
 
 
 class RejectionView(ReadModel):
@@ -218,3 +274,67 @@ class RejectionView(ReadModel):
     entry_index: int | None
     rejected_at: str | None
     data_source: str | None
+    # An operator's review, once done: released (see released_as) or discarded.
+    review: str | None = None
+    reviewed_at: str | None = None
+    released_as: str | None = None
+
+
+class PackageEntries(ReadModel):
+    """A package's entries by outcome so far."""
+
+    deidentified: int
+    duplicate: int
+    quarantined: int
+    pending: int
+
+
+class QuarantinedEntry(ReadModel):
+    rejection_id: str | None
+    entry_index: int | None
+    reason: str | None
+    detail: str | None
+
+
+class UploadView(ReadModel):
+    """What became of one upload of a center (an object or a zip package): ids, codes and
+    counts, never its object name. `status`: received (a package still ingesting),
+    deidentified, duplicate (the same file again), quarantined (with `reason`), released or
+    discarded (by an operator's review), complete (a package)."""
+
+    upload_id: str
+    data_source: str | None
+    kind: str | None
+    status: str | None
+    received_at: str | None
+    updated_at: str | None
+    image_id: str | None = None
+    study_id: str | None = None
+    study_ids: list[str] | None = None
+    reason: str | None = None
+    detail: str | None = None
+    entry_count: int | None = None
+    released_as: str | None = None
+    entries: PackageEntries | None = None
+    quarantined: list[QuarantinedEntry] | None = None
+
+
+class SeriesCount(ReadModel):
+    series_id: str
+    images: int
+
+
+class StudyView(ReadModel):
+    """One study as a center sees it: its own images only (another center's copies of the
+    same instances are other studies, docs/decisions/0013-referrals.md)."""
+
+    study_id: str
+    patient_token: str | None
+    images: int | None  # null when more than `items` holds (`truncated`)
+    series: list[SeriesCount]
+    modalities: list[str]
+    uploads: list[str]
+    first_ingested_at: str | None
+    last_ingested_at: str | None
+    items: list[ImageView]
+    truncated: bool

@@ -89,10 +89,18 @@ class PackageProgress:
             "created_at": rfc3339(self.clock()),
         }
 
+        # The package as its center sees it (ids and counts only, never its name).
+        seen = {
+            "upload_id": package_id, "data_source": center_id, "kind": "package",
+            "status": domain.UploadStatus.RECEIVED.value, "entry_count": count,
+            "received_at": record["created_at"], "updated_at": record["created_at"],
+        }  # fmt: skip
+
         def create_if_absent(tx: DocumentTransaction) -> None:
             existing = tx.get(self.collections.packages, package_id)
             if existing is None:
                 tx.put(self.collections.packages, package_id, record)
+                tx.put(self.collections.uploads, package_id, seen)
             elif not existing.get("name"):
                 # Written by a v1 fan-out (no name): v2 entry commands resolve through it.
                 tx.put(self.collections.packages, package_id, {**existing, "name": upload.name})

@@ -34,11 +34,13 @@ from functions.ingestion.deid import Deidentifier, DeidResult
 from functions.ingestion.domain import (
     CONFLICT_REASON,
     UNKNOWN_CENTER,
+    Arrival,
     CatalogueRecord,
     Descriptors,
     IngestionLimits,
     Upload,
     anonymized_name,
+    instance_key,
     quarantine_name,
     reason_name,
 )
@@ -46,11 +48,14 @@ from functions.ingestion.field_crypto import FieldCipher
 from functions.ingestion.messages import (
     NAMES,
     CatalogueImage,
+    DiscardQuarantined,
     ImageAnonymized,
     IngestPackageEntry,
     IngestPackageEntryV2,
     PixelCleaningSummary,
     RecordRejection,
+    RecordRelease,
+    ReleaseQuarantined,
 )
 from functions.ingestion.package_progress import EntryTarget, PackageProgress, entry_commands
 from functions.ingestion.package_reader import (
@@ -65,9 +70,9 @@ from shared.config import Settings
 from shared.domain.clock import Clock, rfc3339
 from shared.domain.messages import Message
 from shared.logging import get_logger
-from shared.ports.blobs import BlobExists, BlobNotFound, BlobStore
-from shared.ports.documents import VERSION_FIELD, DocumentStore
-from shared.ports.envelope import Envelope
+from shared.ports.blobs import BlobExists, BlobInfo, BlobNotFound, BlobStore
+from shared.ports.documents import VERSION_FIELD, Document, DocumentStore, Filter
+from shared.ports.envelope import Envelope, derived_id
 from shared.ports.publishing import EventPublisher
 from shared.service.processing import MessageProcessor, OutboxEntry, Processed, inbox_id
 
@@ -210,32 +215,44 @@ class IngestionService:
     def ingest(self, unit: Unit, source: BinaryIO | IO[bytes], keep: Keep) -> str:
         """De-identify, store and catalogue one unit, or quarantine it with `keep`. Public for
         sources other than an upload (the archive backfill), which take the same steps."""
+        start = source.tell()
         with tempfile.SpooledTemporaryFile(max_size=OUTPUT_SPOOL_BYTES) as output:
-            with self.deidentifier() as engine:
-                result = engine.deidentify(
-                    source,  # type: ignore[arg-type]
-                    center_id=unit.center_id,
-                    output=output,  # type: ignore[arg-type]
-                )
-            if not result.ok or not (
-                result.patient_token and result.study_uid and result.series_uid
-                and result.sop_instance_uid and result.sha256
-            ):  # fmt: skip
+            result = self._deidentify(unit, source, output)
+            if not _complete(result):
                 reason = result.reason.value if result.reason else "invalid_dataset"
                 return self.quarantine(unit, reason, result.detail, keep)
-            name = anonymized_name(
-                result.patient_token, result.study_uid, result.series_uid,
-                result.sop_instance_uid,
-            )  # fmt: skip
+            # The platform-wide id: the same whichever center sends the instance.
+            link = instance_key(self.key, str(result.sop_instance_uid))
             bucket = self.settings.bucket(ANONYMIZED_BUCKET)
-            uri = f"gs://{bucket}/{name}"
-            existing = self._catalogued(result.sop_instance_uid)
+            uri = f"gs://{bucket}/{self._output_name(result)}"
+            existing = self._catalogued(str(result.sop_instance_uid))
+            referral = (
+                existing is not None
+                and existing.arrival(unit.center_id, str(result.sha256), uri) is Arrival.REFERRAL
+            )
+            if referral or self._study_elsewhere(str(result.study_uid), unit.center_id):
+                # Another center sent this instance (or its study) first: this center's copy
+                # is its own image, under UIDs keyed to this center, so neither center can
+                # tell, neither blocks the other, the whole study stays one study for this
+                # center, and the instance key keeps datasets from counting it twice
+                # (docs/decisions/0013-referrals.md).
+                self._discard_output(bucket, self._output_name(result), str(result.sha256))
+                source.seek(start)
+                output.seek(0)
+                output.truncate()
+                result = self._deidentify(unit, source, output, scoped=True)
+                if not _complete(result):
+                    reason = result.reason.value if result.reason else "invalid_dataset"
+                    return self.quarantine(unit, reason, result.detail, keep)
+                uri = f"gs://{bucket}/{self._output_name(result)}"
+                existing = self._catalogued(str(result.sop_instance_uid))
+            name = self._output_name(result)
             if existing is not None:
-                arrival = existing.arrival(unit.center_id, result.sha256, uri)
+                arrival = existing.arrival(unit.center_id, str(result.sha256), uri)
                 if arrival.is_conflict:
                     if uri != existing.uri:
                         # Ours, from an attempt that lost a race: no orphan stays behind.
-                        self._discard_output(bucket, name, result.sha256)
+                        self._discard_output(bucket, name, str(result.sha256))
                     return self.quarantine(unit, CONFLICT_REASON, arrival.detail, keep)
                 # The same file again: its output is stored already, its record stays.
             else:
@@ -243,15 +260,36 @@ class IngestionService:
                 try:
                     self.blobs.write(
                         bucket, name, output,  # type: ignore[arg-type]
-                        content_type="application/dicom", metadata={"sha256": result.sha256},
+                        content_type="application/dicom", metadata={"sha256": str(result.sha256)},
                     )  # fmt: skip
                 except BlobExists:
                     stored = self.blobs.stat(bucket, name)
                     if stored is None or stored.metadata.get("sha256") != result.sha256:
                         detail = "other content is stored under the same anonymized ids"
                         return self.quarantine(unit, CONFLICT_REASON, detail, keep)
-        processed = self._record(unit, self._catalogue_command(unit, result, uri))
+        command = self._catalogue_command(unit, result, uri).model_copy(
+            update={"instance_key": link}
+        )
+        processed = self._record(unit, command)
         return "anonymized" if ImageAnonymized.TYPE in processed.event_types else "unchanged"
+
+    def _deidentify(
+        self, unit: Unit, source: BinaryIO | IO[bytes], output: IO[bytes], *, scoped: bool = False
+    ) -> DeidResult:
+        with self.deidentifier() as engine:
+            return engine.deidentify(
+                source,  # type: ignore[arg-type]
+                center_id=unit.center_id,
+                output=output,  # type: ignore[arg-type]
+                uid_scope=unit.center_id if scoped else "",
+            )
+
+    @staticmethod
+    def _output_name(result: DeidResult) -> str:
+        return anonymized_name(
+            str(result.patient_token), str(result.study_uid), str(result.series_uid),
+            str(result.sop_instance_uid),
+        )  # fmt: skip
 
     def _catalogue_command(self, unit: Unit, result: DeidResult, uri: str) -> CatalogueImage:
         history = unit.descriptors.clinical_history
@@ -286,6 +324,16 @@ class IngestionService:
             return None
         version = int(document.pop(VERSION_FIELD, 0))
         return CatalogueMapper().from_document(image_id, document, version)
+
+    def _study_elsewhere(self, study_uid: str, center_id: str) -> bool:
+        """Whether the study (platform-wide UID) is held by another center and not by this
+        one: then this center's images of it all take its own UIDs, the ones the other
+        center holds (referrals) and the ones it does not alike."""
+        held = self.store.query(
+            self.collections.images, [Filter("study_id", "==", study_uid)], limit=20
+        )
+        sources = {str(d.get("data_source")) for _, d in held.items}
+        return bool(sources) and center_id not in sources
 
     def _discard_output(self, bucket: str, name: str, sha256: str) -> None:
         stored = self.blobs.stat(bucket, name)
@@ -351,6 +399,92 @@ class IngestionService:
             return False
         self.processor.publish([OutboxEntry.from_document(e) for e in record.get("outbox", [])])
         return True
+
+    # -- an operator's review of quarantine -----------------------------------------------
+    def release_quarantined(self, envelope: Envelope) -> str:
+        """ReleaseQuarantined: run the pipeline again on the copy quarantine kept, as the
+        center's own upload (under a unit id derived from the rejection, so a redelivery is
+        the same unit); then record the review and remove the kept copy."""
+        command = envelope.payload
+        assert isinstance(command, ReleaseQuarantined)
+        if self.replay(envelope.id):
+            return "duplicate"
+        rejection = self.store.get(self.collections.rejections, command.rejection_id)
+        kept = self._kept(rejection)
+        if (
+            rejection is None or rejection.get("review") or kept is None
+            or rejection.get("data_source") == UNKNOWN_CENTER
+        ):  # fmt: skip
+            # Refused in the processor with its reason (handlers.refuse_release).
+            return f"refused:{self.processor.process(envelope).reason}"
+        center = str(rejection["data_source"])
+        source = Upload(
+            kept.bucket, kept.name, kept.generation, kept.size,
+            content_type=kept.content_type or "", metadata=dict(kept.metadata),
+        )  # fmt: skip
+        unit = Unit(
+            unit_id=derived_id(command.rejection_id, "release"),
+            center_id=center,
+            descriptors=source.descriptors,
+            source=source,
+            correlation_id=envelope.correlation_id,
+        )
+        stream = self.blobs.open_read(
+            kept.bucket, kept.name, generation=kept.generation, size=kept.size
+        )
+        with stream:
+            outcome = self.ingest(unit, stream, self._copy_original(source))
+        processed = self.processor.process(
+            Envelope(
+                payload=RecordRelease(
+                    rejection_id=command.rejection_id, released_as=unit.unit_id, outcome=outcome
+                ),
+                source=NAMES.source,
+                id=envelope.id,
+                correlation_id=envelope.correlation_id,
+            )
+        )
+        if processed.reason is None:
+            self._remove_kept(command.rejection_id, center, kept)
+        log.info("quarantine_released", rejection_id=command.rejection_id, outcome=outcome)
+        return f"released:{outcome}"
+
+    def discard_quarantined(self, envelope: Envelope) -> str:
+        """DiscardQuarantined: record the review, then delete the kept copy (a redelivery
+        after the record deletes it again, if it is still there)."""
+        command = envelope.payload
+        assert isinstance(command, DiscardQuarantined)
+        rejection = self.store.get(self.collections.rejections, command.rejection_id)
+        kept = self._kept(rejection)
+        if self.replay(envelope.id):
+            processed_reason = None
+        else:
+            processed_reason = self.processor.process(envelope).reason
+        if processed_reason is not None:
+            return f"refused:{processed_reason}"
+        if rejection is not None and kept is not None:
+            self._remove_kept(command.rejection_id, str(rejection["data_source"]), kept)
+        log.info("quarantine_discarded", rejection_id=command.rejection_id)
+        return "discarded"
+
+    def _kept(self, rejection: Document | None) -> BlobInfo | None:
+        """The copy quarantine kept of a rejection, if it is still there."""
+        if rejection is None:
+            return None
+        uri = str(rejection.get("quarantine_uri") or "")
+        bucket, _, name = uri.removeprefix("gs://").partition("/")
+        if not name or bucket != self.settings.bucket(QUARANTINE_BUCKET):
+            return None
+        return self.blobs.stat(bucket, name)
+
+    def _remove_kept(self, rejection_id: str, center: str, kept: BlobInfo) -> None:
+        # Only the rejection's own copy: a whole package kept once for all its entries
+        # (<center>/<package_id>.zip) stays for the other entries' review.
+        own = quarantine_name(center, rejection_id)
+        if kept.name != own:
+            return
+        self.blobs.delete(kept.bucket, kept.name, generation=kept.generation)
+        self.blobs.delete(kept.bucket, reason_name(own))
 
     # -- packages -------------------------------------------------------------------------
     def _fan_out(self, unit: Unit) -> str:
@@ -458,6 +592,13 @@ class IngestionService:
             }
 
         return keep
+
+
+def _complete(result: DeidResult) -> bool:
+    return bool(
+        result.ok and result.patient_token and result.study_uid and result.series_uid
+        and result.sop_instance_uid and result.sha256
+    )  # fmt: skip
 
 
 def _keep_nothing(bucket: str, name: str) -> dict[str, Any]:

@@ -32,16 +32,21 @@ _PUBLIC_FIELDS = (
     "pathology", "image_format", "data_source", "uri", "size", "sha256", "profile",
     "options", "ingested_at", "package_id", "pixel_cleaning",
 )  # fmt: skip
+# Never answered: the clinical history (above) and the instance key, the platform-internal
+# link between centers' copies of one instance (docs/decisions/0013-referrals.md).
 
 
 _REJECTION_FIELDS = (
     "rejection_id", "reason", "detail", "package_id", "entry_index", "rejected_at", "data_source",
+    "review", "reviewed_at", "released_as",
 )  # fmt: skip
 
 
 def image_view(document: Document) -> dict[str, Any]:
     view = {name: document.get(name) for name in _PUBLIC_FIELDS}
     view["has_clinical_history"] = bool(document.get("clinical_history_encrypted"))
+    # The upload the image came from (its package, or the object), for the center's view.
+    view["upload_id"] = document.get("package_id") or document.get("source_unit_id")
     return view
 
 
@@ -108,3 +113,121 @@ def rejections_of_center(
         store, collection, [Filter("data_source", "==", center)], order_by="rejected_at",
         view=rejection_view, limit=limit, cursor=cursor,
     )  # fmt: skip
+
+
+def quarantine(
+    store: DocumentStore, collection: str, center: str | None, *, limit: int, cursor: str | None
+) -> dict[str, Any]:
+    """Every center's quarantined uploads (or one's), newest first, for an operator's
+    review (single-field order, or the (data_source, rejected_at DESC) index)."""
+    where = [Filter("data_source", "==", center)] if center else []
+    return newest_first(
+        store, collection, where, order_by="rejected_at", view=rejection_view, limit=limit,
+        cursor=cursor,
+    )  # fmt: skip
+
+
+# -- a center's view of its uploads and studies (docs/ingestion.md, "A center's view") ------
+UPLOAD_STATUSES = frozenset(
+    {"received", "deidentified", "duplicate", "quarantined", "released", "discarded", "complete"}
+)
+_UPLOAD_FIELDS = (
+    "upload_id", "data_source", "kind", "status", "received_at", "updated_at", "image_id",
+    "study_id", "study_ids", "reason", "detail", "entry_count", "released_as",
+)  # fmt: skip
+STUDY_IMAGES_SHOWN = 500
+
+
+def upload_view(document: Document) -> dict[str, Any]:
+    return {name: document.get(name) for name in _UPLOAD_FIELDS}
+
+
+def upload_of(
+    store: DocumentStore, uploads: str, entries: str, rejections: str, *, upload_id: str,
+    center: str,
+) -> dict[str, Any] | None:  # fmt: skip
+    """One upload of `center` (None for another center's: answered as missing). A package
+    adds its entries' outcomes so far and each quarantined entry's reason."""
+    document = store.get(uploads, upload_id)
+    if document is None or document.get("data_source") != center:
+        return None
+    view = upload_view(document)
+    if document.get("kind") == "package":
+        count = int(document.get("entry_count") or 0)
+        done = store.query(entries, [Filter("package_id", "==", upload_id)], limit=count + 1)
+        outcomes = [
+            ("duplicate" if d.get("unchanged") else "deidentified")
+            if d.get("outcome") == "anonymized"
+            else "quarantined"
+            for _, d in done.items
+        ]
+        refused = store.query(rejections, [Filter("package_id", "==", upload_id)], limit=count + 1)
+        view["entries"] = {
+            "deidentified": outcomes.count("deidentified"),
+            "duplicate": outcomes.count("duplicate"),
+            "quarantined": outcomes.count("quarantined"),
+            "pending": max(count - len(outcomes), 0),
+        }
+        view["quarantined"] = sorted(
+            (
+                {
+                    "rejection_id": d.get("rejection_id"),
+                    "entry_index": d.get("entry_index"),
+                    "reason": d.get("reason"),
+                    "detail": d.get("detail"),
+                }
+                for _, d in refused.items
+            ),
+            key=lambda r: int(r.get("entry_index") or 0),
+        )
+    return view
+
+
+def uploads_of_center(
+    store: DocumentStore, uploads: str, center: str, status: str | None, *, limit: int,
+    cursor: str | None,
+) -> dict[str, Any]:  # fmt: skip
+    """A center's uploads, newest first, of one status or all. Needs the composite indexes
+    (data_source, received_at DESC) and (data_source, status, received_at DESC)."""
+    where = [Filter("data_source", "==", center)]
+    if status:
+        if status not in UPLOAD_STATUSES:
+            raise PermanentError(
+                "invalid_status", f"one of {', '.join(sorted(UPLOAD_STATUSES))}", field="status"
+            )
+        where.append(Filter("status", "==", status))
+    return newest_first(
+        store, uploads, where, order_by="received_at", view=upload_view, limit=limit,
+        cursor=cursor,
+    )  # fmt: skip
+
+
+def study_of(
+    store: DocumentStore, images: str, study_id: str, center: str
+) -> dict[str, Any] | None:
+    """One study of `center`: its images (the center's own copies only), by series. None
+    when the center has no image in it: another center's study is answered as missing."""
+    found = store.query(
+        images,
+        [Filter("study_id", "==", study_id), Filter("data_source", "==", center)],
+        limit=STUDY_IMAGES_SHOWN + 1,
+    ).items
+    if not found:
+        return None
+    shown = [image_view(d) for _, d in found[:STUDY_IMAGES_SHOWN]]
+    series: dict[str, int] = {}
+    for image in shown:
+        series[str(image["series_id"])] = series.get(str(image["series_id"]), 0) + 1
+    uploads = {str(d.get("package_id") or d.get("source_unit_id")) for _, d in found}
+    return {
+        "study_id": study_id,
+        "patient_token": shown[0]["patient_token"],
+        "images": len(found) if len(found) <= STUDY_IMAGES_SHOWN else None,
+        "series": [{"series_id": k, "images": v} for k, v in sorted(series.items())],
+        "modalities": sorted({str(i["modality"]) for i in shown if i["modality"]}),
+        "uploads": sorted(uploads),
+        "first_ingested_at": min(str(i["ingested_at"]) for i in shown),
+        "last_ingested_at": max(str(i["ingested_at"]) for i in shown),
+        "items": shown,
+        "truncated": len(found) > STUDY_IMAGES_SHOWN,
+    }

@@ -24,6 +24,9 @@ PACKAGES = "ingestion_packages"  # one document per zip package (a study)
 PACKAGE_ENTRIES = "ingestion_package_entries"  # one per entry done: no hot package document
 PACKAGE_BLOCKS = "ingestion_package_blocks"  # one per completed block of entries
 INBOX = "ingestion_inbox"
+# One per upload (an object or a package) of a center: what became of it, for the center's
+# own view (docs/ingestion.md, "A center's view"). Written in the outcome's transaction.
+UPLOADS = "ingestion_uploads"
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ class Collections:
     entries: str
     blocks: str
     inbox: str
+    uploads: str = UPLOADS
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Collections:
@@ -44,6 +48,7 @@ class Collections:
             entries=settings.collection(PACKAGE_ENTRIES),
             blocks=settings.collection(PACKAGE_BLOCKS),
             inbox=settings.collection(INBOX),
+            uploads=settings.collection(UPLOADS),
         )
 
 
@@ -70,6 +75,7 @@ class CatalogueMapper:
             "ingested_at": aggregate.ingested_at,
             "source_unit_id": aggregate.source_unit_id,
             "package_id": aggregate.package_id,
+            "instance_key": aggregate.instance_key,
             "pixel_cleaning": (
                 aggregate.pixel_cleaning.model_dump() if aggregate.pixel_cleaning else None
             ),
@@ -96,6 +102,7 @@ class CatalogueMapper:
             options=list(document.get("options") or []),
             clinical_history_encrypted=document.get("clinical_history_encrypted"),
             package_id=document.get("package_id"),
+            instance_key=document.get("instance_key"),
             pixel_cleaning=(
                 PixelCleaningSummary.model_validate(document["pixel_cleaning"])
                 if document.get("pixel_cleaning")

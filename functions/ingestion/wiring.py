@@ -13,6 +13,7 @@ from functions.ingestion.messages import NAMES, CatalogueImage
 from functions.ingestion.pipeline import IngestionService
 from functions.ingestion.unit_of_work import Collections, IngestionUnitOfWork
 from shared.platform import Platform
+from shared.service.command_log import CommandLog
 from shared.service.processing import MessageProcessor, processor_handlers
 
 
@@ -21,6 +22,8 @@ class IngestionWiring:
     platform: Platform
     service: IngestionService
     collections: Collections
+    # The commands ingestion_commands_http accepted (an operator's review of quarantine).
+    commands: CommandLog
 
 
 def build(platform: Platform) -> IngestionWiring:
@@ -52,4 +55,13 @@ def build(platform: Platform) -> IngestionWiring:
         clock=platform.clock,
         limits=IngestionLimits.from_environment(os.environ),
     )
-    return IngestionWiring(platform=platform, service=service, collections=collections)
+    commands = CommandLog(
+        store=platform.store,
+        collection=settings.collection(f"{NAMES.name}_commands"),
+        inbox_collection=collections.inbox,
+        dead_letters=platform.dead_letters,
+        clock=platform.clock,
+    )
+    return IngestionWiring(
+        platform=platform, service=service, collections=collections, commands=commands
+    )

@@ -37,7 +37,7 @@ def _consume(cloud_event: CloudEventLike, expects: type[Message], function: str)
     consume(
         cloud_event,
         expects,
-        handled_by(HANDLERS[expects], w.processor, w.delivery, w.contacts),
+        handled_by(HANDLERS[expects], w.processor, w.delivery, w.contacts, w.centers),
         function=function,
         context=NAMES,
         publisher=w.platform.publisher,

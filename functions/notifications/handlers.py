@@ -42,7 +42,7 @@ from functions.notifications.messages import (
     NotificationCreated,
     SetRecipientChannels,
 )
-from functions.notifications.recipients import ExpertContacts, Recipient
+from functions.notifications.recipients import CenterContacts, ExpertContacts, Recipient
 from functions.notifications.rules import OWNER_OF_DATA_SERVICE, RULES, WHERE_OF_DATA_SERVICE
 from functions.notifications.unit_of_work import NotificationsUnitOfWork
 from functions.sagas.messages import SagaCompensated, SagaCompleted, SagaStuck
@@ -194,8 +194,9 @@ HANDLERS: Mapping[type[Message], MessageHandler[NotificationsUnitOfWork, Any]] =
     PaymentDeclined: notify,
     PlanChanged: notify,
     SubscriptionCancelled: notify,
-    StudyIngested: notify,
-    ImageRejected: notify,
+    # A center's address is asked of identity first (recipients.CenterContacts).
+    StudyIngested: Consumer(CenterContacts.on_center_event),
+    ImageRejected: Consumer(CenterContacts.on_center_event),
     DataServiceCreated: notify,
     DataServiceDelivered: notify,
     DataServiceFailed: notify,
@@ -213,4 +214,6 @@ IN_PROCESS_HANDLERS: Mapping[type[Message], MessageHandler[NotificationsUnitOfWo
     DeliverNotification: claim_delivery,
     ConfirmNotification: confirm_notification,
     ExpertAssigned: notify,
+    StudyIngested: notify,
+    ImageRejected: notify,
 }

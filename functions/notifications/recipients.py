@@ -1,8 +1,10 @@
 """Recipients and how they want to be reached: data in a collection, not code.
 
-A recipient id is `client-<client code>` or `center-<center id>`. Its channels are set by
-the SetRecipientChannels command; a client's email is also learned from its
-SubscriptionCreated event, unless channels were set for it by command, which always win.
+A recipient id is `client-<client code>`, `center-<center id>` or `expert-<code>`. Its
+channels are set by the SetRecipientChannels command; a client's email is also learned from
+its SubscriptionCreated event, an expert's from the expert registry, and a center's from its
+account in the identity context (its default channel), unless channels were set for it by
+command, which always win.
 The addresses here are the only copy of a client's contact in this context: events and
 logs name the recipient id only.
 """
@@ -154,6 +156,60 @@ class ExpertContacts:
         if not answer.ok or not isinstance(answer.body, dict) or answer.body.get("retired"):
             # Unknown (404) or retired: no address; the notification fails `no_channel`.
             log.warning("expert_contact_unknown", recipient_id=recipient_id, status=answer.status)
+            return
+        address = str(answer.body.get("email") or "")
+        if "@" not in address:
+            return
+        now = self.clock()
+        self.store.run_in_transaction(
+            lambda tx: RecipientDirectory(tx, self.collection).learn_email(
+                recipient_id, address, now
+            )
+        )
+
+
+# -- centers: their address is their account's (identity) -----------------------------------
+# The one door that answers a center's contact, to this context only (infra/topology.yaml
+# cloud.access.notifications.invokes).
+CENTER_CONTACTS_DOOR = "identity_contacts_http"
+
+
+def center_recipient(center_id: str) -> str:
+    return f"center-{center_id}"  # rules.center
+
+
+@dataclass
+class CenterContacts:
+    """A center's email, asked of identity's contacts door before an ingestion event for
+    the center (StudyIngested, ImageRejected) is processed, and learned as an expert's is:
+    unless channels were set for the center by command, which always win. Asked on every
+    such event, so an address changed in identity is followed; the notification is then
+    created by the processor (handlers.notify), once per event."""
+
+    doors: Doors
+    store: DocumentStore
+    collection: str
+    processor: MessageProcessor[Any, Any]
+    clock: Clock
+
+    def on_center_event(self, envelope: Envelope) -> str:
+        center_id = str(getattr(envelope.payload, "data_source", "") or "")
+        if center_id:
+            self.learn(center_id)
+        return self.processor.process(envelope).outcome
+
+    def learn(self, center_id: str) -> None:
+        """Ask identity; a DoorUnavailable is retried (the event is redelivered)."""
+        recipient_id = center_recipient(center_id)
+        known = self.store.get(self.collection, recipient_id)
+        if known is not None and known.get("managed"):
+            return  # set by command: nothing to ask
+        path = f"/centers/{quote(center_id, safe='')}/contact"
+        answer = self.doors.call(CENTER_CONTACTS_DOOR, "GET", path)
+        if not answer.ok or not isinstance(answer.body, dict):
+            # No account for that center (404): no address; the notification fails
+            # `no_channel`, as before.
+            log.warning("center_contact_unknown", recipient_id=recipient_id, status=answer.status)
             return
         address = str(answer.body.get("email") or "")
         if "@" not in address:

@@ -17,7 +17,7 @@ from functions.notifications.messages import NAMES, ChannelPreference
 from functions.notifications.projection import COLLECTION as VIEW
 from functions.notifications.projection import NotificationsView
 from functions.notifications.recipients import COLLECTION as RECIPIENTS
-from functions.notifications.recipients import ExpertContacts
+from functions.notifications.recipients import CenterContacts, ExpertContacts
 from functions.notifications.unit_of_work import NotificationsUnitOfWork, Storage
 from shared.adapters.document_event_store import DocumentEventStore, EventStoreCollections
 from shared.config import Settings
@@ -47,6 +47,8 @@ class NotificationsWiring:
     commands: CommandLog
     # An assigned expert's address, asked of the expert registry (recipients.py).
     contacts: ExpertContacts
+    # A center's address, asked of the identity context (recipients.py).
+    centers: CenterContacts
 
     def projection_runner(self, collection: str | None = None) -> ProjectionRunner:
         """The read model from the global log (into `collection` to compare with the live one)."""
@@ -180,6 +182,9 @@ def build(platform: Platform) -> NotificationsWiring:
     contacts = ExpertContacts(
         platform.doors, platform.store, storage.recipients, processor, platform.clock
     )
+    centers = CenterContacts(
+        platform.doors, platform.store, storage.recipients, processor, platform.clock
+    )
     return NotificationsWiring(
-        platform, storage, processor, delivery, links, guard, commands, contacts
+        platform, storage, processor, delivery, links, guard, commands, contacts, centers
     )

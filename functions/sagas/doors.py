@@ -31,6 +31,7 @@ from shared.entrypoints.door_app import (
     NoParameters,
     PageParameters,
     Parameters,
+    QueryId,
     answer,
     answers,
     door_app,
@@ -78,7 +79,7 @@ def _status(raw: Any) -> Any:
 class SagaListing(PageParameters):
     """By subscription (a client's sagas) or by status (an operator's), one of the two."""
 
-    subscription_id: str | None = None
+    subscription_id: QueryId = None
     status: Annotated[SagaStatus | None, BeforeValidator(_status)] = None
     client_code: str | None = Field(None, description="never another client's")
 

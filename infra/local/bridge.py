@@ -42,6 +42,7 @@ from infra.local.eventarc_envelope import (
     rfc3339,
     storage_finalized_event,
     storage_notification_push,
+    with_object_resource,
 )
 from infra.local.ports import StackPorts
 from infra.local.scheduler import Scheduler, jobs_of
@@ -92,6 +93,8 @@ class SubscriptionPump:
         self.stats = SubscriptionStats()
         self._project = project
         self._physical_bucket = f"{bucket_prefix}-{spec.bucket}" if spec.bucket else None
+        # Where the object resource of a notification without payload is read (the front).
+        self._storage_url = os.environ.get("STORAGE_EMULATOR_HOST", "")
         self._url = f"{functions_url.rstrip('/')}/{spec.target}/"
         self._subscriber = subscriber
         self._publisher = publisher
@@ -147,7 +150,11 @@ class SubscriptionPump:
     def _on_message(self, lease: Lease) -> None:
         self.stats.add("received")
         pulled = lease.message
-        event = self._event_for(pulled)
+        try:
+            event = self._event_for(pulled)
+        except requests.RequestException as error:  # not acked: Pub/Sub redelivers it
+            log.warning("bridge: %s: object resource unread: %s", self.spec.name, error)
+            return
         if event is None:
             # Not for this function (filter, other bucket or event type): Pub/Sub and
             # Eventarc acknowledge such messages without delivering them.
@@ -167,6 +174,11 @@ class SubscriptionPump:
                 return storage_notification_push(
                     pulled, self._project, self.spec.name, self._physical_bucket
                 )
+            if not pulled.data and pulled.attributes.get("bucketId") == self._physical_bucket:
+                found = with_object_resource(pulled, self._storage_url)
+                if found is None:
+                    return None
+                pulled = found
             return storage_finalized_event(pulled, self._physical_bucket)
         if self._filter is not None and not self._filter.matches(pulled.attributes):
             return None

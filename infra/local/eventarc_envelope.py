@@ -3,8 +3,8 @@
 Binary HTTP mode, as Eventarc sends them: the context in ce-* headers, the data as the JSON
 body. A Pub/Sub trigger gets `google.cloud.pubsub.topic.v1.messagePublished` whose data is
 the push envelope {message, subscription}; a GCS trigger gets
-`google.cloud.storage.object.v1.finalized` whose data is the object resource (what
-fake-gcs-server puts in the notification's data).
+`google.cloud.storage.object.v1.finalized` whose data is the object resource (read from
+the object: the notification, as the cloud's, carries no payload; gcs_front.py).
 """
 
 from __future__ import annotations
@@ -12,8 +12,11 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from urllib.parse import quote
+
+import requests
 
 PUBSUB_PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
 STORAGE_FINALIZED = "google.cloud.storage.object.v1.finalized"
@@ -107,6 +110,28 @@ def storage_notification_push(
         ordering_key=message.ordering_key,
     )
     return pubsub_push(stripped, project, subscription, with_data=False)
+
+
+def with_object_resource(message: PulledMessage, storage_url: str) -> PulledMessage | None:
+    """A notification without payload (the cloud's, and the stack's: gcs_front.py relays
+    fake-gcs-server's without it) with the object resource Eventarc delivers in its place,
+    read from the object at the notified generation; None when that generation is gone
+    (replaced or deleted: its successor has its own notification)."""
+    attributes = message.attributes
+    bucket, name = attributes.get("bucketId", ""), attributes.get("objectId", "")
+    if not bucket or not name:
+        return None
+    answer = requests.get(
+        f"{storage_url.rstrip('/')}/storage/v1/b/{quote(bucket, safe='')}/o/"
+        f"{quote(name, safe='')}",
+        params={"generation": attributes.get("objectGeneration", "")} if
+        attributes.get("objectGeneration") else None,
+        timeout=30,
+    )  # fmt: skip
+    if answer.status_code == 404:
+        return None
+    answer.raise_for_status()  # the bridge redelivers it later
+    return replace(message, data=answer.content)
 
 
 def storage_finalized_event(message: PulledMessage, bucket: str) -> EventDelivery | None:

@@ -10,12 +10,21 @@ chunks, never held in memory).
 The front starts fake-gcs-server itself, as its child on a loopback port of its own, so both
 share the `gcs` part's process group and stop together; it exits when the child does.
 
-Run: python -m infra.local.gcs_front --port 4443 -- <fake-gcs-server and its flags, no -port>
+The front also relays fake-gcs-server's notifications (`--relay`): fake-gcs-server always
+publishes the object's JSON (its custom metadata, the clinical history, included), where the
+cloud's notification is configured without payload (terraform: payload_format = "NONE").
+fake-gcs-server publishes to a private topic (`<topic>-raw`); the relay pulls each message
+and republishes it on the stack's topic as Cloud Storage sends it: no data, and only the
+attributes of a NONE notification (bucketId, objectId, objectGeneration, eventType, ...).
+
+Run: python -m infra.local.gcs_front --port 4443 [--relay PUBSUB_HOST PROJECT TOPIC]
+     -- <fake-gcs-server and its flags, no -port>
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import http.client
 import json
 import re
@@ -28,6 +37,8 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
+
+import requests
 
 from infra.local.ports import StackPorts
 
@@ -181,7 +192,93 @@ def _wait_for_upstream(child: subprocess.Popen[bytes], port: int) -> None:
     sys.exit(f"fake-gcs-server did not listen on {port} within {UPSTREAM_READY_SECONDS:.0f} s")
 
 
-def serve(port: int, upstream_command: list[str]) -> int:
+# What a notification configured with payload_format NONE carries: attributes only.
+NOTIFICATION_ATTRIBUTES = frozenset(
+    ("bucketId", "objectId", "objectGeneration", "eventType", "eventTime",
+     "notificationConfig", "overwroteGeneration", "overwrittenByGeneration")
+)  # fmt: skip
+RELAY_SUFFIX = "-raw"
+
+
+def raw_topic(topic: str) -> str:
+    """The private topic fake-gcs-server publishes to, which only the relay reads."""
+    return f"{topic}{RELAY_SUFFIX}"
+
+
+def without_payload(message: dict[str, object]) -> dict[str, object]:
+    """A fake-gcs-server notification as Cloud Storage sends one without payload."""
+    given = message.get("attributes")
+    attributes = {
+        k: str(v)
+        for k, v in (given.items() if isinstance(given, dict) else ())
+        if k in NOTIFICATION_ATTRIBUTES
+    }
+    if "objectGeneration" not in attributes:  # read from the payload before it is dropped
+        try:
+            raw = base64.b64decode(str(message.get("data") or ""))
+            generation = json.loads(raw).get("generation")
+        except (ValueError, AttributeError):
+            generation = None
+        if generation is not None:
+            attributes["objectGeneration"] = str(generation)
+    return {"attributes": {**attributes, "payloadFormat": "NONE"}}
+
+
+class NotificationRelay:
+    """Pulls `<topic>-raw` and republishes each message without payload on `topic`."""
+
+    def __init__(self, pubsub_host: str, project: str, topic: str) -> None:
+        self._base = f"http://{pubsub_host}/v1/projects/{project}"
+        self._project, self._topic = project, topic
+        self._subscription = f"{raw_topic(topic)}-relay"
+        self._http = requests.Session()
+
+    def ensure(self) -> None:
+        """The raw topic and its subscription (again after the emulator restarted)."""
+        raw = raw_topic(self._topic)
+        for url, body in (
+            (f"{self._base}/topics/{raw}", {}),
+            (f"{self._base}/subscriptions/{self._subscription}",
+             {"topic": f"projects/{self._project}/topics/{raw}", "ackDeadlineSeconds": 30}),
+        ):  # fmt: skip
+            answer = self._http.put(url, json=body, timeout=10)
+            if answer.status_code not in (200, 409):
+                answer.raise_for_status()
+
+    def relay_once(self) -> int:
+        pulled = self._http.post(
+            f"{self._base}/subscriptions/{self._subscription}:pull",
+            json={"maxMessages": 100}, timeout=30,
+        )  # fmt: skip
+        if pulled.status_code == 404:
+            self.ensure()
+            return 0
+        pulled.raise_for_status()
+        received = pulled.json().get("receivedMessages", [])
+        if not received:
+            return 0
+        messages = [without_payload(r["message"]) for r in received]
+        published = self._http.post(
+            f"{self._base}/topics/{self._topic}:publish", json={"messages": messages}, timeout=30
+        )
+        published.raise_for_status()
+        self._http.post(
+            f"{self._base}/subscriptions/{self._subscription}:acknowledge",
+            json={"ackIds": [r["ackId"] for r in received]}, timeout=30,
+        ).raise_for_status()  # fmt: skip
+        return len(received)
+
+    def run(self, stopping: threading.Event) -> None:
+        while not stopping.is_set():
+            try:
+                if not self.relay_once():
+                    stopping.wait(0.1)
+            except (requests.RequestException, ValueError) as error:
+                print(f"gcs_front: notification relay: {error}", file=sys.stderr, flush=True)
+                stopping.wait(1.0)
+
+
+def serve(port: int, upstream_command: list[str], relay: NotificationRelay | None = None) -> int:
     upstream_port = free_loopback_port()
     # stdout/stderr are inherited: fake-gcs-server's lines land in the part's log.
     child = subprocess.Popen([*upstream_command, "-port", str(upstream_port)])
@@ -193,6 +290,12 @@ def serve(port: int, upstream_command: list[str]) -> int:
     signal.signal(signal.SIGTERM, on_terminate)
     signal.signal(signal.SIGINT, on_terminate)
     _wait_for_upstream(child, upstream_port)
+    if relay is not None:
+        try:
+            relay.ensure()  # before any upload can be notified
+        except requests.RequestException as error:  # the emulator still starting: run retries
+            print(f"gcs_front: notification relay: {error}", file=sys.stderr, flush=True)
+        threading.Thread(target=relay.run, args=(stopping,), daemon=True).start()
     handler = type("FrontHandler", (_FrontHandler,), {"upstream_port": upstream_port})
     # Listening only now: the stack's readiness probe must not pass before the upstream does.
     server = ThreadingHTTPServer(("127.0.0.1", port), handler)
@@ -210,12 +313,17 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     # The stack's port (SALUDTECH_PORT_GCS), as `up` finds it, unless given.
     parser.add_argument("--port", type=int, default=StackPorts.from_environment().gcs)
+    parser.add_argument(
+        "--relay", nargs=3, metavar=("PUBSUB_HOST", "PROJECT", "TOPIC"),
+        help="republish fake-gcs-server's notifications (on TOPIC-raw) on TOPIC, no payload",
+    )  # fmt: skip
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- fake-gcs-server ...")
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         parser.error("give the fake-gcs-server command after --")
-    sys.exit(serve(args.port, command))
+    relay = NotificationRelay(*args.relay) if args.relay else None
+    sys.exit(serve(args.port, command, relay))
 
 
 if __name__ == "__main__":

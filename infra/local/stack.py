@@ -34,6 +34,7 @@ import requests
 from infra.local import persistence
 from infra.local.chaos import ChaosSettings
 from infra.local.cloud_mode import CloudMode
+from infra.local.gcs_front import raw_topic
 from infra.local.ports import StackPorts
 from infra.local.prereqs import Toolchain, check_prerequisites
 from infra.local.processes import (
@@ -320,6 +321,7 @@ class LocalStack:
             "gcs": (
                 [
                     python, "-m", "infra.local.gcs_front", "--port", str(self.ports.gcs),
+                    *self._notification_relay(),
                     "--", str(fake_gcs_binary()), *self._fake_gcs_flags(),
                 ],
                 base,
@@ -393,13 +395,23 @@ class LocalStack:
         events = sorted({names[t] for _, n in routes for t in n.event_types if t in names})
         flags += [
             "-event.pubsub-project-id", self.project_id,
-            "-event.pubsub-topic", topics.pop(),
+            # The front's relay republishes it on the topic without payload (gcs_front.py).
+            "-event.pubsub-topic", raw_topic(topics.pop()),
             "-event.list", ",".join(events),
         ]  # fmt: skip
         buckets = {bucket for bucket, _ in routes}
         if len(buckets) == 1:
             flags += ["-event.bucket", self.bucket(buckets.pop())]
         return flags
+
+    def _notification_relay(self) -> list[str]:
+        """The front's relay of fake-gcs-server's notifications: fake-gcs-server publishes
+        the object's JSON, its custom metadata included; the cloud's notification carries no
+        payload (payload_format NONE), so neither does the topic here."""
+        topics = {notification.topic for _, notification in self.topology.notification_routes()}
+        if len(topics) != 1:
+            return []
+        return ["--relay", self.pubsub_host, self.project_id, topics.pop()]
 
     def _ready_urls(self) -> dict[str, str]:
         cloud: dict[str, str] = {}

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import flask
+from urllib3.util import parse_url
 from werkzeug.test import EnvironBuilder
 
 from shared.ports.doors import DoorAnswer, DoorUnavailable, is_json
@@ -32,8 +33,11 @@ class InProcessDoors:
         headers: Mapping[str, str] | None = None,
     ) -> DoorAnswer:
         door = self._resolve(target)
+        # The path as HttpDoors sends it: urllib3 removes the dot segments (RFC 3986 5.2.4).
+        bare, question, rest = path.partition("?")
+        sent_path = (parse_url(bare).path or "/") + question + rest
         builder = EnvironBuilder(
-            path=path, method=method, query_string=urlencode(dict(params or {})),
+            path=sent_path, method=method, query_string=urlencode(dict(params or {})),
             headers=list((headers or {}).items()),
             data=None if body is None else json.dumps(body),
             content_type=None if body is None else "application/json",

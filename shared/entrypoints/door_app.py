@@ -17,15 +17,21 @@ query parameters, and the page every list answers.
   unknown parameter is 400 `unknown_parameter`, since a filter silently ignored answers
   another question than the one asked; a required one missing or empty is 400
   `missing_parameter`. `Limit` and `Cursor` refuse with `invalid_limit` and `invalid_cursor`.
+- No query value reaches a store unbounded: a string parameter whose type declares no
+  max_length takes at most MAX_QUERY_VALUE_BYTES (what Firestore takes of a document id or
+  of an indexed value), else 400 `value_too_long`; an id given as a query value is a
+  `QueryId` (400 `invalid_id` for what is no document id).
 - `answer(model, value)`: what a door answers is its read model, validated by the model and
   serialised with the fields the value holds (a field a read model leaves out stays out).
 """
 
 from __future__ import annotations
 
+import types
 from collections.abc import Mapping
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
+import annotated_types
 import flask
 from flask_openapi3.openapi import OpenAPI
 from flask_openapi3.types import ResponseDict
@@ -37,6 +43,7 @@ from pydantic import (
     ValidationInfo,
     model_validator,
 )
+from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUseDefault
 
 from shared.domain.errors import PermanentError
@@ -53,6 +60,8 @@ from shared.service.pagination import (
 )
 
 CONTRACT_PATH = "/openapi.json"
+# Firestore refuses a document id, and an indexed value in a query, over 1,500 bytes.
+MAX_QUERY_VALUE_BYTES = 1500
 T = TypeVar("T")
 
 log = get_logger(__name__)
@@ -90,6 +99,47 @@ DocumentId = Annotated[str, Field(pattern=DOCUMENT_ID_PATTERN), BeforeValidator(
 
 
 # -- query -----------------------------------------------------------------------------------
+def _query_id(value: Any, info: ValidationInfo) -> Any:
+    if isinstance(value, str) and value and not is_document_id(value):
+        field = info.field_name
+        raise PermanentError("invalid_id", f"{field} is not a valid id", field=field)
+    return value or None
+
+
+# An id given as a query value (a filter on it, or a path the door builds with it).
+QueryId = Annotated[
+    Annotated[str, Field(pattern=DOCUMENT_ID_PATTERN)] | None, BeforeValidator(_query_id)
+]
+
+
+def _declared_max_length(annotation: Any) -> int | None:
+    """The max_length a parameter's type declares (in an Annotated, or in one of a union's
+    members), None when it declares none."""
+    if get_origin(annotation) is Annotated:
+        for meta in getattr(annotation, "__metadata__", ()):
+            for bound in meta.metadata if isinstance(meta, FieldInfo) else [meta]:
+                if isinstance(bound, annotated_types.MaxLen):
+                    return bound.max_length
+        return _declared_max_length(get_args(annotation)[0])
+    if get_origin(annotation) in (Union, types.UnionType):
+        bounds = [b for b in map(_declared_max_length, get_args(annotation)) if b is not None]
+        return max(bounds) if bounds else None
+    return None
+
+
+def _refuse_unbounded(name: str, value: Any, field: FieldInfo) -> None:
+    if not isinstance(value, str) or len(value) <= MAX_QUERY_VALUE_BYTES // 4:
+        return
+    declared = next(
+        (m.max_length for m in field.metadata if isinstance(m, annotated_types.MaxLen)),
+        _declared_max_length(field.annotation),
+    )
+    if declared is None and len(value.encode("utf-8", "surrogatepass")) > MAX_QUERY_VALUE_BYTES:
+        raise PermanentError(
+            "value_too_long", f"{name}: at most {MAX_QUERY_VALUE_BYTES} bytes", field=name
+        )
+
+
 class Parameters(BaseModel):
     """The query parameters of a route. Every value arrives as a string."""
 
@@ -105,6 +155,7 @@ class Parameters(BaseModel):
             for name, field in cls.model_fields.items():
                 if field.is_required() and not given.get(name):
                     raise PermanentError("missing_parameter", f"{name} is required", field=name)
+                _refuse_unbounded(name, given.get(name), field)
         return given
 
 

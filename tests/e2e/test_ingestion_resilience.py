@@ -122,7 +122,7 @@ def test_the_same_object_notified_again_gives_the_same_record_and_event(
     assert len(catalogue(http, stack, center)) == 1
 
 
-def test_a_reupload_keeps_its_record_and_another_centers_copy_is_a_conflict(
+def test_a_reupload_keeps_its_record_and_another_centers_copy_is_its_own_image(
     stack: Any, http: requests.Session, watch: Callable[[str], TopicWatcher]
 ) -> None:
     events = watch(EVENTS)
@@ -142,8 +142,9 @@ def test_a_reupload_keeps_its_record_and_another_centers_copy_is_a_conflict(
     assert originals_left(client, stack.bucket("ingest"), f"{center}/", timeout=60) == []
     ingest.blob(f"{other}/scan.dcm").upload_from_string(data)
     found = events.wait_for(lambda f: any(map(of_center(other), f)), 60)
-    [refused] = [e.payload.model_dump() for e in found if of_center(other)(e)]
-    assert refused["reason"] == "conflicting_image"
+    # A referral (ADR 0013): accepted as the other center's own image, under its own ids.
+    [copy] = [e for e in found if of_center(other)(e)]
+    assert copy.type == ANONYMIZED and copy.payload.model_dump()["image_id"] != image_id
     assert originals_left(client, stack.bucket("ingest"), f"{other}/") == []
 
     record = http.get(

@@ -4,8 +4,9 @@ The steps are the ingestion service's own (IngestionService.replay, .ingest, .re
 same engine and options, the same CatalogueImage through the same MessageProcessor, the same
 quarantine with `<name>.reason.json`. So an object ingested here and also uploaded ends as
 one catalogue record: whichever arrives second meets the record's aggregate, which calls the
-same file again SAME (no change, no second ImageAnonymized), and another center's copy or
-other content under the same UIDs a conflict (quarantined with its reason).
+same file again SAME (no change, no second ImageAnonymized), other content under the same
+UIDs a conflict (quarantined with its reason), and another center's copy a referral (that
+center's own image, under its own UIDs: docs/decisions/0013-referrals.md).
 
 A unit recorded already (a re-run, a retried bundle) is not read again: its recorded events
 are published again with their ids (consumers' inboxes ignore them; a crash between the

@@ -123,7 +123,13 @@ def _output_syntax(parsed: ParsedObject, cleaned: CleanedPixels | None) -> str:
 
 
 def deidentify_object(
-    engine: Engine, parsed: ParsedObject, center_id: str, output: BinaryIO | None, record: bool
+    engine: Engine,
+    parsed: ParsedObject,
+    center_id: str,
+    output: BinaryIO | None,
+    record: bool,
+    *,
+    uid_scope: str = "",
 ) -> DeidResult:
     """De-identify one parsed object; write it to ``output`` only when it is clean."""
     facts = _facts(parsed)
@@ -152,7 +158,9 @@ def deidentify_object(
             transfer_syntax=_output_syntax(parsed, None),
         )
     try:
-        return _deidentify(engine, facts, center_id, output, record=record, cleaned=cleaned)
+        return _deidentify(
+            engine, facts, center_id, output, record=record, cleaned=cleaned, uid_scope=uid_scope
+        )
     finally:
         if cleaned is not None:
             cleaned.close()
@@ -174,7 +182,13 @@ def _edited(elements: list[Element], edits: tuple[HeaderEdit, ...], little: bool
 
 
 def _walker(
-    engine: Engine, facts: _Facts, center_id: str, patient_key: str, changes: list[Change] | None
+    engine: Engine,
+    facts: _Facts,
+    center_id: str,
+    patient_key: str,
+    changes: list[Change] | None,
+    *,
+    uid_scope: str = "",
 ) -> TreeWalker:
     index, options = facts.index, engine.options
     needles = NeedleSet()
@@ -206,6 +220,7 @@ def _walker(
         little=facts.parsed.little,
         encodings=encodings_of(index[0x00080005].value if 0x00080005 in index else None),
         record=changes,
+        uid_scope=uid_scope,
     )
 
 
@@ -217,6 +232,7 @@ def _deidentify(
     *,
     record: bool,
     cleaned: CleanedPixels | None,
+    uid_scope: str = "",
 ) -> DeidResult:
     parsed, index = facts.parsed, facts.index
     implicit, little = parsed.implicit, parsed.little
@@ -234,7 +250,7 @@ def _deidentify(
     )
     token = engine.pseudonyms.patient_token(center_id, patient_key)
     changes: list[Change] | None = [] if record else None
-    walker = _walker(engine, facts, center_id, patient_key, changes)
+    walker = _walker(engine, facts, center_id, patient_key, changes, uid_scope=uid_scope)
     out = [
         e
         for e in walker.walk(parsed.top)

@@ -87,6 +87,7 @@ class Deidentifier:
         output: BinaryIO | str | os.PathLike[str] | None = None,
         *,
         record_changes: bool = False,
+        uid_scope: str = "",
     ) -> DeidResult:
         """De-identify one object from bytes, a path or a binary stream.
 
@@ -95,11 +96,16 @@ class Deidentifier:
         changed (paths of keywords, tags and actions: never values).
         """
         if isinstance(output, (str, os.PathLike)):
-            return self._to_path(source, center_id, Path(output), record_changes)
-        return self._to_stream(source, center_id, output, record_changes)
+            return self._to_path(source, center_id, Path(output), record_changes, uid_scope)
+        return self._to_stream(source, center_id, output, record_changes, uid_scope)
 
     def _to_stream(
-        self, source: Source, center_id: str, output: BinaryIO | None, record_changes: bool
+        self,
+        source: Source,
+        center_id: str,
+        output: BinaryIO | None,
+        record_changes: bool,
+        uid_scope: str = "",
     ) -> DeidResult:
         try:
             opened = open_source(source)
@@ -113,7 +119,9 @@ class Deidentifier:
                     parsed = run_fast(opened)
                 except NeedsFullParser:
                     parsed = read_with_pydicom(opened)
-                return deidentify_object(self._engine, parsed, center_id, output, record_changes)
+                return deidentify_object(
+                    self._engine, parsed, center_id, output, record_changes, uid_scope=uid_scope
+                )
         except DeidFailure as failure:
             return self._reject(failure.reason, failure.detail)
         except RecursionError:
@@ -128,13 +136,20 @@ class Deidentifier:
             opened.close()
 
     def _to_path(
-        self, source: Source, center_id: str, target: Path, record_changes: bool
+        self,
+        source: Source,
+        center_id: str,
+        target: Path,
+        record_changes: bool,
+        uid_scope: str = "",
     ) -> DeidResult:
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.partial")
         try:
             with partial.open("wb") as fp:
-                result = self.deidentify(source, center_id, fp, record_changes=record_changes)
+                result = self.deidentify(
+                    source, center_id, fp, record_changes=record_changes, uid_scope=uid_scope
+                )
             if result.ok:
                 partial.replace(target)
             return result

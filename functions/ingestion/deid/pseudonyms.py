@@ -37,21 +37,25 @@ class Pseudonymizer:
         self._date_key = _subkey(key, "date-shift")
         self._uid_cache: dict[str, str] = {}
 
-    def uid(self, original: str) -> str:
+    def uid(self, original: str, scope: str = "") -> str:
         """Map a UID to ``2.25.<decimal of 128 bits of HMAC>`` (at most 44 chars, valid syntax).
 
-        Well-known DICOM UIDs are returned unchanged.
+        Well-known DICOM UIDs are returned unchanged. With a `scope` (a center id) the UID is
+        keyed to that scope too: ingestion gives a center's copy of an instance another
+        center sent first its own UIDs (docs/decisions/0013-referrals.md), so the two copies
+        are distinct images that do not reveal each other.
         """
         original = original.strip("\x00 ")
         if not original or original.startswith(WELL_KNOWN_UID_ROOT):
             return original
-        cached = self._uid_cache.get(original)
+        message = (scope + "\x00" + original) if scope else original
+        cached = self._uid_cache.get(message)
         if cached is not None:
             return cached
-        digest = hmac.new(self._uid_key, original.encode("ascii", "replace"), hashlib.sha256)
+        digest = hmac.new(self._uid_key, message.encode("ascii", "replace"), hashlib.sha256)
         mapped = "2.25." + str(int.from_bytes(digest.digest()[:16], "big"))
         if len(self._uid_cache) < 100_000:  # bounded: a worker sees many files
-            self._uid_cache[original] = mapped
+            self._uid_cache[message] = mapped
         return mapped
 
     def patient_token(self, center_id: str, patient_key: str) -> str:

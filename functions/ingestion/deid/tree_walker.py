@@ -66,6 +66,8 @@ class TreeWalker:
     little: bool
     encodings: list[str]
     record: list[Change] | None = None
+    # Non-empty: UIDs are keyed to this scope too (Pseudonymizer.uid).
+    uid_scope: str = ""
     public: list[bytes] = field(default_factory=list)
     coded: list[bytes] = field(default_factory=list)
     _path: list[str] = field(default_factory=list)
@@ -209,7 +211,7 @@ class TreeWalker:
         text = ascii_text(elem.value)
         if not text:
             return elem
-        mapped = "\\".join(self.pseudonyms.uid(v) for v in text.split("\\"))
+        mapped = "\\".join(self.pseudonyms.uid(v, self.uid_scope) for v in text.split("\\"))
         return text_element(elem.tag, "UI", mapped)
 
     def _clean(self, elem: Element, vr: str) -> Element | None:

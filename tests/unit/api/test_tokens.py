@@ -1,6 +1,7 @@
 """Access tokens through /v1: the api asks identity (POST /tokens/verify) and answers its
 refusals as 401 invalid_token with a challenge: expired, forged, wrong audience or issuer,
-unknown kid, "none". (Key rotation: tests/unit/identity/test_access_tokens.py.)"""
+unknown kid, "none". (Key rotation: tests/unit/identity/test_access_tokens.py; every
+forgery on every route, and claims of role and scope: test_forged_tokens.py.)"""
 
 from __future__ import annotations
 
@@ -36,8 +37,8 @@ def test_an_expired_token_is_refused(api: Api) -> None:
 def _claims(api: Api, **changes: object) -> dict[str, object]:
     issued = int(api.clock().timestamp())
     claims: dict[str, object] = {
-        "iss": ISSUER, "aud": AUDIENCE, "sub": api.users["operator"], "role": "operator",
-        "scope": "", "iat": issued, "exp": issued + 300,
+        "iss": ISSUER, "aud": AUDIENCE, "sub": api.users["operator"], "iat": issued,
+        "exp": issued + 300, "ver": 0,
     }  # fmt: skip
     return {**claims, **changes}
 
@@ -49,7 +50,8 @@ def _claims(api: Api, **changes: object) -> dict[str, object]:
         ({"aud": "someone-else"}, None, "k0"),
         ({"iss": "https://evil.example"}, None, "k0"),
         ({}, None, "k9"),  # a kid we never had
-        ({"role": "superuser"}, None, "k0"),
+        ({"ver": 3}, None, "k0"),  # a version the account never had
+        ({"sub": "nobody"}, None, "k0"),  # no such account
     ],
 )
 def test_forged_and_misaddressed_tokens_are_refused(

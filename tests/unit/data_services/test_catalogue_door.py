@@ -118,3 +118,16 @@ def test_a_quote_that_cannot_be_given_says_why(
     assert answer.status_code == status, answer.get_json()
     assert answer.get_json()["error"]["reason"] == reason
     assert answer.get_json()["error"].get("field") == field
+
+
+def test_another_centers_copy_of_an_instance_is_counted_once(queries: Any) -> None:
+    """A referral (docs/decisions/0013-referrals.md): the second center's copy is its own
+    image of its own pseudonymous patient, with the same instance_key; counted once."""
+    before = queries.get("/catalogue/counts").get_json()["total"]
+    for index in range(45):  # hospital-9's copies of the 45 CT images, as ingestion keys them
+        copy = image_event(500 + index, source="hospital-9")
+        send(copy.model_copy(update={"instance_key": f"instance-{index:06d}"}))
+    for index in range(45):  # and the first center's own, now keyed too
+        send(image_event(index).model_copy(update={"instance_key": f"instance-{index:06d}"}))
+    after = queries.get("/catalogue/counts").get_json()["total"]
+    assert after["images"] == before["images"]

@@ -1,6 +1,7 @@
-"""Re-uploads: the same file again is a no-op; another center or other content is a conflict.
+"""Re-uploads: the same file again is a no-op; other content is a conflict; another center's
+copy (a referral) is that center's own image, linked only by the internal instance key.
 
-docs/ingestion.md ("Re-uploads") says why a conflict and not two records.
+docs/ingestion.md ("Re-uploads") and docs/decisions/0013-referrals.md say why.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def test_the_same_file_again_without_metadata_keeps_the_record_as_it_was(
     assert names(platform, blobs, "quarantine") == []
 
 
-def test_the_same_instance_from_another_center_is_a_conflict_and_leaves_no_orphan(
+def test_the_same_instance_from_another_center_is_its_own_image_and_reveals_nothing(
     platform: InMemoryPlatform, blobs: InMemoryBlobStore
 ) -> None:
     [data] = study(seed=22)
@@ -77,16 +78,43 @@ def test_the_same_instance_from_another_center_is_a_conflict_and_leaves_no_orpha
 
     deliver_upload(upload(platform, "center-2/scan.dcm", data, {"pathology": "other"}))
 
-    [record] = records(platform)
-    assert record == first and record["data_source"] == "center-1"
-    refused = rejection(platform)
-    assert refused["reason"] == "conflicting_image" and refused["data_source"] == "center-2"
-    assert refused["detail"] == Arrival.OTHER_CENTER.detail
-    # center-2's output (another patient token, so another name) is not left behind.
-    assert names(platform, blobs, "anonymized") == [first["uri"].split("/", 3)[3]]
-    quarantined = refused["quarantine_uri"].split("/", 3)[3]
-    assert blobs.read_bytes(platform.settings.bucket("quarantine"), quarantined) == data
+    both = {r["data_source"]: r for r in records(platform)}
+    assert both["center-1"] == first  # the first record is untouched
+    second = both["center-2"]
+    # Distinct images of distinct pseudonymous patients: no id of one is in the other.
+    for name in ("image_id", "study_id", "series_id", "patient_token", "uri"):
+        assert second[name] != first[name]
+    assert second["pathology"] == "OTHER"  # its own descriptors
+    # Linked for the platform only: the same instance key.
+    assert second["instance_key"] == first["instance_key"] and first["instance_key"]
+    assert event_types(platform) == [ANONYMIZED, ANONYMIZED]  # nothing rejected
+    assert names(platform, blobs, "quarantine") == []
     assert names(platform, blobs, "ingest") == []
+    stored = names(platform, blobs, "anonymized")
+    assert sorted(stored) == sorted(r["uri"].split("/", 3)[3] for r in (first, second))
+    # Nothing center-2 can read names center-1 or its ids.
+    copy = dcmread(io.BytesIO(blobs.read_bytes(platform.settings.bucket("anonymized"),
+                                               second["uri"].split("/", 3)[3])))  # fmt: skip
+    assert copy.SOPInstanceUID == second["image_id"]
+    assert copy.StudyInstanceUID == second["study_id"]
+    text = repr(second)
+    for secret in ("center-1", first["image_id"], first["study_id"], first["patient_token"]):
+        assert secret not in text
+
+
+def test_the_second_center_does_not_block_the_first_either_way(
+    platform: InMemoryPlatform, blobs: InMemoryBlobStore
+) -> None:
+    [data] = study(seed=25)
+    deliver_upload(upload(platform, "center-2/scan.dcm", data))
+    deliver_upload(upload(platform, "center-1/scan.dcm", data))
+    # Each center's re-upload is its own no-op, whoever came first.
+    deliver_upload(upload(platform, "center-1/again.dcm", data))
+    deliver_upload(upload(platform, "center-2/again.dcm", data))
+
+    assert sorted(r["data_source"] for r in records(platform)) == ["center-1", "center-2"]
+    assert event_types(platform) == [ANONYMIZED, ANONYMIZED]
+    assert names(platform, blobs, "quarantine") == []
 
 
 def test_other_content_under_the_same_uids_is_a_conflict(
@@ -111,14 +139,15 @@ def test_other_content_under_the_same_uids_is_a_conflict(
     assert blobs.read_bytes(platform.settings.bucket("quarantine"), quarantined) == altered
 
 
-def test_a_conflict_found_in_the_transaction_is_retried_then_quarantined_without_orphan(
+def test_a_referral_found_in_the_transaction_is_retried_then_catalogued_without_orphan(
     platform: InMemoryPlatform, blobs: InMemoryBlobStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two centers' copies race: both passed the look-up, center-1 committed first."""
     [data] = study(seed=24)
     deliver_upload(upload(platform, "center-1/scan.dcm", data))
     service = bootstrap.context(ingestion_wiring.build).service
-    monkeypatch.setattr(service, "_catalogued", lambda image_id: None)  # a stale look-up
+    monkeypatch.setattr(service, "_catalogued", lambda image_id: None)  # stale look-ups
+    monkeypatch.setattr(service, "_study_elsewhere", lambda study, center: False)
     racing = upload(platform, "center-2/scan.dcm", data)
     with pytest.raises(CatalogueChanged):
         deliver_upload(racing)
@@ -127,9 +156,9 @@ def test_a_conflict_found_in_the_transaction_is_retried_then_quarantined_without
 
     deliver_upload(racing)  # the redelivery
 
-    assert rejection(platform)["reason"] == "conflicting_image"
-    [record] = records(platform)
-    assert names(platform, blobs, "anonymized") == [record["uri"].split("/", 3)[3]]
+    assert event_types(platform) == [ANONYMIZED, ANONYMIZED]
+    stored = sorted(r["uri"].split("/", 3)[3] for r in records(platform))
+    assert sorted(names(platform, blobs, "anonymized")) == stored  # the raced output is gone
     assert names(platform, blobs, "ingest") == []
 
 
@@ -147,8 +176,9 @@ def test_the_record_decides_what_an_arrival_is_and_announces_only_its_first() ->
     [announced] = record.pull_events()
     assert announced.model_dump()["pathology"] == "NODULE"
     assert record.arrival("center-1", "ab", "gs://a/t/x.dcm") is Arrival.SAME
-    assert record.arrival("center-2", "ab", "gs://a/u/x.dcm") is Arrival.OTHER_CENTER
+    assert record.arrival("center-2", "ab", "gs://a/u/x.dcm") is Arrival.REFERRAL
     assert record.arrival("center-1", "cd", "gs://a/t/x.dcm") is Arrival.OTHER_CONTENT
     assert record.arrival("center-1", "ab", "gs://a/v/x.dcm") is Arrival.OTHER_CONTENT
-    assert not Arrival.SAME.is_conflict and Arrival.OTHER_CENTER.is_conflict
+    assert not Arrival.SAME.is_conflict and not Arrival.REFERRAL.is_conflict
+    assert Arrival.OTHER_CONTENT.is_conflict and not Arrival.REFERRAL.detail
     assert not record.has_changes  # deciding never changes the record
