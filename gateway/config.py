@@ -82,11 +82,21 @@ class UploadConfig:
 
 
 @dataclass(frozen=True)
+class StatusConfig:
+    """The status page (status_page.py), when a port is set (docs/gateway.md sets 11180);
+    on this host only unless told otherwise."""
+
+    host: str = "127.0.0.1"
+    port: int = 0  # off
+
+
+@dataclass(frozen=True)
 class GatewayConfig:
     spool_dir: Path
     platform: PlatformConfig
     scp: ScpConfig = field(default_factory=ScpConfig)
     upload: UploadConfig = field(default_factory=UploadConfig)
+    status: StatusConfig = field(default_factory=StatusConfig)
     log_level: str = "INFO"
 
     @property
@@ -114,9 +124,10 @@ def _known(table: dict[str, Any], name: str, allowed: set[str]) -> None:
 
 def parse(raw: dict[str, Any], base: Path) -> GatewayConfig:
     """Settings from a parsed TOML document; relative paths are relative to `base`."""
-    _known(raw, "top level", {"spool_dir", "log_level", "scp", "platform", "upload"})
+    _known(raw, "top level", {"spool_dir", "log_level", "scp", "platform", "upload", "status"})
     scp_raw, platform_raw = _section(raw, "scp"), _section(raw, "platform")
-    upload_raw = _section(raw, "upload")
+    upload_raw, status_raw = _section(raw, "upload"), _section(raw, "status")
+    _known(status_raw, "status", set(StatusConfig.__dataclass_fields__))
     tls_raw = _section(scp_raw, "tls")
     if "password" in platform_raw:
         raise ConfigError("[platform] takes password_file or password_env, never a password")
@@ -156,6 +167,7 @@ def parse(raw: dict[str, Any], base: Path) -> GatewayConfig:
         platform=PlatformConfig(**platform_values),
         scp=scp,
         upload=upload,
+        status=StatusConfig(**status_raw),
         log_level=str(raw.get("log_level", "INFO")).upper(),
     )
 

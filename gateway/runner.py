@@ -10,11 +10,12 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
+from http.server import ThreadingHTTPServer
 from typing import TextIO
 
 from pynetdicom.transport import ThreadedAssociationServer
 
-from gateway import scp, status
+from gateway import scp, status, status_page
 from gateway.config import GatewayConfig
 from gateway.spool import Spool
 from gateway.status import Stats
@@ -35,6 +36,7 @@ class Gateway:
     _uploader: Uploader | None = None
     _spool: Spool | None = None
     _lock_handle: TextIO | None = None
+    _page: ThreadingHTTPServer | None = None
 
     def start(self) -> Gateway:
         self._lock()
@@ -51,6 +53,11 @@ class Gateway:
             thread = threading.Thread(target=run, name=f"gateway-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
+        if self.config.status.port:
+            page = self.config.status
+            self._page = status_page.serve(
+                self.config.status_file, self._spool.depth, page.host, page.port
+            )
         depth = self._spool.depth()
         log.info("started queue_instances=%d queue_bytes=%d", *depth)
         return self
@@ -90,6 +97,9 @@ class Gateway:
             thread.join(timeout=30)
         if self._spool is not None:
             status.write(self.config.status_file, self._status("stopped"))
+        if self._page is not None:
+            self._page.shutdown()
+            self._page.server_close()
         if self._lock_handle is not None:
             self._lock_handle.close()  # and with it the lock
         log.info("stopped")

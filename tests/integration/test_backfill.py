@@ -38,7 +38,7 @@ NOT_DICOM = b"this is not DICOM at all" * 10
 
 def fresh_seed() -> int:
     """Images no other test of the session made: the stack is shared, and the same UIDs
-    from another center would be a conflict, not the idempotent arrival tested here."""
+    from another center would be a referral, not the idempotent arrival tested here."""
     return uuid.uuid4().int % 2**31
 
 

@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _study(n: int) -> list[Dataset]:
     # A unique patient: the de-identified UIDs derive from the originals, and a study sent
-    # by another test (another center) would be a conflict, not a new image.
+    # by another test (another center) would be a referral, not a new image.
     return make_study(f"GW{uuid.uuid4().hex[:8]}^TEST", n_series=1, n_instances=n, with_sr=False)
 
 
@@ -57,6 +57,8 @@ def _config_file(tmp_path: Path, stack: Any, username: str, **upload: object) ->
         f'password_file = "{tmp_path / "password"}"',
         "[upload]",
         *(f"{key} = {json.dumps(value)}" for key, value in settings.items()),
+        "[status]",
+        f"port = {free_port()}",
     ]
     path = tmp_path / "gateway.toml"
     path.write_text("\n".join(lines) + "\n")
@@ -204,6 +206,10 @@ def test_a_gateway_killed_mid_study_delivers_every_acknowledged_instance_once(
         )  # fmt: skip
         answer = json.loads(status.stdout)
         assert answer["running"] is True and answer["queue_instances"] == 0
+        page = load(config_path).status  # the status page says the same
+        shown = requests.get(f"http://{page.host}:{page.port}/status.json", timeout=10).json()
+        assert (shown["running"], shown["queue_instances"]) == (True, 0)
+        assert shown["sent_instances"] >= 4
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)

@@ -1,6 +1,7 @@
 """The end-to-end tests share one stack, and ingestion treats the same image uploaded by
-another centre as a conflict (no second ImageAnonymized). Two e2e tests generating their
-images from one seed would then depend on their order: each seed is used once."""
+another centre as a referral (its own image under UIDs keyed to that centre, linked to the
+first copy: docs/decisions/0013-referrals.md), not as a new one. Two e2e tests generating
+their images from one seed would then depend on their order: each seed is used once."""
 
 from __future__ import annotations
 
