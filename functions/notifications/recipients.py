@@ -114,30 +114,61 @@ class RecipientDirectory:
         )
 
 
-# -- experts: their address is the expert registry's (data services) -------------------------
+# -- experts' and centers' addresses: asked of the context that holds them ----------------
 log = get_logger(__name__)
-# The one door that answers an expert's contact, to this context only (infra/topology.yaml
-# cloud.access.notifications.invokes).
+# The doors that answer a contact, to this context only (infra/topology.yaml
+# cloud.access.notifications.invokes): the expert registry's, and identity's for centers.
 EXPERT_CONTACTS_DOOR = "data_services_contacts_http"
+CENTER_CONTACTS_DOOR = "identity_contacts_http"
 
 
 def expert_recipient(expert_code: str) -> str:
     return f"expert-{expert_code}"  # rules.expert
 
 
+def center_recipient(center_id: str) -> str:
+    return f"center-{center_id}"  # rules.center
+
+
 @dataclass
-class ExpertContacts:
-    """An expert's email, asked of the registry's contacts door before the ExpertAssigned
-    that names the expert is processed, and learned as a client's is from its
-    SubscriptionCreated: unless channels were set for the expert by command, which always
-    win. The lookup is outside any transaction; the notification is then created by the
-    processor (handlers.notify), once per assignment event: a duplicate sends nothing."""
+class _Contacts:
+    """An address asked of the context that holds it before the event that needs it is
+    processed, and learned as a client's is from its SubscriptionCreated: unless channels
+    were set for the recipient by command, which always win. The lookup is outside any
+    transaction; the notification is then created by the processor (handlers.notify), once
+    per event: a duplicate sends nothing. A DoorUnavailable is retried (the event is
+    redelivered)."""
 
     doors: Doors
     store: DocumentStore
     collection: str
     processor: MessageProcessor[Any, Any]
     clock: Clock
+
+    def _learn(self, recipient_id: str, door: str, path: str) -> None:
+        known = self.store.get(self.collection, recipient_id)
+        if known is not None and known.get("managed"):
+            return  # set by command: nothing to ask
+        answer = self.doors.call(door, "GET", path)
+        body = answer.body if answer.ok and isinstance(answer.body, dict) else None
+        if body is None or body.get("retired"):
+            # Unknown (404) or retired: no address; the notification fails `no_channel`.
+            log.warning("contact_unknown", recipient_id=recipient_id, status=answer.status)
+            return
+        address = str(body.get("email") or "")
+        if "@" not in address:
+            return
+        now = self.clock()
+        self.store.run_in_transaction(
+            lambda tx: RecipientDirectory(tx, self.collection).learn_email(
+                recipient_id, address, now
+            )
+        )
+
+
+@dataclass
+class ExpertContacts(_Contacts):
+    """An expert's email, from the registry, before the ExpertAssigned that names it."""
 
     def on_expert_assigned(self, envelope: Envelope) -> str:
         event = envelope.payload
@@ -146,51 +177,15 @@ class ExpertContacts:
         return self.processor.process(envelope).outcome
 
     def learn(self, expert_code: str) -> None:
-        """Ask the registry; a DoorUnavailable is retried (the event is redelivered)."""
-        recipient_id = expert_recipient(expert_code)
-        known = self.store.get(self.collection, recipient_id)
-        if known is not None and known.get("managed"):
-            return  # set by command: nothing to ask
         path = f"/experts/{quote(expert_code, safe='')}/contact"
-        answer = self.doors.call(EXPERT_CONTACTS_DOOR, "GET", path)
-        if not answer.ok or not isinstance(answer.body, dict) or answer.body.get("retired"):
-            # Unknown (404) or retired: no address; the notification fails `no_channel`.
-            log.warning("expert_contact_unknown", recipient_id=recipient_id, status=answer.status)
-            return
-        address = str(answer.body.get("email") or "")
-        if "@" not in address:
-            return
-        now = self.clock()
-        self.store.run_in_transaction(
-            lambda tx: RecipientDirectory(tx, self.collection).learn_email(
-                recipient_id, address, now
-            )
-        )
-
-
-# -- centers: their address is their account's (identity) -----------------------------------
-# The one door that answers a center's contact, to this context only (infra/topology.yaml
-# cloud.access.notifications.invokes).
-CENTER_CONTACTS_DOOR = "identity_contacts_http"
-
-
-def center_recipient(center_id: str) -> str:
-    return f"center-{center_id}"  # rules.center
+        self._learn(expert_recipient(expert_code), EXPERT_CONTACTS_DOOR, path)
 
 
 @dataclass
-class CenterContacts:
-    """A center's email, asked of identity's contacts door before an ingestion event for
-    the center (StudyIngested, ImageRejected) is processed, and learned as an expert's is:
-    unless channels were set for the center by command, which always win. Asked on every
-    such event, so an address changed in identity is followed; the notification is then
-    created by the processor (handlers.notify), once per event."""
-
-    doors: Doors
-    store: DocumentStore
-    collection: str
-    processor: MessageProcessor[Any, Any]
-    clock: Clock
+class CenterContacts(_Contacts):
+    """A center's email, its account's in identity, before an ingestion event for the center
+    (StudyIngested, ImageRejected): asked on every such event, so an address changed in
+    identity is followed."""
 
     def on_center_event(self, envelope: Envelope) -> str:
         center_id = str(getattr(envelope.payload, "data_source", "") or "")
@@ -199,24 +194,5 @@ class CenterContacts:
         return self.processor.process(envelope).outcome
 
     def learn(self, center_id: str) -> None:
-        """Ask identity; a DoorUnavailable is retried (the event is redelivered)."""
-        recipient_id = center_recipient(center_id)
-        known = self.store.get(self.collection, recipient_id)
-        if known is not None and known.get("managed"):
-            return  # set by command: nothing to ask
         path = f"/centers/{quote(center_id, safe='')}/contact"
-        answer = self.doors.call(CENTER_CONTACTS_DOOR, "GET", path)
-        if not answer.ok or not isinstance(answer.body, dict):
-            # No account for that center (404): no address; the notification fails
-            # `no_channel`, as before.
-            log.warning("center_contact_unknown", recipient_id=recipient_id, status=answer.status)
-            return
-        address = str(answer.body.get("email") or "")
-        if "@" not in address:
-            return
-        now = self.clock()
-        self.store.run_in_transaction(
-            lambda tx: RecipientDirectory(tx, self.collection).learn_email(
-                recipient_id, address, now
-            )
-        )
+        self._learn(center_recipient(center_id), CENTER_CONTACTS_DOOR, path)
