@@ -20,6 +20,7 @@ from functions.api.context_doors import DATA_SERVICES_QUERIES, refusal, segment
 from functions.api.guard import current
 from functions.api.parameters import PathId
 from functions.api.routing import CLIENT, Routes
+from functions.data_services.messages import QidoKeys
 from shared.entrypoints.http import HttpError
 from shared.ports.doors import DoorAnswer, DoorUnavailable
 
@@ -52,35 +53,10 @@ class FramesPath(InstancePath):
     )
 
 
-Key = Annotated[str | None, Field(max_length=1024)]
-
-
-class QidoQuery(BaseModel):
-    """The QIDO-RS keys matched on (PS3.18 10.6.1.2), by DICOM keyword: a single value, a
-    UID list (comma-separated or the key repeated), `*`/`?` wildcards, a date or time
-    range `from-to`. Any other key is refused (400 unknown_parameter), as every route of the
-    api refuses one: a key silently ignored would answer another search than the one asked."""
-
-    StudyInstanceUID: Key = None
-    SeriesInstanceUID: Key = None
-    SOPInstanceUID: Key = None
-    SOPClassUID: Key = None
-    Modality: Key = Field(None, description="of the series; of any series for a study")
-    ModalitiesInStudy: Key = None
-    StudyDate: Key = Field(None, description="YYYYMMDD, or a range YYYYMMDD-YYYYMMDD")
-    StudyTime: Key = None
-    AccessionNumber: Key = None
-    PatientID: Key = Field(None, description="the pseudonym the de-identification gave")
-    PatientName: Key = None
-    StudyID: Key = None
-    StudyDescription: Key = None
-    SeriesDescription: Key = None
-    SeriesNumber: Key = None
-    InstanceNumber: Key = None
-    limit: Key = Field(None, description="at most 1000 (the default)")
-    offset: Key = None
-    includefield: Key = Field(None, description="keywords or tags, comma-separated, or all")
-    fuzzymatching: Key = Field(None, description="accepted and not supported: exact matching")
+class QidoQuery(QidoKeys):
+    """The QIDO-RS keys matched on (PS3.18 10.6.1.2). Any other key is refused (400
+    unknown_parameter), as every route of the api refuses one: a key silently ignored would
+    answer another search than the one asked."""
 
 
 class NoQuery(BaseModel):

@@ -27,7 +27,7 @@ from pydicom.dataset import Dataset
 
 from functions.data_services import dicomweb
 from functions.data_services.dicomweb import INSTANCE, SERIES, STUDY, Instance, Search
-from functions.data_services.messages import Status
+from functions.data_services.messages import QidoKeys, Status
 from functions.data_services.unit_of_work import Collections, chunk_doc_id
 from shared.entrypoints.door_app import DocumentId, Parameters, answers
 from shared.entrypoints.http import HttpError
@@ -147,39 +147,15 @@ class InstancePath(SeriesPath):
     instance: DocumentId
 
 
-Key = Annotated[str | None, Field(max_length=1024)]
-
-
 class Scope(Parameters):
     """The client the api answers: a service of another client is answered 404."""
 
     client_code: str
 
 
-class QidoParameters(Scope):
-    """The QIDO-RS keys this door matches on (dicomweb.MATCHING_KEYS), by their DICOM
-    keywords; a key repeated is a list of values. The api refuses any other key."""
-
-    StudyInstanceUID: Key = None
-    SeriesInstanceUID: Key = None
-    SOPInstanceUID: Key = None
-    SOPClassUID: Key = None
-    Modality: Key = None
-    ModalitiesInStudy: Key = None
-    StudyDate: Key = None
-    StudyTime: Key = None
-    AccessionNumber: Key = None
-    PatientID: Key = None
-    PatientName: Key = None
-    StudyID: Key = None
-    StudyDescription: Key = None
-    SeriesDescription: Key = None
-    SeriesNumber: Key = None
-    InstanceNumber: Key = None
-    limit: Key = None
-    offset: Key = None
-    includefield: Key = None
-    fuzzymatching: Key = None
+class QidoParameters(Scope, QidoKeys):
+    """The QIDO-RS keys this door matches on (dicomweb.MATCHING_KEYS); a key repeated is a
+    list of values. The api refuses any other key."""
 
 
 class FramesParameters(Scope):

@@ -622,6 +622,37 @@ class ManifestEntryView(ReadModel):
     pathology: str | None
 
 
+QidoKey = Annotated[str | None, Field(max_length=1024)]
+
+
+class QidoKeys(BaseModel):
+    """The QIDO-RS keys a search over a delivered dataset matches on (PS3.18 10.6.1.2), by
+    DICOM keyword, as the api takes them and the data services' door reads them: a single
+    value, a UID list (comma-separated or the key repeated), `*`/`?` wildcards, a date or
+    time range `from-to`."""
+
+    StudyInstanceUID: QidoKey = None
+    SeriesInstanceUID: QidoKey = None
+    SOPInstanceUID: QidoKey = None
+    SOPClassUID: QidoKey = None
+    Modality: QidoKey = Field(None, description="of the series; of any series for a study")
+    ModalitiesInStudy: QidoKey = None
+    StudyDate: QidoKey = Field(None, description="YYYYMMDD, or a range YYYYMMDD-YYYYMMDD")
+    StudyTime: QidoKey = None
+    AccessionNumber: QidoKey = None
+    PatientID: QidoKey = Field(None, description="the pseudonym the de-identification gave")
+    PatientName: QidoKey = None
+    StudyID: QidoKey = None
+    StudyDescription: QidoKey = None
+    SeriesDescription: QidoKey = None
+    SeriesNumber: QidoKey = None
+    InstanceNumber: QidoKey = None
+    limit: QidoKey = Field(None, description="at most 1000 (the default)")
+    offset: QidoKey = None
+    includefield: QidoKey = Field(None, description="keywords or tags, comma-separated, or all")
+    fuzzymatching: QidoKey = Field(None, description="accepted and not supported: exact matching")
+
+
 class ManifestPage(ReadModel):
     manifest_id: str
     chunk: int
