@@ -39,10 +39,22 @@ from benchmarks.support import (  # noqa: E402
     cpu_seconds,
     percentile,
 )
+from infra.local.stack import LocalStack  # noqa: E402
 from infra.samples.clients import SAMPLE_CLIENT as CLIENT  # noqa: E402
 
 # CPU milliseconds per message by part of the stack, during each burst.
 CPU: dict[str, dict[str, float]] = {}
+# Share of a core each part of the stack uses while nothing happens, by stack.
+IDLE: dict[str, dict[str, float]] = {}
+
+
+def idle_cpu(stack: LocalStack, seconds: float) -> dict[str, float]:
+    """Share of a core (%) each part of the stack uses over `seconds` with nothing sent:
+    the stack's own overhead (pull loops, timers), paid all day long on a laptop."""
+    before = cpu_seconds(stack)
+    time.sleep(seconds)
+    after = cpu_seconds(stack)
+    return {part: (after[part] - before[part]) * 100 / seconds for part in after}
 
 
 def measure(
@@ -121,7 +133,7 @@ def raw_delivery(count: int, sequential: int) -> dict[str, dict[str, float]]:
         return results
 
 
-def pipeline(count: int, sequential: int) -> dict[str, dict[str, float]]:
+def pipeline(count: int, sequential: int, idle_seconds: float) -> dict[str, dict[str, float]]:
     with bench_stack() as stack:
         arrivals = Arrivals(
             stack.project_id,
@@ -143,6 +155,8 @@ def pipeline(count: int, sequential: int) -> dict[str, dict[str, float]]:
             for _ in range(10):  # warm the function instance and the clients
                 send(0)
             time.sleep(1)
+            if idle_seconds > 0:
+                IDLE["product stack"] = idle_cpu(stack, idle_seconds)
             before = cpu_seconds(stack)
             burst = measure(send, arrivals, count, workers=16)
             CPU["command pipeline"] = cpu_per_message(before, cpu_seconds(stack), count)
@@ -155,9 +169,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=300)
     parser.add_argument("--sequential", type=int, default=100)
+    parser.add_argument(
+        "--idle", type=float, default=30.0, help="seconds the product stack idles, measured"
+    )
     args = parser.parse_args()
     raw = raw_delivery(args.count, args.sequential)
-    ours = pipeline(args.count, args.sequential)
+    ours = pipeline(args.count, args.sequential, args.idle)
     print(f"\n{'':34}{'msgs/s':>10}{'p50 ms':>10}{'p95 ms':>10}{'vs raw':>10}")
     for mode in ("burst", "one at a time"):
         for label, result in (("raw delivery", raw[mode]), ("command pipeline", ours[mode])):
@@ -171,6 +188,9 @@ def main() -> None:
     for label, parts in CPU.items():
         shares = ", ".join(f"{part} {ms:.1f}" for part, ms in parts.items() if ms >= 0.05)
         print(f"  {label:<18} {sum(parts.values()):6.1f} = {shares}")
+    for label, parts in IDLE.items():
+        shares = ", ".join(f"{part} {pct:.1f}" for part, pct in parts.items() if pct >= 0.05)
+        print(f"\nCPU % of a core, idle ({label}): {sum(parts.values()):.1f} = {shares}")
     burst_ratio = ours["burst"]["per_second"] / raw["burst"]["per_second"]
     p95 = ours["one at a time"]["p95_ms"]
     print(

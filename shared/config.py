@@ -69,9 +69,20 @@ class Settings(BaseSettings):
     # Requests per user, per route, per fixed minute window (commands have their own).
     api_queries_per_minute: int = Field(default=240, ge=1)
     api_commands_per_minute: int = Field(default=60, ge=1)
-    # Login attempts per account and per client address, per 15-minute window.
-    api_login_attempts_per_account: int = Field(default=10, ge=1)
+    # Login attempts per client address (any account), per 15-minute window: slows password
+    # spraying over many accounts. Refresh and logout calls per address, in their own bucket
+    # (a valid refresh token never waits for others' failed logins).
     api_login_attempts_per_address: int = Field(default=100, ge=1)
+    api_session_calls_per_address: int = Field(default=600, ge=1)
+    # Failed logins (functions/identity/throttle.py): past the first, per account and address
+    # (or known device), each further attempt waits 1 s, 2 s, 4 s... up to the cap; past the
+    # second, per account in a window, so does every attempt without a known device. A
+    # device token (answered by a password login) is known for identity_device_token_seconds.
+    identity_login_failures_per_address: int = Field(default=5, ge=1)
+    identity_login_failures_per_account: int = Field(default=20, ge=1)
+    identity_login_window_seconds: int = Field(default=3600, ge=60)
+    identity_login_backoff_cap_seconds: int = Field(default=15 * 60, ge=1)
+    identity_device_token_seconds: int = Field(default=90 * 24 * 3600, ge=3600)
     # Google-issued ID tokens (Identity Platform / Firebase Auth): accepted when the audience
     # (the Firebase project id) is set; certificates are fetched from the URL and cached.
     google_id_audience: str = ""

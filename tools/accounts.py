@@ -44,11 +44,13 @@ def main() -> None:
 def create(  # typer passes options by keyword
     *,
     role: Annotated[Role, typer.Option(help="What the account may see.")],
-    username: Annotated[str, typer.Option(help="The login name (case-insensitive).")],
+    username: Annotated[
+        str, typer.Option(help="The login name: 3-64 letters of one script, digits, . _ -.")
+    ],
     email: Annotated[str, typer.Option(help="Where the account is told things.")],
     scope: Annotated[
         str,
-        typer.Option(help="The client code, center id or expert code it acts for (not operator)."),
+        typer.Option(help="The client code, center id or expert code it acts for (no operator)."),
     ] = "",
     national_id: Annotated[str, typer.Option(help="Stored sealed; optional.")] = "",
     password_stdin: Annotated[

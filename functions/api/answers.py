@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from functions.api.audit import Action
 from functions.api.parameters import SagaStatusName
 from functions.identity.messages import Role
+from shared.entrypoints.http import HttpError
 
 Item = TypeVar("Item", bound=BaseModel)
 
@@ -31,6 +32,20 @@ class Tokens(BaseModel):
     expires_in: int = Field(description="seconds")
     refresh_token: str
     role: Role
+    device_token: str | None = Field(
+        default=None,
+        description="a password login's: send it with this device's later logins, whose "
+        "failed logins by others then never slow it",
+    )
+
+
+class Refused(HttpError):
+    """An error answered with extra headers (Retry-After, WWW-Authenticate): the guard's,
+    and identity's 429 login_throttled passed on as it came."""
+
+    def __init__(self, status: int, reason: str, detail: str, headers: dict[str, str]) -> None:
+        super().__init__(status, reason, detail)
+        self.headers = headers
 
 
 class CommandLinks(BaseModel):

@@ -2,23 +2,23 @@
 
 Before the view (and before its models read the request, so a caller who may not use a
 route learns nothing of its schema): the bearer token, asked of identity; the rate limit,
-per user and route (a public route: per client address; logins also per account); the
-role (403 forbidden); unknown query parameters (400). After it: the audit entry of every
-attempt on data by someone known, refusals included, and of every login, with the status
-it was answered. A request refused by its token or a rate limit is not audited: a burst
-would write the audit log at the rate it is refused.
+per user and route (a public route: per client address; logins and refresh tokens each in a
+bucket of their own; failed logins are throttled by identity, which knows the outcome:
+functions/identity/throttle.py); the role (403 forbidden); unknown query parameters (400).
+After it: the audit entry of every attempt on data by someone known, refusals included,
+and of every login, with the status it was answered. A request refused by its token or a
+rate limit is not audited: a burst would write the audit log at the rate it is refused.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
-from typing import Any
 
 import flask
 from flask_openapi3.openapi import OpenAPI
 
 from functions import bootstrap
+from functions.api.answers import Refused
 from functions.api.audit import Action
 from functions.api.principals import Principal
 from functions.api.rate_limits import Decision
@@ -31,14 +31,6 @@ from shared.service.pagination import refuse_unknown_parameters
 
 LOGIN_WINDOW_SECONDS = 15 * 60
 MINUTE = 60
-
-
-class Refused(HttpError):
-    """An error answered with extra headers (Retry-After, WWW-Authenticate)."""
-
-    def __init__(self, status: int, reason: str, detail: str, headers: dict[str, str]) -> None:
-        super().__init__(status, reason, detail)
-        self.headers = headers
 
 
 @dataclass
@@ -114,24 +106,20 @@ def _limit(policy: Policy, request: flask.Request, who: Principal | None, w: Api
         _enforce(w.limiter.hit(f"user:{who.user_id}", policy.name, per_minute, MINUTE))
         return
     address = client_address(request)
-    if policy.limit == "login":
-        per_address = settings.api_login_attempts_per_address
-        _enforce(w.limiter.hit(f"address:{address}", "login", per_address, LOGIN_WINDOW_SECONDS))
+    if policy.limit in {"login", "session"}:
+        # Per address only, logins and refresh tokens in separate buckets: failed logins are
+        # throttled per account by identity (functions/identity/throttle.py), where the
+        # outcome is known, and never refuse a valid refresh token.
+        per_address = (
+            settings.api_login_attempts_per_address
+            if policy.limit == "login"
+            else settings.api_session_calls_per_address
+        )
+        bucket = f"address:{address}"
+        _enforce(w.limiter.hit(bucket, policy.limit, per_address, LOGIN_WINDOW_SECONDS))
         return
     per_minute = settings.api_queries_per_minute
     _enforce(w.limiter.hit(f"address:{address}", policy.name, per_minute, MINUTE))
-
-
-def _limit_account(request: flask.Request, w: ApiWiring) -> None:
-    """Logins per account: counted before the password is checked (and before the body's
-    model: a login that cannot succeed still counts), so guessing one account's password
-    from many addresses is limited too."""
-    body: Any = request.get_json(silent=True)
-    username = body.get("username") if isinstance(body, dict) else None
-    if isinstance(username, str) and username:
-        key = hashlib.sha256(username.lower().encode()).hexdigest()
-        per_account = w.platform.settings.api_login_attempts_per_account
-        _enforce(w.limiter.hit(f"account:{key}", "login", per_account, LOGIN_WINDOW_SECONDS))
 
 
 def guard() -> None:
@@ -145,8 +133,6 @@ def guard() -> None:
     bind_message_context(function="api", correlation_id=correlation_id, message_type=policy.name)
     who = _authenticate(request, w, correlation_id) if policy.roles is not None else None
     _limit(policy, request, who, w)
-    if policy.name == "login":
-        _limit_account(request, w)
     flask.g.call = Call(policy, who, w, correlation_id)
     if who is not None and policy.roles is not None and who.role not in policy.roles:
         raise HttpError(403, "forbidden", "your role may not use this route")
@@ -155,11 +141,11 @@ def guard() -> None:
 
 def _record(call: Call, status: int) -> None:
     policy = call.policy
-    if call.audited or (call.who is None and policy.limit != "login"):
+    if call.audited or (call.who is None and policy.limit not in {"login", "session"}):
         return
     call.audited = True
     action: Action = "read" if policy.method == "GET" else "change"
-    if policy.limit == "login":
+    if policy.limit in {"login", "session"}:
         action = "login"
     resource = ",".join(call.resource) or policy.name
     call.wiring.audit.record(call.who, action, resource, status, call.correlation_id)

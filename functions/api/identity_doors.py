@@ -3,8 +3,9 @@ identity's messages. Accounts, passwords, sessions and the token keys are identi
 api holds none of them.
 
 A refusal of identity (401 invalid_credentials, 403 wrong_password, 404 user_not_found, 400
-weak_password...) is answered by the api as it came: the same status, reason, detail and
-field. A door that does not answer raises DoorUnavailable (the api answers 503).
+weak_password, 429 login_throttled with its Retry-After...) is answered by the api as it
+came: the same status, reason, detail and field. A door that does not answer raises
+DoorUnavailable (the api answers 503).
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from functions.api.answers import Refused
 from functions.api.context_doors import refusal
 from functions.api.principals import Principal
 from functions.identity.messages import (
+    CLIENT_ADDRESS,
     COMMANDS_DOOR,
     QUERIES_DOOR,
     Credentials,
@@ -41,17 +44,32 @@ class IdentityDoors:
     doors: Doors
 
     def _call(
-        self, target: str, method: str, path: str, body: BaseModel | None, correlation_id: str
+        self,
+        target: str,
+        method: str,
+        path: str,
+        body: BaseModel | None,
+        correlation_id: str,
+        *,
+        address: str = "",
     ) -> DoorAnswer:
+        headers = {"X-Correlation-ID": correlation_id} if correlation_id else {}
+        if address:
+            headers[CLIENT_ADDRESS] = address
         return self.doors.call(
             target,
             method,
             path,
             body=None if body is None else body.model_dump(mode="json"),
-            headers={"X-Correlation-ID": correlation_id} if correlation_id else None,
+            headers=headers or None,
         )
 
     def _ok(self, answer: DoorAnswer) -> Any:
+        if answer.status == 429:
+            # A throttled login: passed on with when to try again.
+            error = refusal(answer)
+            retry_after = answer.headers.get("Retry-After", "1")
+            raise Refused(429, error.reason, error.detail, {"Retry-After": retry_after})
         if not answer.ok:
             raise refusal(answer)
         return answer.body
@@ -67,12 +85,18 @@ class IdentityDoors:
         view = PrincipalView.model_validate(answer.body)
         return Principal(user_id=view.user_id, role=Role(view.role), scope=view.scope)
 
-    def _pair(self, path: str, request: BaseModel, correlation_id: str) -> TokenPair:
-        answer = self._call(COMMANDS_DOOR, "POST", path, request, correlation_id)
+    def _pair(
+        self, path: str, request: BaseModel, correlation_id: str, address: str = ""
+    ) -> TokenPair:
+        answer = self._call(COMMANDS_DOOR, "POST", path, request, correlation_id, address=address)
         return TokenPair.model_validate(self._ok(answer))
 
-    def log_in(self, credentials: Credentials, correlation_id: str = "") -> TokenPair:
-        return self._pair("/sessions", credentials, correlation_id)
+    def log_in(
+        self, credentials: Credentials, correlation_id: str = "", address: str = ""
+    ) -> TokenPair:
+        """`address`: the caller's, by which identity throttles failed logins (429
+        login_throttled, passed on with its Retry-After)."""
+        return self._pair("/sessions", credentials, correlation_id, address)
 
     def log_in_with_google(self, login: GoogleLogin, correlation_id: str = "") -> TokenPair:
         return self._pair("/sessions/google", login, correlation_id)

@@ -6,6 +6,12 @@ mail scanner that fetches every link confirms nothing), the button POSTs the tok
 form, and a client may POST it as JSON. The api hands the token to notifications'
 `/confirm` and answers what it says, as JSON (`{"status": "confirmed"}` or the refusal's
 reason: link_already_used, link_expired, invalid_link).
+
+The link that confirms a client's new notification address, mailed to its current one,
+works the same way at `/v1/notifications/address-change` (notifications'
+`/address-change`): GET a page that changes nothing, POST applies the change once, and the
+same link followed again answers the same; a change replaced by a later one is 409
+`address_change_not_pending`.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from functions.api.context_doors import NOTIFICATIONS_COMMANDS, answered
 from functions.api.guard import current
 from functions.api.routing import Routes
-from functions.notifications.messages import Confirmed
+from functions.notifications.messages import AddressChanged, Confirmed
 from shared.entrypoints.http import HttpError
 from shared.entrypoints.http_app import takes_form
 
@@ -66,6 +72,15 @@ def confirmation_page(query: ConfirmLink) -> flask.Response:
 )
 @takes_form
 def confirm_link(query: ConfirmLink) -> flask.Response:
+    confirmed = Confirmed.model_validate(_pass_token("/confirm", query))
+    return flask.Response(confirmed.model_dump_json(), mimetype="application/json")
+
+
+def _pass_token(door_path: str, query: ConfirmLink) -> object:
+    """The posted token (the page's form, a client's JSON, or the link's query), handed to
+    notifications' `door_path`; what it answered. JSON whoever asks, the page's form
+    included: the document declares one answer per status, and a refusal keeps its
+    machine-readable reason."""
     request = flask.request
     from_form = not (request.mimetype or "").endswith("json")
     if from_form:
@@ -77,8 +92,34 @@ def confirm_link(query: ConfirmLink) -> flask.Response:
     if not token or len(token) > MAX_TOKEN_CHARS:
         raise HttpError(400, "schema_violation", "the link's token", field="token")
     doors = current().wiring.platform.doors
-    answer = doors.call(NOTIFICATIONS_COMMANDS, "POST", "/confirm", body={"token": token})
-    # JSON whoever asks, the page's form included: the document declares one answer per
-    # status, and a refusal keeps its machine-readable reason.
-    confirmed = Confirmed.model_validate(answered(NOTIFICATIONS_COMMANDS, answer))
-    return flask.Response(confirmed.model_dump_json(), mimetype="application/json")
+    answer = doors.call(NOTIFICATIONS_COMMANDS, "POST", door_path, body={"token": token})
+    return answered(NOTIFICATIONS_COMMANDS, answer)
+
+
+@routes.get(
+    "/v1/notifications/address-change",
+    _PAGE,
+    roles=None,
+    summary="the page of an address-change link (opening it changes nothing)",
+)
+def address_change_page(query: ConfirmLink) -> flask.Response:
+    token = html.escape(query.token, quote=True)
+    return _page(
+        "Confirm the new address",
+        '<form method="post"><input type="hidden" name="token" value="' + token + '">'
+        "<button>Send my notifications to the new address</button></form>",
+    )
+
+
+@routes.post(
+    "/v1/notifications/address-change",
+    200,
+    AddressChanged,
+    roles=None,
+    summary="make the new address a link was mailed for the client's, once",
+    refused=(403, 409, 410, 503),
+)
+@takes_form
+def change_address(query: ConfirmLink) -> flask.Response:
+    changed = AddressChanged.model_validate(_pass_token("/address-change", query))
+    return flask.Response(changed.model_dump_json(), mimetype="application/json")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import flask
 
 from functions.api.answers import Tokens
-from functions.api.guard import current
+from functions.api.guard import client_address, current
 from functions.api.parameters import UserPath
 from functions.api.routing import ALL, OPERATOR, Routes
 from functions.identity.messages import (
@@ -35,8 +35,11 @@ def _tokens(pair: TokenPair) -> Tokens:
     summary="log in with a password",
 )  # fmt: skip
 def login(body: Credentials) -> Tokens:
+    """Identity throttles failed logins per account and address (or known device: send the
+    `device_token` a login answered), 429 login_throttled with Retry-After."""
     call = current()
-    return _tokens(call.wiring.identity.log_in(body, call.correlation_id))
+    address = client_address(flask.request)
+    return _tokens(call.wiring.identity.log_in(body, call.correlation_id, address))
 
 
 @routes.post(
@@ -49,7 +52,7 @@ def google_login(body: GoogleLogin) -> Tokens:
 
 
 @routes.post(
-    "/v1/auth/refresh", 200, Tokens, roles=None, limit="login", refused=(401,),
+    "/v1/auth/refresh", 200, Tokens, roles=None, limit="session", refused=(401,),
     summary="spend a refresh token for new tokens",
 )  # fmt: skip
 def refresh(body: RefreshRequest) -> Tokens:
@@ -58,7 +61,7 @@ def refresh(body: RefreshRequest) -> Tokens:
 
 
 @routes.post(
-    "/v1/auth/logout", 204, None, roles=None, limit="login",
+    "/v1/auth/logout", 204, None, roles=None, limit="session",
     summary="revoke a refresh token and the account's live access tokens",
 )  # fmt: skip
 def logout(body: RefreshRequest) -> flask.Response:

@@ -35,7 +35,9 @@ from shared.entrypoints.http import json_response
 from shared.entrypoints.http_app import refusals
 from shared.ports.documents import DOCUMENT_ID_PATTERN, is_document_id
 
-Limit = Literal["query", "command", "login", "public"]
+# "login": a login, per client address; "session": a refresh token spent or revoked, per
+# client address in a bucket of its own (others' failed logins never refuse one).
+Limit = Literal["query", "command", "login", "session", "public"]
 Roles = frozenset[Role]
 View = TypeVar("View", bound=Callable[..., Any])
 SECURITY_SCHEME = "bearerAuth"
@@ -144,7 +146,7 @@ class Routes:
         statuses = {400, 429, *refused}  # a model or an unknown parameter; the limits
         if roles is not None:
             statuses |= {401, 403, 503}  # the token (identity asked: 503 when it is down)
-        if kind == "login":
+        if kind in {"login", "session"}:
             statuses |= {503}  # identity
         if "<" in rule:
             statuses |= {404}  # an id of nothing (or no id of ours)

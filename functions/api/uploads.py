@@ -1,9 +1,12 @@
 """Signed, time-limited upload URLs into the ingest bucket, under the center's own prefix.
 
-The object name is `<center id>/uploads/<random>/<file name>`, built here from the caller's
-token, never from the request: the request names the file only, so a center cannot name a
-path under another center (the ingestion pipeline reads the center from that first
-segment). The URL signs the method (PUT) and the content type, and expires.
+The object name is `<center id>/uploads/<random>.<dcm|zip>`, built here from the caller's
+token, never from the request, so a center cannot name a path under another center (the
+ingestion pipeline reads the center from that first segment). The file name the caller
+sent gives the type only: a PACS names its exports after the patient often enough that an
+object name built from it would carry a name into the bucket's listings, its notification
+topics, the audit log and the storage logs. The answer names the object, so the caller
+maps its file to it. The URL signs the method (PUT) and the content type, and expires.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ class UploadUrls:
         suffix = file_name[file_name.rfind(".") :].lower() if "." in file_name else ""
         if suffix not in CONTENT_TYPES:
             raise PermanentError("unsupported_file_type", "a .dcm or a .zip", field="file_name")
-        name = f"{who.scope}/uploads/{uuid.uuid4().hex}/{file_name}"
+        name = f"{who.scope}/uploads/{uuid.uuid4().hex}{suffix}"
         content_type = CONTENT_TYPES[suffix]
         return UploadGrant(
             url=self.signer.sign_upload(self.bucket, name, content_type, self.lifetime),

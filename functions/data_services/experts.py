@@ -17,10 +17,10 @@ from typing import Any
 from functions.data_services.messages import ExpertRegistered, ExpertRetired, RegisterExpert
 from shared.domain.aggregate import Aggregate
 from shared.domain.clock import rfc3339
+from shared.domain.emails import is_email
 from shared.domain.errors import PermanentError
 
 _CODE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
-_EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 
 
 class ExpertError(PermanentError):
@@ -136,7 +136,7 @@ def _fields(command: RegisterExpert) -> dict[str, Any]:
         raise ExpertError(
             "invalid_expert_code", "1-32 letters, digits, _ or -", field="expert_code"
         )
-    if not _EMAIL.match(command.email):
+    if not is_email(command.email):
         raise ExpertError("invalid_email", "not an email address", field="email")
     return {
         "first_names": command.first_names,

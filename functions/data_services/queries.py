@@ -30,12 +30,17 @@ from functions.data_services.messages import (
 )
 from functions.data_services.plans import find_allowance
 from functions.data_services.projections import Projections
-from functions.data_services.unit_of_work import Collections, chunk_doc_id, load_service
+from functions.data_services.unit_of_work import (
+    EXPERT_SEALED,
+    Collections,
+    chunk_doc_id,
+    load_service,
+)
 from shared.ports.documents import Document, DocumentStore, Filter
 from shared.service.pagination import newest_first
 
 # What a reader of the registry never gets: the person behind the code.
-_HIDDEN_EXPERT_FIELDS = ("national_id", "email")
+_HIDDEN_EXPERT_FIELDS = (*EXPERT_SEALED, *(f"{name}_sealed" for name in EXPERT_SEALED))
 # The dataset code a quote's splits are computed with when it names none.
 QUOTE_DATASET_CODE = "quote"
 
@@ -350,6 +355,6 @@ def expert_contact(
         return None
     return {
         "expert_code": code,
-        "email": document["email"],
+        "email": collections.sealed_experts.open(code, document)["email"],
         "retired": document.get("retired_at") is not None,
     }

@@ -1,10 +1,16 @@
-"""Where the data_services context keeps its records: collections, mappers, unit of work."""
+"""Where the data_services context keeps its records: collections, mappers, unit of work.
+
+An expert's national id and email are sealed with the shared field cipher, each bound to the
+expert's code and the field's name (`<field>_sealed`); the registry is found by code and
+speciality only, so no lookup token is kept. Documents written before are read as they are
+until tools/seal_personal_fields.py seals them.
+"""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from functions.data_services.datasets import ManifestEntry
@@ -15,7 +21,15 @@ from shared.config import Settings
 from shared.domain.errors import TransientError
 from shared.domain.messages import Event
 from shared.ports.documents import Document, DocumentStore, DocumentTransaction
+from shared.service.field_crypto import FieldCipher, SealedFields
 from shared.service.unit_of_work import AggregateRepository, UnitOfWork
+
+# An expert's fields sealed at rest (the registry shows the others).
+EXPERT_SEALED = ("national_id", "email")
+
+
+def expert_fields(settings: Settings) -> SealedFields:
+    return SealedFields(FieldCipher.from_settings(settings), EXPERT_SEALED)
 
 
 @dataclass(frozen=True)
@@ -32,6 +46,15 @@ class Collections:
     revocations: str  # one record per revoked chunk
     inbox: str
     commands: str
+    # How the experts' personal fields are sealed: beside the names, since everything that
+    # reads or writes the registry is given these (from_settings always sets it).
+    experts_sealed: SealedFields | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def sealed_experts(self) -> SealedFields:
+        if self.experts_sealed is None:
+            raise LookupError("collections made without settings cannot open the experts")
+        return self.experts_sealed
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Collections:
@@ -51,6 +74,7 @@ class Collections:
             revocations=name("_revocations"),
             inbox=name("_inbox"),
             commands=name("_commands"),
+            experts_sealed=expert_fields(settings),
         )
 
 
@@ -178,14 +202,17 @@ class DataServiceMapper:
 
 
 class ExpertMapper:
+    def __init__(self, sealed: SealedFields) -> None:
+        self.sealed = sealed
+
     def to_document(self, aggregate: Expert) -> Document:
+        personal = {"national_id": aggregate.national_id, "email": aggregate.email}
         return {
             "expert_code": aggregate.id,
             "first_names": aggregate.first_names,
             "last_names": aggregate.last_names,
             "username": aggregate.username,
-            "national_id": aggregate.national_id,
-            "email": aggregate.email,
+            **self.sealed.seal(aggregate.id, personal),
             "specialities": aggregate.specialities,
             "capacity": aggregate.capacity,
             "registered_at": aggregate.registered_at,
@@ -195,14 +222,15 @@ class ExpertMapper:
         }
 
     def from_document(self, aggregate_id: str, document: Document, version: int) -> Expert:
+        personal = self.sealed.open(aggregate_id, document)
         return Expert(
             id=aggregate_id,
             version=version,
             first_names=document["first_names"],
             last_names=document["last_names"],
             username=document["username"],
-            national_id=document["national_id"],
-            email=document["email"],
+            national_id=personal["national_id"],
+            email=personal["email"],
             specialities=list(document["specialities"]),
             capacity=int(document["capacity"]),
             registered_at=document["registered_at"],
@@ -216,7 +244,9 @@ class DataServicesUnitOfWork(UnitOfWork):
         super().__init__(tx)
         self.collections = collections
         self.services = AggregateRepository(tx, collections.services, DataServiceMapper())
-        self.experts = AggregateRepository(tx, collections.experts, ExpertMapper())
+        self.experts = AggregateRepository(
+            tx, collections.experts, ExpertMapper(collections.sealed_experts)
+        )
         # Events of handlers that write plain records instead of aggregates.
         self.events: list[Event] = []
 

@@ -2,9 +2,19 @@
 database (`saludtech-identity`).
 
 The email and national id are sealed with the shared field cipher (AES-GCM, bound to the
-user id and the field name); usernames are found through an HMAC of their lowercase form,
-so the lookup documents hold no username. Refresh tokens are random, stored only as their
-SHA-256, and revocable one by one.
+user id and the field name); usernames are found through an HMAC of their canonical form
+(usernames.py; for an ASCII name, its lowercase, as before), so the lookup documents hold no
+username. A second lookup document, the HMAC of the name's skeleton, keeps two look-alike
+names from both existing.
+
+Refresh tokens are random, stored only as their SHA-256, and rotated: each is spent once for
+a new one of the same `family` (a new family at each login), the OAuth 2.0 Security BCP's
+rotation with reuse detection. A token presented again after it was spent means two parties
+held it (its owner and a thief): its whole family is revoked and the account's token version
+raised, so neither the thief's chain nor the access tokens minted along it go on working.
+A record tells a token spent by rotation (`spent`) from one revoked by a logout, a password
+change or a disabling (`revoked` only): only the first is a replay. Records written before
+families have no `family`: their family is their own key.
 
 Access tokens are revoked early through the account's `token_version` (domain.py): a
 logout, a password change or an operator disabling the account raises it, and every
@@ -30,6 +40,7 @@ from functions.identity.domain import (
 )
 from functions.identity.messages import Role
 from functions.identity.ports import PasswordHasher
+from functions.identity.usernames import canonical, skeleton
 from shared.domain.clock import Clock, rfc3339
 from shared.domain.errors import PermanentError
 from shared.ports.documents import (
@@ -66,9 +77,10 @@ class Accounts:
         identity is taken."""
         new.validate()
         user_id = uuid.uuid4().hex
+        username = new.canonical_username
         document: Document = {
             "user_id": user_id,
-            "username": new.username,
+            "username": username,
             "role": new.role.value,
             "scope": new.scope,
             "password_hash": self.passwords.hash(new.password),
@@ -79,19 +91,30 @@ class Accounts:
         for name in _SEALED_FIELDS:
             value = getattr(new, name)
             document[f"{name}_sealed"] = self.cipher.encrypt(value, f"{user_id}/{name}")
-        username_key = self._key("username", new.username.lower())
+        usernames = self.collections[USERNAMES]
+        username_key = self._key("username", username)
+        looks_like = skeleton(username)
+        # Accounts made before skeletons have none stored; an ASCII name is its own
+        # skeleton, so the login key of the skeleton finds the one it would pass for.
+        legacy_key = self._key("username", looks_like) if looks_like != username else ""
         identity_key = self._key("google", new.google_subject) if new.google_subject else ""
 
-        def write(tx: DocumentTransaction) -> None:
-            tx.create(self.collections[USERNAMES], username_key, {"user_id": user_id})
+        def write(tx: DocumentTransaction) -> bool:
+            if legacy_key and tx.get(usernames, legacy_key) is not None:
+                return False
+            tx.create(usernames, username_key, {"user_id": user_id})
+            tx.create(usernames, self._key("skeleton", looks_like), {"user_id": user_id})
             if identity_key:
                 tx.create(self.collections[IDENTITIES], identity_key, {"user_id": user_id})
             tx.create(self.collections[USERS], user_id, document)
+            return True
 
         try:
-            self.store.run_in_transaction(write)
-        except DocumentExists as error:
-            raise PermanentError("account_exists", "that username or identity is taken") from error
+            written = self.store.run_in_transaction(write)
+        except DocumentExists:
+            written = False
+        if not written:
+            raise PermanentError("account_exists", "that username or identity is taken")
         return user_id
 
     def user(self, user_id: str) -> Document | None:
@@ -131,7 +154,9 @@ class Accounts:
         return {"center_id": center_id, "email": email}
 
     def check_password(self, username: str, password: str) -> Principal | None:
-        found = self.store.get(self.collections[USERNAMES], self._key("username", username.lower()))
+        found = self.store.get(
+            self.collections[USERNAMES], self._key("username", canonical(username))
+        )
         user = self.user(found["user_id"]) if found else None
         if not self.passwords.verify(user["password_hash"] if user else None, password):
             return None
@@ -145,11 +170,6 @@ class Accounts:
         return account.principal if account and account.may_log_in() else None
 
     # -- early revocation of access tokens ---------------------------------------------
-    def is_current(self, principal: Principal) -> bool:
-        """Whether an access token of this principal still stands (domain.Account)."""
-        account = self.account(principal.user_id)
-        return account is not None and account.is_current(principal)
-
     def _bump(self, user_id: str, **changes: Any) -> Document | None:
         """Raise the account's token version (with `changes`); the account, or None."""
 
@@ -191,67 +211,123 @@ class Accounts:
         return True
 
     # -- refresh tokens ----------------------------------------------------------------
-    def open_session(self, principal: Principal) -> str:
+    def _new_token(self, tx: DocumentTransaction, user_id: str, family: str) -> str:
         token = secrets.token_urlsafe(32)
         expires = self.clock() + timedelta(seconds=self.refresh_seconds)
-        record = {"user_id": principal.user_id, "expires_at": rfc3339(expires), "revoked": False}
-        self.store.run_in_transaction(
-            lambda tx: tx.create(self.collections[REFRESH_TOKENS], _digest(token), record)
-        )
+        record = {
+            "user_id": user_id,
+            "expires_at": rfc3339(expires),
+            "revoked": False,
+            "spent": False,
+            "family": family,
+        }
+        tx.create(self.collections[REFRESH_TOKENS], _digest(token), record)
         return token
 
+    def open_session(self, principal: Principal) -> str:
+        """The first refresh token of a new family (a login)."""
+        family = uuid.uuid4().hex
+        return self.store.run_in_transaction(
+            lambda tx: self._new_token(tx, principal.user_id, family)
+        )
+
     def rotate_session(self, token: str) -> tuple[Principal, str] | None:
-        """Spend a refresh token: the principal and a new token, or None (unknown, expired,
-        revoked). A token is used once; presenting a spent one again revokes nothing more
-        but fails, so a stolen copy races its owner at most once."""
-        now = self.clock()
+        """Spend a refresh token: the principal and the next token of its family, or None
+        (unknown, expired, revoked, account disabled). A token spent before is a replay:
+        its family is revoked and the account's token version raised (module docstring).
 
-        def spend(tx: DocumentTransaction) -> str | None:
-            key = _digest(token)
-            record = tx.get(self.collections[REFRESH_TOKENS], key)
-            if record is None or record["revoked"] or record["expires_at"] <= rfc3339(now):
-                return None
-            tx.put(self.collections[REFRESH_TOKENS], key, {**record, "revoked": True})
-            return str(record["user_id"])
+        The new token is written in the transaction that spends the old one, so a replay
+        that loses the race to it still finds it when it revokes the family."""
+        now = rfc3339(self.clock())
+        tokens, key = self.collections[REFRESH_TOKENS], _digest(token)
 
-        user_id = self.store.run_in_transaction(spend)
-        account = self.account(user_id) if user_id else None
-        if account is None or not account.may_log_in():
-            return None
-        return account.principal, self.open_session(account.principal)
-
-    def revoke_session(self, token: str) -> str | None:
-        """Revoke a refresh token; the id of its account, or None for an unknown token."""
-        key = _digest(token)
-
-        def revoke(tx: DocumentTransaction) -> str | None:
-            record = tx.get(self.collections[REFRESH_TOKENS], key)
+        def spend(tx: DocumentTransaction) -> tuple[Principal, str] | _Replay | None:
+            record = tx.get(tokens, key)
             if record is None:
                 return None
-            tx.put(self.collections[REFRESH_TOKENS], key, {**record, "revoked": True})
-            return str(record["user_id"])
+            if record.get("spent"):
+                return _Replay(str(record["user_id"]), _family_of(key, record))
+            if record["revoked"] or record["expires_at"] <= now:
+                return None
+            user = tx.get(self.collections[USERS], str(record["user_id"]))
+            account = account_of(user) if user else None
+            if account is None or not account.may_log_in():
+                return None
+            tx.put(tokens, key, {**record, "revoked": True, "spent": True})
+            return account.principal, self._new_token(tx, account.user_id, _family_of(key, record))
 
-        return self.store.run_in_transaction(revoke)
+        spent = self.store.run_in_transaction(spend)
+        if isinstance(spent, _Replay):
+            self._revoke_family(spent.family)
+            # Also every access token of the account, the other devices' too: which ones
+            # the thief minted is not known, and the other devices only refresh (their
+            # refresh tokens, of other families, stand), they are not logged out.
+            self._bump(spent.user_id)
+            return None
+        return spent
+
+    def revoke_session(self, token: str) -> str | None:
+        """Log out: revoke the refresh token's family (every token rotated from the same
+        login); the id of its account, or None for an unknown token."""
+        key = _digest(token)
+        record = self.store.get(self.collections[REFRESH_TOKENS], key)
+        if record is None:
+            return None
+        self._revoke_family(_family_of(key, record))
+        return str(record["user_id"])
+
+    def _revoke_family(self, family: str) -> None:
+        """Revoke every live token of a family. Passes until one finds none live: a token
+        rotated from the family while a pass ran is revoked by the next."""
+        collection = self.collections[REFRESH_TOKENS]
+        while self._revoke_where(Filter("family", "==", family)):
+            pass
+        # A family started before families were recorded: its first token has no field.
+        root = self.store.get(collection, family)
+        if root is not None and "family" not in root and not root["revoked"]:
+            self.store.run_in_transaction(
+                lambda tx: tx.put(collection, family, {**root, "revoked": True})
+            )
 
     def _revoke_sessions_of(self, user_id: str) -> None:
         """Revoke every refresh token of an account (rare: a password change, a disabling)."""
-        collection = self.collections[REFRESH_TOKENS]
-        after = None
-        while True:
-            page = self.store.query(
-                collection, [Filter("user_id", "==", user_id)], limit=100, after=after
-            )
-            live = [(key, record) for key, record in page.items if not record["revoked"]]
+        self._revoke_where(Filter("user_id", "==", user_id))
 
-            def revoke(tx: DocumentTransaction, live: Any = live) -> None:
-                for key, record in live:
-                    tx.put(collection, key, {**record, "revoked": True})
+    def _revoke_where(self, where: Filter) -> bool:
+        """Revoke the live refresh tokens `where` finds; whether there were any."""
+        collection = self.collections[REFRESH_TOKENS]
+        after, found = None, False
+        while True:
+            page = self.store.query(collection, [where], limit=100, after=after)
+            live = [key for key, record in page.items if not record["revoked"]]
+
+            def revoke(tx: DocumentTransaction, live: list[str] = live) -> None:
+                # Read again: a token spent since the query keeps its `spent` mark.
+                records = tx.get_many([(collection, key) for key in live])
+                for key, record in zip(live, records, strict=True):
+                    if record is not None and not record["revoked"]:
+                        tx.put(collection, key, {**record, "revoked": True})
 
             if live:
+                found = True
                 self.store.run_in_transaction(revoke)
             if page.next_cursor is None:
-                return
+                return found
             after = page.next_cursor
+
+
+@dataclass(frozen=True)
+class _Replay:
+    """A refresh token presented after it was spent: whose, and its family."""
+
+    user_id: str
+    family: str
+
+
+def _family_of(key: str, record: Document) -> str:
+    """A token's family: the one recorded, or, for a record written before families, its
+    own key (it was the only token of its login chain that had no family)."""
+    return str(record.get("family") or key)
 
 
 def account_of(user: Document) -> Account:

@@ -23,6 +23,7 @@ from functions import bootstrap
 from functions.identity import wiring
 from functions.identity.domain import InvalidToken
 from functions.identity.messages import (
+    CLIENT_ADDRESS,
     CenterContact,
     Credentials,
     GoogleLogin,
@@ -38,6 +39,7 @@ from functions.identity.messages import (
     UserStatus,
 )
 from functions.identity.service import UnknownIdentity
+from functions.identity.throttle import LoginThrottled
 from shared.entrypoints.door_app import (
     DocumentId,
     NoParameters,
@@ -46,7 +48,7 @@ from shared.entrypoints.door_app import (
     door_app,
     or_not_found,
 )
-from shared.entrypoints.http import HttpError
+from shared.entrypoints.http import HttpError, error_response
 
 commands = door_app(
     "identity commands",
@@ -73,10 +75,19 @@ class UserPath(BaseModel):
 
 
 # -- commands --------------------------------------------------------------------------------
-@commands.post("/sessions", responses=answers(TokenPair, 401, *_BODY_REFUSALS))
+@commands.post("/sessions", responses=answers(TokenPair, 401, 429, *_BODY_REFUSALS))
 def log_in(body: Credentials, query: NoParameters) -> flask.Response:
-    """A session for a username (case-insensitive) and its password."""
-    pair = _wiring().identity.log_in(body)
+    """A session for a username (case-insensitive) and its password, with a device token
+    for later logins; 429 login_throttled (Retry-After), the password unchecked, after too
+    many failures from the caller's address (header X-Client-Address) or device."""
+    address = flask.request.headers.get(CLIENT_ADDRESS, "")[:64]
+    try:
+        pair = _wiring().identity.log_in(body, address)
+    except LoginThrottled as throttled:
+        detail = "too many failed logins; retry later"
+        response = error_response(HttpError(429, "login_throttled", detail))
+        response.headers["Retry-After"] = str(throttled.retry_after)
+        return response
     return _pair(pair, 401, "invalid_credentials", "unknown username or wrong password")
 
 

@@ -4,8 +4,9 @@
 enables users; `identity_queries_http` checks an access token (POST /tokens/verify, so the
 token never sits in a URL or an access log) and answers a user's profile. A refusal answers
 the shared error shape with a stable reason: 401 invalid_credentials, invalid_token,
-unknown_identity; 403 wrong_password; 404 user_not_found; 400 weak_password, missing_scope,
-account_exists, schema_violation.
+unknown_identity; 403 wrong_password; 404 user_not_found; 429 login_throttled (with
+Retry-After); 400 weak_password, missing_scope, operator_scope, invalid_scope, invalid_email,
+invalid_username, account_exists, schema_violation.
 
 No events for now: nothing outside identity needs to learn of a new or disabled account
 (a disabled account's tokens are refused at the next /tokens/verify), so identity owns no
@@ -23,6 +24,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 COMMANDS_DOOR = "identity_commands_http"
 QUERIES_DOOR = "identity_queries_http"
+# The header in which the api tells POST /sessions the caller's address (only the api
+# invokes the doors): failed logins are throttled by it.
+CLIENT_ADDRESS = "X-Client-Address"
 
 
 class Role(StrEnum):
@@ -49,10 +53,13 @@ class _Body(BaseModel):
 
 # -- requests ------------------------------------------------------------------------------
 class Credentials(_Body):
-    """POST /sessions: a username (case-insensitive) and its password."""
+    """POST /sessions: a username (case-insensitive) and its password, and the device token
+    an earlier login of this account answered on this device, if any (failed logins of
+    others then never slow this one: only this device's own)."""
 
     username: Username
     password: Text
+    device_token: Annotated[str, Field(min_length=1, max_length=256)] | None = None
 
 
 class GoogleLogin(_Body):
@@ -102,6 +109,8 @@ class TokenPair(_Body):
     refresh_token: str
     role: Role
     user_id: str  # whose session it is (the api audits it; it answers the rest)
+    # A password login's: the token this device sends with its later logins (Credentials).
+    device_token: str | None = None
 
 
 class SessionRevoked(_Body):

@@ -19,6 +19,7 @@ from functions.identity.messages import (
     TokenPair,
 )
 from functions.identity.ports import IdTokenVerifier
+from functions.identity.throttle import LoginThrottle
 from shared.domain.clock import Clock
 
 
@@ -32,6 +33,7 @@ class Identity:
     tokens: AccessTokens
     google: IdTokenVerifier
     clock: Clock
+    throttle: LoginThrottle
 
     def _pair(self, who: Principal, refresh_token: str) -> TokenPair:
         return TokenPair(
@@ -46,9 +48,18 @@ class Identity:
         return self._pair(who, self.accounts.open_session(who))
 
     # -- sessions ------------------------------------------------------------------------
-    def log_in(self, credentials: Credentials) -> TokenPair | None:
+    def log_in(self, credentials: Credentials, address: str = "") -> TokenPair | None:
+        """A session and the device's token; None for wrong credentials. LoginThrottled,
+        before the password is checked, while this caller must wait (throttle.py): from
+        `address`, or as the known device its `device_token` names."""
+        attempt = self.throttle.attempt(credentials.username, address, credentials.device_token)
+        self.throttle.check(attempt)
         who = self.accounts.check_password(credentials.username, credentials.password)
-        return None if who is None else self._session(who)
+        if who is None:
+            self.throttle.failed(attempt)
+            return None
+        device_token = self.throttle.succeeded(attempt)
+        return self._session(who).model_copy(update={"device_token": device_token})
 
     def log_in_with_google(self, login: GoogleLogin) -> TokenPair:
         """InvalidToken for a token Google did not issue to us; UnknownIdentity when no
@@ -64,8 +75,9 @@ class Identity:
         return None if rotated is None else self._pair(*rotated)
 
     def log_out(self, refresh_token: str) -> str | None:
-        """Revoke the refresh token and, early, every live access token of its account (its
-        other devices refresh theirs); the account's id, None for an unknown token."""
+        """Revoke the refresh token's family (every token rotated from its login) and, early,
+        every live access token of its account (its other devices refresh theirs); the
+        account's id, None for an unknown token."""
         user_id = self.accounts.revoke_session(refresh_token)
         if user_id is not None:
             self.accounts.revoke_access(user_id)

@@ -9,6 +9,8 @@ from functions.identity.accounts import COLLECTIONS, Accounts
 from functions.identity.adapters.argon2_passwords import Argon2Passwords
 from functions.identity.adapters.google_id_tokens import GoogleIdTokens, http_certificates
 from functions.identity.service import Identity
+from functions.identity.throttle import COLLECTIONS as THROTTLE_COLLECTIONS
+from functions.identity.throttle import LoginThrottle, ThrottlePolicy
 from shared.platform import Platform
 from shared.service.field_crypto import FieldCipher
 
@@ -44,5 +46,18 @@ def build(platform: Platform) -> IdentityWiring:
             fetch=http_certificates(settings.google_id_certs_url),
         ),
         clock=platform.clock,
+        throttle=LoginThrottle(
+            store=platform.store,
+            lookup_key=settings.require_hmac_key().encode(),
+            clock=platform.clock,
+            collections={name: settings.collection(name) for name in THROTTLE_COLLECTIONS},
+            policy=ThrottlePolicy(
+                per_subject=settings.identity_login_failures_per_address,
+                per_account=settings.identity_login_failures_per_account,
+                window_seconds=settings.identity_login_window_seconds,
+                cap_seconds=settings.identity_login_backoff_cap_seconds,
+                device_seconds=settings.identity_device_token_seconds,
+            ),
+        ),
     )
     return IdentityWiring(platform=platform, accounts=accounts, identity=identity)

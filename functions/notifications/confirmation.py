@@ -9,6 +9,10 @@ notification itself, which is confirmed once (domain.Notification.confirm).
 A link opens on the public api (`<public_url>/v1/notifications/confirm?token=...`, served by
 functions/api/routes_confirmations.py) in every environment: the notifications door that
 checks the token is internal, so a link to it would be refused to whoever follows it.
+
+A link has a purpose: a notification's confirmation (the default) or a change of a
+client's address (address_change.py). Each purpose signs with its own key, derived from the
+configured one, so a link of one purpose never verifies as a link of another.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from shared.domain.errors import PermanentError
 
 MAX_TOKEN_CHARS = 512
 CONFIRM_PATH = "/v1/notifications/confirm"  # the public api's route for a link
+ADDRESS_CHANGE_PATH = "/v1/notifications/address-change"  # ... for an address change
 
 
 def _b64(raw: bytes) -> str:
@@ -42,8 +47,14 @@ class ConfirmationLinks:
     # /api_http in the cloud, http://127.0.0.1:<the stack's port>/api_http locally.
     base_url: str
     ttl: timedelta = timedelta(days=3)
+    # "" for a notification's confirmation (its links signed before purposes existed still
+    # verify); any other purpose signs with a key of its own, HMAC(key, purpose).
+    purpose: str = ""
+    path: str = CONFIRM_PATH
 
     def _mac(self, key: bytes, notification_id: str, expires: int) -> bytes:
+        if self.purpose:
+            key = hmac.new(key, f"purpose:{self.purpose}".encode(), hashlib.sha256).digest()
         return hmac.new(key, f"{notification_id}.{expires}".encode(), hashlib.sha256).digest()
 
     def token(self, notification_id: str, now: datetime) -> str:
@@ -53,10 +64,11 @@ class ConfirmationLinks:
 
     def url(self, notification_id: str, now: datetime) -> str:
         token = self.token(notification_id, now)
-        return f"{self.base_url.rstrip('/')}{CONFIRM_PATH}?token={token}"
+        return f"{self.base_url.rstrip('/')}{self.path}?token={token}"
 
     def verify(self, token: str, now: datetime) -> str:
-        """The notification id a genuine, unexpired token names."""
+        """The notification id (or what a link of another purpose names) a genuine,
+        unexpired token of this purpose names."""
         forged = PermanentError("invalid_link", "this link is not one we sent")
         parts = token.split(".") if len(token) <= MAX_TOKEN_CHARS else []
         if len(parts) != 3 or not parts[1].isdigit():

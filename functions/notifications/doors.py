@@ -4,7 +4,8 @@
 
 - commands (`notifications_commands_http`): a recipient's channels (202, CommandDoor), and
   the confirmation link of a message: GET shows a button, POST confirms, so a mail scanner
-  that fetches links confirms nothing.
+  that fetches links confirms nothing; the same for the link that confirms a client's new
+  address (/address-change, address_change.py).
 - queries (`notifications_queries_http`): a recipient's notifications, one with its
   history, what became of every notification an event caused, what became of a command,
   the context's dead letters.
@@ -25,6 +26,7 @@ from functions.notifications.adapters.webhook_guard import UrlRefused
 from functions.notifications.confirmation import link_id
 from functions.notifications.messages import (
     NAMES,
+    AddressChanged,
     ChannelPreference,
     Confirmed,
     ConfirmNotification,
@@ -65,6 +67,7 @@ _CONFIRM_REFUSALS = {
     "link_already_used": 409,
     "not_delivered": 409,
     "unknown_notification": 404,
+    "address_change_not_pending": 409,
 }
 commands = door_app(
     "notifications commands",
@@ -172,16 +175,29 @@ _TOKEN_BODY = {
 }
 
 
+def _button_page(token: str, button: str) -> flask.Response:
+    escaped = html.escape(token[:MAX_TOKEN_CHARS], quote=True)
+    page = (
+        "<!doctype html><meta charset=utf-8><title>Confirm</title>"
+        '<form method="post"><input type="hidden" name="token" value="' + escaped + '">'
+        f"<button>{button}</button></form>"
+    )
+    return flask.Response(page, mimetype="text/html")
+
+
+def _posted_token() -> str:
+    """The token of a POST as JSON (a client) or as the page's form (a person)."""
+    request = flask.request
+    if (request.mimetype or "").endswith("json"):
+        body: Any = request.get_json()
+        return str(body.get("token", "")) if isinstance(body, dict) else ""
+    return request.form.get("token", "")
+
+
 @commands.get("/confirm", responses=answers(_PAGE, 400))
 def confirmation_page(query: ConfirmLink) -> flask.Response:
     """The page of a confirmation link: a GET confirms nothing."""
-    token = html.escape(query.token[:MAX_TOKEN_CHARS], quote=True)
-    page = (
-        "<!doctype html><meta charset=utf-8><title>Confirm</title>"
-        '<form method="post"><input type="hidden" name="token" value="' + token + '">'
-        "<button>Confirm I received this message</button></form>"
-    )
-    return flask.Response(page, mimetype="text/html")
+    return _button_page(query.token, "Confirm I received this message")
 
 
 @commands.post(
@@ -192,12 +208,7 @@ def confirmation_page(query: ConfirmLink) -> flask.Response:
 @takes_form
 def confirm(query: ConfirmLink) -> flask.Response:
     """Confirm the message a link was mailed with, once."""
-    request = flask.request
-    if (request.mimetype or "").endswith("json"):
-        body: Any = request.get_json()
-        token = str(body.get("token", "")) if isinstance(body, dict) else ""
-    else:
-        token = request.form.get("token", "")
+    token = _posted_token()
     w = _wiring()
     try:
         notification_id = w.links.verify(token, w.platform.clock())
@@ -216,6 +227,28 @@ def confirm(query: ConfirmLink) -> flask.Response:
         reason = processed.reason or "not_delivered"
         raise HttpError(_CONFIRM_REFUSALS.get(reason, 409), reason, "not confirmed")
     return answer(Confirmed, {"notification_id": notification_id, "status": "confirmed"})
+
+
+@commands.get("/address-change", responses=answers(_PAGE, 400))
+def address_change_page(query: ConfirmLink) -> flask.Response:
+    """The page of an address-change link: a GET changes nothing."""
+    return _button_page(query.token, "Send my notifications to the new address")
+
+
+@commands.post(
+    "/address-change",
+    responses=answers(AddressChanged, 400, 403, 409, 410, 413, 415, 503),
+    openapi_extensions={"requestBody": _TOKEN_BODY},
+)
+@takes_form
+def change_address(query: ConfirmLink) -> flask.Response:
+    """Make a client's new address the one its notifications go to, as the link its
+    current address was mailed says; the same link followed again answers the same."""
+    try:
+        recipient_id = _wiring().address_changes.confirm(_posted_token())
+    except PermanentError as refused:
+        raise HttpError(_CONFIRM_REFUSALS[refused.reason], refused.reason, refused.detail) from None
+    return answer(AddressChanged, {"recipient_id": recipient_id, "status": "changed"})
 
 
 # -- queries ---------------------------------------------------------------------------------

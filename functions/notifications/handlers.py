@@ -4,7 +4,9 @@ of work, dependencies) run by the message processor in one transaction with the 
 - `notify` turns an event of another context into notifications, one per channel of its
   recipient (or one `failed` with reason no_channel). A notification's id is derived from the
   causing event's id, the recipient and the channel, so however often and in whatever order
-  an event arrives, it creates each notification once.
+  an event arrives, it creates each notification once. A SubscriptionCreated naming another
+  address than its client's asks the current address to confirm the change
+  (address_change.py): one more notification, `address_change_requested`.
 - `claim_delivery` claims an attempt: DeliverNotification's Consumer,
   delivery.DeliveryService.deliver, hands it to the processor, and sends after the claim
   commits.
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from functions.data_services.messages import (
@@ -32,6 +34,7 @@ from functions.data_services.messages import (
     ExpertAssigned,
 )
 from functions.ingestion.messages import ImageRejected, StudyIngested
+from functions.notifications import address_change
 from functions.notifications.delivery import DeliveryService
 from functions.notifications.domain import DEFAULT_LEASE, DEFAULT_SCHEDULE, Notification
 from functions.notifications.messages import (
@@ -58,6 +61,7 @@ from shared.domain.errors import PermanentError, TransientError
 from shared.domain.messages import Event, Message
 from shared.logging import get_logger
 from shared.ports.envelope import Envelope, derived_id
+from shared.service.field_crypto import FieldCipher
 from shared.service.processing import Consumer, MessageHandler
 
 log = get_logger(__name__)
@@ -73,6 +77,8 @@ class Dependencies:
     # Refuses a webhook URL with a reason code (the lookup-free part of the SSRF guard:
     # adapters/webhook_guard.py; the door and the send check the resolved addresses too).
     check_webhook_url: Callable[[str], None] | None = None
+    # Seals a client's new address until its current one confirms it (address_change.py).
+    cipher: FieldCipher | None = None
 
 
 class RecipientNotYetKnown(TransientError):
@@ -111,13 +117,7 @@ def notify(event: Event, uow: NotificationsUnitOfWork, deps: Dependencies) -> No
         if owner is None:
             raise RecipientNotYetKnown("whose data service this is is not known yet")
         recipient_id = owner
-    recipient: Recipient | None
-    if isinstance(event, SubscriptionCreated):
-        recipient = uow.recipients.learn_email(recipient_id, event.client_email, now)
-    elif rule.configured:
-        recipient = uow.recipients.learn_configured(recipient_id, deps.operator_channels, now)
-    else:
-        recipient = uow.recipients.get(recipient_id)
+    recipient = _recipient(event, recipient_id, uow, deps)
     if recipient is None and rule.waits_for_recipient:
         raise RecipientNotYetKnown("the client is not known yet")
     channels: list[ChannelKind] = (
@@ -147,6 +147,51 @@ def notify(event: Event, uow: NotificationsUnitOfWork, deps: Dependencies) -> No
             # Never silently: the failed notification is announced, and this line alerts.
             log.error("configured_recipient_unreachable", template=rule.template, reason=reason)
         uow.notifications.add(Notification.create(created, no_channel_reason=reason))
+
+
+def _recipient(
+    event: Event, recipient_id: str, uow: NotificationsUnitOfWork, deps: Dependencies
+) -> Recipient | None:
+    """Whom the event's notifications go to, learning what the event tells of them."""
+    now = deps.clock()
+    if isinstance(event, SubscriptionCreated):
+        cause = _cause(uow)
+        recipient, change_asked = uow.recipients.learn_client_email(
+            recipient_id, event.client_email, _change_id(cause), now, deps.cipher
+        )
+        if change_asked:
+            _ask_address_change(uow, recipient_id, cause, now)
+        return recipient
+    if RULES[type(event)].configured:
+        return uow.recipients.learn_configured(recipient_id, deps.operator_channels, now)
+    return uow.recipients.get(recipient_id)
+
+
+def _change_id(cause: Envelope) -> str:
+    return derived_id("address-change", cause.id)
+
+
+def _ask_address_change(
+    uow: NotificationsUnitOfWork, recipient_id: str, cause: Envelope, now: datetime
+) -> None:
+    """The mail to the current address that asks it to confirm a new one: its facts name
+    the change only (the address is read, sealed, from the recipient when it is sent)."""
+    nid = notification_id(cause.id, recipient_id, address_change.TEMPLATE)
+    if uow.notifications.get(nid) is not None:
+        return
+    created = NotificationCreated(
+        notification_id=nid,
+        recipient_id=recipient_id,
+        channel="email",
+        template=address_change.TEMPLATE,
+        cause_event_id=cause.id,
+        cause_event_type=cause.type,
+        cause_subject=cause.subject,
+        facts={"change_id": _change_id(cause)},
+        created_at=rfc3339(now),
+    )
+    uow.notifications.add(Notification.create(created))
+    log.info("address_change_asked", recipient_id=recipient_id)
 
 
 def claim_delivery(

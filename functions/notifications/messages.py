@@ -172,6 +172,14 @@ class Confirmed(ReadModel):
     status: str  # confirmed
 
 
+class AddressChanged(ReadModel):
+    """A followed address-change link: the recipient's notifications go to its new address
+    (the answer to a second click of the same link too)."""
+
+    recipient_id: str
+    status: str  # changed
+
+
 class NotificationView(ReadModel):
     """A notification as the projection holds it (a row rebuilt from a later event than its
     creation may hold its id only)."""

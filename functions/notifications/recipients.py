@@ -5,6 +5,11 @@ channels are set by the SetRecipientChannels command; a client's email is also l
 its SubscriptionCreated event, an expert's from the expert registry, and a center's from its
 account in the identity context (its default channel), unless channels were set for it by
 command, which always win.
+A client's first address wins: any user of the client may create a subscription with any
+email, so a later, different one is only a pending change, sealed in the recipient's
+document until the current address confirms it (address_change.py).
+A document is written only when what it says changes: a client's is read by every one of
+its events, and rewriting it each time made their transactions collide.
 The addresses here are the only copy of a client's contact in this context: events and
 logs name the recipient id only.
 """
@@ -19,13 +24,17 @@ from urllib.parse import quote
 from functions.data_services.messages import ExpertAssigned
 from functions.notifications.messages import ChannelPreference
 from shared.domain.clock import Clock, rfc3339
+from shared.domain.errors import PermanentError
 from shared.logging import get_logger
 from shared.ports.documents import Document, DocumentStore, DocumentTransaction
 from shared.ports.doors import Doors
 from shared.ports.envelope import Envelope
+from shared.service.field_crypto import FieldCipher, FieldCipherError
 from shared.service.processing import MessageProcessor
 
 COLLECTION = "notifications_recipients"
+PENDING = "pending_email"  # {change_id, sealed (the new address), requested_at}
+APPLIED = "applied_change"  # the id of the last change confirmed (a second click)
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,10 @@ class Recipient:
         """Where a notification of this kind and template goes now (preferences may have
         changed since it was created)."""
         return next((c for c in self.channels_for(template) if c.channel == kind), None)
+
+    @property
+    def email(self) -> str | None:
+        return next((c.address for c in self.channels if c.channel == "email"), None)
 
     @classmethod
     def from_document(cls, document: Document) -> Recipient:
@@ -67,13 +80,79 @@ class RecipientDirectory:
         self._put(recipient_id, channels, managed=True, at=at)
 
     def learn_email(self, recipient_id: str, address: str, at: datetime) -> Recipient:
-        """The recipient as it is after learning its address."""
+        """The recipient as it is after learning its address from the context that holds
+        it (an expert's, a center's): followed when it changes there."""
         known = self.get(recipient_id)
         if known is not None and known.managed:
             return known
-        channels = [ChannelPreference(channel="email", address=address)]
-        self._put(recipient_id, channels, False, at)
-        return Recipient(recipient_id, tuple(channels), managed=False)
+        channels = (ChannelPreference(channel="email", address=address),)
+        if known is None or known.channels != channels:
+            self._put(recipient_id, list(channels), False, at)
+        return Recipient(recipient_id, channels, managed=False)
+
+    def learn_client_email(
+        self,
+        recipient_id: str,
+        address: str,
+        change_id: str,
+        at: datetime,
+        cipher: FieldCipher | None,
+    ) -> tuple[Recipient, bool]:
+        """The client as it is after its SubscriptionCreated named `address`, and whether
+        that asked for a change of its address (to be confirmed by the current one)."""
+        document = self._tx.get(self._collection, recipient_id)
+        known = Recipient.from_document(document) if document else None
+        if known is not None and known.managed:
+            return known, False  # set by command: nothing learned, no change asked
+        current = known.email if known else None
+        if known is None or document is None or not current:
+            return self.learn_email(recipient_id, address, at), False  # the first one wins
+        if current.casefold() == address.casefold():
+            return known, False
+        if cipher is None:
+            raise RuntimeError("an address change is sealed with the field cipher (wiring)")
+        pending = document.get(PENDING)
+        asked = _opened(cipher, pending.get("sealed"), recipient_id) if pending else None
+        if asked is not None and asked.casefold() == address.casefold():
+            return known, False  # asked already: one mail is enough
+        sealed = cipher.encrypt(address, recipient_id)
+        change = {"change_id": change_id, "sealed": sealed, "requested_at": rfc3339(at)}
+        self._tx.put(self._collection, recipient_id, {**document, PENDING: change})
+        return known, True
+
+    def pending_address(self, recipient_id: str, change_id: str, cipher: FieldCipher) -> str | None:
+        """The new address of the pending change `change_id`, while it is pending."""
+        document = self._tx.get(self._collection, recipient_id) or {}
+        pending = document.get(PENDING) or {}
+        if document.get("managed") or pending.get("change_id") != change_id:
+            return None
+        return _opened(cipher, pending.get("sealed"), recipient_id)
+
+    def apply_address_change(
+        self, recipient_id: str, change_id: str, cipher: FieldCipher, at: datetime
+    ) -> bool:
+        """Make the pending change `change_id` the client's address: True when it is done
+        now, False when it was done before (the same link followed again)."""
+        document = self._tx.get(self._collection, recipient_id)
+        if document is not None and document.get(APPLIED) == change_id:
+            return False
+        address = self.pending_address(recipient_id, change_id, cipher)
+        if document is None or address is None:
+            raise PermanentError(
+                "address_change_not_pending",
+                "this change was replaced by a later one or withdrawn",
+            )
+        known = Recipient.from_document(document)
+        channels = [
+            c.model_copy(update={"address": address}) if c.channel == "email" else c
+            for c in known.channels
+        ]
+        self._tx.put(
+            self._collection,
+            recipient_id,
+            {**self._document(recipient_id, channels, False, at), APPLIED: change_id},
+        )
+        return True
 
     def learn_configured(
         self, recipient_id: str, channels: tuple[ChannelPreference, ...], at: datetime
@@ -102,16 +181,30 @@ class RecipientDirectory:
     def _put(
         self, recipient_id: str, channels: list[ChannelPreference], managed: bool, at: datetime
     ) -> None:
+        """The whole document: a pending address change is dropped (an operator's channels
+        or a changed address end it)."""
         self._tx.put(
-            self._collection,
-            recipient_id,
-            {
-                "recipient_id": recipient_id,
-                "channels": [c.model_dump() for c in channels],
-                "managed": managed,
-                "updated_at": rfc3339(at),
-            },
+            self._collection, recipient_id, self._document(recipient_id, channels, managed, at)
         )
+
+    @staticmethod
+    def _document(
+        recipient_id: str, channels: list[ChannelPreference], managed: bool, at: datetime
+    ) -> Document:
+        return {
+            "recipient_id": recipient_id,
+            "channels": [c.model_dump() for c in channels],
+            "managed": managed,
+            "updated_at": rfc3339(at),
+        }
+
+
+def _opened(cipher: FieldCipher, sealed: object, recipient_id: str) -> str | None:
+    """A sealed address, opened; None when it does not open (a key since rotated out)."""
+    try:
+        return cipher.decrypt(str(sealed or ""), recipient_id)
+    except FieldCipherError:
+        return None
 
 
 # -- experts' and centers' addresses: asked of the context that holds them ----------------

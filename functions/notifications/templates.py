@@ -105,6 +105,13 @@ TEMPLATES: dict[str, Template] = {
         "You are assigned to a data service",
         "Data service {data_service_id} needs your review ({speciality}).",
     ),
+    # Sent to the client's current address; the mail adds the new one, masked, and the
+    # link that confirms it (address_change.AddressChangeMail).
+    "address_change_requested": Template(
+        "Confirm the new address for your notifications",
+        "A subscription of your account gave another address for our notifications. They "
+        "keep coming to this address until you confirm the new one.",
+    ),
     # The PRO saga's outcomes (functions/sagas): the only "ready" a client hears.
     "data_service_ready": Template(
         "Your data service is ready",

@@ -6,10 +6,14 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from functions.notifications import address_change
 from functions.notifications.adapters.smtp_email import SmtpEmailChannel
 from functions.notifications.adapters.webhook_guard import UrlRefused, WebhookGuard
 from functions.notifications.adapters.webhooks import WebhookChannel
-from functions.notifications.confirmation import ConfirmationLinks
+from functions.notifications.confirmation import ADDRESS_CHANGE_PATH, ConfirmationLinks
 from functions.notifications.delivery import DeliveryService
 from functions.notifications.domain import DEFAULT_LEASE, parse_schedule
 from functions.notifications.handlers import HANDLERS, IN_PROCESS_HANDLERS, Dependencies
@@ -25,6 +29,7 @@ from shared.domain.errors import PermanentError
 from shared.platform import Platform
 from shared.service.command_log import CommandLog
 from shared.service.event_sourcing import ProjectionRunner
+from shared.service.field_crypto import FieldCipher
 from shared.service.processing import MessageProcessor, processor_handlers
 
 PROJECTION_POSITIONS = "notifications_projection_positions"
@@ -49,6 +54,8 @@ class NotificationsWiring:
     contacts: ExpertContacts
     # A center's address, asked of the identity context (recipients.py).
     centers: CenterContacts
+    # A client's new address, applied when its current one follows the link (address_change).
+    address_changes: address_change.AddressChanges
 
     def projection_runner(self, collection: str | None = None) -> ProjectionRunner:
         """The read model from the global log (into `collection` to compare with the live one)."""
@@ -80,6 +87,16 @@ def _keys(settings: Settings) -> tuple[list[str], list[bytes]]:
     ):
         raise ValueError("SALUDTECH_CONFIRMATION_KEYS and SALUDTECH_WEBHOOK_SECRETS must be set")
     return webhook, confirm
+
+
+def address_cipher(confirmation_key: bytes) -> FieldCipher:
+    """Seals a client's new address until it is confirmed (address_change.py). Its key is
+    derived from the first confirmation key, a secret this context already holds, so that
+    no other context's key is mounted here. A pending change sealed before a rotation of
+    that key no longer opens: its link answers address_change_not_pending, and the client's
+    next subscription with that address asks again."""
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"notifications address")
+    return FieldCipher(hkdf.derive(confirmation_key))
 
 
 def webhook_guard(settings: Settings) -> WebhookGuard:
@@ -135,7 +152,9 @@ def build(platform: Platform) -> NotificationsWiring:
         deliveries=settings.collection(DELIVERIES),
     )
     guard = webhook_guard(settings)
+    cipher = address_cipher(confirmation_keys[0])
     deps = Dependencies(
+        cipher=cipher,
         check_webhook_url=lambda url: _refuse_as_permanent(guard, url),
         clock=platform.clock,
         schedule=parse_schedule(settings.notification_retry_schedule),
@@ -163,12 +182,28 @@ def build(platform: Platform) -> NotificationsWiring:
         # that checks them is internal.
         base_url=settings.require_public_url(),
     )
+    # A link of its own purpose: a notification's confirmation link never changes an address.
+    address_links = ConfirmationLinks(
+        keys=confirmation_keys,
+        base_url=links.base_url,
+        purpose=address_change.PURPOSE,
+        path=ADDRESS_CHANGE_PATH,
+    )
+    sending = dict(channels(settings, webhook_secrets, guard))
+    sending["email"] = address_change.AddressChangeMail(
+        sending["email"],  # type: ignore[arg-type]
+        platform.store,
+        storage.recipients,
+        cipher,
+        address_links,
+        platform.clock,
+    )
     delivery = DeliveryService(
         processor=processor,
         store=platform.store,
         storage=storage,
         publisher=platform.publisher,
-        channels=channels(settings, webhook_secrets, guard),  # type: ignore[arg-type]
+        channels=sending,  # type: ignore[arg-type]
         links=links,
         deps=deps,
     )
@@ -185,6 +220,10 @@ def build(platform: Platform) -> NotificationsWiring:
     centers = CenterContacts(
         platform.doors, platform.store, storage.recipients, processor, platform.clock
     )
-    return NotificationsWiring(
-        platform, storage, processor, delivery, links, guard, commands, contacts, centers
+    address_changes = address_change.AddressChanges(
+        platform.store, storage.recipients, cipher, address_links, platform.clock
     )
+    return NotificationsWiring(
+        platform, storage, processor, delivery, links, guard, commands, contacts, centers,
+        address_changes,
+    )  # fmt: skip

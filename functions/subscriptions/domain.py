@@ -25,12 +25,12 @@ from functions.subscriptions.messages import (
 )
 from functions.subscriptions.plans import Plan, find_plan
 from shared.domain.aggregate import Aggregate
+from shared.domain.emails import is_email
 from shared.domain.errors import PermanentError
 
 _CODE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,31}$")
 _NATIONAL_ID = re.compile(r"^[A-Za-z0-9.-]{5,20}$")
-_EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 _RUT_WITH_DV = re.compile(r"^(\d{1,8})-([\dK])$")
 _NAME_PUNCTUATION = frozenset(" '-.")
 
@@ -94,7 +94,7 @@ class Client:
             raise SubscriptionError(
                 "invalid_national_id", "5-20 letters, digits, . or -", field="client.national_id"
             )
-        if not _EMAIL.match(data.email):
+        if not is_email(data.email):
             raise SubscriptionError("invalid_email", "not an email address", field="client.email")
         return cls(
             code=data.code,

@@ -219,7 +219,7 @@ class ClientSubscriptions(PageParameters):
 def get_subscription(path: SubscriptionPath, query: ClientScope) -> flask.Response:
     """A subscription."""
     w = _wiring()
-    found = read.get_subscription(w.platform.store, path.subscription_id, w.collection)
+    found = read.get_subscription(w.platform.store, path.subscription_id, w.client, w.collection)
     if found is None or query.client_code not in (None, found["client"]["code"]):
         raise HttpError(404, "subscription_not_found", "no such subscription")
     return answer(SubscriptionView, found)
@@ -230,7 +230,7 @@ def list_subscriptions(query: ClientSubscriptions) -> flask.Response:
     """A client's subscriptions, newest first."""
     w = _wiring()
     page = read.subscriptions_of_client(
-        w.platform.store, query.client_code, limit=query.limit, cursor=query.cursor,
+        w.platform.store, query.client_code, w.client, limit=query.limit, cursor=query.cursor,
         collection=w.collection,
     )  # fmt: skip
     return answer(Page[SubscriptionView], page)

@@ -1,13 +1,15 @@
-"""Read side: subscriptions as the API shows them (tax and national ids never leave storage),
-and the plans on sale."""
+"""Read side: subscriptions as the API shows them (tax and national ids never leave storage,
+the email is opened from its sealed form), and the plans on sale."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from functions.subscriptions.plans import CATALOGUE
 from functions.subscriptions.unit_of_work import COLLECTION
 from shared.ports.documents import Document, DocumentStore, Filter
+from shared.service.field_crypto import SealedFields
 from shared.service.pagination import newest_first
 
 _HIDDEN_CLIENT_FIELDS = ("rut", "national_id")
@@ -15,8 +17,9 @@ _HIDDEN_CLIENT_FIELDS = ("rut", "national_id")
 _INTERNAL_INVOICE_FIELDS = ("replaced",)
 
 
-def subscription_view(document: Document) -> dict[str, Any]:
-    client = {k: v for k, v in document["client"].items() if k not in _HIDDEN_CLIENT_FIELDS}
+def subscription_view(document: Document, sealed: SealedFields) -> dict[str, Any]:
+    opened = sealed.open(document["subscription_id"], document["client"])
+    client = {k: v for k, v in opened.items() if k not in _HIDDEN_CLIENT_FIELDS}
     return {
         "subscription_id": document["subscription_id"],
         "client": client,
@@ -37,15 +40,19 @@ def subscription_view(document: Document) -> dict[str, Any]:
 
 
 def get_subscription(
-    store: DocumentStore, subscription_id: str, collection: str = COLLECTION
+    store: DocumentStore,
+    subscription_id: str,
+    sealed: SealedFields,
+    collection: str = COLLECTION,
 ) -> dict[str, Any] | None:
     document = store.get(collection, subscription_id)
-    return subscription_view(document) if document else None
+    return subscription_view(document, sealed) if document else None
 
 
 def subscriptions_of_client(
     store: DocumentStore,
     client_code: str,
+    sealed: SealedFields,
     *,
     limit: int = 20,
     cursor: str | None = None,
@@ -57,7 +64,7 @@ def subscriptions_of_client(
         collection,
         [Filter("client.code", "==", client_code)],
         order_by="created_at",
-        view=subscription_view,
+        view=partial(subscription_view, sealed=sealed),
         limit=limit,
         cursor=cursor,
     )

@@ -1,4 +1,10 @@
-"""Where subscriptions are stored: the document shape of the aggregate and its repository."""
+"""Where subscriptions are stored: the document shape of the aggregate and its repository.
+
+The client's RUT, national id and email are sealed with the shared field cipher, each bound
+to the subscription id and the field's name (`client.<field>_sealed`); nothing queries them,
+so no lookup token is kept. Documents written before are read as they are, clear fields and
+all, until tools/seal_personal_fields.py seals them.
+"""
 
 from __future__ import annotations
 
@@ -23,20 +29,33 @@ from functions.subscriptions.messages import (
     SubscriptionStatus,
 )
 from functions.subscriptions.plans import Plan
+from shared.config import Settings
 from shared.ports.documents import Document, DocumentTransaction
 from shared.ports.envelope import Envelope
+from shared.service.field_crypto import FieldCipher, SealedFields
 from shared.service.unit_of_work import AggregateRepository, UnitOfWork
 
 COLLECTION = "subscriptions"
+# The client's fields sealed at rest; the others (code, names, username) are what the
+# queries filter and list by.
+CLIENT_SEALED = ("rut", "national_id", "email")
+
+
+def client_fields(settings: Settings) -> SealedFields:
+    return SealedFields(FieldCipher.from_settings(settings), CLIENT_SEALED)
 
 
 class SubscriptionMapper:
-    """The stored document doubles as the read model the queries answer from."""
+    """The stored document doubles as the read model the queries answer from (which open
+    the client's sealed fields with the same SealedFields)."""
+
+    def __init__(self, client: SealedFields) -> None:
+        self.client = client
 
     def to_document(self, aggregate: Subscription) -> Document:
         return {
             "subscription_id": aggregate.id,
-            "client": asdict(aggregate.client),
+            "client": self.client.seal(aggregate.id, asdict(aggregate.client)),
             "plan": _plan_document(aggregate.plan),
             "status": aggregate.status.value,
             "created_at": aggregate.created_at,
@@ -57,7 +76,7 @@ class SubscriptionMapper:
         return Subscription(
             id=aggregate_id,
             version=version,
-            client=Client(**document["client"]),
+            client=Client(**self.client.open(aggregate_id, document["client"])),
             plan=plan,
             status=SubscriptionStatus(document["status"]),
             created_at=document["created_at"],
@@ -93,9 +112,11 @@ def _plan(stored: dict[str, Any]) -> Plan:
 
 
 class SubscriptionsUnitOfWork(UnitOfWork):
-    def __init__(self, tx: DocumentTransaction, collection: str = COLLECTION) -> None:
+    def __init__(
+        self, tx: DocumentTransaction, client: SealedFields, collection: str = COLLECTION
+    ) -> None:
         super().__init__(tx)
-        self.subscriptions = AggregateRepository(tx, collection, SubscriptionMapper())
+        self.subscriptions = AggregateRepository(tx, collection, SubscriptionMapper(client))
         self._issued: list[RefundPayment] = []
 
     def issue(self, command: RefundPayment) -> None:

@@ -9,9 +9,14 @@ from functions.subscriptions.domain import PaymentResult, RefundResult
 from functions.subscriptions.handlers import HANDLERS, Dependencies
 from functions.subscriptions.messages import NAMES
 from functions.subscriptions.ports import Charge, PaymentGateway, Refund
-from functions.subscriptions.unit_of_work import COLLECTION, SubscriptionsUnitOfWork
+from functions.subscriptions.unit_of_work import (
+    COLLECTION,
+    SubscriptionsUnitOfWork,
+    client_fields,
+)
 from shared.platform import Platform
 from shared.service.command_log import CommandLog
+from shared.service.field_crypto import SealedFields
 from shared.service.processing import MessageProcessor, processor_handlers
 
 
@@ -21,6 +26,7 @@ class SubscriptionsWiring:
     processor: MessageProcessor[SubscriptionsUnitOfWork, Dependencies]
     commands: CommandLog
     collection: str
+    client: SealedFields  # how the client's personal fields are sealed at rest
 
 
 def payment_gateway(platform: Platform) -> PaymentGateway:
@@ -68,17 +74,20 @@ def build(platform: Platform) -> SubscriptionsWiring:
     settings = platform.settings
     collection = settings.collection(COLLECTION)
     inbox = settings.collection(f"{NAMES.name}_inbox")
+    client = client_fields(settings)
     processor = MessageProcessor(
         consumer=NAMES.name,
         context=NAMES,
         inbox_collection=inbox,
         store=platform.store,
         publisher=platform.publisher,
-        make_uow=lambda tx: SubscriptionsUnitOfWork(tx, collection),
+        make_uow=lambda tx: SubscriptionsUnitOfWork(tx, client, collection),
         handlers=processor_handlers(HANDLERS),
         deps=Dependencies(clock=platform.clock, payments=GatewayOnFirstUse(platform)),
         clock=platform.clock,
         prefetch=lambda envelope: [(collection, envelope.subject)],
+        # SubscriptionCreated carries the client's email: its inbox copies are sealed.
+        outbox_cipher=client.cipher,
     )
     return SubscriptionsWiring(
         platform=platform,
@@ -91,4 +100,5 @@ def build(platform: Platform) -> SubscriptionsWiring:
             clock=platform.clock,
         ),
         collection=collection,
+        client=client,
     )

@@ -147,25 +147,27 @@ class SubscriptionPump:
 
     # -- receiving -------------------------------------------------------------------------
 
-    def _on_message(self, lease: Lease) -> None:
+    def _on_message(self, lease: Lease) -> bool:
+        """Hand the message on to delivery (True), or drop it (False)."""
         self.stats.add("received")
         pulled = lease.message
         try:
             event = self._event_for(pulled)
         except requests.RequestException as error:  # not acked: Pub/Sub redelivers it
             log.warning("bridge: %s: object resource unread: %s", self.spec.name, error)
-            return
+            return False
         if event is None:
             # Not for this function (filter, other bucket or event type): Pub/Sub and
             # Eventarc acknowledge such messages without delivering them.
             lease.ack()
             self.stats.add("filtered")
-            return
+            return False
         job = DeliveryJob(pulled=pulled, event=event, lease=lease)
         if self._reorder.enabled():
             self._reorder.add(job)
         else:
             self._submit(job)
+        return True
 
     def _event_for(self, pulled: PulledMessage) -> EventDelivery | None:
         if self.spec.kind == "gcs":

@@ -75,6 +75,7 @@ class ChaosControl:
     def __init__(self, settings: ChaosSettings) -> None:
         self._settings = settings
         self._lock = threading.Lock()
+        self._listeners: list[Callable[[], None]] = []
 
     @property
     def settings(self) -> ChaosSettings:
@@ -84,6 +85,14 @@ class ChaosControl:
     def replace(self, settings: ChaosSettings) -> None:
         with self._lock:
             self._settings = settings
+            listeners = list(self._listeners)
+        for listener in listeners:  # outside the lock: a listener reads the settings
+            listener()
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call `listener` after every replace() (a reorder buffer releases what it holds)."""
+        with self._lock:
+            self._listeners.append(listener)
 
     def should_duplicate(self, subscription: str, message_id: str) -> bool:
         s = self.settings
@@ -103,6 +112,8 @@ class ReorderBuffer(Generic[T]):
 
     Items are released when the window is full or when the oldest has waited
     reorder_max_wait_seconds; `release` is called outside the lock, once per item.
+    A timer runs only while something is buffered: with chaos off (the usual case, one
+    buffer per subscription) the buffer costs nothing.
     """
 
     def __init__(
@@ -120,11 +131,15 @@ class ReorderBuffer(Generic[T]):
         self._oldest = 0.0
         self._windows = 0
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._timer = threading.Thread(
-            target=self._flush_stale, name=f"reorder-{subscription}", daemon=True
-        )
-        self._timer.start()
+        self._closed = False
+        self._timer: threading.Timer | None = None
+        control.on_change(self._settings_changed)
+
+    @property
+    def timing(self) -> bool:
+        """Whether a flush timer is pending (only while items wait)."""
+        with self._lock:
+            return self._timer is not None
 
     def enabled(self) -> bool:
         s = self._control.settings
@@ -137,6 +152,7 @@ class ReorderBuffer(Generic[T]):
             self._items.append(item)
             full = len(self._items) >= self._control.settings.reorder_window
             batch = self._take_locked() if full else []
+            self._arm_locked()
         self._emit(batch)
 
     def flush(self) -> None:
@@ -145,7 +161,9 @@ class ReorderBuffer(Generic[T]):
         self._emit(batch)
 
     def close(self) -> None:
-        self._stop.set()
+        with self._lock:
+            self._closed = True
+            self._disarm_locked()
 
     def _take_locked(self) -> list[T]:
         batch, self._items = self._items, []
@@ -163,11 +181,37 @@ class ReorderBuffer(Generic[T]):
         for item in batch:
             self._release(item)
 
-    def _flush_stale(self) -> None:
-        while not self._stop.wait(0.02):
-            with self._lock:
-                wait = self._control.settings.reorder_max_wait_seconds
-                stale = bool(self._items) and time.monotonic() - self._oldest >= wait
-                # Chaos switched off while items wait: release them now.
-                batch = self._take_locked() if stale or (self._items and not self.enabled()) else []
-            self._emit(batch)
+    def _arm_locked(self) -> None:
+        """A timer for when the oldest item turns stale, if items wait and none is set."""
+        if self._timer is not None or not self._items or self._closed:
+            return
+        age = time.monotonic() - self._oldest
+        wait = max(0.0, self._control.settings.reorder_max_wait_seconds - age)
+        self._timer = threading.Timer(wait, self._timed_out)
+        self._timer.name = f"reorder-{self._subscription}"
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _disarm_locked(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _timed_out(self) -> None:
+        with self._lock:
+            if threading.current_thread() is not self._timer:
+                return  # replaced or cancelled while it waited for the lock
+            self._timer = None
+            wait = self._control.settings.reorder_max_wait_seconds
+            stale = bool(self._items) and time.monotonic() - self._oldest >= wait
+            batch = self._take_locked() if stale else []
+            self._arm_locked()  # a newer window still waits: time it from its oldest item
+        self._emit(batch)
+
+    def _settings_changed(self) -> None:
+        with self._lock:
+            # Chaos switched off while items wait: release them now.
+            batch = self._take_locked() if self._items and not self.enabled() else []
+            self._disarm_locked()  # the wait may have changed: time it again
+            self._arm_locked()
+        self._emit(batch)

@@ -16,9 +16,13 @@ real Pub/Sub.
 
 The emulator's long-poll only looks for new messages about every 50 ms (measured: a Pull
 waiting when a message is published returns it after 55 ms p50, an immediate Pull after
-9 ms). So while a subscription is busy the loop polls with immediate Pulls a few
-milliseconds apart, and goes back to long-polling once it has been idle for HOT_SECONDS:
-fast when it matters, nothing spent when idle.
+9 ms). So while a subscription is busy the loop polls with immediate Pulls, and backs off
+as it stays idle: each wait is a tenth of the time since the last delivery (3 ms at
+first), so the next message waits at most ~10% of the gap since the previous one. Once
+that wait would reach the long-poll's own 50 ms, the loop long-polls again: fast when it
+matters, nothing spent when idle. Only a delivery makes a subscription busy: messages its
+trigger drops (the caller's on_message says so) are acknowledged in the pulling thread,
+in one call per Pull, and leave the loop as it was.
 
 The lease keeper extends the deadline of every message still being delivered and sends
 acknowledgements in batches.
@@ -41,8 +45,10 @@ log = logging.getLogger("bridge")
 # Short, because a graceful stop waits for the pending Pulls (see above); idle, this is
 # one cheap call every 2 s per subscription.
 PULL_WAIT_SECONDS = 2.0
-HOT_SECONDS = 1.0  # after a message, poll instead of long-polling for this long
-HOT_POLL_SECONDS = 0.003
+HOT_SECONDS = 1.0  # the benchmark's observer polls this long after a message
+HOT_POLL_SECONDS = 0.003  # the shortest wait between immediate Pulls
+HOT_BACKOFF = 0.1  # busy: wait this share of the time since the last delivery between Pulls
+LONG_POLL_SECONDS = 0.05  # the emulator's long-poll granularity: polling slower gains nothing
 ACK_FLUSH_SECONDS = 0.01
 _RETRYABLE = (
     google_exceptions.DeadlineExceeded,
@@ -88,12 +94,13 @@ class LeaseKeeper:
         subscription_path: str,
         ack_deadline_seconds: int,
         max_outstanding: int,
-        on_message: Callable[[Lease], None],
+        on_message: Callable[[Lease], bool],
     ) -> None:
         self._subscriber = subscriber
         self._path = subscription_path
         self._deadline = ack_deadline_seconds
         self._max_outstanding = max_outstanding
+        # True: the message goes on to delivery (the subscription is busy); False: dropped.
         self._on_message = on_message
         self._capacity = threading.Semaphore(max_outstanding)
         self._leased: set[str] = set()
@@ -141,7 +148,8 @@ class LeaseKeeper:
             self._leased.discard(ack_id)
             self._pending_acks.append(ack_id)
         self._capacity.release()
-        self._wake.set()
+        if threading.current_thread() is not self._puller:
+            self._wake.set()  # the puller sends the acks of its own batch itself
 
     # -- pulling ---------------------------------------------------------------------------
 
@@ -156,12 +164,13 @@ class LeaseKeeper:
         return taken
 
     def _pull_loop(self) -> None:
-        last_message = -HOT_SECONDS
+        last_delivery = -HOT_SECONDS
         while not self._stopping.is_set():
             wanted = self._take_capacity()
             if wanted == 0:
                 return
-            hot = time.monotonic() - last_message < HOT_SECONDS
+            pause = max(HOT_POLL_SECONDS, (time.monotonic() - last_delivery) * HOT_BACKOFF)
+            hot = pause < LONG_POLL_SECONDS
             try:
                 response = self._subscriber.pull(
                     subscription=self._path,
@@ -170,10 +179,6 @@ class LeaseKeeper:
                     timeout=PULL_WAIT_SECONDS,
                 )
                 received = list(response.received_messages)
-                if received:
-                    last_message = time.monotonic()
-                elif hot:
-                    self._stopping.wait(HOT_POLL_SECONDS)
             except _RETRYABLE:
                 received = []
             except Exception:
@@ -185,10 +190,19 @@ class LeaseKeeper:
             if self._stopping.is_set():
                 self._release([r.ack_id for r in received])
                 return
+            if not received:
+                if hot:
+                    self._stopping.wait(pause)
+                continue
             with self._lock:
                 self._leased.update(r.ack_id for r in received)
+            delivered = 0
             for item in received:
-                self._on_message(Lease(self, item.ack_id, pulled_message(item)))
+                delivered += self._on_message(Lease(self, item.ack_id, pulled_message(item)))
+            if delivered:
+                last_delivery = time.monotonic()
+            if delivered < len(received):
+                self._flush_acks()  # what the trigger dropped, in one call
 
     # -- keeping leases and acknowledging -----------------------------------------------------
 

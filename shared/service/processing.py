@@ -5,13 +5,16 @@ context. The consumed message id is recorded (the inbox record) in the same tran
 the aggregates it changed, together with the envelopes it produced (the outbox). The outbox
 is published after the commit; a redelivery finds the record and publishes the very same
 envelopes again (same ids), changing nothing else. A command that can never succeed is
-recorded the same way, with a failure event as its outbox.
+recorded the same way, with a failure event as its outbox. A context whose messages carry
+personal data (SubscriptionCreated's client_email) gives the processor a cipher: the inbox
+record then keeps each envelope of its outbox sealed, and a redelivery opens it to publish.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -27,6 +30,7 @@ from shared.ports.documents import DocumentExists, DocumentStore, DocumentTransa
 from shared.ports.envelope import Envelope
 from shared.ports.publishing import EventPublisher
 from shared.service.context import ContextNames
+from shared.service.field_crypto import FieldCipher, SealedFields
 from shared.service.unit_of_work import UnitOfWork
 
 U = TypeVar("U", bound=UnitOfWork)
@@ -133,6 +137,45 @@ def _serialized(key: str) -> Iterator[None]:
             _holding.stripe = False
 
 
+_ENVELOPE = ("envelope",)
+
+
+def stored_outbox(
+    outbox: list[OutboxEntry], cipher: FieldCipher | None, record_id: str
+) -> list[dict[str, Any]]:
+    """The outbox as an inbox record keeps it: each envelope sealed (bound to the record and
+    its place in the outbox) when a cipher is given, else in clear."""
+    documents = [entry.to_document() for entry in outbox]
+    if cipher is None:
+        return documents
+    return [seal_outbox_entry(cipher, record_id, i, d) for i, d in enumerate(documents)]
+
+
+def seal_outbox_entry(
+    cipher: FieldCipher, record_id: str, index: int, document: Mapping[str, Any]
+) -> dict[str, Any]:
+    """One stored outbox entry with its envelope sealed (one sealed already: unchanged)."""
+    if "envelope" not in document:
+        return dict(document)
+    clear = {**document, "envelope": json.dumps(document["envelope"], separators=(",", ":"))}
+    return SealedFields(cipher, _ENVELOPE).seal(f"{record_id}/outbox/{index}", clear)
+
+
+def recorded_outbox(
+    record: Mapping[str, Any], cipher: FieldCipher | None, record_id: str
+) -> list[OutboxEntry]:
+    """The outbox an inbox record keeps, sealed or (recorded before, or no cipher) clear."""
+    entries = []
+    for index, stored in enumerate(record.get("outbox", [])):
+        document = stored
+        if cipher is not None:
+            opened = SealedFields(cipher, _ENVELOPE).open(f"{record_id}/outbox/{index}", stored)
+            if isinstance(opened["envelope"], str):
+                document = {**opened, "envelope": json.loads(opened["envelope"])}
+        entries.append(OutboxEntry.from_document(document))
+    return entries
+
+
 def inbox_id(message_id: str) -> str:
     # Firestore ids cannot hold "/" and are at most 1500 bytes; a digest is safe for any id.
     safe = message_id.replace("/", "_")
@@ -156,6 +199,9 @@ class MessageProcessor(Generic[U, D]):
     # What two messages share when they change the same state ("" or None: nothing): such
     # messages are processed one at a time per instance.
     serialize_by: Callable[[Envelope], str] | None = None
+    # Seals the envelopes its inbox records keep (None: kept in clear, for a context whose
+    # messages carry no personal data).
+    outbox_cipher: FieldCipher | None = None
 
     # Two deliveries of one message racing each other: the loser finds the winner's record
     # on its next attempt and answers as a duplicate; a write based on a stale read reads
@@ -240,7 +286,7 @@ class MessageProcessor(Generic[U, D]):
         record = tx.get_many([inbox_key, *self.prefetch(envelope)])[0]
         if record is None:
             return None
-        outbox = [OutboxEntry.from_document(entry) for entry in record.get("outbox", [])]
+        outbox = recorded_outbox(record, self.outbox_cipher, inbox_key[1])
         return Processed(record["outcome"], outbox, duplicate=True, reason=record.get("reason"))
 
     def _record(
@@ -251,9 +297,10 @@ class MessageProcessor(Generic[U, D]):
         outbox: list[OutboxEntry],
         reason: str | None = None,
     ) -> None:
+        record_id = inbox_id(envelope.id)
         tx.create(
             self.inbox_collection,
-            inbox_id(envelope.id),
+            record_id,
             {
                 "consumer": self.consumer,
                 "message_id": envelope.id,
@@ -265,6 +312,6 @@ class MessageProcessor(Generic[U, D]):
                 "processed_at": rfc3339(now := self.clock()),
                 "expires_at": now + INBOX_RETENTION,
                 "event_types": [entry.envelope.type for entry in outbox],
-                "outbox": [entry.to_document() for entry in outbox],
+                "outbox": stored_outbox(outbox, self.outbox_cipher, record_id),
             },
         )

@@ -63,7 +63,7 @@ def test_a_taken_username_is_refused() -> None:
         "--scope",
         "hospital-1",
         "--username",
-        "h1",
+        "h01",  # usernames are 3 to 64 characters (functions/identity/usernames.py)
         "--email",
         "h@x.org",
     ]

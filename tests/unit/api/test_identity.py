@@ -68,8 +68,9 @@ def test_one_verify_call_per_authenticated_request(api: Api, doors: Recorded) ->
 def test_the_session_routes_answer_what_they_always_answered(api: Api, doors: Recorded) -> None:
     answer = api.call("POST", "/v1/auth/login", {"username": "client-a", "password": PASSWORD})
     assert answer.status == 200
+    # ...and, added (optional), the device token of the login throttle (security finding 3).
     assert set(answer.body) == {"token_type", "access_token", "expires_in", "refresh_token",
-                                "role"}  # fmt: skip
+                                "role", "device_token"}  # fmt: skip
     assert doors.calls == [(COMMANDS_DOOR, "POST", "/sessions")]
     me = api.call("GET", "/v1/me", token=answer.body["access_token"]).body
     assert set(me) == {"user_id", "username", "role", "scope", "created_at", "email",

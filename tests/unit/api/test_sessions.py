@@ -45,14 +45,17 @@ def test_refresh_tokens_are_stored_hashed(api: Api) -> None:
     assert token not in stored
 
 
-def test_login_attempts_are_limited_per_account_from_any_address() -> None:
-    api = next(make_api(api_login_attempts_per_account=3))
+def test_failed_logins_per_account_from_any_address_slow_new_addresses_without_a_lockout() -> None:
+    api = next(make_api(identity_login_failures_per_account=3))
     answers = [_login(api, "client-a", "wrong password!!", f"192.0.2.{n}") for n in range(4)]
     assert [a.status for a in answers] == [401, 401, 401, 429]
-    assert int(answers[-1].headers["Retry-After"]) > 0
-    # Even the right password waits for the window: that is what stops guessing.
+    assert answers[-1].body["error"]["reason"] == "login_throttled"
+    retry_after = int(answers[-1].headers["Retry-After"])
+    assert retry_after > 0
+    # Even the right password waits for the backoff: that is what slows guessing...
     assert _login(api, "client-a", PASSWORD, "192.0.2.99").status == 429
-    api.clock.advance(15 * 60)
+    # ...and only for the backoff (1 s here), not a window: nobody is locked out.
+    api.clock.advance(retry_after)
     assert _login(api, "client-a", PASSWORD, "192.0.2.99").status == 200
 
 

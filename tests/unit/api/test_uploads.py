@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -16,7 +17,9 @@ def test_a_center_gets_a_signed_put_url_under_its_own_prefix(api: Api) -> None:
     grant = answer.body
     assert grant["method"] == "PUT"
     assert grant["object"].startswith("hospital-1/uploads/")
-    assert grant["object"].endswith("/study.zip")
+    # The caller's file name gives the type only: a PACS export named after the patient
+    # must not become an object name (listings, notification topics, audit, storage logs).
+    assert re.fullmatch(r"hospital-1/uploads/[0-9a-f]{32}\.zip", grant["object"])
     assert grant["headers"] == {"Content-Type": "application/zip"}
     url = urlparse(grant["url"])
     query = parse_qs(url.query)

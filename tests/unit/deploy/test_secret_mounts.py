@@ -35,9 +35,10 @@ CLOUD_READS: dict[str, set[str]] = {
     "identity": {"hmac_key", "jwt_keys", "field_encryption_key"},
     # Pseudonyms and UIDs (HMAC), sealed clinical fields.
     "ingestion": {"hmac_key", "field_encryption_key"},
-    # The payment gateway (charges, refunds).
-    "subscriptions": {"payment_api_key"},
-    "data_services": set(),
+    # The payment gateway (charges, refunds), sealed client ids and emails.
+    "subscriptions": {"payment_api_key", "field_encryption_key"},
+    # Sealed expert ids and emails.
+    "data_services": {"field_encryption_key"},
     # Webhook signatures, confirmation links, the SMTP relay's login.
     "notifications": {"webhook_secrets", "confirmation_keys", "smtp_password"},
     "sagas": set(),

@@ -33,7 +33,12 @@ from functions.subscriptions.messages import (
     SubscriptionView,
 )
 from functions.subscriptions.ports import Charge, Refund
-from functions.subscriptions.unit_of_work import SubscriptionMapper, SubscriptionsUnitOfWork
+from functions.subscriptions.unit_of_work import (
+    SubscriptionMapper,
+    SubscriptionsUnitOfWork,
+    client_fields,
+)
+from shared.config import Settings
 from shared.domain.messages import Message
 from shared.platform import Platform
 from shared.ports.envelope import Envelope
@@ -212,7 +217,7 @@ def test_refunding_an_upgrade_puts_back_the_period_paid_before_it() -> None:
 def test_the_billing_survives_storage_and_older_documents_get_a_period() -> None:
     bought = paid("PRO")
     change(bought, "BASIC", MID)
-    mapper = SubscriptionMapper()
+    mapper = SubscriptionMapper(client_fields(Settings()))
     document = mapper.to_document(bought)
     assert mapper.from_document("sub-1", document, 2).__dict__ == bought.__dict__ | {"version": 2}
 
@@ -293,7 +298,9 @@ def paid_pro(processor: Processor) -> str:
 
 
 def view(platform: Platform, sid: str) -> SubscriptionView:
-    return SubscriptionView.model_validate(queries.get_subscription(platform.store, sid))
+    return SubscriptionView.model_validate(
+        queries.get_subscription(platform.store, sid, client_fields(platform.settings))
+    )
 
 
 def test_a_duplicate_change_plan_charges_the_difference_once(
