@@ -104,11 +104,15 @@ class Call:
     name: str
     calls: float  # per unit
     cpu: float  # seconds measured in process, per call
-    counts: Counter[str]  # per call
+    counts: dict[str, float]  # per call, by counter name
+
+    def count(self, name: str) -> float:
+        return self.counts.get(name, 0.0)
 
     def requests(self) -> float:
-        c = self.counts
-        return 1 + c["firestore.requests"] + c["pubsub.requests"] + c["gcs.requests"]
+        """Requests per call: the push that delivers it, and those it sends."""
+        sent = ("firestore.requests", "pubsub.requests", "gcs.requests")
+        return 1 + sum(self.count(name) for name in sent)
 
     def compute(self, latency: Latency) -> float:
         """CPU seconds per call in the cloud: measured + the client libraries'."""
@@ -117,11 +121,10 @@ class Call:
     def wall(self, latency: Latency, capacity: Capacity) -> float:
         """Seconds from push to answer: the CPU work on the instance's CPU share, then the
         waits (sequential: no handler overlaps its requests)."""
-        c = self.counts
         waits = (
-            c["firestore.requests"] * latency.firestore
-            + c["pubsub.requests"] * latency.pubsub
-            + c["gcs.requests"] * latency.gcs
+            self.count("firestore.requests") * latency.firestore
+            + self.count("pubsub.requests") * latency.pubsub
+            + self.count("gcs.requests") * latency.gcs
         )
         return self.compute(latency) / min(1.0, cpu_of(capacity)) + waits
 
@@ -173,7 +176,7 @@ class UnitCost:
 
 def unit_cost(
     calls: list[Call],
-    counts: Counter[str],
+    counts: dict[str, float],
     per_second: dict[str, float],
     topology: Topology,
     latency: Latency,
@@ -186,12 +189,11 @@ def unit_cost(
         billed = billed_seconds(call, per_second.get(call.name, 0.0), capacity, latency)
         rate = cpu_of(capacity) * VCPU_SECOND + gib_of(capacity.memory) * GIB_SECOND
         cost.compute += call.calls * (billed * rate + REQUEST)
-    cost.firestore = (
-        counts["firestore.reads"] * FIRESTORE_READ + counts["firestore.writes"] * FIRESTORE_WRITE
-    )
-    cost.pubsub = (counts["pubsub.billed_bytes"] + counts["pubsub.delivered_bytes"]) * PUBSUB_BYTE
-    cost.gcs = counts["gcs.class_a"] * GCS_CLASS_A + counts["gcs.class_b"] * GCS_CLASS_B
-    cost.storage_month = counts["gcs.bytes_written"] / 1e9 * GCS_GB_MONTH
+    c = Counter(counts)
+    cost.firestore = c["firestore.reads"] * FIRESTORE_READ + c["firestore.writes"] * FIRESTORE_WRITE
+    cost.pubsub = (c["pubsub.billed_bytes"] + c["pubsub.delivered_bytes"]) * PUBSUB_BYTE
+    cost.gcs = c["gcs.class_a"] * GCS_CLASS_A + c["gcs.class_b"] * GCS_CLASS_B
+    cost.storage_month = c["gcs.bytes_written"] / 1e9 * GCS_GB_MONTH
     return cost
 
 

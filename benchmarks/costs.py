@@ -32,6 +32,8 @@ delivery to a function that does nothing (tests/support/probe_functions.py:probe
 from __future__ import annotations
 
 import argparse
+import base64
+import dataclasses
 import io
 import itertools
 import json
@@ -44,6 +46,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from pydantic import SecretStr
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -60,6 +64,7 @@ from benchmarks.cost_model import (  # noqa: E402
     unit_cost,
 )
 from functions import bootstrap  # noqa: E402
+from functions.ingestion.entrypoints import ingestion_on_upload  # noqa: E402
 from infra.local.mail import MailSink  # noqa: E402
 from infra.local.topology import TriggerSubscription, capacity_of, load_topology  # noqa: E402
 from infra.samples.clients import SAMPLE_CLIENT  # noqa: E402
@@ -70,14 +75,11 @@ from shared.adapters.counting import (  # noqa: E402
     CountingBlobStore,
     CountingDocumentStore,
     CountingPublisher,
+    Encode,
     pubsub_size,
 )
 from shared.adapters.in_process_doors import DoorFunction, InProcessDoors  # noqa: E402
-from shared.adapters.memory_blob_store import InMemoryBlobStore  # noqa: E402
-from shared.adapters.memory_publisher import InMemoryPublisher  # noqa: E402
-from shared.adapters.memory_store import InMemoryDocumentStore  # noqa: E402
 from shared.config import Settings  # noqa: E402
-from shared.domain.clock import utc_now  # noqa: E402
 from shared.logging import configure_logging  # noqa: E402
 from shared.platform import Platform  # noqa: E402
 from tests.support.cloud_events import binary_event, pubsub_event  # noqa: E402
@@ -165,15 +167,26 @@ class World:
     def __init__(self, sink: MailSink) -> None:
         self.counters = Counters()
         self.meter = Meter(self.counters)
-        self.memory = InMemoryPublisher()
-        self.blobs = InMemoryBlobStore()
-        settings = Settings(smtp_port=sink.port, operator_email="oncall@example.com")
-        self.platform = Platform(
-            settings=settings,
-            store=CountingDocumentStore(InMemoryDocumentStore(), self.counters),
-            publisher=CountingPublisher(self.memory, self.counters),
-            blobs=CountingBlobStore(self.blobs, self.counters),
-            clock=utc_now,
+        settings = Settings(
+            smtp_port=sink.port,
+            operator_email="oncall@example.com",
+            # A throwaway key: personal fields are sealed in messages and at rest, as in the
+            # cloud, so their cost is counted.
+            field_encryption_key=SecretStr(
+                base64.b64encode(b"costs-benchmark-key".ljust(32)).decode()
+            ),
+        )
+        # The unit tests' platform, its adapters wrapped: the same wiring as every test.
+        memory = bootstrap.in_memory_platform(settings)
+        self.memory, self.blobs = memory.publisher, memory.blobs
+        # An envelope on the wire as the platform's publisher sends it, personal fields sealed.
+        self.encode: Encode = lambda envelope: envelope.to_pubsub(memory.sealer)
+        base: Platform = memory
+        self.platform = dataclasses.replace(
+            base,
+            store=CountingDocumentStore(memory.store, self.counters),
+            publisher=CountingPublisher(memory.publisher, self.counters, self.encode),
+            blobs=CountingBlobStore(memory.blobs, self.counters),
             doors=InProcessDoors(self._door),
         )
         bootstrap.use(self.platform)
@@ -186,7 +199,7 @@ class World:
 
     def _door(self, target: str) -> DoorFunction:
         door: DoorFunction = getattr(entry_points, target)
-        return lambda request: self.meter.run(FUNCTION_OF_TARGET[target], door, request)  # type: ignore[no-any-return]
+        return lambda request: self.meter.run(FUNCTION_OF_TARGET[target], door, request)
 
     def call(self, target: str, method: str, path: str, body: Any = None) -> Any:
         headers = {"Idempotency-Key": uuid.uuid4().hex}
@@ -207,7 +220,7 @@ class World:
         self.counters.add("eventarc.events")
         self.counters.add("pubsub.deliveries")
         self.counters.add("pubsub.delivered_bytes", PUBSUB_MINIMUM_BYTES)
-        self._run("ingestion-on-upload", entry_points.ingestion_on_upload, binary_event(event))
+        self._run("ingestion-on-upload", ingestion_on_upload, binary_event(event))
         self.settle()
 
     def _run(self, name: str, function: Callable[..., Any], request: Any) -> None:
@@ -232,7 +245,7 @@ class World:
         raise SystemExit("the messages never settled")
 
     def _deliver(self, topic: str, envelope: Any) -> None:
-        data, attributes = envelope.to_pubsub()
+        data, attributes = self.encode(envelope)
         billed = max(PUBSUB_MINIMUM_BYTES, pubsub_size(data, attributes))
         for trigger in self.triggers[topic]:
             # Every subscription of the topic is billed the message, filtered out or not
@@ -476,7 +489,7 @@ def by_collection(unit: Unit) -> dict[str, tuple[float, float]]:
 def print_report(units: list[Unit], peaks: dict[str, int]) -> dict[str, Any]:
     report: dict[str, Any] = {}
     print("\nPer unit (each column per image, per command or per saga)\n")
-    head = ("unit", "fns", "CPU ms", "x base", "FS r", "FS w", "tx", "retry", "PS pub", "PS dlv",
+    head: tuple[str, ...] = ("unit", "fns", "CPU ms", "x base", "FS r", "FS w", "tx", "retry", "PS pub", "PS dlv",
             "PS kB billed", "GCS A", "GCS B")  # fmt: skip
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
@@ -534,7 +547,7 @@ def calls_of(unit: Unit) -> list[Call]:
     """Each function's average call during the unit, and how many calls a unit makes."""
     found = []
     for name, used in unit.usage.items():
-        per_call = Counter({k: v / used.calls for k, v in used.counts.items()})
+        per_call = {k: v / used.calls for k, v in used.counts.items()}
         found.append(Call(name, used.calls / unit.count, used.cpu / used.calls, per_call))
     return found
 
@@ -542,23 +555,41 @@ def calls_of(unit: Unit) -> list[Call]:
 def print_model(units: list[Unit], load: Load, latency: Latency) -> dict[str, Any]:
     """The price of each unit and of a day, then each function's size at the busiest hour."""
     peak: dict[str, float] = defaultdict(float)  # calls per second, by function
-    calls: dict[str, Call] = {}
+    cpu: dict[str, float] = defaultdict(float)
+    counts: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for unit in units:
         per_second = load.per_day(unit.name) / 86_400 * load.peak_factor
         for call in calls_of(unit):
-            peak[call.name] += per_second * call.calls
-            calls.setdefault(call.name, call)  # the first unit's call stands for the rest
+            # A function's average call at the peak: its calls in each unit, by their rate.
+            rate = per_second * call.calls
+            peak[call.name] += rate
+            cpu[call.name] += rate * call.cpu
+            for key, value in call.counts.items():
+                counts[call.name][key] += rate * value
+    calls = {
+        name: Call(name, 1.0, cpu[name] / rate, {k: v / rate for k, v in counts[name].items()})
+        for name, rate in peak.items()
+    }
     print("\nPrice per unit (USD), and per day at the load (" f"{load.images_per_day:,.0f} images "
           f"as {load.image_mix}, {load.sagas_per_day:,.0f} sagas, {load.commands_per_day:,.0f} "
           "BASIC commands a day)\n")  # fmt: skip
-    head = ("unit", "functions", "Firestore", "Pub/Sub", "GCS ops", "total", "units/day", "per day")
+    head: tuple[str, ...] = (
+        "unit",
+        "functions",
+        "Firestore",
+        "Pub/Sub",
+        "GCS ops",
+        "total",
+        "units/day",
+        "per day",
+    )
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     model: dict[str, Any] = {"units": {}, "functions": {}}
     day = 0.0
     for unit in units:
-        cost = unit_cost(calls_of(unit), +Counter({k: v / unit.count for k, v in unit.counts.items()}),
-                         peak, TOPOLOGY, latency)  # fmt: skip
+        per_unit_counts = {k: v / unit.count for k, v in unit.counts.items()}
+        cost = unit_cost(calls_of(unit), per_unit_counts, peak, TOPOLOGY, latency)
         per_day = load.per_day(unit.name)
         day += cost.total * per_day
         model["units"][unit.name] = {**cost.__dict__, "total": cost.total, "per_day": per_day}

@@ -30,9 +30,11 @@ from infra.local.prereqs import check_prerequisites
 from infra.local.stack import JVM_HEAP
 from shared.adapters.document_event_store import DocumentEventStore, EventStoreCollections
 from shared.adapters.pubsub_publisher import PubSubPublisher
+from shared.config import Settings
 from shared.domain.clock import utc_now
 from shared.ports.envelope import Envelope
 from shared.ports.event_store import NewEvent
+from shared.service.sealed_messages import MessageSealer
 from tests.conftest import unique_names
 from tests.e2e.notifications_stack import notifications_stack
 from tests.unit.notifications.helpers import created
@@ -140,7 +142,10 @@ def appends(env: dict[str, str], project: str, count: int, threads: int) -> dict
 
 def emails(stack: Any, sink: Any, count: int, sequential: int) -> dict[str, Any]:
     with temporary_environment(stack.env):
-        publisher = PubSubPublisher(stack.project_id)
+        # Sealed as the subscriptions function would seal its personal fields.
+        publisher = PubSubPublisher(
+            stack.project_id, sealer=MessageSealer.from_settings(Settings())
+        )
     run = uuid.uuid4().hex[:6]
 
     def event(n: int) -> Envelope:

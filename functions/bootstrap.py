@@ -27,6 +27,7 @@ from shared.logging import configure_logging
 from shared.platform import Platform
 from shared.ports.doors import Doors
 from shared.service.context import database_of
+from shared.service.sealed_messages import MessageSealer
 
 W = TypeVar("W")
 
@@ -57,7 +58,7 @@ def doors(settings: Settings) -> Doors:
 
 def cloud_platform(settings: Settings, database: str, shared: Platform | None = None) -> Platform:
     """Google Cloud, or the emulators when the *_EMULATOR_HOST variables are set; `shared`
-    lends its publisher, blobs and doors (one of each per instance)."""
+    lends its publisher, blobs, doors and sealer (one of each per instance)."""
     from google.cloud import firestore
 
     from shared.adapters.firestore_store import FirestoreDocumentStore
@@ -66,20 +67,22 @@ def cloud_platform(settings: Settings, database: str, shared: Platform | None = 
     if shared is not None:
         return Platform(
             settings=settings, store=store, publisher=shared.publisher, blobs=shared.blobs,
-            clock=shared.clock, doors=shared.doors,
+            clock=shared.clock, doors=shared.doors, sealer=shared.sealer,
         )  # fmt: skip
     from google.cloud import storage  # type: ignore[attr-defined]
 
     from shared.adapters.gcs_blob_store import GcsBlobStore
     from shared.adapters.pubsub_publisher import PubSubPublisher
 
+    sealer = MessageSealer.from_settings(settings)
     return Platform(
         settings=settings,
         store=store,
-        publisher=PubSubPublisher(settings.project_id),
+        publisher=PubSubPublisher(settings.project_id, sealer=sealer),
         blobs=GcsBlobStore(storage.Client(project=settings.project_id)),
         clock=utc_now,
         doors=doors(settings),
+        sealer=sealer,
     )
 
 
@@ -94,13 +97,16 @@ class InMemoryPlatform(Platform):
 
 
 def in_memory_platform(settings: Settings | None = None) -> InMemoryPlatform:
+    settings = settings or Settings()
+    sealer = MessageSealer.from_settings(settings)
     return InMemoryPlatform(
-        settings=settings or Settings(),
+        settings=settings,
         store=InMemoryDocumentStore(),
-        publisher=InMemoryPublisher(),
+        publisher=InMemoryPublisher(sealer),
         blobs=InMemoryBlobStore(),
         clock=utc_now,
         doors=InProcessDoors(_main_target),
+        sealer=sealer,
     )
 
 

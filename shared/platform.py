@@ -17,6 +17,7 @@ from shared.ports.doors import Doors
 from shared.ports.publishing import Publisher
 from shared.service import dead_letters
 from shared.service.dead_letters import DeadLetterLog
+from shared.service.sealed_messages import NO_KEY, MessageSealer
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,9 @@ class Platform:
     blobs: BlobStore
     clock: Clock
     doors: Doors
+    # Seals and opens the personal fields of messages (the publisher was given the same one);
+    # the context's entry points read with it. Without a field key it refuses them.
+    sealer: MessageSealer = NO_KEY
 
     @property
     def dead_letters(self) -> DeadLetterLog:

@@ -9,6 +9,8 @@ functions keep serving while this runs, and a stack that only ever wrote sealed 
 - subscriptions' inbox: the envelopes its records keep (SubscriptionCreated's email), sealed;
 - data services' experts: the national id and email, sealed;
 - data services' services: the client's names a v1 CreateDataService left, dropped;
+- notifications' recipients: each channel's email address and webhook URL, sealed
+  (`channels[].<field>_sealed`);
 - sagas' inbox: the v1 CreateDataService copies (the client's names and username) that a
   redelivery would publish again, rewritten as the v2 command (same id, the code only).
 
@@ -31,6 +33,8 @@ import typer
 from functions import bootstrap
 from functions.data_services.messages import CreateDataService, CreateDataServiceV2
 from functions.data_services.unit_of_work import Collections
+from functions.notifications.recipients import COLLECTION as RECIPIENTS
+from functions.notifications.recipients import Recipient, channel_fields, stored_channels
 from functions.sagas.messages import NAMES as SAGAS
 from functions.subscriptions.messages import NAMES as SUBSCRIPTIONS
 from functions.subscriptions.unit_of_work import COLLECTION, client_fields
@@ -67,6 +71,11 @@ def migrations(settings: Settings) -> list[Migration]:
             partial(_seal_expert, data_services.sealed_experts),
         ),
         Migration("data_services", data_services.services, _drop_client_names),
+        Migration(
+            "notifications",
+            settings.collection(RECIPIENTS),
+            partial(_seal_channels, channel_fields(settings)),
+        ),
         Migration("sagas", settings.collection(f"{SAGAS.name}_inbox"), _upgrade_v1_copies),
     ]
 
@@ -120,6 +129,15 @@ def _seal_client(client: SealedFields, doc_id: str, document: Document) -> Docum
 
 def _seal_expert(expert: SealedFields, doc_id: str, document: Document) -> Document | None:
     return expert.seal(doc_id, document) if expert.in_clear(document) else None
+
+
+def _seal_channels(fields: SealedFields, doc_id: str, document: Document) -> Document | None:
+    channels = document.get("channels") or []
+    if "recipient_id" not in document or not any(fields.in_clear(c) for c in channels):
+        return None  # sealed already, or one of the collection's owner records (no channels)
+    recipient = Recipient.from_document(document, fields)
+    sealed = stored_channels(fields, recipient.recipient_id, recipient.channels)
+    return {**document, "channels": sealed}
 
 
 def _seal_outbox(cipher: FieldCipher, doc_id: str, record: Document) -> Document | None:

@@ -4,8 +4,12 @@ original design's create route, read into the same command."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
+
 from functions.api import reads
-from functions.api.answers import Accepted, CommandLinks, Page
+from functions.api.answers import Accepted, CommandLinks, Page, Refused
 from functions.api.bodies import (
     CancelBody,
     ChangePlanBody,
@@ -28,6 +32,8 @@ from functions.api.routing import CLIENT, Routes, With
 from functions.api.sending import send
 from functions.subscriptions.messages import SubscriptionView
 from shared.entrypoints.http import HttpError
+
+NOT_YET_KNOWN_SECONDS = 5.0
 
 routes = Routes("subscriptions", "a client's subscriptions and their commands")
 
@@ -134,7 +140,9 @@ def submit_data_request(
 ) -> With:
     """Checked against the subscription's plan at once and answered with its quote; the
     data service the payment provisions takes the latest request sent before it is created.
-    A request the quote refuses (`dataset_too_small`, `dataset_exceeds_plan`) is not sent."""
+    A request the quote refuses (`dataset_too_small`, `dataset_exceeds_plan`) is not sent;
+    one whose speciality's experts have no free slot is refused 409 `no_expert_capacity`,
+    before anything is paid."""
     call = current()
     call.resource.append(f"subscription/{path.subscription_id}/data-request")
     doors = call.wiring.platform.doors
@@ -146,9 +154,40 @@ def submit_data_request(
     )
     quote = shown(Quote, {**quoted, "price": reads.plan_price(doors, plan)}, DATA_SERVICES_QUERIES)
     target = f"/subscriptions/{path.subscription_id}/data-request"
-    sent = _accepted(target, body.model_dump(mode="json"), header, to=DATA_SERVICE_COMMANDS)
+    sent = _when_known(
+        lambda: _accepted(target, body.model_dump(mode="json"), header, to=DATA_SERVICE_COMMANDS)
+    )
     answer = DataRequestAccepted(**sent.model.model_dump(), quote=quote)
     return With(answer, sent.headers)
+
+
+def _not_yet_known(error: BaseException) -> bool:
+    return isinstance(error, HttpError) and error.reason == "subscription_not_found"
+
+
+def _when_known(send_request: Callable[[], With]) -> With:
+    """Data services learns of a subscription from its SubscriptionCreated event, a moment
+    after subscriptions answered "applied": a buyer who sends the request at once would be
+    told the subscription they just read does not exist. Subscriptions has just shown it
+    (reads.subscription_of), so the door's 404 is data services' copy lagging: asked again
+    for a few seconds, then answered 409 with a Retry-After, never a 404. Safe to repeat:
+    a refused request published nothing, and an accepted one carries the caller's key."""
+    try:
+        for attempt in Retrying(
+            retry=retry_if_exception(_not_yet_known),
+            stop=stop_after_delay(NOT_YET_KNOWN_SECONDS),
+            wait=wait_exponential(multiplier=0.05, max=1),
+            reraise=True,
+        ):
+            with attempt:
+                return send_request()
+    except HttpError as error:
+        if not _not_yet_known(error):
+            raise
+    raise Refused(
+        409, "subscription_not_ready", "the subscription is being set up; retry shortly",
+        {"Retry-After": "2"},
+    )  # fmt: skip
 
 
 @routes.get(

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from functions.data_services.experts import Expert, ExpertError, speciality_code
+from functions.data_services.experts import Expert, ExpertError, ExpertSlot, speciality_code
 from functions.data_services.messages import (
     CloudTarget,
     CreateDataServiceV2,
@@ -351,6 +351,11 @@ def validate_data_request(request: SubmitDataRequest, plan_code: str) -> Dataset
     return normalized_criteria(request.dataset.criteria, allowance)
 
 
+def speciality_of(asked: str | None, criteria: DatasetCriteria) -> str:
+    """The speciality of the experts a service needs: the one asked for, else its region's."""
+    return speciality_code(asked or criteria.anatomical_region or GENERAL)
+
+
 @dataclass(frozen=True)
 class ManifestSummary:
     """What a frozen manifest holds, recorded on the service when it starts."""
@@ -409,7 +414,7 @@ class DataService(Aggregate):
     @classmethod
     def create(cls, command: CreateDataServiceV2, now: datetime) -> DataService:
         allowance, criteria = validate_create(command)
-        speciality = speciality_code(command.speciality or criteria.anatomical_region or GENERAL)
+        speciality = speciality_of(command.speciality, criteria)
         service = cls(
             id=command.data_service_id,
             subscription_id=command.subscription_id,
@@ -457,9 +462,8 @@ class DataService(Aggregate):
         return self.prefix_of(self.id)
 
     # -- experts --------------------------------------------------------------------------
-    def assign(self, expert: Expert, now: datetime) -> str | None:
-        """Assign (or reassign) `expert`; returns the expert it replaces, whose place the
-        caller releases."""
+    def ensure_assignable(self, expert: Expert) -> None:
+        """What an assignment of `expert` is refused for before any of its slots is chosen."""
         if self.status not in _ASSIGNABLE:
             raise DataServiceError("service_ended", f"the service is {self.status.value}")
         if expert.id == self.expert_code:
@@ -467,7 +471,16 @@ class DataService(Aggregate):
                 "expert_already_assigned", "that expert is assigned already", field="expert_code"
             )
         try:
-            expert.take(self.id, self.speciality)
+            expert.check_assignable(self.speciality)
+        except ExpertError as error:
+            raise DataServiceError(error.reason, error.detail, field=error.field) from None
+
+    def assign(self, expert: Expert, slot: ExpertSlot, now: datetime) -> str | None:
+        """Assign (or reassign) `expert` in one of its slots; returns the expert it replaces,
+        whose slot the caller releases."""
+        self.ensure_assignable(expert)
+        try:
+            expert.take(slot, self.id, self.speciality, now)
         except ExpertError as error:
             raise DataServiceError(error.reason, error.detail, field=error.field) from None
         previous, self.expert_code = self.expert_code, expert.id

@@ -21,17 +21,18 @@ import flask
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
 from functions import bootstrap
+from functions.data_services import expert_slots, review, wiring
 from functions.data_services import queries as read
-from functions.data_services import review, wiring
 from functions.data_services.delivery import split_uri
 from functions.data_services.dicomweb_door import add_dicomweb_routes
 from functions.data_services.domain import (
     ENDED_STATUSES,
+    speciality_of,
     target_spec,
     validate_create,
     validate_data_request,
 )
-from functions.data_services.experts import Expert
+from functions.data_services.experts import Expert, free_slots
 from functions.data_services.messages import (
     MAX_EXCLUDED_PER_COMMAND,
     NAMES,
@@ -385,7 +386,19 @@ def submit_data_request(
                 404, "subscription_not_found", "no such subscription", field="subscription_id"
             )
         # Checked against the plan now, so the client learns at once what is wrong.
-        validate_data_request(request, str(subscription.get("plan", "")))
+        criteria = validate_data_request(request, str(subscription.get("plan", "")))
+        # And before it pays: the experts of its speciality with no free slot now would
+        # assign none after the payment either (ADR 0014: a slot taken between now and
+        # then, and a speciality nobody covers, are refused by the assignment, refunded).
+        speciality = speciality_of(request.speciality, criteria)
+        seen = expert_slots.experts_of(store, c, speciality)
+        if seen and not free_slots(seen, speciality):
+            raise HttpError(
+                409,
+                "no_expert_capacity",
+                f"no expert of {speciality} has a free slot now: ask again later",
+                field="speciality",
+            )
         open_services = [
             doc
             for _, doc in store.query(

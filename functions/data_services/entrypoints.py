@@ -41,6 +41,7 @@ def _consume(cloud_event: CloudEventLike, expects: type[Message], function: str)
         function=function,
         context=NAMES,
         publisher=w.platform.publisher,
+        sealer=w.platform.sealer,
     )
 
 

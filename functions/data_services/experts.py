@@ -1,15 +1,17 @@
-"""The expert registry's aggregate and the choice of an expert by speciality and load.
+"""The expert registry's aggregate, its capacity as slots, and the choice of a free slot.
 
-An expert document holds the services assigned to it: it is the one writer of its own
-load, so two services racing for an expert's last free place conflict on its version and
-one of them is decided again. Pure Python, no I/O.
+An expert of capacity c owns the slots `<expert_code>.<n>`, n < c, each a document of its
+own that holds the one service assigned to it (docs/decisions/0014-expert-capacity.md): an
+assignment writes a slot, never the expert, so concurrent assignments conflict only when
+they pick the same slot, and an expert's load is the count of its taken slots. Pure
+Python, no I/O.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -41,6 +43,8 @@ class Expert(Aggregate):
     specialities: list[str]
     capacity: int
     registered_at: str
+    # Services assigned before the slots (ADR 0014), still on the expert's document until
+    # tools/migrate_expert_slots.py moves them into slots: they fill its last slots.
     assignments: list[str] = field(default_factory=list)
     # A retired expert is never assigned again; its services keep it until they end or
     # are reassigned. Registering it again reinstates it.
@@ -52,12 +56,21 @@ class Expert(Aggregate):
         expert._announce()
         return expert
 
-    def update(self, command: RegisterExpert) -> None:
-        """Registering a known expert again updates it; its assignments stay."""
+    def update(self, command: RegisterExpert, taken: Collection[int]) -> None:
+        """Registering a known expert again updates it; its assignments stay. `taken`: the
+        numbers of its slots a service holds, read with it. A capacity is refused below the
+        load, and below a slot still held (the slots beyond it are never taken again, so
+        one held there would count beyond the capacity)."""
         values = _fields(command)
-        if values["capacity"] < len(self.assignments):
+        if values["capacity"] < len(self.assignments) + len(taken):
             raise ExpertError(
                 "capacity_below_load", "the expert has more services than that", field="capacity"
+            )
+        if any(n >= values["capacity"] - len(self.assignments) for n in taken):
+            raise ExpertError(
+                "capacity_below_load",
+                "a service holds a slot beyond that: lower it once the service ends",
+                field="capacity",
             )
         changed = any(getattr(self, name) != value for name, value in values.items())
         for name, value in values.items():
@@ -68,13 +81,15 @@ class Expert(Aggregate):
         if changed:
             self._announce()
 
-    def retire(self, now: datetime) -> None:
-        """Never assigned again; the services assigned keep it. A second retire: nothing."""
+    def retire(self, now: datetime, taken: int) -> None:
+        """Never assigned again; the services assigned (`taken` slots and the legacy list)
+        keep it. A second retire: nothing."""
         if self.retired_at is not None:
             return
         self.retired_at = rfc3339(now)
+        load = len(self.assignments) + taken
         self.record(
-            ExpertRetired(expert_code=self.id, assignments=self.load, retired_at=self.retired_at)
+            ExpertRetired(expert_code=self.id, assignments=load, retired_at=self.retired_at)
         )
 
     @property
@@ -92,34 +107,41 @@ class Expert(Aggregate):
         )
 
     @property
-    def load(self) -> int:
-        return len(self.assignments)
-
-    @property
-    def has_room(self) -> bool:
-        return not self.retired and self.load < self.capacity
+    def slots(self) -> int:
+        """How many of its slots may be taken: the legacy list fills the last ones."""
+        return max(0, self.capacity - len(self.assignments))
 
     def covers(self, speciality: str) -> bool:
         return not self.retired and speciality in self.specialities
 
-    def take(self, data_service_id: str, speciality: str) -> None:
+    def check_assignable(self, speciality: str) -> None:
         if self.retired:
             raise ExpertError("expert_retired", "the expert is retired", field="expert_code")
         if not self.covers(speciality):
             raise ExpertError(
                 "expert_speciality_mismatch", f"the service needs {speciality}", field="expert_code"
             )
-        if data_service_id in self.assignments:
-            return
-        if not self.has_room:
+
+    def take(self, slot: ExpertSlot, data_service_id: str, speciality: str, now: datetime) -> None:
+        """`slot` (read with the expert) for the service: one of its slots, free or the
+        service's own already (a redelivery), within its capacity."""
+        self.check_assignable(speciality)
+        if slot.expert_code != self.id:
+            raise ValueError("a slot of another expert")
+        if slot.number >= self.slots or not slot.free_for(data_service_id):
             raise ExpertError(
-                "expert_over_capacity", "the expert has no free place", field="expert_code"
+                "expert_over_capacity", "the expert has no free slot", field="expert_code"
             )
-        self.assignments.append(data_service_id)
-        # The load is part of the document: a change must be saved even with no event.
-        self._dirty = True
+        slot.take(data_service_id, speciality, now)
+
+    def unlist(self) -> list[str]:
+        """Empty the legacy list, whose services move into slots (the migration's)."""
+        listed, self.assignments = self.assignments, []
+        self._dirty = self._dirty or bool(listed)
+        return listed
 
     def release(self, data_service_id: str) -> None:
+        """A service of the legacy list ends or moves (one in a slot frees the slot)."""
         if data_service_id in self.assignments:
             self.assignments.remove(data_service_id)
             self._dirty = True
@@ -149,34 +171,82 @@ def _fields(command: RegisterExpert) -> dict[str, Any]:
     }
 
 
+def slot_id(expert_code: str, number: int) -> str:
+    return f"{expert_code}.{number}"
+
+
+@dataclass(kw_only=True, eq=False)
+class ExpertSlot(Aggregate):
+    """One slot of an expert (id `<expert_code>.<number>`), held by at most one service.
+    A free slot is a document that holds no service, or no document at all (never taken)."""
+
+    expert_code: str
+    number: int
+    data_service_id: str | None = None
+    speciality: str | None = None
+    taken_at: str | None = None
+    _dirty: bool = field(default=False, init=False, repr=False)
+
+    @classmethod
+    def free(cls, expert_code: str, number: int) -> ExpertSlot:
+        return cls(id=slot_id(expert_code, number), expert_code=expert_code, number=number)
+
+    def free_for(self, data_service_id: str) -> bool:
+        return self.data_service_id in (None, data_service_id)
+
+    def take(self, data_service_id: str, speciality: str, now: datetime) -> None:
+        if self.data_service_id == data_service_id:
+            return
+        if self.data_service_id is not None:
+            raise ExpertError("expert_over_capacity", "the slot is taken", field="expert_code")
+        self.data_service_id, self.speciality = data_service_id, speciality
+        self.taken_at = rfc3339(now)
+        self._dirty = True
+
+    def release(self, data_service_id: str) -> None:
+        if self.data_service_id == data_service_id:
+            self.data_service_id = self.speciality = self.taken_at = None
+            self._dirty = True
+
+    @property
+    def has_changes(self) -> bool:
+        return self._dirty or super().has_changes
+
+
 @dataclass(frozen=True)
 class ExpertLoad:
-    """What a query outside the transaction saw of an expert: enough to rank experts, not to
-    decide (the assignment reads the chosen expert again inside its transaction)."""
+    """What queries outside the transaction saw of an expert and its slots: enough to rank
+    the free slots, not to decide (the assignment reads the chosen ones inside it)."""
 
     code: str
     specialities: tuple[str, ...]
-    load: int
     capacity: int
+    taken: frozenset[int] = frozenset()  # the numbers of its slots a service holds
+    legacy: int = 0  # services of its legacy list
     retired: bool = False
 
+    @property
+    def load(self) -> int:
+        return self.legacy + len(self.taken)
 
-LOAD_BAND = 0.25  # experts whose load differs by less than a quarter of capacity are equals
+    def free_slots(self, speciality: str) -> list[str]:
+        if self.retired or speciality not in self.specialities:
+            return []
+        slots = range(max(0, self.capacity - self.legacy))
+        return [slot_id(self.code, n) for n in slots if n not in self.taken]
 
 
-def rank_experts(seen: Iterable[ExpertLoad], speciality: str, data_service_id: str) -> list[str]:
-    """The codes of the experts of `speciality` that had a free place: the least loaded (by
-    quarter of capacity) first; among equals, an order derived from the service id
-    (rendezvous hashing). So concurrent assignments spread over equally loaded experts instead
-    of all contending for the one document of the least loaded, and a retry of the same
-    service ranks them the same way."""
-    able = [
-        e for e in seen if not e.retired and speciality in e.specialities and e.load < e.capacity
-    ]
+def free_slots(seen: Iterable[ExpertLoad], speciality: str) -> list[str]:
+    return [slot for expert in seen for slot in expert.free_slots(speciality)]
 
-    def key(e: ExpertLoad) -> tuple[int, str]:
-        band = int(e.load / e.capacity / LOAD_BAND)
-        spread = hashlib.sha256(f"{data_service_id}/{e.code}".encode()).hexdigest()
-        return band, spread
 
-    return [e.code for e in sorted(able, key=key)]
+def rank_slots(seen: Iterable[ExpertLoad], speciality: str, data_service_id: str) -> list[str]:
+    """The free slots of the experts of `speciality`, in an order derived from the service
+    id (rendezvous hashing): concurrent assignments pick different slots, spread over the
+    experts in proportion to their free slots (the least loaded get the most), and a retry
+    of the same service ranks them the same way."""
+
+    def spread(slot: str) -> str:
+        return hashlib.sha256(f"{data_service_id}/{slot}".encode()).hexdigest()
+
+    return sorted(free_slots(seen, speciality), key=spread)

@@ -31,7 +31,9 @@ from functions.data_services.experts import (
     Expert,
     ExpertError,
     ExpertLoad,
-    rank_experts,
+    ExpertSlot,
+    rank_slots,
+    slot_id,
     speciality_code,
 )
 from functions.data_services.messages import (
@@ -69,16 +71,18 @@ from shared.service.processing import Consumer, MessageHandler
 @dataclass(frozen=True)
 class Dependencies:
     clock: Clock
-    # The registered experts of a speciality as a query outside the transaction saw them;
-    # the chosen one is read, and its load checked, inside it.
+    # The registered experts of a speciality and their taken slots as queries outside the
+    # transaction saw them (expert_slots.py); the chosen slot is read inside it, and decides.
     experts_of: Callable[[str], list[ExpertLoad]]
+    # The slots a data service holds, as a query outside the transaction saw them.
+    slots_held_by: Callable[[str], list[str]]
 
 
-EXPERTS_TRIED = 3  # ranked experts read in one assignment before it is retried afresh
+SLOTS_TRIED = 4  # ranked free slots read in one assignment before it is retried afresh
 
 
 class ExpertsBusy(TransientError):
-    """Every expert tried filled up since the ranking's query: retried with a fresh one."""
+    """Every slot tried was taken since the ranking's query: retried with a fresh one."""
 
 
 class NotYetKnown(TransientError):
@@ -120,7 +124,9 @@ def create_data_service(
         )
     uow.services.add(service)
     if cmd.expert_code:
-        service.assign(_expert(uow, cmd.expert_code), deps.clock())
+        expert = _expert(uow, cmd.expert_code)
+        service.ensure_assignable(expert)
+        service.assign(*_free_slot(uow, deps, service, [expert.id]), deps.clock())
 
 
 def create_data_service_v1(
@@ -170,33 +176,51 @@ def assign_expert(cmd: AssignExpert, uow: DataServicesUnitOfWork, deps: Dependen
     service = _load(uow, cmd.data_service_id)
     if cmd.expert_code:
         expert = _expert(uow, cmd.expert_code)
+        service.ensure_assignable(expert)
+        expert, slot = _free_slot(uow, deps, service, [expert.id])
     else:
-        expert = _expert_with_room(uow, deps, service.speciality, service.id, service.expert_code)
-    previous = service.assign(expert, deps.clock())
+        expert, slot = _free_slot(uow, deps, service, None)
+    previous = service.assign(expert, slot, deps.clock())
     if previous is not None:
-        replaced = uow.experts.get(previous)
-        if replaced is not None:
-            replaced.release(service.id)
+        _release(uow, deps, previous, service.id)
 
 
-def _expert_with_room(
+def _free_slot(
     uow: DataServicesUnitOfWork,
     deps: Dependencies,
-    speciality: str,
-    data_service_id: str,
-    current: str | None,
-) -> Expert:
-    """The first ranked expert that still has a free place, read inside the transaction: only
-    the experts tried join its read set, so concurrent assignments rarely conflict."""
-    seen = [e for e in deps.experts_of(speciality) if e.code != current]
-    ranked = rank_experts(seen, speciality, data_service_id)
+    service: DataService,
+    only: list[str] | None,
+) -> tuple[Expert, ExpertSlot]:
+    """The first ranked free slot of an expert of the service's speciality (of `only`, when
+    named; never its current expert's), read inside the transaction with its expert: only
+    the slots tried join its read set, and no expert document is written, so concurrent
+    assignments conflict only when they pick the same slot."""
+    seen = [
+        e
+        for e in deps.experts_of(service.speciality)
+        if e.code != service.expert_code and (only is None or e.code in only)
+    ]
+    ranked = rank_slots(seen, service.speciality, service.id)
     if not ranked:
-        raise ExpertError("no_expert_available", f"no expert of {speciality} has a free place")
-    for code in ranked[:EXPERTS_TRIED]:
+        if only is not None:
+            raise DataServiceError(
+                "expert_over_capacity", "the expert has no free slot", field="expert_code"
+            )
+        raise ExpertError(
+            "no_expert_available", f"no expert of {service.speciality} has a free slot"
+        )
+    tried = ranked[:SLOTS_TRIED]
+    for one, stored in zip(tried, uow.read_slots(tried), strict=True):
+        code, number = one.rsplit(".", 1)  # expert codes hold no "."
         expert = uow.experts.get(code)
-        if expert is not None and expert.covers(speciality) and expert.has_room:
-            return expert
-    raise ExpertsBusy("the experts seen with a free place filled up meanwhile")
+        if expert is None or not expert.covers(service.speciality):
+            continue
+        slot = stored or ExpertSlot.free(code, int(number))
+        if slot.number < expert.slots and slot.free_for(service.id):
+            if stored is None:
+                uow.slots.add(slot)  # created by the commit: refused if another took it first
+            return expert, slot
+    raise ExpertsBusy("the slots seen free were taken meanwhile")
 
 
 def prepare_dataset(cmd: PrepareDataset, uow: DataServicesUnitOfWork, deps: Dependencies) -> None:
@@ -255,7 +279,7 @@ def complete_delivery(
 def fail_delivery(cmd: FailDelivery, uow: DataServicesUnitOfWork, deps: Dependencies) -> None:
     service = _load(uow, cmd.data_service_id)
     service.fail(cmd.manifest_id, cmd.reason, cmd.detail, deps.clock())
-    _release_expert(uow, service)
+    _release_expert(uow, deps, service)
 
 
 def finish_data_service(
@@ -263,7 +287,7 @@ def finish_data_service(
 ) -> None:
     service = _load(uow, cmd.data_service_id)
     service.finish(deps.clock())
-    _release_expert(uow, service)
+    _release_expert(uow, deps, service)
 
 
 def cancel_data_service(
@@ -271,7 +295,7 @@ def cancel_data_service(
 ) -> None:
     service = _load(uow, cmd.data_service_id)
     service.cancel(cmd.reason, deps.clock())
-    _release_expert(uow, service)
+    _release_expert(uow, deps, service)
 
 
 def register_expert(cmd: RegisterExpert, uow: DataServicesUnitOfWork, deps: Dependencies) -> None:
@@ -279,7 +303,7 @@ def register_expert(cmd: RegisterExpert, uow: DataServicesUnitOfWork, deps: Depe
     if known is None:
         uow.experts.add(Expert.register(cmd, deps.clock()))
     else:
-        known.update(cmd)
+        known.update(cmd, uow.taken_slots(known))
 
 
 def _load(uow: DataServicesUnitOfWork, data_service_id: str) -> DataService:
@@ -296,11 +320,30 @@ def _expert(uow: DataServicesUnitOfWork, code: str) -> Expert:
     return expert
 
 
-def _release_expert(uow: DataServicesUnitOfWork, service: DataService) -> None:
+def _release_expert(uow: DataServicesUnitOfWork, deps: Dependencies, service: DataService) -> None:
     if service.expert_code:
-        expert = uow.experts.get(service.expert_code)
-        if expert is not None:
-            expert.release(service.id)
+        _release(uow, deps, service.expert_code, service.id)
+
+
+def _release(
+    uow: DataServicesUnitOfWork, deps: Dependencies, expert_code: str, data_service_id: str
+) -> None:
+    """Free the expert's slot the service holds (or take it off the legacy list)."""
+    held = [s for s in deps.slots_held_by(data_service_id) if s.startswith(f"{expert_code}.")]
+    for slot in uow.read_slots(held):
+        if slot is not None:
+            slot.release(data_service_id)
+    expert = uow.experts.get(expert_code) if not held else None
+    if expert is None:
+        return
+    if data_service_id in expert.assignments:
+        expert.release(data_service_id)
+    else:
+        # Moved from the list into a slot since the query (tools/migrate_expert_slots.py),
+        # or released already: every slot of the expert is read, a rare case.
+        for slot in uow.read_slots([slot_id(expert_code, n) for n in range(expert.capacity)]):
+            if slot is not None:
+                slot.release(data_service_id)
 
 
 # -- the expert's work: retiring, exclusions, approval (review.py, revisions.py) -------------
@@ -309,7 +352,8 @@ def retire_expert(cmd: RetireExpert, uow: DataServicesUnitOfWork, deps: Dependen
     expert = uow.experts.get(cmd.expert_code)
     if expert is None:
         raise DataServiceError("unknown_expert", "no such expert", field="expert_code")
-    expert.retire(deps.clock())
+    if not expert.retired:
+        expert.retire(deps.clock(), len(uow.taken_slots(expert)))
 
 
 def exclude_images(cmd: ExcludeImages, uow: DataServicesUnitOfWork, deps: Dependencies) -> None:

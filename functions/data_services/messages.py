@@ -7,7 +7,8 @@ FinishDataService, and their events (see docs/glossary.md).
 Commands carry what the original payload needs and no more: an expert is named by code (the
 registry holds the person), a client by code (CreateDataServiceV2; the deprecated v1 also
 carried its names and username). Events carry ids and codes only, never an expert's national
-id or email, never a client's name.
+id or email, never a client's name. The personal fields a command does carry (PERSONAL) travel
+sealed: the schemas describe the logical payload (shared/service/sealed_messages.py).
 """
 
 from __future__ import annotations
@@ -164,13 +165,15 @@ class CreateDataService(Command):
     """Deprecated: v1, superseded by CreateDataServiceV2 and no longer published. It carries
     the client's names and username, personal data that data services never used. Still
     consumed, as the same command without the names, so that v1 commands already on
-    data-services-commands are processed; removed once the topic holds none."""
+    data-services-commands are processed; removed once the topic holds none. The names
+    travel sealed (PERSONAL), unless published before they were."""
 
     # So that the exported schema says it too, to tools as well as to people.
     model_config = ConfigDict(json_schema_extra={"deprecated": True})
 
     TYPE = f"{_PREFIX}.create.v1"
     SUBJECT_FIELD = "data_service_id"
+    PERSONAL = ("client.first_names", "client.last_names", "client.username")
 
     data_service_id: Id
     subscription_id: Id
@@ -318,10 +321,12 @@ class CancelDataService(Command):
 
 
 class RegisterExpert(Command):
-    """Add an expert to the registry, or update one (the registry holds the person)."""
+    """Add an expert to the registry, or update one (the registry holds the person). The
+    person's names, username, national id and email travel sealed (PERSONAL)."""
 
     TYPE = f"{_EXPERT}.register.v1"
     SUBJECT_FIELD = "expert_code"
+    PERSONAL = ("first_names", "last_names", "username", "national_id", "email")
 
     expert_code: Code
     first_names: Name

@@ -22,6 +22,7 @@ from functions.data_services.domain import (
     validate_dataset_code,
     where_of,
 )
+from functions.data_services.expert_slots import with_load
 from functions.data_services.messages import (
     CloudTarget,
     DatasetCriteria,
@@ -195,10 +196,11 @@ def assignments_of_expert(
 
 
 def get_expert(store: DocumentStore, collections: Collections, code: str) -> dict[str, Any] | None:
+    """The registry's view of an expert: its assignments and load counted from its slots."""
     document = store.get(collections.experts, code)
     if document is None:
         return None
-    return {k: v for k, v in document.items() if k not in _HIDDEN_EXPERT_FIELDS and k != "_version"}
+    return _expert_view(with_load(store, collections, [(code, document)])[0][1])
 
 
 # -- before buying: counts and quotes ------------------------------------------------------
@@ -335,11 +337,15 @@ def manifest_entry(
 def experts_page(
     store: DocumentStore, collections: Collections, *, limit: int, cursor: str | None
 ) -> dict[str, Any]:
-    """The registry without the person's national id and email, newest first."""
-    return newest_first(
+    """The registry without the person's national id and email, newest first; the
+    assignments and load of a page's experts counted from their slots together."""
+    page = newest_first(
         store, collections.experts, [], order_by="registered_at", view=_expert_view,
         limit=limit, cursor=cursor,
     )  # fmt: skip
+    listed = [(item["expert_code"], item) for item in page["items"]]
+    page["items"] = [view for _, view in with_load(store, collections, listed)]
+    return page
 
 
 def _expert_view(document: Document) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from functions.data_services.datasets import ManifestEntry
 from functions.data_services.domain import DataService, Delivery, ManifestSummary
-from functions.data_services.experts import Expert
+from functions.data_services.experts import Expert, ExpertSlot, slot_id
 from functions.data_services.messages import CloudTarget, DatasetCriteria, Status
 from shared.config import Settings
 from shared.domain.errors import TransientError
@@ -36,6 +36,7 @@ def expert_fields(settings: Settings) -> SealedFields:
 class Collections:
     services: str  # one DataService per document (the aggregate and its read model)
     experts: str  # the expert registry, one Expert per document
+    expert_slots: str  # an expert's capacity, one ExpertSlot per document (ADR 0014)
     catalogue: str  # the projection of ImageAnonymized, one image per document
     subscriptions: str  # the projection of SubscriptionCreated: which client owns which
     requests: str  # the client's data request per subscription (SubmitDataRequest)
@@ -64,6 +65,7 @@ class Collections:
         return cls(
             services=name(""),
             experts=name("_experts"),
+            expert_slots=name("_expert_slots"),
             catalogue=name("_catalogue"),
             subscriptions=name("_subscriptions"),
             requests=name("_requests"),
@@ -216,8 +218,8 @@ class ExpertMapper:
             "specialities": aggregate.specialities,
             "capacity": aggregate.capacity,
             "registered_at": aggregate.registered_at,
+            # The legacy list only; the load is counted from the slots (queries.py).
             "assignments": aggregate.assignments,
-            "load": aggregate.load,
             "retired_at": aggregate.retired_at,
         }
 
@@ -239,6 +241,31 @@ class ExpertMapper:
         )
 
 
+class ExpertSlotMapper:
+    def to_document(self, aggregate: ExpertSlot) -> Document:
+        return {
+            "expert_code": aggregate.expert_code,
+            "number": aggregate.number,
+            # Queried for (expert_code in ..., taken == True): equalities only, which
+            # Firestore answers from its single-field indexes.
+            "taken": aggregate.data_service_id is not None,
+            "data_service_id": aggregate.data_service_id,
+            "speciality": aggregate.speciality,
+            "taken_at": aggregate.taken_at,
+        }
+
+    def from_document(self, aggregate_id: str, document: Document, version: int) -> ExpertSlot:
+        return ExpertSlot(
+            id=aggregate_id,
+            version=version,
+            expert_code=document["expert_code"],
+            number=int(document["number"]),
+            data_service_id=document.get("data_service_id"),
+            speciality=document.get("speciality"),
+            taken_at=document.get("taken_at"),
+        )
+
+
 class DataServicesUnitOfWork(UnitOfWork):
     def __init__(self, tx: DocumentTransaction, collections: Collections) -> None:
         super().__init__(tx)
@@ -247,8 +274,20 @@ class DataServicesUnitOfWork(UnitOfWork):
         self.experts = AggregateRepository(
             tx, collections.experts, ExpertMapper(collections.sealed_experts)
         )
+        self.slots = AggregateRepository(tx, collections.expert_slots, ExpertSlotMapper())
         # Events of handlers that write plain records instead of aggregates.
         self.events: list[Event] = []
+
+    def read_slots(self, ids: Sequence[str]) -> list[ExpertSlot | None]:
+        """Slots in one round trip (None: never taken)."""
+        self.tx.get_many([(self.collections.expert_slots, slot) for slot in ids])
+        return [self.slots.get(slot) for slot in ids]
+
+    def taken_slots(self, expert: Expert) -> list[int]:
+        """The numbers of the expert's slots a service holds, read in this transaction: its
+        exact load for a rule of the registry (at most 100 reads, a registry change is rare)."""
+        ids = [slot_id(expert.id, n) for n in range(expert.capacity)]
+        return [s.number for s in self.read_slots(ids) if s is not None and s.data_service_id]
 
     def stage_changes(self) -> list[Any]:
         events, self.events = self.events, []

@@ -6,11 +6,12 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
+from functions.data_services import expert_slots
 from functions.data_services.adapters.folder_access import RecordedFolderAccess
 from functions.data_services.adapters.targets import StorageTargets
 from functions.data_services.delivery import DeliveryService
-from functions.data_services.experts import ExpertLoad
 from functions.data_services.handlers import HANDLERS, IN_PROCESS_HANDLERS, Dependencies
 from functions.data_services.messages import NAMES
 from functions.data_services.ports import FolderAccess, FolderGrant, UrlSigner
@@ -19,13 +20,11 @@ from functions.data_services.revisions import ReviewService
 from functions.data_services.unit_of_work import Collections, DataServicesUnitOfWork
 from shared.platform import Platform
 from shared.ports.blobs import BlobStore
-from shared.ports.documents import Filter
 from shared.ports.envelope import Envelope
 from shared.service.command_log import CommandLog
 from shared.service.processing import MessageProcessor, processor_handlers
 
 DELIVERY_BUCKET = "delivery"  # logical name (infra/topology.yaml `buckets:`)
-MAX_EXPERTS_PER_SPECIALITY = 200
 # The account a buyer grants roles/storage.objectCreator on its bucket (Terraform sets it:
 # terraform/modules/platform/service_accounts.tf, `delivery`); the functions that write
 # into a buyer's bucket act as it. Unset locally: the emulator checks no identity.
@@ -162,23 +161,6 @@ def build(platform: Platform) -> DataServicesWiring:
     settings, store = platform.settings, platform.store
     collections = Collections.from_settings(settings)
 
-    def experts_of(speciality: str) -> list[ExpertLoad]:
-        page = store.query(
-            collections.experts,
-            [Filter("specialities", "array_contains", speciality)],
-            limit=MAX_EXPERTS_PER_SPECIALITY,
-        )
-        return [
-            ExpertLoad(
-                code=doc_id,
-                specialities=tuple(doc.get("specialities", ())),
-                load=len(doc.get("assignments", ())),
-                capacity=int(doc.get("capacity", 0)),
-                retired=doc.get("retired_at") is not None,
-            )
-            for doc_id, doc in page.items
-        ]
-
     processor = MessageProcessor(
         consumer=NAMES.name,
         context=NAMES,
@@ -187,7 +169,11 @@ def build(platform: Platform) -> DataServicesWiring:
         publisher=platform.publisher,
         make_uow=lambda tx: DataServicesUnitOfWork(tx, collections),
         handlers=processor_handlers(HANDLERS, IN_PROCESS_HANDLERS),
-        deps=Dependencies(clock=platform.clock, experts_of=experts_of),
+        deps=Dependencies(
+            clock=platform.clock,
+            experts_of=partial(expert_slots.experts_of, store, collections),
+            slots_held_by=partial(expert_slots.slots_held_by, store, collections),
+        ),
         clock=platform.clock,
         prefetch=lambda envelope: (
             [(collections.services, service)] if (service := _service_of(envelope)) else []

@@ -25,7 +25,6 @@ disabling also revoke every refresh token of the account.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -50,7 +49,7 @@ from shared.ports.documents import (
     DocumentTransaction,
     Filter,
 )
-from shared.service.field_crypto import FieldCipher
+from shared.service.field_crypto import FieldCipher, SealedFields, lookup_token
 
 USERS, USERNAMES, IDENTITIES, REFRESH_TOKENS = (
     "identity_users", "identity_usernames", "identity_google_subjects", "identity_refresh_tokens"
@@ -69,8 +68,13 @@ class Accounts:
     collections: dict[str, str]
     refresh_seconds: int
 
+    @property
+    def sealed(self) -> SealedFields:
+        """How an account's email and national id are stored (`<name>_sealed`)."""
+        return SealedFields(self.cipher, _SEALED_FIELDS)
+
     def _key(self, kind: str, value: str) -> str:
-        return hmac.new(self.lookup_key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+        return lookup_token(self.lookup_key, kind, value)
 
     def register(self, new: NewAccount) -> str:
         """The new user's id; PermanentError when a rule is broken or the username or
@@ -88,9 +92,7 @@ class Accounts:
             "token_version": 0,
             "disabled": False,
         }
-        for name in _SEALED_FIELDS:
-            value = getattr(new, name)
-            document[f"{name}_sealed"] = self.cipher.encrypt(value, f"{user_id}/{name}")
+        document.update(self.sealed.seal(user_id, {n: getattr(new, n) for n in _SEALED_FIELDS}))
         usernames = self.collections[USERNAMES]
         username_key = self._key("username", username)
         looks_like = skeleton(username)
@@ -130,10 +132,8 @@ class Accounts:
         if found is None:
             return None
         view = {k: found[k] for k in ("user_id", "username", "role", "scope", "created_at")}
-        for name in _SEALED_FIELDS:
-            sealed = found.get(f"{name}_sealed", "")
-            view[name] = self.cipher.decrypt(sealed, f"{user_id}/{name}") if sealed else ""
-        return view
+        opened = self.sealed.open(user_id, found)
+        return {**view, **{name: opened.get(name, "") for name in _SEALED_FIELDS}}
 
     def center_contact(self, center_id: str) -> dict[str, Any] | None:
         """A center's email: that of its oldest account still enabled (the one the center
@@ -150,8 +150,7 @@ class Accounts:
         if not live:
             return None
         first = live[0]
-        email = self.cipher.decrypt(first["email_sealed"], f"{first['user_id']}/email")
-        return {"center_id": center_id, "email": email}
+        return {"center_id": center_id, "email": self.sealed.open(first["user_id"], first)["email"]}
 
     def check_password(self, username: str, password: str) -> Principal | None:
         found = self.store.get(

@@ -40,6 +40,8 @@ class IngestPackageEntry(Command):
 
     TYPE = "co.saludtech.ingestion.package_entry.ingest.v1"
     SUBJECT_FIELD = "package_id"
+    # Sealed if it is ever serialized again (a redelivery from an outbox): the object name.
+    PERSONAL = ("name",)
 
     package_id: str = _ID
     bucket: str = _ID

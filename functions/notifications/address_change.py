@@ -29,7 +29,7 @@ from shared.domain.clock import Clock
 from shared.domain.errors import PermanentError
 from shared.logging import get_logger
 from shared.ports.documents import DocumentStore
-from shared.service.field_crypto import FieldCipher
+from shared.service.field_crypto import SealedFields
 
 log = get_logger(__name__)
 
@@ -68,7 +68,7 @@ class AddressChangeMail:
     inner: Channel
     store: DocumentStore
     collection: str
-    cipher: FieldCipher
+    fields: SealedFields  # the recipients' (recipients.channel_fields)
     links: ConfirmationLinks
     clock: Clock
 
@@ -77,8 +77,8 @@ class AddressChangeMail:
             return self.inner.send(outgoing, preference)
         recipient_id, change_id = outgoing.recipient_id, str(outgoing.facts.get("change_id"))
         address = self.store.run_in_transaction(
-            lambda tx: RecipientDirectory(tx, self.collection).pending_address(
-                recipient_id, change_id, self.cipher
+            lambda tx: RecipientDirectory(tx, self.collection, self.fields).pending_address(
+                recipient_id, change_id
             )
         )
         if address is None:  # confirmed, replaced by a later change, or an operator's now
@@ -98,7 +98,7 @@ class AddressChanges:
 
     store: DocumentStore
     collection: str
-    cipher: FieldCipher
+    fields: SealedFields  # the recipients' (recipients.channel_fields)
     links: ConfirmationLinks
     clock: Clock
 
@@ -109,8 +109,8 @@ class AddressChanges:
         now = self.clock()
         recipient_id, change_id = parse_subject(self.links.verify(token, now))
         applied = self.store.run_in_transaction(
-            lambda tx: RecipientDirectory(tx, self.collection).apply_address_change(
-                recipient_id, change_id, self.cipher, now
+            lambda tx: RecipientDirectory(tx, self.collection, self.fields).apply_address_change(
+                recipient_id, change_id, now
             )
         )
         if applied:

@@ -157,7 +157,7 @@ class DeliveryService:
 
     def _send(self, notification: Notification) -> Outcome:
         found = self.store.get(self.storage.recipients, notification.recipient_id)
-        recipient = Recipient.from_document(found) if found else None
+        recipient = Recipient.from_document(found, self.storage.recipient_fields) if found else None
         preference = (
             recipient.channel(notification.channel, notification.template) if recipient else None
         )

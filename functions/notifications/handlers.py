@@ -61,7 +61,6 @@ from shared.domain.errors import PermanentError, TransientError
 from shared.domain.messages import Event, Message
 from shared.logging import get_logger
 from shared.ports.envelope import Envelope, derived_id
-from shared.service.field_crypto import FieldCipher
 from shared.service.processing import Consumer, MessageHandler
 
 log = get_logger(__name__)
@@ -77,8 +76,6 @@ class Dependencies:
     # Refuses a webhook URL with a reason code (the lookup-free part of the SSRF guard:
     # adapters/webhook_guard.py; the door and the send check the resolved addresses too).
     check_webhook_url: Callable[[str], None] | None = None
-    # Seals a client's new address until its current one confirms it (address_change.py).
-    cipher: FieldCipher | None = None
 
 
 class RecipientNotYetKnown(TransientError):
@@ -157,7 +154,7 @@ def _recipient(
     if isinstance(event, SubscriptionCreated):
         cause = _cause(uow)
         recipient, change_asked = uow.recipients.learn_client_email(
-            recipient_id, event.client_email, _change_id(cause), now, deps.cipher
+            recipient_id, event.client_email, _change_id(cause), now
         )
         if change_asked:
             _ask_address_change(uow, recipient_id, cause, now)

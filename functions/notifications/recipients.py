@@ -11,11 +11,17 @@ document until the current address confirms it (address_change.py).
 A document is written only when what it says changes: a client's is read by every one of
 its events, and rewriting it each time made their transactions collide.
 The addresses here are the only copy of a client's contact in this context: events and
-logs name the recipient id only.
+logs name the recipient id only. At rest each channel's address and webhook URL (a client's
+endpoint, whose query string may carry a token) are sealed with the shared field cipher
+(`<field>_sealed`), bound to the recipient id, the channel and the field's name; so is a
+pending change's new address. They are opened only to send (delivery.py, address_change.py)
+and to compare with what an event tells. A document written before is read as it is until
+tools/seal_personal_fields.py seals it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,18 +29,44 @@ from urllib.parse import quote
 
 from functions.data_services.messages import ExpertAssigned
 from functions.notifications.messages import ChannelPreference
+from shared.config import Settings
 from shared.domain.clock import Clock, rfc3339
 from shared.domain.errors import PermanentError
 from shared.logging import get_logger
 from shared.ports.documents import Document, DocumentStore, DocumentTransaction
 from shared.ports.doors import Doors
 from shared.ports.envelope import Envelope
-from shared.service.field_crypto import FieldCipher, FieldCipherError
+from shared.service.field_crypto import FieldCipher, FieldCipherError, SealedFields
 from shared.service.processing import MessageProcessor
 
 COLLECTION = "notifications_recipients"
-PENDING = "pending_email"  # {change_id, sealed (the new address), requested_at}
+PENDING = "pending_email"  # {change_id, address_sealed (the new address), requested_at}
 APPLIED = "applied_change"  # the id of the last change confirmed (a second click)
+# What a channel holds of its recipient's contact, sealed at rest.
+CHANNEL_SEALED = ("address", "url")
+
+
+def channel_fields(settings: Settings) -> SealedFields:
+    return SealedFields(FieldCipher.from_settings(settings), CHANNEL_SEALED)
+
+
+def _record(recipient_id: str, part: str) -> str:
+    """What a sealed value is bound to: the recipient and its channel (or its pending
+    change); SealedFields adds the field's name."""
+    return f"{recipient_id}/{part}"
+
+
+def stored_channels(
+    fields: SealedFields, recipient_id: str, channels: Iterable[ChannelPreference]
+) -> list[Document]:
+    """The channels as the recipient's document keeps them: address and URL sealed."""
+    return [
+        fields.seal(
+            _record(recipient_id, c.channel),
+            {k: v for k, v in c.model_dump().items() if v is not None or k not in fields.names},
+        )
+        for c in channels
+    ]
 
 
 @dataclass(frozen=True)
@@ -57,10 +89,16 @@ class Recipient:
         return next((c.address for c in self.channels if c.channel == "email"), None)
 
     @classmethod
-    def from_document(cls, document: Document) -> Recipient:
+    def from_document(cls, document: Document, fields: SealedFields) -> Recipient:
+        """The recipient with its channels opened (sealed, or in clear when written
+        before they were sealed)."""
+        recipient_id = document["recipient_id"]
         return cls(
-            recipient_id=document["recipient_id"],
-            channels=tuple(ChannelPreference(**c) for c in document.get("channels", [])),
+            recipient_id=recipient_id,
+            channels=tuple(
+                ChannelPreference(**fields.open(_record(recipient_id, c["channel"]), c))
+                for c in document.get("channels", [])
+            ),
             managed=bool(document.get("managed")),
         )
 
@@ -68,13 +106,14 @@ class Recipient:
 class RecipientDirectory:
     """The recipients collection inside one transaction."""
 
-    def __init__(self, tx: DocumentTransaction, collection: str) -> None:
+    def __init__(self, tx: DocumentTransaction, collection: str, fields: SealedFields) -> None:
         self._tx = tx
         self._collection = collection
+        self._fields = fields
 
     def get(self, recipient_id: str) -> Recipient | None:
         document = self._tx.get(self._collection, recipient_id)
-        return Recipient.from_document(document) if document else None
+        return Recipient.from_document(document, self._fields) if document else None
 
     def set(self, recipient_id: str, channels: list[ChannelPreference], at: datetime) -> None:
         self._put(recipient_id, channels, managed=True, at=at)
@@ -96,12 +135,11 @@ class RecipientDirectory:
         address: str,
         change_id: str,
         at: datetime,
-        cipher: FieldCipher | None,
     ) -> tuple[Recipient, bool]:
         """The client as it is after its SubscriptionCreated named `address`, and whether
         that asked for a change of its address (to be confirmed by the current one)."""
         document = self._tx.get(self._collection, recipient_id)
-        known = Recipient.from_document(document) if document else None
+        known = Recipient.from_document(document, self._fields) if document else None
         if known is not None and known.managed:
             return known, False  # set by command: nothing learned, no change asked
         current = known.email if known else None
@@ -109,40 +147,53 @@ class RecipientDirectory:
             return self.learn_email(recipient_id, address, at), False  # the first one wins
         if current.casefold() == address.casefold():
             return known, False
-        if cipher is None:
-            raise RuntimeError("an address change is sealed with the field cipher (wiring)")
-        pending = document.get(PENDING)
-        asked = _opened(cipher, pending.get("sealed"), recipient_id) if pending else None
+        asked = self._pending(recipient_id, document.get(PENDING))
         if asked is not None and asked.casefold() == address.casefold():
             return known, False  # asked already: one mail is enough
-        sealed = cipher.encrypt(address, recipient_id)
-        change = {"change_id": change_id, "sealed": sealed, "requested_at": rfc3339(at)}
-        self._tx.put(self._collection, recipient_id, {**document, PENDING: change})
+        change = {
+            "change_id": change_id,
+            **self._fields.seal(_record(recipient_id, PENDING), {"address": address}),
+            "requested_at": rfc3339(at),
+        }
+        # Written whole, so a document from before the channels were sealed is sealed too.
+        written = self._document(recipient_id, list(known.channels), False, at)
+        self._tx.put(self._collection, recipient_id, {**document, **written, PENDING: change})
         return known, True
 
-    def pending_address(self, recipient_id: str, change_id: str, cipher: FieldCipher) -> str | None:
+    def pending_address(self, recipient_id: str, change_id: str) -> str | None:
         """The new address of the pending change `change_id`, while it is pending."""
         document = self._tx.get(self._collection, recipient_id) or {}
         pending = document.get(PENDING) or {}
         if document.get("managed") or pending.get("change_id") != change_id:
             return None
-        return _opened(cipher, pending.get("sealed"), recipient_id)
+        return self._pending(recipient_id, pending)
 
-    def apply_address_change(
-        self, recipient_id: str, change_id: str, cipher: FieldCipher, at: datetime
-    ) -> bool:
+    def _pending(self, recipient_id: str, pending: Document | None) -> str | None:
+        """A pending change's new address, opened; None when there is none, or it does not
+        open (sealed under another key: its link answers address_change_not_pending, and the
+        client's next subscription with that address asks again)."""
+        if not pending:
+            return None
+        try:
+            opened = self._fields.open(_record(recipient_id, PENDING), pending)
+        except FieldCipherError:
+            return None
+        address = opened.get("address")
+        return str(address) if address else None
+
+    def apply_address_change(self, recipient_id: str, change_id: str, at: datetime) -> bool:
         """Make the pending change `change_id` the client's address: True when it is done
         now, False when it was done before (the same link followed again)."""
         document = self._tx.get(self._collection, recipient_id)
         if document is not None and document.get(APPLIED) == change_id:
             return False
-        address = self.pending_address(recipient_id, change_id, cipher)
+        address = self.pending_address(recipient_id, change_id)
         if document is None or address is None:
             raise PermanentError(
                 "address_change_not_pending",
                 "this change was replaced by a later one or withdrawn",
             )
-        known = Recipient.from_document(document)
+        known = Recipient.from_document(document, self._fields)
         channels = [
             c.model_copy(update={"address": address}) if c.channel == "email" else c
             for c in known.channels
@@ -187,24 +238,15 @@ class RecipientDirectory:
             self._collection, recipient_id, self._document(recipient_id, channels, managed, at)
         )
 
-    @staticmethod
     def _document(
-        recipient_id: str, channels: list[ChannelPreference], managed: bool, at: datetime
+        self, recipient_id: str, channels: list[ChannelPreference], managed: bool, at: datetime
     ) -> Document:
         return {
             "recipient_id": recipient_id,
-            "channels": [c.model_dump() for c in channels],
+            "channels": stored_channels(self._fields, recipient_id, channels),
             "managed": managed,
             "updated_at": rfc3339(at),
         }
-
-
-def _opened(cipher: FieldCipher, sealed: object, recipient_id: str) -> str | None:
-    """A sealed address, opened; None when it does not open (a key since rotated out)."""
-    try:
-        return cipher.decrypt(str(sealed or ""), recipient_id)
-    except FieldCipherError:
-        return None
 
 
 # -- experts' and centers' addresses: asked of the context that holds them ----------------
@@ -237,6 +279,7 @@ class _Contacts:
     collection: str
     processor: MessageProcessor[Any, Any]
     clock: Clock
+    fields: SealedFields  # how the recipients' channels are sealed
 
     def _learn(self, recipient_id: str, door: str, path: str) -> None:
         known = self.store.get(self.collection, recipient_id)
@@ -253,7 +296,7 @@ class _Contacts:
             return
         now = self.clock()
         self.store.run_in_transaction(
-            lambda tx: RecipientDirectory(tx, self.collection).learn_email(
+            lambda tx: RecipientDirectory(tx, self.collection, self.fields).learn_email(
                 recipient_id, address, now
             )
         )

@@ -20,6 +20,7 @@ from functions.notifications.recipients import RecipientDirectory
 from shared.ports.documents import DocumentTransaction
 from shared.ports.event_store import EventStore
 from shared.service.event_sourcing import EventSourcedRepository, Staged, apply_to_views
+from shared.service.field_crypto import SealedFields
 from shared.service.unit_of_work import UnitOfWork
 
 
@@ -29,6 +30,7 @@ class Storage:
     view: NotificationsView
     recipients: str  # collection
     inbox: str  # collection
+    recipient_fields: SealedFields  # how the recipients' channels are sealed (recipients.py)
     deliveries: str = "notifications_deliveries"  # collection: the channels' yes (delivery.py)
     snapshot_every: int = 50
 
@@ -40,7 +42,7 @@ class NotificationsUnitOfWork(UnitOfWork):
         self.notifications = EventSourcedRepository(
             storage.events.streams(tx), Notification, snapshot_every=storage.snapshot_every
         )
-        self.recipients = RecipientDirectory(tx, storage.recipients)
+        self.recipients = RecipientDirectory(tx, storage.recipients, storage.recipient_fields)
         self.staged: list[Staged] = []
 
     def stage_changes(self) -> list[Any]:

@@ -6,9 +6,6 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
 from functions.notifications import address_change
 from functions.notifications.adapters.smtp_email import SmtpEmailChannel
 from functions.notifications.adapters.webhook_guard import UrlRefused, WebhookGuard
@@ -21,7 +18,7 @@ from functions.notifications.messages import NAMES, ChannelPreference
 from functions.notifications.projection import COLLECTION as VIEW
 from functions.notifications.projection import NotificationsView
 from functions.notifications.recipients import COLLECTION as RECIPIENTS
-from functions.notifications.recipients import CenterContacts, ExpertContacts
+from functions.notifications.recipients import CenterContacts, ExpertContacts, channel_fields
 from functions.notifications.unit_of_work import NotificationsUnitOfWork, Storage
 from shared.adapters.document_event_store import DocumentEventStore, EventStoreCollections
 from shared.config import Settings
@@ -29,7 +26,6 @@ from shared.domain.errors import PermanentError
 from shared.platform import Platform
 from shared.service.command_log import CommandLog
 from shared.service.event_sourcing import ProjectionRunner
-from shared.service.field_crypto import FieldCipher
 from shared.service.processing import MessageProcessor, processor_handlers
 
 PROJECTION_POSITIONS = "notifications_projection_positions"
@@ -89,16 +85,6 @@ def _keys(settings: Settings) -> tuple[list[str], list[bytes]]:
     return webhook, confirm
 
 
-def address_cipher(confirmation_key: bytes) -> FieldCipher:
-    """Seals a client's new address until it is confirmed (address_change.py). Its key is
-    derived from the first confirmation key, a secret this context already holds, so that
-    no other context's key is mounted here. A pending change sealed before a rotation of
-    that key no longer opens: its link answers address_change_not_pending, and the client's
-    next subscription with that address asks again."""
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"notifications address")
-    return FieldCipher(hkdf.derive(confirmation_key))
-
-
 def webhook_guard(settings: Settings) -> WebhookGuard:
     """https only in the cloud; private addresses only where the setting allows them (the
     local stack's receivers; Settings refuses it in the cloud)."""
@@ -149,12 +135,13 @@ def build(platform: Platform) -> NotificationsWiring:
         view=NotificationsView(settings.collection(VIEW)),
         recipients=settings.collection(RECIPIENTS),
         inbox=settings.collection(f"{NAMES.name}_inbox"),
+        # The channels' addresses and URLs, and a pending change's new address, sealed with
+        # the shared field cipher (recipients.py).
+        recipient_fields=channel_fields(settings),
         deliveries=settings.collection(DELIVERIES),
     )
     guard = webhook_guard(settings)
-    cipher = address_cipher(confirmation_keys[0])
     deps = Dependencies(
-        cipher=cipher,
         check_webhook_url=lambda url: _refuse_as_permanent(guard, url),
         clock=platform.clock,
         schedule=parse_schedule(settings.notification_retry_schedule),
@@ -194,7 +181,7 @@ def build(platform: Platform) -> NotificationsWiring:
         sending["email"],  # type: ignore[arg-type]
         platform.store,
         storage.recipients,
-        cipher,
+        storage.recipient_fields,
         address_links,
         platform.clock,
     )
@@ -215,14 +202,17 @@ def build(platform: Platform) -> NotificationsWiring:
         clock=platform.clock,
     )
     contacts = ExpertContacts(
-        platform.doors, platform.store, storage.recipients, processor, platform.clock
-    )
+        platform.doors, platform.store, storage.recipients, processor, platform.clock,
+        storage.recipient_fields,
+    )  # fmt: skip
     centers = CenterContacts(
-        platform.doors, platform.store, storage.recipients, processor, platform.clock
-    )
+        platform.doors, platform.store, storage.recipients, processor, platform.clock,
+        storage.recipient_fields,
+    )  # fmt: skip
     address_changes = address_change.AddressChanges(
-        platform.store, storage.recipients, cipher, address_links, platform.clock
-    )
+        platform.store, storage.recipients, storage.recipient_fields, address_links,
+        platform.clock,
+    )  # fmt: skip
     return NotificationsWiring(
         platform, storage, processor, delivery, links, guard, commands, contacts, centers,
         address_changes,

@@ -2,6 +2,9 @@
 
 Original names: ComandoCrearSuscripcion → CreateSubscription, EventoSuscripcionCreada →
 SubscriptionCreated, and so on (see docs/glossary.md).
+
+The client's names, username, ids and email (PERSONAL) travel sealed, on topics and in stored
+copies; the schemas describe the logical payload (shared/service/sealed_messages.py).
 """
 
 from __future__ import annotations
@@ -38,8 +41,19 @@ class ClientData(BaseModel):
 
 # -- commands ------------------------------------------------------------------------------
 class CreateSubscription(Command):
+    """Subscribe a client to a plan. The client's names, username, RUT, national id and email
+    travel sealed (PERSONAL); this schema is the payload as handlers read it, opened."""
+
     TYPE = f"{_PREFIX}.create.v1"
     SUBJECT_FIELD = "subscription_id"
+    PERSONAL = (
+        "client.first_names",
+        "client.last_names",
+        "client.username",
+        "client.rut",
+        "client.national_id",
+        "client.email",
+    )
 
     subscription_id: Id
     client: ClientData
@@ -89,12 +103,16 @@ class RefundPayment(Command):
 
 # -- events --------------------------------------------------------------------------------
 class SubscriptionCreated(Event):
+    """A client's subscription exists. Its client_email travels sealed (PERSONAL); this schema
+    is the payload as consumers read it, opened."""
+
     TYPE = f"{_PREFIX}.created.v1"
     SUBJECT_FIELD = "subscription_id"
+    PERSONAL = ("client_email",)
 
     subscription_id: Id
     client_code: str
-    # The contact the notifications context writes to.
+    # The contact the notifications context writes to (sealed on the topic: PERSONAL).
     client_email: str
     plan: PlanCode
     price_cents: Cents

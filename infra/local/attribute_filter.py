@@ -1,6 +1,7 @@
 """Pub/Sub subscription filters on message attributes, evaluated by the local bridge.
 
-The Pub/Sub emulator accepts a subscription filter but ignores it, so the bridge applies the
+The Pub/Sub emulator accepts a subscription filter but ignores it (still so in 0.8.20: a
+filtered subscription is handed every message), so the bridge applies the
 filter itself: a message that does not match is acknowledged without delivery, as Pub/Sub
 does. Supported grammar (the attribute part of Pub/Sub's filter language):
 

@@ -6,6 +6,8 @@ Pub/Sub do in the cloud: exponential backoff between attempts (the topology's re
 policy), dead-lettering after max_delivery_attempts, filters, and at most N concurrent
 deliveries per subscription. A message stays leased (subscription_leases.py extends its
 deadline) until its final outcome, so if the bridge dies mid-retry Pub/Sub redelivers it.
+A trigger subscription is pulled when its topic's doorbell rings (topic_doorbell.py): one
+long-poll per topic rather than one per subscription (each Pull costs the emulator CPU).
 It can inject chaos (see chaos.py) and serves an admin API (see bridge_admin.py).
 
 Run: python -m infra.local.bridge --functions-url http://127.0.0.1:8090 --admin-port 8091
@@ -21,6 +23,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -47,6 +50,7 @@ from infra.local.eventarc_envelope import (
 from infra.local.ports import StackPorts
 from infra.local.scheduler import Scheduler, jobs_of
 from infra.local.subscription_leases import Lease, LeaseKeeper
+from infra.local.topic_doorbell import TopicDoorbell
 from infra.local.topology import (
     DEFAULT_TOPOLOGY_PATH,
     TriggerSubscription,
@@ -83,6 +87,7 @@ class SubscriptionPump:
         publisher: pubsub_v1.PublisherClient,
         chaos: ChaosControl,
         concurrency: int,
+        doorbell: TopicDoorbell,
         push: bool = False,
     ) -> None:
         self.spec = spec
@@ -120,11 +125,19 @@ class SubscriptionPump:
             # twice the concurrency keeps workers busy without hoarding the backlog.
             max_outstanding=concurrency * 2,
             on_message=self._on_message,
+            # Rung by the topic's doorbell (topic_doorbell.py) for what may pass the filter.
+            bell=doorbell.bell(self._may_want),
         )
 
     @property
     def path(self) -> str:
         return str(self._subscriber.subscription_path(self._project, self.spec.name))
+
+    def _may_want(self, attributes: Mapping[str, str]) -> bool:
+        """False for a message _event_for surely drops: its doorbell does not ring for it."""
+        if self.spec.kind == "gcs" or self._filter is None:
+            return True
+        return self._filter.matches(attributes)
 
     @property
     def running(self) -> bool:
@@ -315,10 +328,15 @@ class Bridge:
         self.started_at = time.time()
         self._subscriber = pubsub_v1.SubscriberClient()
         self._publisher = pubsub_v1.PublisherClient()
+        self.doorbells = {
+            topic: TopicDoorbell(self._subscriber, project, topic)
+            for topic in sorted({spec.topic for spec in subscriptions})
+        }
         self.pumps = [
             SubscriptionPump(
                 spec, project, bucket_prefix, functions_url,
-                self._subscriber, self._publisher, self.chaos, concurrency, push,
+                self._subscriber, self._publisher, self.chaos, concurrency,
+                self.doorbells[spec.topic], push,
             )
             for spec in subscriptions
         ]  # fmt: skip
@@ -335,16 +353,25 @@ class Bridge:
                     if time.monotonic() > deadline:
                         raise
                     time.sleep(0.05)
+        # Their topics exist now; the bridge's own doorbell subscriptions are made here.
+        for doorbell in self.doorbells.values():
+            doorbell.create()
 
     def start(self) -> None:
         self.wait_for_subscriptions()
         for pump in self.pumps:
             pump.start()
+        for doorbell in self.doorbells.values():
+            doorbell.start()
 
     def stop(self) -> None:
-        # In parallel: each pump may wait up to a Pull's long poll.
-        with ThreadPoolExecutor(max(1, len(self.pumps))) as pool:
-            list(pool.map(SubscriptionPump.stop, self.pumps))
+        for doorbell in self.doorbells.values():
+            doorbell.stop_pulling()
+        # In parallel: each pump may wait for deliveries in flight, each doorbell for its
+        # long poll.
+        stops = [*(p.stop for p in self.pumps), *(d.finish for d in self.doorbells.values())]
+        with ThreadPoolExecutor(max(1, len(stops))) as pool:
+            list(pool.map(lambda stop: stop(), stops))
 
     def status(self) -> dict[str, object]:
         return {
@@ -358,7 +385,7 @@ class Bridge:
                     "function": pump.spec.function,
                     "target": pump.spec.target,
                     "kind": pump.spec.kind,
-                    "running": pump.running,
+                    "running": pump.running and self.doorbells[pump.spec.topic].running,
                 }
                 for pump in self.pumps
             ],

@@ -2,6 +2,8 @@
 
 Messages use the CloudEvents binary binding. With ordering on, the aggregate id is the
 ordering key, so the events of one aggregate keep their order where a subscription asks for it.
+The personal fields of a message are sealed with the `sealer` the platform gives (none: such
+a message is refused, never published in clear).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 from shared.adapters import grants
 from shared.domain.errors import TransientError
 from shared.ports.envelope import Envelope
+from shared.service.sealed_messages import NO_KEY, MessageSealer
 
 PUBLISH_TIMEOUT_SECONDS = 30.0
 
@@ -24,10 +27,12 @@ class PubSubPublisher:
         self,
         project_id: str,
         *,
+        sealer: MessageSealer = NO_KEY,
         ordering: bool = False,
         client: pubsub_v1.PublisherClient | None = None,
     ) -> None:
         self._project_id = project_id
+        self._sealer = sealer
         self._ordering = ordering
         self._client = client or pubsub_v1.PublisherClient(
             # A command answers an HTTP request: batch for milliseconds, not the default 10 ms.
@@ -51,7 +56,7 @@ class PubSubPublisher:
         path = self.topic_path(topic)
         pending = []
         for envelope in envelopes:
-            data, attributes = envelope.to_pubsub()
+            data, attributes = envelope.to_pubsub(self._sealer)
             key = envelope.subject if self._ordering else ""
             pending.append((key, self._client.publish(path, data, ordering_key=key, **attributes)))
         for key, future in pending:

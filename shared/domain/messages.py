@@ -4,6 +4,10 @@ Each message class names its CloudEvent type (`co.saludtech.<context>.<aggregate
 and is a frozen pydantic model, so a payload is validated when it is built (producer side) and
 when it is read (consumer side). Every concrete class registers itself, which is how an
 envelope finds the model for its `type`, and how the schemas under shared/schemas/ are exported.
+
+Personal data (names, ids, emails) never travels in clear: a class lists its personal fields
+in PERSONAL, and the envelope seals them whenever it is serialized. The exported schemas
+describe the logical payload, as handlers see it once the fields are opened.
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ class Message(BaseModel):
     TYPE: ClassVar[str] = ""
     # Name of the field that identifies the aggregate: it becomes the CloudEvent `subject`.
     SUBJECT_FIELD: ClassVar[str] = ""
+    # The personal fields of the payload (dotted paths to strings, e.g. "client.email"):
+    # they travel sealed on topics and in stored copies (shared/service/sealed_messages.py).
+    PERSONAL: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -7,6 +7,9 @@ consume, is kept unchanged on the context's dead-letter topic and announced by t
 context's failure event, then acknowledged. A dead-letter topic's own function records what
 arrives there (shared/service/dead_letters.py).
 
+A message's personal fields are opened with the context's sealer (its platform's) before
+its payload is validated; one sealed that does not open is unreadable, like any other.
+
 The functions themselves are not written out: entry_points() makes one per entry of a
 context's HANDLERS, named by entry_point_name(), plus the context's dead-letter recorder.
 """
@@ -31,6 +34,7 @@ from shared.ports.publishing import Publisher
 from shared.service.context import ContextNames
 from shared.service.dead_letters import REJECTION_REASON_ATTRIBUTE, DeadLetterLog, DeadMessage
 from shared.service.processing import Consumer, MessageHandler, MessageProcessor
+from shared.service.sealed_messages import MessageSealer
 
 log = get_logger(__name__)
 
@@ -51,11 +55,13 @@ def consume(
     function: str,
     context: ContextNames,
     publisher: Publisher,
+    sealer: MessageSealer,
 ) -> None:
     """Run `handle` on the `expects` message inside a messagePublished CloudEvent; `handle`
-    returns what became of it (for the log line) and raises TransientError to be retried."""
+    returns what became of it (for the log line) and raises TransientError to be retried.
+    `sealer` opens its personal fields (the platform's)."""
     try:
-        envelope = _read(cloud_event, expects)
+        envelope = _read(cloud_event, expects, sealer)
     except InvalidMessage as error:
         _keep_unreadable(
             cloud_event, error, function=function, context=context, publisher=publisher
@@ -208,7 +214,7 @@ def record_dead_letter(
     )
 
 
-def _read(cloud_event: CloudEventLike, expects: type[Message]) -> Envelope:
+def _read(cloud_event: CloudEventLike, expects: type[Message], sealer: MessageSealer) -> Envelope:
     if cloud_event["type"] != PUBSUB_PUBLISHED:
         raise InvalidMessage("unexpected_trigger", str(cloud_event["type"])[:120])
     raw, attributes, _ = unwrap_pubsub_push(cloud_event.data)
@@ -216,7 +222,7 @@ def _read(cloud_event: CloudEventLike, expects: type[Message]) -> Envelope:
     # its payload is judged against a contract that is not its own.
     if attributes.get("ce-type") != expects.TYPE:
         raise InvalidMessage("unsupported_message", "this function consumes another type")
-    return Envelope.from_pubsub(raw, attributes)
+    return Envelope.from_pubsub(raw, attributes, sealer)
 
 
 def _keep_unreadable(

@@ -5,6 +5,11 @@ message attributes and the payload as JSON data. Functions receive it wrapped by
 `google.cloud.pubsub.topic.v1.messagePublished` CloudEvent; `from_eventarc` unwraps that here,
 once, for every context. Correlation and causation ids are CloudEvents extension attributes,
 carried from each message to the messages it causes.
+
+The personal fields a message declares (Message.PERSONAL) are sealed by the sealer each
+serialization is given, and opened by the one each read is given, before the payload is
+validated (shared/service/sealed_messages.py). Without one, a message with personal fields
+is refused: nothing serializes them in clear.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from pydantic import ValidationError
 from shared.domain.clock import rfc3339
 from shared.domain.errors import InvalidMessage
 from shared.domain.messages import Message, message_class
+from shared.service.sealed_messages import NO_KEY, MessageSealer
 
 SPECVERSION = "1.0"
 PUBSUB_PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
@@ -85,7 +91,7 @@ class Envelope:
         )
 
     # -- Pub/Sub binary binding ---------------------------------------------------------
-    def to_pubsub(self) -> tuple[bytes, dict[str, str]]:
+    def to_pubsub(self, sealer: MessageSealer = NO_KEY) -> tuple[bytes, dict[str, str]]:
         attributes = {
             "ce-specversion": SPECVERSION,
             "ce-id": self.id,
@@ -99,10 +105,15 @@ class Envelope:
             attributes["ce-subject"] = self.subject
         if self.causation_id:
             attributes["ce-causationid"] = self.causation_id
-        return self.payload.model_dump_json().encode(), attributes
+        if not self.payload.PERSONAL:
+            return self.payload.model_dump_json().encode(), attributes
+        sealed = sealer.seal(self.payload, self.id)
+        return json.dumps(sealed, ensure_ascii=False, separators=(",", ":")).encode(), attributes
 
     @classmethod
-    def from_pubsub(cls, data: bytes, attributes: Mapping[str, str]) -> Envelope:
+    def from_pubsub(
+        cls, data: bytes, attributes: Mapping[str, str], sealer: MessageSealer = NO_KEY
+    ) -> Envelope:
         ce = {k[3:]: v for k, v in attributes.items() if k.startswith("ce-")}
         missing = [name for name in _REQUIRED if not ce.get(name)]
         if missing:
@@ -113,10 +124,10 @@ class Envelope:
             body = json.loads(data or b"null")
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             raise InvalidMessage("malformed_json", "data is not JSON") from error
-        return cls._build(ce, body)
+        return cls._build(ce, body, sealer)
 
     # -- structured JSON (how envelopes are stored in an outbox) ----------------------------
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, sealer: MessageSealer = NO_KEY) -> dict[str, Any]:
         return {
             "specversion": SPECVERSION,
             "id": self.id,
@@ -127,18 +138,18 @@ class Envelope:
             "correlationid": self.correlation_id,
             "causationid": self.causation_id,
             "datacontenttype": "application/json",
-            "data": self.payload.model_dump(mode="json"),
+            "data": sealer.seal(self.payload, self.id),
         }
 
     @classmethod
-    def from_json(cls, document: Mapping[str, Any]) -> Envelope:
+    def from_json(cls, document: Mapping[str, Any], sealer: MessageSealer = NO_KEY) -> Envelope:
         missing = [name for name in _REQUIRED if not document.get(name)]
         if missing:
             raise InvalidMessage("missing_attribute", f"missing {', '.join(missing)}")
-        return cls._build(document, document.get("data"))
+        return cls._build(document, document.get("data"), sealer)
 
     @classmethod
-    def _build(cls, attrs: Mapping[str, Any], body: Any) -> Envelope:
+    def _build(cls, attrs: Mapping[str, Any], body: Any, sealer: MessageSealer) -> Envelope:
         model = message_class(str(attrs["type"]))
         if model is None:
             raise InvalidMessage("unknown_message_type", str(attrs["type"])[:120])
@@ -147,7 +158,7 @@ class Envelope:
             # optional field to a v1 event is a compatible change (see shared/contracts.py).
             body = {k: v for k, v in body.items() if k in model.model_fields}
         return cls(
-            payload=parse_payload(model, body),
+            payload=parse_payload(model, sealer.open(model, str(attrs["id"]), body)),
             source=str(attrs["source"]),
             id=str(attrs["id"]),
             time=str(attrs.get("time") or now_rfc3339()),
@@ -188,9 +199,9 @@ def unwrap_pubsub_push(body: Mapping[str, Any]) -> tuple[bytes, dict[str, str], 
     return data, attributes, message_id
 
 
-def from_eventarc(event_type: str, data: Any) -> Envelope:
+def from_eventarc(event_type: str, data: Any, sealer: MessageSealer = NO_KEY) -> Envelope:
     """The envelope inside an Eventarc `messagePublished` CloudEvent (type and data)."""
     if event_type != PUBSUB_PUBLISHED:
         raise InvalidMessage("unexpected_trigger", event_type[:120])
     raw, attributes, _ = unwrap_pubsub_push(data)
-    return Envelope.from_pubsub(raw, attributes)
+    return Envelope.from_pubsub(raw, attributes, sealer)

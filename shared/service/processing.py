@@ -8,6 +8,8 @@ envelopes again (same ids), changing nothing else. A command that can never succ
 recorded the same way, with a failure event as its outbox. A context whose messages carry
 personal data (SubscriptionCreated's client_email) gives the processor a cipher: the inbox
 record then keeps each envelope of its outbox sealed, and a redelivery opens it to publish.
+The same cipher seals the messages' personal fields (Message.PERSONAL) in those copies; a
+processor without one refuses to record a message that has any.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from shared.ports.envelope import Envelope
 from shared.ports.publishing import EventPublisher
 from shared.service.context import ContextNames
 from shared.service.field_crypto import FieldCipher, SealedFields
+from shared.service.sealed_messages import NO_KEY, MessageSealer
 from shared.service.unit_of_work import UnitOfWork
 
 U = TypeVar("U", bound=UnitOfWork)
@@ -93,12 +96,15 @@ class OutboxEntry:
     topic: str
     envelope: Envelope
 
-    def to_document(self) -> dict[str, Any]:
-        return {"topic": self.topic, "envelope": self.envelope.to_json()}
+    def to_document(self, sealer: MessageSealer = NO_KEY) -> dict[str, Any]:
+        return {"topic": self.topic, "envelope": self.envelope.to_json(sealer)}
 
     @classmethod
-    def from_document(cls, document: Mapping[str, Any]) -> OutboxEntry:
-        return cls(topic=document["topic"], envelope=Envelope.from_json(document["envelope"]))
+    def from_document(
+        cls, document: Mapping[str, Any], sealer: MessageSealer = NO_KEY
+    ) -> OutboxEntry:
+        envelope = Envelope.from_json(document["envelope"], sealer)
+        return cls(topic=document["topic"], envelope=envelope)
 
 
 @dataclass(frozen=True)
@@ -145,7 +151,7 @@ def stored_outbox(
 ) -> list[dict[str, Any]]:
     """The outbox as an inbox record keeps it: each envelope sealed (bound to the record and
     its place in the outbox) when a cipher is given, else in clear."""
-    documents = [entry.to_document() for entry in outbox]
+    documents = [entry.to_document(_sealer(cipher)) for entry in outbox]
     if cipher is None:
         return documents
     return [seal_outbox_entry(cipher, record_id, i, d) for i, d in enumerate(documents)]
@@ -172,8 +178,12 @@ def recorded_outbox(
             opened = SealedFields(cipher, _ENVELOPE).open(f"{record_id}/outbox/{index}", stored)
             if isinstance(opened["envelope"], str):
                 document = {**opened, "envelope": json.loads(opened["envelope"])}
-        entries.append(OutboxEntry.from_document(document))
+        entries.append(OutboxEntry.from_document(document, _sealer(cipher)))
     return entries
+
+
+def _sealer(cipher: FieldCipher | None) -> MessageSealer:
+    return MessageSealer(cipher, "its MessageProcessor was given no outbox_cipher")
 
 
 def inbox_id(message_id: str) -> str:

@@ -10,8 +10,15 @@ from typing import Any
 import pytest
 import requests
 
+from shared.config import Settings
 from shared.domain.errors import InvalidMessage
 from shared.ports.envelope import Envelope
+from shared.service.sealed_messages import MessageSealer
+
+# The stack's functions run with the development settings, as this process does: the same
+# field key seals and opens the personal fields of messages on the topics (a test reads and
+# publishes them as a function of the stack would).
+STACK_SEALER = MessageSealer.from_settings(Settings())
 
 
 class TopicWatcher:
@@ -43,7 +50,7 @@ class TopicWatcher:
         readable = []
         for data, attributes in self.raw:
             try:
-                readable.append(Envelope.from_pubsub(data, attributes))
+                readable.append(Envelope.from_pubsub(data, attributes, STACK_SEALER))
             except InvalidMessage:
                 continue
         return readable

@@ -15,6 +15,7 @@ from functions.identity.messages import Role
 from functions.ingestion.messages import ImageAnonymized
 from shared.adapters.pubsub_publisher import PubSubPublisher
 from shared.ports.envelope import Envelope
+from tests.e2e.conftest import STACK_SEALER
 from tests.e2e.test_api_flow import api_url, login, register, until
 
 pytestmark = [pytest.mark.emulators, pytest.mark.e2e]
@@ -40,7 +41,7 @@ def test_a_client_browses_the_catalogue_then_quotes_a_dataset(stack: Any) -> Non
         for patient in range(PATIENTS)
         for index in range(IMAGES_EACH)
     ]
-    PubSubPublisher(stack.project_id).publish("ingestion-events", envelopes)
+    PubSubPublisher(stack.project_id, sealer=STACK_SEALER).publish("ingestion-events", envelopes)
     auth = login(stack, register(Role.CLIENT, uuid.uuid4().hex[:8]))
     base = api_url(stack)
 

@@ -24,7 +24,7 @@ from infra.samples.clients import SAMPLE_CLIENT
 from shared.adapters.pubsub_publisher import PubSubPublisher
 from shared.ports.envelope import Envelope
 from shared.service.context import database_of
-from tests.e2e.conftest import TopicWatcher
+from tests.e2e.conftest import STACK_SEALER, TopicWatcher
 from tests.e2e.test_api_flow import api_url, login, register
 from tests.unit.data_services.dicoms import dicom_bytes
 from tests.unit.data_services.factories import image_event
@@ -78,7 +78,7 @@ def _catalogue(stack: Any, source: str) -> None:
             }
         )
         envelopes.append(Envelope(payload=event, source="/saludtech/ingestion"))
-    PubSubPublisher(stack.project_id).publish("ingestion-events", envelopes)
+    PubSubPublisher(stack.project_id, sealer=STACK_SEALER).publish("ingestion-events", envelopes)
 
 
 def _projected(stack: Any, source: str) -> int:

@@ -21,7 +21,7 @@ from infra.samples.clients import SAMPLE_CLIENT
 from shared.adapters.pubsub_publisher import PubSubPublisher
 from shared.ports.envelope import Envelope
 from tests.conftest import ChaosSwitch, unique_names
-from tests.e2e.conftest import wait_for_outcome
+from tests.e2e.conftest import STACK_SEALER, wait_for_outcome
 from tests.e2e.notifications_stack import notifications_stack
 from tests.unit.notifications.helpers import created, declined, paid
 
@@ -96,7 +96,7 @@ def test_a_sagas_outcomes_reach_the_client_and_the_operator(
         step="payment", reason="kept_failing", stuck_at="2026-12-02T12:00:00.000Z",
     )  # fmt: skip
     with temporary_environment(stack.env):
-        publisher = PubSubPublisher(stack.project_id)
+        publisher = PubSubPublisher(stack.project_id, sealer=STACK_SEALER)
     sagas = [Envelope(payload=p, source="/saludtech/sagas") for p in (done, stuck)]
     publisher.publish("sagas-events", sagas)  # before the client is known: they wait
     publisher.publish("subscriptions-events", [Envelope(payload=creation, source="/s")])
@@ -123,7 +123,7 @@ def test_chaos_300_events_every_notification_mailed_exactly_once(
                         paid(creation.subscription_id, creation.client_code)):  # fmt: skip
             envelopes.append(Envelope(payload=payload, source="/saludtech/subscriptions"))
     with temporary_environment(stack.env):
-        publisher = PubSubPublisher(stack.project_id)
+        publisher = PubSubPublisher(stack.project_id, sealer=STACK_SEALER)
     publisher.publish("subscriptions-events", envelopes)
     expected = len(before) + 3 * CLIENTS
     deadline = time.monotonic() + 700

@@ -8,8 +8,10 @@ from functools import cache
 from typing import Any
 
 import main
+from functions import bootstrap
 from infra.local.topology import TriggerSubscription, load_topology
 from shared.ports.envelope import Envelope
+from shared.service.sealed_messages import MessageSealer
 from tests.support.cloud_events import pubsub_event
 
 
@@ -36,8 +38,14 @@ def function_for(topic: str, attributes: dict[str, str]) -> Callable[[Any], None
     return matches[0]
 
 
+def installed_sealer() -> MessageSealer:
+    """The sealer of the platform the test installed (bootstrap.use), which every context
+    shares: what its publisher seals personal fields with, and its functions open them with."""
+    return bootstrap.platform("any").sealer
+
+
 def deliver(topic: str, envelope: Envelope, message_id: str | None = None) -> None:
-    data, attributes = envelope.to_pubsub()
+    data, attributes = envelope.to_pubsub(installed_sealer())
     deliver_raw(topic, data, attributes, message_id or envelope.id)
 
 

@@ -13,6 +13,8 @@ from functions.bootstrap import InMemoryPlatform
 from functions.data_services import queries as data_queries
 from functions.data_services import wiring as data_services_wiring
 from functions.data_services.messages import CreateDataService, CreateDataServiceV2
+from functions.notifications.recipients import COLLECTION as RECIPIENTS
+from functions.notifications.recipients import RecipientDirectory, channel_fields
 from functions.sagas import wiring as sagas_wiring
 from functions.sagas.messages import NAMES as SAGAS
 from functions.subscriptions import queries as subscription_queries
@@ -31,9 +33,18 @@ from tests.unit.data_services.flow import send
 from tests.unit.subscriptions.factories import create_command
 from tools.seal_personal_fields import migrations, run
 
-IDS_AND_EMAILS = ("12345678-5", "123457890", "pperez@example.com", "15.111.222-3", "csoto@")
+HOOK_TOKEN = "hook-token-Zq81"  # a webhook URL's query string may carry one
+IDS_AND_EMAILS = (
+    "12345678-5", "123457890", "pperez@example.com", "15.111.222-3", "csoto@", HOOK_TOKEN,
+)  # fmt: skip
 NAMES = ("Pablo", "Perez", "pperez")  # the client's, in a v1 CreateDataService
 SAGA_CAUSE = "cause-of-a-v1-command"
+
+
+def in_clear(envelope: Envelope) -> dict[str, Any]:
+    """An envelope as stored before messages sealed their personal fields: data in clear."""
+    sealer = bootstrap.platform("any").sealer
+    return {**envelope.to_json(sealer), "data": envelope.payload.model_dump(mode="json")}
 
 
 def write_old_documents(platform: InMemoryPlatform) -> str:
@@ -50,7 +61,9 @@ def write_old_documents(platform: InMemoryPlatform) -> str:
     inbox = f"{SUBSCRIPTIONS.name}_inbox"
     [(record_id, record)] = store.query(inbox).items
     entries = recorded_outbox(record, client.cipher, record_id)
-    record["outbox"] = [entry.to_document() for entry in entries]
+    record["outbox"] = [
+        {"topic": entry.topic, "envelope": in_clear(entry.envelope)} for entry in entries
+    ]
 
     send(register_command())
     data_services = bootstrap.context(data_services_wiring.build).collections
@@ -65,13 +78,20 @@ def write_old_documents(platform: InMemoryPlatform) -> str:
         "message_id": SAGA_CAUSE,
         "outcome": "applied",
         "event_types": [v1.type],
-        "outbox": [{"topic": "data-services-commands", "envelope": v1.to_json()}],
+        "outbox": [{"topic": "data-services-commands", "envelope": in_clear(v1)}],
     }
     # A data service a v1 command created: it kept the client's names.
     service = {"data_service_id": "ds-v1", "client_code": "0001", "client": {
         "code": "0001", "first_names": "Pablo", "last_names": "Perez", "username": "pperez"}}  # fmt: skip
 
+    # A recipient of notifications: its channels' address and URL in clear.
+    recipient = {"recipient_id": "client-0001", "managed": True, "channels": [
+        {"channel": "email", "address": "pperez@example.com", "url": None, "templates": None},
+        {"channel": "webhook", "address": None, "url": f"https://hooks.example.org/in?t={HOOK_TOKEN}",
+         "templates": ["subscription_paid"]}]}  # fmt: skip
+
     def write(tx: Any) -> None:
+        tx.put(platform.settings.collection(RECIPIENTS), "client-0001", recipient)
         tx.put(subscriptions.collection, sid, old)
         tx.put(inbox, record_id, record)
         tx.put(data_services.experts, "EXP-001", expert)
@@ -92,6 +112,11 @@ def answers(platform: InMemoryPlatform, sid: str) -> list[Any]:
         found = SubscriptionsUnitOfWork(tx, subscriptions.client).subscriptions.get(sid)
         return found.client if found else None
 
+    recipients = platform.settings.collection(RECIPIENTS)
+    fields = channel_fields(platform.settings)
+    recipient = store.run_in_transaction(
+        lambda tx: RecipientDirectory(tx, recipients, fields).get("client-0001")
+    )
     redelivered = subscriptions.processor.process(
         Envelope(payload=create_command("PRO", subscription_id=sid), source="/t", id="x")
     )
@@ -101,6 +126,7 @@ def answers(platform: InMemoryPlatform, sid: str) -> list[Any]:
         data_queries.expert_contact(store, collections, "EXP-001"),
         data_queries.get_expert(store, collections, "EXP-001"),
         redelivered.outcome,
+        recipient,
     ]
 
 
@@ -108,7 +134,7 @@ def republished_by_the_sagas(platform: InMemoryPlatform) -> list[dict[str, Any]]
     """A redelivery of the saga's cause publishes the copy its inbox record kept."""
     processor = bootstrap.context(sagas_wiring.build).processor
     envelope = Envelope(payload=subscription_created(), source="/t", id=SAGA_CAUSE)
-    return [entry.envelope.to_json() for entry in processor.process(envelope).outbox]
+    return [in_clear(entry.envelope) for entry in processor.process(envelope).outbox]
 
 
 def stored(platform: InMemoryPlatform, *collections: str) -> str:
@@ -136,6 +162,7 @@ def test_old_documents_read_the_same_before_and_after_and_a_second_run_changes_n
     text = stored(platform, *everything)
     for planted in IDS_AND_EMAILS:
         assert planted not in text
+    assert HOOK_TOKEN not in stored(platform, platform.settings.collection(RECIPIENTS))
     legacy = stored(platform, f"{SAGAS.name}_inbox", "data_services")
     for name in NAMES:
         assert name not in legacy

@@ -3,8 +3,6 @@ log, its topic. The original Spanish route sends the very same command."""
 
 from __future__ import annotations
 
-import json
-
 from functions.subscriptions.messages import CreateSubscription
 from tests.unit.api.conftest import CLIENT_BODY, Api
 
@@ -21,7 +19,8 @@ ORIGINAL = {
 
 def _published(api: Api) -> list[dict[str, object]]:
     return [
-        json.loads(envelope.to_pubsub()[0])
+        # The logical payload: on the topic its personal fields travel sealed.
+        envelope.payload.model_dump(mode="json")
         for envelope in api.platform.publisher.messages("subscriptions-commands")
     ]
 

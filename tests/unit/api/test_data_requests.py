@@ -122,3 +122,37 @@ def test_a_request_after_the_data_service_exists_is_refused(api: Api) -> None:
         "POST", f"/v1/subscriptions/{subscription_id}/data-request", REQUEST, token=token
     )
     assert (answer.status, answer.body["error"]["reason"]) == (409, "data_service_exists")
+
+
+def test_a_request_sent_before_data_services_knows_the_subscription_is_not_a_404(
+    api: Api, monkeypatch: Any
+) -> None:
+    """Subscriptions answered "applied" and shows the subscription; data services has not
+    had its SubscriptionCreated yet. The buyer is told to retry shortly, not that the
+    subscription they just read does not exist, and nothing is sent."""
+    import functions.api.routes_subscriptions as routes
+
+    monkeypatch.setattr(routes, "NOT_YET_KNOWN_SECONDS", 0.3)
+    token = api.login("client-a")
+    accepted = api.call("POST", "/v1/subscriptions", {**CLIENT_BODY, "plan": "PRO"}, token=token)
+    subscription_id = accepted.body["subscription_id"]
+    for envelope in api.platform.publisher.messages("subscriptions-commands"):
+        if envelope.subject == subscription_id:
+            deliver("subscriptions-commands", envelope)  # its event is not delivered
+    for index in range(36):
+        send(image_event(index))
+    assert api.call("GET", f"/v1/subscriptions/{subscription_id}", token=token).status == 200
+    answer = api.call(
+        "POST", f"/v1/subscriptions/{subscription_id}/data-request", REQUEST, token=token
+    )
+    assert (answer.status, answer.body["error"]["reason"]) == (409, "subscription_not_ready")
+    assert answer.headers["Retry-After"] == "2"
+    assert _published(api) == []
+    # Once data services has it, the same request is accepted.
+    for envelope in api.platform.publisher.messages("subscriptions-events"):
+        if isinstance(envelope.payload, SubscriptionCreated):
+            send(envelope.payload)
+    answer = api.call(
+        "POST", f"/v1/subscriptions/{subscription_id}/data-request", REQUEST, token=token
+    )
+    assert answer.status == 202, answer.body

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from functions.bootstrap import InMemoryPlatform
+from functions.data_services import queries
 from functions.data_services.messages import (
     CancelDataService,
     FinishDataService,
@@ -185,8 +186,8 @@ def test_finish_revokes_every_copy(platform: InMemoryPlatform) -> None:
         if e.type.endswith("finished.v1")
     ]
     assert finished[0].payload.objects_delivered == 10  # type: ignore[attr-defined]
-    expert = platform.store.get(
-        "data_services_experts", stored(platform, service_id)["expert_code"]
+    expert = queries.get_expert(
+        platform.store, the_wiring().collections, stored(platform, service_id)["expert_code"]
     )
     assert expert is not None and service_id not in expert["assignments"]
 

@@ -7,7 +7,13 @@ from datetime import UTC, datetime
 import pytest
 
 from functions.data_services.domain import DataService, DataServiceError, Delivery, ManifestSummary
-from functions.data_services.experts import Expert, ExpertError, ExpertLoad, rank_experts
+from functions.data_services.experts import (
+    Expert,
+    ExpertError,
+    ExpertLoad,
+    ExpertSlot,
+    rank_slots,
+)
 from functions.data_services.messages import Status
 from tests.unit.data_services.factories import create_command, register_command
 
@@ -25,6 +31,11 @@ def expert(index: int = 0, **changes: object) -> Expert:
     return Expert.register(register_command(index, **changes), NOW)
 
 
+def seat(e: Expert, number: int = 0) -> tuple[Expert, ExpertSlot]:
+    """The expert with one of its slots, free."""
+    return e, ExpertSlot.free(e.id, number)
+
+
 def delivery() -> Delivery:
     return Delivery(1, 10, "gs://b/m", "gs://b/s", "2026-12-02T12:00:00.000Z")
 
@@ -39,7 +50,7 @@ def created(**criteria: object) -> DataService:
 
 def ready(service: DataService) -> DataService:
     """An expert assigned and the dataset prepared: what a start needs."""
-    service.assign(expert(), NOW)
+    service.assign(*seat(expert()), NOW)
     service.prepare(manifest(), NOW)
     return service
 
@@ -60,7 +71,7 @@ def test_the_dataset_is_prepared_before_or_after_the_expert() -> None:
     service = created()
     service.prepare(manifest(), NOW)  # no expert yet: the two run in parallel
     assert (service.status, bool(service.prepared_at)) == (Status.CREATED, True)
-    service.assign(expert(), NOW)
+    service.assign(*seat(expert()), NOW)
     service.start(NOW)
     assert (service.status, service.manifest) == (Status.STARTED, manifest())
 
@@ -74,7 +85,7 @@ def test_the_speciality_is_the_dataset_region_by_default() -> None:
     [
         (lambda s: None, "expert_required"),
         (lambda s: s.prepare(manifest(), NOW), "expert_required"),
-        (lambda s: s.assign(expert(), NOW), "dataset_required"),
+        (lambda s: s.assign(*seat(expert()), NOW), "dataset_required"),
         (lambda s: (ready(s), s.start(NOW)), "already_started"),
         (lambda s: (ready(s), s.cancel("", NOW)), "service_ended"),
     ],
@@ -97,7 +108,7 @@ def test_no_dataset_prepared_beyond_what_the_plan_allows(
     resolved: ManifestSummary, reason: str
 ) -> None:
     service = created()
-    service.assign(expert(), NOW)
+    service.assign(*seat(expert()), NOW)
     with pytest.raises(DataServiceError) as refused:
         service.prepare(resolved, NOW)
     assert refused.value.reason == reason
@@ -138,39 +149,56 @@ def test_a_delivery_of_another_manifest_is_refused() -> None:
 def test_an_expert_of_another_speciality_is_refused() -> None:
     service = created()
     with pytest.raises(DataServiceError) as refused:
-        service.assign(expert(2), NOW)  # NEURO, HEAD
+        service.assign(*seat(expert(2)), NOW)  # NEURO, HEAD
     assert refused.value.reason == "expert_speciality_mismatch"
     assert service.status is Status.CREATED
 
 
 def test_an_expert_over_capacity_is_refused() -> None:
     busy = expert(capacity=1)
-    created().assign(busy, NOW)
-    with pytest.raises(DataServiceError) as refused:
-        created().assign(busy, NOW)
-    assert refused.value.reason == "expert_over_capacity"
-    assert busy.load == 1
+    only = ExpertSlot.free(busy.id, 0)
+    created().assign(busy, only, NOW)
+    held_by = only.data_service_id
+    for slot in (only, ExpertSlot.free(busy.id, 1)):  # taken, and beyond its capacity
+        with pytest.raises(DataServiceError) as refused:
+            created().assign(busy, slot, NOW)
+        assert refused.value.reason == "expert_over_capacity"
+    assert only.data_service_id == held_by
+
+
+def test_a_slot_taken_again_by_its_own_service_changes_nothing() -> None:
+    """At-least-once: the same service finds its own slot, and never holds two."""
+    a = expert(capacity=1)
+    slot = ExpertSlot.free(a.id, 0)
+    a.take(slot, "ds-1", "CHEST", NOW)
+    slot._dirty = False
+    a.take(slot, "ds-1", "CHEST", NOW)
+    assert slot.data_service_id == "ds-1" and not slot.has_changes
+    slot.release("ds-other")  # another service's release: nothing
+    assert slot.data_service_id == "ds-1"
+    slot.release("ds-1")
+    assert slot.data_service_id is None and slot.has_changes
 
 
 def test_reassignment_names_the_previous_expert() -> None:
     service = created()
     first, second = expert(0), expert(1)
-    service.assign(first, NOW)
-    assert service.assign(second, NOW) == first.id
+    service.assign(*seat(first), NOW)
+    assert service.assign(*seat(second), NOW) == first.id
     assert service.expert_code == second.id
     with pytest.raises(DataServiceError):
-        service.assign(second, NOW)
+        service.assign(*seat(second, 1), NOW)
 
 
 def test_cancel_from_any_open_state_and_never_twice() -> None:
     service = created()
-    service.assign(expert(), NOW)
+    service.assign(*seat(expert()), NOW)
     service.cancel("Client request", NOW)
     assert service.status is Status.CANCELLED and service.end_reason == "client_request"
     with pytest.raises(DataServiceError):
         service.cancel("", NOW)
     with pytest.raises(DataServiceError):
-        service.assign(expert(1), NOW)
+        service.assign(*seat(expert(1)), NOW)
 
 
 def test_a_failed_delivery_ends_the_service() -> None:
@@ -202,27 +230,41 @@ def test_create_refuses_what_no_service_can_be(changes: dict[str, object], reaso
 
 
 def _seen(code: str, load: int, capacity: int = 4, speciality: str = "CHEST") -> ExpertLoad:
-    return ExpertLoad(code=code, specialities=(speciality,), load=load, capacity=capacity)
+    return ExpertLoad(
+        code=code, specialities=(speciality,), capacity=capacity, taken=frozenset(range(load))
+    )
 
 
-def test_experts_are_ranked_least_loaded_first_and_full_or_other_ones_left_out() -> None:
+def test_only_the_free_slots_of_able_experts_are_ranked() -> None:
     seen = [_seen("a", 2), _seen("b", 0), _seen("c", 4), _seen("d", 0, speciality="MR")]
-    assert rank_experts(seen, "CHEST", "ds-1") == ["b", "a"]
-    assert rank_experts([_seen("c", 4)], "CHEST", "ds-1") == []
+    ranked = rank_slots(seen, "CHEST", "ds-1")
+    assert sorted(ranked) == ["a.2", "a.3", "b.0", "b.1", "b.2", "b.3"]
+    assert rank_slots([_seen("c", 4)], "CHEST", "ds-1") == []
+    legacy = ExpertLoad(code="e", specialities=("CHEST",), capacity=3, legacy=2)
+    assert rank_slots([legacy], "CHEST", "ds-1") == ["e.0"]  # the legacy list fills the last
 
 
-def test_equally_loaded_experts_are_spread_over_services_and_a_retry_ranks_the_same() -> None:
-    """Concurrent assignments must not all contend for one expert's document."""
+def test_slots_are_spread_over_services_by_free_capacity_and_a_retry_ranks_the_same() -> None:
+    """Concurrent assignments must not all contend for one document."""
     seen = [_seen(f"e{n}", 0, capacity=100) for n in range(5)]
-    firsts = [rank_experts(seen, "CHEST", f"ds-{n}")[0] for n in range(200)]
-    assert set(firsts) == {f"e{n}" for n in range(5)}
-    assert min(firsts.count(f"e{n}") for n in range(5)) > 20  # about 40 each
-    assert rank_experts(seen, "CHEST", "ds-7") == rank_experts(seen, "CHEST", "ds-7")
+    firsts = [rank_slots(seen, "CHEST", f"ds-{n}")[0] for n in range(200)]
+    assert len(set(firsts)) > 150  # about 200 different slots of 500
+    experts = [slot.split(".")[0] for slot in firsts]
+    assert min(experts.count(f"e{n}") for n in range(5)) > 20  # about 40 each
+    assert rank_slots(seen, "CHEST", "ds-7") == rank_slots(seen, "CHEST", "ds-7")
+    # An expert with more free slots gets more of the services: in proportion.
+    uneven = [_seen("busy", 90, capacity=100), _seen("idle", 0, capacity=100)]
+    chosen = [rank_slots(uneven, "CHEST", f"ds-{n}")[0].split(".")[0] for n in range(300)]
+    assert chosen.count("idle") > 5 * chosen.count("busy")
 
 
 def test_capacity_cannot_drop_below_the_load() -> None:
-    a = expert(0, capacity=2)
-    a.take("ds-1", "CHEST")
-    a.take("ds-2", "CHEST")
-    with pytest.raises(ExpertError):
-        a.update(register_command(0, capacity=1))
+    a = expert(0, capacity=4)
+    with pytest.raises(ExpertError) as below:
+        a.update(register_command(0, capacity=1), taken=[0, 1])
+    assert below.value.reason == "capacity_below_load"
+    with pytest.raises(ExpertError) as beyond:  # a load of 1, but in a slot beyond 2
+        a.update(register_command(0, capacity=2), taken=[3])
+    assert beyond.value.reason == "capacity_below_load"
+    a.update(register_command(0, capacity=2), taken=[1])
+    assert a.capacity == 2

@@ -7,6 +7,7 @@ import random
 import pytest
 
 from functions.bootstrap import InMemoryPlatform
+from functions.data_services import queries
 from functions.data_services.messages import AssignExpert, CancelDataService, SubmitDataRequest
 from functions.ingestion.messages import ImageAnonymized
 from shared.domain.errors import TransientError
@@ -29,9 +30,10 @@ def registry(platform: InMemoryPlatform) -> None:
 
 
 def expert_load(platform: InMemoryPlatform, code: str) -> int:
-    document = platform.store.get("data_services_experts", code)
-    assert document is not None
-    return len(document["assignments"])
+    """The load the registry shows: counted from the expert's slots (ADR 0014)."""
+    view = queries.get_expert(platform.store, the_wiring().collections, code)
+    assert view is not None
+    return int(view["load"])
 
 
 def test_a_create_for_a_subscription_not_projected_yet_is_retried(

@@ -16,7 +16,7 @@ from functions.data_services import queries as read
 from functions.data_services import review
 from functions.data_services.datasets import ManifestEntry
 from functions.data_services.domain import DataServiceError
-from functions.data_services.experts import Expert, ExpertLoad, rank_experts
+from functions.data_services.experts import Expert, ExpertLoad, ExpertSlot, rank_slots
 from functions.data_services.messages import (
     NAMES,
     ApproveDataset,
@@ -93,13 +93,16 @@ def _exclude(service_id: str, *ids: str, reason: str = "artifact", **more: Any) 
 
 # -- retiring ----------------------------------------------------------------------------------
 def test_a_retired_expert_is_never_ranked_nor_taken() -> None:
-    seen = [ExpertLoad("A", ("CHEST",), 0, 5, retired=True), ExpertLoad("B", ("CHEST",), 4, 5)]
-    assert rank_experts(seen, "CHEST", "ds-1") == ["B"]
+    seen = [
+        ExpertLoad("A", ("CHEST",), 5, retired=True),
+        ExpertLoad("B", ("CHEST",), 5, taken=frozenset(range(4))),
+    ]
+    assert rank_slots(seen, "CHEST", "ds-1") == ["B.4"]
     expert = Expert.register(register_command(0), NOW)
-    expert.retire(NOW)
-    assert not expert.has_room and not expert.covers("CHEST")
+    expert.retire(NOW, taken=0)
+    assert not expert.covers("CHEST")
     with pytest.raises(Exception, match="retired") as refused:
-        expert.take("ds-1", "CHEST")
+        expert.take(ExpertSlot.free(expert.id, 0), "ds-1", "CHEST", NOW)
     assert getattr(refused.value, "reason", "") == "expert_retired"
 
 
@@ -110,7 +113,7 @@ def test_a_retired_expert_keeps_its_services_and_is_never_assigned_again(
     envelope = send(RetireExpert(expert_code="EXP-001"))
     deliver(NAMES.commands_topic, envelope)  # a duplicate: nothing more
     assert _count(platform, "retired") == 1
-    expert = platform.store.get(the_wiring().collections.experts, "EXP-001")
+    expert = read.get_expert(platform.store, the_wiring().collections, "EXP-001")
     assert expert is not None and expert["retired_at"] and expert["assignments"] == [service_id]
     # Assigned by load: EXP-002 (the other chest expert), never the retired one.
     other = create_command(anatomical_region="chest", subscription_id="sub-1")

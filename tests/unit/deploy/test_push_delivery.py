@@ -70,7 +70,7 @@ def test_a_pushed_command_is_handled(platform: InMemoryPlatform) -> None:
         },
     )
     [command] = platform.publisher.messages("subscriptions-commands")
-    data, attributes = command.to_pubsub()
+    data, attributes = command.to_pubsub(platform.sealer)
     target = target_taking("subscriptions-commands", attributes)
 
     response = push(target, "subscriptions-commands", data, attributes)

@@ -5,6 +5,11 @@ CLOUD_READS says which key of shared/config.py each context's code reads in the 
 is a table, not a guess: a grep of functions/<context>/ (and of the shared helpers a
 context calls) must find exactly those keys, plus the reads LOCAL_ONLY explains, so a new
 read of a key fails here until the table and the topology say who gets it.
+
+The field key is also read through the platform (functions/bootstrap.py: the sealer of
+messages' personal fields, shared/service/sealed_messages.py) by every context that
+publishes or consumes a message declaring personal fields (Message.PERSONAL): the topics
+and triggers of the topology say which.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+import main
 from infra.local.topology import (
     CONTEXTS,
     context_of,
@@ -23,6 +29,8 @@ from infra.local.topology import (
     signing_functions,
 )
 from shared.config import Settings
+from shared.domain.messages import Command, Message, registered_messages
+from shared.entrypoints.pubsub import consumed_type
 from tests.unit.deploy.terraform_files import REPO_ROOT
 
 TOPOLOGY = load_topology()
@@ -39,9 +47,15 @@ CLOUD_READS: dict[str, set[str]] = {
     "subscriptions": {"payment_api_key", "field_encryption_key"},
     # Sealed expert ids and emails.
     "data_services": {"field_encryption_key"},
-    # Webhook signatures, confirmation links, the SMTP relay's login.
-    "notifications": {"webhook_secrets", "confirmation_keys", "smtp_password"},
-    "sagas": set(),
+    # Webhook signatures, confirmation links, the SMTP relay's login, sealed addresses.
+    "notifications": {
+        "webhook_secrets",
+        "confirmation_keys",
+        "smtp_password",
+        "field_encryption_key",
+    },
+    # SubscriptionCreated's sealed client_email (the trigger of the PRO saga).
+    "sagas": {"field_encryption_key"},
 }
 # Reads the grep finds that never happen in the cloud, and why.
 LOCAL_ONLY: dict[tuple[str, str], str] = {
@@ -70,10 +84,36 @@ def source(path_glob: str) -> dict[str, str]:
     }
 
 
+def topic_of(message: type[Message]) -> str:
+    """The topic a message travels on: its context's commands or events topic."""
+    kind = "commands" if issubclass(message, Command) else "events"
+    return f"{message.TYPE.split('.')[2].replace('_', '-')}-{kind}"
+
+
+@cache
+def personal_message_contexts() -> frozenset[str]:
+    """The contexts that publish or consume a message with personal fields: its own (its
+    doors publish its commands, its processor its events), those whose functions consume
+    it, and those that may publish on its topic (`cloud.access.<context>.publishes`)."""
+    personal = [m for m in registered_messages().values() if m.PERSONAL]
+    found = {m.TYPE.split(".")[2] for m in personal}
+    for function in TOPOLOGY.functions.values():
+        if consumed_type(getattr(main, function.target, None)) in personal:
+            found.add(context_of(function.target))
+    topics = {topic_of(m) for m in personal}
+    for context, access in TOPOLOGY.cloud.access.items():
+        if topics & set(access.publishes):
+            found.add(context.replace("-", "_"))
+    return frozenset(found)
+
+
 @cache
 def grep_reads(context: str) -> frozenset[str]:
-    """Every key the code of `context` reads, directly or through a shared helper."""
+    """Every key the code of `context` reads, directly or through a shared helper (the
+    field key through the platform's sealer, in the contexts of personal messages)."""
     found: set[str] = set()
+    if context in personal_message_contexts():
+        found.add("field_encryption_key")
     for text in source(f"functions/{context}/**/*.py").values():
         found |= direct_reads(text)
         for call, keys in HELPERS.items():
@@ -131,6 +171,17 @@ def test_every_key_a_context_reads_is_mounted_into_its_functions() -> None:
                 assert having, (context, key)
             else:
                 assert having == functions, (context, key, set(functions) - set(having))
+
+
+def test_the_contexts_of_personal_messages_get_the_field_key() -> None:
+    # Those that consume SubscriptionCreated (its client_email) among them.
+    assert {"subscriptions", "data_services", "sagas", "notifications"} <= (
+        personal_message_contexts()
+    )
+    mounted = mounted_keys()
+    for name, function in TOPOLOGY.functions.items():
+        if context_of(function.target) in personal_message_contexts():
+            assert "field_encryption_key" in mounted[name], name
 
 
 def test_terraform_mounts_what_the_topology_grants(derived: dict[str, Any]) -> None:

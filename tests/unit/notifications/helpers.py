@@ -20,7 +20,7 @@ from shared.domain.errors import TransientError
 from shared.domain.messages import Message
 from shared.ports.envelope import Envelope
 from tests.support.cloud_events import pubsub_event
-from tests.support.delivery import functions_for
+from tests.support.delivery import functions_for, installed_sealer
 
 SUBSCRIPTIONS_EVENTS = "subscriptions-events"
 INGESTION_EVENTS = "ingestion-events"
@@ -78,7 +78,7 @@ def envelope_of(payload: Message, source: str = "/saludtech/subscriptions") -> E
 def deliver(topic: str, envelope: Envelope) -> None:
     """Hand a message to the notifications function its trigger takes it to (other
     contexts' functions on the same topic get their own copy, and are not under test)."""
-    data, attributes = envelope.to_pubsub()
+    data, attributes = envelope.to_pubsub(installed_sealer())
     [function] = [
         f for f in functions_for(topic, attributes) if f.__name__.startswith("notifications_")
     ]

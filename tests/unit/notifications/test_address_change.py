@@ -14,12 +14,13 @@ from typing import Any
 import functions_framework
 import pytest
 
+from functions import bootstrap
 from functions.bootstrap import InMemoryPlatform
-from functions.notifications import address_change
+from functions.notifications import address_change, wiring
 from functions.notifications.confirmation import ADDRESS_CHANGE_PATH, CONFIRM_PATH
 from functions.notifications.messages import NAMES, ChannelPreference, SetRecipientChannels
 from functions.notifications.recipients import COLLECTION as RECIPIENTS
-from functions.notifications.recipients import PENDING
+from functions.notifications.recipients import PENDING, Recipient
 from functions.notifications.wiring import NotificationsWiring
 from infra.local.mail import MailSink
 from shared.domain.clock import FixedClock
@@ -86,7 +87,7 @@ def test_another_email_does_not_redirect_and_asks_the_current_address_masked(
     assert f"{ADDRESS_CHANGE_PATH}?token=" in text and CONFIRM_PATH not in text
     # The new address is sealed in the recipient's document, in clear nowhere.
     stored = platform.store.get(RECIPIENTS, "client-0001")
-    assert stored is not None and NEW_EMAIL not in str(stored) and stored[PENDING]["sealed"]
+    assert stored is not None and NEW_EMAIL not in str(stored) and stored[PENDING]["address_sealed"]
     # Events and log lines name the recipient only.
     logged = capsys.readouterr()
     assert "address_change_asked" in logged.out + logged.err
@@ -154,7 +155,8 @@ def test_a_later_change_replaces_a_pending_one_and_the_same_one_is_asked_once(
     assert _reason(_change(first)) == (409, "address_change_not_pending")
     assert _change(latest).status_code == 200
     stored = platform.store.get(RECIPIENTS, "client-0001") or {}
-    assert stored["channels"][0]["address"] == "third@example.org"
+    fields = bootstrap.context(wiring.build).storage.recipient_fields
+    assert Recipient.from_document(stored, fields).email == "third@example.org"
 
 
 def _set_channels(bus: Bus, address: str) -> None:

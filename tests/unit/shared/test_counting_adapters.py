@@ -138,8 +138,12 @@ def test_a_transaction_that_fails_writes_nothing_billed(counters: Counters) -> N
 
 def test_a_query_pays_the_documents_fetched_and_one_at_least(counters: Counters) -> None:
     store = CountingDocumentStore(InMemoryDocumentStore(), counters)
-    for n in range(5):
-        store.run_in_transaction(lambda tx, n=n: tx.put("c", f"d{n}", {"n": n}))
+
+    def five(tx: DocumentTransaction) -> None:
+        for n in range(5):
+            tx.put("c", f"d{n}", {"n": n})
+
+    store.run_in_transaction(five)
     page = store.query("c", order_by="n", limit=2)
     assert [doc_id for doc_id, _ in page.items] == ["d0", "d1"]
     assert (counters["firestore.reads"], counters["firestore.query_documents"]) == (3, 3)

@@ -53,7 +53,7 @@ def test_a_dead_lettered_command_reads_dead_lettered_with_its_reason(
 ) -> None:
     accepted = create().get_json()
     [command] = platform.publisher.messages(NAMES.commands_topic)
-    data, attributes = command.to_pubsub()
+    data, attributes = command.to_pubsub(platform.sealer)
     dead = {
         **attributes,
         "CloudPubSubDeadLetterSourceDeliveryCount": "10",

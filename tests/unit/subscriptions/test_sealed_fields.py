@@ -67,10 +67,10 @@ def test_the_event_the_view_and_the_aggregate_answer_them_in_clear(
     assert platform.store.run_in_transaction(load) == (RUT, NATIONAL_ID, EMAIL)
 
     # A redelivery publishes the copy its inbox record kept, opened: the very same event.
-    first = [e.to_json() for e in platform.publisher.messages(NAMES.events_topic)]
+    first = platform.publisher.messages(NAMES.events_topic)
     again = w.processor.process(envelope)
     assert again.duplicate
-    assert [e.envelope.to_json() for e in again.outbox] == first
+    assert [e.envelope for e in again.outbox] == first
 
 
 def test_a_sealed_value_copied_onto_another_subscription_does_not_open(
