@@ -47,9 +47,10 @@ def percentile(values: list[float], fraction: float) -> float:
 class Arrivals:
     """Records when each message (by a key) arrives on a topic.
 
-    It pulls as the bridge does (infra/local/subscription_leases.py): immediate pulls a few
-    milliseconds apart while messages flow, a long-poll when idle. The emulator answers a
-    streaming pull or a long-poll only every ~50 ms, which would be the observer's cost.
+    Immediate pulls a few milliseconds apart while messages flow, a long-poll when idle: the
+    emulator answers a streaming pull or a long-poll only every ~50 ms, which would be the
+    observer's cost. (The bridge itself now pulls a trigger only when its topic's doorbell
+    rings: infra/local/topic_doorbell.py; an observer has no doorbell to wait for.)
     """
 
     def __init__(

@@ -225,10 +225,6 @@ class ExpertLoad:
     legacy: int = 0  # services of its legacy list
     retired: bool = False
 
-    @property
-    def load(self) -> int:
-        return self.legacy + len(self.taken)
-
     def free_slots(self, speciality: str) -> list[str]:
         if self.retired or speciality not in self.specialities:
             return []

@@ -4,8 +4,9 @@ The package record holds where the zip is stored (bucket, name, generation): ent
 name the package by its id only, so the object name (which may hold a patient's name) never
 travels on a topic. No document is written by every entry: each entry's own record (written
 with its catalogue record) is the progress. Completion is checked by blocks
-(domain.COMPLETION_BLOCK): an entry reads the entries of its block; the entry that completes
-a block writes a block marker and reads the markers; the one that sees every block issues
+(domain.COMPLETION_BLOCK): an entry counts the entries of its block (a count() aggregation:
+one read, not one per entry); the entry that completes a block writes a block marker and
+counts the markers; the one that sees every block issues
 CompletePackage with a derived id, so racing finishers give one record and one
 StudyIngested.
 """
@@ -127,12 +128,14 @@ class PackageProgress:
         the zip (the original leaves only once everything it held is committed)."""
         c, package_id, count = self.collections, target.package_id, target.entry_count
         block = block_of(target.entry_index)
-        done = self.store.query(
+        # Counts, not reads of the documents: one read each (up to 1,000 counted).
+        expected = block_size(block, count)
+        done = self.store.count(
             c.entries,
             [Filter("package_id", "==", package_id), Filter("block", "==", block)],
-            limit=domain.COMPLETION_BLOCK + 1,
+            up_to=expected,
         )
-        if len(done.items) < block_size(block, count):
+        if done < expected:
             return
         blocks = block_count(count)
         if blocks > 1:
@@ -140,10 +143,10 @@ class PackageProgress:
             self.store.run_in_transaction(
                 lambda tx: tx.put(c.blocks, entry_doc_id(package_id, block), marker)
             )
-            finished = self.store.query(
-                c.blocks, [Filter("package_id", "==", package_id)], limit=blocks + 1
+            finished = self.store.count(
+                c.blocks, [Filter("package_id", "==", package_id)], up_to=blocks
             )
-            if len(finished.items) < blocks:
+            if finished < blocks:
                 return
         entries = self.store.query(
             c.entries, [Filter("package_id", "==", package_id)], limit=count + 1

@@ -82,6 +82,8 @@ log = get_logger(__name__)
 # (the input is always read in place, never copied).
 OUTPUT_SPOOL_BYTES = 8 * 1024 * 1024
 PUBLISH_BATCH = 500
+# How many (center, study) pairs an instance remembers as held (~200 bytes each).
+HELD_STUDIES = 10_000
 # Logical buckets (Settings.bucket() adds the prefix).
 INGEST_BUCKET = "ingest"
 ANONYMIZED_BUCKET = "anonymized"
@@ -119,6 +121,10 @@ class IngestionService:
     # a pool (a threaded server starts a thread per request, so per-thread engines would be
     # built, and their caches lost, on every file).
     _engines: queue.SimpleQueue[Deidentifier] = field(default_factory=queue.SimpleQueue)
+    # (center, platform-wide study UID) pairs this instance saw catalogued: a center that
+    # holds a study holds it for good (catalogue records are never deleted), so the
+    # study's later images on this instance need no look-up at all.
+    _held: set[tuple[str, str]] = field(default_factory=set)
     progress: PackageProgress = field(init=False)
 
     def __post_init__(self) -> None:
@@ -230,7 +236,9 @@ class IngestionService:
                 existing is not None
                 and existing.arrival(unit.center_id, str(result.sha256), uri) is Arrival.REFERRAL
             )
-            if referral or self._study_elsewhere(str(result.study_uid), unit.center_id):
+            study = str(result.study_uid)
+            scoped = referral or self._study_elsewhere(study, unit.center_id)
+            if scoped:
                 # Another center sent this instance (or its study) first: this center's copy
                 # is its own image, under UIDs keyed to this center, so neither center can
                 # tell, neither blocks the other, the whole study stays one study for this
@@ -271,6 +279,8 @@ class IngestionService:
             update={"instance_key": link}
         )
         processed = self._record(unit, command)
+        if not scoped and processed.reason is None:
+            self._hold(unit.center_id, study)
         return "anonymized" if ImageAnonymized.TYPE in processed.event_types else "unchanged"
 
     def _deidentify(
@@ -328,12 +338,21 @@ class IngestionService:
     def _study_elsewhere(self, study_uid: str, center_id: str) -> bool:
         """Whether the study (platform-wide UID) is held by another center and not by this
         one: then this center's images of it all take its own UIDs, the ones the other
-        center holds (referrals) and the ones it does not alike."""
-        held = self.store.query(
-            self.collections.images, [Filter("study_id", "==", study_uid)], limit=20
-        )
-        sources = {str(d.get("data_source")) for _, d in held.items}
-        return bool(sources) and center_id not in sources
+        center holds (referrals) and the ones it does not alike. Two counts of at most one
+        document (one read each), the center's own first: its study's later images, the
+        usual case, stop there."""
+        if (center_id, study_uid) in self._held:
+            return False
+        images, study = self.collections.images, Filter("study_id", "==", study_uid)
+        if self.store.count(images, [study, Filter("data_source", "==", center_id)], up_to=1):
+            self._hold(center_id, study_uid)
+            return False
+        return self.store.count(images, [study], up_to=1) > 0
+
+    def _hold(self, center_id: str, study_uid: str) -> None:
+        if len(self._held) >= HELD_STUDIES:  # bounded: forget all, re-learn what is current
+            self._held.clear()
+        self._held.add((center_id, study_uid))
 
     def _discard_output(self, bucket: str, name: str, sha256: str) -> None:
         stored = self.blobs.stat(bucket, name)

@@ -109,6 +109,8 @@ class SubscriptionCreated(Event):
     TYPE = f"{_PREFIX}.created.v1"
     SUBJECT_FIELD = "subscription_id"
     PERSONAL = ("client_email",)
+    # `ce-plan`: the sagas' trigger leaves BASIC out (infra/topology.yaml).
+    ATTRIBUTES = ("plan",)
 
     subscription_id: Id
     client_code: str

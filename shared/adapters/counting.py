@@ -10,15 +10,16 @@ a run on the in-memory platform (benchmarks/costs.py) measures a cloud bill:
   adapter fetches `limit + 1` documents to know whether there is a next page, reads a
   document a transaction `save`s without having read it (its version check), and fetches a
   document once per transaction attempt; every attempt's reads are billed, only the
-  committed attempt's writes. The port has no delete.
+  committed attempt's writes. A count() aggregation bills one read per 1,000 index
+  entries counted, at least one. The port has no delete.
 - Pub/Sub bills each published message at its data + attributes + 20 bytes of publish
   time + its id, and at least 1,000 bytes a request (we publish and push one message a
   request); each delivery to a subscription again, filtered out or not.
 - Cloud Storage bills writes, copies (rewrites) and lists as class A, reads and metadata
   reads as class B; deletes are free. The GCS adapter reads an object of up to 8 MiB whose
   size is known in one request, a larger one with a metadata request then one request per
-  8 MiB range; it uploads bytes of up to 8 MiB in one request, a stream in resumable 8 MiB
-  chunks (one request to start, one per chunk).
+  8 MiB range; it uploads up to 8 MiB (bytes, or a seekable stream) in one request, more in
+  resumable 8 MiB chunks (one request to start, one per chunk).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from shared.ports.publishing import Publisher
 
 PUBSUB_MINIMUM_BYTES = 1000
 PUBSUB_TIMESTAMP_BYTES = 20
+COUNT_ENTRIES_PER_READ = 1000  # Firestore bills a count() one read per 1,000 entries
 PUBSUB_MESSAGE_ID_BYTES = 16  # the id Pub/Sub assigns, a string of 16 or so digits
 
 
@@ -118,6 +120,14 @@ class CountingDocumentStore:
         self.counters.add("firestore.query_documents", fetched)
         _read(self.counters, collection, max(1, fetched))
         return page
+
+    def count(self, collection: str, where: Sequence[Filter] = (), *, up_to: int) -> int:
+        found = self.inner.count(collection, where, up_to=up_to)
+        # An aggregation bills one read per 1,000 index entries it counts, at least one.
+        self.counters.add("firestore.aggregations")
+        self.counters.add("firestore.requests")
+        _read(self.counters, collection, _requests(found, COUNT_ENTRIES_PER_READ))
+        return found
 
 
 def _read(counters: Counters, collection: str, amount: int = 1) -> None:
@@ -255,9 +265,10 @@ class CountingBlobStore:
             bucket, name, data, create_only=create_only, content_type=content_type,
             metadata=metadata,
         )  # fmt: skip
-        # Bytes of up to 8 MiB go in one multipart request; a stream or more bytes in a
-        # resumable upload: one request to start it, one per chunk.
-        whole = isinstance(data, bytes) and info.size <= WRITE_CHUNK
+        # Up to 8 MiB (bytes, or what is left of a seekable stream) go in one multipart
+        # request; more, or an unseekable stream, in a resumable upload: one request to
+        # start it, one per chunk.
+        whole = (isinstance(data, bytes) or data.seekable()) and info.size <= WRITE_CHUNK
         self._a("write", 1 if whole else 1 + _requests(info.size, WRITE_CHUNK))
         self.counters.add("gcs.bytes_written", info.size)
         return info

@@ -99,10 +99,7 @@ class FirestoreDocumentStore:
         after: tuple[Any, str] | None = None,
     ) -> Page:
         self._check_granted()
-        query: Any = self._client.collection(collection)
-        for condition in where:
-            op = _OPERATORS.get(condition.op, condition.op)
-            query = query.where(filter=FieldFilter(condition.field, op, condition.value))
+        query = self._filtered(collection, where)
         direction = firestore.Query.DESCENDING if descending else firestore.Query.ASCENDING
         if order_by:
             query = query.order_by(order_by, direction=direction)
@@ -121,6 +118,23 @@ class FirestoreDocumentStore:
         more = len(snapshots) > limit
         cursor = (items[-1][1].get(order_by) if order_by else None, items[-1][0]) if more else None
         return Page(items=items, next_cursor=cursor)
+
+    def _filtered(self, collection: str, where: Sequence[Filter]) -> Any:
+        query: Any = self._client.collection(collection)
+        for condition in where:
+            op = _OPERATORS.get(condition.op, condition.op)
+            query = query.where(filter=FieldFilter(condition.field, op, condition.value))
+        return query
+
+    def count(self, collection: str, where: Sequence[Filter] = (), *, up_to: int) -> int:
+        self._check_granted()
+        query = self._filtered(collection, where)
+        try:
+            # The limit bounds what the aggregation scans (and bills).
+            results = query.limit(up_to).count(alias="n").get()
+        except TRANSIENT as error:
+            raise TransientError(f"firestore: {type(error).__name__}") from error
+        return int(results[0][0].value)
 
 
 class _FirestoreTransaction:

@@ -2,7 +2,8 @@
 
 Small objects are fetched in one request (cheaper than a ranged reader's round trips); larger
 ones are read through the client's BlobReader, which fetches ranges as the caller reads and
-seeks, so a 512 MiB image never sits whole in memory or on disk.
+seeks, so a 512 MiB image never sits whole in memory or on disk. Likewise up: up to 8 MiB
+(bytes, or a seekable stream) in one request, more in resumable chunks.
 """
 
 from __future__ import annotations
@@ -41,6 +42,18 @@ def _info(blob: Any) -> BlobInfo:
         content_type=blob.content_type,
         metadata=dict(blob.metadata or {}),
     )
+
+
+def _small_stream_as_bytes(data: bytes | BinaryIO) -> bytes | BinaryIO:
+    """What is left of a seekable stream, as bytes, when it fits one request: the client
+    uploads a stream as a resumable upload (a request to start it, then the chunks) even
+    when it is small, and bytes of up to WRITE_CHUNK in one multipart request."""
+    if isinstance(data, bytes) or not data.seekable():
+        return data
+    start = data.tell()
+    end = data.seek(0, io.SEEK_END)
+    data.seek(start)
+    return data.read() if end - start <= WRITE_CHUNK else data
 
 
 class GcsBlobStore:
@@ -110,6 +123,7 @@ class GcsBlobStore:
         if metadata:
             blob.metadata = dict(metadata)
         precondition = {"if_generation_match": 0} if create_only else {}
+        data = _small_stream_as_bytes(data)
         try:
             if isinstance(data, bytes):
                 blob.upload_from_string(data, content_type=content_type, **precondition)

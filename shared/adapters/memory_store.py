@@ -71,6 +71,15 @@ class InMemoryDocumentStore:
         cursor = (page[-1][1].get(order_by) if order_by else None, page[-1][0]) if more else None
         return Page(items=page, next_cursor=cursor)
 
+    def count(self, collection: str, where: Sequence[Filter] = (), *, up_to: int) -> int:
+        with self._lock:
+            found = sum(
+                1
+                for (coll, _), (_, data) in self._docs.items()
+                if coll == collection and all(matches(data, f) for f in where)
+            )
+        return min(found, up_to)
+
     # -- used by transactions -------------------------------------------------------------
     def _read(self, key: _Key) -> tuple[int, Document | None]:
         with self._lock:

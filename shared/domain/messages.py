@@ -18,6 +18,12 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 
 TYPE_PATTERN = re.compile(r"^co\.saludtech\.[a-z_]+\.[a-z_]+\.[a-z_]+\.v[0-9]+$")
+# A CloudEvents extension attribute name: lower-case letters and digits (spec 1.0, 3.1.1).
+_ATTRIBUTE_NAME = re.compile(r"^[a-z0-9]{1,20}$")
+_ENVELOPE_ATTRIBUTES = frozenset(
+    "specversion id type source time subject correlationid causationid datacontenttype "
+    "dataschema".split()
+)  # set by the envelope itself
 
 _registry: dict[str, type[Message]] = {}
 
@@ -33,6 +39,11 @@ class Message(BaseModel):
     # The personal fields of the payload (dotted paths to strings, e.g. "client.email"):
     # they travel sealed on topics and in stored copies (shared/service/sealed_messages.py).
     PERSONAL: ClassVar[tuple[str, ...]] = ()
+    # Top-level fields also sent as CloudEvents extension attributes (`ce-<name>`), so that a
+    # trigger's subscription filter can leave out what its function would only drop (a
+    # BASIC plan's SubscriptionCreated, for the sagas): the function is not even invoked.
+    # Never a personal field: attributes are not sealed.
+    ATTRIBUTES: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -44,6 +55,19 @@ class Message(BaseModel):
         if existing is not None and existing.__qualname__ != cls.__qualname__:
             raise ValueError(f"{cls.TYPE} is declared twice ({existing.__name__}, {cls.__name__})")
         _registry[cls.TYPE] = cls
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """Once the fields are known: every attribute is a field of its own, not personal."""
+        super().__pydantic_init_subclass__(**kwargs)
+        for name in cls.ATTRIBUTES:
+            if (
+                not _ATTRIBUTE_NAME.match(name)
+                or name in _ENVELOPE_ATTRIBUTES
+                or name not in cls.model_fields
+                or any(path.split(".")[0] == name for path in cls.PERSONAL)
+            ):
+                raise ValueError(f"{cls.__name__}.ATTRIBUTES: {name!r} cannot be an attribute")
 
     @property
     def subject(self) -> str:

@@ -99,3 +99,9 @@ class DocumentStore(Protocol):
         limit: int = 50,
         after: tuple[Any, str] | None = None,
     ) -> Page: ...
+
+    def count(self, collection: str, where: Sequence[Filter] = (), *, up_to: int) -> int:
+        """How many documents match, counting no further than `up_to`: a yes/no or "are
+        they all there" answer without fetching the documents (Firestore's count()
+        aggregation bills one read per 1,000 index entries counted, a query one per
+        document)."""

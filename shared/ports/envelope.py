@@ -105,6 +105,9 @@ class Envelope:
             attributes["ce-subject"] = self.subject
         if self.causation_id:
             attributes["ce-causationid"] = self.causation_id
+        if self.payload.ATTRIBUTES:
+            values = self.payload.model_dump(mode="json", include=set(self.payload.ATTRIBUTES))
+            attributes.update({f"ce-{name}": str(value) for name, value in values.items()})
         if not self.payload.PERSONAL:
             return self.payload.model_dump_json().encode(), attributes
         sealed = sealer.seal(self.payload, self.id)

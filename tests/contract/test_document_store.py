@@ -113,6 +113,19 @@ def test_query_filters_orders_and_pages(store: DocumentStore, collection: str) -
     assert days == sorted(days, reverse=True)
 
 
+def test_count_counts_what_matches_up_to_a_limit(store: DocumentStore, collection: str) -> None:
+    def write_all(tx: object) -> None:
+        for n in range(7):
+            tx.put(collection, f"d{n}", {"block": n % 2, "n": n})  # type: ignore[attr-defined]
+
+    store.run_in_transaction(write_all)
+    assert store.count(collection, [Filter("block", "==", 1)], up_to=100) == 3
+    assert store.count(collection, [Filter("block", "==", 0)], up_to=2) == 2
+    assert store.count(collection, up_to=100) == 7
+    assert store.count(collection, [Filter("block", "==", 5)], up_to=1) == 0
+    assert store.count(f"{collection}_none", up_to=1) == 0
+
+
 def test_query_on_nested_field(store: DocumentStore, collection: str) -> None:
     store.run_in_transaction(lambda tx: tx.put(collection, "a", {"client": {"code": "X"}}))
     assert [i for i, _ in store.query(collection, [Filter("client.code", "==", "X")]).items] == [

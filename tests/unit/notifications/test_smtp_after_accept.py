@@ -20,6 +20,7 @@ class _Server(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
     on_quit = "221"
     on_data_end = "250 2.0.0 queued"
+    on_noop = "250 ok"  # what a kept connection's check is answered (test_smtp_connections)
     accepted = 0
 
 
@@ -46,8 +47,10 @@ class _Smtp(socketserver.StreamRequestHandler):
             verb = line.split(" ", 1)[0].upper()
             if verb in ("EHLO", "HELO"):
                 self._say("250 test")
-            elif verb in ("MAIL", "RCPT", "RSET", "NOOP"):
+            elif verb in ("MAIL", "RCPT", "RSET"):
                 self._say("250 ok")
+            elif verb == "NOOP":
+                self._say(self.server.on_noop)
             elif verb == "DATA":
                 in_data = True
                 self._say("354 go on")
