@@ -338,16 +338,18 @@ class IngestionService:
     def _study_elsewhere(self, study_uid: str, center_id: str) -> bool:
         """Whether the study (platform-wide UID) is held by another center and not by this
         one: then this center's images of it all take its own UIDs, the ones the other
-        center holds (referrals) and the ones it does not alike. Two counts of at most one
-        document (one read each), the center's own first: its study's later images, the
-        usual case, stop there."""
+        center holds (referrals) and the ones it does not alike. Counts of at most one
+        record, one read each: a new study (a single image's, a study's first) stops at the
+        first; a study this instance saw the center hold needs none."""
         if (center_id, study_uid) in self._held:
             return False
         images, study = self.collections.images, Filter("study_id", "==", study_uid)
+        if not self.store.count(images, [study], up_to=1):
+            return False
         if self.store.count(images, [study, Filter("data_source", "==", center_id)], up_to=1):
             self._hold(center_id, study_uid)
             return False
-        return self.store.count(images, [study], up_to=1) > 0
+        return True
 
     def _hold(self, center_id: str, study_uid: str) -> None:
         if len(self._held) >= HELD_STUDIES:  # bounded: forget all, re-learn what is current
@@ -562,12 +564,15 @@ class IngestionService:
             # Only a replaced or removed package gets here: record it so the package ends.
             outcome = self.quarantine(unit, "source_missing", "package is gone", _keep_nothing)
         else:
-            outcome = self._ingest_entry(unit, target)
+            outcome = self._ingest_entry(unit, target, info.size)
         self.progress.check_completion(target)
         return outcome
 
-    def _ingest_entry(self, unit: Unit, target: EntryTarget) -> str:
-        stream = self.blobs.open_read(target.bucket, target.name, generation=target.generation)
+    def _ingest_entry(self, unit: Unit, target: EntryTarget, size: int) -> str:
+        # The size from the stat above: a small package is then read in one request.
+        stream = self.blobs.open_read(
+            target.bucket, target.name, generation=target.generation, size=size
+        )
         with stream:
             try:
                 entry = extract_entry(stream, target.entry_index, self.limits)

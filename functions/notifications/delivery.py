@@ -104,8 +104,9 @@ class DeliveryService:
         else:
             self._publish(self._outcome_of(nid, attempt), envelope)
             return "nothing_to_send"
-        if self._accepted(nid):
-            # An earlier claimant's send was accepted and its outcome never recorded.
+        if notification.claimed_before and self._accepted(nid):
+            # An earlier claimant's send was accepted and its outcome never recorded. (A
+            # first claim of an attempt has no earlier claimant: no read of the ledger.)
             outcome, how = Outcome(True), "recorded_from_ledger"
         elif not notification.may_start_send(self.deps.clock()):
             raise ClaimTooOld("the claim is too old to start a send")
@@ -114,7 +115,7 @@ class DeliveryService:
             how = "sent" if outcome.delivered else f"attempt_failed:{outcome.reason}"
             if outcome.delivered:
                 self._write_ledger(nid, attempt, notification, claimant)
-        staged = self._conclude(nid, attempt, claimant, outcome, notification.lease_until)
+        staged = self._conclude(nid, attempt, claimant, outcome, notification)
         self._publish(staged, envelope)
         log.info("delivery_attempt", attempt=attempt, channel=notification.channel,
                  delivered=outcome.delivered, reason=outcome.reason, how=how)  # fmt: skip
@@ -219,11 +220,13 @@ class DeliveryService:
         attempt: int,
         claimant: str,
         outcome: Outcome,
-        lease_until: str | None,
+        claimed: Notification,
     ) -> list[Staged]:
         def record(tx: DocumentTransaction) -> list[Staged]:
             uow = self._uow(tx)
-            notification = uow.notifications.get(notification_id)
+            # From the state read after the claim: only the stream's head (the version
+            # check) and what was appended since are read again, not its first events.
+            notification = uow.notifications.get(notification_id, known=claimed)
             if notification is None or not notification.holds(attempt, claimant):
                 return []  # taken over: the new claimant records its own outcome
             notification.conclude(attempt, outcome, self.deps.clock(), self.deps.schedule)
@@ -235,7 +238,7 @@ class DeliveryService:
         # the channel's yes in the ledger.
         recording = Retrying(
             retry=retry_if_exception_type(Exception),
-            stop=stop_after_delay(_seconds_left(lease_until, self.deps.clock())),
+            stop=stop_after_delay(_seconds_left(claimed.lease_until, self.deps.clock())),
             wait=wait_random_exponential(multiplier=0.05, max=2),
             reraise=True,
         )

@@ -96,6 +96,9 @@ class Notification(EventSourcedAggregate):
     created_at: str = ""
     status: NotificationStatus = NotificationStatus.PENDING
     attempts: int = 0  # attempts claimed so far
+    # Claims of the current attempt: above 1 after a takeover. 0 when unknown (state from a
+    # snapshot of before this field): counted as claimed before.
+    claims: int = 0
     claimed_by: str | None = None
     claimed_at: str | None = None
     lease_until: str | None = None
@@ -161,6 +164,12 @@ class Notification(EventSourcedAggregate):
             return False
         started = datetime.fromisoformat(self.claimed_at.replace("Z", "+00:00"))
         return now <= started + window
+
+    @property
+    def claimed_before(self) -> bool:
+        """Whether another delivery claimed the current attempt before this claim (and
+        may have sent it): only then can the delivery ledger hold a yes for it."""
+        return self.claims != 1
 
     def holds(self, attempt: int, claimed_by: str) -> bool:
         return (
@@ -236,6 +245,10 @@ class Notification(EventSourcedAggregate):
             self.status = NotificationStatus.PENDING
             self.next_attempt_at = event.created_at
         elif isinstance(event, DeliveryAttemptStarted):
+            if event.attempt != self.attempts:
+                self.claims = 1
+            elif self.claims:
+                self.claims += 1
             self.status = NotificationStatus.SENDING
             self.attempts = event.attempt
             self.claimed_by = event.claimed_by

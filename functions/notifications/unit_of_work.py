@@ -52,7 +52,9 @@ class NotificationsUnitOfWork(UnitOfWork):
         if self.cause is not None:
             metadata = {"causation_id": self.cause.id, "correlation_id": self.cause.correlation_id}
         staged = self.notifications.stage_changes(metadata)
-        apply_to_views(self.tx, self._storage.view, [s.recorded for s in staged])
+        # A stream's view is written only by folding its events: a new stream has none yet.
+        new = {s.recorded.stream_id for s in staged if s.recorded.version == 1}
+        apply_to_views(self.tx, self._storage.view, [s.recorded for s in staged], absent=new)
         self.staged.extend(staged)
         outgoing: list[Any] = []
         for item in staged:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from functions.notifications import address_change
@@ -14,16 +14,24 @@ from functions.notifications.confirmation import ADDRESS_CHANGE_PATH, Confirmati
 from functions.notifications.delivery import DeliveryService
 from functions.notifications.domain import DEFAULT_LEASE, parse_schedule
 from functions.notifications.handlers import HANDLERS, IN_PROCESS_HANDLERS, Dependencies
-from functions.notifications.messages import NAMES, ChannelPreference
+from functions.notifications.messages import (
+    NAMES,
+    ChannelPreference,
+    ConfirmNotification,
+    DeliverNotification,
+)
 from functions.notifications.projection import COLLECTION as VIEW
 from functions.notifications.projection import NotificationsView
 from functions.notifications.recipients import COLLECTION as RECIPIENTS
 from functions.notifications.recipients import CenterContacts, ExpertContacts, channel_fields
+from functions.notifications.rules import RULES
 from functions.notifications.unit_of_work import NotificationsUnitOfWork, Storage
 from shared.adapters.document_event_store import DocumentEventStore, EventStoreCollections
 from shared.config import Settings
 from shared.domain.errors import PermanentError
+from shared.domain.messages import Event
 from shared.platform import Platform
+from shared.ports.envelope import Envelope
 from shared.service.command_log import CommandLog
 from shared.service.event_sourcing import ProjectionRunner
 from shared.service.processing import MessageProcessor, processor_handlers
@@ -127,6 +135,28 @@ def channels(
     }
 
 
+def prefetch(
+    events: DocumentEventStore, storage: Storage
+) -> Callable[[Envelope], list[tuple[str, str]]]:
+    """What a message's handler reads besides its inbox record, fetched with it in one
+    round trip: a delivery's notification (its stream's head and first event, its view),
+    an event's recipient (when the event names it)."""
+
+    def documents(envelope: Envelope) -> list[tuple[str, str]]:
+        payload = envelope.payload
+        if isinstance(payload, DeliverNotification | ConfirmNotification):
+            nid = payload.notification_id
+            return [*events.first_reads(nid), (storage.view.collection, nid)]
+        if not isinstance(payload, Event):
+            return []
+        rule = RULES.get(type(payload))
+        if rule is None or rule.looked_up is not None or rule.configured:
+            return []
+        return [(storage.recipients, rule.recipient(payload))]
+
+    return documents
+
+
 def build(platform: Platform) -> NotificationsWiring:
     settings = platform.settings
     webhook_secrets, confirmation_keys = _keys(settings)
@@ -168,6 +198,7 @@ def build(platform: Platform) -> NotificationsWiring:
         handlers=processor_handlers(HANDLERS, IN_PROCESS_HANDLERS),
         deps=deps,
         clock=platform.clock,
+        prefetch=prefetch(events, storage),
     )
     links = ConfirmationLinks(
         keys=confirmation_keys,

@@ -109,6 +109,15 @@ class DocumentEventStore:
     def streams(self, tx: DocumentTransaction) -> DocumentEventStreams:
         return DocumentEventStreams(tx, self.collections, self._clock, self._shards)
 
+    def first_reads(self, stream_id: str) -> list[tuple[str, str]]:
+        """The documents every load of a stream in a transaction reads first, its head and
+        its first event: for a message processor's prefetch (one round trip with the inbox
+        record instead of two more)."""
+        return [
+            (self.collections.streams, stream_id),
+            (self.collections.events, event_doc_id(stream_id, 1)),
+        ]
+
     def read_stream(self, stream_id: str, after_version: int = 0) -> list[RecordedEvent]:
         # A query, not a transaction: a reader takes no lock, so it never slows a writer of
         # the stream down (on Firestore a transaction's reads lock the documents).

@@ -17,7 +17,7 @@ line and counted, never a crash.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -95,7 +95,11 @@ class EventSourcedRepository(Generic[A]):
         self.seen: dict[str, A] = {}
         self.skipped = 0  # stored events of a type no code knows, left out of the state
 
-    def get(self, aggregate_id: str) -> A | None:
+    def get(self, aggregate_id: str, known: A | None = None) -> A | None:
+        """The aggregate as its stream says now. `known`: the same aggregate as read
+        before (outside this transaction, without changes of its own): its events are not
+        read again, only those appended since (stored events never change), so it serves as
+        a snapshot held in memory."""
         if aggregate_id in self.seen:
             return self.seen[aggregate_id]
         # The head first (an append reads it anyway, so it costs no more): a snapshot is
@@ -105,11 +109,15 @@ class EventSourcedRepository(Generic[A]):
         version = self._streams.version(aggregate_id)
         if version == 0:
             return None
-        snapshot = (
-            self._streams.snapshot(aggregate_id) if version >= self._snapshot_every else None
-        )
-        if snapshot is not None:
-            aggregate = self._kind.from_snapshot(aggregate_id, snapshot.version, snapshot.state)
+        if known is not None and known.id == aggregate_id and not known.has_changes:
+            start: tuple[int, dict[str, Any]] | None = (known.version, known.to_snapshot())
+        else:
+            snapshot = (
+                self._streams.snapshot(aggregate_id) if version >= self._snapshot_every else None
+            )
+            start = (snapshot.version, snapshot.state) if snapshot is not None else None
+        if start is not None and start[0] <= version:
+            aggregate = self._kind.from_snapshot(aggregate_id, start[0], start[1])
         else:
             aggregate = self._kind.blank(aggregate_id)
         events = self._streams.read(aggregate_id, after_version=aggregate.version)
@@ -166,11 +174,13 @@ def apply_to_views(
     projection: Projection,
     events: Sequence[RecordedEvent],
     collection: str | None = None,
+    absent: Collection[str] = (),
 ) -> int:
     """Fold `events` (in order) into the projection's documents inside `tx`; the number of
-    events skipped as unknown. Each document is read once and written once."""
+    events skipped as unknown. Each document is read once and written once; those of
+    `absent` (the caller knows they do not exist yet: a new stream's) are not read."""
     target = collection or projection.collection
-    views: dict[str, Document | None] = {}
+    views: dict[str, Document | None] = dict.fromkeys(absent)
     skipped = 0
     for event in events:
         doc_id = projection.key(event)

@@ -23,8 +23,13 @@ def smtp() -> Iterator[_Server]:
     server.server_close()
 
 
-def _channel(server: _Server, **options: int) -> SmtpEmailChannel:
-    return SmtpEmailChannel("127.0.0.1", server.server_address[1], "a@b.c", timeout=2, **options)
+def _channel(
+    server: _Server, keep_idle: int = 4, mails_per_connection: int = 50
+) -> SmtpEmailChannel:
+    return SmtpEmailChannel(
+        "127.0.0.1", server.server_address[1], "a@b.c", timeout=2,
+        keep_idle=keep_idle, mails_per_connection=mails_per_connection,
+    )  # fmt: skip
 
 
 def test_mails_one_after_another_share_one_connection(smtp: _Server) -> None:
