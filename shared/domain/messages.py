@@ -21,9 +21,9 @@ TYPE_PATTERN = re.compile(r"^co\.saludtech\.[a-z_]+\.[a-z_]+\.[a-z_]+\.v[0-9]+$"
 # A CloudEvents extension attribute name: lower-case letters and digits (spec 1.0, 3.1.1).
 _ATTRIBUTE_NAME = re.compile(r"^[a-z0-9]{1,20}$")
 _ENVELOPE_ATTRIBUTES = frozenset(
-    "specversion id type source time subject correlationid causationid datacontenttype "
-    "dataschema".split()
-)  # set by the envelope itself
+    {"specversion", "id", "type", "source", "time", "subject", "correlationid", "causationid",
+     "datacontenttype", "dataschema"}
+)  # fmt: skip  # set by the envelope itself
 
 _registry: dict[str, type[Message]] = {}
 

@@ -20,14 +20,17 @@ import pytest
 import main
 from functions.bootstrap import InMemoryPlatform
 from infra.local.topology import Topology, load_topology
-from shared.domain.messages import Command, Message, registered_messages
+from shared.domain.messages import Command, Message, message_class, registered_messages
 from shared.entrypoints.pubsub import consumed_type, entry_point_name
 from shared.service.processing import Consumer, processor_handlers
 from tests.support.cloud_events import pubsub_event
 
 FUNCTIONS = Path(__file__).parents[2] / "functions"
 CONTEXTS = sorted(p.parent.name for p in FUNCTIONS.glob("*/handlers.py"))
-_FILTER = re.compile(r'^attributes\.ce-type = "([a-z0-9_.]+)"$')
+# One ce-type, optionally narrowed by the routing attributes its message declares
+# (Message.ATTRIBUTES), e.g. `... AND NOT attributes.ce-plan = "BASIC"`.
+_FILTER = re.compile(r'^attributes\.ce-type = "([a-z0-9_.]+)"(?: AND (.+))?$')
+_ATTRIBUTE = re.compile(r"attributes\.ce-([a-z0-9]+)")
 
 
 def handlers_of(context: str, name: str = "HANDLERS") -> dict[type[Message], Any]:
@@ -56,6 +59,10 @@ def filtered_functions(topology: Topology) -> dict[str, list[tuple[str, str]]]:
             continue
         match = _FILTER.match(trigger.filter)
         assert match, f"{name}: filter must name exactly one ce-type, got {trigger.filter!r}"
+        model = message_class(match.group(1))
+        narrowed = set(_ATTRIBUTE.findall(match.group(2) or ""))
+        declared = set(model.ATTRIBUTES) if model is not None else set()
+        assert narrowed <= declared, f"{name}: {narrowed - declared} not in its ATTRIBUTES"
         found.setdefault(match.group(1), []).append((name, function.target))
     for type_name, consumers in found.items():
         owners = [_owner(target) for _, target in consumers]
