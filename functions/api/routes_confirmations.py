@@ -42,8 +42,15 @@ class ConfirmLink(BaseModel):
     token: str = Field(default="", max_length=MAX_TOKEN_CHARS)
 
 
-def _page(title: str, body: str) -> flask.Response:
-    page = f"<!doctype html><meta charset=utf-8><title>{title}</title>{body}"
+def _link_page(title: str, button: str, query: ConfirmLink) -> flask.Response:
+    """A link's page: opening it does nothing; its one button posts the token (a mail
+    scanner that follows every link confirms nothing)."""
+    token = html.escape(query.token, quote=True)
+    page = (
+        f"<!doctype html><meta charset=utf-8><title>{title}</title>"
+        f'<form method="post"><input type="hidden" name="token" value="{token}">'
+        f"<button>{button}</button></form>"
+    )
     return flask.Response(page, mimetype="text/html")
 
 
@@ -54,12 +61,7 @@ def _page(title: str, body: str) -> flask.Response:
     summary="the page of a confirmation link (opening it confirms nothing)",
 )
 def confirmation_page(query: ConfirmLink) -> flask.Response:
-    token = html.escape(query.token, quote=True)
-    return _page(
-        "Confirm",
-        '<form method="post"><input type="hidden" name="token" value="' + token + '">'
-        "<button>Confirm I received this message</button></form>",
-    )
+    return _link_page("Confirm", "Confirm I received this message", query)
 
 
 @routes.post(
@@ -103,12 +105,7 @@ def _pass_token(door_path: str, query: ConfirmLink) -> object:
     summary="the page of an address-change link (opening it changes nothing)",
 )
 def address_change_page(query: ConfirmLink) -> flask.Response:
-    token = html.escape(query.token, quote=True)
-    return _page(
-        "Confirm the new address",
-        '<form method="post"><input type="hidden" name="token" value="' + token + '">'
-        "<button>Send my notifications to the new address</button></form>",
-    )
+    return _link_page("Confirm the new address", "Send my notifications to the new address", query)
 
 
 @routes.post(
