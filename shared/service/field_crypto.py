@@ -28,7 +28,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from shared.config import Settings
 
-_PREFIX = "aesgcm.v1."
+# Every token starts with it: a value is sealed iff it does (sealed_messages reads clear ones).
+SEALED_PREFIX = "aesgcm.v1."
 _NONCE = 12
 
 
@@ -63,13 +64,13 @@ class FieldCipher:
     def encrypt(self, plaintext: str, record_id: str) -> str:
         nonce = os.urandom(_NONCE)
         sealed = self._aead.encrypt(nonce, plaintext.encode(), record_id.encode())
-        return _PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode()
+        return SEALED_PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode()
 
     def decrypt(self, token: str, record_id: str) -> str:
-        if not token.startswith(_PREFIX):
+        if not token.startswith(SEALED_PREFIX):
             raise FieldCipherError("not a field token")
         try:
-            raw = base64.urlsafe_b64decode(token[len(_PREFIX) :])
+            raw = base64.urlsafe_b64decode(token[len(SEALED_PREFIX) :])
             return self._aead.decrypt(raw[:_NONCE], raw[_NONCE:], record_id.encode()).decode()
         except (binascii.Error, ValueError, InvalidTag) as error:
             raise FieldCipherError("the token does not open with this key") from error

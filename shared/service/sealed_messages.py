@@ -23,11 +23,7 @@ from typing import Any
 from shared.config import Settings
 from shared.domain.errors import InvalidMessage
 from shared.domain.messages import Message
-from shared.service.field_crypto import _PREFIX, FieldCipher, FieldCipherError
-
-# FieldCipher's token prefix: a value is sealed iff it starts with it. Private there, read
-# here rather than copied, so the two cannot drift apart.
-SEALED_PREFIX = _PREFIX
+from shared.service.field_crypto import SEALED_PREFIX, FieldCipher, FieldCipherError
 
 
 class FieldKeyMissing(RuntimeError):

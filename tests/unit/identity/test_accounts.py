@@ -9,7 +9,7 @@ from functions.identity.accounts import USERNAMES, USERS
 from functions.identity.domain import Account, NewAccount, Principal
 from functions.identity.messages import Role
 from shared.domain.errors import PermanentError
-from shared.service.field_crypto import FieldCipherError
+from shared.service.field_crypto import SEALED_PREFIX, FieldCipherError
 from tests.unit.identity.conftest import PASSWORD, Identity
 
 
@@ -19,7 +19,7 @@ def test_email_and_national_id_are_stored_sealed(identity: Identity) -> None:
     assert stored is not None
     assert "client-a@example.com" not in str(stored)
     assert "12345678" not in str(stored)
-    assert stored["email_sealed"].startswith("aesgcm.v1.")
+    assert stored["email_sealed"].startswith(SEALED_PREFIX)
     # A sealed value copied onto another user does not open there.
     other = identity.users["center-a"]
     theirs = identity.platform.store.get(users, other) or {}
