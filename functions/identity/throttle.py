@@ -20,7 +20,7 @@ are counted where the outcome is known (here, after the password is checked):
   checked.
 
 Unknown usernames are throttled alike, so a 429 tells nothing about whether an account
-exists. Every document id is an HMAC (identity's lookup key) of the lowercase username,
+exists. Every document id is an HMAC (identity's lookup key) of the canonical username,
 with the address or the device's digest: no document holds a username or an address.
 Counters carry `expires_at`, a Timestamp for Firestore's TTL policy (infra/topology.yaml),
 and one read past it is taken as no document (TTL deletes lazily).
