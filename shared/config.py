@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     # (Cloud Functions cap a request at 32 MiB before this; docs/api.md "STOW-RS").
     api_stow_max_bytes: int = Field(default=2 * 1024**3, ge=1024)
     api_stow_max_parts: int = Field(default=10_000, ge=1)
+    # How long a data request holds an expert's slot for its subscription: the time the
+    # buyer has to pay before the slot is free again (ADR 0014 "Reservations").
+    data_services_reservation_seconds: int = Field(default=24 * 3600, ge=60)
     # Payments: the sandbox answers by card token and charges nobody (local, tests); the
     # cloud takes Stripe (a test-mode key for a dev project).
     payment_gateway: Literal["sandbox", "stripe"] = "sandbox"

@@ -480,7 +480,7 @@ class DataService(Aggregate):
         whose slot the caller releases."""
         self.ensure_assignable(expert)
         try:
-            expert.take(slot, self.id, self.speciality, now)
+            expert.take(slot, self.id, self.speciality, now, self.subscription_id)
         except ExpertError as error:
             raise DataServiceError(error.reason, error.detail, field=error.field) from None
         previous, self.expert_code = self.expert_code, expert.id

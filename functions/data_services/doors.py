@@ -387,11 +387,14 @@ def submit_data_request(
             )
         # Checked against the plan now, so the client learns at once what is wrong.
         criteria = validate_data_request(request, str(subscription.get("plan", "")))
-        # And before it pays: the experts of its speciality with no free slot now would
-        # assign none after the payment either (ADR 0014: a slot taken between now and
-        # then, and a speciality nobody covers, are refused by the assignment, refunded).
+        # And before it pays: the experts of its speciality with no free slot now (taken,
+        # or reserved for another subscription's request) would assign none after the
+        # payment either. The request's handler reserves one for this subscription, so a
+        # slot taken between now and the payment ends in no refund (ADR 0014).
         speciality = speciality_of(request.speciality, criteria)
-        seen = expert_slots.experts_of(store, c, speciality)
+        seen = expert_slots.experts_of(
+            store, c, speciality, path.subscription_id, clock=w.platform.clock
+        )
         if seen and not free_slots(seen, speciality):
             raise HttpError(
                 409,

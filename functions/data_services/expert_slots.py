@@ -1,6 +1,7 @@
 """What queries outside a transaction see of the experts' slots (ADR 0014): the experts of a
 speciality with their taken slots (to rank the free ones, and to refuse a data request no
-slot is free for), the slot a service holds (to release it), an expert's assignments.
+slot is free for), the slot a service holds (to release it), the slot a subscription has
+reserved (to keep, move or convert it), an expert's assignments.
 
 Every answer may be stale by the time it is used: an assignment or a release reads the
 slots it chose again inside its transaction, which decides.
@@ -14,6 +15,7 @@ from typing import Any
 
 from functions.data_services.experts import ExpertLoad
 from functions.data_services.unit_of_work import Collections
+from shared.domain.clock import Clock, rfc3339
 from shared.ports.documents import Document, DocumentStore, Filter
 
 MAX_EXPERTS_PER_SPECIALITY = 200
@@ -21,15 +23,38 @@ IN_VALUES = 30  # the most values Firestore takes in one `in` filter
 PAGE = 500
 
 
-def experts_of(store: DocumentStore, collections: Collections, speciality: str) -> list[ExpertLoad]:
+def experts_of(
+    store: DocumentStore,
+    collections: Collections,
+    speciality: str,
+    subscription_id: str | None = None,
+    *,
+    clock: Clock | None = None,
+) -> list[ExpertLoad]:
     """The registered experts of `speciality` and their taken slots: one query of the
-    registry, one of the slots per 30 experts."""
+    registry, one of the slots per 30 experts. With a `clock`, also the slots reserved for
+    another subscription than `subscription_id` and not expired (one more query per 30)."""
     page = store.query(
         collections.experts,
         [Filter("specialities", "array_contains", speciality)],
         limit=MAX_EXPERTS_PER_SPECIALITY,
     )
-    taken = taken_slots(store, collections, [doc_id for doc_id, _ in page.items])
+    codes = [doc_id for doc_id, _ in page.items]
+    taken = taken_slots(store, collections, codes)
+    reserved: dict[str, set[int]] = defaultdict(set)
+    if clock is not None:
+        now = rfc3339(clock())
+        for first in range(0, len(codes), IN_VALUES):
+            where = [
+                Filter("expert_code", "in", codes[first : first + IN_VALUES]),
+                Filter("reserved", "==", True),
+            ]
+            for slot in _all(store, collections.expert_slots, where):
+                if (
+                    slot.get("reserved_for") != subscription_id
+                    and (slot.get("reserved_until") or "") > now
+                ):
+                    reserved[slot["expert_code"]].add(int(slot["number"]))
     return [
         ExpertLoad(
             code=doc_id,
@@ -38,6 +63,7 @@ def experts_of(store: DocumentStore, collections: Collections, speciality: str) 
             taken=frozenset(int(slot["number"]) for slot in taken[doc_id]),
             legacy=len(doc.get("assignments", ())),
             retired=doc.get("retired_at") is not None,
+            reserved=frozenset(reserved[doc_id]),
         )
         for doc_id, doc in page.items
     ]
@@ -64,6 +90,16 @@ def slots_held_by(
     """The ids of the slots the service holds: one, or none (a release, a retry)."""
     page = store.query(
         collections.expert_slots, [Filter("data_service_id", "==", data_service_id)], limit=10
+    )
+    return [doc_id for doc_id, _ in page.items]
+
+
+def slots_reserved_for(
+    store: DocumentStore, collections: Collections, subscription_id: str
+) -> list[str]:
+    """The ids of the slots reserved for the subscription: one, or none (expired ones too)."""
+    page = store.query(
+        collections.expert_slots, [Filter("reserved_for", "==", subscription_id)], limit=10
     )
     return [doc_id for doc_id, _ in page.items]
 

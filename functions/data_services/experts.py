@@ -122,17 +122,25 @@ class Expert(Aggregate):
                 "expert_speciality_mismatch", f"the service needs {speciality}", field="expert_code"
             )
 
-    def take(self, slot: ExpertSlot, data_service_id: str, speciality: str, now: datetime) -> None:
-        """`slot` (read with the expert) for the service: one of its slots, free or the
-        service's own already (a redelivery), within its capacity."""
+    def take(
+        self,
+        slot: ExpertSlot,
+        data_service_id: str,
+        speciality: str,
+        now: datetime,
+        subscription_id: str | None = None,
+    ) -> None:
+        """`slot` (read with the expert) for the service: one of its slots, free (or held
+        for the service's subscription) or the service's own already (a redelivery), within
+        its capacity."""
         self.check_assignable(speciality)
         if slot.expert_code != self.id:
             raise ValueError("a slot of another expert")
-        if slot.number >= self.slots or not slot.free_for(data_service_id):
+        if slot.number >= self.slots or not slot.free_for(data_service_id, subscription_id, now):
             raise ExpertError(
                 "expert_over_capacity", "the expert has no free slot", field="expert_code"
             )
-        slot.take(data_service_id, speciality, now)
+        slot.take(data_service_id, speciality, now, subscription_id)
 
     def unlist(self) -> list[str]:
         """Empty the legacy list, whose services move into slots (the migration's)."""
@@ -178,30 +186,72 @@ def slot_id(expert_code: str, number: int) -> str:
 @dataclass(kw_only=True, eq=False)
 class ExpertSlot(Aggregate):
     """One slot of an expert (id `<expert_code>.<number>`), held by at most one service.
-    A free slot is a document that holds no service, or no document at all (never taken)."""
+    A free slot is a document that holds no service, or no document at all (never taken).
+
+    A data request reserves a free slot for its subscription until `reserved_until` (the time
+    the buyer has to pay, ADR 0014 "Reservations"): until then the slot is free only for the
+    services of that subscription; after it, for anyone. A reservation is no load."""
 
     expert_code: str
     number: int
     data_service_id: str | None = None
     speciality: str | None = None
     taken_at: str | None = None
+    reserved_for: str | None = None  # a subscription id
+    reserved_until: str | None = None
     _dirty: bool = field(default=False, init=False, repr=False)
 
     @classmethod
     def free(cls, expert_code: str, number: int) -> ExpertSlot:
         return cls(id=slot_id(expert_code, number), expert_code=expert_code, number=number)
 
-    def free_for(self, data_service_id: str) -> bool:
-        return self.data_service_id in (None, data_service_id)
+    def reserved_against(self, subscription_id: str | None, now: datetime) -> bool:
+        """Held at `now` by a reservation of another subscription."""
+        return self.reserved_for not in (None, subscription_id) and (
+            self.reserved_until or ""
+        ) > rfc3339(now)
 
-    def take(self, data_service_id: str, speciality: str, now: datetime) -> None:
+    def free_for(
+        self, data_service_id: str, subscription_id: str | None = None, now: datetime | None = None
+    ) -> bool:
+        if self.data_service_id == data_service_id:
+            return True
+        if self.data_service_id is not None:
+            return False
+        return now is None or not self.reserved_against(subscription_id, now)
+
+    def take(
+        self,
+        data_service_id: str,
+        speciality: str,
+        now: datetime,
+        subscription_id: str | None = None,
+    ) -> None:
+        """For the service; a reservation it held (its subscription's, or an expired one)
+        ends: converted into the assignment."""
         if self.data_service_id == data_service_id:
             return
-        if self.data_service_id is not None:
+        if not self.free_for(data_service_id, subscription_id, now):
             raise ExpertError("expert_over_capacity", "the slot is taken", field="expert_code")
         self.data_service_id, self.speciality = data_service_id, speciality
         self.taken_at = rfc3339(now)
+        self.reserved_for = self.reserved_until = None
         self._dirty = True
+
+    def free_to_reserve(self, subscription_id: str, now: datetime) -> bool:
+        return self.data_service_id is None and not self.reserved_against(subscription_id, now)
+
+    def reserve(self, subscription_id: str, until: datetime, now: datetime) -> None:
+        """Held for the subscription until `until` (again: the deadline moves)."""
+        if not self.free_to_reserve(subscription_id, now):
+            raise ExpertError("no_expert_capacity", "the slot is taken", field="speciality")
+        self.reserved_for, self.reserved_until = subscription_id, rfc3339(until)
+        self._dirty = True
+
+    def unreserve(self, subscription_id: str) -> None:
+        if self.reserved_for == subscription_id:
+            self.reserved_for = self.reserved_until = None
+            self._dirty = True
 
     def release(self, data_service_id: str) -> None:
         if self.data_service_id == data_service_id:
@@ -224,25 +274,29 @@ class ExpertLoad:
     taken: frozenset[int] = frozenset()  # the numbers of its slots a service holds
     legacy: int = 0  # services of its legacy list
     retired: bool = False
+    # The numbers of its slots another subscription's unexpired reservation holds (read only
+    # when asked for: expert_slots.experts_of with a clock).
+    reserved: frozenset[int] = frozenset()
 
     def free_slots(self, speciality: str) -> list[str]:
         if self.retired or speciality not in self.specialities:
             return []
         slots = range(max(0, self.capacity - self.legacy))
-        return [slot_id(self.code, n) for n in slots if n not in self.taken]
+        held = self.taken | self.reserved
+        return [slot_id(self.code, n) for n in slots if n not in held]
 
 
 def free_slots(seen: Iterable[ExpertLoad], speciality: str) -> list[str]:
     return [slot for expert in seen for slot in expert.free_slots(speciality)]
 
 
-def rank_slots(seen: Iterable[ExpertLoad], speciality: str, data_service_id: str) -> list[str]:
-    """The free slots of the experts of `speciality`, in an order derived from the service
-    id (rendezvous hashing): concurrent assignments pick different slots, spread over the
-    experts in proportion to their free slots (the least loaded get the most), and a retry
-    of the same service ranks them the same way."""
+def rank_slots(seen: Iterable[ExpertLoad], speciality: str, key: str) -> list[str]:
+    """The free slots of the experts of `speciality`, in an order derived from `key` (the
+    service id, or the subscription id of a reservation; rendezvous hashing): concurrent
+    assignments pick different slots, spread over the experts in proportion to their free
+    slots (the least loaded get the most), and a retry ranks them the same way."""
 
     def spread(slot: str) -> str:
-        return hashlib.sha256(f"{data_service_id}/{slot}".encode()).hexdigest()
+        return hashlib.sha256(f"{key}/{slot}".encode()).hexdigest()
 
     return sorted(free_slots(seen, speciality), key=spread)

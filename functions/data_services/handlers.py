@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from functions.data_services.delivery import DeliveryService
@@ -25,6 +26,7 @@ from functions.data_services.domain import (
     ManifestSummary,
     Where,
     delivery_mode,
+    speciality_of,
     validate_data_request,
 )
 from functions.data_services.experts import (
@@ -71,11 +73,16 @@ from shared.service.processing import Consumer, MessageHandler
 @dataclass(frozen=True)
 class Dependencies:
     clock: Clock
-    # The registered experts of a speciality and their taken slots as queries outside the
-    # transaction saw them (expert_slots.py); the chosen slot is read inside it, and decides.
-    experts_of: Callable[[str], list[ExpertLoad]]
+    # The registered experts of a speciality and their taken slots, with the slots reserved
+    # for other subscriptions than the one named, as queries outside the transaction saw
+    # them (expert_slots.py); the chosen slot is read inside it, and decides.
+    experts_of: Callable[[str, str | None], list[ExpertLoad]]
     # The slots a data service holds, as a query outside the transaction saw them.
     slots_held_by: Callable[[str], list[str]]
+    # The slots reserved for a subscription, likewise.
+    slots_reserved_for: Callable[[str], list[str]]
+    # How long a data request's reservation holds its slot (settings).
+    reservation: timedelta = timedelta(hours=24)
 
 
 SLOTS_TRIED = 4  # ranked free slots read in one assignment before it is retried afresh
@@ -145,6 +152,7 @@ def submit_data_request(
     if subscription is None:
         raise NotYetKnown("the subscription is not projected yet")
     criteria = validate_data_request(cmd, str(subscription.get("plan", "")))
+    _reserve(uow, deps, cmd.subscription_id, speciality_of(cmd.speciality, criteria))
     speciality = speciality_code(cmd.speciality) if cmd.speciality else None
     now = rfc3339(deps.clock())
     uow.tx.put(
@@ -172,6 +180,53 @@ def submit_data_request(
     )
 
 
+def _reserve(
+    uow: DataServicesUnitOfWork, deps: Dependencies, subscription_id: str, speciality: str
+) -> None:
+    """Hold one free slot of `speciality` for the subscription until the buyer pays (or the
+    reservation expires: ADR 0014 "Reservations"). Its reservation of an earlier request is
+    kept (the deadline moves) when it fits the speciality, else moved. No slot free: refused
+    `no_expert_capacity`, before the payment. A speciality nobody covers reserves nothing
+    (the assignment refuses it, as before)."""
+    now = deps.clock()
+    until = now + deps.reservation
+    own = [s for s in uow.read_slots(deps.slots_reserved_for(subscription_id)) if s is not None]
+    for slot in own:
+        expert = uow.experts.get(slot.expert_code)
+        fits = expert is not None and expert.covers(speciality) and slot.number < expert.slots
+        if fits and slot.free_to_reserve(subscription_id, now):
+            slot.reserve(subscription_id, until, now)
+            for other in own:
+                if other is not slot:
+                    other.unreserve(subscription_id)
+            return
+    for slot in own:
+        slot.unreserve(subscription_id)  # another speciality, or no longer fitting: moved
+    seen = deps.experts_of(speciality, subscription_id)
+    if not seen:
+        return
+    ranked = rank_slots(seen, speciality, subscription_id)
+    if not ranked:
+        raise ExpertError(
+            "no_expert_capacity",
+            f"no expert of {speciality} has a free slot now: ask again later",
+            field="speciality",
+        )
+    tried = ranked[:SLOTS_TRIED]
+    for one, stored in zip(tried, uow.read_slots(tried), strict=True):
+        code, number = one.rsplit(".", 1)
+        expert = uow.experts.get(code)
+        if expert is None or not expert.covers(speciality):
+            continue
+        slot = stored or ExpertSlot.free(code, int(number))
+        if slot.number < expert.slots and slot.free_to_reserve(subscription_id, now):
+            slot.reserve(subscription_id, until, now)
+            if stored is None:
+                uow.slots.add(slot)  # created by the commit: refused if another took it first
+            return
+    raise ExpertsBusy("the slots seen free were taken meanwhile")
+
+
 def assign_expert(cmd: AssignExpert, uow: DataServicesUnitOfWork, deps: Dependencies) -> None:
     service = _load(uow, cmd.data_service_id)
     if cmd.expert_code:
@@ -194,10 +249,15 @@ def _free_slot(
     """The first ranked free slot of an expert of the service's speciality (of `only`, when
     named; never its current expert's), read inside the transaction with its expert: only
     the slots tried join its read set, and no expert document is written, so concurrent
-    assignments conflict only when they pick the same slot."""
+    assignments conflict only when they pick the same slot. The slot reserved for the
+    service's subscription is taken first, whatever else is full."""
+    now = deps.clock()
+    reserved = _reserved_slot(uow, deps, service, only)
+    if reserved is not None:
+        return reserved
     seen = [
         e
-        for e in deps.experts_of(service.speciality)
+        for e in deps.experts_of(service.speciality, service.subscription_id)
         if e.code != service.expert_code and (only is None or e.code in only)
     ]
     ranked = rank_slots(seen, service.speciality, service.id)
@@ -216,11 +276,38 @@ def _free_slot(
         if expert is None or not expert.covers(service.speciality):
             continue
         slot = stored or ExpertSlot.free(code, int(number))
-        if slot.number < expert.slots and slot.free_for(service.id):
+        if slot.number < expert.slots and slot.free_for(service.id, service.subscription_id, now):
             if stored is None:
                 uow.slots.add(slot)  # created by the commit: refused if another took it first
             return expert, slot
     raise ExpertsBusy("the slots seen free were taken meanwhile")
+
+
+def _reserved_slot(
+    uow: DataServicesUnitOfWork,
+    deps: Dependencies,
+    service: DataService,
+    only: list[str] | None,
+) -> tuple[Expert, ExpertSlot] | None:
+    """The slot the service's subscription reserved at its data request, when it still fits
+    (free of services, of an expert of its speciality, not its current one): taking it
+    converts the reservation (ExpertSlot.take). One that does not fit is released."""
+    for slot in uow.read_slots(deps.slots_reserved_for(service.subscription_id)):
+        if slot is None or slot.reserved_for != service.subscription_id:
+            continue
+        expert = uow.experts.get(slot.expert_code)
+        fits = (
+            expert is not None
+            and expert.covers(service.speciality)
+            and expert.id != service.expert_code
+            and (only is None or expert.id in only)
+            and slot.number < expert.slots
+            and slot.data_service_id is None
+        )
+        if fits and expert is not None:
+            return expert, slot
+        slot.unreserve(service.subscription_id)
+    return None
 
 
 def prepare_dataset(cmd: PrepareDataset, uow: DataServicesUnitOfWork, deps: Dependencies) -> None:

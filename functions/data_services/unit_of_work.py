@@ -252,6 +252,11 @@ class ExpertSlotMapper:
             "data_service_id": aggregate.data_service_id,
             "speciality": aggregate.speciality,
             "taken_at": aggregate.taken_at,
+            # Queried for (expert_code in ..., reserved == True), then (reserved_for == id):
+            # an expired reservation stays until the slot is taken or reserved again.
+            "reserved": aggregate.reserved_for is not None,
+            "reserved_for": aggregate.reserved_for,
+            "reserved_until": aggregate.reserved_until,
         }
 
     def from_document(self, aggregate_id: str, document: Document, version: int) -> ExpertSlot:
@@ -263,6 +268,8 @@ class ExpertSlotMapper:
             data_service_id=document.get("data_service_id"),
             speciality=document.get("speciality"),
             taken_at=document.get("taken_at"),
+            reserved_for=document.get("reserved_for"),
+            reserved_until=document.get("reserved_until"),
         )
 
 

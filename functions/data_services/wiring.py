@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
 from functions.data_services import expert_slots
@@ -171,8 +171,10 @@ def build(platform: Platform) -> DataServicesWiring:
         handlers=processor_handlers(HANDLERS, IN_PROCESS_HANDLERS),
         deps=Dependencies(
             clock=platform.clock,
-            experts_of=partial(expert_slots.experts_of, store, collections),
+            experts_of=partial(expert_slots.experts_of, store, collections, clock=platform.clock),
             slots_held_by=partial(expert_slots.slots_held_by, store, collections),
+            slots_reserved_for=partial(expert_slots.slots_reserved_for, store, collections),
+            reservation=timedelta(seconds=settings.data_services_reservation_seconds),
         ),
         clock=platform.clock,
         prefetch=lambda envelope: (

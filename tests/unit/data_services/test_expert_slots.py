@@ -342,3 +342,24 @@ def test_a_data_request_no_slot_is_free_for_is_refused_before_the_payment(
     world.run(cancel_data_service, CancelDataService(data_service_id=service_id, reason="x"))
     again = commands.post("/subscriptions/sub-1/data-request", json=_request("abdomen"))
     assert again.status_code == 202
+
+
+def test_a_slot_reserved_for_another_subscription_is_refused_at_the_door(
+    platform: InMemoryPlatform, commands: Any
+) -> None:
+    """Another subscription's data request holds the only slot: this one is answered 409 at
+    once, not accepted to be rejected by its handler; the holder itself is not refused."""
+    from functions.data_services.handlers import submit_data_request
+    from functions.data_services.messages import SubmitDataRequest
+
+    w = the_wiring()
+    world = World(w, Interleaved(w.platform.store), Counters())
+    world.run(register_expert, register_command(1, capacity=1))
+    _project_subscription(w.platform.store, w.collections.subscriptions, "sub-2")
+    held = SubmitDataRequest.model_validate({"subscription_id": "sub-2", **_request("abdomen")})
+    world.run(submit_data_request, held)
+    refused = commands.post("/subscriptions/sub-1/data-request", json=_request("abdomen"))
+    assert refused.status_code == 409, refused.get_json()
+    assert refused.get_json()["error"]["reason"] == "no_expert_capacity"
+    own = commands.post("/subscriptions/sub-2/data-request", json=_request("abdomen"))
+    assert own.status_code == 202, own.get_json()

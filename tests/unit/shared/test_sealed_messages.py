@@ -27,9 +27,9 @@ from shared.domain.errors import InvalidMessage
 from shared.domain.messages import Message, registered_messages
 from shared.entrypoints.pubsub import consume
 from shared.ports.envelope import PUBSUB_PUBLISHED, Envelope, from_eventarc
-from shared.service.field_crypto import FieldCipher
+from shared.service.field_crypto import SEALED_PREFIX, FieldCipher
 from shared.service.processing import OutboxEntry, recorded_outbox, stored_outbox
-from shared.service.sealed_messages import SEALED_PREFIX, FieldKeyMissing, MessageSealer
+from shared.service.sealed_messages import FieldKeyMissing, MessageSealer
 from tests.support.cloud_events import pushed
 from tests.unit.data_services.factories import (
     create_command_v1,
