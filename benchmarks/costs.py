@@ -63,12 +63,12 @@ from benchmarks.cost_model import (  # noqa: E402
     suggested_max_instances,
     unit_cost,
 )
+from benchmarks.support import bench_expert  # noqa: E402
 from functions import bootstrap  # noqa: E402
 from functions.ingestion.entrypoints import ingestion_on_upload  # noqa: E402
 from infra.local.mail import MailSink  # noqa: E402
 from infra.local.topology import TriggerSubscription, capacity_of, load_topology  # noqa: E402
 from infra.samples.clients import SAMPLE_CLIENT  # noqa: E402
-from infra.samples.experts import SAMPLE_EXPERTS  # noqa: E402
 from shared.adapters.counting import (  # noqa: E402
     PUBSUB_MINIMUM_BYTES,
     Counters,
@@ -308,14 +308,7 @@ def run_images(world: World, kind: str, files: list[bytes]) -> None:
 
 def register_experts(world: World, count: int) -> None:
     for n in range(count):
-        expert = {
-            **SAMPLE_EXPERTS[0],
-            "expert_code": f"BENCH-{n:02d}",
-            "username": f"bench{n:02d}",
-            "email": f"bench-expert-{n}@example.com",
-            "specialities": sorted({s for e in SAMPLE_EXPERTS for s in e["specialities"]}),
-            "capacity": 100,
-        }
+        expert = bench_expert(f"BENCH-{n:02d}", f"bench{n:02d}", f"bench-expert-{n}@example.com")
         world.call("data_services_commands_http", "POST", "/experts", expert)
     world.settle()
 

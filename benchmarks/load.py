@@ -57,7 +57,7 @@ from urllib.parse import unquote, urlparse
 
 import requests
 
-from benchmarks.support import percentile
+from benchmarks.support import bench_expert, percentile
 
 ROLES = ("center", "client", "operator")
 SCENARIOS = ("upload", "commands", "saga")
@@ -578,18 +578,13 @@ class Run:
         """Load experts enough for every saga, and a catalogue the dataset can come from."""
         operator = self.accounts.get("operator")
         if self.args.experts and operator is not None:
-            from infra.samples.experts import SAMPLE_EXPERTS
-
-            specialities = sorted({s for e in SAMPLE_EXPERTS for s in e["specialities"]})
             # As benchmarks/saga.py: several experts, so assignments do not all contend
             # for one registry entry, and capacity enough for every saga at once.
             for n in range(max(LOAD_EXPERTS, math.ceil(self.args.count / 100))):
                 code = f"LOAD-{self.code}-{n}"
-                body = {
-                    **SAMPLE_EXPERTS[0], "expert_code": code, "username": f"load{self.code}{n}",
-                    "email": f"load-expert-{self.code}-{n}@example.com",
-                    "specialities": specialities, "capacity": 100,
-                }  # fmt: skip
+                body = bench_expert(
+                    code, f"load{self.code}{n}", f"load-expert-{self.code}-{n}@example.com"
+                )
                 self.expert_command("/v1/experts", body, deadline)
                 self.experts.append(code)
             self.notes.append(f"load experts registered (retired at the end): {len(self.experts)}")

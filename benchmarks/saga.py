@@ -33,10 +33,9 @@ from typing import Any
 
 import requests
 
-from benchmarks.support import Arrivals, bench_stack, percentile
+from benchmarks.support import Arrivals, bench_expert, bench_stack, percentile
 from infra.local.mail import MailSink
 from infra.samples.clients import SAMPLE_CLIENT
-from infra.samples.experts import SAMPLE_EXPERTS
 from shared.service.context import database_of
 
 DATA_SERVICES_DB = database_of("data_services")  # whose catalogue projection is read
@@ -77,14 +76,7 @@ def _bench_experts(functions_url: str, count: int = 5) -> None:
     """Experts enough for every saga of the run (the samples' capacity of 9 would leave
     the later sagas without an expert: compensated), each at the largest capacity."""
     for n in range(count):
-        expert = {
-            **SAMPLE_EXPERTS[0],
-            "expert_code": f"BENCH-{n:02d}",
-            "username": f"bench{n:02d}",
-            "email": f"bench-expert-{n}@example.com",
-            "specialities": sorted({s for e in SAMPLE_EXPERTS for s in e["specialities"]}),
-            "capacity": 100,
-        }
+        expert = bench_expert(f"BENCH-{n:02d}", f"bench{n:02d}", f"bench-expert-{n}@example.com")
         answer = requests.post(
             f"{functions_url}/data_services_commands_http/experts",
             json=expert,

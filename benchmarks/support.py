@@ -139,3 +139,19 @@ def cpu_per_message(
 ) -> dict[str, float]:
     """Milliseconds of CPU per message, by part, between two cpu_seconds() readings."""
     return {part: (after[part] - before[part]) * 1000 / count for part in after}
+
+
+def bench_expert(code: str, username: str, email: str) -> dict[str, Any]:
+    """A RegisterExpert body for a benchmark: every sample speciality at the largest
+    capacity, so that no saga of a run lacks an expert (the samples' few places would leave
+    the later ones compensated) and assignments spread over several experts."""
+    from infra.samples.experts import SAMPLE_EXPERTS
+
+    return {
+        **SAMPLE_EXPERTS[0],
+        "expert_code": code,
+        "username": username,
+        "email": email,
+        "specialities": sorted({s for e in SAMPLE_EXPERTS for s in e["specialities"]}),
+        "capacity": 100,
+    }

@@ -88,19 +88,18 @@ def slots_held_by(
     store: DocumentStore, collections: Collections, data_service_id: str
 ) -> list[str]:
     """The ids of the slots the service holds: one, or none (a release, a retry)."""
-    page = store.query(
-        collections.expert_slots, [Filter("data_service_id", "==", data_service_id)], limit=10
-    )
-    return [doc_id for doc_id, _ in page.items]
+    return _slot_ids(store, collections, "data_service_id", data_service_id)
 
 
 def slots_reserved_for(
     store: DocumentStore, collections: Collections, subscription_id: str
 ) -> list[str]:
     """The ids of the slots reserved for the subscription: one, or none (expired ones too)."""
-    page = store.query(
-        collections.expert_slots, [Filter("reserved_for", "==", subscription_id)], limit=10
-    )
+    return _slot_ids(store, collections, "reserved_for", subscription_id)
+
+
+def _slot_ids(store: DocumentStore, collections: Collections, field: str, value: str) -> list[str]:
+    page = store.query(collections.expert_slots, [Filter(field, "==", value)], limit=10)
     return [doc_id for doc_id, _ in page.items]
 
 
