@@ -20,7 +20,7 @@ from typing import BinaryIO
 from pydicom.uid import UID, DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian
 
 from .actions import IodContext
-from .dicom_io import BulkSegment, ParsedObject, emit
+from .dicom_io import ParsedObject, emit
 from .element_tree import Element, pad, text_element, text_of, write_elements
 from .encoder import encode_meta_values
 from .leak_check import NeedleKind, NeedleSet
@@ -137,12 +137,9 @@ def deidentify_object(
     try:
         cleaned = run_pixel_step(
             _routing_facts(index, facts.sop_class, facts.modality),
-            any(isinstance(p, BulkSegment) for p in parsed.parts),
-            fp=parsed.source.fp,
-            origin=parsed.source.origin,
+            parsed,
+            index,
             identity={k: text_of(index.get(t)) for t, k in IDENTITY_KEYWORDS if t in index},
-            implicit=parsed.implicit,
-            little=parsed.little,
         )
     except DeidFailure as failure:
         if not failure.reason.is_quarantine:

@@ -6,11 +6,19 @@ reader produced it; the header edits it returns are applied to the tree.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import BinaryIO, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import TypeVar
+
+from pydicom.dataelem import RawDataElement
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.tag import Tag
+from pydicom.uid import UID
 
 from .burned_in import pixel_check_reason
+from .dicom_io import BulkSegment, ParsedObject
+from .element_tree import Element
 from .pixels import CleanedPixels, Payload, available, clean_pixels, source_window
+from .pixels.geometry import Geometry, PixelValue, located
 from .reasons import DeidFailure
 
 # Identifying values the verification names (by keyword) when text is left behind.
@@ -26,37 +34,91 @@ IDENTITY_KEYWORDS = (
     (0x00080020, "StudyDate"),
 )
 PIXEL_DATA = 0x7FE00010
+# What pydicom's iter_pixels reads to decode: the Image Pixel module and the extended offsets.
+_DECODE_TAGS = (
+    0x00280002,
+    0x00280004,
+    0x00280006,
+    0x00280008,
+    0x00280010,
+    0x00280011,
+    0x00280100,
+    0x00280101,
+    0x00280103,
+    0x7FE00001,
+    0x7FE00002,
+)
+_PIXEL_KEYWORDS = {0x7FE00008: "FloatPixelData", 0x7FE00009: "DoubleFloatPixelData"}
+# Explicit VRs whose element header is 12 bytes (the only ones pixel data may have).
+_LONG_PIXEL_VRS = frozenset({b"OB", b"OW", b"OF", b"OD", b"OL", b"OV", b"UN"})
 __all__ = ["IDENTITY_KEYWORDS", "available", "pixel_check_reason", "run_pixel_step", "with_payload"]
 T = TypeVar("T")
 
 
 def run_pixel_step(
     facts: dict[str, str],
-    has_pixels: bool,
+    parsed: ParsedObject,
+    index: Mapping[int, Element],
     *,
-    fp: BinaryIO,
-    origin: int,
     identity: dict[str, str],
-    implicit: bool,
-    little: bool,
 ) -> CleanedPixels | None:
     """None when the image needs no check; the cleaning outcome when it passed.
 
     Raises ``DeidFailure`` with a quarantine reason when the pixels cannot be proven clean,
     or when they must be checked and no detector is installed (the old routing).
     """
-    reason = pixel_check_reason(facts, has_pixels)
+    reason = pixel_check_reason(facts, any(isinstance(p, BulkSegment) for p in parsed.parts))
     if reason is None:
         return None
     if not available():
         raise DeidFailure(reason, "pixel data may contain burned-in text")
     return clean_pixels(
-        source_window(fp, origin),
+        source_window(parsed.source.fp, parsed.source.origin, parsed.source.data),
+        geometry=parsed_geometry(parsed, index),
         burned_in_flag=facts.get("BurnedInAnnotation", ""),
         identity=identity,
-        implicit=implicit,
-        little=little,
+        implicit=parsed.implicit,
+        little=parsed.little,
     )
+
+
+def parsed_geometry(parsed: ParsedObject, index: Mapping[int, Element]) -> Geometry | None:
+    """The pixel geometry from the element tree, and where the pixel value starts.
+
+    The Image Pixel elements go to pydicom as the raw elements it would have read itself,
+    so values are converted exactly as it converts them. None (pydicom then reads the
+    header again) when the tree cannot say where the pixel value is: a deflated input, or a
+    pixel element whose explicit VR has no 12-byte header.
+    """
+    bulk = next((p for p in parsed.parts if isinstance(p, BulkSegment)), None)
+    if bulk is None or parsed.deflated:
+        return None
+    at = bulk.start - parsed.source.origin
+    vr: str | None = None
+    header = 8
+    if not parsed.implicit:
+        code = parsed.source.read_at(at + 4, 2)
+        if code not in _LONG_PIXEL_VRS:
+            return None
+        vr, header = code.decode("ascii"), 12
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = UID(parsed.transfer_syntax)
+    for tag in _DECODE_TAGS:
+        element = index.get(tag)
+        if element is not None and element.value is not None:
+            value = bytes(element.value)
+            ds[tag] = RawDataElement(
+                Tag(tag),
+                None if parsed.implicit else element.vr,
+                len(value),
+                value,
+                0,
+                parsed.implicit,
+                parsed.little,
+            )
+    keyword = _PIXEL_KEYWORDS.get(bulk.tag, "PixelData")
+    return located(ds, PixelValue(at + header, bulk.end - parsed.source.origin, keyword, vr))
 
 
 def with_payload(parts: Sequence[T], payload: Payload | None) -> list[T | Payload]:

@@ -33,7 +33,7 @@ from ..reasons import DeidFailure, Rejection
 from . import detector, ink, multiframe, screen
 from .encode import NativeWriter, Payload, RleWriter
 from .frames import Frame, as_bgr, picture
-from .geometry import Geometry, Window, geometry_of
+from .geometry import Geometry, Held, Window, geometry_of
 from .identity import identity_terms
 from .masks import Box, Mask
 from .summary import CleaningMethod, PixelCleaning
@@ -118,6 +118,7 @@ def _detect_in(frame: Frame, region: Box, geometry: Geometry, *, screened: bool)
 def clean_pixels(
     source: BinaryIO,
     *,
+    geometry: Geometry | None = None,
     burned_in_flag: str,
     identity: dict[str, str],
     implicit: bool,
@@ -128,9 +129,11 @@ def clean_pixels(
     ``source`` is the object as a stream starting at its first byte (the pydicom fallback
     re-encodes what it reads, so every object arrives as one); ``identity`` maps attribute
     keywords to the header's identifying values, used only to name, in a failure, which
-    attribute the text left behind spells.
+    attribute the text left behind spells. ``geometry``: what the caller's parser read of the
+    header (``geometry.located``); None reads it from ``source`` with pydicom.
     """
-    geometry = read_geometry(source)
+    if geometry is None:
+        geometry = read_geometry(source)
     mask = Mask(geometry.columns, geometry.rows)
     read = functools.partial(_detect_in, geometry=geometry, screened=screen.enabled())
     walk = multiframe.detect(source, geometry, mask, read)
@@ -211,6 +214,9 @@ def _edits(geometry: Geometry) -> tuple[HeaderEdit, ...]:
     return tuple(edits)
 
 
-def source_window(fp: BinaryIO, origin: int) -> BinaryIO:
-    """The object's stream with its first byte at offset 0."""
+def source_window(fp: BinaryIO, origin: int, data: bytes | None = None) -> BinaryIO:
+    """The object's stream with its first byte at offset 0 (over ``data``, the object's
+    bytes, when the reader holds them)."""
+    if data is not None:
+        return Held(data)  # type: ignore[return-value]
     return fp if origin == 0 else Window(fp, origin)  # type: ignore[return-value]

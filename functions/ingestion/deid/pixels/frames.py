@@ -2,32 +2,60 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
 import numpy as np
 import numpy.typing as npt
+from pydicom.pixels.decoders.base import get_decoder
 from pydicom.pixels.processing import convert_color_space
 from pydicom.pixels.utils import iter_pixels
 
 from ..reasons import DeidFailure, Rejection
 from .detector import Image
-from .geometry import Geometry
+from .geometry import Geometry, Held
 
 Frame = npt.NDArray[np.generic]
 
 
-def iter_frames(source: BinaryIO, geometry: Geometry) -> Iterator[Frame]:
-    """Decoded frames of the object, one at a time (memory: one frame, not the image).
+def iter_frames(
+    source: BinaryIO, geometry: Geometry, indices: Sequence[int] | None = None
+) -> Iterator[Frame]:
+    """Decoded frames of the object, one at a time (memory: one frame, not the image): all
+    of them, or those at ``indices`` (ascending). Frames may be read-only: copy to paint.
 
     Native frames are decoded raw, so values are the stored ones; compressed colour frames
-    are converted to RGB by the decoder, as a viewer shows them.
+    are converted to RGB by the decoder, as a viewer shows them. When the parser located the
+    pixel value (``Geometry.pixel_value_at``), pydicom's decoder starts there with the
+    options its ``iter_pixels`` would read from the same elements: the same frames, without
+    parsing the header again (about 0.3 ms of a 0.5 ms decode of a CT slice).
     """
+    raw = not geometry.encapsulated
+    # Native frames whose bits need no correction come as read-only views of the bytes
+    # read (of the object itself when it is ``Held`` in memory), not as copies: a copy, or
+    # a read into fresh memory, was most of a CT slice's decode. Nothing here paints a
+    # decoded frame in place (``_masked`` and ``_static_painted`` copy first).
+    view = raw and geometry.bits_stored == geometry.bits_allocated
     try:
-        for frame in iter_pixels(source, raw=not geometry.encapsulated):
+        start, end = geometry.pixel_value_at, geometry.pixel_value_end
+        if start is None or end is None:
+            decoded = iter_pixels(source, raw=raw, indices=indices, view_only=view)
+        else:
+            held = source.view if isinstance(source, Held) and raw else None
+            source.seek(start)
+            arrays = get_decoder(geometry.transfer_syntax).iter_array(
+                source if held is None else held[start:end],
+                indices=indices,
+                validate=True,
+                raw=raw,
+                view_only=view,
+                **geometry.decode_options,
+            )
+            decoded = (array for array, _ in arrays)
+        for frame in decoded:
             if frame.shape[:2] != (geometry.rows, geometry.columns):
                 raise DeidFailure(Rejection.PIXEL_UNDECODABLE, "frame shape differs")
-            yield frame if frame.flags.writeable else frame.copy()
+            yield frame
     except DeidFailure:
         raise
     except Exception as exc:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
-from typing import BinaryIO
+from dataclasses import dataclass, field, replace
+from typing import Any, BinaryIO
 
 from pydicom.dataset import Dataset
+from pydicom.pixels.utils import as_pixel_options
 from pydicom.uid import UID
 
 from ..reasons import DeidFailure, Rejection
@@ -39,6 +40,12 @@ class Geometry:
     planar: int
     frames: int
     transfer_syntax: UID
+    # Where the pixel value starts in the object, and the decoder's options, when the
+    # caller's parser has found them (``located``): frames are then decoded without pydicom
+    # parsing the header a second time. None: pydicom finds the pixel data itself.
+    pixel_value_at: int | None = None
+    pixel_value_end: int | None = None
+    decode_options: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def encapsulated(self) -> bool:
@@ -62,6 +69,36 @@ class Geometry:
         if self.photometric == "YBR_FULL_422":
             return "YBR_FULL"
         return self.photometric
+
+
+@dataclass(frozen=True, slots=True)
+class PixelValue:
+    """Where a parser found the first pixel data element: what ``iter_pixels`` looks up."""
+
+    value_at: int  # offset of the element's value from the object's first byte
+    value_end: int  # and of its end
+    keyword: str  # PixelData, FloatPixelData or DoubleFloatPixelData
+    vr: str | None  # the element's explicit VR (None: implicit VR)
+
+
+def located(ds: Dataset, value: PixelValue) -> Geometry:
+    """Geometry of a header whose pixel value a parser located (``ds``: its Image Pixel
+    elements and file meta), carrying the options ``iter_pixels`` would derive from the
+    same elements, so that frames are decoded exactly as it decodes them."""
+    geometry = geometry_of(ds)
+    try:
+        options = as_pixel_options(ds, transfer_syntax_uid=geometry.transfer_syntax)
+    except Exception:  # pydicom's own path fails the same header with its reason
+        return geometry
+    options["pixel_keyword"] = value.keyword
+    if value.vr is not None:
+        options["pixel_vr"] = value.vr
+    return replace(
+        geometry,
+        pixel_value_at=value.value_at,
+        pixel_value_end=value.value_end,
+        decode_options=options,
+    )
 
 
 def geometry_of(ds: Dataset) -> Geometry:
@@ -128,3 +165,33 @@ class Window(io.RawIOBase):
         data = self._fp.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
+
+
+class Held(io.RawIOBase):
+    """A read-only stream over an object held in memory, which also lends its bytes
+    (``view``): native frames are then decoded as views of them, not read into copies."""
+
+    def __init__(self, data: bytes | memoryview) -> None:
+        super().__init__()
+        self.view = memoryview(data)
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: len(self.view)}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        chunk = self.view[self._pos : self._pos + len(buffer)]
+        buffer[: len(chunk)] = chunk
+        self._pos += len(chunk)
+        return len(chunk)

@@ -41,7 +41,6 @@ from typing import BinaryIO
 
 import numpy as np
 import numpy.typing as npt
-from pydicom.pixels.utils import iter_pixels
 
 from ..reasons import DeidFailure, Rejection
 from . import detector, ink
@@ -248,17 +247,12 @@ def frames_at(
     wanted = sorted(set(indices))
     if not wanted:
         return
-    try:
-        decoded = iter_pixels(source, raw=not geometry.encapsulated, indices=wanted)
-        for index, frame in zip(wanted, decoded, strict=True):
-            if frame.shape[:2] != (geometry.rows, geometry.columns):
-                raise DeidFailure(Rejection.PIXEL_UNDECODABLE, "frame shape differs")
-            yield index, frame if frame.flags.writeable else frame.copy()
-    except DeidFailure:
-        raise
-    except Exception as exc:
-        # The decoder's message may echo header values: the exception type only.
-        raise DeidFailure(Rejection.PIXEL_UNDECODABLE, type(exc).__name__) from None
+    frames = iter_frames(source, geometry, wanted)
+    for index in wanted:
+        frame = next(frames, None)
+        if frame is None:
+            raise DeidFailure(Rejection.PIXEL_UNDECODABLE, "fewer frames than the header says")
+        yield index, frame
 
 
 def masked_frames(source: BinaryIO, geometry: Geometry, mask: Mask) -> Iterator[Frame]:
