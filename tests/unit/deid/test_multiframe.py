@@ -173,9 +173,11 @@ def test_later_frames_are_read_with_the_static_overlay_already_painted(
     reads: list[tuple[Frame, Box]] = []
     detect_in = cleaner._detect_in
 
-    def spy(frame: Frame, region: Box, geometry: Geometry, *, screened: bool) -> list[Box]:
+    def spy(
+        frame: Frame, region: Box, geometry: Geometry, *, screened: bool, verified_whole: bool
+    ) -> list[Box]:
         reads.append((frame.copy(), region))
-        return detect_in(frame, region, geometry, screened=screened)
+        return detect_in(frame, region, geometry, screened=screened, verified_whole=verified_whole)
 
     monkeypatch.setattr(cleaner, "_detect_in", spy)
     verified: list[int] = []
@@ -283,7 +285,7 @@ def test_a_text_fading_in_under_the_lossy_tolerance_per_frame_is_still_read(
     geometry = cleaner.read_geometry(source)
     read: list[Box] = []
 
-    def record(frame: AnyFrame, region: Box) -> list[Box]:
+    def record(frame: AnyFrame, region: Box, verified_whole: bool) -> list[Box]:
         read.append(region)
         return []
 

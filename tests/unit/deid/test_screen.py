@@ -15,13 +15,15 @@ import pydicom
 import pytest
 from pydicom.uid import ExplicitVRLittleEndian, JPEGBaseline8Bit, JPEGLSLossless, RLELossless
 
+from functions.ingestion.deid import Deidentifier
 from functions.ingestion.deid.pixels import CleaningMethod, clean_pixels, detector, screen
 from functions.ingestion.deid.pixels.cleaner import _detect_in, read_geometry
 from functions.ingestion.deid.pixels.frames import iter_frames, picture
 from functions.ingestion.deid.pixels.masks import Box
 from infra.samples.burned_in import BurnedInCase, make_case, make_tomo_case
 
-from .helpers import corpus_file
+from .helpers import CENTER, KEY, corpus_file
+from .pixel_checks import uncovered_boxes
 
 # Every kind and colour model, single and multi-frame, lossless and lossy.
 SCREENED = [
@@ -55,11 +57,14 @@ def test_every_frame_in_which_the_ocr_finds_text_is_kept_and_read_by_the_screene
         geometry = read_geometry(io.BytesIO(case.data))
         whole = Box(0, 0, geometry.columns, geometry.rows)
         for index, frame in enumerate(iter_frames(io.BytesIO(case.data), geometry)):
-            if not _detect_in(frame, whole, geometry, screened=False):
+            if not _detect_in(frame, whole, geometry, screened=False, verified_whole=True):
                 continue
             text_frames += 1
             assert screen.candidates(picture(frame, geometry)), (case.label, index)
-            assert _detect_in(frame, whole, geometry, screened=True), (case.label, index)
+            assert _detect_in(frame, whole, geometry, screened=True, verified_whole=True), (
+                case.label,
+                index,
+            )
     assert text_frames >= 12  # the OCR does see the planted text: the check is not empty
 
 
@@ -149,11 +154,16 @@ def test_a_cleared_frame_never_reaches_the_ocr_and_candidates_go_as_crops(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     seen: list[tuple[int, ...]] = []
-    real = detector.text_boxes
+    verified: list[tuple[int, ...]] = []
+    real, real_detect = detector.text_boxes, detector.detect
 
     def spy(image: detector.Image) -> list[Box]:
         seen.append(image.shape[:2])
         return real(image)
+
+    def spy_detect(image: detector.Image) -> list[Box]:
+        verified.append(image.shape[:2])
+        return real_detect(image)
 
     monkeypatch.setattr(detector, "text_boxes", spy)
     blank = make_tomo_case(330, kind="mr", with_text=False, rows=256, cols=256)
@@ -166,10 +176,21 @@ def test_a_cleared_frame_never_reaches_the_ocr_and_candidates_go_as_crops(
     )
     assert cleaned.summary.method is CleaningMethod.OCR_NO_TEXT
     assert seen == []
+    monkeypatch.setattr(detector, "detect", spy_detect)
     text = make_tomo_case(331, kind="ct", rows=320, cols=320)
-    _clean(text)
-    assert seen and seen[0] != (320, 320)  # crops first; the whole frame once text is found
-    assert (320, 320) in seen
+    assert uncovered_boxes(text, _write(text)) == []
+    # The text is found in crops the detector reads at its own scale (sides in multiples of
+    # 32), never in the whole frame; the verification then reads the masked frame whole.
+    assert seen and (320, 320) not in seen
+    assert all(side % 32 == 0 for shape in seen for side in shape)
+    assert (320, 320) in verified
+
+
+def _write(case: BurnedInCase) -> bytes:
+    out = io.BytesIO()
+    result = Deidentifier(KEY).deidentify(case.data, CENTER, out)
+    assert result.ok, (result.reason, result.detail)
+    return out.getvalue()
 
 
 def test_the_switch_sends_every_checked_frame_whole_to_the_ocr(
@@ -191,3 +212,44 @@ def test_the_switch_sends_every_checked_frame_whole_to_the_ocr(
     assert screen.enabled()
     monkeypatch.delenv(screen.PIXEL_SCREEN_ENV)
     assert screen.enabled()
+
+
+def _around(planted: tuple[int, int, int, int], width: int, height: int) -> Box:
+    left, top, right, bottom = planted
+    return Box(left, top, right, bottom).grown(screen.MARGIN, width, height)
+
+
+def test_a_line_the_crops_miss_is_masked_by_the_verification_not_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The screen's candidates cover one planted line only: what the crops find is masked,
+    # the verification reads the frame whole, finds the other lines (identifying ones too),
+    # reads each again on the frame's own pixels and masks it; nothing is refused or left.
+    case = make_tomo_case(350, kind="ct", rows=320, cols=320)
+    assert len(case.texts) > 1 and any(t.identifying for t in case.texts[1:])
+    only = [_around(case.texts[0].box, 320, 320)]
+    monkeypatch.setattr(screen, "candidates", lambda _picture: only)
+    out = io.BytesIO()
+    result = Deidentifier(KEY).deidentify(case.data, CENTER, out)
+    assert result.ok, (result.reason, result.detail)
+    assert result.pixel_cleaning is not None and result.pixel_cleaning.verification_rounds >= 2
+    assert uncovered_boxes(case, out.getvalue()) == []
+
+
+def test_a_line_cut_by_its_crop_has_the_whole_frame_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A crop ending inside a line: the detector's box touches the crop's side, the line may go
+    # on past it, so the frame is read whole as without the screen.
+    case = make_tomo_case(351, kind="ct", rows=320, cols=320)
+    left, top, right, bottom = max(case.texts, key=lambda t: t.box[2] - t.box[0]).box
+    half = Box(max(0, left - 8), max(0, top - 8), (left + right) // 2, min(320, bottom + 8))
+    monkeypatch.setattr(screen, "candidates", lambda _picture: [half])
+    seen: list[tuple[int, ...]] = []
+    real = detector.text_boxes
+
+    def spy(image: detector.Image) -> list[Box]:
+        seen.append(image.shape[:2])
+        return real(image)
+
+    monkeypatch.setattr(detector, "text_boxes", spy)
+    assert uncovered_boxes(case, _write(case)) == []
+    assert seen[0] != (320, 320) and (320, 320) in seen

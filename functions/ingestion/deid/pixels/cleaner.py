@@ -7,13 +7,16 @@
    in some frames differs from the first frame there, so it lies in those frames' changing
    part, read frame by frame. A cheap screen (``screen``) looks first: a frame (or changing
    part) in which it finds nothing text-like skips the detector; otherwise the detector
-   reads its candidate crops, and the whole region when they hold text (``_detect_in``).
+   reads its candidate crops: in the first frame what it finds there is masked (the
+   verification reads that frame whole), in later frames the whole changing part is read
+   when they hold text (``_detect_in``).
 2. **Mask** every detected line (with a margin) in every frame.
 3. **Verify** (``multiframe.verify``): the detector reads the masked first frame whole, and
    in the other frames around what was masked since they were read (elsewhere their pixels
    are those read and cleared already). Anything readable is masked too and the frames it
    touches are read again, at most ``multiframe.MAX_ROUNDS`` rounds; text still found then
-   fails the image (``pixel_text_remains``), naming any identifying attribute it spells.
+   fails the image (``pixel_text_remains``), and so does, at once, an identifying value
+   read under a mask (naming the attribute it spells).
 4. **Encode** the masked frames losslessly (``encode``). An image in which nothing was
    found keeps its pixel bytes untouched — unless its header says text is burned in
    (``burned_in_annotation``: the detector and the header disagree, a human decides).
@@ -23,7 +26,6 @@ Only a few frames are ever held in memory (``multiframe.detect``: three at most)
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -86,33 +88,79 @@ def read_geometry(source: BinaryIO) -> Geometry:
     return geometry_of(header)
 
 
-def _detect_in(frame: Frame, region: Box, geometry: Geometry, *, screened: bool) -> list[Box]:
+def _detect_in(
+    frame: Frame, region: Box, geometry: Geometry, *, screened: bool, verified_whole: bool
+) -> list[Box]:
     """Text lines the detector finds in ``region`` of a frame (frame coordinates).
 
     With the screen on, only the candidate regions the screen finds in ``region`` are read
-    (a frame it clears skips the detector). When a candidate holds text, the whole region
-    is read again, as without the screen: the masks of a text-bearing frame are then
-    exactly those of an unscreened run, and the crops only decide whether to look.
+    (a frame it clears skips the detector), and what the detector finds in them is what is
+    masked when the verification reads the whole region again once anything is masked
+    (``verified_whole``: a cine's reference frame, every single frame). A text the
+    candidates did not cover is then found by that read, masked and verified in the next
+    round: the detector reads the text-bearing frame whole once instead of twice (about
+    half of an image's OCR time). The whole region is read, as without the screen, when a
+    line found in a crop touches the crop's side (it may go on past it: a mask of the part
+    shown would leave glyphs of it that the verification cannot read, but a viewer can), and
+    where the verification reads only around new masks (a cine's later frames).
     """
     view = picture(frame, geometry)[region.top : region.bottom, region.left : region.right]
+    whole = Box(0, 0, region.width, region.height)
     if screened:
         reads = screen.candidates(view)
-        whole = Box(0, 0, region.width, region.height)
-        if reads and reads != [whole]:
-            found = [
-                box
-                for read in reads
-                for box in detector.text_boxes(
-                    as_bgr(view[read.top : read.bottom, read.left : read.right])
-                )
-            ]
-            reads = [whole] if found else []
         if not reads:
             return []
-    # Masks hug the glyphs, not the detector's padded boxes (``ink``): the image around
-    # the text stays as it was.
+        if reads != [whole]:
+            found: list[Box] = []
+            cut = False
+            for candidate in reads:
+                read = _aligned(candidate, whole)
+                crop = view[read.top : read.bottom, read.left : read.right]
+                boxes = detector.text_boxes(as_bgr(crop))
+                cut = cut or any(_cut_by(box, read, whole) for box in boxes)
+                found.extend(b.shifted(read.left, read.top) for b in ink.tighten(crop, boxes))
+            if not found:
+                return []
+            if verified_whole and not cut:
+                return [b.shifted(region.left, region.top) for b in found]
+    # Masks hug the glyphs, not the detector's padded boxes (``ink``): the image around the
+    # text stays as it was.
     boxes = ink.tighten(view, detector.text_boxes(as_bgr(view)))
     return [b.shifted(region.left, region.top) for b in boxes]
+
+
+# A line the detector finds this close to a crop's side may go on past it: the screen gives
+# every candidate ``screen.MARGIN`` pixels of room, and the detector may stop a few pixels
+# short of a glyph the side cuts.
+_CUT = screen.MARGIN // 2
+# The detector resizes its input to multiples of this many pixels a side: a crop of other
+# sizes comes back with boxes a pixel or two off, and masks leave glyph rims.
+_DETECTOR_STEP = 32
+
+
+def _aligned(crop: Box, region: Box) -> Box:
+    """The crop grown to multiples of the detector's step (inside the region), so that the
+    detector reads it at its own scale."""
+
+    def span(start: int, end: int, limit: int) -> tuple[int, int]:
+        size = min(limit, -(-(end - start) // _DETECTOR_STEP) * _DETECTOR_STEP)
+        end = min(limit, start + size)
+        return end - size, end
+
+    left, right = span(crop.left, crop.right, region.width)
+    top, bottom = span(crop.top, crop.bottom, region.height)
+    return Box(left, top, right, bottom)
+
+
+def _cut_by(box: Box, crop: Box, region: Box) -> bool:
+    """True when a line found in a crop touches a side of the crop inside the region: its
+    glyphs may go on past the crop, and a mask of what the crop showed would leave them."""
+    return (
+        (box.left < _CUT and crop.left > 0)
+        or (box.top < _CUT and crop.top > 0)
+        or (box.right > crop.width - _CUT and crop.right < region.right)
+        or (box.bottom > crop.height - _CUT and crop.bottom < region.bottom)
+    )
 
 
 def clean_pixels(
@@ -135,7 +183,11 @@ def clean_pixels(
     if geometry is None:
         geometry = read_geometry(source)
     mask = Mask(geometry.columns, geometry.rows)
-    read = functools.partial(_detect_in, geometry=geometry, screened=screen.enabled())
+    screened = screen.enabled()
+
+    def read(frame: Frame, region: Box, verified_whole: bool) -> list[Box]:
+        return _detect_in(frame, region, geometry, screened=screened, verified_whole=verified_whole)
+
     walk = multiframe.detect(source, geometry, mask, read)
     checked = walk.checked
     name = detector.detector_name()

@@ -61,8 +61,10 @@ CROP_MARGIN = 24
 # reference's is the reference's text. Lossless frames: exact equality.
 LOSSY_TOLERANCE = 8
 
-# Reads one region of a frame: the text boxes found there (frame coordinates).
-Read = Callable[[Frame, Box], list[Box]]
+# Reads one region of a frame: the text boxes found there (frame coordinates). The flag says
+# whether verification reads that region whole again once anything is masked in it (the
+# reference frame), or only around new masks (later frames: ``Walk.due``).
+Read = Callable[[Frame, Box, bool], list[Box]]
 
 
 def tolerance(geometry: Geometry) -> int:
@@ -136,10 +138,11 @@ def detect(source: BinaryIO, geometry: Geometry, mask: Mask, read: Read) -> Walk
                     fill = fill_value(geometry, frame.dtype)
                 shown = _static_painted(frame, mask, moved, fill)
         previous = frame
+        first = not walk.regions
         walk.regions.append(region)
         walk.seen.append(len(mask.boxes))
         if region is not None:
-            mask.add(read(shown, region))
+            mask.add(read(shown, region, first))
     return walk
 
 
@@ -190,10 +193,11 @@ def verify(
     """Read the masked frames until nothing readable is left; returns the rounds used.
 
     What the detector finds now is read: text spelling an identifying value (``terms``)
-    fails the image at once; other readable text is masked and the frames it touches are
-    read again in the next round; detections that do not read as characters (speckle, edges
-    of the masks) are not text. Each round reads only what ``Walk.due`` says, decoding only
-    those frames.
+    where something is masked fails the image at once (the mask did not take it away);
+    other readable text (a line the first frame's candidate crops did not cover, identifying
+    or not) is masked and the frames it touches are read again in the next round;
+    detections that do not read as characters (speckle, edges of the masks) are not text.
+    Each round reads only what ``Walk.due`` says, decoding only those frames.
     """
     fill: Frame | None = None
     for round_number in range(1, MAX_ROUNDS + 1):
@@ -204,9 +208,11 @@ def verify(
         for index, frame in frames_at(source, geometry, due):
             if fill is None:
                 fill = fill_value(geometry, frame.dtype)
-            found, hugging = _leftovers(_masked(frame, mask, fill), due[index], geometry, terms)
+            masked = _masked(frame, mask, fill)
+            found, hugging = _leftovers(masked, due[index], geometry, terms, mask)
             left.extend(found)
             tight.extend(hugging)
+            tight.extend(_missed_lines(frame, found, geometry, mask))
             walk.seen[index] = boxes_now
         if not left:
             return round_number
@@ -220,24 +226,48 @@ def verify(
 
 
 def _leftovers(
-    frame: Frame, region: Box, geometry: Geometry, terms: dict[str, list[str]]
+    frame: Frame, region: Box, geometry: Geometry, terms: dict[str, list[str]], mask: Mask
 ) -> tuple[list[Box], list[Box]]:
-    """Readable text in ``region`` of a masked frame: its boxes, whole and hugging the ink."""
+    """Readable text in ``region`` of a masked frame: its boxes, and those of the boxes that
+    touch a mask hugging the ink (what the mask left of a text: ``_missed_lines`` masks the
+    others)."""
     view = picture(frame, geometry)[region.top : region.bottom, region.left : region.right]
     crop = as_bgr(view)
     readable: list[Box] = []
     for reading in detector.read(crop, detector.detect(crop)):
         keyword = matching_keyword(reading.text, terms)
         if keyword is not None:
-            raise DeidFailure(
-                Rejection.PIXEL_TEXT_REMAINS, f"text spelling {keyword} left after masking"
-            )
-        if detector.reads_as_text(reading):
+            box = reading.box.shifted(region.left, region.top)
+            if _under_mask(box, mask):
+                raise DeidFailure(
+                    Rejection.PIXEL_TEXT_REMAINS, f"text spelling {keyword} left after masking"
+                )
             readable.append(reading.box)
-    return (
-        [b.shifted(region.left, region.top) for b in readable],
-        [b.shifted(region.left, region.top) for b in ink.tighten(view, readable)],
-    )
+        elif detector.reads_as_text(reading):
+            readable.append(reading.box)
+    found = [b.shifted(region.left, region.top) for b in readable]
+    touching = [b for b, f in zip(readable, found, strict=True) if _under_mask(f, mask)]
+    return found, [b.shifted(region.left, region.top) for b in ink.tighten(view, touching)]
+
+
+def _under_mask(box: Box, mask: Mask) -> bool:
+    return bool(mask.pixels[box.top : box.bottom, box.left : box.right].any())
+
+
+def _missed_lines(frame: Frame, found: list[Box], geometry: Geometry, mask: Mask) -> list[Box]:
+    """Lines the first read did not mask (a line the candidate crops did not cover), read
+    again on the frame's own pixels around them: on the masked frame the paint of a
+    neighbouring line can hide a line's ends from the detector, and its mask would leave
+    them. The detector's box stands when it finds nothing there now."""
+    lines: list[Box] = []
+    for box in found:
+        if _under_mask(box, mask):
+            continue
+        around = box.grown(box.height + CROP_MARGIN, mask.width, mask.height)
+        view = picture(frame, geometry)[around.top : around.bottom, around.left : around.right]
+        again = ink.tighten(view, detector.text_boxes(as_bgr(view)))
+        lines.extend([b.shifted(around.left, around.top) for b in again] or [box])
+    return lines
 
 
 def frames_at(
