@@ -6,6 +6,8 @@ reader produced it; the header edits it returns are applied to the tree.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections.abc import Mapping, Sequence
 from typing import TypeVar
 
@@ -101,24 +103,35 @@ def parsed_geometry(parsed: ParsedObject, index: Mapping[int, Element]) -> Geome
         if code not in _LONG_PIXEL_VRS:
             return None
         vr, header = code.decode("ascii"), 12
+    elements = tuple(
+        (tag, None if parsed.implicit else element.vr, bytes(element.value))
+        for tag in _DECODE_TAGS
+        if (element := index.get(tag)) is not None and element.value is not None
+    )
+    keyword = _PIXEL_KEYWORDS.get(bulk.tag, "PixelData")
+    encoding = (parsed.transfer_syntax, parsed.implicit, parsed.little)
+    shape = _geometry(encoding, elements, keyword, vr)
+    end = bulk.end - parsed.source.origin
+    return dataclasses.replace(shape, pixel_value_at=at + header, pixel_value_end=end)
+
+
+# The slices of a series carry the same Image Pixel elements, byte for byte: converted once.
+@functools.lru_cache(maxsize=256)
+def _geometry(
+    encoding: tuple[str, bool, bool],
+    elements: tuple[tuple[int, str | None, bytes], ...],
+    keyword: str,
+    vr: str | None,
+) -> Geometry:
+    """Geometry and decoder options (no pixel offsets) of one transfer syntax, VR and
+    endianness (``encoding``) and one set of raw Image Pixel elements."""
+    syntax, implicit, little = encoding
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = UID(parsed.transfer_syntax)
-    for tag in _DECODE_TAGS:
-        element = index.get(tag)
-        if element is not None and element.value is not None:
-            value = bytes(element.value)
-            ds[tag] = RawDataElement(
-                Tag(tag),
-                None if parsed.implicit else element.vr,
-                len(value),
-                value,
-                0,
-                parsed.implicit,
-                parsed.little,
-            )
-    keyword = _PIXEL_KEYWORDS.get(bulk.tag, "PixelData")
-    return located(ds, PixelValue(at + header, bulk.end - parsed.source.origin, keyword, vr))
+    ds.file_meta.TransferSyntaxUID = UID(syntax)
+    for tag, element_vr, value in elements:
+        ds[tag] = RawDataElement(Tag(tag), element_vr, len(value), value, 0, implicit, little)
+    return located(ds, PixelValue(0, 0, keyword, vr))
 
 
 def with_payload(parts: Sequence[T], payload: Payload | None) -> list[T | Payload]:
