@@ -17,7 +17,14 @@ from .cli_journal import Journal
 from .cli_keys import name_id
 from .cli_progress import make_progress
 from .cli_report import changes_table, named, reconcile, summarize, write_report
-from .cli_worker import OUTPUT_ERROR, PARTIAL_DIR, Layout, WorkerConfig, run_tasks
+from .cli_worker import (
+    OUTPUT_ERROR,
+    PARTIAL_DIR,
+    Layout,
+    WorkerConfig,
+    run_tasks,
+    settle_clashing_names,
+)
 from .options import DeidOptions
 from .pixels.screen import PIXEL_SCREEN_ENV
 from .zip_input import ZipLimits
@@ -86,6 +93,9 @@ class ArchiveRun:
     def _id(self, name: str) -> str:
         return name_id(self.request.key, name)
 
+    def _name_of(self, row: dict[str, Any]) -> str:
+        return self._names.get(str(row["id"]), str(row["id"]))
+
     def execute(self) -> int:
         r = self.request
         planned = plan(r.source, skip=r.output)
@@ -121,6 +131,10 @@ class ArchiveRun:
         try:
             with pixel_screen_off(not r.pixel_screen), progress:
                 run_tasks(tasks, config, r.workers, on_row)
+            if journal is not None and r.output is not None and r.layout == Layout.PSEUDONYMOUS:
+                every = [*previous.values(), *self.rows]
+                for row in settle_clashing_names(every, self._name_of, r.output):
+                    journal.append({k: v for k, v in row.items() if k != "changes"})
         finally:
             if journal is not None:
                 journal.close()

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .cli_inputs import MEMBER_SEPARATOR, Task
@@ -84,6 +84,49 @@ def place_pseudonymous(tmp: Path, directory: Path, sop_uid: str, sha256: str) ->
         if outcome is not None:
             return ("duplicate" if outcome == "same" else "written"), final
     raise FileExistsError("every name for this output is taken by other content")
+
+
+def settle_clashing_names(
+    rows: list[dict[str, Any]], name_of: Callable[[dict[str, Any]], str], output: Path
+) -> list[dict[str, Any]]:
+    """Give ``<sop>.dcm`` of each clash to the input first in name order; returns the rows
+    whose output moved.
+
+    ``place_pseudonymous`` gives the plain name to whichever clashing output a worker placed
+    first, which depends on timing (and, over ``--resume``, on which run met which input).
+    Here, once every output is placed, the input that sorts first holds the plain name and
+    the others their content-hashed names, as one single-worker run would have left them.
+    Two renames in one folder, the holder's first: a crash between them leaves both under
+    their own hashed names, and the next run settles them.
+    """
+    clashes: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        if row.get("ok") and row.get("output") and row.get("sop_instance_uid"):
+            clashes.setdefault(str(PurePosixPath(str(row["output"])).parent), []).append(row)
+    moved: list[dict[str, Any]] = []
+    for folder, placed in clashes.items():
+        for sop in {str(r["sop_instance_uid"]) for r in placed}:
+            same = sorted((r for r in placed if r["sop_instance_uid"] == sop), key=name_of)
+            if len({r["sha256"] for r in same}) < 2:
+                continue
+            plain = f"{folder}/{sop}.dcm"
+            first = same[0]
+            if first["output"] == plain:
+                continue
+            holder = next((r for r in same if r["output"] == plain), None)
+            if holder is None:
+                continue
+            hashed = f"{folder}/{sop}.{str(holder['sha256'])[:12]}.dcm"
+            if (output / hashed).exists():
+                continue  # left as placed: a later run of this archive settles it
+            old_first = str(first["output"])
+            os.rename(output / plain, output / hashed)
+            os.rename(output / old_first, output / plain)
+            for row in same:
+                if row["output"] in (plain, old_first):
+                    row["output"] = hashed if row["output"] == plain else plain
+                    moved.append(row)
+    return moved
 
 
 def mirror_path(output: Path, name: str) -> Path:

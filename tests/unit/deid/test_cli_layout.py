@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import zipfile
@@ -48,15 +49,12 @@ def test_pseudonymous_layout_keeps_both_clashing_inputs(clashing: Path, tmp_path
     assert edited["status"] == "written, sop_uid_clash with a/00000.dcm"
     assert rows["b/copy.dcm"]["status"] == "duplicate, same output as a/00000.dcm"
     assert rows["b/copy.dcm"]["output"] == first["output"]
-    # Same directory, the second by its content hash: both written, neither replaced.
-    assert Path(edited["output"]).parent == Path(first["output"]).parent
-    names = {Path(first["output"]).name, Path(edited["output"]).name}
+    # Same directory, the first input (by name) under the plain name, the other by its
+    # content hash, whichever worker placed its output first: both written, neither replaced.
     sop = first["sop_instance_uid"]
-    assert f"{sop}.dcm" in names
-    assert names - {f"{sop}.dcm"} in (
-        {f"{sop}.{first['sha256'][:12]}.dcm"},
-        {f"{sop}.{edited['sha256'][:12]}.dcm"},
-    )
+    assert Path(edited["output"]).parent == Path(first["output"]).parent
+    assert Path(first["output"]).name == f"{sop}.dcm"
+    assert Path(edited["output"]).name == f"{sop}.{edited['sha256'][:12]}.dcm"
     for row in (first, edited):
         assert pydicom.dcmread(out / row["output"]).SOPInstanceUID == sop
     assert len(list(out.rglob("*.dcm"))) == 3
@@ -143,3 +141,33 @@ def test_an_output_that_cannot_be_written_fails_that_input_and_resume_retries_it
     assert again.exit_code == 0, again.output
     assert _rows(report)["a/00001.dcm"]["status"] == "written"
     assert (out / "a" / "00001.dcm").is_file()
+
+
+def test_the_first_input_by_name_gets_the_plain_name_across_runs(
+    clashing: Path, tmp_path: Path
+) -> None:
+    # The edited copy alone first: it takes the plain name. The original joins the folder and
+    # the run resumes: the original sorts first, so the names end as one run over both
+    # would leave them, with the journal and the report saying so.
+    out, report = tmp_path / "out", tmp_path / "r.jsonl"
+    held = tmp_path / "held"
+    shutil.move(clashing / "a", held)
+    args = [str(clashing), str(out), "--center", "c1", "--report", str(report)]
+    assert CliRunner().invoke(app, args, env=ENV).exit_code == 0
+    sop = _rows(report)["b/00000.dcm"]["sop_instance_uid"]
+    assert _rows(report)["b/00000.dcm"]["output"].endswith(f"/{sop}.dcm")
+    shutil.move(held, clashing / "a")
+    result = CliRunner().invoke(app, [*args, "--resume"], env=ENV)
+    assert result.exit_code == 0, result.output
+    rows = _rows(report)
+    first, edited = rows["a/00000.dcm"], rows["b/00000.dcm"]
+    assert first["output"].endswith(f"/{sop}.dcm")
+    assert edited["output"].endswith(f"/{sop}.{edited['sha256'][:12]}.dcm")
+    assert rows["b/copy.dcm"]["output"] == first["output"]
+    for row in (first, edited):
+        assert hashlib.sha256((out / row["output"]).read_bytes()).hexdigest() == row["sha256"]
+    assert len(list(out.rglob("*.dcm"))) == 3
+    # Resuming again finds every input done, and the names where the journal says.
+    again = CliRunner().invoke(app, [*args, "--resume"], env=ENV)
+    assert again.exit_code == 0, again.output
+    assert _rows(report)["a/00000.dcm"]["output"] == first["output"]
