@@ -20,7 +20,7 @@ from .burned_in import pixel_check_reason
 from .dicom_io import BulkSegment, ParsedObject
 from .element_tree import Element
 from .pixels import CleanedPixels, Payload, available, clean_pixels, source_window
-from .pixels.geometry import Geometry, PixelValue, located
+from .pixels.geometry import IMAGE_PIXEL_TAGS, Geometry, PixelValue, located
 from .reasons import DeidFailure
 
 # Identifying values the verification names (by keyword) when text is left behind.
@@ -37,19 +37,7 @@ IDENTITY_KEYWORDS = (
 )
 PIXEL_DATA = 0x7FE00010
 # What pydicom's iter_pixels reads to decode: the Image Pixel module and the extended offsets.
-_DECODE_TAGS = (
-    0x00280002,
-    0x00280004,
-    0x00280006,
-    0x00280008,
-    0x00280010,
-    0x00280011,
-    0x00280100,
-    0x00280101,
-    0x00280103,
-    0x7FE00001,
-    0x7FE00002,
-)
+_DECODE_TAGS = (*IMAGE_PIXEL_TAGS, 0x7FE00001, 0x7FE00002)
 _PIXEL_KEYWORDS = {0x7FE00008: "FloatPixelData", 0x7FE00009: "DoubleFloatPixelData"}
 # Explicit VRs whose element header is 12 bytes (the only ones pixel data may have).
 _LONG_PIXEL_VRS = frozenset({b"OB", b"OW", b"OF", b"OD", b"OL", b"OV", b"UN"})

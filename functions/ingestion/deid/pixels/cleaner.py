@@ -35,23 +35,12 @@ from ..reasons import DeidFailure, Rejection
 from . import detector, ink, multiframe, screen
 from .encode import NativeWriter, Payload, RleWriter
 from .frames import Frame, as_bgr, picture
-from .geometry import Geometry, Held, Window, geometry_of
+from .geometry import IMAGE_PIXEL_TAGS, Geometry, Held, Window, geometry_of
 from .identity import identity_terms
 from .masks import Box, Mask
 from .summary import CleaningMethod, PixelCleaning
 
-_GEOMETRY_TAGS = [
-    0x00020010,
-    0x00280002,
-    0x00280004,
-    0x00280006,
-    0x00280008,
-    0x00280010,
-    0x00280011,
-    0x00280100,
-    0x00280101,
-    0x00280103,
-]
+_GEOMETRY_TAGS = [0x00020010, *IMAGE_PIXEL_TAGS]
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,19 @@ from pydicom.uid import UID
 from ..reasons import DeidFailure, Rejection
 
 _NATIVE_BITS = frozenset({8, 16, 32})
+# The Image Pixel module's elements a geometry is made of (pydicom's iter_pixels reads the
+# same ones, and the extended offset table).
+IMAGE_PIXEL_TAGS = (
+    0x00280002,
+    0x00280004,
+    0x00280006,
+    0x00280008,
+    0x00280010,
+    0x00280011,
+    0x00280100,
+    0x00280101,
+    0x00280103,
+)
 _LOSSLESS_ENCAPSULATED = frozenset(
     {
         "1.2.840.10008.1.2.5",  # RLE Lossless
