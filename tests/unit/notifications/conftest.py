@@ -4,6 +4,7 @@ real webhook receiver (both on 127.0.0.1)."""
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -16,10 +17,21 @@ from infra.local.mail import MailSink
 from shared.config import Settings
 from shared.domain.clock import FixedClock
 from tests.unit.notifications.helpers import Bus, WebhookReceiver
+from tests.unit.notifications.scripted_smtp import ScriptedServer, ScriptedSmtp
 
 WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 OPERATOR_EMAIL = "oncall@example.com"
 OLD_WEBHOOK_SECRET = "whsec_bG9jYWwtZGV2ZWxvcG1lbnQtd2ViaG9vay1rZXktMQ=="
+
+
+@pytest.fixture
+def smtp() -> Iterator[ScriptedServer]:
+    """A scripted SMTP server on 127.0.0.1 (its answers set per test)."""
+    server = ScriptedServer(("127.0.0.1", 0), ScriptedSmtp)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
 
 
 @pytest.fixture

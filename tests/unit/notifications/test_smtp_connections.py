@@ -4,27 +4,14 @@ that does not answer NOOP, or whose send failed, is never used again."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
-
 from functions.notifications.adapters.smtp_email import SmtpEmailChannel
-from tests.unit.notifications.test_smtp_after_accept import OUTGOING, TO, _Server, _Smtp
-
-
-@pytest.fixture
-def smtp() -> Iterator[_Server]:
-    server = _Server(("127.0.0.1", 0), _Smtp)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.shutdown()
-    server.server_close()
+from tests.unit.notifications.scripted_smtp import OUTGOING, TO, ScriptedServer
 
 
 def _channel(
-    server: _Server, keep_idle: int = 4, mails_per_connection: int = 50
+    server: ScriptedServer, keep_idle: int = 4, mails_per_connection: int = 50
 ) -> SmtpEmailChannel:
     return SmtpEmailChannel(
         "127.0.0.1", server.server_address[1], "a@b.c", timeout=2,
@@ -32,7 +19,7 @@ def _channel(
     )  # fmt: skip
 
 
-def test_mails_one_after_another_share_one_connection(smtp: _Server) -> None:
+def test_mails_one_after_another_share_one_connection(smtp: ScriptedServer) -> None:
     channel = _channel(smtp)
     outcomes = [channel.send(OUTGOING, TO) for _ in range(5)]
     assert all(o.delivered for o in outcomes) and smtp.accepted == 5
@@ -40,7 +27,7 @@ def test_mails_one_after_another_share_one_connection(smtp: _Server) -> None:
     channel.close()
 
 
-def test_a_burst_from_many_threads_uses_a_few_connections(smtp: _Server) -> None:
+def test_a_burst_from_many_threads_uses_a_few_connections(smtp: ScriptedServer) -> None:
     channel = _channel(smtp, keep_idle=4)
     with ThreadPoolExecutor(8) as pool:
         outcomes = list(pool.map(lambda _: channel.send(OUTGOING, TO), range(80)))
@@ -50,7 +37,7 @@ def test_a_burst_from_many_threads_uses_a_few_connections(smtp: _Server) -> None
     channel.close()
 
 
-def test_a_kept_connection_that_fails_its_check_is_replaced(smtp: _Server) -> None:
+def test_a_kept_connection_that_fails_its_check_is_replaced(smtp: ScriptedServer) -> None:
     channel = _channel(smtp)
     assert channel.send(OUTGOING, TO).delivered
     smtp.on_noop = "421 4.4.2 idle too long"
@@ -58,7 +45,7 @@ def test_a_kept_connection_that_fails_its_check_is_replaced(smtp: _Server) -> No
     assert (smtp.accepted, channel.connections_opened) == (2, 2)
 
 
-def test_the_connection_of_a_failed_send_is_not_kept(smtp: _Server) -> None:
+def test_the_connection_of_a_failed_send_is_not_kept(smtp: ScriptedServer) -> None:
     channel = _channel(smtp)
     smtp.on_data_end = "451 4.3.0 try later"
     assert not channel.send(OUTGOING, TO).delivered
@@ -67,7 +54,7 @@ def test_the_connection_of_a_failed_send_is_not_kept(smtp: _Server) -> None:
     assert channel.connections_opened == 2
 
 
-def test_a_connection_is_dropped_after_its_share_of_mails(smtp: _Server) -> None:
+def test_a_connection_is_dropped_after_its_share_of_mails(smtp: ScriptedServer) -> None:
     channel = _channel(smtp, mails_per_connection=2)
     for _ in range(5):
         assert channel.send(OUTGOING, TO).delivered
