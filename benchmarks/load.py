@@ -498,11 +498,11 @@ class Run:
 
     # commands ----------------------------------------------------------------------------
     def command(
-        self, path: str, body: dict[str, Any], deadline: float
+        self, path: str, body: dict[str, Any], deadline: float, account: str = "client"
     ) -> tuple[dict[str, Any], str]:
-        """POST a command (with an Idempotency-Key, reused if it is sent again) and wait
-        for its outcome; (the 202's answer, the outcome)."""
-        client = self.accounts["client"]
+        """POST a command as ``account`` (with an Idempotency-Key, reused if it is sent again)
+        and wait for its outcome; (the 202's answer, the outcome)."""
+        client = self.accounts[account]
         headers = {"Idempotency-Key": str(uuid.uuid4())}
         accepted = client.expect(
             client.call("POST", path, json=body, headers=headers, deadline=deadline), 202
@@ -603,18 +603,7 @@ class Run:
             self.notes.append(f"the dataset's quote was refused: {error_key(answer)}")
 
     def expert_command(self, path: str, body: dict[str, Any], deadline: float) -> None:
-        operator = self.accounts["operator"]
-        headers = {"Idempotency-Key": str(uuid.uuid4())}
-        accepted = operator.expect(
-            operator.call("POST", path, json=body, headers=headers, deadline=deadline), 202
-        )
-        link = operator.path(str(accepted["links"]["command"]))
-
-        def outcome() -> str | None:
-            status = operator.expect(operator.call("GET", link, deadline=deadline), 200)["status"]
-            return str(status) if status in COMMAND_ENDS else None
-
-        if (ended := self._poll(outcome, deadline)) != "applied":
+        if (ended := self.command(path, body, deadline, account="operator")[1]) != "applied":
             raise Failure(f"{path} {ended}")
 
     def retire_experts(self) -> None:
