@@ -7,6 +7,10 @@ answers that call as Cloud Storage does for a flat bucket and forwards every oth
 byte for byte, streaming bodies both ways (uploads of hundreds of MB pass through in 64 KiB
 chunks, never held in memory).
 
+It also keeps one precondition fake-gcs-server ignores: a DELETE with `ifGenerationMatch`
+is answered 412 when the live generation differs, as Cloud Storage does, so functions
+delete exactly as they do in the cloud (one request, no look first).
+
 The front starts fake-gcs-server itself, as its child on a loopback port of its own, so both
 share the `gcs` part's process group and stop together; it exits when the child does.
 
@@ -37,6 +41,7 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
+from urllib.parse import parse_qs
 
 import requests
 
@@ -51,7 +56,10 @@ _NOT_FORWARDED = frozenset(
      "upgrade", "expect")
 )  # fmt: skip
 _STORAGE_LAYOUT = re.compile(r"^/storage/v1/b/(?P<bucket>[^/?]+)/storageLayout(?:\?.*)?$")
+_OBJECT = re.compile(r"^(?P<object>/storage/v1/b/[^/?]+/o/[^?]+)(?:\?(?P<query>.*))?$")
 _NO_BODY_STATUSES = frozenset((204, 304))
+# Requests that may create, replace or delete an object, and so be notified.
+_WRITES = frozenset(("POST", "PUT", "PATCH", "DELETE"))
 
 
 def storage_layout(bucket: dict[str, object]) -> dict[str, object]:
@@ -71,6 +79,7 @@ class _FrontHandler(BaseHTTPRequestHandler):
     # the client's delayed ACK of the headers, 40 ms on every request.
     disable_nagle_algorithm = True
     upstream_port: int  # set on the subclass built by serve()
+    changed: threading.Event | None = None  # set after a write, when a notification may follow
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         # One upstream connection per client connection: keep-alive on both sides.
@@ -101,6 +110,8 @@ class _FrontHandler(BaseHTTPRequestHandler):
         layout = _STORAGE_LAYOUT.match(self.path) if self.command == "GET" else None
         if layout is not None:
             self._answer_storage_layout(layout["bucket"])
+        elif self.command == "DELETE" and self._generation_mismatch():
+            self._answer_precondition_failed()
         else:
             self._forward()
 
@@ -116,6 +127,37 @@ class _FrontHandler(BaseHTTPRequestHandler):
             body = json.dumps(storage_layout(json.loads(body))).encode()
         # An unknown bucket keeps fake-gcs-server's own 404, as Cloud Storage answers one.
         self.send_response(response.status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _generation_mismatch(self) -> bool:
+        """fake-gcs-server deletes whatever generation is live, ignoring ifGenerationMatch;
+        Cloud Storage answers 412 when the live generation differs, which is what lets a
+        function delete the upload it read and never a newer one of the same name."""
+        target = _OBJECT.match(self.path)
+        wanted = parse_qs(target["query"] or "").get("ifGenerationMatch") if target else None
+        if target is None or not wanted:
+            return False
+        upstream = self._connection()
+        try:
+            upstream.request("GET", target["object"], headers={"Host": self.headers["Host"]})
+            response = upstream.getresponse()
+            body = response.read()
+        except (OSError, http.client.HTTPException):
+            self._drop_connection()
+            return False  # the forward answers 502
+        if response.status != 200:
+            return False  # forwarded: fake-gcs-server answers the 404 itself
+        return str(json.loads(body).get("generation")) != wanted[0]
+
+    def _answer_precondition_failed(self) -> None:
+        body = json.dumps(
+            {"error": {"code": 412, "message": "At least one of the pre-conditions you "
+                       "specified did not hold.", "errors": [{"reason": "conditionNotMet"}]}}
+        ).encode()  # fmt: skip
+        self.send_response(412)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -177,6 +219,8 @@ class _FrontHandler(BaseHTTPRequestHandler):
             self.wfile.write(b"0\r\n\r\n")
         if response.will_close:
             self._drop_connection()
+        if self.changed is not None and self.command in _WRITES and response.status < 300:
+            self.changed.set()
 
 
 def free_loopback_port() -> int:
@@ -204,6 +248,11 @@ NOTIFICATION_ATTRIBUTES = frozenset(
      "notificationConfig", "overwroteGeneration", "overwrittenByGeneration")
 )  # fmt: skip
 RELAY_SUFFIX = "-raw"
+# Without a write through the front (fake-gcs-server's own lifecycle events), how often the
+# relay looks; after one, fake-gcs-server publishes while or just after it answers, so the
+# relay looks again at these delays until something comes.
+IDLE_POLL_SECONDS = 0.1
+AFTER_WRITE_SECONDS = (0.0, 0.002, 0.005, 0.01, 0.02)
 
 
 def raw_topic(topic: str) -> str:
@@ -238,6 +287,9 @@ class NotificationRelay:
         self._project, self._topic = project, topic
         self._subscription = f"{raw_topic(topic)}-relay"
         self._http = requests.Session()
+        # Set by the front after each write it forwards: the relay pulls then rather than at
+        # its next idle poll, so an upload is not up to IDLE_POLL_SECONDS late.
+        self.changed = threading.Event()
 
     def ensure(self) -> None:
         """The raw topic and its subscription (again after the emulator restarted)."""
@@ -276,11 +328,20 @@ class NotificationRelay:
         ).raise_for_status()  # fmt: skip
         return len(received)
 
+    def _after_write(self) -> None:
+        for delay in AFTER_WRITE_SECONDS:
+            time.sleep(delay)
+            if self.relay_once():
+                return
+
     def run(self, stopping: threading.Event) -> None:
         while not stopping.is_set():
             try:
-                if not self.relay_once():
-                    stopping.wait(0.1)
+                if self.relay_once():
+                    continue
+                if self.changed.wait(IDLE_POLL_SECONDS):
+                    self.changed.clear()
+                    self._after_write()
             except (requests.RequestException, ValueError) as error:
                 print(f"gcs_front: notification relay: {error}", file=sys.stderr, flush=True)
                 stopping.wait(1.0)
@@ -304,7 +365,10 @@ def serve(port: int, upstream_command: list[str], relay: NotificationRelay | Non
         except requests.RequestException as error:  # the emulator still starting: run retries
             print(f"gcs_front: notification relay: {error}", file=sys.stderr, flush=True)
         threading.Thread(target=relay.run, args=(stopping,), daemon=True).start()
-    handler = type("FrontHandler", (_FrontHandler,), {"upstream_port": upstream_port})
+    handler = type(
+        "FrontHandler", (_FrontHandler,),
+        {"upstream_port": upstream_port, "changed": relay.changed if relay else None},
+    )  # fmt: skip
     # Listening only now: the stack's readiness probe must not pass before the upstream does.
     server = ThreadingHTTPServer(("127.0.0.1", port), handler)
     server.daemon_threads = True

@@ -9,7 +9,6 @@ seeks, so a 512 MiB image never sits whole in memory or on disk. Likewise up: up
 from __future__ import annotations
 
 import io
-import os
 from typing import Any, BinaryIO
 
 from google.api_core import exceptions as google_errors
@@ -57,13 +56,8 @@ def _small_stream_as_bytes(data: bytes | BinaryIO) -> bytes | BinaryIO:
 
 
 class GcsBlobStore:
-    def __init__(self, client: storage.Client, *, emulated: bool | None = None) -> None:
+    def __init__(self, client: storage.Client) -> None:
         self._client = client
-        # fake-gcs-server ignores the generation precondition of a delete; Cloud Storage
-        # enforces it. Against the emulator the generation is checked first.
-        self._emulated = (
-            bool(os.environ.get("STORAGE_EMULATOR_HOST")) if emulated is None else emulated
-        )
         # requests looks proxies up in the environment on every call (about 1 ms of CPU
         # each, a dozen calls per upload); functions reach Cloud Storage directly.
         session = getattr(client, "_http", None)
@@ -164,12 +158,7 @@ class GcsBlobStore:
         grants.check_bucket(bucket, "delete")
         precondition = {"if_generation_match": generation} if generation is not None else {}
         try:
-            if generation is not None and self._emulated:
-                # The race this leaves (a newer generation between the two calls) exists
-                # only locally.
-                live = self._client.bucket(bucket).get_blob(name)
-                if live is None or int(live.generation or 0) != generation:
-                    return False
+            # Locally too: the stack's front keeps the precondition (infra/local/gcs_front.py).
             self._blob(bucket, name).delete(**precondition)
         except (google_errors.NotFound, google_errors.PreconditionFailed):
             return False

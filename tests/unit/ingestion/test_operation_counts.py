@@ -170,7 +170,7 @@ def test_the_anonymized_copy_goes_up_in_one_request() -> None:
     bucket = SimpleNamespace(
         blob=lambda name, generation=None: blobs.setdefault(name, _Blob(name, sent))
     )
-    store = GcsBlobStore(SimpleNamespace(bucket=lambda name: bucket), emulated=False)
+    store = GcsBlobStore(SimpleNamespace(bucket=lambda name: bucket))
     output = io.BytesIO(b"head" + b"x" * 1000)
     output.seek(4)
     assert store.write("b", "small", output).size == 1000
