@@ -150,7 +150,7 @@ class _FrontHandler(BaseHTTPRequestHandler):
             return False  # the forward answers 502
         if response.status != 200:
             return False  # forwarded: fake-gcs-server answers the 404 itself
-        return str(json.loads(body).get("generation")) != wanted[0]
+        return bool(str(json.loads(body).get("generation")) != wanted[0])
 
     def _answer_precondition_failed(self) -> None:
         body = json.dumps(
