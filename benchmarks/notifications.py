@@ -23,7 +23,7 @@ from typing import Any
 
 import requests
 
-from benchmarks.support import percentile
+from benchmarks.support import cpu_per_message, cpu_seconds, percentile
 from infra.local.environment import temporary_environment
 from infra.local.mail import free_port
 from infra.local.prereqs import check_prerequisites
@@ -169,9 +169,11 @@ def emails(stack: Any, sink: Any, count: int, sequential: int) -> dict[str, Any]
     base = len(sink.messages)
     burst = [event(sequential + n) for n in range(count)]
     sent_burst = {str(e.payload.client_email): time.time() for e in burst}  # type: ignore[attr-defined]
+    cpu_before = cpu_seconds(stack)
     started = time.time()
     publisher.publish("subscriptions-events", burst)
     sink.wait_for(base + count, timeout=600)
+    cpu = cpu_per_message(cpu_before, cpu_seconds(stack), count)
     arrived = sink.arrivals()[base:]
     burst_latencies = latencies(sent_burst, arrived)
     elapsed = (arrived[-1][0] - started) if arrived else 0.0
@@ -188,6 +190,10 @@ def emails(stack: Any, sink: Any, count: int, sequential: int) -> dict[str, Any]
             int(len(arrived) * 0.95),
             arrived[int(len(arrived) * 0.95) - 1][0] - started if len(arrived) >= 20 else 0.0,
         ),
+        # Where the CPU goes, ms per email, by part of the stack (the mailbox is this
+        # process's SMTP server, counted in "benchmark client").
+        "burst_cpu_ms_per_email": {part: round(ms, 1) for part, ms in cpu.items()},
+        "burst_cpu_ms_per_email_total": round(sum(cpu.values()), 1),
         "one_at_a_time_events": sequential,
         "one_at_a_time_p50_ms": round(percentile(one_at_a_time, 0.5)) if one_at_a_time else None,
         "one_at_a_time_p95_ms": round(percentile(one_at_a_time, 0.95)) if one_at_a_time else None,
