@@ -39,6 +39,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
 from urllib.parse import parse_qs
@@ -58,8 +59,12 @@ _NOT_FORWARDED = frozenset(
 _STORAGE_LAYOUT = re.compile(r"^/storage/v1/b/(?P<bucket>[^/?]+)/storageLayout(?:\?.*)?$")
 _OBJECT = re.compile(r"^(?P<object>/storage/v1/b/[^/?]+/o/[^?]+)(?:\?(?P<query>.*))?$")
 _NO_BODY_STATUSES = frozenset((204, 304))
-# Requests that may create, replace or delete an object, and so be notified.
-_WRITES = frozenset(("POST", "PUT", "PATCH", "DELETE"))
+# The requests that may set off each of fake-gcs-server's notification events.
+_EVENT_METHODS = {
+    "finalize": ("POST", "PUT"),  # uploads (simple, multipart, resumable), copies, composes
+    "delete": ("DELETE",),
+    "metadataUpdate": ("PATCH", "PUT"),
+}
 
 
 def storage_layout(bucket: dict[str, object]) -> dict[str, object]:
@@ -79,7 +84,8 @@ class _FrontHandler(BaseHTTPRequestHandler):
     # the client's delayed ACK of the headers, 40 ms on every request.
     disable_nagle_algorithm = True
     upstream_port: int  # set on the subclass built by serve()
-    changed: threading.Event | None = None  # set after a write, when a notification may follow
+    changed: threading.Event | None = None  # set after a write that may be notified
+    notified: Notified | None = None
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         # One upstream connection per client connection: keep-alive on both sides.
@@ -219,8 +225,36 @@ class _FrontHandler(BaseHTTPRequestHandler):
             self.wfile.write(b"0\r\n\r\n")
         if response.will_close:
             self._drop_connection()
-        if self.changed is not None and self.command in _WRITES and response.status < 300:
+        if (
+            self.changed is not None
+            and response.status < 300
+            and (self.notified is None or self.notified.may_follow(self.command, self.path))
+        ):
             self.changed.set()
+
+
+@dataclass(frozen=True)
+class Notified:
+    """Which writes fake-gcs-server notifies, read from its own flags (`-event.list`,
+    `-event.bucket`), so the relay is woken only by a write a notification may follow."""
+
+    methods: frozenset[str]
+    bucket: str | None  # None: every bucket
+
+    @classmethod
+    def from_flags(cls, command: list[str]) -> Notified:
+        def flag(name: str) -> str | None:
+            return command[command.index(name) + 1] if name in command[:-1] else None
+
+        events = (flag("-event.list") or "finalize").split(",")
+        methods = {method for event in events for method in _EVENT_METHODS.get(event, ())}
+        return cls(frozenset(methods), flag("-event.bucket"))
+
+    def may_follow(self, method: str, path: str) -> bool:
+        # A copy names its destination after the source: "/b/<bucket>/" anywhere will do.
+        return method in self.methods and (
+            self.bucket is None or f"/b/{self.bucket}/" in path.split("?", 1)[0]
+        )
 
 
 def free_loopback_port() -> int:
@@ -251,7 +285,7 @@ RELAY_SUFFIX = "-raw"
 # Without a write through the front (fake-gcs-server's own lifecycle events), how often the
 # relay looks; after one, fake-gcs-server publishes while or just after it answers, so the
 # relay looks again at these delays until something comes.
-IDLE_POLL_SECONDS = 0.1
+IDLE_POLL_SECONDS = 1.0
 AFTER_WRITE_SECONDS = (0.0, 0.002, 0.005, 0.01, 0.02)
 
 
@@ -367,7 +401,11 @@ def serve(port: int, upstream_command: list[str], relay: NotificationRelay | Non
         threading.Thread(target=relay.run, args=(stopping,), daemon=True).start()
     handler = type(
         "FrontHandler", (_FrontHandler,),
-        {"upstream_port": upstream_port, "changed": relay.changed if relay else None},
+        {
+            "upstream_port": upstream_port,
+            "changed": relay.changed if relay else None,
+            "notified": Notified.from_flags(upstream_command),
+        },
     )  # fmt: skip
     # Listening only now: the stack's readiness probe must not pass before the upstream does.
     server = ThreadingHTTPServer(("127.0.0.1", port), handler)
