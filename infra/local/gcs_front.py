@@ -20,6 +20,8 @@ cloud's notification is configured without payload (terraform: payload_format = 
 fake-gcs-server publishes to a private topic (`<topic>-raw`); the relay pulls each message
 and republishes it on the stack's topic as Cloud Storage sends it: no data, and only the
 attributes of a NONE notification (bucketId, objectId, objectGeneration, eventType, ...).
+It pulls when a write it forwarded may have been notified (the bucket and events of
+fake-gcs-server's own `-event.*` flags), and once a second besides.
 
 Run: python -m infra.local.gcs_front --port 4443 [--relay PUBSUB_HOST PROJECT TOPIC]
      -- <fake-gcs-server and its flags, no -port>
@@ -286,7 +288,7 @@ RELAY_SUFFIX = "-raw"
 # relay looks; after one, fake-gcs-server publishes while or just after it answers, so the
 # relay looks again at these delays until something comes.
 IDLE_POLL_SECONDS = 1.0
-AFTER_WRITE_SECONDS = (0.0, 0.002, 0.005, 0.01, 0.02)
+AFTER_WRITE_SECONDS = (0.0, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2)
 
 
 def raw_topic(topic: str) -> str:
