@@ -16,7 +16,7 @@ from typing import Any
 
 from shared.domain.clock import Clock, rfc3339
 from shared.domain.errors import PermanentError
-from shared.ports.documents import DocumentStore, DocumentTransaction, Filter
+from shared.ports.documents import DocumentExists, DocumentStore, Filter
 from shared.ports.envelope import Envelope
 from shared.service.dead_letters import DeadLetterLog
 from shared.service.processing import inbox_id
@@ -66,28 +66,26 @@ class CommandLog:
     def accept(self, envelope: Envelope, digest: str) -> bool:
         """Record an accepted command; False when the same request was accepted before.
         IdempotencyKeyReused when its id was accepted for another request."""
-
-        def write(tx: DocumentTransaction) -> bool:
-            known = tx.get(self.collection, envelope.id)
-            if known is not None:
-                if known.get("digest") != digest:
-                    raise IdempotencyKeyReused()
-                return False
-            tx.create(
-                self.collection,
-                envelope.id,
-                {
-                    "command_id": envelope.id,
-                    "command_type": envelope.type,
-                    "subject": envelope.subject,
-                    "correlation_id": envelope.correlation_id,
-                    "digest": digest,
-                    "accepted_at": rfc3339(self.clock()),
-                },
+        record = {
+            "command_id": envelope.id,
+            "command_type": envelope.type,
+            "subject": envelope.subject,
+            "correlation_id": envelope.correlation_id,
+            "digest": digest,
+            "accepted_at": rfc3339(self.clock()),
+        }
+        try:
+            # Create-if-absent, without reading first: nearly every command id is new, so
+            # a read would find nothing, for a request and a billed read per command.
+            self.store.run_in_transaction(
+                lambda tx: tx.create(self.collection, envelope.id, record)
             )
-            return True
-
-        return self.store.run_in_transaction(write)
+        except DocumentExists:
+            known = self.store.get(self.collection, envelope.id)
+            if known is not None and known.get("digest") != digest:
+                raise IdempotencyKeyReused() from None
+            return False
+        return True
 
     def accepted_for(self, subject: str, command_type: str) -> bool:
         """Whether a command of that type naming that subject was accepted (it may not be
