@@ -99,33 +99,35 @@ def settle_clashing_names(
     Two renames in one folder, the holder's first: a crash between them leaves both under
     their own hashed names, and the next run settles them.
     """
-    clashes: dict[str, list[dict[str, Any]]] = {}
+    # One pass over the rows, grouped by (folder, SOP UID): a folder of thousands of
+    # slices is not scanned again for each of them.
+    clashes: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for row in rows:
         if row.get("ok") and row.get("output") and row.get("sop_instance_uid"):
-            clashes.setdefault(str(PurePosixPath(str(row["output"])).parent), []).append(row)
+            folder = str(PurePosixPath(str(row["output"])).parent)
+            clashes.setdefault((folder, str(row["sop_instance_uid"])), []).append(row)
     moved: list[dict[str, Any]] = []
-    for folder, placed in clashes.items():
-        for sop in {str(r["sop_instance_uid"]) for r in placed}:
-            same = sorted((r for r in placed if r["sop_instance_uid"] == sop), key=name_of)
-            if len({r["sha256"] for r in same}) < 2:
-                continue
-            plain = f"{folder}/{sop}.dcm"
-            first = same[0]
-            if first["output"] == plain:
-                continue
-            holder = next((r for r in same if r["output"] == plain), None)
-            if holder is None:
-                continue
-            hashed = f"{folder}/{sop}.{str(holder['sha256'])[:12]}.dcm"
-            if (output / hashed).exists():
-                continue  # left as placed: a later run of this archive settles it
-            old_first = str(first["output"])
-            os.rename(output / plain, output / hashed)
-            os.rename(output / old_first, output / plain)
-            for row in same:
-                if row["output"] in (plain, old_first):
-                    row["output"] = hashed if row["output"] == plain else plain
-                    moved.append(row)
+    for (folder, sop), placed in clashes.items():
+        if len({r["sha256"] for r in placed}) < 2:
+            continue
+        same = sorted(placed, key=name_of)
+        plain = f"{folder}/{sop}.dcm"
+        first = same[0]
+        if first["output"] == plain:
+            continue
+        holder = next((r for r in same if r["output"] == plain), None)
+        if holder is None:
+            continue
+        hashed = f"{folder}/{sop}.{str(holder['sha256'])[:12]}.dcm"
+        if (output / hashed).exists():
+            continue  # left as placed: a later run of this archive settles it
+        old_first = str(first["output"])
+        os.rename(output / plain, output / hashed)
+        os.rename(output / old_first, output / plain)
+        for row in same:
+            if row["output"] in (plain, old_first):
+                row["output"] = hashed if row["output"] == plain else plain
+                moved.append(row)
     return moved
 
 
